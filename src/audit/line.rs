@@ -1,0 +1,310 @@
+//! Typed audit lines and their JSONL rendering.
+
+use std::io::Write;
+
+use rust_decimal::Decimal;
+
+use crate::model::{Asset, ClientOrderId, IntentId, OrderId, Side, Symbol, Tif, TimeMs};
+use crate::router::State;
+
+/// One line of the audit log. `state` is the intent's state after the line; event lines
+/// (see [`Detail::event`]) leave it unchanged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditLine {
+    pub seq: u64,
+    pub t_ms: TimeMs,
+    pub intent_id: IntentId,
+    pub state: State,
+    pub detail: Detail,
+}
+
+/// What a line records beyond `seq`, `t_ms`, `intent_id` and `state`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Detail {
+    /// `NEW`: the intent was accepted for execution.
+    New {
+        symbol: Symbol,
+        side: Side,
+        qty: Decimal,
+        ref_price: Decimal,
+    },
+    /// `FAILED`: refused before any order; `reason` is `reserve_failed`, `detail` says why.
+    Failed {
+        reason: &'static str,
+        detail: &'static str,
+    },
+    /// `RESERVED`: `reserved_qty` at `reserved_price` (the slippage cap), holding `amount` of
+    /// `asset` (price and fee for a buy, the base for a sell).
+    Reserved {
+        reserved_qty: Decimal,
+        reserved_price: Decimal,
+        asset: Asset,
+        amount: Decimal,
+    },
+    /// `SENT`: one attempt placed under its own client order id.
+    Sent {
+        client_order_id: ClientOrderId,
+        attempt: u32,
+        qty: Decimal,
+        limit_price: Decimal,
+        tif: Tif,
+    },
+    /// `FILLED`, `PARTIAL` or `CANCELED`: the venue's report of the attempt's order
+    /// (`filled_qty` is that order's cumulative fill).
+    Order {
+        client_order_id: ClientOrderId,
+        order_id: OrderId,
+        filled_qty: Decimal,
+        avg_price: Option<Decimal>,
+    },
+    /// `ERROR`: the venue refused the placement; nothing was executed.
+    Error {
+        client_order_id: ClientOrderId,
+        error: &'static str,
+    },
+    /// `UNKNOWN`: the placement's outcome is not known; `cause` is the error kind.
+    Unknown {
+        client_order_id: ClientOrderId,
+        cause: &'static str,
+    },
+    /// `RETRY`: the next attempt goes out after `backoff_ms`.
+    Retry {
+        attempt: u32,
+        remaining_qty: Decimal,
+        backoff_ms: u64,
+    },
+    /// `FAILED_FINAL`: nothing filled; the whole reservation was released.
+    FailedFinal { attempts: u32, released: Decimal },
+    /// `PARTIAL_SUCCESS`: `filled_qty` of the intent filled; the unfilled part's reservation
+    /// (`released`) was returned.
+    PartialSuccess {
+        filled_qty: Decimal,
+        released: Decimal,
+    },
+    /// `RECONCILED`: the trades were fetched and booked; the rest of the reservation released.
+    Reconciled {
+        fills_count: u32,
+        filled_qty: Decimal,
+        avg_price: Decimal,
+        fee: Decimal,
+        released: Decimal,
+    },
+    /// Event: a repeated delivery of a known intent was ignored.
+    DuplicateIgnored,
+    /// Event: the market is beyond the slippage cap; the order goes out at the cap anyway.
+    SlippageGuardApplied {
+        market_price: Decimal,
+        limit_price: Decimal,
+    },
+    /// Event: a query could not settle an unknown order yet; it is asked again at `next_ms`.
+    QueryPending {
+        client_order_id: ClientOrderId,
+        cause: &'static str,
+        next_ms: TimeMs,
+    },
+    /// Event: a resting order outlived its timeout and a cancel was sent.
+    CancelRequested { client_order_id: ClientOrderId },
+    /// Event: fetching trades failed or came back short; asked again at `next_ms`.
+    TradesPending {
+        cause: &'static str,
+        next_ms: TimeMs,
+    },
+}
+
+impl Detail {
+    /// The `event` name of lines that record something without a transition.
+    pub fn event(&self) -> Option<&'static str> {
+        match self {
+            Detail::DuplicateIgnored => Some("duplicate_ignored"),
+            Detail::SlippageGuardApplied { .. } => Some("slippage_guard_applied"),
+            Detail::QueryPending { .. } => Some("query_pending"),
+            Detail::CancelRequested { .. } => Some("cancel_requested"),
+            Detail::TradesPending { .. } => Some("trades_pending"),
+            _ => None,
+        }
+    }
+}
+
+/// Appends one JSON line (with its `\n`) to `out`. Decimals are written as JSON numbers with
+/// their exact digits (normalised: `50100`, not `50100.00`).
+pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
+    let mut w = Obj(out);
+    w.0.push(b'{');
+    w.num_u64("seq", line.seq, true);
+    w.num_u64("t_ms", line.t_ms, false);
+    w.str("intent_id", line.intent_id.as_str());
+    w.str("state", line.state.as_str());
+    if let Some(e) = line.detail.event() {
+        w.str("event", e);
+    }
+    match &line.detail {
+        Detail::New {
+            symbol,
+            side,
+            qty,
+            ref_price,
+        } => {
+            w.str("symbol", symbol.as_str());
+            w.str("side", side.as_str());
+            w.dec("qty", *qty);
+            w.dec("ref_price", *ref_price);
+        }
+        Detail::Failed { reason, detail } => {
+            w.str("reason", reason);
+            w.str("detail", detail);
+        }
+        Detail::Reserved {
+            reserved_qty,
+            reserved_price,
+            asset,
+            amount,
+        } => {
+            w.dec("reserved_qty", *reserved_qty);
+            w.dec("reserved_price", *reserved_price);
+            w.str("asset", asset.as_str());
+            w.dec("amount", *amount);
+        }
+        Detail::Sent {
+            client_order_id,
+            attempt,
+            qty,
+            limit_price,
+            tif,
+        } => {
+            w.str("client_order_id", client_order_id.as_str());
+            w.num_u64("attempt", u64::from(*attempt), false);
+            w.dec("qty", *qty);
+            w.dec("limit_price", *limit_price);
+            w.str("tif", tif.as_str());
+        }
+        Detail::Order {
+            client_order_id,
+            order_id,
+            filled_qty,
+            avg_price,
+        } => {
+            w.str("client_order_id", client_order_id.as_str());
+            w.str("order_id", order_id.as_str());
+            w.dec("filled_qty", *filled_qty);
+            if let Some(p) = avg_price {
+                w.dec("avg_price", *p);
+            }
+        }
+        Detail::Error {
+            client_order_id,
+            error,
+        } => {
+            w.str("client_order_id", client_order_id.as_str());
+            w.str("error", error);
+        }
+        Detail::Unknown {
+            client_order_id,
+            cause,
+        } => {
+            w.str("client_order_id", client_order_id.as_str());
+            w.str("cause", cause);
+        }
+        Detail::Retry {
+            attempt,
+            remaining_qty,
+            backoff_ms,
+        } => {
+            w.num_u64("attempt", u64::from(*attempt), false);
+            w.dec("remaining_qty", *remaining_qty);
+            w.num_u64("backoff_ms", *backoff_ms, false);
+        }
+        Detail::FailedFinal { attempts, released } => {
+            w.num_u64("attempts", u64::from(*attempts), false);
+            w.dec("released", *released);
+        }
+        Detail::PartialSuccess {
+            filled_qty,
+            released,
+        } => {
+            w.dec("filled_qty", *filled_qty);
+            w.dec("released", *released);
+        }
+        Detail::Reconciled {
+            fills_count,
+            filled_qty,
+            avg_price,
+            fee,
+            released,
+        } => {
+            w.num_u64("fills_count", u64::from(*fills_count), false);
+            w.dec("filled_qty", *filled_qty);
+            w.dec("avg_price", *avg_price);
+            w.dec("fee", *fee);
+            w.dec("released", *released);
+        }
+        Detail::DuplicateIgnored => {}
+        Detail::SlippageGuardApplied {
+            market_price,
+            limit_price,
+        } => {
+            w.dec("market_price", *market_price);
+            w.dec("limit_price", *limit_price);
+        }
+        Detail::QueryPending {
+            client_order_id,
+            cause,
+            next_ms,
+        } => {
+            w.str("client_order_id", client_order_id.as_str());
+            w.str("cause", cause);
+            w.num_u64("next_ms", *next_ms, false);
+        }
+        Detail::CancelRequested { client_order_id } => {
+            w.str("client_order_id", client_order_id.as_str());
+        }
+        Detail::TradesPending { cause, next_ms } => {
+            w.str("cause", cause);
+            w.num_u64("next_ms", *next_ms, false);
+        }
+    }
+    w.0.extend_from_slice(b"}\n");
+}
+
+/// A JSON object under construction; keys are trusted literals.
+struct Obj<'a>(&'a mut Vec<u8>);
+
+impl Obj<'_> {
+    fn key(&mut self, key: &str, first: bool) {
+        if !first {
+            self.0.push(b',');
+        }
+        self.0.push(b'"');
+        self.0.extend_from_slice(key.as_bytes());
+        self.0.extend_from_slice(b"\":");
+    }
+
+    fn num_u64(&mut self, key: &str, v: u64, first: bool) {
+        self.key(key, first);
+        // Writing into a Vec cannot fail.
+        let _ = write!(self.0, "{v}");
+    }
+
+    fn dec(&mut self, key: &str, v: Decimal) {
+        self.key(key, false);
+        let _ = write!(self.0, "{}", v.normalize());
+    }
+
+    fn str(&mut self, key: &str, v: &str) {
+        self.key(key, false);
+        self.0.push(b'"');
+        for c in v.chars() {
+            match c {
+                '"' => self.0.extend_from_slice(b"\\\""),
+                '\\' => self.0.extend_from_slice(b"\\\\"),
+                c if (c as u32) < 0x20 => {
+                    let _ = write!(self.0, "\\u{:04x}", c as u32);
+                }
+                c => {
+                    let mut buf = [0u8; 4];
+                    self.0.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                }
+            }
+        }
+        self.0.push(b'"');
+    }
+}

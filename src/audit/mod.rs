@@ -1,0 +1,14 @@
+//! The audit trail: one JSON line per transition or notable event of an intent.
+//!
+//! [`AuditLine`] is what the router emits (typed, no strings formatted until written);
+//! [`write_line`] renders it as JSONL with exact decimal digits; [`read`] parses any log
+//! (ours or another implementation's) into [`Record`]s; [`Checker`] validates records against
+//! the one transition table, line by line in O(1) each.
+
+mod check;
+mod line;
+mod read;
+
+pub use check::{Checker, Problem, ProblemKind};
+pub use line::{write_line, AuditLine, Detail};
+pub use read::{read, ReadError, Record};

@@ -1,0 +1,225 @@
+//! Reading audit logs: ours, or any other implementation's with the same line format.
+
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+use serde_json::{Map, Value};
+
+use super::line::{AuditLine, Detail};
+use crate::router::State;
+
+/// The fields of one audit line that checking needs; everything else is ignored, so logs with
+/// extra fields from other implementations are read as well.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// 1-based line number in the file (0 for lines that never were in a file).
+    pub line: usize,
+    pub seq: u64,
+    pub t_ms: u64,
+    pub intent_id: String,
+    pub state: State,
+    pub event: Option<String>,
+    /// `qty` of a `NEW` line.
+    pub qty: Option<Decimal>,
+    pub client_order_id: Option<String>,
+    /// `filled_qty` of an order report (`FILLED`, `PARTIAL`, `CANCELED`).
+    pub filled_qty: Option<Decimal>,
+}
+
+/// Why a line could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ReadError {
+    #[error("line {line}: truncated last line (no newline, incomplete JSON): the writer stopped mid-line")]
+    Truncated { line: usize },
+    #[error("line {line}: not valid UTF-8")]
+    NotUtf8 { line: usize },
+    #[error("line {line}: not a JSON object: {message}")]
+    Json { line: usize, message: String },
+    #[error("line {line}: field `{field}` is missing")]
+    Missing { line: usize, field: &'static str },
+    #[error("line {line}: field `{field}`: {message}")]
+    Field {
+        line: usize,
+        field: &'static str,
+        message: String,
+    },
+}
+
+impl ReadError {
+    pub fn line(&self) -> usize {
+        match self {
+            ReadError::Truncated { line }
+            | ReadError::NotUtf8 { line }
+            | ReadError::Json { line, .. }
+            | ReadError::Missing { line, .. }
+            | ReadError::Field { line, .. } => *line,
+        }
+    }
+}
+
+/// Parses a whole log. Blank lines are skipped; every other line yields a record or an error.
+pub fn read(bytes: &[u8]) -> Vec<Result<Record, ReadError>> {
+    let mut out = Vec::new();
+    let ends_with_newline = bytes.last() == Some(&b'\n');
+    let mut lines = bytes.split(|&b| b == b'\n').peekable();
+    let mut n = 0;
+    while let Some(raw) = lines.next() {
+        n += 1;
+        let is_last = lines
+            .peek()
+            .is_none_or(|next| next.is_empty() && ends_with_newline);
+        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let parsed = match std::str::from_utf8(raw) {
+            Ok(text) => parse_line(n, text),
+            Err(_) => Err(ReadError::NotUtf8 { line: n }),
+        };
+        out.push(match parsed {
+            Err(ReadError::Json { .. }) if is_last && !ends_with_newline => {
+                Err(ReadError::Truncated { line: n })
+            }
+            other => other,
+        });
+        if is_last {
+            break;
+        }
+    }
+    out
+}
+
+fn parse_line(line: usize, text: &str) -> Result<Record, ReadError> {
+    let value: Value = serde_json::from_str(text).map_err(|e| ReadError::Json {
+        line,
+        message: e.to_string(),
+    })?;
+    let Value::Object(obj) = value else {
+        return Err(ReadError::Json {
+            line,
+            message: "expected an object".into(),
+        });
+    };
+    let state_text = req_str(&obj, line, "state")?;
+    let state = State::parse(state_text).ok_or_else(|| ReadError::Field {
+        line,
+        field: "state",
+        message: format!("unknown state `{state_text}`"),
+    })?;
+    Ok(Record {
+        line,
+        seq: req_u64(&obj, line, "seq")?,
+        t_ms: req_u64(&obj, line, "t_ms")?,
+        intent_id: req_str(&obj, line, "intent_id")?.to_string(),
+        state,
+        event: opt_str(&obj, line, "event")?.map(str::to_string),
+        qty: opt_dec(&obj, line, "qty")?,
+        client_order_id: opt_str(&obj, line, "client_order_id")?.map(str::to_string),
+        filled_qty: opt_dec(&obj, line, "filled_qty")?,
+    })
+}
+
+fn req_str<'a>(
+    obj: &'a Map<String, Value>,
+    line: usize,
+    field: &'static str,
+) -> Result<&'a str, ReadError> {
+    opt_str(obj, line, field)?.ok_or(ReadError::Missing { line, field })
+}
+
+fn opt_str<'a>(
+    obj: &'a Map<String, Value>,
+    line: usize,
+    field: &'static str,
+) -> Result<Option<&'a str>, ReadError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ReadError::Field {
+            line,
+            field,
+            message: "expected a string".into(),
+        }),
+    }
+}
+
+fn req_u64(obj: &Map<String, Value>, line: usize, field: &'static str) -> Result<u64, ReadError> {
+    match obj.get(field) {
+        None => Err(ReadError::Missing { line, field }),
+        Some(Value::Number(n)) => n.as_u64().ok_or_else(|| ReadError::Field {
+            line,
+            field,
+            message: format!("expected a non-negative integer, got {n}"),
+        }),
+        Some(_) => Err(ReadError::Field {
+            line,
+            field,
+            message: "expected a number".into(),
+        }),
+    }
+}
+
+fn opt_dec(
+    obj: &Map<String, Value>,
+    line: usize,
+    field: &'static str,
+) -> Result<Option<Decimal>, ReadError> {
+    let bad = |message: String| ReadError::Field {
+        line,
+        field,
+        message,
+    };
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => {
+            // arbitrary_precision keeps the digits as written, so nothing is rounded here.
+            let text = n.to_string();
+            Decimal::from_str(&text)
+                .or_else(|_| Decimal::from_scientific(&text))
+                .map(Some)
+                .map_err(|_| bad(format!("`{text}` is not a decimal in range")))
+        }
+        Some(_) => Err(bad("expected a number".into())),
+    }
+}
+
+impl Record {
+    /// The record of a line the router emitted, without a round trip through text.
+    pub fn from_line(l: &AuditLine) -> Record {
+        let (qty, client_order_id, filled_qty) = match &l.detail {
+            Detail::New { qty, .. } => (Some(*qty), None, None),
+            Detail::Sent {
+                client_order_id, ..
+            }
+            | Detail::Error {
+                client_order_id, ..
+            }
+            | Detail::Unknown {
+                client_order_id, ..
+            }
+            | Detail::QueryPending {
+                client_order_id, ..
+            }
+            | Detail::CancelRequested { client_order_id } => {
+                (None, Some(client_order_id.to_string()), None)
+            }
+            Detail::Order {
+                client_order_id,
+                filled_qty,
+                ..
+            } => (None, Some(client_order_id.to_string()), Some(*filled_qty)),
+            _ => (None, None, None),
+        };
+        Record {
+            line: 0,
+            seq: l.seq,
+            t_ms: l.t_ms,
+            intent_id: l.intent_id.to_string(),
+            state: l.state,
+            event: l.detail.event().map(str::to_string),
+            qty,
+            client_order_id,
+            filled_qty,
+        }
+    }
+}

@@ -1,0 +1,373 @@
+//! A small in-memory venue with Binance spot's rules, for examples, tests and benchmarks.
+//!
+//! It fills a limit order completely at the market price when the limit crosses it (no book
+//! depth), rests GTC orders that do not cross, charges the fee in the quote asset, enforces
+//! tick, lot and minimum notional, and keeps client ids unique only among open orders. Faults
+//! can be scripted per request so tests can lose replies, refuse requests or fill partially.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use rust_decimal::Decimal;
+
+use super::{Exchange, ExchangeError, Order, OrderStatus, Trade};
+use crate::model::{
+    bps_fraction, Asset, ClientOrderId, OrderId, Side, Symbol, Tif, TimeMs, TradeId,
+};
+use crate::router::{MarketRules, OrderRequest};
+
+/// A scripted fault for the next request(s) of the kinds it affects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Any request: never reaches the venue; the caller sees a timeout.
+    RequestLost,
+    /// Any request: executed, but the reply is lost (a timeout).
+    ResponseLost,
+    /// Any request: executed, then answered with a server error (status unknown).
+    ServerError,
+    /// Any request: refused with HTTP 429.
+    RateLimited,
+    /// Placements: refused by the venue.
+    Reject,
+    /// Placements: only `ratio` of the quantity fills, the rest expires (IOC) or rests (GTC).
+    Partial(Decimal),
+}
+
+impl Fault {
+    fn hits_any_request(self) -> bool {
+        !matches!(self, Fault::Reject | Fault::Partial(_))
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+struct Funds {
+    free: Decimal,
+    locked: Decimal,
+}
+
+/// The in-memory venue.
+#[derive(Debug, Default)]
+pub struct MemoryExchange {
+    rules: MarketRules,
+    prices: BTreeMap<Symbol, Decimal>,
+    funds: BTreeMap<Asset, Funds>,
+    orders: Vec<Order>,
+    trades: Vec<Trade>,
+    /// Faults for the coming requests, in order.
+    faults: VecDeque<Fault>,
+    requests: u64,
+}
+
+fn reject(message: &str) -> ExchangeError {
+    ExchangeError::Rejected {
+        code: -1013,
+        message: message.to_string(),
+    }
+}
+
+fn on_grid(x: Decimal, step: Decimal) -> bool {
+    step > Decimal::ZERO && (x % step).is_zero()
+}
+
+impl MemoryExchange {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn with_rules(rules: MarketRules) -> Self {
+        MemoryExchange {
+            rules,
+            ..Self::default()
+        }
+    }
+
+    pub fn deposit(&mut self, asset: &Asset, amount: Decimal) {
+        self.funds.entry(asset.clone()).or_default().free += amount;
+    }
+
+    /// The account's total (free + locked) of an asset: the ground truth the portfolio must match.
+    pub fn balance(&self, asset: &Asset) -> Decimal {
+        self.funds
+            .get(asset)
+            .map_or(Decimal::ZERO, |f| f.free + f.locked)
+    }
+
+    /// Every asset's total, in asset order.
+    pub fn balances(&self) -> impl Iterator<Item = (&Asset, Decimal)> {
+        self.funds.iter().map(|(a, f)| (a, f.free + f.locked))
+    }
+
+    /// Moves the market; resting GTC orders that now cross fill.
+    pub fn set_price(&mut self, symbol: &Symbol, price: Decimal) {
+        self.prices.insert(symbol.clone(), price);
+        for i in 0..self.orders.len() {
+            let o = &self.orders[i];
+            if o.status == OrderStatus::Open
+                && &o.symbol == symbol
+                && crosses(o.side, o.price, price)
+            {
+                let qty = o.remaining;
+                self.fill(i, qty, price, 0);
+            }
+        }
+    }
+
+    /// Scripts faults for the coming requests, consumed in order.
+    pub fn push_fault(&mut self, fault: Fault) {
+        self.faults.push_back(fault);
+    }
+
+    /// Every order ever created, in creation order.
+    pub fn orders(&self) -> &[Order] {
+        &self.orders
+    }
+
+    pub fn requests(&self) -> u64 {
+        self.requests
+    }
+
+    fn take_fault(&mut self, placement: bool) -> Option<Fault> {
+        let f = *self.faults.front()?;
+        if placement || f.hits_any_request() {
+            self.faults.pop_front();
+            Some(f)
+        } else {
+            None
+        }
+    }
+
+    /// Runs `exec` unless a network fault says otherwise, and shapes its reply by the fault.
+    fn request<T>(
+        &mut self,
+        fault: Option<Fault>,
+        exec: impl FnOnce(&mut Self) -> Result<T, ExchangeError>,
+    ) -> Result<T, ExchangeError> {
+        self.requests += 1;
+        match fault {
+            Some(Fault::RequestLost) => Err(ExchangeError::Timeout),
+            Some(Fault::RateLimited) => Err(ExchangeError::RateLimited),
+            Some(Fault::ResponseLost) => exec(self).and(Err(ExchangeError::Timeout)),
+            Some(Fault::ServerError) => {
+                exec(self).and(Err(ExchangeError::ServerError("-1007".into())))
+            }
+            _ => exec(self),
+        }
+    }
+
+    fn fill(&mut self, i: usize, qty: Decimal, price: Decimal, now: TimeMs) {
+        let fee_rate = self.rules.fee_bps * bps_fraction();
+        let o = &mut self.orders[i];
+        let notional = qty * price;
+        let fee = notional * fee_rate;
+        let (base, quote) = (o.symbol.base().clone(), o.symbol.quote().clone());
+        let locked_for_qty = match o.side {
+            Side::Buy => qty * o.price * (Decimal::ONE + fee_rate),
+            Side::Sell => qty,
+        };
+        let prev = o.filled;
+        o.filled += qty;
+        o.remaining -= qty;
+        o.average = Some(((o.average.unwrap_or_default() * prev) + notional) / o.filled);
+        o.fee += fee;
+        if o.remaining.is_zero() {
+            o.status = OrderStatus::Closed;
+        }
+        let trade = Trade {
+            trade_id: TradeId::generated(format!("T{}", self.trades.len() + 1)),
+            order_id: o.order_id.clone(),
+            symbol: o.symbol.clone(),
+            side: o.side,
+            price,
+            qty,
+            fee,
+            fee_asset: quote.clone(),
+            t_ms: now,
+        };
+        let side = o.side;
+        self.trades.push(trade);
+        match side {
+            Side::Buy => {
+                let q = self.funds.entry(quote).or_default();
+                q.locked -= locked_for_qty;
+                q.free += locked_for_qty - notional - fee;
+                self.funds.entry(base).or_default().free += qty;
+            }
+            Side::Sell => {
+                self.funds.entry(base).or_default().locked -= qty;
+                self.funds.entry(quote).or_default().free += notional - fee;
+            }
+        }
+    }
+
+    fn unlock_rest(&mut self, i: usize) {
+        let fee_rate = self.rules.fee_bps * bps_fraction();
+        let o = &self.orders[i];
+        let (asset, amount) = match o.side {
+            Side::Buy => (
+                o.symbol.quote().clone(),
+                o.remaining * o.price * (Decimal::ONE + fee_rate),
+            ),
+            Side::Sell => (o.symbol.base().clone(), o.remaining),
+        };
+        let f = self.funds.entry(asset).or_default();
+        f.locked -= amount;
+        f.free += amount;
+    }
+
+    fn do_place(
+        &mut self,
+        now: TimeMs,
+        r: &OrderRequest,
+        partial: Option<Decimal>,
+    ) -> Result<Order, ExchangeError> {
+        let rules = self.rules;
+        if !on_grid(r.limit_price(), rules.tick_size) {
+            return Err(reject("Filter failure: PRICE_FILTER"));
+        }
+        if !on_grid(r.qty(), rules.step_size) || r.qty() <= Decimal::ZERO {
+            return Err(reject("Filter failure: LOT_SIZE"));
+        }
+        if r.qty() * r.limit_price() < rules.min_notional {
+            return Err(reject("Filter failure: MIN_NOTIONAL"));
+        }
+        if self
+            .orders
+            .iter()
+            .any(|o| o.status == OrderStatus::Open && &o.client_order_id == r.client_order_id())
+        {
+            return Err(ExchangeError::DuplicateClientOrderId(
+                r.client_order_id().clone(),
+            ));
+        }
+        let Some(&market) = self.prices.get(r.symbol()) else {
+            return Err(reject("Invalid symbol."));
+        };
+        let fee_rate = rules.fee_bps * bps_fraction();
+        let (asset, lock) = match r.side() {
+            Side::Buy => (
+                r.symbol().quote().clone(),
+                r.qty() * r.limit_price() * (Decimal::ONE + fee_rate),
+            ),
+            Side::Sell => (r.symbol().base().clone(), r.qty()),
+        };
+        let funds = self.funds.entry(asset).or_default();
+        if funds.free < lock {
+            return Err(ExchangeError::Rejected {
+                code: -2010,
+                message: "Account has insufficient balance for requested action.".into(),
+            });
+        }
+        funds.free -= lock;
+        funds.locked += lock;
+        let i = self.orders.len();
+        self.orders.push(Order {
+            order_id: OrderId::generated(format!("{}", i + 1)),
+            client_order_id: r.client_order_id().clone(),
+            symbol: r.symbol().clone(),
+            side: r.side(),
+            price: r.limit_price(),
+            amount: r.qty(),
+            filled: Decimal::ZERO,
+            remaining: r.qty(),
+            average: None,
+            status: OrderStatus::Open,
+            fee: Decimal::ZERO,
+            fee_asset: r.symbol().quote().clone(),
+        });
+        if crosses(r.side(), r.limit_price(), market) {
+            let qty = match partial {
+                Some(ratio) => {
+                    let q = r.qty() * ratio;
+                    (q / rules.step_size).floor() * rules.step_size
+                }
+                None => r.qty(),
+            };
+            if qty > Decimal::ZERO {
+                self.fill(i, qty, market, now);
+            }
+        }
+        if r.tif() == Tif::Ioc && self.orders[i].status == OrderStatus::Open {
+            self.unlock_rest(i);
+            self.orders[i].status = OrderStatus::Expired;
+        }
+        Ok(self.orders[i].clone())
+    }
+}
+
+fn crosses(side: Side, limit: Decimal, market: Decimal) -> bool {
+    match side {
+        Side::Buy => limit >= market,
+        Side::Sell => limit <= market,
+    }
+}
+
+impl Exchange for MemoryExchange {
+    fn place(&mut self, now: TimeMs, request: &OrderRequest) -> Result<Order, ExchangeError> {
+        let fault = self.take_fault(true);
+        match fault {
+            Some(Fault::Reject) => {
+                self.requests += 1;
+                Err(reject("scripted reject"))
+            }
+            Some(Fault::Partial(ratio)) => {
+                self.request(None, |x| x.do_place(now, request, Some(ratio)))
+            }
+            f => self.request(f, |x| x.do_place(now, request, None)),
+        }
+    }
+
+    fn fetch_order(
+        &mut self,
+        _now: TimeMs,
+        symbol: &Symbol,
+        client_order_id: &ClientOrderId,
+    ) -> Result<Order, ExchangeError> {
+        let fault = self.take_fault(false);
+        self.request(fault, |x| {
+            x.orders
+                .iter()
+                .rev()
+                .find(|o| &o.client_order_id == client_order_id && &o.symbol == symbol)
+                .cloned()
+                .ok_or(ExchangeError::NotFound)
+        })
+    }
+
+    fn fetch_trades(
+        &mut self,
+        _now: TimeMs,
+        symbol: &Symbol,
+        order_id: &OrderId,
+    ) -> Result<Vec<Trade>, ExchangeError> {
+        let fault = self.take_fault(false);
+        self.request(fault, |x| {
+            Ok(x.trades
+                .iter()
+                .filter(|t| &t.order_id == order_id && &t.symbol == symbol)
+                .cloned()
+                .collect())
+        })
+    }
+
+    fn cancel(
+        &mut self,
+        _now: TimeMs,
+        symbol: &Symbol,
+        client_order_id: &ClientOrderId,
+    ) -> Result<Order, ExchangeError> {
+        let fault = self.take_fault(false);
+        self.request(fault, |x| {
+            let i = x
+                .orders
+                .iter()
+                .position(|o| {
+                    o.status == OrderStatus::Open
+                        && &o.client_order_id == client_order_id
+                        && &o.symbol == symbol
+                })
+                .ok_or(ExchangeError::NotFound)?;
+            x.unlock_rest(i);
+            x.orders[i].status = OrderStatus::Canceled;
+            Ok(x.orders[i].clone())
+        })
+    }
+}

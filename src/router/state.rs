@@ -1,0 +1,154 @@
+//! The FSM's states and its one transition table, shared by the router and the audit checker.
+
+use std::fmt;
+
+/// A state of an intent, as written in the audit log (names exactly as in the specification).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum State {
+    New,
+    Reserved,
+    Sent,
+    Unknown,
+    Partial,
+    Filled,
+    Canceled,
+    Error,
+    Retry,
+    Failed,
+    FailedFinal,
+    PartialSuccess,
+    Reconciled,
+}
+
+impl State {
+    pub const ALL: [State; 13] = [
+        State::New,
+        State::Reserved,
+        State::Sent,
+        State::Unknown,
+        State::Partial,
+        State::Filled,
+        State::Canceled,
+        State::Error,
+        State::Retry,
+        State::Failed,
+        State::FailedFinal,
+        State::PartialSuccess,
+        State::Reconciled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::New => "NEW",
+            State::Reserved => "RESERVED",
+            State::Sent => "SENT",
+            State::Unknown => "UNKNOWN",
+            State::Partial => "PARTIAL",
+            State::Filled => "FILLED",
+            State::Canceled => "CANCELED",
+            State::Error => "ERROR",
+            State::Retry => "RETRY",
+            State::Failed => "FAILED",
+            State::FailedFinal => "FAILED_FINAL",
+            State::PartialSuccess => "PARTIAL_SUCCESS",
+            State::Reconciled => "RECONCILED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<State> {
+        State::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// No transition leaves it; later lines of the intent may only record events.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, State::Reconciled | State::Failed | State::FailedFinal)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The one transition table. `from = None` is the start of an intent.
+///
+/// The router asserts every transition it makes against this function, and `check-audit`
+/// validates any log with it, so the two can never disagree.
+pub fn is_legal(from: Option<State>, to: State) -> bool {
+    use State::*;
+    match (from, to) {
+        (None, New) => true,
+        // Reserve, or refuse before any order: min notional, lot size, budget.
+        (Some(New), Reserved | Failed) => true,
+        (Some(Reserved), Sent) => true,
+        // A placement reply, or no reply at all (UNKNOWN: timeout, lost reply, server error).
+        (Some(Sent), Filled | Partial | Canceled | Error | Unknown) => true,
+        // Only a query by client_order_id leaves UNKNOWN: the order was found in some state, or it
+        // is confirmed never placed (after the receive window), which ends the attempt like an
+        // ERROR: retry, or give up with or without earlier fills.
+        (Some(Unknown), Filled | Partial | Canceled | Retry | FailedFinal | PartialSuccess) => true,
+        // A resting GTC order fills more (PARTIAL again), completes, or is cancelled; an IOC
+        // remainder expired, so the attempt ends: retry the rest or stop with what filled.
+        (Some(Partial), Partial | Filled | Canceled | Retry | PartialSuccess) => true,
+        // An attempt ended with no live order: try again, or stop (with or without fills).
+        (Some(Canceled | Error), Retry | FailedFinal | PartialSuccess) => true,
+        (Some(Retry), Sent) => true,
+        // Fills are fetched and booked before the intent ends.
+        (Some(Filled | PartialSuccess), Reconciled) => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for s in State::ALL {
+            assert_eq!(State::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(State::parse("DONE"), None);
+    }
+
+    #[test]
+    fn terminal_states_have_no_outgoing_edge() {
+        for from in State::ALL.into_iter().filter(|s| s.is_terminal()) {
+            for to in State::ALL {
+                assert!(!is_legal(Some(from), to), "{from} -> {to}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_non_terminal_state_can_reach_a_terminal_one() {
+        for start in State::ALL {
+            let mut seen = vec![start];
+            let mut i = 0;
+            while i < seen.len() {
+                for to in State::ALL {
+                    if is_legal(Some(seen[i]), to) && !seen.contains(&to) {
+                        seen.push(to);
+                    }
+                }
+                i += 1;
+            }
+            assert!(seen.iter().any(|s| s.is_terminal()), "{start} is a trap");
+        }
+    }
+
+    #[test]
+    fn spec_edges_are_legal_and_shortcuts_are_not() {
+        assert!(is_legal(None, State::New));
+        assert!(!is_legal(None, State::Sent));
+        // Releasing or retrying an unknown order blindly needs an edge that does not exist.
+        assert!(!is_legal(Some(State::Sent), State::Retry));
+        assert!(!is_legal(Some(State::Sent), State::FailedFinal));
+        assert!(!is_legal(Some(State::Unknown), State::Sent));
+        assert!(!is_legal(Some(State::Unknown), State::Error));
+        // Fills are never left unreconciled.
+        assert!(!is_legal(Some(State::Filled), State::FailedFinal));
+        assert!(!is_legal(Some(State::Reserved), State::Filled));
+    }
+}
