@@ -48,6 +48,18 @@ pub fn drive_timed<E: Exchange + ?Sized>(
     inputs: impl IntoIterator<Item = (TimeMs, Input)>,
     log: &mut Vec<u8>,
 ) -> DriveEnd {
+    drive_observed(router, venue, inputs, log, |_, _, _| {})
+}
+
+/// Like [`drive_timed`], calling `observe(router, venue, now)` after every step (each input,
+/// reply and timer), so a test can check invariants where they could break.
+pub fn drive_observed<E: Exchange + ?Sized>(
+    router: &mut Router,
+    venue: &mut E,
+    inputs: impl IntoIterator<Item = (TimeMs, Input)>,
+    log: &mut Vec<u8>,
+    mut observe: impl FnMut(&Router, &E, TimeMs),
+) -> DriveEnd {
     let mut inputs = inputs.into_iter().peekable();
     let mut now: TimeMs = inputs.peek().map_or(0, |(t, _)| *t);
     let mut commands = 0u64;
@@ -56,6 +68,7 @@ pub fn drive_timed<E: Exchange + ?Sized>(
             commands += 1;
             let reply = cmd.execute(venue, now);
             router.handle(now, Input::Reply(reply));
+            observe(router, venue, now);
         }
         while let Some(line) = router.poll_audit() {
             write_line(log, &line);
@@ -80,11 +93,13 @@ pub fn drive_timed<E: Exchange + ?Sized>(
             (Some(t), i) if i.is_none_or(|i| t < i) => {
                 now = now.max(t);
                 router.handle_timeout(now);
+                observe(router, venue, now);
             }
             _ => {
                 if let Some((t, input)) = inputs.next() {
                     now = now.max(t);
                     router.handle(now, input);
+                    observe(router, venue, now);
                 }
             }
         }

@@ -1,1 +1,79 @@
-fn main() {}
+//! The `order-router` command line: parse arguments, call the library, print, exit 0/1/2.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use order_router::audit::{read, Checker};
+
+mod demo;
+
+/// Deterministic order execution for crypto spot bots, and the harness that proves it safe.
+#[derive(Parser)]
+#[command(name = "order-router", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Drive the real router against the in-memory venue through a lost reply, a duplicate
+    /// delivery, a partial fill, a refusal and a sell; print the audit log and a summary.
+    Demo {
+        /// Write the audit log here (JSONL) instead of printing it.
+        #[arg(long, value_name = "OUT.jsonl")]
+        audit: Option<PathBuf>,
+    },
+    /// Check an audit log against the transition table and completeness rules.
+    CheckAudit {
+        /// The JSONL audit log.
+        #[arg(value_name = "AUDIT.jsonl")]
+        file: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match cli.command {
+        Command::Demo { audit } => demo::run(audit.as_deref()),
+        Command::CheckAudit { file } => check_audit(&file),
+    }
+}
+
+fn check_audit(file: &Path) -> ExitCode {
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("error: {}: {e}", file.display());
+            return ExitCode::from(2);
+        }
+    };
+    let mut checker = Checker::new();
+    let mut lines = 0usize;
+    for r in read(&bytes) {
+        lines += 1;
+        match r {
+            Ok(rec) => checker.observe(&rec),
+            Err(e) => checker.unreadable(e),
+        }
+    }
+    let intents = checker.intents();
+    let problems = checker.finish();
+    for p in &problems {
+        println!("{}: {p}", file.display());
+    }
+    println!(
+        "{}: {lines} lines, {intents} intents, {} problems",
+        file.display(),
+        problems.len()
+    );
+    ExitCode::from(if problems.is_empty() { 0 } else { 1 })
+}

@@ -19,6 +19,8 @@ pub enum ProblemKind {
     TimeWentBack { prev: u64, got: u64 },
     /// A transition the table does not allow (`from` is `None` at an intent's first line).
     IllegalTransition { from: Option<State>, to: State },
+    /// `UNKNOWN -> SENT` under another client order id: a blind re-placement, not a found order.
+    ResentWhileUnknown { was: String, got: Option<String> },
     /// An event line claimed a state the intent is not in.
     EventStateMismatch { current: State, got: State },
     /// Fills were reported but the intent ended without `RECONCILED`.
@@ -60,6 +62,11 @@ impl fmt::Display for Problem {
             ProblemKind::IllegalTransition { from: Some(a), to } => {
                 write!(f, "illegal transition {a} -> {to}")
             }
+            ProblemKind::ResentWhileUnknown { was, got } => write!(
+                f,
+                "UNKNOWN -> SENT under client_order_id {} while {was} is unresolved",
+                got.as_deref().unwrap_or("(none)")
+            ),
             ProblemKind::EventStateMismatch { current, got } => {
                 write!(f, "event line says {got} but the intent is {current}")
             }
@@ -90,6 +97,8 @@ struct Track {
     id: String,
     state: State,
     qty: Option<Decimal>,
+    /// Client order id of the latest `SENT`.
+    sent_coid: Option<String>,
     /// Latest cumulative fill per client order id; their sum is the intent's fill.
     fills: Vec<(String, Decimal)>,
     filled: Decimal,
@@ -158,6 +167,7 @@ impl Checker {
                     id: r.intent_id.clone(),
                     state: r.state,
                     qty: r.qty,
+                    sent_coid: None,
                     fills: Vec::new(),
                     filled: Decimal::ZERO,
                 });
@@ -172,6 +182,16 @@ impl Checker {
                         }));
                     }
                 } else if is_legal(Some(t.state), r.state) {
+                    if t.state == State::Unknown
+                        && r.state == State::Sent
+                        && t.sent_coid.is_some()
+                        && r.client_order_id != t.sent_coid
+                    {
+                        found.push(report(ProblemKind::ResentWhileUnknown {
+                            was: t.sent_coid.clone().unwrap_or_default(),
+                            got: r.client_order_id.clone(),
+                        }));
+                    }
                     t.state = r.state;
                 } else {
                     found.push(report(ProblemKind::IllegalTransition {
@@ -180,6 +200,9 @@ impl Checker {
                     }));
                     // Follow the log anyway so one bad line yields one problem.
                     t.state = r.state;
+                }
+                if r.state == State::Sent && r.event.is_none() {
+                    t.sent_coid.clone_from(&r.client_order_id);
                 }
                 if let (Some(coid), Some(f)) = (&r.client_order_id, r.filled_qty) {
                     let prev = match t.fills.iter_mut().find(|(c, _)| c == coid) {

@@ -18,6 +18,8 @@ use crate::router::{MarketRules, OrderRequest};
 /// A scripted fault for the next request(s) of the kinds it affects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
+    /// Any request: no fault. Lets a script skip requests.
+    Pass,
     /// Any request: never reaches the venue; the caller sees a timeout.
     RequestLost,
     /// Any request: executed, but the reply is lost (a timeout).
@@ -54,6 +56,8 @@ pub struct MemoryExchange {
     trades: Vec<Trade>,
     /// Faults for the coming requests, in order.
     faults: VecDeque<Fault>,
+    /// Market moves due at a time, applied when the first request at or after it arrives.
+    scheduled: VecDeque<(TimeMs, Symbol, Decimal, Option<Decimal>)>,
     requests: u64,
 }
 
@@ -96,17 +100,57 @@ impl MemoryExchange {
         self.funds.iter().map(|(a, f)| (a, f.free + f.locked))
     }
 
-    /// Moves the market; resting GTC orders that now cross fill.
+    /// What is not locked in open orders.
+    pub fn free(&self, asset: &Asset) -> Decimal {
+        self.funds.get(asset).map_or(Decimal::ZERO, |f| f.free)
+    }
+
+    /// Moves the market; resting GTC orders that now cross fill completely.
     pub fn set_price(&mut self, symbol: &Symbol, price: Decimal) {
         self.prices.insert(symbol.clone(), price);
+        self.trade(symbol, price, None);
+    }
+
+    /// A trade of at most `qty` (unlimited for `None`) at `price` against resting orders that
+    /// cross it, oldest first. The market price itself is unchanged.
+    pub fn trade(&mut self, symbol: &Symbol, price: Decimal, qty: Option<Decimal>) {
+        let mut left = qty;
         for i in 0..self.orders.len() {
             let o = &self.orders[i];
             if o.status == OrderStatus::Open
                 && &o.symbol == symbol
                 && crosses(o.side, o.price, price)
             {
-                let qty = o.remaining;
-                self.fill(i, qty, price, 0);
+                let q = left.map_or(o.remaining, |l| l.min(o.remaining));
+                if q <= Decimal::ZERO {
+                    break;
+                }
+                self.fill(i, q, price, 0);
+                left = left.map(|l| l - q);
+            }
+        }
+    }
+
+    /// At `at_ms`, the market moves to `price` (`qty: None`), or a trade of `qty` at `price`
+    /// hits resting orders without moving it. Calls must come in time order.
+    pub fn schedule(
+        &mut self,
+        at_ms: TimeMs,
+        symbol: &Symbol,
+        price: Decimal,
+        qty: Option<Decimal>,
+    ) {
+        self.scheduled
+            .push_back((at_ms, symbol.clone(), price, qty));
+    }
+
+    fn catch_up(&mut self, now: TimeMs) {
+        while self.scheduled.front().is_some_and(|e| e.0 <= now) {
+            if let Some((_, symbol, price, qty)) = self.scheduled.pop_front() {
+                match qty {
+                    None => self.set_price(&symbol, price),
+                    Some(_) => self.trade(&symbol, price, qty),
+                }
             }
         }
     }
@@ -121,18 +165,48 @@ impl MemoryExchange {
         &self.orders
     }
 
+    /// Every trade, in execution order.
+    pub fn trades(&self) -> &[Trade] {
+        &self.trades
+    }
+
     pub fn requests(&self) -> u64 {
         self.requests
     }
 
-    fn take_fault(&mut self, placement: bool) -> Option<Fault> {
+    /// The fault for a non-placement request: the next fault if it is a network one.
+    fn take_fault(&mut self) -> Option<Fault> {
         let f = *self.faults.front()?;
-        if placement || f.hits_any_request() {
+        if f.hits_any_request() {
             self.faults.pop_front();
             Some(f)
         } else {
             None
         }
+    }
+
+    /// A placement takes the next fault; a network fault may be followed by a venue fault for
+    /// the same placement, so "reply lost, partial fill" is scripted as those two in order.
+    fn take_placement_faults(&mut self) -> (Option<Fault>, Option<Fault>) {
+        let mut net = None;
+        if let Some(f) = self
+            .faults
+            .front()
+            .copied()
+            .filter(|f| f.hits_any_request())
+        {
+            self.faults.pop_front();
+            net = Some(f);
+        }
+        let venue = self
+            .faults
+            .front()
+            .copied()
+            .filter(|f| !f.hits_any_request());
+        if venue.is_some() {
+            self.faults.pop_front();
+        }
+        (net, venue)
     }
 
     /// Runs `exec` unless a network fault says otherwise, and shapes its reply by the fault.
@@ -302,26 +376,23 @@ fn crosses(side: Side, limit: Decimal, market: Decimal) -> bool {
 
 impl Exchange for MemoryExchange {
     fn place(&mut self, now: TimeMs, request: &OrderRequest) -> Result<Order, ExchangeError> {
-        let fault = self.take_fault(true);
-        match fault {
-            Some(Fault::Reject) => {
-                self.requests += 1;
-                Err(reject("scripted reject"))
-            }
-            Some(Fault::Partial(ratio)) => {
-                self.request(None, |x| x.do_place(now, request, Some(ratio)))
-            }
-            f => self.request(f, |x| x.do_place(now, request, None)),
-        }
+        self.catch_up(now);
+        let (net, venue) = self.take_placement_faults();
+        self.request(net, |x| match venue {
+            Some(Fault::Reject) => Err(reject("scripted reject")),
+            Some(Fault::Partial(ratio)) => x.do_place(now, request, Some(ratio)),
+            _ => x.do_place(now, request, None),
+        })
     }
 
     fn fetch_order(
         &mut self,
-        _now: TimeMs,
+        now: TimeMs,
         symbol: &Symbol,
         client_order_id: &ClientOrderId,
     ) -> Result<Order, ExchangeError> {
-        let fault = self.take_fault(false);
+        self.catch_up(now);
+        let fault = self.take_fault();
         self.request(fault, |x| {
             x.orders
                 .iter()
@@ -334,11 +405,12 @@ impl Exchange for MemoryExchange {
 
     fn fetch_trades(
         &mut self,
-        _now: TimeMs,
+        now: TimeMs,
         symbol: &Symbol,
         order_id: &OrderId,
     ) -> Result<Vec<Trade>, ExchangeError> {
-        let fault = self.take_fault(false);
+        self.catch_up(now);
+        let fault = self.take_fault();
         self.request(fault, |x| {
             Ok(x.trades
                 .iter()
@@ -350,11 +422,12 @@ impl Exchange for MemoryExchange {
 
     fn cancel(
         &mut self,
-        _now: TimeMs,
+        now: TimeMs,
         symbol: &Symbol,
         client_order_id: &ClientOrderId,
     ) -> Result<Order, ExchangeError> {
-        let fault = self.take_fault(false);
+        self.catch_up(now);
+        let fault = self.take_fault();
         self.request(fault, |x| {
             let i = x
                 .orders

@@ -56,6 +56,9 @@ pub struct RouterConfig {
     /// Rules for markets not listed in `markets`.
     pub default_rules: MarketRules,
     pub markets: BTreeMap<Symbol, MarketRules>,
+    /// A deliberate bug, for proving that the checks catch it.
+    #[cfg(feature = "mutants")]
+    pub mutant: Option<super::mutant::Mutant>,
 }
 
 impl Default for RouterConfig {
@@ -73,6 +76,8 @@ impl Default for RouterConfig {
             order_timeout_ms: 30_000,
             default_rules: MarketRules::default(),
             markets: BTreeMap::new(),
+            #[cfg(feature = "mutants")]
+            mutant: None,
         }
     }
 }
@@ -91,6 +96,17 @@ impl RouterConfig {
             .get(symbol)
             .copied()
             .unwrap_or(self.default_rules)
+    }
+
+    /// Whether the deliberate bug `m` is switched on; always false without the feature.
+    #[cfg(feature = "mutants")]
+    pub(super) fn has(&self, m: super::mutant::Mutant) -> bool {
+        self.mutant == Some(m)
+    }
+    #[cfg(not(feature = "mutants"))]
+    #[inline(always)]
+    pub(super) fn has(&self, _: super::mutant::Mutant) -> bool {
+        false
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {

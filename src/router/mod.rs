@@ -18,10 +18,12 @@
 
 mod config;
 mod io;
+pub mod mutant;
 pub mod state;
 
 pub use config::{ConfigError, MarketRules, RouterConfig};
 pub use io::{Action, Command, Input, OrderRequest, Reply, ReplyOutcome, RequestId};
+pub use mutant::Mutant;
 pub use state::{is_legal, State};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
@@ -150,7 +152,8 @@ impl Router {
     }
 
     fn deliver(&mut self, now: TimeMs, intent: Intent) {
-        if let Some(seen) = self.seen.get(intent.intent_id()) {
+        let dedup = !self.config.has(Mutant::IgnoreDedup);
+        if let Some(seen) = self.seen.get(intent.intent_id()).filter(|_| dedup) {
             let state = match *seen {
                 Seen::Active(k) => self.active.get(&k).map_or(State::New, |a| a.state),
                 Seen::Done(s) => s,
@@ -327,7 +330,10 @@ impl Active {
         self.orders.iter().map(|o| o.filled).sum()
     }
 
-    fn fee_rate(&self) -> Decimal {
+    fn fee_rate(&self, cx: &Cx<'_>) -> Decimal {
+        if cx.cfg.has(Mutant::ForgetFee) {
+            return Decimal::ZERO;
+        }
         self.rules.fee_bps * bps_fraction()
     }
 
@@ -409,15 +415,20 @@ impl Active {
             },
         );
         let slip = cx.cfg.slippage_bps * bps_fraction();
+        let lot = if cx.cfg.has(Mutant::NoLotRounding) {
+            Decimal::new(1, 28)
+        } else {
+            self.rules.step_size
+        };
         let (qty, cap) = match i.side() {
             Side::Buy => (
-                floor_to(i.qty(), self.rules.step_size),
+                floor_to(i.qty(), lot),
                 (Decimal::ONE + slip)
                     .checked_mul(i.ref_price())
                     .and_then(|p| floor_to(p, self.rules.tick_size)),
             ),
             Side::Sell => (
-                floor_to(i.qty(), self.rules.step_size),
+                floor_to(i.qty(), lot),
                 (Decimal::ONE - slip)
                     .checked_mul(i.ref_price())
                     .and_then(|p| ceil_to(p, self.rules.tick_size)),
@@ -437,7 +448,7 @@ impl Active {
             _ => return self.fail(cx, "min_notional"),
         }
         let Some((asset, amount)) =
-            reservation_need(i.symbol(), i.side(), qty, cap, self.fee_rate())
+            reservation_need(i.symbol(), i.side(), qty, cap, self.fee_rate(cx))
         else {
             return self.fail(cx, "overflow");
         };
@@ -481,6 +492,13 @@ impl Active {
             }
         }
         let tif = cx.cfg.tif;
+        let mut limit_price = self.cap;
+        if cx.cfg.has(Mutant::NoSlippageCapOnRetry) && self.attempt > 1 {
+            limit_price = cx
+                .portfolio
+                .last_price(self.intent.symbol())
+                .unwrap_or(self.cap);
+        }
         self.transition(
             cx,
             State::Sent,
@@ -488,7 +506,7 @@ impl Active {
                 client_order_id: coid.clone(),
                 attempt: self.attempt,
                 qty: remaining,
-                limit_price: self.cap,
+                limit_price,
                 tif,
             },
         );
@@ -497,7 +515,7 @@ impl Active {
             self.intent.symbol().clone(),
             self.intent.side(),
             remaining,
-            self.cap,
+            limit_price,
             tif,
             cx.now,
         );
@@ -668,6 +686,12 @@ impl Active {
                 cause,
             },
         );
+        if cx.cfg.has(Mutant::FreshIdAfterTimeout)
+            || (cx.cfg.has(Mutant::AbandonUnknown) && self.attempt > cx.cfg.max_retries)
+        {
+            self.phase = Phase::Idle;
+            return self.end_attempt(cx);
+        }
         self.phase = Phase::Unknown {
             coid,
             sent_ms,
@@ -880,7 +904,7 @@ impl Active {
     /// until its trades are booked.
     fn release_unfilled(&mut self, cx: &mut Cx<'_>, unfilled: Decimal) -> Decimal {
         let i = &self.intent;
-        let need = reservation_need(i.symbol(), i.side(), unfilled, self.cap, self.fee_rate())
+        let need = reservation_need(i.symbol(), i.side(), unfilled, self.cap, self.fee_rate(cx))
             .map_or(Decimal::ZERO, |(_, n)| n);
         let Some(r) = self.reservation.as_mut() else {
             return Decimal::ZERO;
@@ -893,6 +917,11 @@ impl Active {
     }
 
     fn begin_reconcile(&mut self, cx: &mut Cx<'_>) {
+        if cx.cfg.has(Mutant::ReleaseBeforeReconcile) {
+            if let Some(r) = self.reservation.take() {
+                cx.portfolio.release_all(r);
+            }
+        }
         self.phase = Phase::Reconciling {
             next: 0,
             trades: Vec::new(),
@@ -937,7 +966,23 @@ impl Active {
         self.finish_reconcile(cx, trades);
     }
 
-    fn finish_reconcile(&mut self, cx: &mut Cx<'_>, trades: Vec<Trade>) {
+    fn finish_reconcile(&mut self, cx: &mut Cx<'_>, mut trades: Vec<Trade>) {
+        if cx.cfg.has(Mutant::DoubleApplyFills) {
+            trades.extend_from_within(..);
+        }
+        if cx.cfg.has(Mutant::ReleaseBeforeReconcile) && self.reservation.is_none() {
+            // Re-reserve just what the trades cost, now that the budget was handed out.
+            let i = &self.intent;
+            let cost: Decimal = trades.iter().map(|t| t.qty * t.price + t.fee).sum();
+            let (asset, amount) = match i.side() {
+                Side::Buy => (i.symbol().quote().clone(), cost),
+                Side::Sell => (
+                    i.symbol().base().clone(),
+                    trades.iter().map(|t| t.qty).sum(),
+                ),
+            };
+            self.reservation = cx.portfolio.reserve(&asset, amount).ok();
+        }
         let Some(mut r) = self.reservation.take() else {
             self.phase = Phase::Stuck;
             return;

@@ -88,6 +88,9 @@ pub fn is_legal(from: Option<State>, to: State) -> bool {
         // is confirmed never placed (after the receive window), which ends the attempt like an
         // ERROR: retry, or give up with or without earlier fills.
         (Some(Unknown), Filled | Partial | Canceled | Retry | FailedFinal | PartialSuccess) => true,
+        // The query found the order resting with nothing filled: live, as if the placement
+        // reply had come. Same client_order_id and attempt (the checker enforces it).
+        (Some(Unknown), Sent) => true,
         // A resting GTC order fills more (PARTIAL again), completes, or is cancelled; an IOC
         // remainder expired, so the attempt ends: retry the rest or stop with what filled.
         (Some(Partial), Partial | Filled | Canceled | Retry | PartialSuccess) => true,
@@ -145,7 +148,6 @@ mod tests {
         // Releasing or retrying an unknown order blindly needs an edge that does not exist.
         assert!(!is_legal(Some(State::Sent), State::Retry));
         assert!(!is_legal(Some(State::Sent), State::FailedFinal));
-        assert!(!is_legal(Some(State::Unknown), State::Sent));
         assert!(!is_legal(Some(State::Unknown), State::Error));
         // Fills are never left unreconciled.
         assert!(!is_legal(Some(State::Filled), State::FailedFinal));

@@ -1,0 +1,626 @@
+//! The FSM against the in-memory venue: every edge of the table, every refusal, and the
+//! behaviour rules of the router (rounding, backoff, partial fills, unknown outcomes, GTC).
+
+use std::collections::BTreeSet;
+
+use order_router::exchange::memory::Fault;
+use order_router::model::Tif;
+use order_router::router::{is_legal, Input, RouterConfig, State};
+use rust_decimal::Decimal;
+
+use crate::world::*;
+
+fn cfg(f: impl FnOnce(&mut RouterConfig)) -> RouterConfig {
+    let mut c = RouterConfig::default();
+    f(&mut c);
+    c
+}
+
+fn gtc() -> RouterConfig {
+    cfg(|c| c.tif = Tif::Gtc)
+}
+
+/// Scenarios that together walk every edge of the transition table.
+fn edge_scenarios() -> Vec<World> {
+    let mut out = Vec::new();
+    let run = |out: &mut Vec<World>, mut w: World, faults: &[Fault], inputs: Vec<(u64, Input)>| {
+        for f in faults {
+            w.fault(*f);
+        }
+        w.run(inputs);
+        w.assert_clean();
+        out.push(w);
+    };
+    let at0 = |i: Input| vec![(0, i)];
+    // SENT -> FILLED -> RECONCILED
+    run(
+        &mut out,
+        World::default_at("50000"),
+        &[],
+        at0(buy("plain", "0.001", "50000")),
+    );
+    // NEW -> FAILED
+    run(
+        &mut out,
+        World::default_at("50000"),
+        &[],
+        at0(buy("tiny", "0.00001", "50000")),
+    );
+    // SENT -> PARTIAL -> RETRY -> SENT -> FILLED
+    run(
+        &mut out,
+        World::default_at("50000"),
+        &[Fault::Partial(d("0.5"))],
+        at0(buy("partial", "0.002", "50000")),
+    );
+    // PARTIAL -> PARTIAL_SUCCESS (no retries left)
+    run(
+        &mut out,
+        World::new(cfg(|c| c.max_retries = 0), "10000", "1", "50000"),
+        &[Fault::Partial(d("0.5"))],
+        at0(buy("partial-last", "0.002", "50000")),
+    );
+    // SENT -> CANCELED -> RETRY ... -> CANCELED -> FAILED_FINAL (market above the cap)
+    run(
+        &mut out,
+        World::default_at("60000"),
+        &[],
+        at0(buy("nocross", "0.001", "50000")),
+    );
+    // SENT -> ERROR -> RETRY -> SENT -> FILLED; ERROR -> FAILED_FINAL
+    run(
+        &mut out,
+        World::default_at("50000"),
+        &[Fault::Reject],
+        at0(buy("reject-once", "0.001", "50000")),
+    );
+    run(
+        &mut out,
+        World::new(cfg(|c| c.max_retries = 0), "10000", "1", "50000"),
+        &[Fault::Reject],
+        at0(buy("reject-final", "0.001", "50000")),
+    );
+    // ERROR -> PARTIAL_SUCCESS: attempt 1 half fills, attempt 2 is refused, no retries left.
+    run(
+        &mut out,
+        World::new(cfg(|c| c.max_retries = 1), "10000", "1", "50000"),
+        &[Fault::Partial(d("0.5")), Fault::Reject],
+        at0(buy("partial-then-reject", "0.002", "50000")),
+    );
+    // SENT -> UNKNOWN -> FILLED (reply lost)
+    run(
+        &mut out,
+        World::default_at("50000"),
+        &[Fault::ResponseLost],
+        at0(buy("lost-reply", "0.001", "50000")),
+    );
+    // UNKNOWN -> PARTIAL (partial fill, reply lost)
+    run(
+        &mut out,
+        World::default_at("50000"),
+        &[Fault::ResponseLost, Fault::Partial(d("0.5"))],
+        at0(buy("lost-partial", "0.002", "50000")),
+    );
+    // UNKNOWN -> CANCELED (IOC expired unfilled, reply lost)
+    run(
+        &mut out,
+        World::default_at("60000"),
+        &[Fault::ResponseLost],
+        at0(buy("lost-expired", "0.001", "50000")),
+    );
+    // UNKNOWN -> RETRY (request lost: not found after the receive window)
+    run(
+        &mut out,
+        World::default_at("50000"),
+        &[Fault::RequestLost],
+        at0(buy("lost-request", "0.001", "50000")),
+    );
+    // UNKNOWN -> FAILED_FINAL (request lost, no retries left)
+    run(
+        &mut out,
+        World::new(cfg(|c| c.max_retries = 0), "10000", "1", "50000"),
+        &[Fault::RequestLost],
+        at0(buy("lost-request-final", "0.001", "50000")),
+    );
+    // UNKNOWN -> PARTIAL_SUCCESS (half filled, then the last attempt's request is lost)
+    run(
+        &mut out,
+        World::new(cfg(|c| c.max_retries = 1), "10000", "1", "50000"),
+        &[Fault::Partial(d("0.5")), Fault::RequestLost],
+        at0(buy("partial-then-lost", "0.002", "50000")),
+    );
+    // GTC: UNKNOWN -> SENT (found resting), then PARTIAL -> PARTIAL -> FILLED by trades.
+    let mut w = World::new(gtc(), "10000", "1", "60000");
+    w.fault(Fault::ResponseLost);
+    w.venue
+        .schedule(3_000, &btc_usdt(), d("50000"), Some(d("0.001")));
+    w.venue
+        .schedule(6_000, &btc_usdt(), d("50000"), Some(d("0.001")));
+    w.venue.schedule(9_000, &btc_usdt(), d("50000"), None);
+    w.run(vec![(0, buy("gtc-rest", "0.004", "50000"))]);
+    w.assert_clean();
+    assert_eq!(
+        w.path("gtc-rest"),
+        [
+            State::New,
+            State::Reserved,
+            State::Sent,
+            State::Unknown,
+            State::Sent,
+            State::Partial,
+            State::Partial,
+            State::Filled,
+            State::Reconciled
+        ]
+    );
+    out.push(w);
+    // GTC: PARTIAL -> CANCELED -> PARTIAL_SUCCESS (partial, then the order times out).
+    run(
+        &mut out,
+        World::new(
+            cfg(|c| {
+                c.tif = Tif::Gtc;
+                c.max_retries = 0;
+            }),
+            "10000",
+            "1",
+            "50000",
+        ),
+        &[Fault::Partial(d("0.5"))],
+        at0(buy("gtc-partial-timeout", "0.002", "50000")),
+    );
+    out
+}
+
+#[test]
+fn every_edge_of_the_transition_table_is_exercised() {
+    let mut seen = BTreeSet::new();
+    for w in edge_scenarios() {
+        let mut last = std::collections::BTreeMap::new();
+        for r in w.records().into_iter().filter(|r| r.event.is_none()) {
+            let from = last.insert(r.intent_id.clone(), r.state);
+            assert!(
+                is_legal(from, r.state),
+                "{from:?} -> {} in {}",
+                r.state,
+                r.intent_id
+            );
+            seen.insert((from, r.state));
+        }
+    }
+    let mut missing = Vec::new();
+    for from in std::iter::once(None).chain(State::ALL.into_iter().map(Some)) {
+        for to in State::ALL {
+            if is_legal(from, to) && !seen.contains(&(from, to)) {
+                missing.push(format!("{from:?} -> {to}"));
+            }
+        }
+    }
+    assert!(missing.is_empty(), "edges never taken: {missing:?}");
+}
+
+#[test]
+fn below_min_notional_is_refused_before_any_order() {
+    let mut w = World::default_at("50000");
+    // 0.00009 * 50100 = 4.509 < 5
+    w.run_at0(vec![buy("small", "0.00009", "50000")]);
+    assert_eq!(w.path("small"), [State::New, State::Failed]);
+    let l = w.lines_of("small");
+    assert_eq!(l[1]["reason"], "reserve_failed");
+    assert_eq!(l[1]["detail"], "min_notional");
+    assert!(w.venue.orders().is_empty());
+    assert_eq!(w.venue.requests(), 0);
+    w.assert_clean();
+}
+
+#[test]
+fn venue_min_notional_is_honoured_too() {
+    let mut c = RouterConfig::default();
+    c.default_rules.min_notional = d("10");
+    let mut w = World::new(c, "10000", "1", "50000");
+    // 0.00015 * 50100 = 7.5: above the router's 5, below the venue's 10.
+    w.run_at0(vec![buy("mid", "0.00015", "50000")]);
+    assert_eq!(w.lines_of("mid")[1]["detail"], "min_notional");
+    assert_eq!(w.venue.requests(), 0);
+}
+
+#[test]
+fn budget_that_does_not_cover_price_and_fee_is_refused() {
+    // 0.001 at the cap 50100 is 50.1, plus 0.1% fee 50.1501: 50.15 is not enough.
+    let mut w = World::new(RouterConfig::default(), "50.15", "0", "50000");
+    w.run_at0(vec![buy("poor", "0.001", "50000")]);
+    assert_eq!(w.path("poor"), [State::New, State::Failed]);
+    assert_eq!(w.lines_of("poor")[1]["detail"], "insufficient_balance");
+    let mut w = World::new(RouterConfig::default(), "50.1501", "0", "50000");
+    w.run_at0(vec![buy("exact", "0.001", "50000")]);
+    assert_eq!(w.state("exact"), Some(State::Reconciled));
+    w.assert_clean();
+}
+
+#[test]
+fn sell_without_position_is_refused() {
+    let mut w = World::new(RouterConfig::default(), "10000", "0", "50000");
+    w.run_at0(vec![sell("naked", "0.001", "50000")]);
+    assert_eq!(w.path("naked"), [State::New, State::Failed]);
+    assert_eq!(w.lines_of("naked")[1]["detail"], "insufficient_balance");
+    assert!(w.venue.orders().is_empty());
+}
+
+#[test]
+fn qty_below_one_lot_is_refused() {
+    let mut w = World::default_at("50000");
+    w.run_at0(vec![buy("dust", "0.000009", "50000")]);
+    assert_eq!(w.lines_of("dust")[1]["detail"], "lot_size");
+}
+
+#[test]
+fn two_simultaneous_intents_cannot_overbook_the_budget() {
+    let mut w = World::new(RouterConfig::default(), "80", "0", "50000");
+    w.run_at0(vec![
+        buy("first", "0.001", "50000"),
+        buy("second", "0.001", "50000"),
+    ]);
+    assert_eq!(w.state("first"), Some(State::Reconciled));
+    assert_eq!(w.state("second"), Some(State::Failed));
+    w.assert_clean();
+}
+
+#[test]
+fn qty_rounds_down_to_the_lot_and_buy_limit_down_to_the_tick() {
+    let mut w = World::default_at("12000");
+    w.run_at0(vec![buy("r", "0.0012345", "12345.67")]);
+    let sent = &w.lines_of("r")[2];
+    assert_eq!(sent["state"], "SENT");
+    // 12345.67 * 1.002 = 12370.36134 -> 12370.36 (down); 0.0012345 -> 0.00123 (down)
+    assert_eq!(sent["limit_price"].to_string(), "12370.36");
+    assert_eq!(sent["qty"].to_string(), "0.00123");
+    w.assert_clean();
+}
+
+#[test]
+fn sell_limit_rounds_up_to_the_tick_so_it_never_undercuts_the_cap() {
+    let mut w = World::default_at("12400");
+    w.run_at0(vec![sell("s", "0.0012345", "12345.67")]);
+    let sent = &w.lines_of("s")[2];
+    // 12345.67 * 0.998 = 12320.97866 -> 12320.98 (up)
+    assert_eq!(sent["limit_price"].to_string(), "12320.98");
+    assert_eq!(w.lines_of("s")[1]["asset"], "BTC");
+    w.assert_clean();
+}
+
+#[test]
+fn retries_back_off_exponentially_and_stop_after_max_retries() {
+    let mut w = World::default_at("60000");
+    w.run_at0(vec![buy("b", "0.001", "50000")]);
+    let lines = w.lines_of("b");
+    let sent: Vec<u64> = lines
+        .iter()
+        .filter(|l| l["state"] == "SENT")
+        .map(|l| l["t_ms"].as_u64().unwrap())
+        .collect();
+    let backoff: Vec<u64> = lines
+        .iter()
+        .filter(|l| l["state"] == "RETRY")
+        .map(|l| l["backoff_ms"].as_u64().unwrap())
+        .collect();
+    assert_eq!(backoff, [400, 800, 1600]);
+    assert_eq!(sent, [0, 400, 1200, 2800]);
+    assert_eq!(w.state("b"), Some(State::FailedFinal));
+    assert_eq!(w.venue.orders().len(), 4, "1 + max_retries attempts");
+    w.assert_clean();
+}
+
+#[test]
+fn backoff_is_capped() {
+    let mut w = World::new(
+        cfg(|c| {
+            c.max_retries = 5;
+            c.backoff_max_ms = 1000;
+        }),
+        "10000",
+        "1",
+        "60000",
+    );
+    w.run_at0(vec![buy("b", "0.001", "50000")]);
+    let backoff: Vec<u64> = w
+        .lines_of("b")
+        .iter()
+        .filter(|l| l["state"] == "RETRY")
+        .map(|l| l["backoff_ms"].as_u64().unwrap())
+        .collect();
+    assert_eq!(backoff, [400, 800, 1000, 1000, 1000]);
+}
+
+#[test]
+fn partial_fill_retries_the_rest_under_a_new_client_order_id() {
+    let mut w = World::default_at("50000");
+    w.fault(Fault::Partial(d("0.3")));
+    w.run_at0(vec![buy("p", "0.01", "50000")]);
+    let sent: Vec<_> = w
+        .lines_of("p")
+        .into_iter()
+        .filter(|l| l["state"] == "SENT")
+        .collect();
+    assert_eq!(sent.len(), 2);
+    assert_ne!(sent[0]["client_order_id"], sent[1]["client_order_id"]);
+    assert_eq!(sent[1]["qty"].to_string(), "0.007");
+    assert_eq!(w.state("p"), Some(State::Reconciled));
+    let rec = w.lines_of("p").pop().unwrap();
+    assert_eq!(rec["fills_count"], 2);
+    assert_eq!(rec["filled_qty"].to_string(), "0.01");
+    w.assert_clean();
+}
+
+#[test]
+fn partial_success_releases_the_unfilled_part_and_reconciles_the_rest() {
+    let mut w = World::new(cfg(|c| c.max_retries = 1), "10000", "1", "50000");
+    w.fault(Fault::Partial(d("0.5"))).fault(Fault::Reject);
+    w.run_at0(vec![buy("ps", "0.002", "50000")]);
+    assert_eq!(
+        w.path("ps"),
+        [
+            State::New,
+            State::Reserved,
+            State::Sent,
+            State::Partial,
+            State::Retry,
+            State::Sent,
+            State::Error,
+            State::PartialSuccess,
+            State::Reconciled
+        ]
+    );
+    let l = w.lines_of("ps");
+    let ps = &l[l.len() - 2];
+    assert_eq!(ps["filled_qty"].to_string(), "0.001");
+    // The unfilled 0.001 at the cap 50100 plus fee: 50.1501.
+    assert_eq!(ps["released"].to_string(), "50.1501");
+    w.assert_clean();
+}
+
+#[test]
+fn remainder_below_min_notional_ends_in_partial_success_without_another_order() {
+    let mut w = World::default_at("50000");
+    // 0.0002 at 50100 = 10.02; 60% fills, the 0.00008 left is worth 4.008 < 5.
+    w.fault(Fault::Partial(d("0.6")));
+    w.run_at0(vec![buy("rem", "0.0002", "50000")]);
+    assert_eq!(w.venue.orders().len(), 1);
+    assert_eq!(w.path("rem").last(), Some(&State::Reconciled));
+    assert!(w.path("rem").contains(&State::PartialSuccess));
+    w.assert_clean();
+}
+
+#[test]
+fn duplicate_deliveries_create_no_orders_even_after_the_end() {
+    let mut w = World::default_at("50000");
+    w.run(vec![
+        (0, buy("dup", "0.001", "50000")),
+        (0, buy("dup", "0.001", "50000")),
+        (5, buy("dup", "0.001", "50000")),
+        (60_000, buy("dup", "0.001", "50000")),
+    ]);
+    assert_eq!(w.orders_of("dup").len(), 1);
+    let events: Vec<_> = w
+        .lines_of("dup")
+        .into_iter()
+        .filter(|l| l["event"] == "duplicate_ignored")
+        .collect();
+    assert_eq!(events.len(), 3);
+    assert_eq!(
+        events[2]["state"], "RECONCILED",
+        "a late duplicate sees the terminal state"
+    );
+    assert_eq!(w.router.stats().duplicates_ignored, 3);
+    w.assert_clean();
+}
+
+#[test]
+fn lost_reply_is_resolved_by_query_never_by_a_second_order() {
+    let mut w = World::default_at("50000");
+    w.fault(Fault::ResponseLost);
+    w.run_at0(vec![buy("amb", "0.001", "50000")]);
+    assert_eq!(w.orders_of("amb").len(), 1);
+    assert_eq!(
+        w.path("amb"),
+        [
+            State::New,
+            State::Reserved,
+            State::Sent,
+            State::Unknown,
+            State::Filled,
+            State::Reconciled
+        ]
+    );
+    w.assert_clean();
+}
+
+#[test]
+fn unknown_order_is_never_abandoned_however_long_the_venue_stays_silent() {
+    // The reply is lost, then the next 12 queries fail too: far more than max_retries.
+    let mut w = World::new(cfg(|c| c.max_retries = 1), "10000", "1", "50000");
+    w.fault(Fault::ResponseLost);
+    for i in 0..12 {
+        w.fault(if i % 3 == 0 {
+            Fault::RateLimited
+        } else if i % 3 == 1 {
+            Fault::ServerError
+        } else {
+            Fault::RequestLost
+        });
+    }
+    let end = w.run_at0(vec![buy("silent", "0.001", "50000")]);
+    assert!(end.idle);
+    assert_eq!(w.orders_of("silent").len(), 1);
+    assert_eq!(w.state("silent"), Some(State::Reconciled));
+    let pending = w
+        .lines_of("silent")
+        .into_iter()
+        .filter(|l| l["event"] == "query_pending")
+        .count();
+    assert_eq!(pending, 12);
+    w.assert_clean();
+}
+
+#[test]
+fn not_found_is_final_only_after_the_receive_window() {
+    let mut w = World::default_at("50000");
+    w.fault(Fault::RequestLost);
+    w.run_at0(vec![buy("nf", "0.001", "50000")]);
+    let l = w.lines_of("nf");
+    let pending = l
+        .iter()
+        .find(|l| l["event"] == "query_pending")
+        .expect("an early not-found waits");
+    assert_eq!(pending["cause"], "not_found_within_recv_window");
+    let retry = l
+        .iter()
+        .find(|l| l["state"] == "RETRY")
+        .expect("then the attempt is retried");
+    assert!(retry["t_ms"].as_u64().unwrap() > 5_000, "{retry}");
+    assert_eq!(w.orders_of("nf").len(), 1);
+    assert_eq!(w.state("nf"), Some(State::Reconciled));
+    w.assert_clean();
+}
+
+#[test]
+fn gtc_order_rests_is_polled_and_fills_when_the_market_comes_back() {
+    let mut w = World::new(gtc(), "10000", "1", "60000");
+    w.venue.schedule(5_000, &btc_usdt(), d("49990"), None);
+    w.run(vec![(0, buy("g", "0.001", "50000"))]);
+    assert_eq!(
+        w.path("g"),
+        [
+            State::New,
+            State::Reserved,
+            State::Sent,
+            State::Filled,
+            State::Reconciled
+        ]
+    );
+    assert_eq!(w.orders_of("g")[0].average, Some(d("49990")));
+    let filled_at = w.lines_of("g")[3]["t_ms"].as_u64().unwrap();
+    assert!(
+        (5_000..=6_000).contains(&filled_at),
+        "seen at the first poll after the move: {filled_at}"
+    );
+    w.assert_clean();
+}
+
+#[test]
+fn gtc_order_that_never_fills_is_cancelled_at_its_timeout() {
+    let mut w = World::new(
+        cfg(|c| {
+            c.tif = Tif::Gtc;
+            c.max_retries = 1;
+        }),
+        "10000",
+        "1",
+        "60000",
+    );
+    w.run(vec![(0, buy("g", "0.001", "50000"))]);
+    assert_eq!(w.state("g"), Some(State::FailedFinal));
+    let l = w.lines_of("g");
+    let cancels: Vec<u64> = l
+        .iter()
+        .filter(|l| l["event"] == "cancel_requested")
+        .map(|l| l["t_ms"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        cancels,
+        [30_000, 30_400 + 30_000],
+        "one cancel per attempt, at the order timeout"
+    );
+    assert!(w
+        .venue
+        .orders()
+        .iter()
+        .all(|o| o.status == order_router::exchange::OrderStatus::Canceled));
+    w.assert_clean();
+}
+
+#[test]
+fn round_trip_buy_then_sell_leaves_portfolio_equal_to_the_venue() {
+    let mut w = World::new(RouterConfig::default(), "1000", "0", "50000");
+    w.run(vec![
+        (0, buy("in", "0.01", "50000")),
+        (10_000, sell("out", "0.01", "50000")),
+    ]);
+    assert_eq!(w.state("in"), Some(State::Reconciled));
+    assert_eq!(w.state("out"), Some(State::Reconciled));
+    // 1000 - 500 - 0.5 fee + 500 - 0.5 fee
+    assert_eq!(w.router.portfolio().balance(&usdt()).total, d("999"));
+    assert_eq!(w.router.portfolio().balance(&btc()).total, Decimal::ZERO);
+    w.assert_clean();
+}
+
+#[test]
+fn slippage_guard_is_logged_when_the_market_is_beyond_the_cap() {
+    let mut w = World::default_at("60000");
+    w.run(vec![
+        (
+            0,
+            Input::Market {
+                symbol: btc_usdt(),
+                price: d("60000"),
+            },
+        ),
+        (0, buy("guard", "0.001", "50000")),
+    ]);
+    let g = w
+        .lines_of("guard")
+        .into_iter()
+        .find(|l| l["event"] == "slippage_guard_applied")
+        .expect("logged");
+    assert_eq!(g["limit_price"].to_string(), "50100");
+    assert_eq!(g["market_price"].to_string(), "60000");
+    assert!(w.venue.trades().is_empty());
+    w.assert_clean();
+}
+
+#[test]
+fn same_inputs_give_byte_identical_audit_logs() {
+    let run = || {
+        let mut w = World::default_at("50000");
+        w.fault(Fault::ResponseLost).fault(Fault::Partial(d("0.5")));
+        w.run(vec![
+            (0, buy("a", "0.002", "50000")),
+            (0, buy("a", "0.002", "50000")),
+            (3, sell("b", "0.01", "50000")),
+        ]);
+        w.log
+    };
+    let first = run();
+    assert!(!first.is_empty());
+    assert_eq!(first, run());
+}
+
+#[test]
+fn replies_to_anything_but_the_awaited_request_are_ignored() {
+    use order_router::prelude::*;
+    let mut portfolio = Portfolio::new();
+    portfolio.deposit(&usdt(), d("1000")).unwrap();
+    let mut router = Router::new(RouterConfig::default(), portfolio).unwrap();
+    let mut venue = MemoryExchange::new();
+    venue.deposit(&usdt(), d("1000"));
+    venue.set_price(&btc_usdt(), d("50000"));
+    router.handle(0, buy("x", "0.001", "50000"));
+    let place = router.poll_command().expect("placement");
+    let reply = place.execute(&mut venue, 0);
+    // The request times out first: the intent is UNKNOWN and queries.
+    router.handle_timeout(2_000);
+    assert_eq!(
+        router.state_of(&IntentId::new("x").unwrap()),
+        Some(State::Unknown)
+    );
+    // The late placement reply is stale now and changes nothing.
+    router.handle(2_001, Input::Reply(reply.clone()));
+    router.handle(2_001, Input::Reply(reply));
+    assert_eq!(
+        router.state_of(&IntentId::new("x").unwrap()),
+        Some(State::Unknown)
+    );
+    assert_eq!(router.stats().stale_replies, 2);
+    let query = router.poll_command().expect("a query");
+    assert_eq!(query.action.name(), "fetch_order");
+    assert!(router.poll_command().is_none());
+}
