@@ -72,3 +72,8 @@ pub mod prelude {
     pub use crate::portfolio::Portfolio;
     pub use crate::router::{Input, Router, RouterConfig, State};
 }
+
+/// The README's Rust example runs as a doctest, so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

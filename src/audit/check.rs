@@ -102,6 +102,7 @@ struct Track {
     /// Latest cumulative fill per client order id; their sum is the intent's fill.
     fills: Vec<(String, Decimal)>,
     filled: Decimal,
+    overfill_reported: bool,
 }
 
 /// Checks records one at a time (amortised O(1) each); [`Checker::finish`] adds the
@@ -170,6 +171,7 @@ impl Checker {
                     sent_coid: None,
                     fills: Vec::new(),
                     filled: Decimal::ZERO,
+                    overfill_reported: false,
                 });
             }
             Some(&i) => {
@@ -214,7 +216,8 @@ impl Checker {
                     };
                     t.filled = t.filled - prev + f;
                     if let Some(q) = t.qty {
-                        if t.filled > q {
+                        if t.filled > q && !t.overfill_reported {
+                            t.overfill_reported = true;
                             found.push(report(ProblemKind::Overfilled {
                                 filled: t.filled,
                                 qty: q,

@@ -58,33 +58,32 @@ impl ReadError {
 }
 
 /// Parses a whole log. Blank lines are skipped; every other line yields a record or an error.
+/// A last line without its newline that does not parse is reported as truncated: the writer
+/// stopped mid-line.
 pub fn read(bytes: &[u8]) -> Vec<Result<Record, ReadError>> {
     let mut out = Vec::new();
     let ends_with_newline = bytes.last() == Some(&b'\n');
-    let mut lines = bytes.split(|&b| b == b'\n').peekable();
-    let mut n = 0;
-    while let Some(raw) = lines.next() {
-        n += 1;
-        let is_last = lines
-            .peek()
-            .is_none_or(|next| next.is_empty() && ends_with_newline);
+    let pieces: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+    let last = pieces.len().saturating_sub(1);
+    for (idx, raw) in pieces.into_iter().enumerate() {
+        let n = idx + 1;
+        let unterminated = idx == last && !ends_with_newline;
         let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
         if raw.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
         let parsed = match std::str::from_utf8(raw) {
             Ok(text) => parse_line(n, text),
+            // Cut inside a multi-byte character.
+            Err(e) if unterminated && e.error_len().is_none() => {
+                Err(ReadError::Truncated { line: n })
+            }
             Err(_) => Err(ReadError::NotUtf8 { line: n }),
         };
         out.push(match parsed {
-            Err(ReadError::Json { .. }) if is_last && !ends_with_newline => {
-                Err(ReadError::Truncated { line: n })
-            }
+            Err(ReadError::Json { .. }) if unterminated => Err(ReadError::Truncated { line: n }),
             other => other,
         });
-        if is_last {
-            break;
-        }
     }
     out
 }
@@ -113,9 +112,15 @@ fn parse_line(line: usize, text: &str) -> Result<Record, ReadError> {
         intent_id: req_str(&obj, line, "intent_id")?.to_string(),
         state,
         event: opt_str(&obj, line, "event")?.map(str::to_string),
-        qty: opt_dec(&obj, line, "qty")?,
+        qty: match state {
+            State::New => opt_dec(&obj, line, "qty")?,
+            _ => None,
+        },
         client_order_id: opt_str(&obj, line, "client_order_id")?.map(str::to_string),
-        filled_qty: opt_dec(&obj, line, "filled_qty")?,
+        filled_qty: match state {
+            State::Filled | State::Partial | State::Canceled => opt_dec(&obj, line, "filled_qty")?,
+            _ => None,
+        },
     })
 }
 
@@ -210,6 +215,10 @@ impl Record {
             } => (None, Some(client_order_id.to_string()), Some(*filled_qty)),
             _ => (None, None, None),
         };
+        // The same fields, from the same states, as `read` takes them.
+        let qty = qty.filter(|_| l.state == State::New);
+        let filled_qty = filled_qty
+            .filter(|_| matches!(l.state, State::Filled | State::Partial | State::Canceled));
         Record {
             line: 0,
             seq: l.seq,

@@ -5,7 +5,7 @@
 //! tick, lot and minimum notional, and keeps client ids unique only among open orders. Faults
 //! can be scripted per request so tests can lose replies, refuse requests or fill partially.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 
 use rust_decimal::Decimal;
 
@@ -54,6 +54,11 @@ pub struct MemoryExchange {
     funds: BTreeMap<Asset, Funds>,
     orders: Vec<Order>,
     trades: Vec<Trade>,
+    // Lookups only (never iterated), so their order cannot reach any output.
+    latest_by_coid: HashMap<ClientOrderId, usize>,
+    trades_by_order: HashMap<OrderId, Vec<usize>>,
+    /// Indices of open orders, oldest first.
+    open: Vec<usize>,
     /// Faults for the coming requests, in order.
     faults: VecDeque<Fault>,
     /// Market moves due at a time, applied when the first request at or after it arrives.
@@ -115,7 +120,7 @@ impl MemoryExchange {
     /// cross it, oldest first. The market price itself is unchanged.
     pub fn trade(&mut self, symbol: &Symbol, price: Decimal, qty: Option<Decimal>) {
         let mut left = qty;
-        for i in 0..self.orders.len() {
+        for i in self.open.clone() {
             let o = &self.orders[i];
             if o.status == OrderStatus::Open
                 && &o.symbol == symbol
@@ -244,6 +249,7 @@ impl MemoryExchange {
         o.fee += fee;
         if o.remaining.is_zero() {
             o.status = OrderStatus::Closed;
+            self.open.retain(|&j| j != i);
         }
         let trade = Trade {
             trade_id: TradeId::generated(format!("T{}", self.trades.len() + 1)),
@@ -257,6 +263,10 @@ impl MemoryExchange {
             t_ms: now,
         };
         let side = o.side;
+        self.trades_by_order
+            .entry(trade.order_id.clone())
+            .or_default()
+            .push(self.trades.len());
         self.trades.push(trade);
         match side {
             Side::Buy => {
@@ -303,11 +313,11 @@ impl MemoryExchange {
         if r.qty() * r.limit_price() < rules.min_notional {
             return Err(reject("Filter failure: MIN_NOTIONAL"));
         }
-        if self
-            .orders
-            .iter()
-            .any(|o| o.status == OrderStatus::Open && &o.client_order_id == r.client_order_id())
-        {
+        let open_twin = self
+            .latest_by_coid
+            .get(r.client_order_id())
+            .is_some_and(|&i| self.orders[i].status == OrderStatus::Open);
+        if open_twin {
             return Err(ExchangeError::DuplicateClientOrderId(
                 r.client_order_id().clone(),
             ));
@@ -333,6 +343,8 @@ impl MemoryExchange {
         funds.free -= lock;
         funds.locked += lock;
         let i = self.orders.len();
+        self.latest_by_coid.insert(r.client_order_id().clone(), i);
+        self.open.push(i);
         self.orders.push(Order {
             order_id: OrderId::generated(format!("{}", i + 1)),
             client_order_id: r.client_order_id().clone(),
@@ -362,6 +374,7 @@ impl MemoryExchange {
         if r.tif() == Tif::Ioc && self.orders[i].status == OrderStatus::Open {
             self.unlock_rest(i);
             self.orders[i].status = OrderStatus::Expired;
+            self.open.retain(|&j| j != i);
         }
         Ok(self.orders[i].clone())
     }
@@ -394,10 +407,10 @@ impl Exchange for MemoryExchange {
         self.catch_up(now);
         let fault = self.take_fault();
         self.request(fault, |x| {
-            x.orders
-                .iter()
-                .rev()
-                .find(|o| &o.client_order_id == client_order_id && &o.symbol == symbol)
+            x.latest_by_coid
+                .get(client_order_id)
+                .map(|&i| &x.orders[i])
+                .filter(|o| &o.symbol == symbol)
                 .cloned()
                 .ok_or(ExchangeError::NotFound)
         })
@@ -412,9 +425,12 @@ impl Exchange for MemoryExchange {
         self.catch_up(now);
         let fault = self.take_fault();
         self.request(fault, |x| {
-            Ok(x.trades
-                .iter()
-                .filter(|t| &t.order_id == order_id && &t.symbol == symbol)
+            Ok(x.trades_by_order
+                .get(order_id)
+                .into_iter()
+                .flatten()
+                .map(|&i| &x.trades[i])
+                .filter(|t| &t.symbol == symbol)
                 .cloned()
                 .collect())
         })
@@ -430,16 +446,16 @@ impl Exchange for MemoryExchange {
         let fault = self.take_fault();
         self.request(fault, |x| {
             let i = x
-                .orders
-                .iter()
-                .position(|o| {
-                    o.status == OrderStatus::Open
-                        && &o.client_order_id == client_order_id
-                        && &o.symbol == symbol
+                .latest_by_coid
+                .get(client_order_id)
+                .copied()
+                .filter(|&i| {
+                    x.orders[i].status == OrderStatus::Open && &x.orders[i].symbol == symbol
                 })
                 .ok_or(ExchangeError::NotFound)?;
             x.unlock_rest(i);
             x.orders[i].status = OrderStatus::Canceled;
+            x.open.retain(|&j| j != i);
             Ok(x.orders[i].clone())
         })
     }

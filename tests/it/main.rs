@@ -1,5 +1,6 @@
 //! Integration tests, one module per area.
 mod audit;
+mod cli;
 mod criteria;
 mod router;
 mod world;

@@ -1,0 +1,67 @@
+//! The command line: exit codes 0 / 1 / 2 and what it prints.
+
+use std::process::Command;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_order-router"))
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("order-router-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join(name)
+}
+
+#[test]
+fn demo_succeeds_and_its_audit_log_passes_check_audit() {
+    let audit = tmp("demo.jsonl");
+    let out = bin().args(["demo", "--audit"]).arg(&audit).output().expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("audit check: 0 problems"), "{text}");
+    assert!(text.contains("duplicates ignored: 2"), "{text}");
+    let out = bin().arg("check-audit").arg(&audit).output().expect("run");
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(!audit.with_extension("jsonl.partial").exists());
+}
+
+#[test]
+fn demo_output_is_identical_on_every_run() {
+    let a = bin().arg("demo").output().expect("run").stdout;
+    let b = bin().arg("demo").output().expect("run").stdout;
+    assert!(!a.is_empty());
+    assert_eq!(a, b);
+}
+
+#[test]
+fn check_audit_reports_each_problem_with_its_line_and_exits_1() {
+    let log = tmp("bad.jsonl");
+    std::fs::write(
+        &log,
+        concat!(
+            "{\"seq\":0,\"t_ms\":0,\"intent_id\":\"i1\",\"state\":\"NEW\",\"qty\":1}\n",
+            "{\"seq\":1,\"t_ms\":0,\"intent_id\":\"i1\",\"state\":\"RESERVED\"}\n",
+            "{\"seq\":2,\"t_ms\":0,\"intent_id\":\"i1\",\"state\":\"SENT\",\"client_order_id\":\"c1\"}\n",
+            "{\"seq\":3,\"t_ms\":9,\"intent_id\":\"i1\",\"state\":\"RETRY\"}\n",
+            "{\"seq\":4,\"t_ms\":9,\"intent_id\":\"i1\",\"sta"
+        ),
+    )
+    .expect("write");
+    let out = bin().arg("check-audit").arg(&log).output().expect("run");
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("line 4: intent i1: illegal transition SENT -> RETRY"), "{text}");
+    assert!(text.contains("line 5: truncated last line"), "{text}");
+    assert!(text.contains("intent i1: log ends with the intent in RETRY"), "{text}");
+}
+
+#[test]
+fn missing_file_and_bad_usage_exit_2() {
+    let out = bin().args(["check-audit", "/nonexistent/audit.jsonl"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/audit.jsonl"));
+    let out = bin().arg("no-such-command").output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let out = bin().output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+}
