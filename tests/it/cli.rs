@@ -15,13 +15,27 @@ fn tmp(name: &str) -> std::path::PathBuf {
 #[test]
 fn demo_succeeds_and_its_audit_log_passes_check_audit() {
     let audit = tmp("demo.jsonl");
-    let out = bin().args(["demo", "--audit"]).arg(&audit).output().expect("run");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = bin()
+        .args(["demo", "--audit"])
+        .arg(&audit)
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("audit check: 0 problems"), "{text}");
     assert!(text.contains("duplicates ignored: 2"), "{text}");
     let out = bin().arg("check-audit").arg(&audit).output().expect("run");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(!audit.with_extension("jsonl.partial").exists());
 }
 
@@ -50,14 +64,23 @@ fn check_audit_reports_each_problem_with_its_line_and_exits_1() {
     let out = bin().arg("check-audit").arg(&log).output().expect("run");
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("line 4: intent i1: illegal transition SENT -> RETRY"), "{text}");
+    assert!(
+        text.contains("line 4: intent i1: illegal transition SENT -> RETRY"),
+        "{text}"
+    );
     assert!(text.contains("line 5: truncated last line"), "{text}");
-    assert!(text.contains("intent i1: log ends with the intent in RETRY"), "{text}");
+    assert!(
+        text.contains("intent i1: log ends with the intent in RETRY"),
+        "{text}"
+    );
 }
 
 #[test]
 fn missing_file_and_bad_usage_exit_2() {
-    let out = bin().args(["check-audit", "/nonexistent/audit.jsonl"]).output().expect("run");
+    let out = bin()
+        .args(["check-audit", "/nonexistent/audit.jsonl"])
+        .output()
+        .expect("run");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/audit.jsonl"));
     let out = bin().arg("no-such-command").output().expect("run");
