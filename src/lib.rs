@@ -57,6 +57,7 @@ pub mod exchange;
 pub mod model;
 pub mod portfolio;
 pub mod router;
+pub mod sim;
 
 pub use decision::Intent;
 

@@ -8,6 +8,7 @@
 //! one order per attempt.
 
 pub mod memory;
+pub mod sim;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
