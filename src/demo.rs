@@ -67,7 +67,7 @@ pub fn run(audit: Option<&Path>) -> ExitCode {
 
     let out = match audit {
         Some(path) => {
-            if let Err(e) = write_atomically(path, &log) {
+            if let Err(e) = crate::write_atomically(path, &log) {
                 return fail(&format!("{}: {e}", path.display()));
             }
             String::new()
@@ -117,13 +117,4 @@ pub fn run(audit: Option<&Path>) -> ExitCode {
 fn fail(msg: &str) -> ExitCode {
     eprintln!("error: {msg}");
     ExitCode::from(2)
-}
-
-/// Writes to a temporary file beside `path`, then renames: never a half-written log.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = std::path::PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
 }

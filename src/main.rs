@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use order_router::audit::{read, Checker};
 
 mod demo;
+mod run;
 
 /// Deterministic order execution for crypto spot bots, and the harness that proves it safe.
 #[derive(Parser)]
@@ -25,6 +26,23 @@ enum Command {
         /// Write the audit log here (JSONL) instead of printing it.
         #[arg(long, value_name = "OUT.jsonl")]
         audit: Option<PathBuf>,
+    },
+    /// Replay a scenario CSV through the simulator: the real router against the simulated
+    /// venue, faults injected, every invariant checked after every step.
+    Run {
+        /// The scenario file (SPEC section 5).
+        #[arg(value_name = "SCENARIO.csv")]
+        file: PathBuf,
+        /// Seed of every random choice (default: the scenario's `seed`, else 0).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Write the audit log here (JSONL), whole or not at all.
+        #[arg(long, value_name = "OUT.jsonl")]
+        audit: Option<PathBuf>,
+        /// Switch on a deliberate bug in the router (test builds only).
+        #[cfg(feature = "mutants")]
+        #[arg(long, hide = true)]
+        mutant: Option<String>,
     },
     /// Check an audit log against the transition table and completeness rules.
     CheckAudit {
@@ -45,7 +63,48 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Demo { audit } => demo::run(audit.as_deref()),
         Command::CheckAudit { file } => check_audit(&file),
+        Command::Run {
+            file,
+            seed,
+            audit,
+            #[cfg(feature = "mutants")]
+            mutant,
+        } => {
+            #[cfg(feature = "mutants")]
+            let (mutant_name, tweak) = match mutant.as_deref() {
+                None => (None, None),
+                Some(name) => match order_router::router::Mutant::parse(name) {
+                    Some(m) => {
+                        let tweak: Box<dyn Fn(&mut order_router::router::RouterConfig)> =
+                            Box::new(move |c| c.mutant = Some(m));
+                        (Some(name), Some(tweak))
+                    }
+                    None => {
+                        eprintln!("error: --mutant: unknown mutant `{name}`");
+                        return ExitCode::from(2);
+                    }
+                },
+            };
+            #[cfg(not(feature = "mutants"))]
+            let (mutant_name, tweak) = (None, None);
+            run::main(run::Args {
+                file: &file,
+                seed,
+                audit: audit.as_deref(),
+                mutant: mutant_name,
+                tweak,
+            })
+        }
     }
+}
+
+/// Writes to a temporary file beside `path`, then renames: never a half-written output.
+pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".partial");
+    let tmp = PathBuf::from(tmp);
+    std::fs::write(&tmp, bytes)?;
+    std::fs::rename(&tmp, path)
 }
 
 fn check_audit(file: &Path) -> ExitCode {

@@ -129,6 +129,11 @@ impl ClientOrderId {
         let h = fnv1a64(intent.as_str().as_bytes());
         ClientOrderId::generated(format!("or-{h:016x}-{attempt}"))
     }
+
+    /// What every attempt's id of `intent` starts with: `or-<hash>-`.
+    pub fn intent_prefix(intent: &IntentId) -> String {
+        format!("or-{:016x}-", fnv1a64(intent.as_str().as_bytes()))
+    }
 }
 
 /// FNV-1a, 64 bit: a hash fixed by its definition, unlike `std`'s `DefaultHasher`.

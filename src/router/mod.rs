@@ -33,8 +33,8 @@ use rust_decimal::Decimal;
 use crate::audit::{AuditLine, Detail};
 use crate::decision::Intent;
 use crate::exchange::{ExchangeError, Order, OrderStatus, Outcome, Trade};
-use crate::model::{bps_fraction, ClientOrderId, IntentId, OrderId, Side, TimeMs, TradeId};
-use crate::portfolio::{reservation_need, Portfolio, Reservation};
+use crate::model::{bps_fraction, Asset, ClientOrderId, IntentId, OrderId, Side, TimeMs, TradeId};
+use crate::portfolio::{reservation_need, Portfolio, PortfolioError, Reservation};
 
 /// Counters a driver can report; they cost an increment each.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -96,6 +96,11 @@ impl Router {
 
     pub fn portfolio(&self) -> &Portfolio {
         &self.portfolio
+    }
+
+    /// Money arriving from outside the router (a starting balance, a transfer in).
+    pub fn deposit(&mut self, asset: &Asset, amount: Decimal) -> Result<(), PortfolioError> {
+        self.portfolio.deposit(asset, amount)
     }
 
     pub fn stats(&self) -> RouterStats {
@@ -525,6 +530,11 @@ impl Active {
             sent_ms: cx.now,
         };
         self.send(cx, Action::Place(request));
+        if cx.cfg.has(Mutant::AnonymousOrder) {
+            if let Some(cmd) = cx.out.commands.back_mut() {
+                cmd.intent_id = IntentId::generated("anonymous".to_string());
+            }
+        }
     }
 
     fn on_reply(&mut self, cx: &mut Cx<'_>, outcome: ReplyOutcome) {
@@ -1004,7 +1014,12 @@ impl Active {
                 },
             );
         }
-        let released = cx.portfolio.release_all(r);
+        let released = if cx.cfg.has(Mutant::LeakReservation) {
+            let _leaked = r;
+            Decimal::ZERO
+        } else {
+            cx.portfolio.release_all(r)
+        };
         let qty: Decimal = trades.iter().map(|t| t.qty).sum();
         let notional: Decimal = trades.iter().map(|t| t.qty * t.price).sum();
         let fee: Decimal = trades.iter().map(|t| t.fee).sum();

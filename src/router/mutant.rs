@@ -20,10 +20,14 @@ pub enum Mutant {
     DoubleApplyFills,
     /// Gives up on an unknown order once no retries are left, releasing its budget.
     AbandonUnknown,
+    /// Keeps what is left of a reservation after reconciling, instead of releasing it.
+    LeakReservation,
+    /// Sends orders without naming the intent they belong to.
+    AnonymousOrder,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 8] = [
+    pub const ALL: [Mutant; 10] = [
         Mutant::IgnoreDedup,
         Mutant::FreshIdAfterTimeout,
         Mutant::ReleaseBeforeReconcile,
@@ -32,5 +36,27 @@ impl Mutant {
         Mutant::NoLotRounding,
         Mutant::DoubleApplyFills,
         Mutant::AbandonUnknown,
+        Mutant::LeakReservation,
+        Mutant::AnonymousOrder,
     ];
+
+    /// The kebab-case name used on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mutant::IgnoreDedup => "ignore-dedup",
+            Mutant::FreshIdAfterTimeout => "fresh-id-after-timeout",
+            Mutant::ReleaseBeforeReconcile => "release-before-reconcile",
+            Mutant::ForgetFee => "forget-fee",
+            Mutant::NoSlippageCapOnRetry => "no-slippage-cap-on-retry",
+            Mutant::NoLotRounding => "no-lot-rounding",
+            Mutant::DoubleApplyFills => "double-apply-fills",
+            Mutant::AbandonUnknown => "abandon-unknown",
+            Mutant::LeakReservation => "leak-reservation",
+            Mutant::AnonymousOrder => "anonymous-order",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Mutant> {
+        Mutant::ALL.into_iter().find(|m| m.name() == s)
+    }
 }

@@ -1,4 +1,12 @@
 //! The simulation harness: a seeded discrete-event world that drives the real router against
 //! the simulated venue, injects faults, and checks the invariants after every step.
 
+pub mod faults;
+pub mod invariants;
+pub mod queue;
 pub mod scenario;
+pub mod world;
+
+pub use faults::{FaultProfile, KINDS as FAULT_KINDS};
+pub use invariants::{Violation, NAMES as INVARIANTS};
+pub use world::{run, Report, RunOptions};

@@ -127,5 +127,6 @@ fn fills_are_booked_exactly_once() {
 #[test]
 fn every_mutant_has_a_test_above() {
     // Adding a mutant without a test that catches it fails here.
-    assert_eq!(Mutant::ALL.len(), 8);
+    // The simulator's tests (tests/it/sim.rs) cover the rest: leak-reservation, anonymous-order.
+    assert_eq!(Mutant::ALL.len(), 10);
 }

@@ -1,0 +1,193 @@
+//! Which faults hit which request: scheduled by scenario rows, or drawn from a profile.
+//!
+//! A request can suffer at most one network outcome (lost request, lost reply, server error,
+//! rate limit), one latency spike and, for placements, one venue fault (reject, partial fill,
+//! requote). Scheduled faults are taken first, in the order their rows activated them; a profile
+//! then draws each still-free slot with the seeded RNG, as integer basis points.
+
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use rust_decimal::Decimal;
+
+use super::scenario::FaultKind;
+use crate::model::Symbol;
+
+/// Every fault kind by name, for counters and reports.
+pub const KINDS: [&str; 10] = [
+    "request_lost",
+    "response_lost",
+    "server_error",
+    "rate_limited",
+    "latency",
+    "reject",
+    "partial",
+    "requote",
+    "duplicate_delivery",
+    "late_delivery",
+];
+
+/// What happens on the wire to one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Net {
+    Clean,
+    /// Never reaches the venue.
+    RequestLost,
+    /// Executed; the reply never comes.
+    ResponseLost,
+    /// The venue answers 5xx; it may or may not have executed (the RNG decides).
+    ServerError,
+    /// Refused, not executed.
+    RateLimited,
+}
+
+/// The faults decided for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fate {
+    pub net: Net,
+    pub extra_latency_ms: u64,
+    /// Reject, partial or requote, for placements.
+    pub venue: Option<FaultKind>,
+}
+
+/// Probabilities per fault kind in basis points (0..=10000), for random fault injection.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FaultProfile {
+    pub request_lost_bps: u32,
+    pub response_lost_bps: u32,
+    pub server_error_bps: u32,
+    pub rate_limited_bps: u32,
+    pub latency_bps: u32,
+    /// Size of a drawn latency spike.
+    pub latency_spike_ms: u64,
+    pub reject_bps: u32,
+    pub partial_bps: u32,
+    pub requote_bps: u32,
+    /// How far a drawn requote moves the market, in bps.
+    pub requote_move_bps: u32,
+    pub duplicate_delivery_bps: u32,
+    pub late_delivery_bps: u32,
+}
+
+#[derive(Debug, Clone)]
+struct Active {
+    symbol: Option<Symbol>,
+    kind: FaultKind,
+    left: u32,
+}
+
+/// Scheduled faults still to be used, plus the random profile.
+#[derive(Debug, Clone, Default)]
+pub struct FaultPlan {
+    active: Vec<Active>,
+    pub profile: FaultProfile,
+}
+
+fn draw(rng: &mut ChaCha8Rng, bps: u32) -> bool {
+    bps > 0 && rng.random_range(0..10_000u32) < bps
+}
+
+impl FaultPlan {
+    pub fn new(profile: FaultProfile) -> Self {
+        FaultPlan {
+            active: Vec::new(),
+            profile,
+        }
+    }
+
+    /// A fault row: from now on the next `count` requests it can affect suffer it.
+    pub fn schedule(&mut self, symbol: Option<Symbol>, kind: FaultKind, count: u32) {
+        if count > 0 {
+            self.active.push(Active {
+                symbol,
+                kind,
+                left: count,
+            });
+        }
+    }
+
+    /// Decides the fate of one request for `symbol`.
+    pub fn fate(&mut self, rng: &mut ChaCha8Rng, symbol: &Symbol, placement: bool) -> Fate {
+        let mut fate = Fate {
+            net: Net::Clean,
+            extra_latency_ms: 0,
+            venue: None,
+        };
+        let (mut net_set, mut lat_set) = (false, false);
+        for a in self.active.iter_mut() {
+            if a.left == 0 || a.symbol.as_ref().is_some_and(|s| s != symbol) {
+                continue;
+            }
+            let used = match a.kind {
+                FaultKind::RequestLost if !net_set => Some(Net::RequestLost),
+                FaultKind::ResponseLost if !net_set => Some(Net::ResponseLost),
+                FaultKind::ServerError if !net_set => Some(Net::ServerError),
+                FaultKind::RateLimited if !net_set => Some(Net::RateLimited),
+                _ => None,
+            };
+            if let Some(n) = used {
+                fate.net = n;
+                net_set = true;
+                a.left -= 1;
+                continue;
+            }
+            match a.kind {
+                FaultKind::Latency { ms } if !lat_set => {
+                    fate.extra_latency_ms = ms;
+                    lat_set = true;
+                    a.left -= 1;
+                }
+                k @ (FaultKind::Reject | FaultKind::Partial { .. } | FaultKind::Requote { .. })
+                    if placement && fate.venue.is_none() =>
+                {
+                    fate.venue = Some(k);
+                    a.left -= 1;
+                }
+                _ => {}
+            }
+        }
+        self.active.retain(|a| a.left > 0);
+
+        let p = self.profile;
+        if !net_set {
+            fate.net = if draw(rng, p.request_lost_bps) {
+                Net::RequestLost
+            } else if draw(rng, p.response_lost_bps) {
+                Net::ResponseLost
+            } else if draw(rng, p.server_error_bps) {
+                Net::ServerError
+            } else if draw(rng, p.rate_limited_bps) {
+                Net::RateLimited
+            } else {
+                Net::Clean
+            };
+        }
+        if !lat_set && draw(rng, p.latency_bps) {
+            fate.extra_latency_ms = p.latency_spike_ms;
+        }
+        if placement && fate.venue.is_none() {
+            if draw(rng, p.reject_bps) {
+                fate.venue = Some(FaultKind::Reject);
+            } else if draw(rng, p.partial_bps) {
+                // A ratio in 10%..90% of the order, in whole percent.
+                let pct = rng.random_range(10..=90u32);
+                fate.venue = Some(FaultKind::Partial {
+                    ratio: Decimal::new(i64::from(pct), 2),
+                });
+            } else if draw(rng, p.requote_bps) {
+                fate.venue = Some(FaultKind::Requote {
+                    bps: Decimal::from(p.requote_move_bps),
+                });
+            }
+        }
+        fate
+    }
+
+    /// Whether a bus delivery is followed by a duplicate (soon) or a late one (much later).
+    pub fn redeliveries(&self, rng: &mut ChaCha8Rng) -> (bool, bool) {
+        let p = self.profile;
+        (
+            draw(rng, p.duplicate_delivery_bps),
+            draw(rng, p.late_delivery_bps),
+        )
+    }
+}

@@ -1,0 +1,420 @@
+//! The invariants of SPEC section 4, checked after every simulator step.
+//!
+//! They look at the venue (the ground truth for money and orders) and at the audit lines, never
+//! at the router's own bookkeeping alone, so a router that lies to itself is still caught. Each
+//! check costs amortised O(1) per step: running totals and "what is new since the last step",
+//! never a rescan of history. The slippage cap is recomputed here on purpose, independently of
+//! the router's code, so a bug there cannot hide itself.
+
+use std::collections::{HashMap, HashSet};
+use std::fmt;
+
+use rust_decimal::Decimal;
+
+use crate::audit::{AuditLine, Checker, ProblemKind, Record};
+use crate::decision::Intent;
+use crate::exchange::sim::{SimExchange, VenueConfig};
+use crate::model::{bps_fraction, ClientOrderId, IntentId, OrderId, Side, TimeMs};
+use crate::router::{Action, Command, Router, RouterConfig};
+
+/// The stable invariant names, as violation reports print them.
+pub const NAMES: [&str; 8] = [
+    "single_router",
+    "ids_present",
+    "audit_complete",
+    "reservation_non_negative",
+    "no_duplicate_orders",
+    "slippage_cap",
+    "min_notional",
+    "reconciled",
+];
+
+/// A broken invariant, where and when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub invariant: &'static str,
+    pub step: u64,
+    pub t_ms: TimeMs,
+    pub intent: Option<String>,
+    pub detail: String,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} violated at step {}, t_ms {}",
+            self.invariant, self.step, self.t_ms
+        )?;
+        if let Some(i) = &self.intent {
+            write!(f, ", intent {i}")?;
+        }
+        write!(f, ": {}", self.detail)
+    }
+}
+
+#[derive(Debug)]
+struct Track {
+    id: IntentId,
+    side: Side,
+    qty: Decimal,
+    cap: Decimal,
+    filled: Decimal,
+    orders: u32,
+}
+
+/// Running state of every check.
+#[derive(Debug)]
+pub struct Invariants {
+    router_cfg: RouterConfig,
+    venue_cfg: VenueConfig,
+    step: u64,
+    t_ms: TimeMs,
+    checks: u64,
+    audit: Checker,
+    audit_problems: usize,
+    intents: Vec<Track>,
+    // Lookups only; never iterated.
+    by_intent: HashMap<IntentId, usize>,
+    by_coid: HashMap<ClientOrderId, usize>,
+    by_order: HashMap<OrderId, usize>,
+    venue_coids: HashSet<ClientOrderId>,
+    orders_seen: usize,
+    trades_seen: usize,
+}
+
+impl Invariants {
+    pub fn new(router_cfg: &RouterConfig, venue_cfg: &VenueConfig) -> Self {
+        Invariants {
+            router_cfg: router_cfg.clone(),
+            venue_cfg: venue_cfg.clone(),
+            step: 0,
+            t_ms: 0,
+            checks: 0,
+            audit: Checker::new(),
+            audit_problems: 0,
+            intents: Vec::new(),
+            by_intent: HashMap::new(),
+            by_coid: HashMap::new(),
+            by_order: HashMap::new(),
+            venue_coids: HashSet::new(),
+            orders_seen: 0,
+            trades_seen: 0,
+        }
+    }
+
+    /// Checks performed so far.
+    pub fn checks(&self) -> u64 {
+        self.checks
+    }
+
+    pub fn begin_step(&mut self, step: u64, t_ms: TimeMs) {
+        self.step = step;
+        self.t_ms = t_ms;
+    }
+
+    fn violation(
+        &self,
+        invariant: &'static str,
+        intent: Option<&str>,
+        detail: String,
+    ) -> Violation {
+        Violation {
+            invariant,
+            step: self.step,
+            t_ms: self.t_ms,
+            intent: intent.map(str::to_string),
+            detail,
+        }
+    }
+
+    /// The worst price a fill of this intent may have: SPEC section 2, on the tick grid.
+    fn cap(&self, intent: &Intent) -> Decimal {
+        let tick = self
+            .venue_cfg
+            .markets
+            .get(intent.symbol())
+            .map_or(self.venue_cfg.default_rules.tick_size, |r| r.tick_size);
+        let slip = self.router_cfg.slippage_bps * bps_fraction();
+        let raw = match intent.side() {
+            Side::Buy => intent.ref_price() * (Decimal::ONE + slip),
+            Side::Sell => intent.ref_price() * (Decimal::ONE - slip),
+        };
+        match (intent.side(), raw.checked_div(tick)) {
+            (Side::Buy, Some(n)) => n.floor() * tick,
+            (Side::Sell, Some(n)) => n.ceil() * tick,
+            _ => raw,
+        }
+    }
+
+    /// An intent handed to the router (any delivery; the first one registers it).
+    pub fn on_deliver(&mut self, intent: &Intent) {
+        if self.by_intent.contains_key(intent.intent_id()) {
+            return;
+        }
+        let cap = self.cap(intent);
+        self.by_intent
+            .insert(intent.intent_id().clone(), self.intents.len());
+        self.intents.push(Track {
+            id: intent.intent_id().clone(),
+            side: intent.side(),
+            qty: intent.qty(),
+            cap,
+            filled: Decimal::ZERO,
+            orders: 0,
+        });
+    }
+
+    /// A command the router emitted: placements must carry ids and respect the grids and the
+    /// minimum notional.
+    pub fn on_command(&mut self, cmd: &Command) -> Option<Violation> {
+        let Action::Place(req) = &cmd.action else {
+            return None;
+        };
+        self.checks += 2;
+        let id = cmd.intent_id.as_str();
+        let Some(&i) = self.by_intent.get(&cmd.intent_id) else {
+            return Some(self.violation(
+                "ids_present",
+                Some(id),
+                format!(
+                    "order {} names an intent never delivered",
+                    req.client_order_id()
+                ),
+            ));
+        };
+        self.by_coid.insert(req.client_order_id().clone(), i);
+        let rules = self
+            .venue_cfg
+            .markets
+            .get(req.symbol())
+            .copied()
+            .unwrap_or(self.venue_cfg.default_rules);
+        let min = self.router_cfg.min_notional.max(rules.min_notional);
+        let notional = req.qty().checked_mul(req.limit_price());
+        let on_grid = |x: Decimal, step: Decimal| step > Decimal::ZERO && (x % step).is_zero();
+        if !on_grid(req.qty(), rules.step_size) || !on_grid(req.limit_price(), rules.tick_size) {
+            return Some(self.violation(
+                "min_notional",
+                Some(id),
+                format!(
+                    "order {} @ {} is off the lot/tick grid",
+                    req.qty(),
+                    req.limit_price()
+                ),
+            ));
+        }
+        if notional.is_none_or(|n| n < min) {
+            return Some(self.violation(
+                "min_notional",
+                Some(id),
+                format!(
+                    "order {} @ {} is below min notional {min}",
+                    req.qty(),
+                    req.limit_price()
+                ),
+            ));
+        }
+        None
+    }
+
+    /// What changed at the venue since the last call: new orders and new trades.
+    pub fn after_venue(&mut self, venue: &SimExchange) -> Option<Violation> {
+        let orders = venue.orders();
+        while self.orders_seen < orders.len() {
+            let o = &orders[self.orders_seen];
+            self.orders_seen += 1;
+            self.checks += 3;
+            let Some(&i) = self.by_coid.get(&o.client_order_id) else {
+                return Some(self.violation(
+                    "single_router",
+                    None,
+                    format!(
+                        "venue order {} ({}) was not placed by the router",
+                        o.order_id, o.client_order_id
+                    ),
+                ));
+            };
+            let id = self.intents[i].id.clone();
+            if o.client_order_id.as_str().is_empty() {
+                return Some(self.violation(
+                    "ids_present",
+                    Some(id.as_str()),
+                    format!("venue order {} has no client order id", o.order_id),
+                ));
+            }
+            if !self.venue_coids.insert(o.client_order_id.clone()) {
+                return Some(self.violation(
+                    "no_duplicate_orders",
+                    Some(id.as_str()),
+                    format!(
+                        "a second venue order {} under client id {}",
+                        o.order_id, o.client_order_id
+                    ),
+                ));
+            }
+            self.by_order.insert(o.order_id.clone(), i);
+            self.intents[i].orders += 1;
+        }
+        // An intent never has two live orders (open orders are few: resting GTCs).
+        let mut open: Vec<usize> = venue
+            .open_orders()
+            .filter_map(|o| self.by_coid.get(&o.client_order_id).copied())
+            .collect();
+        self.checks += 1;
+        open.sort_unstable();
+        if let Some(w) = open.windows(2).find(|w| w[0] == w[1]) {
+            let id = self.intents[w[0]].id.clone();
+            return Some(self.violation(
+                "no_duplicate_orders",
+                Some(id.as_str()),
+                "two live orders at once".into(),
+            ));
+        }
+        let trades = venue.trades();
+        while self.trades_seen < trades.len() {
+            let t = &trades[self.trades_seen];
+            self.trades_seen += 1;
+            self.checks += 2;
+            let Some(&i) = self.by_order.get(&t.order_id) else {
+                continue; // reported as single_router above
+            };
+            let track = &mut self.intents[i];
+            track.filled += t.qty;
+            let (filled, qty, cap, side) = (track.filled, track.qty, track.cap, track.side);
+            let id = track.id.clone();
+            if filled > qty {
+                return Some(self.violation(
+                    "no_duplicate_orders",
+                    Some(id.as_str()),
+                    format!("venue filled {filled}, more than the intent's qty {qty}"),
+                ));
+            }
+            let worse = match side {
+                Side::Buy => t.price > cap,
+                Side::Sell => t.price < cap,
+            };
+            if worse {
+                return Some(self.violation(
+                    "slippage_cap",
+                    Some(id.as_str()),
+                    format!("fill {} at {} is beyond the cap {cap}", t.trade_id, t.price),
+                ));
+            }
+        }
+        None
+    }
+
+    /// Audit lines as the router writes them: they must follow the table from NEW.
+    pub fn on_audit(&mut self, line: &AuditLine) -> Option<Violation> {
+        self.checks += 1;
+        self.audit.observe(&Record::from_line(line));
+        let problems = self.audit.problems();
+        if problems.len() > self.audit_problems {
+            self.audit_problems = problems.len();
+            let p = &problems[problems.len() - 1];
+            return Some(self.violation(
+                "audit_complete",
+                p.intent_id.as_deref(),
+                format!("seq {}: {p}", line.seq),
+            ));
+        }
+        None
+    }
+
+    /// Balances and reservations, after every step.
+    pub fn after_step(&mut self, router: &Router, venue: &SimExchange) -> Option<Violation> {
+        for (asset, b) in router.portfolio().balances() {
+            self.checks += 1;
+            let free = venue.funds(asset).free;
+            if b.reserved < Decimal::ZERO || b.total < Decimal::ZERO || b.reserved > b.total {
+                return Some(self.violation(
+                    "reservation_non_negative",
+                    None,
+                    format!("{asset}: reserved {} of total {}", b.reserved, b.total),
+                ));
+            }
+            // The router must never believe it can spend more than the venue holds free: that
+            // is a reservation released (or never made) while the venue still owes for it.
+            if b.available() > free {
+                return Some(self.violation(
+                    "reservation_non_negative",
+                    None,
+                    format!(
+                        "{asset}: {} available to the router but only {free} free at the venue",
+                        b.available()
+                    ),
+                ));
+            }
+        }
+        for (asset, f) in venue.assets() {
+            self.checks += 1;
+            if f.free < Decimal::ZERO || f.locked < Decimal::ZERO {
+                return Some(self.violation(
+                    "reservation_non_negative",
+                    None,
+                    format!("venue {asset}: free {} locked {}", f.free, f.locked),
+                ));
+            }
+        }
+        None
+    }
+
+    /// Liveness, once nothing is left to happen: every intent terminal, no reservation left,
+    /// the portfolio equal to the venue's account.
+    pub fn at_quiescence(&mut self, router: &Router, venue: &SimExchange) -> Option<Violation> {
+        let audit = std::mem::take(&mut self.audit);
+        let problems = audit.finish();
+        self.checks += 1;
+        if let Some(p) = problems.get(self.audit_problems) {
+            let detail = match &p.kind {
+                ProblemKind::NotTerminal { state } => {
+                    format!("not terminal at quiescence: {state}")
+                }
+                _ => p.to_string(),
+            };
+            return Some(self.violation("audit_complete", p.intent_id.as_deref(), detail));
+        }
+        let p = router.portfolio();
+        self.checks += 1;
+        if p.reserved_total() != Decimal::ZERO {
+            return Some(self.violation(
+                "reconciled",
+                None,
+                format!("reservation left at quiescence: {}", p.reserved_total()),
+            ));
+        }
+        for (asset, f) in venue.assets() {
+            self.checks += 1;
+            let mine = p.balance(asset).total;
+            if mine != f.total() {
+                return Some(self.violation(
+                    "reconciled",
+                    None,
+                    format!("{asset}: portfolio {mine} != venue {}", f.total()),
+                ));
+            }
+        }
+        for (asset, b) in p.balances() {
+            self.checks += 1;
+            if b.total != venue.funds(asset).total() {
+                return Some(self.violation(
+                    "reconciled",
+                    None,
+                    format!(
+                        "{asset}: portfolio {} != venue {}",
+                        b.total,
+                        venue.funds(asset).total()
+                    ),
+                ));
+            }
+        }
+        None
+    }
+
+    /// Venue orders placed for an intent, and what they filled.
+    pub fn orders_of(&self, id: &IntentId) -> Option<(u32, Decimal)> {
+        let i = *self.by_intent.get(id)?;
+        Some((self.intents[i].orders, self.intents[i].filled))
+    }
+}

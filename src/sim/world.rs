@@ -1,0 +1,534 @@
+//! The simulated world: one seeded RNG, one clock, one event queue, the real router, the
+//! simulated venue and a network between them that loses, delays and garbles requests.
+//!
+//! The drive loop is the router's own: apply one input (an event, or the router's timer),
+//! drain its commands and audit lines, check the invariants. Everything random comes from a
+//! ChaCha RNG seeded by the scenario seed, so the same scenario and seed give the same bytes.
+
+use std::collections::{BTreeMap, HashMap};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rust_decimal::Decimal;
+
+use super::faults::{Fate, FaultPlan, FaultProfile, Net, KINDS};
+use super::invariants::{Invariants, Violation};
+use super::queue::Queue;
+use super::scenario::{Check, FaultKind, RowKind, Scenario};
+use crate::audit::write_line;
+use crate::decision::{assemble, Guards, Intent, Risk, Signal};
+use crate::exchange::sim::{PlacementFault, SimExchange};
+use crate::exchange::ExchangeError;
+use crate::model::{ClientOrderId, IntentId, TimeMs};
+use crate::router::{Action, Command, Input, Reply, Router, RouterConfig, State};
+
+/// How to run a scenario.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub seed: u64,
+    /// Random faults on top of the scenario's scheduled ones.
+    pub profile: FaultProfile,
+    /// Off only to measure what checking costs.
+    pub check_invariants: bool,
+    /// A run that has not reached quiescence after this many steps is a liveness failure.
+    pub max_steps: u64,
+    /// Keep audit lines (the CLI writes them out); off for pure speed.
+    pub keep_audit: bool,
+    /// Replace the scenario's router settings (e.g. to switch on a deliberate bug).
+    pub router_override: Option<RouterConfig>,
+}
+
+impl Default for RunOptions {
+    fn default() -> Self {
+        RunOptions {
+            seed: 0,
+            profile: FaultProfile::default(),
+            check_invariants: true,
+            max_steps: 10_000_000,
+            keep_audit: true,
+            router_override: None,
+        }
+    }
+}
+
+/// What a run did and found.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub seed: u64,
+    pub steps: u64,
+    pub end_ms: TimeMs,
+    pub violation: Option<Violation>,
+    /// Expectations that did not hold, one line each.
+    pub failed_expects: Vec<String>,
+    pub expects: usize,
+    /// Intents by final state, in state order.
+    pub final_states: BTreeMap<State, u64>,
+    pub intents: u64,
+    pub deliveries: u64,
+    pub duplicates_ignored: u64,
+    pub signals_vetoed: u64,
+    pub orders: u64,
+    pub fills: u64,
+    pub retries: u64,
+    pub unknown_outcomes: u64,
+    /// Faults injected per kind, in the order of [`KINDS`].
+    pub faults: [u64; KINDS.len()],
+    pub checks: u64,
+    pub audit: Vec<u8>,
+    pub audit_lines: u64,
+}
+
+impl Report {
+    /// Every invariant and every expectation held.
+    pub fn passed(&self) -> bool {
+        self.violation.is_none() && self.failed_expects.is_empty()
+    }
+}
+
+#[derive(Debug)]
+enum Event {
+    Row(usize),
+    Deliver { intent: Intent, original: bool },
+    Arrive { cmd: Command, fate: Fate },
+    Reply(Reply),
+}
+
+struct World<'a> {
+    scenario: &'a Scenario,
+    opts: &'a RunOptions,
+    rng: ChaCha8Rng,
+    queue: Queue<Event>,
+    router: Router,
+    venue: SimExchange,
+    plan: FaultPlan,
+    inv: Invariants,
+    now: TimeMs,
+    labels: BTreeMap<String, IntentId>,
+    last_state: HashMap<IntentId, State>,
+    first_seen: Vec<IntentId>,
+    report: Report,
+}
+
+fn fault_index(name: &str) -> usize {
+    KINDS.iter().position(|k| *k == name).unwrap_or(0)
+}
+
+/// Runs a scenario to quiescence (or to the first violation).
+pub fn run(scenario: &Scenario, opts: &RunOptions) -> Report {
+    let router_cfg = opts
+        .router_override
+        .clone()
+        .unwrap_or_else(|| scenario.router.clone());
+    let mut report = Report {
+        seed: opts.seed,
+        ..Report::default()
+    };
+    let router = match Router::new(router_cfg.clone(), crate::portfolio::Portfolio::new()) {
+        Ok(r) => r,
+        Err(e) => {
+            report.failed_expects.push(format!("router config: {e}"));
+            return report;
+        }
+    };
+    let mut w = World {
+        scenario,
+        opts,
+        rng: ChaCha8Rng::seed_from_u64(opts.seed),
+        queue: Queue::default(),
+        router,
+        venue: SimExchange::new(scenario.venue.clone()),
+        plan: FaultPlan::new(opts.profile),
+        inv: Invariants::new(&router_cfg, &scenario.venue),
+        now: 0,
+        labels: BTreeMap::new(),
+        last_state: HashMap::new(),
+        first_seen: Vec::new(),
+        report,
+    };
+    for (i, row) in scenario.rows.iter().enumerate() {
+        w.queue.push(row.t_ms, Event::Row(i));
+    }
+    w.drive();
+    w.finish()
+}
+
+impl World<'_> {
+    fn drive(&mut self) {
+        let mut step: u64 = 0;
+        loop {
+            let next_event = self.queue.peek_time();
+            let next_timer = self.router.poll_timeout();
+            let timer_first = match (next_event, next_timer) {
+                (None, None) => break,
+                (Some(e), Some(t)) => t < e,
+                (None, Some(_)) => true,
+                (Some(_), None) => false,
+            };
+            step += 1;
+            if step > self.opts.max_steps {
+                self.report.violation = Some(Violation {
+                    invariant: "audit_complete",
+                    step,
+                    t_ms: self.now,
+                    intent: None,
+                    detail: format!("no quiescence after {} steps", self.opts.max_steps),
+                });
+                break;
+            }
+            if timer_first {
+                self.now = self.now.max(next_timer.unwrap_or(self.now));
+                self.inv.begin_step(step, self.now);
+                self.router.handle_timeout(self.now);
+            } else if let Some((t, ev)) = self.queue.pop() {
+                self.now = self.now.max(t);
+                self.inv.begin_step(step, self.now);
+                if let Some(v) = self.event(ev) {
+                    self.report.violation = Some(v);
+                }
+            }
+            if let Some(v) = self.drain() {
+                self.report.violation.get_or_insert(v);
+            }
+            if self.opts.check_invariants && self.report.violation.is_none() {
+                self.report.violation = self.inv.after_step(&self.router, &self.venue);
+            }
+            if self.report.violation.is_some() {
+                break;
+            }
+        }
+        self.report.steps = step;
+        if self.report.violation.is_none() && self.opts.check_invariants {
+            self.inv.begin_step(step, self.now);
+            self.report.violation = self.inv.at_quiescence(&self.router, &self.venue);
+        }
+    }
+
+    fn latency(&mut self) -> u64 {
+        let base = self.scenario.latency_ms;
+        base + self.rng.random_range(0..=base / 2)
+    }
+
+    fn event(&mut self, ev: Event) -> Option<Violation> {
+        match ev {
+            Event::Row(i) => self.row(i),
+            Event::Deliver { intent, original } => {
+                self.report.deliveries += 1;
+                if self.opts.check_invariants {
+                    self.inv.on_deliver(&intent);
+                }
+                if original {
+                    let (dup, late) = self.plan.redeliveries(&mut self.rng);
+                    if dup {
+                        self.report.faults[fault_index("duplicate_delivery")] += 1;
+                        let at = self.now + self.rng.random_range(0..=50u64);
+                        self.queue.push(
+                            at,
+                            Event::Deliver {
+                                intent: intent.clone(),
+                                original: false,
+                            },
+                        );
+                    }
+                    if late {
+                        self.report.faults[fault_index("late_delivery")] += 1;
+                        let at = self.now + 60_000 + self.rng.random_range(0..=60_000u64);
+                        self.queue.push(
+                            at,
+                            Event::Deliver {
+                                intent: intent.clone(),
+                                original: false,
+                            },
+                        );
+                    }
+                }
+                self.router.handle(self.now, Input::Deliver(intent));
+                None
+            }
+            Event::Arrive { cmd, fate } => self.arrive(cmd, fate),
+            Event::Reply(reply) => {
+                self.router.handle(self.now, Input::Reply(reply));
+                None
+            }
+        }
+    }
+
+    fn row(&mut self, i: usize) -> Option<Violation> {
+        let row = &self.scenario.rows[i];
+        match &row.kind {
+            RowKind::Balance { asset, amount } => {
+                // The scenario parser guarantees a positive amount.
+                let _ = self.router.deposit(asset, *amount);
+                self.venue.deposit(asset, *amount);
+            }
+            RowKind::Price {
+                symbol,
+                mid,
+                spread_bps,
+                depth,
+            } => {
+                self.venue
+                    .set_market(self.now, symbol, *mid, *spread_bps, *depth);
+                self.router.handle(
+                    self.now,
+                    Input::Market {
+                        symbol: symbol.clone(),
+                        price: *mid,
+                    },
+                );
+                if self.opts.check_invariants {
+                    return self.inv.after_venue(&self.venue);
+                }
+            }
+            RowKind::Signal {
+                symbol,
+                side,
+                ref_price,
+                risk_qty,
+                guards_pass,
+                label,
+            } => {
+                let Some(ref_price) = ref_price.or_else(|| self.venue.mid(symbol)) else {
+                    self.report.signals_vetoed += 1;
+                    return None;
+                };
+                let signal = Signal {
+                    ts_ms: self.now,
+                    symbol: symbol.clone(),
+                    side: *side,
+                    ref_price,
+                };
+                let guards = Guards::from_checks([("scenario", *guards_pass)]);
+                match assemble(&signal, &guards, &Risk { qty: *risk_qty }) {
+                    Some(intent) => {
+                        if let Some(l) = label {
+                            self.labels.insert(l.clone(), intent.intent_id().clone());
+                        }
+                        self.queue.push(
+                            self.now,
+                            Event::Deliver {
+                                intent,
+                                original: true,
+                            },
+                        );
+                    }
+                    None => self.report.signals_vetoed += 1,
+                }
+            }
+            RowKind::Intent {
+                intent,
+                deliveries,
+                gap_ms,
+            } => {
+                for k in 0..u64::from(*deliveries) {
+                    let at = self.now.saturating_add(k.saturating_mul(*gap_ms));
+                    self.queue.push(
+                        at,
+                        Event::Deliver {
+                            intent: intent.clone(),
+                            original: k == 0,
+                        },
+                    );
+                }
+            }
+            RowKind::Fault {
+                symbol,
+                kind,
+                count,
+            } => self.plan.schedule(symbol.clone(), *kind, *count),
+        }
+        None
+    }
+
+    /// Decides a command's fate on the wire and sends it on its way.
+    fn dispatch(&mut self, cmd: Command) {
+        let (symbol, placement) = match &cmd.action {
+            Action::Place(r) => (r.symbol().clone(), true),
+            Action::FetchOrder { symbol, .. }
+            | Action::FetchTrades { symbol, .. }
+            | Action::Cancel { symbol, .. } => (symbol.clone(), false),
+        };
+        let fate = self.plan.fate(&mut self.rng, &symbol, placement);
+        let net = match fate.net {
+            Net::Clean => None,
+            Net::RequestLost => Some("request_lost"),
+            Net::ResponseLost => Some("response_lost"),
+            Net::ServerError => Some("server_error"),
+            Net::RateLimited => Some("rate_limited"),
+        };
+        if let Some(n) = net {
+            self.report.faults[fault_index(n)] += 1;
+        }
+        if fate.extra_latency_ms > 0 {
+            self.report.faults[fault_index("latency")] += 1;
+        }
+        if let Some(k) = fate.venue {
+            self.report.faults[fault_index(k.name())] += 1;
+        }
+        if fate.net == Net::RequestLost {
+            return; // the router's request timeout takes it from here
+        }
+        let at = self.now + self.latency() + fate.extra_latency_ms;
+        self.queue.push(at, Event::Arrive { cmd, fate });
+    }
+
+    fn arrive(&mut self, cmd: Command, fate: Fate) -> Option<Violation> {
+        let reply = match fate.net {
+            Net::RateLimited => Some(cmd.lost(ExchangeError::RateLimited)),
+            Net::ServerError => {
+                // The venue failed somewhere around the request: it may have executed it.
+                if self.rng.random_bool(0.5) {
+                    self.execute(&cmd, fate);
+                }
+                Some(cmd.lost(ExchangeError::ServerError(
+                    "-1007 timeout waiting for backend".into(),
+                )))
+            }
+            Net::ResponseLost => {
+                self.execute(&cmd, fate);
+                None
+            }
+            Net::Clean | Net::RequestLost => Some(self.execute(&cmd, fate)),
+        };
+        if let Some(reply) = reply {
+            let at = self.now + self.latency();
+            self.queue.push(at, Event::Reply(reply));
+        }
+        if self.opts.check_invariants {
+            return self.inv.after_venue(&self.venue);
+        }
+        None
+    }
+
+    fn execute(&mut self, cmd: &Command, fate: Fate) -> Reply {
+        if let (Action::Place(_), Some(kind)) = (&cmd.action, fate.venue) {
+            let f = match kind {
+                FaultKind::Partial { ratio } => PlacementFault::Partial { ratio },
+                FaultKind::Requote { bps } => PlacementFault::Requote { bps },
+                _ => PlacementFault::Reject,
+            };
+            self.venue.arm(f);
+        }
+        cmd.execute(&mut self.venue, self.now)
+    }
+
+    /// Commands go on the wire, audit lines into the log; both are checked on the way.
+    fn drain(&mut self) -> Option<Violation> {
+        let mut found = None;
+        while let Some(cmd) = self.router.poll_command() {
+            if self.opts.check_invariants && found.is_none() {
+                found = self.inv.on_command(&cmd);
+            }
+            self.dispatch(cmd);
+        }
+        while let Some(line) = self.router.poll_audit() {
+            self.report.audit_lines += 1;
+            if self.opts.keep_audit {
+                write_line(&mut self.report.audit, &line);
+            }
+            if self.opts.check_invariants && found.is_none() {
+                found = self.inv.on_audit(&line);
+            }
+            if line.detail.event().is_none() {
+                if self
+                    .last_state
+                    .insert(line.intent_id.clone(), line.state)
+                    .is_none()
+                {
+                    self.first_seen.push(line.intent_id.clone());
+                }
+            }
+        }
+        found
+    }
+
+    fn finish(mut self) -> Report {
+        let stats = self.router.stats();
+        let r = &mut self.report;
+        r.end_ms = self.now;
+        r.intents = stats.intents;
+        r.duplicates_ignored = stats.duplicates_ignored;
+        r.orders = self.venue.orders().len() as u64;
+        r.fills = self.venue.trades().len() as u64;
+        r.retries = stats.retries;
+        r.unknown_outcomes = stats.unknown_outcomes;
+        r.checks = self.inv.checks();
+        for id in &self.first_seen {
+            if let Some(s) = self.last_state.get(id) {
+                *r.final_states.entry(*s).or_default() += 1;
+            }
+        }
+        let expects = &self.scenario.expects;
+        r.expects = expects.len();
+        for e in expects {
+            if let Some(msg) = check(&self.router, &self.venue, &self.labels, &e.check) {
+                r.failed_expects.push(format!("line {}: {msg}", e.line));
+            }
+        }
+        self.report
+    }
+}
+
+/// One `expect` row against the final state of the world.
+fn check(
+    router: &Router,
+    venue: &SimExchange,
+    labels: &BTreeMap<String, IntentId>,
+    c: &Check,
+) -> Option<String> {
+    match c {
+        Check::Intent {
+            id,
+            final_state,
+            orders,
+            filled_qty,
+        } => {
+            let intent = labels.get(id).cloned().or_else(|| IntentId::new(id).ok())?;
+            let state = router.state_of(&intent);
+            if let Some(want) = final_state {
+                if state != Some(*want) {
+                    let got = state.map_or("never seen".to_string(), |s| s.to_string());
+                    return Some(format!(
+                        "intent {id}: final_state {want} expected, got {got}"
+                    ));
+                }
+            }
+            let prefix = ClientOrderId::intent_prefix(&intent);
+            let mine: Vec<_> = venue
+                .orders()
+                .iter()
+                .filter(|o| o.client_order_id.as_str().starts_with(&prefix))
+                .collect();
+            if let Some(n) = orders {
+                if mine.len() != *n as usize {
+                    return Some(format!(
+                        "intent {id}: orders {n} expected, got {}",
+                        mine.len()
+                    ));
+                }
+            }
+            if let Some(q) = filled_qty {
+                let filled: Decimal = mine.iter().map(|o| o.filled).sum();
+                if filled != *q {
+                    return Some(format!(
+                        "intent {id}: filled_qty {q} expected, got {}",
+                        filled.normalize()
+                    ));
+                }
+            }
+            None
+        }
+        Check::Balance { asset, balance } => {
+            let got = router.portfolio().balance(asset).total;
+            (got != *balance).then(|| {
+                format!(
+                    "{asset}: balance {balance} expected, got {}",
+                    got.normalize()
+                )
+            })
+        }
+        Check::ReservedZero => {
+            let got = router.portfolio().reserved_total();
+            (!got.is_zero()).then(|| format!("reserved 0 expected, got {}", got.normalize()))
+        }
+    }
+}
