@@ -428,14 +428,14 @@ impl World<'_> {
             if self.opts.check_invariants && found.is_none() {
                 found = self.inv.on_audit(&line);
             }
-            if line.detail.event().is_none() {
-                if self
+            let transition = line.detail.event().is_none();
+            if transition
+                && self
                     .last_state
                     .insert(line.intent_id.clone(), line.state)
                     .is_none()
-                {
-                    self.first_seen.push(line.intent_id.clone());
-                }
+            {
+                self.first_seen.push(line.intent_id.clone());
             }
         }
         found
