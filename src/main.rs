@@ -75,8 +75,7 @@ fn main() -> ExitCode {
                 None => (None, None),
                 Some(name) => match order_router::router::Mutant::parse(name) {
                     Some(m) => {
-                        let tweak: Box<dyn Fn(&mut order_router::router::RouterConfig)> =
-                            Box::new(move |c| c.mutant = Some(m));
+                        let tweak: run::Tweak = Box::new(move |c| c.mutant = Some(m));
                         (Some(name), Some(tweak))
                     }
                     None => {

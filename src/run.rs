@@ -8,6 +8,9 @@ use order_router::router::RouterConfig;
 use order_router::sim::scenario::load;
 use order_router::sim::{run, Report, RunOptions, FAULT_KINDS};
 
+/// A change to the scenario's router settings (switches a deliberate bug on).
+pub type Tweak = Box<dyn Fn(&mut RouterConfig)>;
+
 /// Options of `run` beyond the scenario file.
 pub struct Args<'a> {
     pub file: &'a Path,
@@ -16,7 +19,7 @@ pub struct Args<'a> {
     /// A deliberate bug switched on (test builds only), echoed in the replay command.
     pub mutant: Option<&'a str>,
     /// Changes the scenario's router settings before the run (switches the bug on).
-    pub tweak: Option<Box<dyn Fn(&mut RouterConfig)>>,
+    pub tweak: Option<Tweak>,
 }
 
 pub fn main(args: Args<'_>) -> ExitCode {
