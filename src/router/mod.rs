@@ -499,10 +499,11 @@ impl Active {
         let tif = cx.cfg.tif;
         let mut limit_price = self.cap;
         if cx.cfg.has(Mutant::NoSlippageCapOnRetry) && self.attempt > 1 {
-            limit_price = cx
-                .portfolio
-                .last_price(self.intent.symbol())
-                .unwrap_or(self.cap);
+            // Re-anchors the cap on the market that ran away, not on the intent's price.
+            let slip = Decimal::ONE + cx.cfg.slippage_bps * bps_fraction();
+            if let Some(p) = cx.portfolio.last_price(self.intent.symbol()) {
+                limit_price = floor_to(p * slip, self.rules.tick_size).unwrap_or(self.cap);
+            }
         }
         self.transition(
             cx,
@@ -1036,5 +1037,45 @@ impl Active {
             },
         );
         self.phase = Phase::Done;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::sim::{SimExchange, VenueConfig};
+    use crate::exchange::Exchange;
+    use crate::model::{Symbol, Tif};
+    use crate::sim::invariants::Invariants;
+
+    /// Only code inside the router can build an `OrderRequest`, so only here can an order
+    /// bypass the router. The `single_router` check must catch exactly that.
+    #[test]
+    fn an_order_that_bypassed_the_router_violates_single_router() {
+        let btc = Symbol::parse("BTC/USDT").unwrap();
+        let mut venue = SimExchange::new(VenueConfig::default());
+        venue.deposit(&Asset::new("USDT").unwrap(), Decimal::from(1_000));
+        venue.set_market(
+            0,
+            &btc,
+            Decimal::from(50_000),
+            Decimal::from(2),
+            Decimal::ONE,
+        );
+        let mut inv = Invariants::new(&RouterConfig::default(), &VenueConfig::default());
+        assert_eq!(inv.after_venue(&venue), None);
+        let forged = OrderRequest::new(
+            ClientOrderId::generated("manual-1".into()),
+            btc,
+            Side::Buy,
+            Decimal::new(1, 3),
+            Decimal::from(50_100),
+            Tif::Ioc,
+            0,
+        );
+        assert!(venue.place(0, &forged).is_ok());
+        let v = inv.after_venue(&venue).expect("caught");
+        assert_eq!(v.invariant, "single_router");
+        assert!(v.detail.contains("manual-1"), "{}", v.detail);
     }
 }

@@ -12,7 +12,7 @@ pub enum Mutant {
     ReleaseBeforeReconcile,
     /// Reserves the price without the fee.
     ForgetFee,
-    /// Retries at the market price instead of the slippage cap.
+    /// Retries with the cap re-anchored on the latest market price, not the intent's.
     NoSlippageCapOnRetry,
     /// Sends the intent's qty as given, off the lot grid.
     NoLotRounding,

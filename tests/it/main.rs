@@ -3,4 +3,5 @@ mod audit;
 mod cli;
 mod criteria;
 mod router;
+mod sim;
 mod world;
