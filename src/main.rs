@@ -39,6 +39,15 @@ enum Command {
         /// Write the audit log here (JSONL), whole or not at all.
         #[arg(long, value_name = "OUT.jsonl")]
         audit: Option<PathBuf>,
+        /// Replay a recorded price path (trades, klines or quotes CSV) as the market.
+        #[arg(long, value_name = "FILE.csv")]
+        market: Option<PathBuf>,
+        /// The symbol the market file drives (default: the scenario's only priced symbol).
+        #[arg(long, value_name = "BASE/QUOTE", requires = "market")]
+        market_symbol: Option<String>,
+        /// Print the summary as one JSON object.
+        #[arg(long)]
+        json: bool,
         /// Switch on a deliberate bug in the router (test builds only).
         #[cfg(feature = "mutants")]
         #[arg(long, hide = true)]
@@ -49,6 +58,9 @@ enum Command {
         /// The JSONL audit log.
         #[arg(value_name = "AUDIT.jsonl")]
         file: PathBuf,
+        /// Print the result as one JSON object.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -62,11 +74,14 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Demo { audit } => demo::run(audit.as_deref()),
-        Command::CheckAudit { file } => check_audit(&file),
+        Command::CheckAudit { file, json } => check_audit(&file, json),
         Command::Run {
             file,
             seed,
             audit,
+            market,
+            market_symbol,
+            json,
             #[cfg(feature = "mutants")]
             mutant,
         } => {
@@ -90,6 +105,9 @@ fn main() -> ExitCode {
                 file: &file,
                 seed,
                 audit: audit.as_deref(),
+                market: market.as_deref(),
+                market_symbol: market_symbol.as_deref(),
+                json,
                 mutant: mutant_name,
                 tweak,
             })
@@ -106,7 +124,7 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()>
     std::fs::rename(&tmp, path)
 }
 
-fn check_audit(file: &Path) -> ExitCode {
+fn check_audit(file: &Path, json: bool) -> ExitCode {
     let bytes = match std::fs::read(file) {
         Ok(b) => b,
         Err(e) => {
@@ -125,13 +143,34 @@ fn check_audit(file: &Path) -> ExitCode {
     }
     let intents = checker.intents();
     let problems = checker.finish();
-    for p in &problems {
-        println!("{}: {p}", file.display());
+    if json {
+        let list: Vec<serde_json::Value> = problems
+            .iter()
+            .map(|p| {
+                serde_json::json!({
+                    "line": p.line,
+                    "intent": p.intent_id,
+                    "message": p.to_string(),
+                })
+            })
+            .collect();
+        let out = serde_json::json!({
+            "file": file.display().to_string(),
+            "lines": lines,
+            "intents": intents,
+            "ok": problems.is_empty(),
+            "problems": list,
+        });
+        println!("{out}");
+    } else {
+        for p in &problems {
+            println!("{}: {p}", file.display());
+        }
+        println!(
+            "{}: {lines} lines, {intents} intents, {} problems",
+            file.display(),
+            problems.len()
+        );
     }
-    println!(
-        "{}: {lines} lines, {intents} intents, {} problems",
-        file.display(),
-        problems.len()
-    );
     ExitCode::from(if problems.is_empty() { 0 } else { 1 })
 }

@@ -3,6 +3,7 @@
 
 pub mod faults;
 pub mod invariants;
+pub mod market;
 pub mod queue;
 pub mod scenario;
 pub mod world;

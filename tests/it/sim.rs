@@ -245,25 +245,42 @@ fn run_prints_a_summary_and_writes_the_audit_log_whole() {
 fn bad_scenario_input_exits_2_naming_file_line_and_field() {
     let dir = std::env::temp_dir().join(format!("or-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("dir");
-    let cases = [
+    let header = b"t_ms,action,symbol,side,qty,price,params\n".to_vec();
+    let rows: [(&[u8], &str); 15] = [
+        (b"0,buyy,,,,,\n", ":2: action:"),
+        (b"0,fault,,,,,kind=partial;ratoi=0.5\n", ":2: params:"),
+        (b"0,config,,,,,max_retriez=3\n", ":2: params:"),
+        (b"0,intent,BTC/USDT,buy,-1,50000,id=x\n", ":2: qty:"),
+        (b"0,intent,BTC/USDT,buy,0.001,-50000,id=x\n", ":2: price:"),
+        (b"0,intent,BTC/USDT,buy,NaN,50000,id=x\n", ":2: qty:"),
+        (b"0,intent,BTC/USDT,buy,0.0.1,50000,id=x\n", ":2: qty:"),
+        (b"0,intent,BTC/USDT,buy,0.001,1e40,id=x\n", ":2: price:"),
         (
-            "t_ms,action,symbol,side,qty,price,params\n0,buyy,,,,,\n",
-            ":2: action:",
+            b"0,intent,BTC/USDT,buy,0.001,99999999999999999999999999999999,id=x\n",
+            ":2: price:",
+        ),
+        (b"0,intent,BTC/USDT,hold,0.001,50000,id=x\n", ":2: side:"),
+        (b"0,intent,BTC/USDT,buy,0.001,50000\n", ":2: columns:"),
+        (b"0,balance,USDT,,1000,,\n0,balance,US\xffDT,,1,,\n", ":3:"),
+        (b"x,balance,USDT,,1000,,\n", ":2: t_ms:"),
+        (
+            b"0,price,BTC/USDT,,,50000,spread_bps=-1\n",
+            ":2: spread_bps:",
         ),
         (
-            "t_ms,action,symbol,side,qty,price,params\n0,intent,BTC/USDT,buy,-1,50000,id=x\n",
-            ":2: qty:",
+            b"0,expect,,,,,intent=a;final_state=DONE\n",
+            ":2: final_state:",
         ),
-        (
-            "t_ms,action,symbol,side,qty,price,params\n0,fault,,,,,kind=partial;ratoi=0.5\n",
-            ":2: params:",
-        ),
-        ("t_ms,action\n", ":1: header:"),
-        ("", ":1: header:"),
     ];
-    for (i, (text, needle)) in cases.iter().enumerate() {
+    let mut cases: Vec<(Vec<u8>, &str)> = rows
+        .iter()
+        .map(|(row, want)| ([header.as_slice(), row].concat(), *want))
+        .collect();
+    cases.push((b"t_ms,action\n".to_vec(), ":1: header:"));
+    cases.push((Vec::new(), ":1: header:"));
+    for (i, (bytes, needle)) in cases.iter().enumerate() {
         let f = dir.join(format!("bad{i}.csv"));
-        std::fs::write(&f, text).expect("write");
+        std::fs::write(&f, bytes).expect("write");
         let audit = dir.join(format!("bad{i}.jsonl"));
         let (code, out, err) = cli(&[
             "run",
@@ -271,12 +288,14 @@ fn bad_scenario_input_exits_2_naming_file_line_and_field() {
             "--audit",
             &audit.to_string_lossy(),
         ]);
+        let text = String::from_utf8_lossy(bytes);
         assert_eq!(code, Some(2), "{text:?}: {out}{err}");
         assert!(
             err.contains(&format!("bad{i}.csv{needle}")),
             "{text:?}: {err}"
         );
         assert_eq!(err.lines().count(), 1, "one clear line: {err}");
+        assert!(out.is_empty(), "no half summary: {out}");
         assert!(!audit.exists(), "nothing half-done is written");
     }
     let (code, _, err) = cli(&["run", "scenarios/none-such.csv"]);
@@ -285,4 +304,65 @@ fn bad_scenario_input_exits_2_naming_file_line_and_field() {
     let (code, _, err) = cli(&["run", "scenarios/basic_buy.csv", "--seed", "abc"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("--seed"), "{err}");
+}
+
+const TRADES: &str = "../shared/data/market/binance_spot_btcusdt_trades_20210108.csv";
+const QUOTES: &str = "../shared/data/market/binance_spot_btcusdt_quotes_20210108.csv";
+
+#[test]
+fn signals_run_against_a_recorded_binance_tape() {
+    for tape in [TRADES, QUOTES] {
+        let (code, out, err) = cli(&[
+            "run",
+            "scenarios/replay_signals.csv",
+            "--market",
+            tape,
+            "--json",
+        ]);
+        assert_eq!(code, Some(0), "{out}{err}");
+        let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON object");
+        assert_eq!(v["passed"], true);
+        assert_eq!(v["final_states"]["RECONCILED"], 3);
+        // Hundreds of recorded price changes drove the book.
+        assert!(v["steps"].as_u64().unwrap() > 300, "{v}");
+    }
+    // A broken tape is bad input: exit 2, file and line named.
+    let bad = std::env::temp_dir().join(format!("or-tape-{}.csv", std::process::id()));
+    std::fs::write(&bad, "timestamp,price,qty\n1,100,1\n2,abc,1\n").expect("write");
+    let (code, _, err) = cli(&[
+        "run",
+        "scenarios/replay_signals.csv",
+        "--market",
+        &bad.to_string_lossy(),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains(":3: price:"), "{err}");
+    let (code, _, err) = cli(&["run", "scenarios/multi_symbol.csv", "--market", TRADES]);
+    assert_eq!(code, Some(2), "two priced symbols need --market-symbol");
+    assert!(err.contains("--market-symbol"), "{err}");
+}
+
+#[test]
+fn json_summaries_are_single_objects_for_scripts() {
+    let (code, out, _) = cli(&["run", "scenarios/market_runs_away.csv", "--json"]);
+    assert_eq!(code, Some(0));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(v["final_states"]["FAILED_FINAL"], 1);
+    assert_eq!(v["faults"]["requote"], 1);
+    assert_eq!(v["violation"], serde_json::Value::Null);
+    let (code, out, _) = cli(&[
+        "run",
+        "scenarios/market_runs_away.csv",
+        "--json",
+        "--mutant",
+        "no-slippage-cap-on-retry",
+    ]);
+    assert_eq!(code, Some(1));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("json");
+    assert_eq!(v["violation"]["invariant"], "slippage_cap");
+    assert_eq!(v["violation"]["intent"], "runaway");
+    assert!(v["reproduce"]
+        .as_str()
+        .unwrap()
+        .contains("--mutant no-slippage-cap-on-retry"));
 }

@@ -1,0 +1,359 @@
+//! Recorded market data as the market of a scenario (`run --market FILE.csv`).
+//!
+//! Reads a CSV of trades (`timestamp,price,qty`, or any header with a time column and `price`),
+//! of klines (`open_time,open,high,low,close,volume`, with or without a header: Binance's public
+//! kline files have none and twelve columns), or of best bid/ask quotes (`bid_price`,
+//! `ask_price`). Each change of price becomes a `price` row of the scenario, at the recorded
+//! time relative to the first record.
+
+use std::path::Path;
+use std::str::FromStr;
+
+use rust_decimal::Decimal;
+
+use super::scenario::{Row, RowKind, Scenario, ScenarioError};
+use crate::model::{Symbol, TimeMs};
+
+/// One point of the recorded path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tick {
+    /// Milliseconds since the first record.
+    pub t_ms: TimeMs,
+    pub mid: Decimal,
+    /// From quotes only; trades and klines keep the scenario's spread.
+    pub spread_bps: Option<Decimal>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Layout {
+    Price { time: usize, price: usize },
+    Quotes { time: usize, bid: usize, ask: usize },
+}
+
+fn err(file: &str, line: usize, field: &str, message: impl Into<String>) -> ScenarioError {
+    ScenarioError {
+        file: file.to_string(),
+        line,
+        field: field.to_string(),
+        message: message.into(),
+    }
+}
+
+fn find(header: &[String], names: &[&str]) -> Option<usize> {
+    header.iter().position(|h| names.contains(&h.as_str()))
+}
+
+fn layout(header: &[String]) -> Option<Layout> {
+    let time = find(
+        header,
+        &[
+            "timestamp",
+            "time_ms",
+            "time",
+            "ts",
+            "open_time",
+            "open_time_ms",
+        ],
+    )?;
+    if let (Some(bid), Some(ask)) = (
+        find(header, &["bid_price", "bid"]),
+        find(header, &["ask_price", "ask"]),
+    ) {
+        return Some(Layout::Quotes { time, bid, ask });
+    }
+    let price = find(header, &["price", "close"])?;
+    Some(Layout::Price { time, price })
+}
+
+/// Reads and validates a market file; errors name file, line and field.
+pub fn load(path: &Path) -> Result<Vec<Tick>, ScenarioError> {
+    let file = path.display().to_string();
+    let bytes =
+        std::fs::read(path).map_err(|e| err(&file, 0, "file", format!("cannot read: {e}")))?;
+    parse(&file, &bytes)
+}
+
+pub fn parse(file: &str, bytes: &[u8]) -> Result<Vec<Tick>, ScenarioError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1;
+        err(file, line, "file", "not valid UTF-8")
+    })?;
+    let mut lines = text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty());
+    let Some((first_no, first)) = lines.next() else {
+        return Err(err(file, 1, "header", "the file is empty"));
+    };
+    let cells = |l: &str| {
+        l.split(',')
+            .map(|c| c.trim().to_string())
+            .collect::<Vec<_>>()
+    };
+    let first_cells = cells(first);
+    // A headerless Binance kline file starts with a number: open_time, ..., close at 4.
+    let headerless = first_cells
+        .first()
+        .is_some_and(|c| c.parse::<u64>().is_ok());
+    let layout = if headerless {
+        if first_cells.len() < 5 {
+            return Err(err(
+                file,
+                first_no + 1,
+                "columns",
+                "a kline row needs at least 5 columns",
+            ));
+        }
+        Layout::Price { time: 0, price: 4 }
+    } else {
+        let header: Vec<String> = first_cells.iter().map(|c| c.to_ascii_lowercase()).collect();
+        layout(&header).ok_or_else(|| {
+            err(
+                file,
+                first_no + 1,
+                "header",
+                "expected a time column (timestamp, time_ms, open_time) and price, close, or bid_price and ask_price",
+            )
+        })?
+    };
+    let rows = if headerless {
+        Box::new(std::iter::once((first_no, first)).chain(lines))
+            as Box<dyn Iterator<Item = (usize, &str)>>
+    } else {
+        Box::new(lines)
+    };
+    let mut ticks: Vec<Tick> = Vec::new();
+    let mut start: Option<u64> = None;
+    let mut last_ts = 0u64;
+    for (no, l) in rows {
+        let line = no + 1;
+        let c = cells(l);
+        let get = |i: usize, name: &str| -> Result<&str, ScenarioError> {
+            c.get(i)
+                .map(String::as_str)
+                .ok_or_else(|| err(file, line, name, "missing column"))
+        };
+        let dec = |i: usize, name: &str| -> Result<Decimal, ScenarioError> {
+            let s = get(i, name)?;
+            match Decimal::from_str(s).or_else(|_| Decimal::from_scientific(s)) {
+                Ok(d) if d > Decimal::ZERO => Ok(d),
+                _ => Err(err(
+                    file,
+                    line,
+                    name,
+                    format!("\"{s}\" must be a positive decimal"),
+                )),
+            }
+        };
+        let (time_i, mid, spread) = match layout {
+            Layout::Price { time, price } => (time, dec(price, "price")?, None),
+            Layout::Quotes { time, bid, ask } => {
+                let (b, a) = (dec(bid, "bid_price")?, dec(ask, "ask_price")?);
+                if a < b {
+                    return Err(err(
+                        file,
+                        line,
+                        "ask_price",
+                        "the quote is crossed (ask below bid)",
+                    ));
+                }
+                let mid = (a + b) / Decimal::TWO;
+                let spread = (a - b) / mid * Decimal::from(10_000);
+                (time, mid, Some(spread.round_dp(4)))
+            }
+        };
+        let raw = get(time_i, "time")?;
+        let mut ts: u64 = raw.parse().map_err(|_| {
+            err(
+                file,
+                line,
+                "time",
+                format!("\"{raw}\" is not a whole number of milliseconds"),
+            )
+        })?;
+        if ts > 100_000_000_000_000 {
+            ts /= 1000; // microseconds, as in Binance's newer files
+        }
+        if ts < last_ts {
+            return Err(err(
+                file,
+                line,
+                "time",
+                format!("{ts} goes back before {last_ts}"),
+            ));
+        }
+        last_ts = ts;
+        let t0 = *start.get_or_insert(ts);
+        let tick = Tick {
+            t_ms: ts - t0,
+            mid,
+            spread_bps: spread,
+        };
+        if ticks
+            .last()
+            .is_none_or(|p| p.mid != tick.mid || p.spread_bps != tick.spread_bps)
+        {
+            ticks.push(tick);
+        }
+    }
+    if ticks.is_empty() {
+        return Err(err(file, 1, "file", "no price records"));
+    }
+    Ok(ticks)
+}
+
+impl Scenario {
+    /// The market symbol a `--market` file drives: `named`, or the only symbol with `price` rows.
+    pub fn market_symbol(&self, named: Option<&Symbol>) -> Result<Symbol, String> {
+        if let Some(s) = named {
+            return Ok(s.clone());
+        }
+        let mut found: Vec<&Symbol> = Vec::new();
+        for r in &self.rows {
+            if let RowKind::Price { symbol, .. } = &r.kind {
+                if !found.contains(&symbol) {
+                    found.push(symbol);
+                }
+            }
+        }
+        match found.as_slice() {
+            [one] => Ok((*one).clone()),
+            [] => {
+                Err("the scenario has no price rows; name the market with --market-symbol".into())
+            }
+            _ => Err("the scenario prices several symbols; name one with --market-symbol".into()),
+        }
+    }
+
+    /// Replaces the `price` rows of `symbol` with the recorded path. The scenario's first
+    /// price row for the symbol still gives the spread and depth of the book.
+    pub fn replay_market(&mut self, symbol: &Symbol, ticks: &[Tick]) {
+        let (mut spread, mut depth) = (Decimal::TWO, Decimal::ONE);
+        if let Some(RowKind::Price {
+            spread_bps,
+            depth: d,
+            ..
+        }) = self
+            .rows
+            .iter()
+            .map(|r| &r.kind)
+            .find(|k| matches!(k, RowKind::Price { symbol: s, .. } if s == symbol))
+        {
+            spread = *spread_bps;
+            depth = *d;
+        }
+        self.rows
+            .retain(|r| !matches!(&r.kind, RowKind::Price { symbol: s, .. } if s == symbol));
+        for t in ticks {
+            self.rows.push(Row {
+                line: 0,
+                t_ms: t.t_ms,
+                kind: RowKind::Price {
+                    symbol: symbol.clone(),
+                    mid: t.mid,
+                    spread_bps: t.spread_bps.unwrap_or(spread),
+                    depth,
+                },
+            });
+        }
+        self.rows.sort_by_key(|r| r.t_ms);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn trades_become_price_changes_relative_to_the_first_record() {
+        let csv = "timestamp,price,qty\n1000,100.5,1\n1005,100.5,2\n1010,101,1\n";
+        let t = parse("m.csv", csv.as_bytes()).unwrap();
+        assert_eq!(t.len(), 2, "an unchanged price is no event");
+        assert_eq!((t[0].t_ms, t[0].mid), (0, d("100.5")));
+        assert_eq!((t[1].t_ms, t[1].mid), (10, d("101")));
+    }
+
+    #[test]
+    fn headerless_binance_klines_use_open_time_and_close() {
+        let csv = "1570752000000,0.001,0.002,0.0005,0.0015,10,1570752059999,1,1,1,1,0\n\
+                   1570752060000000,0.0015,0.002,0.001,0.0012,10,1570752119999,1,1,1,1,0\n";
+        let t = parse("k.csv", csv.as_bytes()).unwrap();
+        assert_eq!(t[0].mid, d("0.0015"));
+        assert_eq!(
+            (t[1].t_ms, t[1].mid),
+            (60_000, d("0.0012")),
+            "microseconds scaled"
+        );
+    }
+
+    #[test]
+    fn quotes_give_mid_and_spread() {
+        let csv = "time_ms,time_utc,bid_price,bid_qty,ask_price,ask_qty\n5,x,99,1,101,1\n";
+        let t = parse("q.csv", csv.as_bytes()).unwrap();
+        assert_eq!(t[0].mid, d("100"));
+        assert_eq!(t[0].spread_bps, Some(d("200")));
+    }
+
+    #[test]
+    fn bad_records_name_file_line_and_field() {
+        let cases = [
+            ("", "m.csv:1: header:"),
+            ("a,b\n1,2\n", "m.csv:1: header:"),
+            ("timestamp,price\n1,x\n", "m.csv:2: price:"),
+            ("timestamp,price\n1,-5\n", "m.csv:2: price:"),
+            ("timestamp,price\n\n5,1\n3,1\n", "m.csv:4: time:"),
+            ("timestamp,price\nabc,1\n", "m.csv:2: time:"),
+            ("timestamp,price\n1\n", "m.csv:2: price:"),
+            (
+                "time_ms,bid_price,ask_price\n1,101,99\n",
+                "m.csv:2: ask_price:",
+            ),
+        ];
+        for (csv, want) in cases {
+            let e = parse("m.csv", csv.as_bytes()).unwrap_err().to_string();
+            assert!(e.starts_with(want), "{csv:?}: {e}");
+        }
+        let e = parse("m.csv", b"timestamp,price\n1,\xff\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("m.csv:2: file:"), "{e}");
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let _ = parse("m.csv", &bytes);
+        }
+
+        #[test]
+        fn mangled_records_never_panic(cut in 0usize..80, byte in proptest::prelude::any::<u8>()) {
+            let mut b = b"timestamp,price,qty\n1000,100.5,1\n1005,100.7,2\n".to_vec();
+            let i = cut % b.len();
+            b[i] = byte;
+            let _ = parse("m.csv", &b);
+        }
+    }
+
+    #[test]
+    fn the_shared_binance_trades_file_reads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/data/market/binance_spot_btcusdt_trades_20210108.csv");
+        // The data lives beside the repository (shared/), not in it.
+        assert!(path.exists(), "{} is missing", path.display());
+        let t = load(&path).unwrap();
+        assert!(t.len() > 100);
+        assert_eq!(t[0].t_ms, 0);
+        assert_eq!(t[0].mid, d("39432.48"));
+        assert!(t
+            .iter()
+            .all(|x| x.mid >= d("39430.30") && x.mid <= d("39550.00")));
+    }
+}
