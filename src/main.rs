@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 use order_router::audit::{read, Checker};
 
 mod demo;
+mod fuzz;
 mod run;
 
 /// Deterministic order execution for crypto spot bots, and the harness that proves it safe.
@@ -53,6 +54,35 @@ enum Command {
         #[arg(long, hide = true)]
         mutant: Option<String>,
     },
+    /// Run one generated scenario per seed, in parallel, with swarm-drawn fault mixes; on the
+    /// first violation write the minimised scenario and exit 1.
+    Fuzz {
+        /// Seeds A..B (B excluded).
+        #[arg(long, default_value = "0..1000", value_name = "A..B")]
+        seeds: String,
+        /// Worker threads (default: all cores).
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only shard I of N: seeds with (seed - A) % N == I.
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// Intents per generated scenario.
+        #[arg(long, default_value_t = 8)]
+        intents: u32,
+        /// none, light, rough, or swarm (each seed draws its own mix).
+        #[arg(long, default_value = "swarm", value_name = "PROFILE")]
+        faults: String,
+        /// Run each seed twice and report the first step where the runs diverge.
+        #[arg(long)]
+        check_determinism: bool,
+        /// Where the minimised failing scenario is written.
+        #[arg(long, default_value = ".", value_name = "DIR")]
+        out: PathBuf,
+        /// Hunt a deliberate bug in the router (test builds only).
+        #[cfg(feature = "mutants")]
+        #[arg(long, hide = true)]
+        mutant: Option<String>,
+    },
     /// Check an audit log against the transition table and completeness rules.
     CheckAudit {
         /// The JSONL audit log.
@@ -75,6 +105,41 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Demo { audit } => demo::run(audit.as_deref()),
         Command::CheckAudit { file, json } => check_audit(&file, json),
+        Command::Fuzz {
+            seeds,
+            jobs,
+            shard,
+            intents,
+            faults,
+            check_determinism,
+            out,
+            #[cfg(feature = "mutants")]
+            mutant,
+        } => {
+            #[cfg(feature = "mutants")]
+            let mutant = match mutant.as_deref() {
+                None => None,
+                Some(name) => match order_router::router::Mutant::parse(name) {
+                    Some(m) => Some((m, name)),
+                    None => {
+                        eprintln!("error: --mutant: unknown mutant `{name}`");
+                        return ExitCode::from(2);
+                    }
+                },
+            };
+            #[cfg(not(feature = "mutants"))]
+            let mutant = None;
+            fuzz::main(fuzz::Args {
+                seeds: &seeds,
+                jobs,
+                shard: shard.as_deref(),
+                intents,
+                faults: &faults,
+                check_determinism,
+                out: &out,
+                mutant,
+            })
+        }
         Command::Run {
             file,
             seed,

@@ -158,7 +158,13 @@ impl Router {
 
     fn deliver(&mut self, now: TimeMs, intent: Intent) {
         let dedup = !self.config.has(Mutant::IgnoreDedup);
-        if let Some(seen) = self.seen.get(intent.intent_id()).filter(|_| dedup) {
+        let redo_failed = self.config.has(Mutant::RetryAfterFailedFinal);
+        if let Some(seen) = self
+            .seen
+            .get(intent.intent_id())
+            .filter(|_| dedup)
+            .filter(|s| !(redo_failed && matches!(s, Seen::Done(State::FailedFinal))))
+        {
             let state = match *seen {
                 Seen::Active(k) => self.active.get(&k).map_or(State::New, |a| a.state),
                 Seen::Done(s) => s,
@@ -543,7 +549,11 @@ impl Active {
             (Phase::Placing { .. }, ReplyOutcome::Order(Ok(order))) => self.on_order(cx, order),
             (Phase::Placing { coid, sent_ms }, ReplyOutcome::Order(Err(e))) => {
                 let (coid, sent_ms) = (coid.clone(), *sent_ms);
-                match e.outcome() {
+                let mut outcome = e.outcome();
+                if cx.cfg.has(Mutant::UnknownAsNotPlaced) {
+                    outcome = Outcome::NotExecuted;
+                }
+                match outcome {
                     Outcome::NotExecuted => {
                         self.transition(
                             cx,
@@ -899,6 +909,15 @@ impl Active {
                 .reservation
                 .take()
                 .map_or(Decimal::ZERO, |r| cx.portfolio.release_all(r));
+            #[cfg(feature = "mutants")]
+            if cx.cfg.has(Mutant::ReleaseTwice) {
+                let i = &self.intent;
+                let asset = match i.side() {
+                    Side::Buy => i.symbol().quote(),
+                    Side::Sell => i.symbol().base(),
+                };
+                cx.portfolio.release_unchecked(asset, released);
+            }
             self.transition(
                 cx,
                 State::FailedFinal,

@@ -24,10 +24,16 @@ pub enum Mutant {
     LeakReservation,
     /// Sends orders without naming the intent they belong to.
     AnonymousOrder,
+    /// Takes a server error's unknown outcome for "not placed" and retries without asking.
+    UnknownAsNotPlaced,
+    /// Executes a repeated delivery of an intent that ended FAILED_FINAL again.
+    RetryAfterFailedFinal,
+    /// Releases a failed intent's reservation twice.
+    ReleaseTwice,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 10] = [
+    pub const ALL: [Mutant; 13] = [
         Mutant::IgnoreDedup,
         Mutant::FreshIdAfterTimeout,
         Mutant::ReleaseBeforeReconcile,
@@ -38,6 +44,9 @@ impl Mutant {
         Mutant::AbandonUnknown,
         Mutant::LeakReservation,
         Mutant::AnonymousOrder,
+        Mutant::UnknownAsNotPlaced,
+        Mutant::RetryAfterFailedFinal,
+        Mutant::ReleaseTwice,
     ];
 
     /// The kebab-case name used on the command line.
@@ -53,6 +62,9 @@ impl Mutant {
             Mutant::AbandonUnknown => "abandon-unknown",
             Mutant::LeakReservation => "leak-reservation",
             Mutant::AnonymousOrder => "anonymous-order",
+            Mutant::UnknownAsNotPlaced => "unknown-as-not-placed",
+            Mutant::RetryAfterFailedFinal => "retry-after-failed-final",
+            Mutant::ReleaseTwice => "release-twice",
         }
     }
 

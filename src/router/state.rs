@@ -55,6 +55,11 @@ impl State {
         }
     }
 
+    /// Position in [`State::ALL`], for counters indexed by state.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     pub fn parse(s: &str) -> Option<State> {
         State::ALL.into_iter().find(|st| st.as_str() == s)
     }

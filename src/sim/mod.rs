@@ -2,6 +2,8 @@
 //! the simulated venue, injects faults, and checks the invariants after every step.
 
 pub mod faults;
+pub mod fuzz;
+pub mod gen;
 pub mod invariants;
 pub mod market;
 pub mod queue;

@@ -58,12 +58,13 @@ use crate::decision::Intent;
 use crate::exchange::sim::{Dedup, VenueConfig};
 use crate::model::{Asset, IntentId, Side, Symbol, Tif, TimeMs};
 use crate::router::{MarketRules, RouterConfig, State};
+use crate::sim::faults::FaultProfile;
 
 /// The header every scenario file starts with.
 pub const HEADER: [&str; 7] = ["t_ms", "action", "symbol", "side", "qty", "price", "params"];
 
 /// Keys of a `config` row without a symbol.
-pub const CONFIG_KEYS: [&str; 18] = [
+pub const CONFIG_KEYS: [&str; 30] = [
     "max_retries",
     "backoff_ms",
     "backoff_max_ms",
@@ -82,6 +83,18 @@ pub const CONFIG_KEYS: [&str; 18] = [
     "dedup",
     "levels",
     "seed",
+    "p_request_lost",
+    "p_response_lost",
+    "p_server_error",
+    "p_rate_limited",
+    "p_latency",
+    "p_reject",
+    "p_partial",
+    "p_requote",
+    "p_duplicate_delivery",
+    "p_late_delivery",
+    "latency_spike_ms",
+    "requote_move_bps",
 ];
 
 /// Keys of a `config` row with a symbol: that market's rules.
@@ -115,6 +128,9 @@ pub struct Scenario {
     /// One-way request latency, default [`DEFAULT_LATENCY_MS`].
     pub latency_ms: u64,
     pub seed: Option<u64>,
+    /// Random faults on top of the `fault` rows (`p_<kind>` keys, basis points per request or
+    /// delivery); all zero unless configured.
+    pub profile: FaultProfile,
     /// Every row except `config` and `expect`, sorted by `t_ms`, stable for equal times.
     pub rows: Vec<Row>,
     /// In file order.
@@ -741,6 +757,8 @@ enum Setting {
     DedupAlways(bool),
     Levels(u32),
     Seed(u64),
+    /// A `p_<kind>` probability (bps) or a drawn fault's size.
+    Profile(&'static str, u64),
 }
 
 impl Setting {
@@ -782,6 +800,18 @@ impl Setting {
             }),
             "levels" => Setting::Levels(u32_(1)?),
             "seed" => Setting::Seed(u64_(0)?),
+            "latency_spike_ms" => Setting::Profile("latency_spike_ms", u64_(0)?),
+            "requote_move_bps" => {
+                Setting::Profile("requote_move_bps", int_in(at, key, value, 0, 10_000)?)
+            }
+            k if k.starts_with("p_") => {
+                let name = CONFIG_KEYS
+                    .iter()
+                    .find(|c| **c == k)
+                    .copied()
+                    .unwrap_or("p_");
+                Setting::Profile(name, int_in(at, key, value, 0, 10_000)?)
+            }
             // Params::parse only lets CONFIG_KEYS through.
             _ => return Err(at.err("params", format!("unknown key {} for config", show(key)))),
         })
@@ -821,6 +851,25 @@ impl Setting {
             }
             Setting::Levels(v) => s.venue.levels = v,
             Setting::Seed(v) => s.seed = Some(v),
+            Setting::Profile(key, v) => {
+                let p = &mut s.profile;
+                let bps = u32::try_from(v).unwrap_or(10_000);
+                match key {
+                    "p_request_lost" => p.request_lost_bps = bps,
+                    "p_response_lost" => p.response_lost_bps = bps,
+                    "p_server_error" => p.server_error_bps = bps,
+                    "p_rate_limited" => p.rate_limited_bps = bps,
+                    "p_latency" => p.latency_bps = bps,
+                    "p_reject" => p.reject_bps = bps,
+                    "p_partial" => p.partial_bps = bps,
+                    "p_requote" => p.requote_bps = bps,
+                    "p_duplicate_delivery" => p.duplicate_delivery_bps = bps,
+                    "p_late_delivery" => p.late_delivery_bps = bps,
+                    "latency_spike_ms" => p.latency_spike_ms = v,
+                    "requote_move_bps" => p.requote_move_bps = bps,
+                    _ => {}
+                }
+            }
         }
     }
 
@@ -1222,6 +1271,7 @@ impl Builder {
             router,
             venue,
             latency_ms: DEFAULT_LATENCY_MS,
+            profile: FaultProfile::default(),
             seed: None,
             rows: self.rows,
             expects: self.expects,

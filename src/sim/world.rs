@@ -26,8 +26,8 @@ use crate::router::{Action, Command, Input, Reply, Router, RouterConfig, State};
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     pub seed: u64,
-    /// Random faults on top of the scenario's scheduled ones.
-    pub profile: FaultProfile,
+    /// Random faults instead of the scenario's own profile (its `p_<kind>` settings).
+    pub profile: Option<FaultProfile>,
     /// Off only to measure what checking costs.
     pub check_invariants: bool,
     /// A run that has not reached quiescence after this many steps is a liveness failure.
@@ -42,7 +42,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             seed: 0,
-            profile: FaultProfile::default(),
+            profile: None,
             check_invariants: true,
             max_steps: 10_000_000,
             keep_audit: true,
@@ -76,6 +76,9 @@ pub struct Report {
     pub checks: u64,
     pub audit: Vec<u8>,
     pub audit_lines: u64,
+    /// How often each edge of the transition table was taken: `edges[from][to]`, where `from`
+    /// is 0 for an intent's start and `1 + State::index()` otherwise.
+    pub edges: [[u64; 13]; 14],
 }
 
 impl Report {
@@ -137,7 +140,7 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Report {
         queue: Queue::default(),
         router,
         venue: SimExchange::new(scenario.venue.clone()),
-        plan: FaultPlan::new(opts.profile),
+        plan: FaultPlan::new(opts.profile.unwrap_or(scenario.profile)),
         inv: Invariants::new(&router_cfg, &scenario.venue),
         now: 0,
         labels: BTreeMap::new(),
@@ -428,14 +431,13 @@ impl World<'_> {
             if self.opts.check_invariants && found.is_none() {
                 found = self.inv.on_audit(&line);
             }
-            let transition = line.detail.event().is_none();
-            if transition
-                && self
-                    .last_state
-                    .insert(line.intent_id.clone(), line.state)
-                    .is_none()
-            {
-                self.first_seen.push(line.intent_id.clone());
+            if line.detail.event().is_none() {
+                let from = self.last_state.insert(line.intent_id.clone(), line.state);
+                let row = from.map_or(0, |s| 1 + s.index());
+                self.report.edges[row][line.state.index()] += 1;
+                if from.is_none() {
+                    self.first_seen.push(line.intent_id.clone());
+                }
             }
         }
         found

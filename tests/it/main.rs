@@ -2,6 +2,8 @@
 mod audit;
 mod cli;
 mod criteria;
+mod fuzz;
+mod props;
 mod router;
 mod sim;
 mod world;

@@ -30,7 +30,7 @@ fn replay(s: &Scenario, seed: u64, profile: FaultProfile) -> Report {
         s,
         &RunOptions {
             seed,
-            profile,
+            profile: Some(profile),
             ..RunOptions::default()
         },
     )

@@ -1,0 +1,185 @@
+//! `order-router fuzz`: seed sweeps over generated scenarios, in parallel.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use indicatif::{ProgressBar, ProgressStyle};
+use order_router::router::Mutant;
+use order_router::sim::fuzz::{campaign, minimise, run_csv, unreached_edges, FuzzOptions};
+use order_router::sim::gen::{generate, FaultMix};
+use order_router::sim::FAULT_KINDS;
+
+pub struct Args<'a> {
+    pub seeds: &'a str,
+    pub jobs: Option<usize>,
+    pub shard: Option<&'a str>,
+    pub intents: u32,
+    pub faults: &'a str,
+    pub check_determinism: bool,
+    pub out: &'a Path,
+    pub mutant: Option<(Mutant, &'a str)>,
+}
+
+fn usage(msg: String) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::from(2)
+}
+
+fn parse_range(s: &str) -> Option<(u64, u64)> {
+    let (a, b) = s.split_once("..")?;
+    let (a, b) = (a.trim().parse().ok()?, b.trim().parse().ok()?);
+    (a < b).then_some((a, b))
+}
+
+fn parse_shard(s: &str) -> Option<(u64, u64)> {
+    let (i, n) = s.split_once('/')?;
+    let (i, n): (u64, u64) = (i.trim().parse().ok()?, n.trim().parse().ok()?);
+    (n > 0 && i < n).then_some((i, n))
+}
+
+pub fn main(args: Args<'_>) -> ExitCode {
+    let Some((start, end)) = parse_range(args.seeds) else {
+        return usage(format!("--seeds: `{}` is not A..B with A < B", args.seeds));
+    };
+    let (shard_index, shard_count) = match args.shard {
+        None => (0, 1),
+        Some(s) => match parse_shard(s) {
+            Some(v) => v,
+            None => return usage(format!("--shard: `{s}` is not I/N with I < N")),
+        },
+    };
+    let Some(mix) = FaultMix::parse(args.faults) else {
+        return usage(format!(
+            "--faults: `{}` is none of none, light, rough, swarm",
+            args.faults
+        ));
+    };
+    if args.intents == 0 {
+        return usage("--intents: must be at least 1".into());
+    }
+    let opts = FuzzOptions {
+        start,
+        end,
+        shard_index,
+        shard_count,
+        intents: args.intents,
+        mix,
+        check_determinism: args.check_determinism,
+        mutant: args.mutant.map(|m| m.0),
+    };
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(j) = args.jobs {
+        pool = pool.num_threads(j.max(1));
+    }
+    let pool = match pool.build() {
+        Ok(p) => p,
+        Err(e) => return usage(format!("--jobs: {e}")),
+    };
+    let total = opts.seeds().count() as u64;
+    let bar = if std::io::stderr().is_terminal() {
+        let b = ProgressBar::new(total);
+        if let Ok(style) =
+            ProgressStyle::with_template("{bar:40} {pos}/{len} seeds  {per_sec}  eta {eta}")
+        {
+            b.set_style(style);
+        }
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    let started = Instant::now();
+    let c = pool.install(|| campaign(&opts, || bar.inc(1)));
+    bar.finish_and_clear();
+    let secs = started.elapsed().as_secs_f64().max(1e-9);
+
+    let shard = if shard_count > 1 {
+        format!(" (shard {shard_index}/{shard_count})")
+    } else {
+        String::new()
+    };
+    println!(
+        "fuzz seeds {start}..{end}{shard}, {} intents each, faults {}",
+        args.intents, args.faults
+    );
+    println!(
+        "ran       {} seeds, {} events, {} invariant checks in {secs:.2} s: {:.0} seeds/s, {:.0} events/s",
+        c.seeds,
+        c.steps,
+        c.checks,
+        c.seeds as f64 / secs,
+        c.steps as f64 / secs
+    );
+    let reached: usize = c.edges.iter().flatten().filter(|&&n| n > 0).count();
+    let missing = unreached_edges(&c.edges);
+    println!(
+        "edges     {reached} of {} legal edges reached",
+        reached + missing.len()
+    );
+    if !missing.is_empty() {
+        println!("          never reached: {}", missing.join(", "));
+    }
+    let faults: Vec<String> = FAULT_KINDS
+        .iter()
+        .zip(c.faults.iter())
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    println!("faults    {}", faults.join(", "));
+    let never: Vec<&str> = FAULT_KINDS
+        .iter()
+        .zip(c.faults.iter())
+        .filter(|(_, n)| **n == 0)
+        .map(|(k, _)| *k)
+        .collect();
+    if !never.is_empty() && mix != FaultMix::None {
+        println!("          never injected: {}", never.join(", "));
+    }
+    if let Some((seed, d)) = &c.divergence {
+        println!("NONDETERMINISM seed {seed}: two runs diverge at {d}");
+    }
+    let mutant_flag = args
+        .mutant
+        .map(|m| format!(" --mutant {}", m.1))
+        .unwrap_or_default();
+    if let Some((seed, v)) = &c.failure {
+        println!("VIOLATION seed {seed}: {v}");
+        let csv = generate(*seed, args.intents, mix);
+        let small = minimise(&csv, *seed, opts.mutant, v.invariant, 400);
+        let rows = |t: &str| t.lines().filter(|l| !l.starts_with('#')).count() - 1;
+        let path: PathBuf = args.out.join(format!("fuzz-failure-{seed}.csv"));
+        let text = format!(
+            "# minimised from fuzz seed {seed}: {} violated\n{small}",
+            v.invariant
+        );
+        if let Err(e) = crate::write_atomically(&path, text.as_bytes()) {
+            return usage(format!("{}: {e}", path.display()));
+        }
+        let replay = run_csv(&text, *seed, opts.mutant);
+        let same = replay
+            .violation
+            .as_ref()
+            .is_some_and(|r| r.invariant == v.invariant);
+        println!(
+            "minimised {} ({} of {} rows){}",
+            path.display(),
+            rows(&small),
+            rows(&csv),
+            if same {
+                "; replays to the same violation"
+            } else {
+                ""
+            }
+        );
+        println!(
+            "reproduce: order-router run {} --seed {seed}{mutant_flag}",
+            path.display()
+        );
+        return ExitCode::from(1);
+    }
+    if c.divergence.is_some() {
+        return ExitCode::from(1);
+    }
+    println!("invariants all held");
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,308 @@
+//! Fuzz campaigns: one generated scenario per seed, in parallel, with coverage counters, an
+//! optional determinism check, and minimisation of the first failure to a replayable CSV.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rayon::prelude::*;
+
+use super::faults::KINDS;
+use super::gen::{generate, FaultMix};
+use super::invariants::Violation;
+use super::scenario::parse;
+use super::world::{run, Report, RunOptions};
+use crate::router::{is_legal, Mutant, State};
+
+/// What a campaign runs.
+#[derive(Debug, Clone)]
+pub struct FuzzOptions {
+    /// Seeds `start..end`.
+    pub start: u64,
+    pub end: u64,
+    /// This machine's share: seeds with `(seed - start) % count == index`.
+    pub shard_index: u64,
+    pub shard_count: u64,
+    pub intents: u32,
+    pub mix: FaultMix,
+    /// Run every seed twice and compare the audit logs byte for byte.
+    pub check_determinism: bool,
+    /// A deliberate bug to hunt (honoured only with the `mutants` feature).
+    pub mutant: Option<Mutant>,
+}
+
+impl FuzzOptions {
+    /// The seeds of this shard, in order.
+    pub fn seeds(&self) -> impl Iterator<Item = u64> + '_ {
+        (self.start..self.end)
+            .filter(move |s| (s - self.start) % self.shard_count.max(1) == self.shard_index)
+    }
+}
+
+/// One seed's outcome.
+#[derive(Debug, Clone)]
+pub struct SeedRun {
+    pub seed: u64,
+    pub report: Report,
+    /// With the determinism check: where the second run's log first differs.
+    pub divergence: Option<String>,
+}
+
+/// A whole campaign's totals.
+#[derive(Debug, Clone, Default)]
+pub struct Campaign {
+    pub seeds: u64,
+    pub steps: u64,
+    pub checks: u64,
+    pub edges: [[u64; 13]; 14],
+    pub faults: [u64; KINDS.len()],
+    /// The lowest failing seed and what it broke.
+    pub failure: Option<(u64, Violation)>,
+    /// The lowest seed whose two runs differ, and where.
+    pub divergence: Option<(u64, String)>,
+}
+
+/// Runs one generated scenario.
+pub fn run_seed(seed: u64, opts: &FuzzOptions) -> SeedRun {
+    let csv = generate(seed, opts.intents, opts.mix);
+    let report = run_csv(&csv, seed, opts.mutant);
+    let divergence = opts.check_determinism.then(|| {
+        let again = run_csv(&csv, seed, opts.mutant);
+        first_difference(&report.audit, &again.audit)
+    });
+    SeedRun {
+        seed,
+        report,
+        divergence: divergence.flatten(),
+    }
+}
+
+/// Replays scenario text with a seed (and maybe a deliberate bug).
+pub fn run_csv(csv: &str, seed: u64, mutant: Option<Mutant>) -> Report {
+    let Ok(scenario) = parse("generated.csv", csv.as_bytes()) else {
+        return Report::default();
+    };
+    #[allow(unused_mut)]
+    let mut opts = RunOptions {
+        seed,
+        ..RunOptions::default()
+    };
+    #[cfg(feature = "mutants")]
+    if let Some(m) = mutant {
+        let mut cfg = scenario.router.clone();
+        cfg.mutant = Some(m);
+        opts.router_override = Some(cfg);
+    }
+    #[cfg(not(feature = "mutants"))]
+    let _ = mutant;
+    run(&scenario, &opts)
+}
+
+/// The first line where two audit logs differ, as "line N: <a> / <b>".
+pub fn first_difference(a: &[u8], b: &[u8]) -> Option<String> {
+    if a == b {
+        return None;
+    }
+    let (la, lb): (Vec<&[u8]>, Vec<&[u8]>) = (
+        a.split(|&c| c == b'\n').collect(),
+        b.split(|&c| c == b'\n').collect(),
+    );
+    let i = la
+        .iter()
+        .zip(lb.iter())
+        .position(|(x, y)| x != y)
+        .unwrap_or(la.len().min(lb.len()));
+    let show = |v: &Vec<&[u8]>| {
+        v.get(i).map_or("(end of log)".into(), |l| {
+            String::from_utf8_lossy(l).into_owned()
+        })
+    };
+    Some(format!(
+        "audit line {}: {} | {}",
+        i + 1,
+        show(&la),
+        show(&lb)
+    ))
+}
+
+/// Runs the campaign in parallel. Once a seed fails, seeds above it are skipped, so the
+/// reported failure is the lowest failing seed whatever the scheduling.
+pub fn campaign(opts: &FuzzOptions, on_seed: impl Fn() + Sync) -> Campaign {
+    let lowest_fail = AtomicU64::new(u64::MAX);
+    let seeds: Vec<u64> = opts.seeds().collect();
+    let runs: Vec<SeedRun> = seeds
+        .par_iter()
+        .filter_map(|&seed| {
+            if seed > lowest_fail.load(Ordering::Relaxed) {
+                on_seed();
+                return None;
+            }
+            let r = run_seed(seed, opts);
+            if r.report.violation.is_some() || r.divergence.is_some() {
+                lowest_fail.fetch_min(seed, Ordering::Relaxed);
+            }
+            on_seed();
+            Some(r)
+        })
+        .collect();
+    let mut c = Campaign::default();
+    for r in runs {
+        c.seeds += 1;
+        c.steps += r.report.steps;
+        c.checks += r.report.checks;
+        for (row, src) in c.edges.iter_mut().zip(r.report.edges.iter()) {
+            for (a, b) in row.iter_mut().zip(src.iter()) {
+                *a += b;
+            }
+        }
+        for (a, b) in c.faults.iter_mut().zip(r.report.faults.iter()) {
+            *a += b;
+        }
+        if let Some(v) = r.report.violation {
+            if c.failure.as_ref().is_none_or(|(s, _)| r.seed < *s) {
+                c.failure = Some((r.seed, v));
+            }
+        }
+        if let Some(d) = r.divergence {
+            if c.divergence.as_ref().is_none_or(|(s, _)| r.seed < *s) {
+                c.divergence = Some((r.seed, d));
+            }
+        }
+    }
+    c
+}
+
+/// Legal edges of the table never taken in a campaign: the generator's blind spots.
+pub fn unreached_edges(edges: &[[u64; 13]; 14]) -> Vec<String> {
+    let mut out = Vec::new();
+    for (row, from) in std::iter::once(None)
+        .chain(State::ALL.into_iter().map(Some))
+        .enumerate()
+    {
+        for to in State::ALL {
+            if is_legal(from, to) && edges[row][to.index()] == 0 {
+                out.push(format!(
+                    "{}->{to}",
+                    from.map_or("start".to_string(), |f| f.to_string())
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// Shrinks a failing scenario: drops rows and fault settings one at a time while the same
+/// invariant still breaks, at most `budget` replays. Returns the smaller CSV.
+pub fn minimise(
+    csv: &str,
+    seed: u64,
+    mutant: Option<Mutant>,
+    invariant: &str,
+    budget: usize,
+) -> String {
+    let still_fails = |text: &str| {
+        run_csv(text, seed, mutant)
+            .violation
+            .is_some_and(|v| v.invariant == invariant)
+    };
+    let mut lines: Vec<String> = csv.lines().map(str::to_string).collect();
+    let mut tries = 0;
+    let mut changed = true;
+    while changed && tries < budget {
+        changed = false;
+        // Rows from the end: intents, faults, prices (never the header, config or balances).
+        let mut i = lines.len();
+        while i > 1 && tries < budget {
+            i -= 1;
+            let action = lines[i].split(',').nth(1).unwrap_or("");
+            if !matches!(action, "intent" | "fault" | "price" | "signal") {
+                continue;
+            }
+            let mut candidate = lines.clone();
+            candidate.remove(i);
+            tries += 1;
+            if still_fails(&candidate.join("\n")) {
+                lines = candidate;
+                changed = true;
+            }
+        }
+        // Fault probabilities in the config row, one at a time.
+        if let Some(ci) = lines
+            .iter()
+            .position(|l| l.split(',').nth(1) == Some("config"))
+        {
+            let keys: Vec<String> = lines[ci]
+                .split(';')
+                .filter(|kv| kv.starts_with("p_") || kv.contains(",p_"))
+                .map(|kv| kv.rsplit(',').next().unwrap_or(kv).to_string())
+                .collect();
+            for kv in keys {
+                if tries >= budget {
+                    break;
+                }
+                let mut candidate = lines.clone();
+                candidate[ci] = candidate[ci].replace(&format!(";{kv}"), "");
+                tries += 1;
+                if candidate[ci] != lines[ci] && still_fails(&candidate.join("\n")) {
+                    lines = candidate;
+                    changed = true;
+                }
+            }
+        }
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(start: u64, end: u64) -> FuzzOptions {
+        FuzzOptions {
+            start,
+            end,
+            shard_index: 0,
+            shard_count: 1,
+            intents: 6,
+            mix: FaultMix::Swarm,
+            check_determinism: false,
+            mutant: None,
+        }
+    }
+
+    #[test]
+    fn shards_split_the_range_without_overlap_or_gaps() {
+        let mut all: Vec<u64> = (0..3)
+            .flat_map(|i| {
+                let o = FuzzOptions {
+                    shard_index: i,
+                    shard_count: 3,
+                    ..opts(10, 30)
+                };
+                o.seeds().collect::<Vec<_>>()
+            })
+            .collect();
+        all.sort_unstable();
+        assert_eq!(all, (10..30).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_real_router_survives_a_sweep_and_every_run_is_repeatable() {
+        let o = FuzzOptions {
+            check_determinism: true,
+            ..opts(0, 40)
+        };
+        let c = campaign(&o, || {});
+        assert_eq!(c.seeds, 40);
+        assert!(c.failure.is_none(), "{:?}", c.failure);
+        assert!(c.divergence.is_none(), "{:?}", c.divergence);
+        assert!(c.checks > 0 && c.steps > 0);
+    }
+
+    #[test]
+    fn first_difference_names_the_line() {
+        assert_eq!(first_difference(b"a\nb\n", b"a\nb\n"), None);
+        let d = first_difference(b"a\nb\nc\n", b"a\nx\nc\n").unwrap();
+        assert!(d.starts_with("audit line 2: b | x"), "{d}");
+    }
+}
