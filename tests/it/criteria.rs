@@ -131,7 +131,7 @@ fn a_server_error_is_an_unknown_outcome_not_a_refusal() {
     c.faults = vec![Fault::ServerError];
     c.proves(
         Mutant::UnknownAsNotPlaced,
-        "t: venue filled 0.00200 > intent qty 0.001",
+        "se: venue filled 0.00200 > intent qty 0.001",
     );
 }
 
