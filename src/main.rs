@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 use order_router::audit::{read, Checker};
 
+mod bench;
 mod demo;
 mod fuzz;
 mod run;
@@ -83,6 +84,16 @@ enum Command {
         #[arg(long, hide = true)]
         mutant: Option<String>,
     },
+    /// Measure the fixed workload: intents/s, simulator events/s, invariant checks/s, audit
+    /// bytes/s and peak memory.
+    Bench {
+        /// How many intents the workload runs.
+        #[arg(long, default_value_t = 100_000)]
+        intents: u64,
+        /// Switch invariant checking off, to see what it costs.
+        #[arg(long)]
+        no_check: bool,
+    },
     /// Check an audit log against the transition table and completeness rules.
     CheckAudit {
         /// The JSONL audit log.
@@ -105,6 +116,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Demo { audit } => demo::run(audit.as_deref()),
         Command::CheckAudit { file, json } => check_audit(&file, json),
+        Command::Bench { intents, no_check } => bench::main(intents, !no_check),
         Command::Fuzz {
             seeds,
             jobs,

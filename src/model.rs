@@ -126,8 +126,29 @@ impl ClientOrderId {
     /// `or-<16 hex of FNV-1a(intent_id)>-<attempt>`: at most 36 characters of Binance's
     /// `newClientOrderId` alphabet, equal on every run and machine.
     pub fn for_attempt(intent: &IntentId, attempt: u32) -> ClientOrderId {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let h = fnv1a64(intent.as_str().as_bytes());
-        ClientOrderId::generated(format!("or-{h:016x}-{attempt}"))
+        // Built by hand: one allocation, no formatting machinery on the hot path.
+        let mut s = String::with_capacity(32);
+        s.push_str("or-");
+        for shift in (0..16).rev() {
+            s.push(char::from(HEX[((h >> (shift * 4)) & 15) as usize]));
+        }
+        s.push('-');
+        let mut digits = [0u8; 10];
+        let (mut n, mut i) = (attempt, digits.len());
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        for &d in &digits[i..] {
+            s.push(char::from(d));
+        }
+        ClientOrderId::generated(s)
     }
 
     /// What every attempt's id of `intent` starts with: `or-<hash>-`.

@@ -76,6 +76,18 @@ pub struct Portfolio {
     last_prices: BTreeMap<Symbol, Decimal>,
 }
 
+fn add_move<'a>(
+    moves: &mut Vec<(&'a Asset, Decimal)>,
+    asset: &'a Asset,
+    delta: Decimal,
+) -> Option<()> {
+    match moves.iter_mut().find(|(a, _)| *a == asset) {
+        Some((_, d)) => *d = d.checked_add(delta)?,
+        None => moves.push((asset, delta)),
+    }
+    Some(())
+}
+
 /// What a buy or sell of `qty` at `price` must hold: a buy holds quote for the price and the
 /// fee (charged in quote), a sell holds the base it gives away.
 pub fn reservation_need(
@@ -202,16 +214,18 @@ impl Portfolio {
 
     /// Books the trades of one intent: what they spend comes out of its reservation, what they
     /// bring in is added, fees come out of their asset (out of the reservation when it holds it).
-    /// All or nothing: on error nothing is booked.
+    /// All or nothing: everything is checked before anything is booked.
     pub fn apply_fills(
         &mut self,
         r: &mut Reservation,
         symbol: &Symbol,
         trades: &[Trade],
     ) -> Result<(), PortfolioError> {
-        // Plan on a copy so a bad trade leaves everything untouched.
-        let mut next = self.balances.clone();
+        // Pass 1: check every trade and total what it moves. Fees in a third asset are rare
+        // (a Binance BNB discount); at most a few assets are touched.
         let mut held = r.amount;
+        let mut moves: Vec<(&Asset, Decimal)> = Vec::with_capacity(3);
+        let overflow = |a: &Asset| PortfolioError::Overflow(a.clone());
         for t in trades {
             if &t.symbol != symbol {
                 return Err(PortfolioError::WrongSymbol {
@@ -223,49 +237,68 @@ impl Portfolio {
             let notional = t
                 .qty
                 .checked_mul(t.price)
-                .ok_or_else(|| PortfolioError::Overflow(symbol.quote().clone()))?;
+                .ok_or_else(|| overflow(symbol.quote()))?;
             let (out_asset, out_amount, in_asset, in_amount) = match t.side {
                 Side::Buy => (symbol.quote(), notional, symbol.base(), t.qty),
                 Side::Sell => (symbol.base(), t.qty, symbol.quote(), notional),
             };
-            let mut spend_from_hold = out_amount;
+            let mut spend = out_amount;
             if &t.fee_asset == out_asset {
-                spend_from_hold = spend_from_hold
+                spend = spend
                     .checked_add(t.fee)
-                    .ok_or_else(|| PortfolioError::Overflow(out_asset.clone()))?;
+                    .ok_or_else(|| overflow(out_asset))?;
             }
-            if out_asset != &r.asset || spend_from_hold > held {
+            if out_asset != &r.asset || spend > held {
                 return Err(PortfolioError::ExceedsReservation {
                     asset: out_asset.clone(),
-                    wanted: spend_from_hold,
+                    wanted: spend,
                     held,
                 });
             }
-            held -= spend_from_hold;
-            let out = next.entry(out_asset.clone()).or_default();
-            out.total -= spend_from_hold;
-            out.reserved -= spend_from_hold;
-            let inb = next.entry(in_asset.clone()).or_default();
-            inb.total = inb
-                .total
-                .checked_add(in_amount)
-                .ok_or_else(|| PortfolioError::Overflow(in_asset.clone()))?;
+            held -= spend;
+            add_move(&mut moves, in_asset, in_amount).ok_or_else(|| overflow(in_asset))?;
             if &t.fee_asset != out_asset && !t.fee.is_zero() {
-                let fb = next.entry(t.fee_asset.clone()).or_default();
-                if t.fee > fb.available() {
-                    return Err(PortfolioError::Insufficient {
-                        asset: t.fee_asset.clone(),
-                        wanted: t.fee,
-                        available: fb.available(),
-                    });
-                }
-                fb.total -= t.fee;
+                add_move(&mut moves, &t.fee_asset, -t.fee).ok_or_else(|| overflow(&t.fee_asset))?;
             }
         }
-        self.balances = next;
+        let spent = r.amount - held;
+        for (asset, delta) in &moves {
+            let b = self.balance(asset);
+            let after_spend = if *asset == &r.asset {
+                b.total - spent
+            } else {
+                b.total
+            };
+            let total = after_spend
+                .checked_add(*delta)
+                .ok_or_else(|| overflow(asset))?;
+            let reserved = if *asset == &r.asset {
+                b.reserved - spent
+            } else {
+                b.reserved
+            };
+            if total < reserved {
+                return Err(PortfolioError::Insufficient {
+                    asset: (*asset).clone(),
+                    wanted: -*delta,
+                    available: b.available(),
+                });
+            }
+        }
+        // Pass 2: book it.
+        if let Some(b) = self.balances.get_mut(&r.asset) {
+            b.total -= spent;
+            b.reserved -= spent;
+        }
+        for (asset, delta) in moves {
+            let b = self.balances.entry(asset.clone()).or_default();
+            b.total += delta;
+        }
         r.amount = held;
         if let Some(t) = trades.last() {
-            self.last_prices.insert(symbol.clone(), t.price);
+            if self.last_prices.get(symbol) != Some(&t.price) {
+                self.last_prices.insert(symbol.clone(), t.price);
+            }
         }
         Ok(())
     }

@@ -1,11 +1,13 @@
 //! Validation of an audit log against the transition table and the completeness rules.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::fmt;
 
 use rust_decimal::Decimal;
 
+use super::line::{AuditLine, Detail};
 use super::read::{ReadError, Record};
+use crate::model::fnv1a64;
 use crate::router::{is_legal, State};
 
 /// What is wrong with a log.
@@ -95,6 +97,8 @@ impl fmt::Display for Problem {
 #[derive(Debug)]
 struct Track {
     id: String,
+    /// Order of first appearance, so reports are deterministic.
+    first: u64,
     state: State,
     qty: Option<Decimal>,
     /// Client order id of the latest `SENT`.
@@ -105,13 +109,107 @@ struct Track {
     overfill_reported: bool,
 }
 
-/// Checks records one at a time (amortised O(1) each); [`Checker::finish`] adds the
-/// end-of-log rules.
+impl Track {
+    fn new(id: &str, first: u64, state: State, qty: Option<Decimal>) -> Track {
+        Track {
+            id: id.to_string(),
+            first,
+            state,
+            qty,
+            sent_coid: None,
+            fills: Vec::new(),
+            filled: Decimal::ZERO,
+            overfill_reported: false,
+        }
+    }
+}
+
+/// What the checker reads of a line: borrowed, so checking the router's own lines allocates
+/// nothing per line.
+#[derive(Debug, Clone, Copy)]
+pub struct LineView<'a> {
+    pub line: usize,
+    pub seq: u64,
+    pub t_ms: u64,
+    pub intent_id: &'a str,
+    pub state: State,
+    pub is_event: bool,
+    pub qty: Option<Decimal>,
+    pub client_order_id: Option<&'a str>,
+    pub filled_qty: Option<Decimal>,
+}
+
+impl<'a> From<&'a Record> for LineView<'a> {
+    fn from(r: &'a Record) -> Self {
+        LineView {
+            line: r.line,
+            seq: r.seq,
+            t_ms: r.t_ms,
+            intent_id: &r.intent_id,
+            state: r.state,
+            is_event: r.event.is_some(),
+            qty: r.qty,
+            client_order_id: r.client_order_id.as_deref(),
+            filled_qty: r.filled_qty,
+        }
+    }
+}
+
+impl<'a> From<&'a AuditLine> for LineView<'a> {
+    fn from(l: &'a AuditLine) -> Self {
+        let (qty, client_order_id, filled_qty) = match &l.detail {
+            Detail::New { qty, .. } if l.state == State::New => (Some(*qty), None, None),
+            Detail::Sent {
+                client_order_id, ..
+            }
+            | Detail::Error {
+                client_order_id, ..
+            }
+            | Detail::Unknown {
+                client_order_id, ..
+            }
+            | Detail::QueryPending {
+                client_order_id, ..
+            }
+            | Detail::CancelRequested { client_order_id } => {
+                (None, Some(client_order_id.as_str()), None)
+            }
+            Detail::Order {
+                client_order_id,
+                filled_qty,
+                ..
+            } => {
+                let fill = matches!(l.state, State::Filled | State::Partial | State::Canceled);
+                (
+                    None,
+                    Some(client_order_id.as_str()),
+                    fill.then_some(*filled_qty),
+                )
+            }
+            _ => (None, None, None),
+        };
+        LineView {
+            line: 0,
+            seq: l.seq,
+            t_ms: l.t_ms,
+            intent_id: l.intent_id.as_str(),
+            state: l.state,
+            is_event: l.detail.event().is_some(),
+            qty,
+            client_order_id,
+            filled_qty,
+        }
+    }
+}
+
+/// Checks lines one at a time (amortised O(1) each); [`Checker::finish`] adds the
+/// end-of-log rules. Intents that reached a terminal state shrink to that state.
 #[derive(Debug, Default)]
 pub struct Checker {
-    index: HashMap<String, usize>,
-    // First-seen order, so reports are deterministic.
-    tracks: Vec<Track>,
+    // Keyed by a 64-bit hash of the intent id; lookups only, never iterated for output.
+    live: HashMap<u64, Track>,
+    done: HashMap<u64, State>,
+    intents: u64,
     last_seq: Option<u64>,
     last_t: u64,
     problems: Vec<Problem>,
@@ -135,19 +233,28 @@ impl Checker {
     }
 
     pub fn observe(&mut self, r: &Record) {
+        self.observe_view(LineView::from(r));
+    }
+
+    /// A line as the router emitted it.
+    pub fn observe_line(&mut self, l: &AuditLine) {
+        self.observe_view(LineView::from(l));
+    }
+
+    pub fn observe_view(&mut self, r: LineView<'_>) {
         let report = |kind| Problem {
             line: r.line,
-            intent_id: Some(r.intent_id.clone()),
+            intent_id: Some(r.intent_id.to_string()),
             kind,
         };
-        let mut found = Vec::new();
         if let Some(prev) = self.last_seq {
             if r.seq <= prev {
-                found.push(report(ProblemKind::SeqNotIncreasing { prev, got: r.seq }));
+                self.problems
+                    .push(report(ProblemKind::SeqNotIncreasing { prev, got: r.seq }));
             }
         }
         if r.t_ms < self.last_t {
-            found.push(report(ProblemKind::TimeWentBack {
+            self.problems.push(report(ProblemKind::TimeWentBack {
                 prev: self.last_t,
                 got: r.t_ms,
             }));
@@ -155,106 +262,115 @@ impl Checker {
         self.last_seq = Some(r.seq);
         self.last_t = self.last_t.max(r.t_ms);
 
-        match self.index.get(&r.intent_id) {
-            None => {
-                if r.state != State::New || r.event.is_some() {
-                    found.push(report(ProblemKind::IllegalTransition {
-                        from: None,
-                        to: r.state,
-                    }));
-                }
-                self.index.insert(r.intent_id.clone(), self.tracks.len());
-                self.tracks.push(Track {
-                    id: r.intent_id.clone(),
-                    state: r.state,
-                    qty: r.qty,
-                    sent_coid: None,
-                    fills: Vec::new(),
-                    filled: Decimal::ZERO,
-                    overfill_reported: false,
-                });
+        let key = fnv1a64(r.intent_id.as_bytes());
+        let current = match self.live.get(&key) {
+            Some(t) => Some(t.state),
+            None => self.done.get(&key).copied(),
+        };
+        let Some(current) = current else {
+            // An intent's first line.
+            if r.state != State::New || r.is_event {
+                self.problems.push(report(ProblemKind::IllegalTransition {
+                    from: None,
+                    to: r.state,
+                }));
             }
-            Some(&i) => {
-                let t = &mut self.tracks[i];
-                if r.event.is_some() {
-                    if r.state != t.state {
-                        found.push(report(ProblemKind::EventStateMismatch {
-                            current: t.state,
-                            got: r.state,
-                        }));
-                    }
-                } else if is_legal(Some(t.state), r.state) {
-                    if t.state == State::Unknown
-                        && r.state == State::Sent
-                        && t.sent_coid.is_some()
-                        && r.client_order_id != t.sent_coid
-                    {
-                        found.push(report(ProblemKind::ResentWhileUnknown {
-                            was: t.sent_coid.clone().unwrap_or_default(),
-                            got: r.client_order_id.clone(),
-                        }));
-                    }
-                    t.state = r.state;
-                } else {
-                    found.push(report(ProblemKind::IllegalTransition {
-                        from: Some(t.state),
-                        to: r.state,
-                    }));
-                    // Follow the log anyway so one bad line yields one problem.
-                    t.state = r.state;
+            self.intents += 1;
+            let t = Track::new(r.intent_id, self.intents, r.state, r.qty);
+            self.settle(key, t, r);
+            return;
+        };
+        if r.is_event {
+            if r.state != current {
+                self.problems.push(report(ProblemKind::EventStateMismatch {
+                    current,
+                    got: r.state,
+                }));
+            }
+            return;
+        }
+        // A line after the end brings the intent back to life, so one bad line is one problem.
+        let mut t = match self.live.remove(&key) {
+            Some(t) => t,
+            None => {
+                self.done.remove(&key);
+                Track::new(r.intent_id, self.intents, current, None)
+            }
+        };
+        if is_legal(Some(t.state), r.state) {
+            if t.state == State::Unknown
+                && r.state == State::Sent
+                && t.sent_coid.is_some()
+                && r.client_order_id != t.sent_coid.as_deref()
+            {
+                self.problems.push(report(ProblemKind::ResentWhileUnknown {
+                    was: t.sent_coid.clone().unwrap_or_default(),
+                    got: r.client_order_id.map(str::to_string),
+                }));
+            }
+        } else {
+            self.problems.push(report(ProblemKind::IllegalTransition {
+                from: Some(t.state),
+                to: r.state,
+            }));
+        }
+        t.state = r.state;
+        if r.state == State::Sent && t.sent_coid.as_deref() != r.client_order_id {
+            t.sent_coid = r.client_order_id.map(str::to_string);
+        }
+        if let (Some(coid), Some(f)) = (r.client_order_id, r.filled_qty) {
+            let prev = match t.fills.iter_mut().find(|(c, _)| c == coid) {
+                Some((_, v)) => std::mem::replace(v, f),
+                None => {
+                    t.fills.push((coid.to_string(), f));
+                    Decimal::ZERO
                 }
-                if r.state == State::Sent && r.event.is_none() {
-                    t.sent_coid.clone_from(&r.client_order_id);
-                }
-                if let (Some(coid), Some(f)) = (&r.client_order_id, r.filled_qty) {
-                    let prev = match t.fills.iter_mut().find(|(c, _)| c == coid) {
-                        Some((_, v)) => std::mem::replace(v, f),
-                        None => {
-                            t.fills.push((coid.clone(), f));
-                            Decimal::ZERO
-                        }
-                    };
-                    t.filled = t.filled - prev + f;
-                    if let Some(q) = t.qty {
-                        if t.filled > q && !t.overfill_reported {
-                            t.overfill_reported = true;
-                            found.push(report(ProblemKind::Overfilled {
-                                filled: t.filled,
-                                qty: q,
-                            }));
-                        }
-                    }
-                }
-                if t.state.is_terminal()
-                    && t.state != State::Reconciled
-                    && t.filled > Decimal::ZERO
-                    && r.event.is_none()
-                {
-                    found.push(report(ProblemKind::FillsNotReconciled {
-                        terminal: t.state,
+            };
+            t.filled = t.filled - prev + f;
+            if let Some(q) = t.qty {
+                if t.filled > q && !t.overfill_reported {
+                    t.overfill_reported = true;
+                    self.problems.push(report(ProblemKind::Overfilled {
+                        filled: t.filled,
+                        qty: q,
                     }));
                 }
             }
         }
-        self.problems.extend(found);
+        if t.state.is_terminal() && t.state != State::Reconciled && t.filled > Decimal::ZERO {
+            self.problems.push(report(ProblemKind::FillsNotReconciled {
+                terminal: t.state,
+            }));
+        }
+        self.settle(key, t, r);
     }
 
-    /// Intents still in flight at the end of the log are reported here.
+    /// Keeps a live intent whole; a terminal one shrinks to its state.
+    fn settle(&mut self, key: u64, t: Track, _r: LineView<'_>) {
+        if t.state.is_terminal() {
+            self.done.insert(key, t.state);
+        } else {
+            self.live.insert(key, t);
+        }
+    }
+
+    /// Intents still in flight at the end of the log are reported here, in order of their
+    /// first line.
     pub fn finish(mut self) -> Vec<Problem> {
-        for t in &self.tracks {
-            if !t.state.is_terminal() {
-                self.problems.push(Problem {
-                    line: 0,
-                    intent_id: Some(t.id.clone()),
-                    kind: ProblemKind::NotTerminal { state: t.state },
-                });
-            }
+        let mut live: Vec<Track> = self.live.into_values().collect();
+        live.sort_by_key(|t| t.first);
+        for t in live {
+            self.problems.push(Problem {
+                line: 0,
+                intent_id: Some(t.id),
+                kind: ProblemKind::NotTerminal { state: t.state },
+            });
         }
         self.problems
     }
 
     /// Number of distinct intents seen.
     pub fn intents(&self) -> usize {
-        self.tracks.len()
+        self.intents as usize
     }
 }

@@ -1,7 +1,5 @@
 //! Typed audit lines and their JSONL rendering.
 
-use std::io::Write;
-
 use rust_decimal::Decimal;
 
 use crate::model::{Asset, ClientOrderId, IntentId, OrderId, Side, Symbol, Tif, TimeMs};
@@ -265,6 +263,77 @@ pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
     w.0.extend_from_slice(b"}\n");
 }
 
+/// Digits of `v`, without the formatting machinery (this is the audit hot path).
+fn push_u64(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// The exact digits of a decimal, trailing zeros dropped (`50100.00` -> `50100`).
+pub(crate) fn push_decimal(out: &mut Vec<u8>, v: Decimal) {
+    let mantissa = v.mantissa();
+    let mut scale = v.scale() as usize;
+    let mut buf = [0u8; 40];
+    let mut i = buf.len();
+    let abs = mantissa.unsigned_abs();
+    // u64 arithmetic when it fits: u128 division is several times slower.
+    match u64::try_from(abs) {
+        Ok(mut m) => loop {
+            i -= 1;
+            buf[i] = b'0' + (m % 10) as u8;
+            m /= 10;
+            if m == 0 {
+                break;
+            }
+        },
+        Err(_) => {
+            let mut m = abs;
+            loop {
+                i -= 1;
+                buf[i] = b'0' + (m % 10) as u8;
+                m /= 10;
+                if m == 0 {
+                    break;
+                }
+            }
+        }
+    }
+    let mut end = buf.len();
+    while scale > 0 && buf[end - 1] == b'0' && end - i > 1 {
+        end -= 1;
+        scale -= 1;
+    }
+    let digits = &buf[i..end];
+    if abs == 0 {
+        out.push(b'0');
+        return;
+    }
+    if mantissa < 0 {
+        out.push(b'-');
+    }
+    if scale == 0 {
+        out.extend_from_slice(digits);
+    } else if digits.len() > scale {
+        let (int, frac) = digits.split_at(digits.len() - scale);
+        out.extend_from_slice(int);
+        out.push(b'.');
+        out.extend_from_slice(frac);
+    } else {
+        out.extend_from_slice(b"0.");
+        out.extend(std::iter::repeat_n(b'0', scale - digits.len()));
+        out.extend_from_slice(digits);
+    }
+}
+
 /// A JSON object under construction; keys are trusted literals.
 struct Obj<'a>(&'a mut Vec<u8>);
 
@@ -280,24 +349,33 @@ impl Obj<'_> {
 
     fn num_u64(&mut self, key: &str, v: u64, first: bool) {
         self.key(key, first);
-        // Writing into a Vec cannot fail.
-        let _ = write!(self.0, "{v}");
+        push_u64(self.0, v);
     }
 
     fn dec(&mut self, key: &str, v: Decimal) {
         self.key(key, false);
-        let _ = write!(self.0, "{}", v.normalize());
+        push_decimal(self.0, v);
     }
 
     fn str(&mut self, key: &str, v: &str) {
         self.key(key, false);
         self.0.push(b'"');
+        // Ids are plain ASCII in practice: copy them whole.
+        if v.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+            self.0.extend_from_slice(v.as_bytes());
+            self.0.push(b'"');
+            return;
+        }
         for c in v.chars() {
             match c {
                 '"' => self.0.extend_from_slice(b"\\\""),
                 '\\' => self.0.extend_from_slice(b"\\\\"),
                 c if (c as u32) < 0x20 => {
-                    let _ = write!(self.0, "\\u{:04x}", c as u32);
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    let n = c as usize;
+                    self.0.extend_from_slice(b"\\u00");
+                    self.0.push(HEX[n >> 4]);
+                    self.0.push(HEX[n & 15]);
                 }
                 c => {
                     let mut buf = [0u8; 4];
@@ -306,5 +384,37 @@ impl Obj<'_> {
             }
         }
         self.0.push(b'"');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimals_are_written_with_their_exact_digits() {
+        for (input, want) in [
+            ("0", "0"),
+            ("50100.00", "50100"),
+            ("0.001", "0.001"),
+            ("-0.0005", "-0.0005"),
+            ("123.4500", "123.45"),
+            (
+                "79228162514264337593543950335",
+                "79228162514264337593543950335",
+            ),
+            (
+                "0.0000000000000000000000000001",
+                "0.0000000000000000000000000001",
+            ),
+            (
+                "-7.9228162514264337593543950335",
+                "-7.9228162514264337593543950335",
+            ),
+        ] {
+            let mut out = Vec::new();
+            push_decimal(&mut out, input.parse().unwrap());
+            assert_eq!(String::from_utf8(out).unwrap(), want);
+        }
     }
 }

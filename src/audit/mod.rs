@@ -9,6 +9,6 @@ mod check;
 mod line;
 mod read;
 
-pub use check::{Checker, Problem, ProblemKind};
+pub use check::{Checker, LineView, Problem, ProblemKind};
 pub use line::{write_line, AuditLine, Detail};
 pub use read::{read, ReadError, Record};

@@ -5,7 +5,9 @@
 //! tick, lot and minimum notional, and keeps client ids unique only among open orders. Faults
 //! can be scripted per request so tests can lose replies, refuse requests or fill partially.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
+
+use rustc_hash::FxHashMap as HashMap;
 
 use rust_decimal::Decimal;
 

@@ -13,7 +13,9 @@
 //! Like Binance spot, a `client_order_id` is by default unique only among *open* orders
 //! ([`Dedup::OpenOnly`]), so a blind resend of a finished order's id creates a second order.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
+
+use rustc_hash::FxHashMap as HashMap;
 
 use rust_decimal::Decimal;
 
@@ -262,10 +264,10 @@ impl SimExchange {
             orders: Vec::new(),
             meta: Vec::new(),
             trades: Vec::new(),
-            latest_by_coid: HashMap::new(),
-            latest_by_symbol_coid: HashMap::new(),
-            open_by_coid: HashMap::new(),
-            trades_by_order: HashMap::new(),
+            latest_by_coid: HashMap::default(),
+            latest_by_symbol_coid: HashMap::default(),
+            open_by_coid: HashMap::default(),
+            trades_by_order: HashMap::default(),
             open: BTreeSet::new(),
             open_by_symbol: BTreeMap::new(),
             armed: None,

@@ -6,12 +6,12 @@
 //! never a rescan of history. The slippage cap is recomputed here on purpose, independently of
 //! the router's code, so a bug there cannot hide itself.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fmt;
 
 use rust_decimal::Decimal;
 
-use crate::audit::{AuditLine, Checker, ProblemKind, Record};
+use crate::audit::{AuditLine, Checker, ProblemKind};
 use crate::decision::Intent;
 use crate::exchange::sim::{SimExchange, VenueConfig};
 use crate::model::{bps_fraction, ClientOrderId, IntentId, OrderId, Side, TimeMs};
@@ -94,10 +94,10 @@ impl Invariants {
             audit: Checker::new(),
             audit_problems: 0,
             intents: Vec::new(),
-            by_intent: HashMap::new(),
-            by_coid: HashMap::new(),
-            by_order: HashMap::new(),
-            venue_coids: HashSet::new(),
+            by_intent: HashMap::default(),
+            by_coid: HashMap::default(),
+            by_order: HashMap::default(),
+            venue_coids: HashSet::default(),
             orders_seen: 0,
             trades_seen: 0,
         }
@@ -308,7 +308,7 @@ impl Invariants {
     /// Audit lines as the router writes them: they must follow the table from NEW.
     pub fn on_audit(&mut self, line: &AuditLine) -> Option<Violation> {
         self.checks += 1;
-        self.audit.observe(&Record::from_line(line));
+        self.audit.observe_line(line);
         let problems = self.audit.problems();
         if problems.len() > self.audit_problems {
             self.audit_problems = problems.len();

@@ -8,8 +8,9 @@ pub mod invariants;
 pub mod market;
 pub mod queue;
 pub mod scenario;
+pub mod workload;
 pub mod world;
 
 pub use faults::{FaultProfile, KINDS as FAULT_KINDS};
 pub use invariants::{Violation, NAMES as INVARIANTS};
-pub use world::{run, Report, RunOptions};
+pub use world::{run, run_with, Report, RunOptions};

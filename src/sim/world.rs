@@ -5,7 +5,9 @@
 //! drain its commands and audit lines, check the invariants. Everything random comes from a
 //! ChaCha RNG seeded by the scenario seed, so the same scenario and seed give the same bytes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -14,7 +16,7 @@ use rust_decimal::Decimal;
 use super::faults::{Fate, FaultPlan, FaultProfile, Net, KINDS};
 use super::invariants::{Invariants, Violation};
 use super::queue::Queue;
-use super::scenario::{Check, FaultKind, RowKind, Scenario};
+use super::scenario::{Check, FaultKind, Row, RowKind, Scenario};
 use crate::audit::write_line;
 use crate::decision::{assemble, Guards, Intent, Risk, Signal};
 use crate::exchange::sim::{PlacementFault, SimExchange};
@@ -74,8 +76,10 @@ pub struct Report {
     /// Faults injected per kind, in the order of [`KINDS`].
     pub faults: [u64; KINDS.len()],
     pub checks: u64,
+    /// The audit log, from [`run`] (empty from [`run_with`], which streams it).
     pub audit: Vec<u8>,
     pub audit_lines: u64,
+    pub audit_bytes: u64,
     /// How often each edge of the transition table was taken: `edges[from][to]`, where `from`
     /// is 0 for an intent's start and `1 + State::index()` otherwise.
     pub edges: [[u64; 13]; 14],
@@ -90,7 +94,6 @@ impl Report {
 
 #[derive(Debug)]
 enum Event {
-    Row(usize),
     Deliver { intent: Intent, original: bool },
     Arrive { cmd: Command, fate: Fate },
     Reply(Reply),
@@ -98,6 +101,12 @@ enum Event {
 
 struct World<'a> {
     scenario: &'a Scenario,
+    /// Scenario rows in time order, read lazily so a huge workload never sits in memory.
+    rows: std::iter::Peekable<Box<dyn Iterator<Item = Row> + 'a>>,
+    /// Serialised audit lines not yet handed to the sink.
+    audit_buf: Vec<u8>,
+    sink: &'a mut dyn std::io::Write,
+    sink_error: Option<std::io::Error>,
     opts: &'a RunOptions,
     rng: ChaCha8Rng,
     queue: Queue<Event>,
@@ -107,8 +116,8 @@ struct World<'a> {
     inv: Invariants,
     now: TimeMs,
     labels: BTreeMap<String, IntentId>,
+    /// The state of every intent not yet terminal (terminal ones are counted and dropped).
     last_state: HashMap<IntentId, State>,
-    first_seen: Vec<IntentId>,
     report: Report,
 }
 
@@ -116,8 +125,28 @@ fn fault_index(name: &str) -> usize {
     KINDS.iter().position(|k| *k == name).unwrap_or(0)
 }
 
-/// Runs a scenario to quiescence (or to the first violation).
+/// Runs a scenario to quiescence (or to the first violation); the audit log ends up in
+/// [`Report::audit`].
 pub fn run(scenario: &Scenario, opts: &RunOptions) -> Report {
+    let mut log = Vec::new();
+    let mut report = run_with(
+        scenario,
+        Box::new(scenario.rows.iter().cloned()),
+        opts,
+        &mut log,
+    );
+    report.audit = log;
+    report
+}
+
+/// Like [`run`], with the rows from an iterator (in time order) and the audit log streamed to
+/// `sink` in chunks: memory stays flat however long the run.
+pub fn run_with<'a>(
+    scenario: &'a Scenario,
+    rows: Box<dyn Iterator<Item = Row> + 'a>,
+    opts: &'a RunOptions,
+    sink: &'a mut dyn std::io::Write,
+) -> Report {
     let router_cfg = opts
         .router_override
         .clone()
@@ -135,6 +164,10 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Report {
     };
     let mut w = World {
         scenario,
+        rows: rows.peekable(),
+        audit_buf: Vec::with_capacity(AUDIT_CHUNK + 4096),
+        sink,
+        sink_error: None,
         opts,
         rng: ChaCha8Rng::seed_from_u64(opts.seed),
         queue: Queue::default(),
@@ -144,22 +177,28 @@ pub fn run(scenario: &Scenario, opts: &RunOptions) -> Report {
         inv: Invariants::new(&router_cfg, &scenario.venue),
         now: 0,
         labels: BTreeMap::new(),
-        last_state: HashMap::new(),
-        first_seen: Vec::new(),
+        last_state: HashMap::default(),
         report,
     };
-    for (i, row) in scenario.rows.iter().enumerate() {
-        w.queue.push(row.t_ms, Event::Row(i));
-    }
     w.drive();
     w.finish()
 }
+
+/// Audit bytes gathered before they go to the sink.
+const AUDIT_CHUNK: usize = 1 << 16;
 
 impl World<'_> {
     fn drive(&mut self) {
         let mut step: u64 = 0;
         loop {
-            let next_event = self.queue.peek_time();
+            // Rows before queued events at the same time, the router's timer only when earlier.
+            let next_row = self.rows.peek().map(|r| r.t_ms);
+            let next_queued = self.queue.peek_time();
+            let row_first = match (next_row, next_queued) {
+                (Some(r), Some(q)) => r <= q,
+                (r, _) => r.is_some(),
+            };
+            let next_event = if row_first { next_row } else { next_queued };
             let next_timer = self.router.poll_timeout();
             let timer_first = match (next_event, next_timer) {
                 (None, None) => break,
@@ -182,6 +221,14 @@ impl World<'_> {
                 self.now = self.now.max(next_timer.unwrap_or(self.now));
                 self.inv.begin_step(step, self.now);
                 self.router.handle_timeout(self.now);
+            } else if row_first {
+                if let Some(row) = self.rows.next() {
+                    self.now = self.now.max(row.t_ms);
+                    self.inv.begin_step(step, self.now);
+                    if let Some(v) = self.row(row) {
+                        self.report.violation = Some(v);
+                    }
+                }
             } else if let Some((t, ev)) = self.queue.pop() {
                 self.now = self.now.max(t);
                 self.inv.begin_step(step, self.now);
@@ -213,7 +260,6 @@ impl World<'_> {
 
     fn event(&mut self, ev: Event) -> Option<Violation> {
         match ev {
-            Event::Row(i) => self.row(i),
             Event::Deliver { intent, original } => {
                 self.report.deliveries += 1;
                 if self.opts.check_invariants {
@@ -255,8 +301,7 @@ impl World<'_> {
         }
     }
 
-    fn row(&mut self, i: usize) -> Option<Violation> {
-        let row = &self.scenario.rows[i];
+    fn row(&mut self, row: Row) -> Option<Violation> {
         match &row.kind {
             RowKind::Balance { asset, amount } => {
                 // The scenario parser guarantees a positive amount.
@@ -426,24 +471,43 @@ impl World<'_> {
         while let Some(line) = self.router.poll_audit() {
             self.report.audit_lines += 1;
             if self.opts.keep_audit {
-                write_line(&mut self.report.audit, &line);
+                write_line(&mut self.audit_buf, &line);
+                if self.audit_buf.len() >= AUDIT_CHUNK {
+                    self.flush_audit();
+                }
             }
             if self.opts.check_invariants && found.is_none() {
                 found = self.inv.on_audit(&line);
             }
             if line.detail.event().is_none() {
-                let from = self.last_state.insert(line.intent_id.clone(), line.state);
+                let from = if line.state.is_terminal() {
+                    *self.report.final_states.entry(line.state).or_default() += 1;
+                    self.last_state.remove(&line.intent_id)
+                } else {
+                    self.last_state.insert(line.intent_id.clone(), line.state)
+                };
                 let row = from.map_or(0, |s| 1 + s.index());
                 self.report.edges[row][line.state.index()] += 1;
-                if from.is_none() {
-                    self.first_seen.push(line.intent_id.clone());
-                }
             }
         }
         found
     }
 
+    fn flush_audit(&mut self) {
+        self.report.audit_bytes += self.audit_buf.len() as u64;
+        if self.sink_error.is_none() {
+            if let Err(e) = self.sink.write_all(&self.audit_buf) {
+                self.sink_error = Some(e);
+            }
+        }
+        self.audit_buf.clear();
+    }
+
     fn finish(mut self) -> Report {
+        self.flush_audit();
+        if let Some(e) = self.sink_error.take() {
+            self.report.failed_expects.push(format!("audit log: {e}"));
+        }
         let stats = self.router.stats();
         let r = &mut self.report;
         r.end_ms = self.now;
@@ -454,10 +518,9 @@ impl World<'_> {
         r.retries = stats.retries;
         r.unknown_outcomes = stats.unknown_outcomes;
         r.checks = self.inv.checks();
-        for id in &self.first_seen {
-            if let Some(s) = self.last_state.get(id) {
-                *r.final_states.entry(*s).or_default() += 1;
-            }
+        // Intents left in flight (a violation stopped the run); counting is order-free.
+        for s in self.last_state.values() {
+            *r.final_states.entry(*s).or_default() += 1;
         }
         let expects = &self.scenario.expects;
         r.expects = expects.len();

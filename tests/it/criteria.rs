@@ -66,7 +66,7 @@ fn a_timed_out_placement_is_never_re_placed_under_a_fresh_id() {
     c.faults = vec![Fault::ResponseLost];
     c.proves(
         Mutant::FreshIdAfterTimeout,
-        "t: venue filled 0.00200 > intent qty 0.001",
+        "t: venue filled 0.002 > intent qty 0.001",
     );
 }
 
@@ -131,7 +131,7 @@ fn a_server_error_is_an_unknown_outcome_not_a_refusal() {
     c.faults = vec![Fault::ServerError];
     c.proves(
         Mutant::UnknownAsNotPlaced,
-        "se: venue filled 0.00200 > intent qty 0.001",
+        "se: venue filled 0.002 > intent qty 0.001",
     );
 }
 

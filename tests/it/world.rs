@@ -229,7 +229,7 @@ impl World {
         for it in &self.intents {
             let id = it.intent_id().as_str();
             let orders = self.orders_of(id);
-            let filled: Decimal = orders.iter().map(|o| o.filled).sum();
+            let filled: Decimal = orders.iter().map(|o| o.filled).sum::<Decimal>().normalize();
             if filled > it.qty() {
                 v.push(format!(
                     "{id}: venue filled {filled} > intent qty {}",
