@@ -1,18 +1,20 @@
 //! `order-router bench`: the fixed workload of `sim::workload`, measured.
 
-use std::io::Write;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use order_router::sim::{run_with, workload, RunOptions};
 
-/// Counts what it is given and keeps nothing: the audit log is serialised, then dropped.
-struct Counter(u64);
+/// Counts what it is given and passes it on (to a file, or nowhere).
+struct Counter<W>(u64, W);
 
-impl Write for Counter {
+impl<W: Write> Write for Counter<W> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 += buf.len() as u64;
-        Ok(buf.len())
+        let n = self.1.write(buf)?;
+        self.0 += n as u64;
+        Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {
         Ok(())
@@ -26,7 +28,7 @@ fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-pub fn main(intents: u64, check: bool) -> ExitCode {
+pub fn main(intents: u64, check: bool, audit: Option<&Path>) -> ExitCode {
     if intents == 0 {
         eprintln!("error: --intents: must be at least 1");
         return ExitCode::from(2);
@@ -38,7 +40,23 @@ pub fn main(intents: u64, check: bool) -> ExitCode {
         max_steps: u64::MAX,
         ..RunOptions::default()
     };
-    let mut sink = Counter(0);
+    // The audit log is streamed: to a file beside its final name, renamed when complete.
+    let partial = audit.map(|p| {
+        let mut s = p.as_os_str().to_owned();
+        s.push(".partial");
+        PathBuf::from(s)
+    });
+    let out: Box<dyn Write> = match &partial {
+        Some(p) => match std::fs::File::create(p) {
+            Ok(f) => Box::new(BufWriter::with_capacity(1 << 20, f)),
+            Err(e) => {
+                eprintln!("error: {}: {e}", p.display());
+                return ExitCode::from(2);
+            }
+        },
+        None => Box::new(std::io::sink()),
+    };
+    let mut sink = Counter(0, out);
     let started = Instant::now();
     let r = run_with(
         &scenario,
@@ -46,6 +64,13 @@ pub fn main(intents: u64, check: bool) -> ExitCode {
         &opts,
         &mut sink,
     );
+    if let (Some(tmp), Some(path)) = (&partial, audit) {
+        let done = sink.flush().and_then(|()| std::fs::rename(tmp, path));
+        if let Err(e) = done {
+            eprintln!("error: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
     let secs = started.elapsed().as_secs_f64().max(1e-9);
     let per = |n: u64| n as f64 / secs;
     println!(

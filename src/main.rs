@@ -93,6 +93,9 @@ enum Command {
         /// Switch invariant checking off, to see what it costs.
         #[arg(long)]
         no_check: bool,
+        /// Stream the audit log to this file.
+        #[arg(long, value_name = "OUT.jsonl")]
+        audit: Option<PathBuf>,
     },
     /// Check an audit log against the transition table and completeness rules.
     CheckAudit {
@@ -116,7 +119,11 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Demo { audit } => demo::run(audit.as_deref()),
         Command::CheckAudit { file, json } => check_audit(&file, json),
-        Command::Bench { intents, no_check } => bench::main(intents, !no_check),
+        Command::Bench {
+            intents,
+            no_check,
+            audit,
+        } => bench::main(intents, !no_check, audit.as_deref()),
         Command::Fuzz {
             seeds,
             jobs,

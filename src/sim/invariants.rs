@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use crate::audit::{AuditLine, Checker, ProblemKind};
 use crate::decision::Intent;
 use crate::exchange::sim::{SimExchange, VenueConfig};
-use crate::model::{bps_fraction, ClientOrderId, IntentId, OrderId, Side, TimeMs};
+use crate::model::{bps_fraction, fnv1a64, ClientOrderId, IntentId, OrderId, Side, TimeMs};
 use crate::router::{Action, Command, Router, RouterConfig};
 
 /// The stable invariant names, as violation reports print them.
@@ -61,6 +61,9 @@ struct Track {
     cap: Decimal,
     filled: Decimal,
     orders: u32,
+    /// Its client order ids and venue order ids, to drop from the lookups when it ends.
+    coids: Vec<ClientOrderId>,
+    order_ids: Vec<OrderId>,
 }
 
 /// Running state of every check.
@@ -73,12 +76,16 @@ pub struct Invariants {
     checks: u64,
     audit: Checker,
     audit_problems: usize,
-    intents: Vec<Track>,
+    /// Intents in flight (a slab: finished ones leave, their slots are reused), so memory
+    /// follows what is in flight, not the length of the run.
+    intents: Vec<Option<Track>>,
+    free: Vec<usize>,
     // Lookups only; never iterated.
     by_intent: HashMap<IntentId, usize>,
     by_coid: HashMap<ClientOrderId, usize>,
     by_order: HashMap<OrderId, usize>,
-    venue_coids: HashSet<ClientOrderId>,
+    /// Every client order id the venue ever held, as a 64-bit hash: a repeat is a second order.
+    venue_coids: HashSet<u64>,
     orders_seen: usize,
     trades_seen: usize,
 }
@@ -94,6 +101,7 @@ impl Invariants {
             audit: Checker::new(),
             audit_problems: 0,
             intents: Vec::new(),
+            free: Vec::new(),
             by_intent: HashMap::default(),
             by_coid: HashMap::default(),
             by_order: HashMap::default(),
@@ -153,16 +161,27 @@ impl Invariants {
             return;
         }
         let cap = self.cap(intent);
-        self.by_intent
-            .insert(intent.intent_id().clone(), self.intents.len());
-        self.intents.push(Track {
+        let track = Track {
             id: intent.intent_id().clone(),
             side: intent.side(),
             qty: intent.qty(),
             cap,
             filled: Decimal::ZERO,
             orders: 0,
-        });
+            coids: Vec::new(),
+            order_ids: Vec::new(),
+        };
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.intents[i] = Some(track);
+                i
+            }
+            None => {
+                self.intents.push(Some(track));
+                self.intents.len() - 1
+            }
+        };
+        self.by_intent.insert(intent.intent_id().clone(), slot);
     }
 
     /// A command the router emitted: placements must carry ids and respect the grids and the
@@ -184,6 +203,9 @@ impl Invariants {
             ));
         };
         self.by_coid.insert(req.client_order_id().clone(), i);
+        if let Some(t) = self.intents[i].as_mut() {
+            t.coids.push(req.client_order_id().clone());
+        }
         let rules = self
             .venue_cfg
             .markets
@@ -235,7 +257,12 @@ impl Invariants {
                     ),
                 ));
             };
-            let id = self.intents[i].id.clone();
+            let Some(track) = self.intents[i].as_mut() else {
+                continue;
+            };
+            let id = track.id.clone();
+            track.orders += 1;
+            track.order_ids.push(o.order_id.clone());
             if o.client_order_id.as_str().is_empty() {
                 return Some(self.violation(
                     "ids_present",
@@ -243,7 +270,10 @@ impl Invariants {
                     format!("venue order {} has no client order id", o.order_id),
                 ));
             }
-            if !self.venue_coids.insert(o.client_order_id.clone()) {
+            if !self
+                .venue_coids
+                .insert(fnv1a64(o.client_order_id.as_str().as_bytes()))
+            {
                 return Some(self.violation(
                     "no_duplicate_orders",
                     Some(id.as_str()),
@@ -254,7 +284,6 @@ impl Invariants {
                 ));
             }
             self.by_order.insert(o.order_id.clone(), i);
-            self.intents[i].orders += 1;
         }
         // An intent never has two live orders (open orders are few: resting GTCs).
         let mut open: Vec<usize> = venue
@@ -264,10 +293,10 @@ impl Invariants {
         self.checks += 1;
         open.sort_unstable();
         if let Some(w) = open.windows(2).find(|w| w[0] == w[1]) {
-            let id = self.intents[w[0]].id.clone();
+            let id = self.intents[w[0]].as_ref().map(|t| t.id.clone());
             return Some(self.violation(
                 "no_duplicate_orders",
-                Some(id.as_str()),
+                id.as_ref().map(IntentId::as_str),
                 "two live orders at once".into(),
             ));
         }
@@ -279,7 +308,9 @@ impl Invariants {
             let Some(&i) = self.by_order.get(&t.order_id) else {
                 continue; // reported as single_router above
             };
-            let track = &mut self.intents[i];
+            let Some(track) = self.intents[i].as_mut() else {
+                continue;
+            };
             track.filled += t.qty;
             let (filled, qty, cap, side) = (track.filled, track.qty, track.cap, track.side);
             let id = track.id.clone();
@@ -305,9 +336,13 @@ impl Invariants {
         None
     }
 
-    /// Audit lines as the router writes them: they must follow the table from NEW.
+    /// Audit lines as the router writes them: they must follow the table from NEW. An intent
+    /// that reached a terminal state leaves the lookups.
     pub fn on_audit(&mut self, line: &AuditLine) -> Option<Violation> {
         self.checks += 1;
+        if line.state.is_terminal() && line.detail.event().is_none() {
+            self.retire(&line.intent_id);
+        }
         self.audit.observe_line(line);
         let problems = self.audit.problems();
         if problems.len() > self.audit_problems {
@@ -320,6 +355,21 @@ impl Invariants {
             ));
         }
         None
+    }
+
+    fn retire(&mut self, id: &IntentId) {
+        let Some(i) = self.by_intent.remove(id) else {
+            return;
+        };
+        if let Some(t) = self.intents.get_mut(i).and_then(Option::take) {
+            for c in &t.coids {
+                self.by_coid.remove(c);
+            }
+            for o in &t.order_ids {
+                self.by_order.remove(o);
+            }
+            self.free.push(i);
+        }
     }
 
     /// Balances and reservations, after every step.
@@ -414,7 +464,7 @@ impl Invariants {
 
     /// Venue orders placed for an intent, and what they filled.
     pub fn orders_of(&self, id: &IntentId) -> Option<(u32, Decimal)> {
-        let i = *self.by_intent.get(id)?;
-        Some((self.intents[i].orders, self.intents[i].filled))
+        let t = self.intents.get(*self.by_intent.get(id)?)?.as_ref()?;
+        Some((t.orders, t.filled))
     }
 }

@@ -1,19 +1,26 @@
 //! The event queue: events ordered by `(t_ms, sequence)`, so equal times keep insertion order.
 
-use std::collections::BTreeMap;
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 
 use crate::model::TimeMs;
 
+/// A min-heap of small keys over a slab of events: events (commands with their orders) are
+/// large, and only the keys move when the heap reorders.
 #[derive(Debug)]
 pub struct Queue<E> {
-    events: BTreeMap<(TimeMs, u64), E>,
+    heap: BinaryHeap<Reverse<(TimeMs, u64, usize)>>,
+    slots: Vec<Option<E>>,
+    free: Vec<usize>,
     next_seq: u64,
 }
 
 impl<E> Default for Queue<E> {
     fn default() -> Self {
         Queue {
-            events: BTreeMap::new(),
+            heap: BinaryHeap::new(),
+            slots: Vec::new(),
+            free: Vec::new(),
             next_seq: 0,
         }
     }
@@ -21,24 +28,36 @@ impl<E> Default for Queue<E> {
 
 impl<E> Queue<E> {
     pub fn push(&mut self, at: TimeMs, event: E) {
-        self.events.insert((at, self.next_seq), event);
+        let slot = match self.free.pop() {
+            Some(i) => {
+                self.slots[i] = Some(event);
+                i
+            }
+            None => {
+                self.slots.push(Some(event));
+                self.slots.len() - 1
+            }
+        };
+        self.heap.push(Reverse((at, self.next_seq, slot)));
         self.next_seq += 1;
     }
 
     pub fn peek_time(&self) -> Option<TimeMs> {
-        self.events.first_key_value().map(|(&(t, _), _)| t)
+        self.heap.peek().map(|Reverse((t, _, _))| *t)
     }
 
     pub fn pop(&mut self) -> Option<(TimeMs, E)> {
-        self.events.pop_first().map(|((t, _), e)| (t, e))
+        let Reverse((t, _, slot)) = self.heap.pop()?;
+        self.free.push(slot);
+        self.slots.get_mut(slot)?.take().map(|e| (t, e))
     }
 
     pub fn len(&self) -> usize {
-        self.events.len()
+        self.heap.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.events.is_empty()
+        self.heap.is_empty()
     }
 }
 

@@ -1,6 +1,7 @@
 //! The fixed workload of `order-router bench`, so users can measure on their own hardware.
 //!
-//! Four markets (BTC, ETH, SOL, XRP against USDT) with books 5 levels deep, each moving a little
+//! Four markets (BTC, ETH, SOL, XRP against USDT, with Binance-like ticks and lots) with books
+//! 5 levels deep, each moving a little
 //! every 100 ms; one intent every millisecond, round robin over the markets, 60% buys and 40%
 //! sells of 20 to 200 USDT at the current mid; and a realistic fault mix per request: 0.5% lost
 //! requests, 0.5% lost replies, 0.3% server errors, 0.5% rate limits, 1% latency spikes of
@@ -18,11 +19,12 @@ use crate::exchange::sim::VenueConfig;
 use crate::model::{Asset, IntentId, Side, Symbol};
 use crate::router::RouterConfig;
 
-const MARKETS: [(&str, &str, i64); 4] = [
-    ("BTC/USDT", "BTC", 50_000),
-    ("ETH/USDT", "ETH", 3_000),
-    ("SOL/USDT", "SOL", 150),
-    ("XRP/USDT", "XRP", 1),
+/// Symbol, base asset, starting mid, and Binance-like tick and lot step (as decimal places).
+const MARKETS: [(&str, &str, i64, u32, u32); 4] = [
+    ("BTC/USDT", "BTC", 50_000, 2, 5),
+    ("ETH/USDT", "ETH", 3_000, 2, 4),
+    ("SOL/USDT", "SOL", 150, 2, 3),
+    ("XRP/USDT", "XRP", 1, 4, 1),
 ];
 
 /// Settings of the workload (its rows come from [`rows`]).
@@ -31,9 +33,19 @@ pub fn scenario() -> Scenario {
         levels: 5,
         ..VenueConfig::default()
     };
-    venue.default_rules.step_size = Decimal::new(1, 5);
+    let mut router = RouterConfig::default();
+    router.default_rules.min_notional = venue.default_rules.min_notional;
+    for (symbol, _, _, tick_dp, step_dp) in MARKETS {
+        if let Ok(s) = Symbol::parse(symbol) {
+            let mut rules = venue.default_rules;
+            rules.tick_size = Decimal::new(1, tick_dp);
+            rules.step_size = Decimal::new(1, step_dp);
+            venue.markets.insert(s.clone(), rules);
+            router.markets.insert(s, rules);
+        }
+    }
     Scenario {
-        router: RouterConfig::default(),
+        router,
         venue,
         latency_ms: 5,
         seed: Some(1),
@@ -60,13 +72,14 @@ pub fn scenario() -> Scenario {
 pub fn rows(intents: u64) -> impl Iterator<Item = Row> {
     let symbols: Vec<Symbol> = MARKETS
         .iter()
-        .filter_map(|(s, _, _)| Symbol::parse(s).ok())
+        .filter_map(|(s, _, _, _, _)| Symbol::parse(s).ok())
         .collect();
     let mut mids: Vec<Decimal> = MARKETS.iter().map(|m| Decimal::from(m.2)).collect();
+    let steps: Vec<u32> = MARKETS.iter().map(|m| m.4).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(0xbe7c_4000);
     let big = Decimal::from(1_000_000_000_000i64);
     let mut start: Vec<Row> = vec![balance("USDT", big)];
-    for (_, base, _) in MARKETS {
+    for (_, base, _, _, _) in MARKETS {
         start.push(balance(base, Decimal::from(1_000_000_000i64)));
     }
     for (i, s) in symbols.iter().enumerate() {
@@ -98,7 +111,9 @@ pub fn rows(intents: u64) -> impl Iterator<Item = Row> {
             Side::Sell
         };
         let notional = Decimal::from(rng.random_range(20..=200u32));
-        let qty = (notional / mids[i]).round_dp(5).max(Decimal::new(1, 5));
+        let qty = (notional / mids[i])
+            .round_dp(steps[i])
+            .max(Decimal::new(1, steps[i]));
         let id = IntentId::new(&format!("w{n}")).ok()?;
         let intent = Intent::new(id, t, symbols[i].clone(), side, qty, mids[i]).ok()?;
         n += 1;
