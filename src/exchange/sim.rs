@@ -13,7 +13,7 @@
 //! Like Binance spot, a `client_order_id` is by default unique only among *open* orders
 //! ([`Dedup::OpenOnly`]), so a blind resend of a finished order's id creates a second order.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -46,6 +46,16 @@ pub struct VenueConfig {
     pub dedup: Dedup,
     /// Price levels per book side.
     pub levels: u32,
+    /// How long a finished order (and its trades) stays queryable after it ended; `None` (the
+    /// default) keeps every order forever.
+    ///
+    /// A real venue keeps finished orders queryable for a long time, and a router may still
+    /// query an order whose reply was lost (it keeps asking, with backoff, until it learns the
+    /// outcome), so retention must be far longer than any query the router can still make:
+    /// minutes, not seconds. An order forgotten too early answers `NotFound`, which a router
+    /// reads as "never placed" once the receive window has passed. With [`Dedup::Always`] a
+    /// forgotten client id can be used again.
+    pub order_retention_ms: Option<u64>,
 }
 
 impl Default for VenueConfig {
@@ -60,6 +70,7 @@ impl Default for VenueConfig {
             recv_window_ms: 5_000,
             dedup: Dedup::OpenOnly,
             levels: 10,
+            order_retention_ms: None,
         }
     }
 }
@@ -120,6 +131,8 @@ struct Meta {
     lock_left: Decimal,
     /// Sum of the fills' notionals, for the average price.
     cost: Decimal,
+    /// When the order became final (the `now` of the call that ended it); `None` while open.
+    final_ms: Option<TimeMs>,
 }
 
 /// The simulated venue.
@@ -128,9 +141,18 @@ pub struct SimExchange {
     cfg: VenueConfig,
     books: BTreeMap<Symbol, Book>,
     funds: BTreeMap<Asset, Funds>,
-    orders: Vec<Order>,
-    meta: Vec<Meta>,
-    trades: Vec<Trade>,
+    /// The retained orders, oldest first; `orders[k]` has the absolute index `order_base + k`.
+    /// Every index below (in the maps and sets) is absolute and never changes.
+    orders: VecDeque<Order>,
+    /// Parallel to `orders`.
+    meta: VecDeque<Meta>,
+    /// Orders forgotten so far (the absolute index of `orders[0]`).
+    order_base: usize,
+    /// The retained trades in execution order, each with its order's absolute index;
+    /// `trades[k]` has the absolute index `trade_base + k`.
+    trades: VecDeque<(usize, Trade)>,
+    /// Trades forgotten so far.
+    trade_base: usize,
     // Lookups only (never iterated), so their order cannot reach any output.
     /// The latest order of a client id, any symbol (for `Dedup::Always`).
     latest_by_coid: HashMap<ClientOrderId, usize>,
@@ -261,9 +283,11 @@ impl SimExchange {
             cfg,
             books: BTreeMap::new(),
             funds: BTreeMap::new(),
-            orders: Vec::new(),
-            meta: Vec::new(),
-            trades: Vec::new(),
+            orders: VecDeque::new(),
+            meta: VecDeque::new(),
+            order_base: 0,
+            trades: VecDeque::new(),
+            trade_base: 0,
             latest_by_coid: HashMap::default(),
             latest_by_symbol_coid: HashMap::default(),
             open_by_coid: HashMap::default(),
@@ -322,8 +346,9 @@ impl SimExchange {
             .copied()
             .collect();
         for i in resting {
-            if self.orders[i].status == OrderStatus::Open {
-                let left = self.orders[i].remaining;
+            let o = self.order(i);
+            if o.status == OrderStatus::Open {
+                let left = o.remaining;
                 self.match_order(i, now, left);
             }
         }
@@ -377,29 +402,111 @@ impl SimExchange {
         self.funds.iter().map(|(a, f)| (a, *f))
     }
 
-    /// Every order ever created, in creation order; never removed.
-    pub fn orders(&self) -> &[Order] {
-        &self.orders
+    /// How many orders were ever created, forgotten ones included; the next order's absolute
+    /// index.
+    pub fn order_count(&self) -> usize {
+        self.order_base + self.orders.len()
     }
 
-    /// Every trade, in execution order; append-only.
-    pub fn trades(&self) -> &[Trade] {
-        &self.trades
+    /// How many trades ever executed, forgotten ones included.
+    pub fn trade_count(&self) -> usize {
+        self.trade_base + self.trades.len()
+    }
+
+    /// The absolute index of the oldest retained order (`order_count()` when none is): every
+    /// order below it was forgotten. Always 0 without retention.
+    pub fn first_retained_order(&self) -> usize {
+        self.order_base
+    }
+
+    /// The absolute index of the oldest retained trade (`trade_count()` when none is).
+    pub fn first_retained_trade(&self) -> usize {
+        self.trade_base
+    }
+
+    /// The retained orders, in creation order: every order ever created without retention.
+    pub fn orders(&self) -> impl Iterator<Item = &Order> {
+        self.orders.iter()
+    }
+
+    /// The retained trades, in execution order: every trade ever executed without retention.
+    pub fn trades(&self) -> impl Iterator<Item = &Trade> {
+        self.trades.iter().map(|(_, t)| t)
+    }
+
+    /// The retained orders whose absolute index is at least `n`, in creation order (from the
+    /// oldest retained one when `n` was already forgotten).
+    pub fn orders_from(&self, n: usize) -> impl Iterator<Item = &Order> {
+        let k = n.saturating_sub(self.order_base).min(self.orders.len());
+        self.orders.range(k..)
+    }
+
+    /// The retained trades whose absolute index is at least `n`, in execution order (from the
+    /// oldest retained one when `n` was already forgotten).
+    pub fn trades_from(&self, n: usize) -> impl Iterator<Item = &Trade> {
+        let k = n.saturating_sub(self.trade_base).min(self.trades.len());
+        self.trades.range(k..).map(|(_, t)| t)
     }
 
     /// The orders currently open, oldest first.
     pub fn open_orders(&self) -> impl Iterator<Item = &Order> {
-        self.open.iter().map(|&i| &self.orders[i])
+        self.open.iter().map(|&i| self.order(i))
+    }
+
+    /// The order of absolute index `i`, which must be retained (open orders always are).
+    fn order(&self, i: usize) -> &Order {
+        &self.orders[i - self.order_base]
+    }
+
+    /// Forgets the oldest orders that ended at least `order_retention_ms` before `now`, with
+    /// their trades; nothing without retention. It stops at the first order still open or
+    /// too young, so an old resting order holds back the later ones until it ends: simple, and
+    /// amortised O(1) per order.
+    pub fn forget_before(&mut self, now: TimeMs) {
+        let Some(retention) = self.cfg.order_retention_ms else {
+            return;
+        };
+        while let Some(meta) = self.meta.front() {
+            match meta.final_ms {
+                Some(t) if t.saturating_add(retention) <= now => {}
+                _ => break,
+            }
+            let i = self.order_base;
+            self.meta.pop_front();
+            let Some(o) = self.orders.pop_front() else {
+                break;
+            };
+            self.order_base += 1;
+            if self.latest_by_coid.get(&o.client_order_id) == Some(&i) {
+                self.latest_by_coid.remove(&o.client_order_id);
+            }
+            let key = (o.symbol, o.client_order_id);
+            if self.latest_by_symbol_coid.get(&key) == Some(&i) {
+                self.latest_by_symbol_coid.remove(&key);
+            }
+            self.trades_by_order.remove(&o.order_id);
+        }
+        // Trades are in execution order; an old resting order's late fills may hold back the
+        // trades of orders already forgotten until it goes as well.
+        while self
+            .trades
+            .front()
+            .is_some_and(|&(i, _)| i < self.order_base)
+        {
+            self.trades.pop_front();
+            self.trade_base += 1;
+        }
     }
 
     /// Walks the opposite side of the book for order `i`, filling at most `max_fill`.
     fn match_order(&mut self, i: usize, now: TimeMs, max_fill: Decimal) {
+        let k = i - self.order_base;
         let (symbol, side, limit) = {
-            let o = &self.orders[i];
+            let o = &self.orders[k];
             (o.symbol.clone(), o.side, o.price)
         };
-        let fee_rate = self.meta[i].fee_rate;
-        let mut left = self.orders[i].remaining.min(max_fill);
+        let fee_rate = self.meta[k].fee_rate;
+        let mut left = self.orders[k].remaining.min(max_fill);
         let Some(book) = self.books.get_mut(&symbol) else {
             return;
         };
@@ -436,8 +543,10 @@ impl SimExchange {
 
     /// One trade of order `i`: `qty` at `price`. The caller made sure the money computes.
     fn fill(&mut self, i: usize, price: Decimal, qty: Decimal, now: TimeMs) {
-        let meta = &mut self.meta[i];
-        let o = &mut self.orders[i];
+        let k = i - self.order_base;
+        let t = self.trade_count();
+        let meta = &mut self.meta[k];
+        let o = &mut self.orders[k];
         let notional = price.checked_mul(qty).unwrap_or(Decimal::ZERO);
         let fee = notional.checked_mul(meta.fee_rate).unwrap_or(Decimal::ZERO);
         let release = match o.side {
@@ -455,7 +564,7 @@ impl SimExchange {
         let (base, quote) = (o.symbol.base().clone(), o.symbol.quote().clone());
         let side = o.side;
         let trade = Trade {
-            trade_id: TradeId::generated(format!("T{}", self.trades.len() + 1)),
+            trade_id: TradeId::generated(format!("T{}", t + 1)),
             order_id: o.order_id.clone(),
             symbol: o.symbol.clone(),
             side,
@@ -469,8 +578,8 @@ impl SimExchange {
         self.trades_by_order
             .entry(trade.order_id.clone())
             .or_default()
-            .push(self.trades.len());
-        self.trades.push(trade);
+            .push(t);
+        self.trades.push_back((i, trade));
         match side {
             Side::Buy => {
                 let q = self.funds.entry(quote).or_default();
@@ -488,27 +597,30 @@ impl SimExchange {
             }
         }
         if done {
-            self.finish(i, OrderStatus::Closed);
+            self.finish(i, OrderStatus::Closed, now);
         }
     }
 
-    /// Ends order `i` with `status`: what is still locked for it returns to free, and it
-    /// leaves the open lists.
-    fn finish(&mut self, i: usize, status: OrderStatus) {
-        if self.orders[i].status.is_final() {
+    /// Ends order `i` with `status` at `now`: what is still locked for it returns to free, and
+    /// it leaves the open lists.
+    fn finish(&mut self, i: usize, status: OrderStatus, now: TimeMs) {
+        let k = i - self.order_base;
+        if self.orders[k].status.is_final() {
             return;
         }
-        let o = &mut self.orders[i];
+        let o = &mut self.orders[k];
         o.status = status;
         let asset = match o.side {
             Side::Buy => o.symbol.quote().clone(),
             Side::Sell => o.symbol.base().clone(),
         };
-        let amount = std::mem::take(&mut self.meta[i].lock_left);
+        let meta = &mut self.meta[k];
+        meta.final_ms = Some(now);
+        let amount = std::mem::take(&mut meta.lock_left);
         let f = self.funds.entry(asset).or_default();
         f.locked = sub_floor0(f.locked, amount);
         f.free = f.free.saturating_add(amount);
-        let o = &self.orders[i];
+        let o = &self.orders[k];
         self.open.remove(&i);
         if let Some(set) = self.open_by_symbol.get_mut(&o.symbol) {
             set.remove(&i);
@@ -581,6 +693,7 @@ impl SimExchange {
 
 impl Exchange for SimExchange {
     fn place(&mut self, now: TimeMs, r: &OrderRequest) -> Result<Order, ExchangeError> {
+        self.forget_before(now);
         let fault = self.armed.take();
         if now > r.sent_ms().saturating_add(self.cfg.recv_window_ms) {
             return Err(ExchangeError::RecvWindowExpired);
@@ -603,8 +716,8 @@ impl Exchange for SimExchange {
         if let Some(PlacementFault::Requote { bps }) = fault {
             self.requote(now, r.symbol(), r.side(), bps);
         }
-        let i = self.orders.len();
-        self.orders.push(Order {
+        let i = self.order_count();
+        self.orders.push_back(Order {
             order_id: OrderId::generated(format!("{}", i + 1)),
             client_order_id: coid.clone(),
             symbol: r.symbol().clone(),
@@ -618,11 +731,12 @@ impl Exchange for SimExchange {
             fee: Decimal::ZERO,
             fee_asset: r.symbol().quote().clone(),
         });
-        self.meta.push(Meta {
+        self.meta.push_back(Meta {
             tif: r.tif(),
             fee_rate,
             lock_left: lock,
             cost: Decimal::ZERO,
+            final_ms: None,
         });
         self.latest_by_coid.insert(coid.clone(), i);
         self.latest_by_symbol_coid
@@ -636,9 +750,10 @@ impl Exchange for SimExchange {
             _ => None,
         };
         self.match_order(i, now, partial.unwrap_or(r.qty()));
-        if self.orders[i].status == OrderStatus::Open {
-            if partial.is_some() || self.meta[i].tif == Tif::Ioc {
-                self.finish(i, OrderStatus::Expired);
+        let k = i - self.order_base;
+        if self.orders[k].status == OrderStatus::Open {
+            if partial.is_some() || self.meta[k].tif == Tif::Ioc {
+                self.finish(i, OrderStatus::Expired, now);
             } else {
                 self.open.insert(i);
                 self.open_by_symbol
@@ -648,7 +763,7 @@ impl Exchange for SimExchange {
                 self.open_by_coid.insert(coid.clone(), i);
             }
         }
-        Ok(self.orders[i].clone())
+        Ok(self.orders[k].clone())
     }
 
     fn fetch_order(
@@ -659,7 +774,7 @@ impl Exchange for SimExchange {
     ) -> Result<Order, ExchangeError> {
         self.latest_by_symbol_coid
             .get(&(symbol.clone(), client_order_id.clone()))
-            .map(|&i| self.orders[i].clone())
+            .map(|&i| self.order(i).clone())
             .ok_or(ExchangeError::NotFound)
     }
 
@@ -674,7 +789,7 @@ impl Exchange for SimExchange {
             .get(order_id)
             .into_iter()
             .flatten()
-            .map(|&i| &self.trades[i])
+            .map(|&i| &self.trades[i - self.trade_base].1)
             .filter(|t| &t.symbol == symbol)
             .cloned()
             .collect())
@@ -682,7 +797,7 @@ impl Exchange for SimExchange {
 
     fn cancel(
         &mut self,
-        _now: TimeMs,
+        now: TimeMs,
         symbol: &Symbol,
         client_order_id: &ClientOrderId,
     ) -> Result<Order, ExchangeError> {
@@ -690,10 +805,10 @@ impl Exchange for SimExchange {
             .open_by_coid
             .get(client_order_id)
             .copied()
-            .filter(|&i| &self.orders[i].symbol == symbol)
+            .filter(|&i| &self.order(i).symbol == symbol)
             .ok_or(ExchangeError::NotFound)?;
-        self.finish(i, OrderStatus::Canceled);
-        Ok(self.orders[i].clone())
+        self.finish(i, OrderStatus::Canceled, now);
+        Ok(self.order(i).clone())
     }
 }
 
@@ -834,7 +949,7 @@ mod tests {
             rejected_with(x.place(0, &r)),
             (-1121, "Invalid symbol.".to_string())
         );
-        assert!(x.orders().is_empty());
+        assert!(x.orders().next().is_none());
     }
 
     #[test]
@@ -922,7 +1037,7 @@ mod tests {
         assert_eq!(o.status, OrderStatus::Expired);
         // 0.01 * 0.333 = 0.00333, already on the step grid.
         assert_eq!((o.filled, o.remaining), (d("0.00333"), d("0.00667")));
-        assert_eq!(x.trades().len(), 1);
+        assert_eq!(x.trades().count(), 1);
         assert_eq!(x.open_orders().count(), 0);
         // Notional 166.51665, fee 0.16651665; nothing stays locked.
         assert_eq!(
@@ -963,8 +1078,8 @@ mod tests {
             (r.status, r.average),
             (OrderStatus::Closed, Some(d("50244.97")))
         );
-        assert_eq!(x.trades().len(), 1);
-        assert_eq!(x.trades()[0].t_ms, 1);
+        assert_eq!(x.trades().count(), 1);
+        assert_eq!(x.trades().next().unwrap().t_ms, 1);
         // It stays moved: the same cap still does not fill without any fault.
         let o = x.place(2, &buy("r2", "0.01", "50100", Tif::Ioc)).unwrap();
         assert_eq!((o.status, o.filled), (OrderStatus::Expired, d("0")));
@@ -987,7 +1102,7 @@ mod tests {
         x.arm(PlacementFault::Reject);
         let late = request("w1", &btc_usdt(), Side::Buy, "0.01", "50100", Tif::Ioc, 100);
         assert_eq!(x.place(5_101, &late), Err(ExchangeError::RecvWindowExpired));
-        assert!(x.orders().is_empty() && x.trades().is_empty());
+        assert!(x.orders().next().is_none() && x.trades().next().is_none());
         assert_eq!(x.funds(&usdt()).free, d("10000"));
         assert_eq!(x.armed(), None);
         assert_eq!(
@@ -1005,7 +1120,7 @@ mod tests {
         x.arm(PlacementFault::Reject);
         let (code, _) = rejected_with(x.place(0, &buy("j1", "0.01", "50100", Tif::Ioc)));
         assert_eq!(code, -1013);
-        assert!(x.orders().is_empty());
+        assert!(x.orders().next().is_none());
         assert_eq!(x.funds(&usdt()).free, d("10000"));
         assert!(x.place(0, &buy("j1", "0.01", "50100", Tif::Ioc)).is_ok());
     }
@@ -1018,7 +1133,7 @@ mod tests {
         assert_eq!(resting.status, OrderStatus::Open);
         let again = x.place(1, &buy("a", "0.01", "50100", Tif::Ioc));
         assert_eq!(again, Err(ExchangeError::DuplicateClientOrderId(coid("a"))));
-        assert_eq!(x.orders().len(), 1);
+        assert_eq!(x.orders().count(), 1);
         x.cancel(2, &s, &coid("a")).unwrap();
         // Not open any more: the same id is a new order.
         let second = x.place(3, &buy("a", "0.01", "50100", Tif::Ioc)).unwrap();
@@ -1028,7 +1143,7 @@ mod tests {
         let third = x.place(4, &buy("a", "0.01", "50100", Tif::Ioc)).unwrap();
         assert_eq!(third.order_id.as_str(), "3");
         assert_eq!(x.funds(&btc()).free, d("0.02"));
-        assert_eq!(x.orders().len(), 3);
+        assert_eq!(x.orders().count(), 3);
         // A query by client id answers with the latest order.
         assert_eq!(x.fetch_order(5, &s, &coid("a")).unwrap(), third);
         let eth = Symbol::parse("ETH/USDT").unwrap();
@@ -1052,7 +1167,7 @@ mod tests {
         // An IOC that filled nothing counts as well.
         x.place(2, &buy("b", "0.01", "40000", Tif::Ioc)).unwrap();
         assert!(x.place(3, &buy("b", "0.01", "40000", Tif::Ioc)).is_err());
-        assert_eq!(x.orders().len(), 2);
+        assert_eq!(x.orders().count(), 2);
         assert_eq!(x.funds(&btc()).free, d("0.01"));
     }
 
@@ -1104,7 +1219,7 @@ mod tests {
             "Filter failure: MIN_NOTIONAL"
         );
         assert!(x.place(0, &eth_buy("f8", "0.004", "3000.1")).is_ok());
-        assert_eq!(x.orders().len(), 2);
+        assert_eq!(x.orders().count(), 2);
     }
 
     #[test]
@@ -1138,7 +1253,7 @@ mod tests {
                 locked: d("0.1")
             }
         );
-        assert_eq!(x.orders().len(), 2);
+        assert_eq!(x.orders().count(), 2);
     }
 
     #[test]
@@ -1147,7 +1262,7 @@ mod tests {
         let s = btc_usdt();
         let o = x.place(0, &buy("g1", "0.1", "49900", Tif::Gtc)).unwrap();
         assert_eq!(o.status, OrderStatus::Open);
-        assert!(x.trades().is_empty());
+        assert!(x.trades().next().is_none());
         // 0.1 * 49900 * 1.001.
         assert_eq!(
             x.funds(&usdt()),
@@ -1169,7 +1284,7 @@ mod tests {
         assert_eq!(o.status, OrderStatus::Closed);
         assert_eq!(o.average, Some(d("49804.98")));
         assert_eq!(o.fee, d("4.980498"));
-        assert_eq!(x.trades()[0].t_ms, 7);
+        assert_eq!(x.trades().next().unwrap().t_ms, 7);
         assert_eq!(
             x.funds(&usdt()),
             Funds {
@@ -1237,7 +1352,7 @@ mod tests {
         );
         // A canceled order never fills, whatever the market does.
         x.set_market(3, &s, d("40000"), d("2"), d("1"));
-        assert!(x.trades().is_empty());
+        assert!(x.trades().next().is_none());
         x.cancel(4, &s, &coid("c2")).unwrap();
         assert_eq!(
             x.funds(&btc()),
@@ -1268,6 +1383,196 @@ mod tests {
         assert_eq!(x.best_bid_ask(&s), Some((d("49995"), d("50005"))));
         let o = x.place(3, &buy("d3", "0.1", "50005", Tif::Ioc)).unwrap();
         assert_eq!(o.filled, d("0.1"));
+    }
+
+    /// A BTC/USDT request sent at `now`, for placements beyond the receive window of 0.
+    fn at(now: TimeMs, side: Side, id: &str, qty: &str, limit: &str, tif: Tif) -> OrderRequest {
+        request(id, &btc_usdt(), side, qty, limit, tif, now)
+    }
+
+    fn retaining(ms: Option<u64>) -> VenueConfig {
+        VenueConfig {
+            order_retention_ms: ms,
+            ..VenueConfig::default()
+        }
+    }
+
+    fn coids(x: &SimExchange) -> Vec<String> {
+        x.orders()
+            .map(|o| o.client_order_id.as_str().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn retention_forgets_orders_finished_long_ago_with_their_trades() {
+        let mut x = venue(retaining(Some(1000)), "100000", "0", "1");
+        let s = btc_usdt();
+        let a = x.place(0, &buy("a", "0.01", "50100", Tif::Ioc)).unwrap();
+        assert_eq!(a.status, OrderStatus::Closed);
+        let b = x.place(500, &buy("b", "0.01", "50100", Tif::Ioc)).unwrap();
+        // 999 ms after `a` ended: still kept.
+        x.place(999, &buy("c", "0.01", "50100", Tif::Ioc)).unwrap();
+        assert_eq!(x.order_count(), 3);
+        assert_eq!(x.orders().count(), 3);
+        assert_eq!(x.fetch_order(999, &s, &coid("a")).unwrap(), a);
+        // 1000 ms after: forgotten by the next placement, with its trade.
+        let fourth = x
+            .place(1_000, &buy("d", "0.01", "50100", Tif::Ioc))
+            .unwrap();
+        assert_eq!(fourth.order_id.as_str(), "4");
+        assert_eq!(x.order_count(), 4);
+        assert_eq!(x.first_retained_order(), 1);
+        assert_eq!(
+            coids(&x),
+            [coid("b"), coid("c"), coid("d")].map(|c| c.to_string())
+        );
+        assert_eq!(
+            x.fetch_order(1_000, &s, &coid("a")),
+            Err(ExchangeError::NotFound)
+        );
+        assert!(x.fetch_trades(1_000, &s, &a.order_id).unwrap().is_empty());
+        assert_eq!((x.trade_count(), x.trades().count()), (4, 3));
+        assert_eq!(x.first_retained_trade(), 1);
+        let ids: Vec<_> = x.trades().map(|t| t.trade_id.as_str()).collect();
+        assert_eq!(ids, ["T2", "T3", "T4"]);
+        // Lookups of what is kept still work.
+        assert_eq!(x.fetch_order(1_000, &s, &coid("b")).unwrap(), b);
+        let tb = x.fetch_trades(1_000, &s, &b.order_id).unwrap();
+        assert_eq!(
+            tb.iter().map(|t| t.trade_id.as_str()).collect::<Vec<_>>(),
+            ["T2"]
+        );
+        // Absolute cursors: from a forgotten index, from the oldest kept; past the end, nothing.
+        assert_eq!(x.orders_from(0).count(), 3);
+        let from2: Vec<_> = x.orders_from(2).map(|o| o.order_id.as_str()).collect();
+        assert_eq!(from2, ["3", "4"]);
+        assert_eq!(x.orders_from(4).count(), 0);
+        assert_eq!(x.orders_from(99).count(), 0);
+        let t3: Vec<_> = x.trades_from(3).map(|t| t.trade_id.as_str()).collect();
+        assert_eq!(t3, ["T4"]);
+        assert_eq!(x.trades_from(0).count(), 3);
+        // Numbering goes on from what was ever created.
+        let e = x
+            .place(1_200, &buy("e", "0.01", "50100", Tif::Ioc))
+            .unwrap();
+        assert_eq!(e.order_id.as_str(), "5");
+        assert_eq!(x.trades().last().unwrap().trade_id.as_str(), "T5");
+        // Much later, everything finished is gone; the counts stay.
+        x.place(
+            10_000,
+            &at(10_000, Side::Buy, "f", "0.01", "50100", Tif::Ioc),
+        )
+        .unwrap();
+        assert_eq!(coids(&x), [coid("f").to_string()]);
+        assert_eq!((x.order_count(), x.trade_count()), (6, 6));
+        assert_eq!(x.trades().count(), 1);
+        assert_eq!(x.funds(&btc()).free, d("0.06"));
+    }
+
+    #[test]
+    fn a_forgotten_order_leaves_a_newer_one_of_the_same_client_id_in_place() {
+        let mut x = venue(retaining(Some(1000)), "100000", "0", "1");
+        let s = btc_usdt();
+        x.place(0, &buy("a", "0.01", "50100", Tif::Ioc)).unwrap();
+        // OpenOnly: a finished id is a new order.
+        let again = x.place(500, &buy("a", "0.01", "50100", Tif::Ioc)).unwrap();
+        x.place(1_000, &buy("z", "0.01", "50100", Tif::Ioc))
+            .unwrap();
+        assert_eq!(x.first_retained_order(), 1);
+        assert_eq!(x.fetch_order(1_000, &s, &coid("a")).unwrap(), again);
+        x.place(1_500, &buy("y", "0.01", "50100", Tif::Ioc))
+            .unwrap();
+        assert_eq!(
+            x.fetch_order(1_500, &s, &coid("a")),
+            Err(ExchangeError::NotFound)
+        );
+    }
+
+    #[test]
+    fn an_open_order_at_the_front_holds_back_later_ones_until_it_ends() {
+        let mut x = venue(retaining(Some(1000)), "100000", "1", "0.01");
+        let s = btc_usdt();
+        // g rests; a fills at once; j sells 0.01 at once and rests the rest.
+        x.place(0, &buy("g", "0.01", "49900", Tif::Gtc)).unwrap();
+        let a = x.place(0, &buy("a", "0.01", "50005", Tif::Ioc)).unwrap();
+        assert_eq!(a.status, OrderStatus::Closed);
+        let j = x.place(0, &sell("j", "0.05", "49995", Tif::Gtc)).unwrap();
+        assert_eq!((j.status, j.filled), (OrderStatus::Open, d("0.01")));
+        // Long after `a` ended, the open `g` in front keeps it.
+        x.place(5_000, &buy("b", "0.01", "50010", Tif::Ioc))
+            .unwrap();
+        assert_eq!(x.orders().count(), 4);
+        assert_eq!(x.fetch_order(5_000, &s, &coid("a")).unwrap(), a);
+        assert_eq!(x.fetch_trades(5_000, &s, &a.order_id).unwrap().len(), 1);
+        // g fills on a move down at 6000 (the resting sell j at 49995 does not).
+        x.set_market(6_000, &s, d("49800"), d("2"), d("1"));
+        let g = x.fetch_order(6_000, &s, &coid("g")).unwrap();
+        assert_eq!(g.status, OrderStatus::Closed);
+        let ids: Vec<_> = x.trades().map(|t| t.trade_id.as_str()).collect();
+        assert_eq!(ids, ["T1", "T2", "T3", "T4"]);
+        // 6999: g ended 999 ms ago, nothing goes.
+        x.place(6_999, &at(6_999, Side::Buy, "c", "0.01", "50000", Tif::Ioc))
+            .unwrap();
+        assert_eq!(x.first_retained_order(), 0);
+        // 7000: g and a go; the open j stops the walk (b ended long ago but comes after it).
+        x.place(7_000, &at(7_000, Side::Buy, "e", "0.01", "50000", Tif::Ioc))
+            .unwrap();
+        assert_eq!(x.first_retained_order(), 2);
+        assert_eq!(coids(&x), ["j", "b", "c", "e"].map(|c| coid(c).to_string()));
+        for gone in ["g", "a"] {
+            assert_eq!(
+                x.fetch_order(7_000, &s, &coid(gone)),
+                Err(ExchangeError::NotFound)
+            );
+        }
+        // a's trade T1 went; j's T2 (kept) now holds back g's T4 (forgotten order, unreachable).
+        let ids: Vec<_> = x.trades().map(|t| t.trade_id.as_str()).collect();
+        assert_eq!(ids[..3], ["T2", "T3", "T4"]);
+        assert!(x.fetch_trades(7_000, &s, &g.order_id).unwrap().is_empty());
+        // The kept orders still work by their absolute indices: j fills on a move up, then
+        // b is found, and a cancel finds j after the compaction.
+        let fills = x.fetch_trades(7_000, &s, &j.order_id).unwrap();
+        assert_eq!(fills.len(), 1);
+        assert_eq!(
+            x.fetch_order(7_000, &s, &coid("b")).unwrap().status,
+            OrderStatus::Closed
+        );
+        x.set_market(7_100, &s, d("50000"), d("2"), d("0.02"));
+        let j_now = x.fetch_order(7_100, &s, &coid("j")).unwrap();
+        assert_eq!((j_now.status, j_now.filled), (OrderStatus::Open, d("0.03")));
+        assert_eq!(x.fetch_trades(7_100, &s, &j.order_id).unwrap().len(), 2);
+        assert_eq!(x.open_orders().count(), 1);
+        let canceled = x.cancel(7_200, &s, &coid("j")).unwrap();
+        assert_eq!(canceled.status, OrderStatus::Canceled);
+        assert_eq!(x.funds(&btc()).locked, d("0"));
+        // Once j is old enough, everything before the newest goes, trades included.
+        x.place(8_200, &at(8_200, Side::Buy, "h", "0.01", "50005", Tif::Ioc))
+            .unwrap();
+        assert_eq!(coids(&x), [coid("h").to_string()]);
+        assert!(x.trades().all(|t| t.order_id.as_str() == "7"));
+        assert_eq!((x.order_count(), x.trades().count()), (7, 1));
+    }
+
+    #[test]
+    fn without_retention_nothing_is_ever_forgotten() {
+        let mut x = venue(retaining(None), "100000", "1", "1");
+        let s = btc_usdt();
+        let a = x.place(0, &buy("a", "0.01", "50100", Tif::Ioc)).unwrap();
+        x.place(0, &sell("b", "0.01", "60000", Tif::Gtc)).unwrap();
+        x.cancel(1, &s, &coid("b")).unwrap();
+        let late = u64::MAX / 2;
+        x.forget_before(late);
+        x.place(late, &at(late, Side::Buy, "c", "0.01", "50100", Tif::Ioc))
+            .unwrap();
+        assert_eq!((x.first_retained_order(), x.first_retained_trade()), (0, 0));
+        assert_eq!(x.orders().count(), 3);
+        assert_eq!(x.trades().count(), 2);
+        assert_eq!(x.fetch_order(late, &s, &coid("a")).unwrap(), a);
+        assert_eq!(x.fetch_trades(late, &s, &a.order_id).unwrap().len(), 1);
+        assert_eq!(
+            x.fetch_order(late, &s, &coid("b")).unwrap().status,
+            OrderStatus::Canceled
+        );
     }
 
     /// Random placements, faults, market moves and cancels from a fixed-seed generator; after
@@ -1363,9 +1668,9 @@ mod tests {
             }
             assert_eq!(x.funds(&usdt()).locked, quote_locked, "step {step}");
             assert_eq!(x.funds(&btc()).locked, base_locked, "step {step}");
-            let open = x.orders().iter().filter(|o| o.status == OrderStatus::Open);
+            let open = x.orders().filter(|o| o.status == OrderStatus::Open);
             assert_eq!(open.count(), x.open_orders().count());
-            for o in x.orders().to_vec() {
+            for o in x.orders().cloned().collect::<Vec<_>>() {
                 assert_eq!(o.filled + o.remaining, o.amount);
                 let filled: Decimal = x
                     .fetch_trades(now, &s, &o.order_id)
@@ -1377,11 +1682,10 @@ mod tests {
             }
         }
         // The loop did exercise the venue.
-        assert!(x.trades().len() > 20, "{}", x.trades().len());
-        assert!(x.orders().iter().any(|o| o.status == OrderStatus::Canceled));
+        assert!(x.trades().count() > 20, "{}", x.trades().count());
+        assert!(x.orders().any(|o| o.status == OrderStatus::Canceled));
         assert!(x
             .orders()
-            .iter()
             .any(|o| o.status == OrderStatus::Expired && o.filled > Decimal::ZERO));
     }
 }

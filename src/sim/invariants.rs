@@ -86,6 +86,8 @@ pub struct Invariants {
     by_order: HashMap<OrderId, usize>,
     /// Every client order id the venue ever held, as a 64-bit hash: a repeat is a second order.
     venue_coids: HashSet<u64>,
+    /// Absolute indices (see [`SimExchange::order_count`]) of the next venue order and trade
+    /// to look at.
     orders_seen: usize,
     trades_seen: usize,
 }
@@ -241,10 +243,13 @@ impl Invariants {
     }
 
     /// What changed at the venue since the last call: new orders and new trades.
+    ///
+    /// Called after every venue call that can create an order or a trade, so the venue never
+    /// forgets one (it keeps finished orders for minutes) before it was seen here; should that
+    /// happen anyway, the cursor skips what is gone rather than looking at anything twice.
     pub fn after_venue(&mut self, venue: &SimExchange) -> Option<Violation> {
-        let orders = venue.orders();
-        while self.orders_seen < orders.len() {
-            let o = &orders[self.orders_seen];
+        self.orders_seen = self.orders_seen.max(venue.first_retained_order());
+        for o in venue.orders_from(self.orders_seen) {
             self.orders_seen += 1;
             self.checks += 3;
             let Some(&i) = self.by_coid.get(&o.client_order_id) else {
@@ -300,9 +305,8 @@ impl Invariants {
                 "two live orders at once".into(),
             ));
         }
-        let trades = venue.trades();
-        while self.trades_seen < trades.len() {
-            let t = &trades[self.trades_seen];
+        self.trades_seen = self.trades_seen.max(venue.first_retained_trade());
+        for t in venue.trades_from(self.trades_seen) {
             self.trades_seen += 1;
             self.checks += 2;
             let Some(&i) = self.by_order.get(&t.order_id) else {

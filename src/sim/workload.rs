@@ -31,6 +31,10 @@ const MARKETS: [(&str, &str, i64, u32, u32); 4] = [
 pub fn scenario() -> Scenario {
     let mut venue = VenueConfig {
         levels: 5,
+        // The workload's intents finish within seconds (IOC orders, a few retries and queries
+        // with backoff), so two minutes of history is far beyond any query the router can
+        // still make; keeping every order instead would grow the venue with the run.
+        order_retention_ms: Some(120_000),
         ..VenueConfig::default()
     };
     let mut router = RouterConfig::default();

@@ -513,8 +513,8 @@ impl World<'_> {
         r.end_ms = self.now;
         r.intents = stats.intents;
         r.duplicates_ignored = stats.duplicates_ignored;
-        r.orders = self.venue.orders().len() as u64;
-        r.fills = self.venue.trades().len() as u64;
+        r.orders = self.venue.order_count() as u64;
+        r.fills = self.venue.trade_count() as u64;
         r.retries = stats.retries;
         r.unknown_outcomes = stats.unknown_outcomes;
         r.checks = self.inv.checks();
@@ -557,10 +557,11 @@ fn check(
                     ));
                 }
             }
+            // The venue's retained orders: all of them, unless the scenario sets a retention
+            // (an intent's orders are then only counted while the venue still keeps them).
             let prefix = ClientOrderId::intent_prefix(&intent);
             let mine: Vec<_> = venue
                 .orders()
-                .iter()
                 .filter(|o| o.client_order_id.as_str().starts_with(&prefix))
                 .collect();
             if let Some(n) = orders {
