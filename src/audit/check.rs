@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use super::line::{AuditLine, Detail};
 use super::read::{ReadError, Record};
 use crate::model::fnv1a64;
-use crate::router::{is_legal, State};
+use crate::router::{is_legal, Finished, State};
 
 /// What is wrong with a log.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -208,7 +208,7 @@ impl<'a> From<&'a AuditLine> for LineView<'a> {
 pub struct Checker {
     // Keyed by a 64-bit hash of the intent id; lookups only, never iterated for output.
     live: HashMap<u64, Track>,
-    done: HashMap<u64, State>,
+    done: Finished,
     intents: u64,
     last_seq: Option<u64>,
     last_t: u64,
@@ -265,7 +265,7 @@ impl Checker {
         let key = fnv1a64(r.intent_id.as_bytes());
         let current = match self.live.get(&key) {
             Some(t) => Some(t.state),
-            None => self.done.get(&key).copied(),
+            None => self.done.get(key),
         };
         let Some(current) = current else {
             // An intent's first line.
@@ -293,7 +293,7 @@ impl Checker {
         let mut t = match self.live.remove(&key) {
             Some(t) => t,
             None => {
-                self.done.remove(&key);
+                self.done.remove(key);
                 Track::new(r.intent_id, self.intents, current, None)
             }
         };

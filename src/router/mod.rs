@@ -24,7 +24,7 @@ pub mod state;
 pub use config::{ConfigError, MarketRules, RouterConfig};
 pub use io::{Action, Command, Input, OrderRequest, Reply, ReplyOutcome, RequestId};
 pub use mutant::Mutant;
-pub use state::{is_legal, State};
+pub use state::{is_legal, Finished, State};
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -51,14 +51,6 @@ pub struct RouterStats {
     pub stale_replies: u64,
 }
 
-/// What the router remembers of an intent it has seen.
-#[derive(Debug, Clone, Copy)]
-enum Seen {
-    Active(u64),
-    /// Terminal intents shrink to their final state: enough to answer a late duplicate.
-    Done(State),
-}
-
 /// Outputs and bookkeeping shared by all intents.
 #[derive(Debug, Default)]
 struct Outputs {
@@ -74,11 +66,13 @@ struct Outputs {
 pub struct Router {
     config: RouterConfig,
     portfolio: Portfolio,
-    /// Every intent ever delivered, by a 64-bit FNV-1a hash of its id: 16 bytes an intent, so
-    /// idempotency costs little memory however long the router runs. Two ids with the same hash
-    /// would make the later one look like a duplicate and be ignored: a missed trade, never a
-    /// double order (about n^2 / 2^65: 3e-6 for ten million intents).
-    seen: HashMap<u64, Seen>,
+    /// Intents in flight, by a 64-bit FNV-1a hash of their id.
+    in_flight: HashMap<u64, u64>,
+    /// Every intent that ended, in 8 bytes: idempotency costs little memory however long the
+    /// router runs. Two ids with the same hash would make the later one look like a duplicate
+    /// and be ignored: a missed trade, never a double order (about n^2 / 2^63: 1e-5 for ten
+    /// million intents).
+    finished: Finished,
     active: BTreeMap<u64, Active>,
     out: Outputs,
     next_key: u64,
@@ -91,7 +85,8 @@ impl Router {
         Ok(Router {
             config,
             portfolio,
-            seen: HashMap::default(),
+            in_flight: HashMap::default(),
+            finished: Finished::default(),
             active: BTreeMap::new(),
             out: Outputs::default(),
             next_key: 0,
@@ -122,9 +117,10 @@ impl Router {
 
     /// The state of an intent, if the router has seen it.
     pub fn state_of(&self, id: &IntentId) -> Option<State> {
-        match self.seen.get(&fingerprint(id))? {
-            Seen::Active(k) => self.active.get(k).map(|a| a.state),
-            Seen::Done(s) => Some(*s),
+        let fp = fingerprint(id);
+        match self.in_flight.get(&fp) {
+            Some(k) => self.active.get(k).map(|a| a.state),
+            None => self.finished.get(fp),
         }
     }
 
@@ -167,16 +163,15 @@ impl Router {
     fn deliver(&mut self, now: TimeMs, intent: Intent) {
         let dedup = !self.config.has(Mutant::IgnoreDedup);
         let redo_failed = self.config.has(Mutant::RetryAfterFailedFinal);
-        if let Some(seen) = self
-            .seen
-            .get(&fingerprint(intent.intent_id()))
+        let fp = fingerprint(intent.intent_id());
+        let known = match self.in_flight.get(&fp) {
+            Some(k) => Some(self.active.get(k).map_or(State::New, |a| a.state)),
+            None => self.finished.get(fp),
+        };
+        let known = known
             .filter(|_| dedup)
-            .filter(|s| !(redo_failed && matches!(s, Seen::Done(State::FailedFinal))))
-        {
-            let state = match *seen {
-                Seen::Active(k) => self.active.get(&k).map_or(State::New, |a| a.state),
-                Seen::Done(s) => s,
-            };
+            .filter(|s| !(redo_failed && *s == State::FailedFinal));
+        if let Some(state) = known {
             self.out.stats.duplicates_ignored += 1;
             let line = AuditLine {
                 seq: self.out.seq,
@@ -192,8 +187,10 @@ impl Router {
         let key = self.next_key;
         self.next_key += 1;
         self.out.stats.intents += 1;
-        self.seen
-            .insert(fingerprint(intent.intent_id()), Seen::Active(key));
+        if redo_failed {
+            self.finished.remove(fp);
+        }
+        self.in_flight.insert(fp, key);
         let rules = self.config.rules(intent.symbol());
         let active = Active::new(intent, rules);
         self.active.insert(key, active);
@@ -236,7 +233,8 @@ impl Router {
                 self.out.timers.remove(&(t, key));
             }
             self.active.remove(&key);
-            self.seen.insert(id, Seen::Done(state));
+            self.in_flight.remove(&id);
+            self.finished.insert(id, state);
         }
     }
 }

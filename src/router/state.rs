@@ -159,3 +159,66 @@ mod tests {
         assert!(!is_legal(Some(State::Reserved), State::Filled));
     }
 }
+
+/// Intents that reached a terminal state, in 8 bytes each: a 62-bit hash of the intent id with
+/// the terminal state in the low two bits. Idempotency must outlive every intent, so this is
+/// what a long-running router (or audit checker) keeps per finished intent.
+#[derive(Debug, Default, Clone)]
+pub struct Finished(rustc_hash::FxHashSet<u64>);
+
+impl Finished {
+    const TERMINAL: [State; 3] = [State::Reconciled, State::Failed, State::FailedFinal];
+
+    fn key(fingerprint: u64, code: usize) -> u64 {
+        (fingerprint << 2) | code as u64
+    }
+
+    /// Records `state` (terminal) for the intent with this 64-bit fingerprint.
+    pub fn insert(&mut self, fingerprint: u64, state: State) {
+        if let Some(code) = Self::TERMINAL.iter().position(|s| *s == state) {
+            self.0.insert(Self::key(fingerprint, code));
+        }
+    }
+
+    pub fn get(&self, fingerprint: u64) -> Option<State> {
+        (0..3)
+            .find(|&c| self.0.contains(&Self::key(fingerprint, c)))
+            .map(|c| Self::TERMINAL[c])
+    }
+
+    pub fn remove(&mut self, fingerprint: u64) -> Option<State> {
+        let state = self.get(fingerprint)?;
+        let code = Self::TERMINAL.iter().position(|s| *s == state)?;
+        self.0.remove(&Self::key(fingerprint, code));
+        Some(state)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod finished_tests {
+    use super::*;
+
+    #[test]
+    fn remembers_each_terminal_state_and_nothing_else() {
+        let mut f = Finished::default();
+        f.insert(1, State::Reconciled);
+        f.insert(2, State::Failed);
+        f.insert(3, State::FailedFinal);
+        f.insert(4, State::Sent); // not terminal: ignored
+        assert_eq!(f.get(1), Some(State::Reconciled));
+        assert_eq!(f.get(2), Some(State::Failed));
+        assert_eq!(f.get(3), Some(State::FailedFinal));
+        assert_eq!(f.get(4), None);
+        assert_eq!(f.remove(2), Some(State::Failed));
+        assert_eq!(f.get(2), None);
+        assert_eq!(f.len(), 2);
+    }
+}
