@@ -5,7 +5,8 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
-use super::line::{AuditLine, Detail};
+use super::check::LineView;
+use super::line::AuditLine;
 use crate::router::State;
 
 /// The fields of one audit line that checking needs; everything else is ignored, so logs with
@@ -191,34 +192,7 @@ fn opt_dec(
 impl Record {
     /// The record of a line the router emitted, without a round trip through text.
     pub fn from_line(l: &AuditLine) -> Record {
-        let (qty, client_order_id, filled_qty) = match &l.detail {
-            Detail::New { qty, .. } => (Some(*qty), None, None),
-            Detail::Sent {
-                client_order_id, ..
-            }
-            | Detail::Error {
-                client_order_id, ..
-            }
-            | Detail::Unknown {
-                client_order_id, ..
-            }
-            | Detail::QueryPending {
-                client_order_id, ..
-            }
-            | Detail::CancelRequested { client_order_id } => {
-                (None, Some(client_order_id.to_string()), None)
-            }
-            Detail::Order {
-                client_order_id,
-                filled_qty,
-                ..
-            } => (None, Some(client_order_id.to_string()), Some(*filled_qty)),
-            _ => (None, None, None),
-        };
-        // The same fields, from the same states, as `read` takes them.
-        let qty = qty.filter(|_| l.state == State::New);
-        let filled_qty = filled_qty
-            .filter(|_| matches!(l.state, State::Filled | State::Partial | State::Canceled));
+        let v = LineView::from(l);
         Record {
             line: 0,
             seq: l.seq,
@@ -226,9 +200,9 @@ impl Record {
             intent_id: l.intent_id.to_string(),
             state: l.state,
             event: l.detail.event().map(str::to_string),
-            qty,
-            client_order_id,
-            filled_qty,
+            qty: v.qty,
+            client_order_id: v.client_order_id.map(str::to_string),
+            filled_qty: v.filled_qty,
         }
     }
 }

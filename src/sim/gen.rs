@@ -11,6 +11,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 
+use super::faults::KINDS;
+
 /// How faults are drawn for generated scenarios.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultMix {
@@ -36,31 +38,8 @@ impl FaultMix {
     }
 }
 
-/// The fault probability keys of a scenario's config, in a fixed order.
-const P_KEYS: [&str; 10] = [
-    "p_request_lost",
-    "p_response_lost",
-    "p_server_error",
-    "p_rate_limited",
-    "p_latency",
-    "p_reject",
-    "p_partial",
-    "p_requote",
-    "p_duplicate_delivery",
-    "p_late_delivery",
-];
-
-/// Scheduled fault rows the generator may add, by kind.
-const ROW_KINDS: [&str; 8] = [
-    "request_lost",
-    "response_lost",
-    "server_error",
-    "rate_limited",
-    "latency",
-    "reject",
-    "partial",
-    "requote",
-];
+/// Fault kinds that `fault` rows can schedule: every kind but the bus's own.
+const ROW_KINDS: &[&str] = KINDS.split_at(8).0;
 
 struct Market {
     symbol: &'static str,
@@ -91,7 +70,7 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
         rng.random_range(1_000..=20_000u32),
         rng.random_range(200..=2_000u32),
     );
-    for (i, key) in P_KEYS.iter().enumerate() {
+    for (i, kind) in KINDS.iter().enumerate() {
         let bps = match mix {
             FaultMix::None => 0,
             FaultMix::Light => 100,
@@ -105,7 +84,7 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
             }
         };
         if bps > 0 {
-            let _ = write!(out, ";{key}={bps}");
+            let _ = write!(out, ";p_{kind}={bps}");
         }
     }
     if mix != FaultMix::None {
@@ -275,11 +254,11 @@ mod tests {
 
     #[test]
     fn swarm_seeds_switch_fault_kinds_on_and_off() {
-        let mut on = [0u32; P_KEYS.len()];
+        let mut on = [0u32; KINDS.len()];
         for seed in 0..100 {
             let csv = generate(seed, 4, FaultMix::Swarm);
-            for (i, k) in P_KEYS.iter().enumerate() {
-                if csv.contains(&format!("{k}=")) {
+            for (i, k) in KINDS.iter().enumerate() {
+                if csv.contains(&format!("p_{k}=")) {
                     on[i] += 1;
                 }
             }

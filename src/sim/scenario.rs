@@ -233,16 +233,8 @@ impl FaultKind {
     }
 }
 
-const FAULT_KINDS: [&str; 8] = [
-    "request_lost",
-    "response_lost",
-    "server_error",
-    "rate_limited",
-    "latency",
-    "reject",
-    "partial",
-    "requote",
-];
+/// The kinds a `fault` row may name: every kind but the bus's own.
+const FAULT_KINDS: &[&str] = crate::sim::faults::KINDS.split_at(8).0;
 
 /// An expectation checked at quiescence.
 #[derive(Debug, Clone, PartialEq, Eq)]
