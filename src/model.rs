@@ -167,10 +167,13 @@ pub fn fnv1a64(bytes: &[u8]) -> u64 {
     h
 }
 
-/// A spot market `BASE/QUOTE`, e.g. `BTC/USDT`.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Symbol {
-    name: Arc<str>,
+/// A spot market `BASE/QUOTE`, e.g. `BTC/USDT`. One shared allocation: cloning it (into every
+/// command and audit line) is a single reference count.
+#[derive(Clone)]
+pub struct Symbol(Arc<SymbolParts>);
+
+struct SymbolParts {
+    name: Box<str>,
     base: Asset,
     quote: Asset,
 }
@@ -184,38 +187,64 @@ impl Symbol {
         if q.contains('/') || base == quote {
             return Err(bad());
         }
-        Ok(Symbol {
-            name: Arc::from(s),
+        Ok(Symbol(Arc::new(SymbolParts {
+            name: Box::from(s),
             base,
             quote,
-        })
+        })))
     }
     pub fn as_str(&self) -> &str {
-        &self.name
+        &self.0.name
     }
     pub fn base(&self) -> &Asset {
-        &self.base
+        &self.0.base
     }
     pub fn quote(&self) -> &Asset {
-        &self.quote
+        &self.0.quote
+    }
+}
+
+impl PartialEq for Symbol {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0.name == other.0.name
+    }
+}
+
+impl Eq for Symbol {}
+
+impl PartialOrd for Symbol {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Symbol {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.name.cmp(&other.0.name)
+    }
+}
+
+impl std::hash::Hash for Symbol {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.0.name.hash(state);
     }
 }
 
 impl fmt::Display for Symbol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.name)
+        f.write_str(self.as_str())
     }
 }
 
 impl fmt::Debug for Symbol {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Symbol({:?})", &*self.name)
+        write!(f, "Symbol({:?})", self.as_str())
     }
 }
 
 impl Serialize for Symbol {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.name)
+        s.serialize_str(self.as_str())
     }
 }
 

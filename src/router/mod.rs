@@ -26,7 +26,7 @@ pub use io::{Action, Command, Input, OrderRequest, Reply, ReplyOutcome, RequestI
 pub use mutant::Mutant;
 pub use state::{is_legal, Finished, State};
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -73,7 +73,9 @@ pub struct Router {
     /// and be ignored: a missed trade, never a double order (about n^2 / 2^63: 1e-5 for ten
     /// million intents).
     finished: Finished,
-    active: BTreeMap<u64, Active>,
+    /// Intents in flight, in a slab whose keys are `(serial << 32) | slot`: a slot is reused
+    /// once its intent ends, and the serial tells a late reply for the old one apart.
+    active: Slab,
     out: Outputs,
     next_key: u64,
 }
@@ -87,7 +89,7 @@ impl Router {
             portfolio,
             in_flight: HashMap::default(),
             finished: Finished::default(),
-            active: BTreeMap::new(),
+            active: Slab::default(),
             out: Outputs::default(),
             next_key: 0,
         })
@@ -112,14 +114,14 @@ impl Router {
 
     /// Intents not yet in a terminal state.
     pub fn in_flight(&self) -> usize {
-        self.active.len()
+        self.active.len
     }
 
     /// The state of an intent, if the router has seen it.
     pub fn state_of(&self, id: &IntentId) -> Option<State> {
         let fp = fingerprint(id);
         match self.in_flight.get(&fp) {
-            Some(k) => self.active.get(k).map(|a| a.state),
+            Some(k) => self.active.get(*k).map(|a| a.state),
             None => self.finished.get(fp),
         }
     }
@@ -165,7 +167,7 @@ impl Router {
         let redo_failed = self.config.has(Mutant::RetryAfterFailedFinal);
         let fp = fingerprint(intent.intent_id());
         let known = match self.in_flight.get(&fp) {
-            Some(k) => Some(self.active.get(k).map_or(State::New, |a| a.state)),
+            Some(k) => Some(self.active.get(*k).map_or(State::New, |a| a.state)),
             None => self.finished.get(fp),
         };
         let known = known
@@ -184,16 +186,15 @@ impl Router {
             self.out.audit.push_back(line);
             return;
         }
-        let key = self.next_key;
+        let serial = self.next_key;
         self.next_key += 1;
         self.out.stats.intents += 1;
         if redo_failed {
             self.finished.remove(fp);
         }
-        self.in_flight.insert(fp, key);
         let rules = self.config.rules(intent.symbol());
-        let active = Active::new(intent, rules);
-        self.active.insert(key, active);
+        let key = self.active.insert(serial, Active::new(intent, rules));
+        self.in_flight.insert(fp, key);
         self.with_active(key, now, |a, cx| a.start(cx));
     }
 
@@ -201,7 +202,7 @@ impl Router {
         let key = reply.request_id.intent;
         let awaited = self
             .active
-            .get(&key)
+            .get(key)
             .is_some_and(|a| a.awaiting == Some(reply.request_id.n));
         if !awaited {
             self.out.stats.stale_replies += 1;
@@ -215,7 +216,7 @@ impl Router {
 
     /// Runs `f` on one active intent with the shared context, then retires it if it ended.
     fn with_active(&mut self, key: u64, now: TimeMs, f: impl FnOnce(&mut Active, &mut Cx<'_>)) {
-        let Some(a) = self.active.get_mut(&key) else {
+        let Some(a) = self.active.get_mut(key) else {
             return;
         };
         let mut cx = Cx {
@@ -232,7 +233,7 @@ impl Router {
             if let Some(t) = a.timer.take() {
                 self.out.timers.remove(&(t, key));
             }
-            self.active.remove(&key);
+            self.active.remove(key);
             self.in_flight.remove(&id);
             self.finished.insert(id, state);
         }
@@ -241,6 +242,54 @@ impl Router {
 
 fn fingerprint(id: &IntentId) -> u64 {
     fnv1a64(id.as_str().as_bytes())
+}
+
+/// Slots of intents in flight; the slot is the low 32 bits of a key, the serial the high ones.
+#[derive(Debug, Default)]
+struct Slab {
+    slots: Vec<Option<Active>>,
+    free: Vec<u32>,
+    len: usize,
+}
+
+impl Slab {
+    fn insert(&mut self, serial: u64, mut a: Active) -> u64 {
+        let slot = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(None);
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let key = (serial << 32) | u64::from(slot);
+        a.key = key;
+        self.slots[slot as usize] = Some(a);
+        self.len += 1;
+        key
+    }
+
+    fn get(&self, key: u64) -> Option<&Active> {
+        self.slots
+            .get((key & 0xffff_ffff) as usize)?
+            .as_ref()
+            .filter(|a| a.key == key)
+    }
+
+    fn get_mut(&mut self, key: u64) -> Option<&mut Active> {
+        self.slots
+            .get_mut((key & 0xffff_ffff) as usize)?
+            .as_mut()
+            .filter(|a| a.key == key)
+    }
+
+    fn remove(&mut self, key: u64) {
+        let slot = (key & 0xffff_ffff) as usize;
+        if self.get(key).is_some() {
+            self.slots[slot] = None;
+            self.free.push(slot as u32);
+            self.len -= 1;
+        }
+    }
 }
 
 /// What one intent's step may touch.
@@ -296,6 +345,8 @@ enum Phase {
 
 #[derive(Debug)]
 struct Active {
+    /// Its key in the slab.
+    key: u64,
     intent: Intent,
     state: State,
     phase: Phase,
@@ -339,6 +390,7 @@ fn ceil_to(x: Decimal, step: Decimal) -> Option<Decimal> {
 impl Active {
     fn new(intent: Intent, rules: MarketRules) -> Active {
         Active {
+            key: 0,
             intent,
             state: State::New,
             phase: Phase::Idle,
