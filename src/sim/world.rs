@@ -118,6 +118,8 @@ struct World<'a> {
     labels: BTreeMap<String, IntentId>,
     /// The state of every intent not yet terminal (terminal ones are counted and dropped).
     last_state: HashMap<IntentId, State>,
+    /// The venue ran a request or moved its market in this step.
+    venue_touched: bool,
     report: Report,
 }
 
@@ -178,6 +180,7 @@ pub fn run_with<'a>(
         now: 0,
         labels: BTreeMap::new(),
         last_state: HashMap::default(),
+        venue_touched: true,
         report,
     };
     w.drive();
@@ -240,7 +243,8 @@ impl World<'_> {
                 self.report.violation.get_or_insert(v);
             }
             if self.opts.check_invariants && self.report.violation.is_none() {
-                self.report.violation = self.inv.after_step(&self.router, &self.venue);
+                let touched = std::mem::take(&mut self.venue_touched);
+                self.report.violation = self.inv.after_step(&self.router, &self.venue, touched);
             }
             if self.report.violation.is_some() {
                 break;
@@ -302,6 +306,7 @@ impl World<'_> {
     }
 
     fn row(&mut self, row: Row) -> Option<Violation> {
+        self.venue_touched = true;
         match &row.kind {
             RowKind::Balance { asset, amount } => {
                 // The scenario parser guarantees a positive amount.
@@ -420,6 +425,7 @@ impl World<'_> {
     }
 
     fn arrive(&mut self, cmd: Command, fate: Fate) -> Option<Violation> {
+        self.venue_touched = true;
         let reply = match fate.net {
             Net::RateLimited => Some(cmd.lost(ExchangeError::RateLimited)),
             Net::ServerError => {
