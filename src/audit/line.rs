@@ -130,10 +130,10 @@ pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
     w.0.push(b'{');
     w.num_u64("seq", line.seq, true);
     w.num_u64("t_ms", line.t_ms, false);
-    w.str("intent_id", line.intent_id.as_str());
-    w.str("state", line.state.as_str());
+    w.id("intent_id", line.intent_id.as_str());
+    w.id("state", line.state.as_str());
     if let Some(e) = line.detail.event() {
-        w.str("event", e);
+        w.id("event", e);
     }
     match &line.detail {
         Detail::New {
@@ -142,8 +142,8 @@ pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
             qty,
             ref_price,
         } => {
-            w.str("symbol", symbol.as_str());
-            w.str("side", side.as_str());
+            w.id("symbol", symbol.as_str());
+            w.id("side", side.as_str());
             w.dec("qty", *qty);
             w.dec("ref_price", *ref_price);
         }
@@ -159,7 +159,7 @@ pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
         } => {
             w.dec("reserved_qty", *reserved_qty);
             w.dec("reserved_price", *reserved_price);
-            w.str("asset", asset.as_str());
+            w.id("asset", asset.as_str());
             w.dec("amount", *amount);
         }
         Detail::Sent {
@@ -169,11 +169,11 @@ pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
             limit_price,
             tif,
         } => {
-            w.str("client_order_id", client_order_id.as_str());
+            w.id("client_order_id", client_order_id.as_str());
             w.num_u64("attempt", u64::from(*attempt), false);
             w.dec("qty", *qty);
             w.dec("limit_price", *limit_price);
-            w.str("tif", tif.as_str());
+            w.id("tif", tif.as_str());
         }
         Detail::Order {
             client_order_id,
@@ -181,8 +181,8 @@ pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
             filled_qty,
             avg_price,
         } => {
-            w.str("client_order_id", client_order_id.as_str());
-            w.str("order_id", order_id.as_str());
+            w.id("client_order_id", client_order_id.as_str());
+            w.id("order_id", order_id.as_str());
             w.dec("filled_qty", *filled_qty);
             if let Some(p) = avg_price {
                 w.dec("avg_price", *p);
@@ -192,14 +192,14 @@ pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
             client_order_id,
             error,
         } => {
-            w.str("client_order_id", client_order_id.as_str());
+            w.id("client_order_id", client_order_id.as_str());
             w.str("error", error);
         }
         Detail::Unknown {
             client_order_id,
             cause,
         } => {
-            w.str("client_order_id", client_order_id.as_str());
+            w.id("client_order_id", client_order_id.as_str());
             w.str("cause", cause);
         }
         Detail::Retry {
@@ -248,12 +248,12 @@ pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
             cause,
             next_ms,
         } => {
-            w.str("client_order_id", client_order_id.as_str());
+            w.id("client_order_id", client_order_id.as_str());
             w.str("cause", cause);
             w.num_u64("next_ms", *next_ms, false);
         }
         Detail::CancelRequested { client_order_id } => {
-            w.str("client_order_id", client_order_id.as_str());
+            w.id("client_order_id", client_order_id.as_str());
         }
         Detail::TradesPending { cause, next_ms } => {
             w.str("cause", cause);
@@ -263,18 +263,37 @@ pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
     w.0.extend_from_slice(b"}\n");
 }
 
-/// Digits of `v`, without the formatting machinery (this is the audit hot path).
-fn push_u64(out: &mut Vec<u8>, mut v: u64) {
-    let mut buf = [0u8; 20];
+/// "00" to "99": two digits per division.
+const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Writes the digits of `v` to the end of `buf`; returns where they start.
+fn digits_u64(buf: &mut [u8], mut v: u64) -> usize {
     let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+    while v >= 100 {
+        let d = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
     }
+    if v >= 10 {
+        let d = v as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + v as u8;
+    }
+    i
+}
+
+/// Digits of `v`, without the formatting machinery (this is the audit hot path).
+fn push_u64(out: &mut Vec<u8>, v: u64) {
+    let mut buf = [0u8; 20];
+    let i = digits_u64(&mut buf, v);
     out.extend_from_slice(&buf[i..]);
 }
 
@@ -287,14 +306,7 @@ pub(crate) fn push_decimal(out: &mut Vec<u8>, v: Decimal) {
     let abs = mantissa.unsigned_abs();
     // u64 arithmetic when it fits: u128 division is several times slower.
     match u64::try_from(abs) {
-        Ok(mut m) => loop {
-            i -= 1;
-            buf[i] = b'0' + (m % 10) as u8;
-            m /= 10;
-            if m == 0 {
-                break;
-            }
-        },
+        Ok(m) => i = digits_u64(&mut buf, m),
         Err(_) => {
             let mut m = abs;
             loop {
@@ -355,6 +367,19 @@ impl Obj<'_> {
     fn dec(&mut self, key: &str, v: Decimal) {
         self.key(key, false);
         push_decimal(self.0, v);
+    }
+
+    /// A value that needs no escaping: ids are validated to `[A-Za-z0-9._:/-]` when made, and
+    /// state, side, tif and event names are this crate's own literals.
+    fn id(&mut self, key: &str, v: &str) {
+        debug_assert!(
+            v.bytes().all(|b| b > 0x20 && b != b'"' && b != b'\\'),
+            "{v}"
+        );
+        self.key(key, false);
+        self.0.push(b'"');
+        self.0.extend_from_slice(v.as_bytes());
+        self.0.push(b'"');
     }
 
     fn str(&mut self, key: &str, v: &str) {
