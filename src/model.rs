@@ -36,11 +36,24 @@ macro_rules! string_id {
                 &self.0
             }
 
-            /// For ids the crate makes itself from known-good characters.
+            /// For ids the crate makes itself from known-good characters: one allocation.
             #[allow(dead_code)]
-            pub(crate) fn generated(s: String) -> Self {
-                debug_assert!(valid_id(&s), "{s}");
+            pub(crate) fn generated(s: &str) -> Self {
+                debug_assert!(valid_id(s), "{s}");
                 $name(Arc::from(s))
+            }
+
+            /// `prefix` followed by the decimal digits of `n` (venue order and trade ids).
+            #[allow(dead_code)]
+            pub(crate) fn numbered(prefix: &str, n: u64) -> Self {
+                let mut buf = [0u8; 48];
+                let p = prefix.len().min(28);
+                buf[..p].copy_from_slice(&prefix.as_bytes()[..p]);
+                let mut digits = [0u8; 20];
+                let start = crate::audit::digits_u64(&mut digits, n);
+                let end = p + digits.len() - start;
+                buf[p..end].copy_from_slice(&digits[start..]);
+                Self::generated(std::str::from_utf8(&buf[..end]).unwrap_or("0"))
             }
         }
 
@@ -128,27 +141,18 @@ impl ClientOrderId {
     pub fn for_attempt(intent: &IntentId, attempt: u32) -> ClientOrderId {
         const HEX: &[u8; 16] = b"0123456789abcdef";
         let h = fnv1a64(intent.as_str().as_bytes());
-        // Built by hand: one allocation, no formatting machinery on the hot path.
-        let mut s = String::with_capacity(32);
-        s.push_str("or-");
-        for shift in (0..16).rev() {
-            s.push(char::from(HEX[((h >> (shift * 4)) & 15) as usize]));
+        // Built on the stack: one allocation, no formatting machinery on the hot path.
+        let mut buf = [0u8; 32];
+        buf[..3].copy_from_slice(b"or-");
+        for (i, shift) in (0..16).rev().enumerate() {
+            buf[3 + i] = HEX[((h >> (shift * 4)) & 15) as usize];
         }
-        s.push('-');
-        let mut digits = [0u8; 10];
-        let (mut n, mut i) = (attempt, digits.len());
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
-        }
-        for &d in &digits[i..] {
-            s.push(char::from(d));
-        }
-        ClientOrderId::generated(s)
+        buf[19] = b'-';
+        let mut digits = [0u8; 20];
+        let start = crate::audit::digits_u64(&mut digits, u64::from(attempt));
+        let end = 20 + digits.len() - start;
+        buf[20..end].copy_from_slice(&digits[start..]);
+        ClientOrderId::generated(std::str::from_utf8(&buf[..end]).unwrap_or("or-"))
     }
 
     /// What every attempt's id of `intent` starts with: `or-<hash>-`.

@@ -271,7 +271,7 @@ const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
 8081828384858687888990919293949596979899";
 
 /// Writes the digits of `v` to the end of `buf`; returns where they start.
-fn digits_u64(buf: &mut [u8], mut v: u64) -> usize {
+pub(crate) fn digits_u64(buf: &mut [u8], mut v: u64) -> usize {
     let mut i = buf.len();
     while v >= 100 {
         let d = (v % 100) as usize * 2;

@@ -10,5 +10,6 @@ mod line;
 mod read;
 
 pub use check::{Checker, LineView, Problem, ProblemKind};
+pub(crate) use line::digits_u64;
 pub use line::{write_line, AuditLine, Detail};
 pub use read::{read, ReadError, Record};

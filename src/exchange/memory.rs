@@ -254,7 +254,7 @@ impl MemoryExchange {
             self.open.retain(|&j| j != i);
         }
         let trade = Trade {
-            trade_id: TradeId::generated(format!("T{}", self.trades.len() + 1)),
+            trade_id: TradeId::numbered("T", self.trades.len() as u64 + 1),
             order_id: o.order_id.clone(),
             symbol: o.symbol.clone(),
             side: o.side,
@@ -348,7 +348,7 @@ impl MemoryExchange {
         self.latest_by_coid.insert(r.client_order_id().clone(), i);
         self.open.push(i);
         self.orders.push(Order {
-            order_id: OrderId::generated(format!("{}", i + 1)),
+            order_id: OrderId::numbered("", i as u64 + 1),
             client_order_id: r.client_order_id().clone(),
             symbol: r.symbol().clone(),
             side: r.side(),

@@ -564,7 +564,7 @@ impl SimExchange {
         let (base, quote) = (o.symbol.base().clone(), o.symbol.quote().clone());
         let side = o.side;
         let trade = Trade {
-            trade_id: TradeId::generated(format!("T{}", t + 1)),
+            trade_id: TradeId::numbered("T", t as u64 + 1),
             order_id: o.order_id.clone(),
             symbol: o.symbol.clone(),
             side,
@@ -718,7 +718,7 @@ impl Exchange for SimExchange {
         }
         let i = self.order_count();
         self.orders.push_back(Order {
-            order_id: OrderId::generated(format!("{}", i + 1)),
+            order_id: OrderId::numbered("", i as u64 + 1),
             client_order_id: coid.clone(),
             symbol: r.symbol().clone(),
             side: r.side(),

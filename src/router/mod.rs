@@ -613,7 +613,7 @@ impl Active {
         self.send(cx, Action::Place(request));
         if cx.cfg.has(Mutant::AnonymousOrder) {
             if let Some(cmd) = cx.out.commands.back_mut() {
-                cmd.intent_id = IntentId::generated("anonymous".to_string());
+                cmd.intent_id = IntentId::generated("anonymous");
             }
         }
     }
@@ -1158,7 +1158,7 @@ mod tests {
         let mut inv = Invariants::new(&RouterConfig::default(), &VenueConfig::default());
         assert_eq!(inv.after_venue(&venue), None);
         let forged = OrderRequest::new(
-            ClientOrderId::generated("manual-1".into()),
+            ClientOrderId::generated("manual-1"),
             btc,
             Side::Buy,
             Decimal::new(1, 3),

@@ -140,7 +140,7 @@ fn balance(asset: &str, amount: Decimal) -> Row {
         line: 0,
         t_ms: 0,
         kind: RowKind::Balance {
-            asset: Asset::generated(asset.to_string()),
+            asset: Asset::generated(asset),
             amount,
         },
     }
