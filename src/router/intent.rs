@@ -166,6 +166,7 @@ impl Active {
             self.state,
             to
         );
+        cx.out.edges[1 + self.state.index()][to.index()] += 1;
         self.state = to;
         self.line(cx, to, detail);
     }
@@ -210,6 +211,7 @@ impl Active {
     /// NEW, then RESERVED and the first attempt, or FAILED before any order.
     pub(super) fn start(&mut self, cx: &mut Cx<'_>) {
         let i = &self.intent;
+        cx.out.edges[0][State::New.index()] += 1;
         self.line(
             cx,
             State::New,

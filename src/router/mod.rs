@@ -59,6 +59,9 @@ struct Outputs {
     seq: u64,
     timers: BTreeSet<(TimeMs, u64)>,
     stats: RouterStats,
+    /// Transitions taken: `edges[from][to]`, `from` 0 for an intent's start and
+    /// `1 + State::index()` otherwise.
+    edges: [[u64; 13]; 14],
 }
 
 /// The router. See the module documentation for the drive loop.
@@ -110,6 +113,17 @@ impl Router {
 
     pub fn stats(&self) -> RouterStats {
         self.out.stats
+    }
+
+    /// How often each edge of the transition table was taken: `edges[from][to]`, where `from`
+    /// is 0 for an intent's start and `1 + State::index()` otherwise. A coverage counter.
+    pub fn edges(&self) -> &[[u64; 13]; 14] {
+        &self.out.edges
+    }
+
+    /// The states of the intents in flight, in no particular order.
+    pub fn states_in_flight(&self) -> impl Iterator<Item = State> + '_ {
+        self.active.slots.iter().flatten().map(|a| a.state)
     }
 
     /// Intents not yet in a terminal state.

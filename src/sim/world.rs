@@ -7,8 +7,6 @@
 
 use std::collections::BTreeMap;
 
-use rustc_hash::FxHashMap as HashMap;
-
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
@@ -116,8 +114,6 @@ struct World<'a> {
     inv: Invariants,
     now: TimeMs,
     labels: BTreeMap<String, IntentId>,
-    /// The state of every intent not yet terminal (terminal ones are counted and dropped).
-    last_state: HashMap<IntentId, State>,
     /// The venue ran a request or moved its market in this step.
     venue_touched: bool,
     report: Report,
@@ -179,7 +175,6 @@ pub fn run_with<'a>(
         inv: Invariants::new(&router_cfg, &scenario.venue),
         now: 0,
         labels: BTreeMap::new(),
-        last_state: HashMap::default(),
         venue_touched: true,
         report,
     };
@@ -485,15 +480,8 @@ impl World<'_> {
             if self.opts.check_invariants && found.is_none() {
                 found = self.inv.on_audit(&line);
             }
-            if line.detail.event().is_none() {
-                let from = if line.state.is_terminal() {
-                    *self.report.final_states.entry(line.state).or_default() += 1;
-                    self.last_state.remove(&line.intent_id)
-                } else {
-                    self.last_state.insert(line.intent_id.clone(), line.state)
-                };
-                let row = from.map_or(0, |s| 1 + s.index());
-                self.report.edges[row][line.state.index()] += 1;
+            if line.state.is_terminal() && line.detail.event().is_none() {
+                *self.report.final_states.entry(line.state).or_default() += 1;
             }
         }
         found
@@ -524,10 +512,11 @@ impl World<'_> {
         r.retries = stats.retries;
         r.unknown_outcomes = stats.unknown_outcomes;
         r.checks = self.inv.checks();
-        // Intents left in flight (a violation stopped the run); counting is order-free.
-        for s in self.last_state.values() {
-            *r.final_states.entry(*s).or_default() += 1;
+        // Intents left in flight (a violation stopped the run).
+        for s in self.router.states_in_flight() {
+            *r.final_states.entry(s).or_default() += 1;
         }
+        r.edges = *self.router.edges();
         let expects = &self.scenario.expects;
         r.expects = expects.len();
         for e in expects {
