@@ -290,29 +290,31 @@ impl Checker {
             return;
         }
         // A line after the end brings the intent back to life, so one bad line is one problem.
-        let mut t = match self.live.remove(&key) {
-            Some(t) => t,
-            None => {
-                self.done.remove(key);
-                Track::new(r.intent_id, self.intents, current, None)
-            }
+        if !self.live.contains_key(&key) {
+            self.done.remove(key);
+            let t = Track::new(r.intent_id, self.intents, current, None);
+            self.live.insert(key, t);
+        }
+        let Some(t) = self.live.get_mut(&key) else {
+            return;
         };
+        let mut found: Vec<ProblemKind> = Vec::new();
         if is_legal(Some(t.state), r.state) {
             if t.state == State::Unknown
                 && r.state == State::Sent
                 && t.sent_coid.is_some()
                 && r.client_order_id != t.sent_coid.as_deref()
             {
-                self.problems.push(report(ProblemKind::ResentWhileUnknown {
+                found.push(ProblemKind::ResentWhileUnknown {
                     was: t.sent_coid.clone().unwrap_or_default(),
                     got: r.client_order_id.map(str::to_string),
-                }));
+                });
             }
         } else {
-            self.problems.push(report(ProblemKind::IllegalTransition {
+            found.push(ProblemKind::IllegalTransition {
                 from: Some(t.state),
                 to: r.state,
-            }));
+            });
         }
         t.state = r.state;
         if r.state == State::Sent && t.sent_coid.as_deref() != r.client_order_id {
@@ -330,19 +332,23 @@ impl Checker {
             if let Some(q) = t.qty {
                 if t.filled > q && !t.overfill_reported {
                     t.overfill_reported = true;
-                    self.problems.push(report(ProblemKind::Overfilled {
+                    found.push(ProblemKind::Overfilled {
                         filled: t.filled,
                         qty: q,
-                    }));
+                    });
                 }
             }
         }
+        let terminal = t.state.is_terminal().then_some(t.state);
         if t.state.is_terminal() && t.state != State::Reconciled && t.filled > Decimal::ZERO {
-            self.problems.push(report(ProblemKind::FillsNotReconciled {
-                terminal: t.state,
-            }));
+            found.push(ProblemKind::FillsNotReconciled { terminal: t.state });
         }
-        self.settle(key, t, r);
+        self.problems.extend(found.into_iter().map(report));
+        // A finished intent shrinks to its state.
+        if let Some(state) = terminal {
+            self.live.remove(&key);
+            self.done.insert(key, state);
+        }
     }
 
     /// Keeps a live intent whole; a terminal one shrinks to its state.
