@@ -29,16 +29,8 @@ struct FaultSpec {
     size: u32,
 }
 
-const KINDS: [&str; 8] = [
-    "request_lost",
-    "response_lost",
-    "server_error",
-    "rate_limited",
-    "latency",
-    "reject",
-    "partial",
-    "requote",
-];
+/// The kinds a `fault` row can schedule: every kind but the bus's own.
+const KINDS: &[&str] = order_router::sim::FAULT_KINDS.split_at(8).0;
 
 fn intent() -> impl Strategy<Value = IntentSpec> {
     (
