@@ -2,41 +2,19 @@
 //!
 //! Workload: a buy of 0.001 BTC/USDT at 50,000 that fills at once; the router's commands run
 //! with zero latency through [`drive`]. Two variants: audit lines serialised into a reused
-//! buffer, and audit lines dropped unformatted. Intents are built outside the timed section;
+//! buffer, and audit lines dropped unformatted ([`Discard`]). Intents are built outside the timed section;
 //! the router, portfolio and venue live across iterations, as in a long-running process.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
-use order_router::driver::drive;
+use order_router::driver::{drive, Discard};
 use order_router::prelude::*;
-use rust_decimal::Decimal;
-
-fn setup() -> (Router, MemoryExchange, Symbol) {
-    let symbol = Symbol::parse("BTC/USDT").expect("symbol");
-    let usdt = Asset::new("USDT").expect("asset");
-    let big = Decimal::from(1_000_000_000_000i64);
-    let mut portfolio = Portfolio::new();
-    portfolio.deposit(&usdt, big).expect("deposit");
-    let mut venue = MemoryExchange::new();
-    venue.deposit(&usdt, big);
-    venue.set_price(&symbol, Decimal::from(50_000));
-    let router = Router::new(RouterConfig::default(), portfolio).expect("router");
-    (router, venue, symbol)
-}
+use order_router::sim::workload::{hot_path as setup, hot_path_intent};
 
 fn intent_maker(symbol: Symbol) -> impl FnMut() -> Intent {
     let mut n: u64 = 0;
     move || {
         n += 1;
-        let id = IntentId::new(&format!("bench-{n}")).expect("id");
-        Intent::new(
-            id,
-            n,
-            symbol.clone(),
-            Side::Buy,
-            Decimal::new(1, 3),
-            Decimal::from(50_000),
-        )
-        .expect("intent")
+        hot_path_intent(&symbol, n)
     }
 }
 
@@ -67,19 +45,13 @@ fn hot_path(c: &mut Criterion) {
         b.iter_batched(
             &mut next,
             |intent| {
-                router.handle(0, Input::Deliver(intent));
-                while let Some(cmd) = router.poll_command() {
-                    let reply = cmd.execute(&mut venue, 0);
-                    router.handle(0, Input::Reply(reply));
-                    while let Some(t) = router.poll_timeout() {
-                        router.handle_timeout(t);
-                        if let Some(cmd) = router.poll_command() {
-                            let reply = cmd.execute(&mut venue, 0);
-                            router.handle(0, Input::Reply(reply));
-                        }
-                    }
-                }
-                while router.poll_audit().is_some() {}
+                drive(
+                    &mut router,
+                    &mut venue,
+                    0,
+                    [Input::Deliver(intent)],
+                    &mut Discard,
+                );
             },
             BatchSize::SmallInput,
         )

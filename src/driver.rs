@@ -4,10 +4,30 @@
 //! A live driver runs the same loop with the wall clock and real waits; the simulator runs it
 //! with latency and faults between command and reply.
 
-use crate::audit::write_line;
+use crate::audit::{write_line, AuditLine};
 use crate::exchange::Exchange;
 use crate::model::TimeMs;
 use crate::router::{Input, Router};
+
+/// Where [`drive`] puts the router's audit lines.
+pub trait AuditSink {
+    fn line(&mut self, line: &AuditLine);
+}
+
+/// JSONL, appended.
+impl AuditSink for Vec<u8> {
+    fn line(&mut self, line: &AuditLine) {
+        write_line(self, line);
+    }
+}
+
+/// Drops every line unformatted (for measuring the router without its log).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Discard;
+
+impl AuditSink for Discard {
+    fn line(&mut self, _: &AuditLine) {}
+}
 
 /// How a [`drive`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,13 +45,13 @@ pub struct DriveEnd {
 pub const MAX_COMMANDS: u64 = 1_000_000;
 
 /// Feeds `inputs` (in time order) to the router, executes its commands against `venue` with
-/// zero latency, appends audit lines to `log`, and advances time until the router is idle.
+/// zero latency, hands audit lines to `log` (JSONL into a `Vec<u8>`, or [`Discard`]), and advances time until the router is idle.
 pub fn drive<E: Exchange + ?Sized>(
     router: &mut Router,
     venue: &mut E,
     start_ms: TimeMs,
     inputs: impl IntoIterator<Item = Input>,
-    log: &mut Vec<u8>,
+    log: &mut impl AuditSink,
 ) -> DriveEnd {
     drive_timed(
         router,
@@ -46,7 +66,7 @@ pub fn drive_timed<E: Exchange + ?Sized>(
     router: &mut Router,
     venue: &mut E,
     inputs: impl IntoIterator<Item = (TimeMs, Input)>,
-    log: &mut Vec<u8>,
+    log: &mut impl AuditSink,
 ) -> DriveEnd {
     drive_observed(router, venue, inputs, log, |_, _, _| {})
 }
@@ -57,7 +77,7 @@ pub fn drive_observed<E: Exchange + ?Sized>(
     router: &mut Router,
     venue: &mut E,
     inputs: impl IntoIterator<Item = (TimeMs, Input)>,
-    log: &mut Vec<u8>,
+    log: &mut impl AuditSink,
     mut observe: impl FnMut(&Router, &E, TimeMs),
 ) -> DriveEnd {
     let mut inputs = inputs.into_iter().peekable();
@@ -71,7 +91,7 @@ pub fn drive_observed<E: Exchange + ?Sized>(
             observe(router, venue, now);
         }
         while let Some(line) = router.poll_audit() {
-            write_line(log, &line);
+            log.line(&line);
         }
         if commands >= MAX_COMMANDS {
             return DriveEnd {

@@ -176,10 +176,9 @@ impl Active {
     }
 
     fn set_timer(&mut self, cx: &mut Cx<'_>, at: TimeMs) {
-        if let Some(t) = self.timer.replace(at) {
-            cx.out.timers.remove(&(t, cx.key));
+        if self.timer.replace(at) != Some(at) {
+            cx.out.timers.push(std::cmp::Reverse((at, cx.key)));
         }
-        cx.out.timers.insert((at, cx.key));
     }
 
     /// Sends a command and waits for its reply until the request timeout.

@@ -29,7 +29,8 @@ pub use state::{is_legal, Finished, State};
 
 use intent::{Active, Cx, Phase};
 
-use std::collections::{BTreeSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
 
 use rustc_hash::FxHashMap as HashMap;
 
@@ -57,7 +58,10 @@ struct Outputs {
     commands: VecDeque<Command>,
     audit: VecDeque<AuditLine>,
     seq: u64,
-    timers: BTreeSet<(TimeMs, u64)>,
+    /// `(due, intent key)`, earliest first. Setting a timer only pushes; an entry is live while
+    /// its intent's `timer` still says that time, and stale ones are dropped when they surface.
+    /// A heap push is far cheaper than a B-tree insert and remove per request.
+    timers: BinaryHeap<Reverse<(TimeMs, u64)>>,
     stats: RouterStats,
     /// Transitions taken: `edges[from][to]`, `from` 0 for an intent's start and
     /// `1 + State::index()` otherwise.
@@ -142,7 +146,7 @@ impl Router {
 
     /// The earliest time at which [`Router::handle_timeout`] has work to do.
     pub fn poll_timeout(&self) -> Option<TimeMs> {
-        self.out.timers.first().map(|&(t, _)| t)
+        self.out.timers.peek().map(|&Reverse((t, _))| t)
     }
 
     pub fn poll_command(&mut self) -> Option<Command> {
@@ -160,19 +164,34 @@ impl Router {
             Input::Reply(reply) => self.reply(now, reply),
             Input::Market { symbol, price } => self.portfolio.set_last_price(&symbol, price),
         }
+        self.drop_stale_timers();
     }
 
     /// Fires every timer due at or before `now`.
     pub fn handle_timeout(&mut self, now: TimeMs) {
-        while let Some(&(t, key)) = self.out.timers.first() {
+        while let Some(&Reverse((t, key))) = self.out.timers.peek() {
             if t > now {
                 break;
             }
-            self.out.timers.pop_first();
+            self.out.timers.pop();
             self.with_active(key, now, |a, cx| {
-                a.timer = None;
-                a.on_timer(cx);
+                if a.timer == Some(t) {
+                    a.timer = None;
+                    a.on_timer(cx);
+                }
             });
+        }
+        self.drop_stale_timers();
+    }
+
+    /// Pops timers that were replaced or whose intent ended, so [`Router::poll_timeout`] (which
+    /// cannot mutate) always sees a live one.
+    fn drop_stale_timers(&mut self) {
+        while let Some(&Reverse((t, key))) = self.out.timers.peek() {
+            if self.active.get(key).is_some_and(|a| a.timer == Some(t)) {
+                break;
+            }
+            self.out.timers.pop();
         }
     }
 
@@ -244,9 +263,6 @@ impl Router {
         if a.state.is_terminal() && matches!(a.phase, Phase::Done) {
             let state = a.state;
             let id = fingerprint(a.intent.intent_id());
-            if let Some(t) = a.timer.take() {
-                self.out.timers.remove(&(t, key));
-            }
             self.active.remove(key);
             self.in_flight.remove(&id);
             self.finished.insert(id, state);

@@ -158,3 +158,39 @@ fn price(t: u64, symbol: &Symbol, mid: Decimal) -> Row {
         },
     }
 }
+
+/// The hot-path workload of `benches/router.rs` and `examples/hot_path.rs`: a router over a
+/// large USDT balance and the always-filling in-memory venue with BTC/USDT at 50,000.
+pub fn hot_path() -> (
+    crate::router::Router,
+    crate::exchange::memory::MemoryExchange,
+    Symbol,
+) {
+    let symbol = Symbol::parse("BTC/USDT").expect("a valid symbol literal");
+    let usdt = Asset::new("USDT").expect("a valid asset literal");
+    let big = Decimal::from(1_000_000_000_000i64);
+    let mut portfolio = crate::portfolio::Portfolio::new();
+    portfolio
+        .deposit(&usdt, big)
+        .expect("a positive deposit into an empty portfolio");
+    let mut venue = crate::exchange::memory::MemoryExchange::new();
+    venue.deposit(&usdt, big);
+    venue.set_price(&symbol, Decimal::from(50_000));
+    let router = crate::router::Router::new(RouterConfig::default(), portfolio)
+        .expect("the default config is valid");
+    (router, venue, symbol)
+}
+
+/// The `n`th intent of the hot-path workload: a buy of 0.001 BTC at 50,000, filled at once.
+pub fn hot_path_intent(symbol: &Symbol, n: u64) -> Intent {
+    let id = IntentId::numbered("bench-", n);
+    Intent::new(
+        id,
+        n,
+        symbol.clone(),
+        Side::Buy,
+        Decimal::new(1, 3),
+        Decimal::from(50_000),
+    )
+    .expect("a valid intent")
+}
