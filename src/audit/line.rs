@@ -123,17 +123,32 @@ impl Detail {
     }
 }
 
+/// `,"key":` as one literal, so a field costs one fixed-size copy before its value.
+macro_rules! k {
+    ($key:literal) => {
+        concat!(",\"", $key, "\":").as_bytes()
+    };
+}
+
+/// `,"key":"`: the same, opening a string value.
+macro_rules! ks {
+    ($key:literal) => {
+        concat!(",\"", $key, "\":\"").as_bytes()
+    };
+}
+
 /// Appends one JSON line (with its `\n`) to `out`. Decimals are written as JSON numbers with
 /// their exact digits (normalised: `50100`, not `50100.00`).
 pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
+    // One reservation per line, so the appends below never reallocate mid-line.
+    out.reserve(384);
     let mut w = Obj(out);
-    w.0.push(b'{');
-    w.num_u64("seq", line.seq, true);
-    w.num_u64("t_ms", line.t_ms, false);
-    w.id("intent_id", line.intent_id.as_str());
-    w.id("state", line.state.as_str());
+    w.num_u64(b"{\"seq\":", line.seq);
+    w.num_u64(k!("t_ms"), line.t_ms);
+    w.id(ks!("intent_id"), line.intent_id.as_str());
+    w.id(ks!("state"), line.state.as_str());
     if let Some(e) = line.detail.event() {
-        w.id("event", e);
+        w.id(ks!("event"), e);
     }
     match &line.detail {
         Detail::New {
@@ -142,14 +157,14 @@ pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
             qty,
             ref_price,
         } => {
-            w.id("symbol", symbol.as_str());
-            w.id("side", side.as_str());
-            w.dec("qty", *qty);
-            w.dec("ref_price", *ref_price);
+            w.id(ks!("symbol"), symbol.as_str());
+            w.id(ks!("side"), side.as_str());
+            w.dec(k!("qty"), *qty);
+            w.dec(k!("ref_price"), *ref_price);
         }
         Detail::Failed { reason, detail } => {
-            w.str("reason", reason);
-            w.str("detail", detail);
+            w.str(ks!("reason"), reason);
+            w.str(ks!("detail"), detail);
         }
         Detail::Reserved {
             reserved_qty,
@@ -157,10 +172,10 @@ pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
             asset,
             amount,
         } => {
-            w.dec("reserved_qty", *reserved_qty);
-            w.dec("reserved_price", *reserved_price);
-            w.id("asset", asset.as_str());
-            w.dec("amount", *amount);
+            w.dec(k!("reserved_qty"), *reserved_qty);
+            w.dec(k!("reserved_price"), *reserved_price);
+            w.id(ks!("asset"), asset.as_str());
+            w.dec(k!("amount"), *amount);
         }
         Detail::Sent {
             client_order_id,
@@ -169,11 +184,11 @@ pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
             limit_price,
             tif,
         } => {
-            w.id("client_order_id", client_order_id.as_str());
-            w.num_u64("attempt", u64::from(*attempt), false);
-            w.dec("qty", *qty);
-            w.dec("limit_price", *limit_price);
-            w.id("tif", tif.as_str());
+            w.id(ks!("client_order_id"), client_order_id.as_str());
+            w.num_u64(k!("attempt"), u64::from(*attempt));
+            w.dec(k!("qty"), *qty);
+            w.dec(k!("limit_price"), *limit_price);
+            w.id(ks!("tif"), tif.as_str());
         }
         Detail::Order {
             client_order_id,
@@ -181,46 +196,46 @@ pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
             filled_qty,
             avg_price,
         } => {
-            w.id("client_order_id", client_order_id.as_str());
-            w.id("order_id", order_id.as_str());
-            w.dec("filled_qty", *filled_qty);
+            w.id(ks!("client_order_id"), client_order_id.as_str());
+            w.id(ks!("order_id"), order_id.as_str());
+            w.dec(k!("filled_qty"), *filled_qty);
             if let Some(p) = avg_price {
-                w.dec("avg_price", *p);
+                w.dec(k!("avg_price"), *p);
             }
         }
         Detail::Error {
             client_order_id,
             error,
         } => {
-            w.id("client_order_id", client_order_id.as_str());
-            w.str("error", error);
+            w.id(ks!("client_order_id"), client_order_id.as_str());
+            w.str(ks!("error"), error);
         }
         Detail::Unknown {
             client_order_id,
             cause,
         } => {
-            w.id("client_order_id", client_order_id.as_str());
-            w.str("cause", cause);
+            w.id(ks!("client_order_id"), client_order_id.as_str());
+            w.str(ks!("cause"), cause);
         }
         Detail::Retry {
             attempt,
             remaining_qty,
             backoff_ms,
         } => {
-            w.num_u64("attempt", u64::from(*attempt), false);
-            w.dec("remaining_qty", *remaining_qty);
-            w.num_u64("backoff_ms", *backoff_ms, false);
+            w.num_u64(k!("attempt"), u64::from(*attempt));
+            w.dec(k!("remaining_qty"), *remaining_qty);
+            w.num_u64(k!("backoff_ms"), *backoff_ms);
         }
         Detail::FailedFinal { attempts, released } => {
-            w.num_u64("attempts", u64::from(*attempts), false);
-            w.dec("released", *released);
+            w.num_u64(k!("attempts"), u64::from(*attempts));
+            w.dec(k!("released"), *released);
         }
         Detail::PartialSuccess {
             filled_qty,
             released,
         } => {
-            w.dec("filled_qty", *filled_qty);
-            w.dec("released", *released);
+            w.dec(k!("filled_qty"), *filled_qty);
+            w.dec(k!("released"), *released);
         }
         Detail::Reconciled {
             fills_count,
@@ -229,35 +244,35 @@ pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
             fee,
             released,
         } => {
-            w.num_u64("fills_count", u64::from(*fills_count), false);
-            w.dec("filled_qty", *filled_qty);
-            w.dec("avg_price", *avg_price);
-            w.dec("fee", *fee);
-            w.dec("released", *released);
+            w.num_u64(k!("fills_count"), u64::from(*fills_count));
+            w.dec(k!("filled_qty"), *filled_qty);
+            w.dec(k!("avg_price"), *avg_price);
+            w.dec(k!("fee"), *fee);
+            w.dec(k!("released"), *released);
         }
         Detail::DuplicateIgnored => {}
         Detail::SlippageGuardApplied {
             market_price,
             limit_price,
         } => {
-            w.dec("market_price", *market_price);
-            w.dec("limit_price", *limit_price);
+            w.dec(k!("market_price"), *market_price);
+            w.dec(k!("limit_price"), *limit_price);
         }
         Detail::QueryPending {
             client_order_id,
             cause,
             next_ms,
         } => {
-            w.id("client_order_id", client_order_id.as_str());
-            w.str("cause", cause);
-            w.num_u64("next_ms", *next_ms, false);
+            w.id(ks!("client_order_id"), client_order_id.as_str());
+            w.str(ks!("cause"), cause);
+            w.num_u64(k!("next_ms"), *next_ms);
         }
         Detail::CancelRequested { client_order_id } => {
-            w.id("client_order_id", client_order_id.as_str());
+            w.id(ks!("client_order_id"), client_order_id.as_str());
         }
         Detail::TradesPending { cause, next_ms } => {
-            w.str("cause", cause);
-            w.num_u64("next_ms", *next_ms, false);
+            w.str(ks!("cause"), cause);
+            w.num_u64(k!("next_ms"), *next_ms);
         }
     }
     w.0.extend_from_slice(b"}\n");
@@ -302,23 +317,20 @@ pub(crate) fn push_decimal(out: &mut Vec<u8>, v: Decimal) {
     let mantissa = v.mantissa();
     let mut scale = v.scale() as usize;
     let mut buf = [0u8; 40];
-    let mut i = buf.len();
     let abs = mantissa.unsigned_abs();
     // u64 arithmetic when it fits: u128 division is several times slower.
-    match u64::try_from(abs) {
-        Ok(m) => i = digits_u64(&mut buf, m),
+    let i = match u64::try_from(abs) {
+        Ok(m) => digits_u64(&mut buf, m),
         Err(_) => {
-            let mut m = abs;
-            loop {
-                i -= 1;
-                buf[i] = b'0' + (m % 10) as u8;
-                m /= 10;
-                if m == 0 {
-                    break;
-                }
-            }
+            // At most 29 digits: one u128 division splits them into two u64 halves.
+            const E19: u128 = 10_000_000_000_000_000_000;
+            let (hi, lo) = ((abs / E19) as u64, (abs % E19) as u64);
+            let low_start = digits_u64(&mut buf, lo);
+            const SPLIT: usize = 40 - 19;
+            buf[SPLIT..low_start].fill(b'0');
+            digits_u64(&mut buf[..SPLIT], hi)
         }
-    }
+    };
     let mut end = buf.len();
     while scale > 0 && buf[end - 1] == b'0' && end - i > 1 {
         end -= 1;
@@ -346,45 +358,36 @@ pub(crate) fn push_decimal(out: &mut Vec<u8>, v: Decimal) {
     }
 }
 
-/// A JSON object under construction; keys are trusted literals.
+/// A JSON object under construction; keys are trusted literals that carry their own comma and
+/// colon (see `k!` and `ks!`).
 struct Obj<'a>(&'a mut Vec<u8>);
 
 impl Obj<'_> {
-    fn key(&mut self, key: &str, first: bool) {
-        if !first {
-            self.0.push(b',');
-        }
-        self.0.push(b'"');
-        self.0.extend_from_slice(key.as_bytes());
-        self.0.extend_from_slice(b"\":");
-    }
-
-    fn num_u64(&mut self, key: &str, v: u64, first: bool) {
-        self.key(key, first);
+    fn num_u64(&mut self, key: &[u8], v: u64) {
+        self.0.extend_from_slice(key);
         push_u64(self.0, v);
     }
 
-    fn dec(&mut self, key: &str, v: Decimal) {
-        self.key(key, false);
+    fn dec(&mut self, key: &[u8], v: Decimal) {
+        self.0.extend_from_slice(key);
         push_decimal(self.0, v);
     }
 
     /// A value that needs no escaping: ids are validated to `[A-Za-z0-9._:/-]` when made, and
-    /// state, side, tif and event names are this crate's own literals.
-    fn id(&mut self, key: &str, v: &str) {
+    /// state, side, tif and event names are this crate's own literals. `key` comes from `ks!`.
+    fn id(&mut self, key: &[u8], v: &str) {
         debug_assert!(
             v.bytes().all(|b| b > 0x20 && b != b'"' && b != b'\\'),
             "{v}"
         );
-        self.key(key, false);
-        self.0.push(b'"');
+        self.0.extend_from_slice(key);
         self.0.extend_from_slice(v.as_bytes());
         self.0.push(b'"');
     }
 
-    fn str(&mut self, key: &str, v: &str) {
-        self.key(key, false);
-        self.0.push(b'"');
+    /// Any text, escaped as JSON requires. `key` comes from `ks!`.
+    fn str(&mut self, key: &[u8], v: &str) {
+        self.0.extend_from_slice(key);
         // Ids are plain ASCII in practice: copy them whole.
         if v.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
             self.0.extend_from_slice(v.as_bytes());
@@ -420,6 +423,12 @@ mod tests {
     fn decimals_are_written_with_their_exact_digits() {
         for (input, want) in [
             ("0", "0"),
+            ("18446744073709551616", "18446744073709551616"),
+            ("1000000000000000000005", "1000000000000000000005"),
+            (
+                "-100000000000000000000.00050",
+                "-100000000000000000000.0005",
+            ),
             ("50100.00", "50100"),
             ("0.001", "0.001"),
             ("-0.0005", "-0.0005"),
