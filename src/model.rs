@@ -6,7 +6,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use rust_decimal::Decimal;
+use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 /// Simulated or venue time in milliseconds. The router never reads a clock; callers pass it in.
@@ -319,6 +319,28 @@ impl Tif {
 /// One basis point as a fraction (`0.0001`): `bps * bps_fraction()` is a rate.
 pub fn bps_fraction() -> Decimal {
     Decimal::new(1, 4)
+}
+
+/// `step` as a number of decimal places when it is a power of ten (0.01, 0.00001, 1): then
+/// rounding is a rescale, not a division.
+fn decimal_places(step: Decimal) -> Option<u32> {
+    (step.mantissa() == 1).then(|| step.scale())
+}
+
+/// `x` rounded down to a multiple of `step`; `None` on overflow or a zero step.
+pub fn floor_to(x: Decimal, step: Decimal) -> Option<Decimal> {
+    if let Some(dp) = decimal_places(step) {
+        return Some(x.round_dp_with_strategy(dp, RoundingStrategy::ToNegativeInfinity));
+    }
+    x.checked_div(step)?.floor().checked_mul(step)
+}
+
+/// `x` rounded up to a multiple of `step`; `None` on overflow or a zero step.
+pub fn ceil_to(x: Decimal, step: Decimal) -> Option<Decimal> {
+    if let Some(dp) = decimal_places(step) {
+        return Some(x.round_dp_with_strategy(dp, RoundingStrategy::ToPositiveInfinity));
+    }
+    x.checked_div(step)?.ceil().checked_mul(step)
 }
 
 #[cfg(test)]

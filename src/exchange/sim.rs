@@ -21,7 +21,8 @@ use rust_decimal::Decimal;
 
 use super::{Exchange, ExchangeError, Order, OrderStatus, Trade};
 use crate::model::{
-    bps_fraction, Asset, ClientOrderId, OrderId, Side, Symbol, Tif, TimeMs, TradeId,
+    bps_fraction, ceil_to, floor_to, Asset, ClientOrderId, OrderId, Side, Symbol, Tif, TimeMs,
+    TradeId,
 };
 use crate::router::{MarketRules, OrderRequest};
 
@@ -184,14 +185,6 @@ fn on_grid(x: Decimal, step: Decimal) -> bool {
     step > Decimal::ZERO && x.checked_rem(step).is_some_and(|r| r.is_zero())
 }
 
-fn floor_to(x: Decimal, step: Decimal) -> Option<Decimal> {
-    x.checked_div(step)?.floor().checked_mul(step)
-}
-
-fn ceil_to(x: Decimal, step: Decimal) -> Option<Decimal> {
-    x.checked_div(step)?.ceil().checked_mul(step)
-}
-
 /// `a - b`, but never below zero (only reachable through rounding at the edge of `Decimal`).
 fn sub_floor0(a: Decimal, b: Decimal) -> Decimal {
     a.checked_sub(b)
@@ -229,13 +222,16 @@ fn partial_cap(qty: Decimal, ratio: Decimal, step: Decimal) -> Decimal {
     }
 }
 
+/// Rebuilds `book` around `mid` in place (its level vectors are reused). `None`, with `book`
+/// untouched, when the numbers overflow or `mid` or the tick is not positive.
 fn build_book(
+    book: &mut Book,
     rules: &MarketRules,
     levels: u32,
     mid: Decimal,
     spread_bps: Decimal,
     depth: Decimal,
-) -> Option<Book> {
+) -> Option<()> {
     let tick = rules.tick_size;
     if tick <= Decimal::ZERO || mid <= Decimal::ZERO {
         return None;
@@ -249,32 +245,27 @@ fn build_book(
         best_ask = best_bid.checked_add(tick)?;
     }
     let spacing = floor_to(mid.checked_mul(bps_fraction())?, tick)?.max(tick);
-    let mut asks = Vec::new();
-    let mut bids = Vec::new();
-    for k in 0..levels {
-        let offset = match spacing.checked_mul(Decimal::from(k)) {
-            Some(o) => o,
-            None => break,
-        };
-        let ask = best_ask.checked_add(offset);
-        let bid = best_bid.checked_sub(offset).filter(|&b| b > Decimal::ZERO);
-        if ask.is_none() && bid.is_none() {
+    book.mid = mid;
+    book.spread_bps = spread_bps;
+    book.depth = depth;
+    book.asks.clear();
+    book.bids.clear();
+    let (mut ask, mut bid) = (Some(best_ask), Some(best_bid));
+    for _ in 0..levels {
+        let bid_ok = bid.filter(|&b| b > Decimal::ZERO);
+        if ask.is_none() && bid_ok.is_none() {
             break;
         }
         if let Some(price) = ask {
-            asks.push(BookLevel { price, qty: depth });
+            book.asks.push(BookLevel { price, qty: depth });
         }
-        if let Some(price) = bid {
-            bids.push(BookLevel { price, qty: depth });
+        if let Some(price) = bid_ok {
+            book.bids.push(BookLevel { price, qty: depth });
         }
+        ask = ask.and_then(|a| a.checked_add(spacing));
+        bid = bid_ok.and_then(|b| b.checked_sub(spacing));
     }
-    Some(Book {
-        mid,
-        spread_bps,
-        depth,
-        bids,
-        asks,
-    })
+    Some(())
 }
 
 impl SimExchange {
@@ -334,10 +325,28 @@ impl SimExchange {
         depth: Decimal,
     ) {
         let rules = self.rules(symbol);
-        let Some(book) = build_book(&rules, self.cfg.levels, mid, spread_bps, depth) else {
-            return;
+        let levels = self.cfg.levels;
+        let built = match self.books.get_mut(symbol) {
+            Some(book) => build_book(book, &rules, levels, mid, spread_bps, depth),
+            None => {
+                let cap = levels.min(64) as usize;
+                let mut book = Book {
+                    mid,
+                    spread_bps,
+                    depth,
+                    bids: Vec::with_capacity(cap),
+                    asks: Vec::with_capacity(cap),
+                };
+                let built = build_book(&mut book, &rules, levels, mid, spread_bps, depth);
+                if built.is_some() {
+                    self.books.insert(symbol.clone(), book);
+                }
+                built
+            }
         };
-        self.books.insert(symbol.clone(), book);
+        if built.is_none() {
+            return;
+        }
         let resting: Vec<usize> = self
             .open_by_symbol
             .get(symbol)

@@ -3,14 +3,16 @@
 //! Each [`Phase`] holds only what its step needs; every transition is checked against the one
 //! table in [`super::state`]. The router (`mod.rs`) owns the intents and routes inputs to them.
 
-use rust_decimal::{Decimal, RoundingStrategy};
+use rust_decimal::Decimal;
 
 use super::io::{Action, Command, OrderRequest, ReplyOutcome, RequestId};
 use super::{is_legal, MarketRules, Mutant, Outputs, RouterConfig, State};
 use crate::audit::{AuditLine, Detail};
 use crate::decision::Intent;
 use crate::exchange::{ExchangeError, Order, OrderStatus, Outcome, Trade};
-use crate::model::{bps_fraction, ClientOrderId, IntentId, OrderId, Side, TimeMs, TradeId};
+use crate::model::{
+    bps_fraction, ceil_to, floor_to, ClientOrderId, IntentId, OrderId, Side, TimeMs, TradeId,
+};
 use crate::portfolio::{reservation_need, Portfolio, Reservation};
 
 /// What one intent's step may touch.
@@ -86,26 +88,6 @@ pub(super) struct Active {
     next_request: u32,
     /// Current backoff for repeated queries (unknown order, trades).
     query_backoff_ms: u64,
-}
-
-/// `step` as a number of decimal places when it is a power of ten (0.01, 0.00001, 1): then
-/// rounding is a rescale, not a division.
-fn decimal_places(step: Decimal) -> Option<u32> {
-    (step.mantissa() == 1).then(|| step.scale())
-}
-
-fn floor_to(x: Decimal, step: Decimal) -> Option<Decimal> {
-    if let Some(dp) = decimal_places(step) {
-        return Some(x.round_dp_with_strategy(dp, RoundingStrategy::ToNegativeInfinity));
-    }
-    x.checked_div(step)?.floor().checked_mul(step)
-}
-
-fn ceil_to(x: Decimal, step: Decimal) -> Option<Decimal> {
-    if let Some(dp) = decimal_places(step) {
-        return Some(x.round_dp_with_strategy(dp, RoundingStrategy::ToPositiveInfinity));
-    }
-    x.checked_div(step)?.ceil().checked_mul(step)
 }
 
 impl Active {
