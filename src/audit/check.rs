@@ -101,8 +101,9 @@ struct Track {
     first: u64,
     state: State,
     qty: Option<Decimal>,
-    /// Client order id of the latest `SENT`.
-    sent_coid: Option<String>,
+    /// Client order id of the latest `SENT` (when `sent`); the buffer outlives the intent.
+    sent_coid: String,
+    sent: bool,
     /// Latest cumulative fill per client order id; their sum is the intent's fill.
     fills: Vec<(String, Decimal)>,
     filled: Decimal,
@@ -110,17 +111,45 @@ struct Track {
 }
 
 impl Track {
-    fn new(id: &str, first: u64, state: State, qty: Option<Decimal>) -> Track {
-        Track {
-            id: id.to_string(),
+    /// A track for a new intent, reusing a finished one's buffers when there is one.
+    fn new(
+        spare: &mut Vec<Track>,
+        id: &str,
+        first: u64,
+        state: State,
+        qty: Option<Decimal>,
+    ) -> Track {
+        let mut t = spare.pop().unwrap_or_else(|| Track {
+            id: String::new(),
             first,
             state,
             qty,
-            sent_coid: None,
+            sent_coid: String::new(),
+            sent: false,
             fills: Vec::new(),
             filled: Decimal::ZERO,
             overfill_reported: false,
-        }
+        });
+        t.id.clear();
+        t.id.push_str(id);
+        t.first = first;
+        t.state = state;
+        t.qty = qty;
+        t.sent = false;
+        t.fills.clear();
+        t.filled = Decimal::ZERO;
+        t.overfill_reported = false;
+        t
+    }
+
+    fn sent_coid(&self) -> Option<&str> {
+        self.sent.then_some(self.sent_coid.as_str())
+    }
+
+    fn set_sent_coid(&mut self, coid: Option<&str>) {
+        self.sent = coid.is_some();
+        self.sent_coid.clear();
+        self.sent_coid.push_str(coid.unwrap_or_default());
     }
 }
 
@@ -208,6 +237,8 @@ impl<'a> From<&'a AuditLine> for LineView<'a> {
 pub struct Checker {
     // Keyed by a 64-bit hash of the intent id; lookups only, never iterated for output.
     live: HashMap<u64, Track>,
+    /// Tracks of finished intents, kept for their buffers (a few: one per intent in flight).
+    spare: Vec<Track>,
     done: Finished,
     intents: u64,
     last_seq: Option<u64>,
@@ -217,7 +248,10 @@ pub struct Checker {
 
 impl Checker {
     pub fn new() -> Self {
-        Self::default()
+        Checker {
+            live: HashMap::with_capacity_and_hasher(64, Default::default()),
+            ..Self::default()
+        }
     }
 
     pub fn problems(&self) -> &[Problem] {
@@ -276,7 +310,7 @@ impl Checker {
                 }));
             }
             self.intents += 1;
-            let t = Track::new(r.intent_id, self.intents, r.state, r.qty);
+            let t = Track::new(&mut self.spare, r.intent_id, self.intents, r.state, r.qty);
             self.settle(key, t, r);
             return;
         };
@@ -292,7 +326,7 @@ impl Checker {
         // A line after the end brings the intent back to life, so one bad line is one problem.
         if !self.live.contains_key(&key) {
             self.done.remove(key);
-            let t = Track::new(r.intent_id, self.intents, current, None);
+            let t = Track::new(&mut self.spare, r.intent_id, self.intents, current, None);
             self.live.insert(key, t);
         }
         let Some(t) = self.live.get_mut(&key) else {
@@ -302,11 +336,11 @@ impl Checker {
         if is_legal(Some(t.state), r.state) {
             if t.state == State::Unknown
                 && r.state == State::Sent
-                && t.sent_coid.is_some()
-                && r.client_order_id != t.sent_coid.as_deref()
+                && t.sent
+                && r.client_order_id != t.sent_coid()
             {
                 found.push(ProblemKind::ResentWhileUnknown {
-                    was: t.sent_coid.clone().unwrap_or_default(),
+                    was: t.sent_coid.clone(),
                     got: r.client_order_id.map(str::to_string),
                 });
             }
@@ -317,11 +351,11 @@ impl Checker {
             });
         }
         t.state = r.state;
-        if r.state == State::Sent && t.sent_coid.as_deref() != r.client_order_id {
-            t.sent_coid = r.client_order_id.map(str::to_string);
+        if r.state == State::Sent && t.sent_coid() != r.client_order_id {
+            t.set_sent_coid(r.client_order_id);
         }
         if let (Some(coid), Some(f)) = (r.client_order_id, r.filled_qty) {
-            let prev = match t.fills.iter_mut().find(|(c, _)| c == coid) {
+            let prev = match t.fills.iter_mut().find(|(c, _)| c.as_str() == coid) {
                 Some((_, v)) => std::mem::replace(v, f),
                 None => {
                     t.fills.push((coid.to_string(), f));
@@ -346,7 +380,9 @@ impl Checker {
         self.problems.extend(found.into_iter().map(report));
         // A finished intent shrinks to its state.
         if let Some(state) = terminal {
-            self.live.remove(&key);
+            if let Some(t) = self.live.remove(&key) {
+                self.spare.push(t);
+            }
             self.done.insert(key, state);
         }
     }
@@ -355,6 +391,7 @@ impl Checker {
     fn settle(&mut self, key: u64, t: Track, _r: LineView<'_>) {
         if t.state.is_terminal() {
             self.done.insert(key, t.state);
+            self.spare.push(t);
         } else {
             self.live.insert(key, t);
         }

@@ -94,7 +94,7 @@ impl Router {
         Ok(Router {
             config,
             portfolio,
-            in_flight: HashMap::default(),
+            in_flight: HashMap::with_capacity_and_hasher(64, Default::default()),
             finished: Finished::default(),
             active: Slab::default(),
             out: Outputs::default(),

@@ -80,6 +80,8 @@ pub struct Invariants {
     /// follows what is in flight, not the length of the run.
     intents: Vec<Option<Track>>,
     free: Vec<usize>,
+    /// Emptied id lists of finished intents, reused by the next ones.
+    spare_ids: Vec<(Vec<ClientOrderId>, Vec<OrderId>)>,
     // Lookups only; never iterated.
     by_intent: HashMap<IntentId, usize>,
     by_coid: HashMap<ClientOrderId, usize>,
@@ -105,12 +107,14 @@ impl Invariants {
             checks: 0,
             audit: Checker::new(),
             audit_problems: 0,
-            intents: Vec::new(),
+            intents: Vec::with_capacity(64),
             free: Vec::new(),
-            by_intent: HashMap::default(),
-            by_coid: HashMap::default(),
-            by_order: HashMap::default(),
-            venue_coids: HashSet::default(),
+            spare_ids: Vec::new(),
+            // Sized for a small run up front: growing from nothing rehashes several times.
+            by_intent: HashMap::with_capacity_and_hasher(64, Default::default()),
+            by_coid: HashMap::with_capacity_and_hasher(64, Default::default()),
+            by_order: HashMap::with_capacity_and_hasher(64, Default::default()),
+            venue_coids: HashSet::with_capacity_and_hasher(64, Default::default()),
             orders_seen: 0,
             trades_seen: 0,
             portfolio_changes: u64::MAX,
@@ -168,6 +172,7 @@ impl Invariants {
             return;
         }
         let cap = self.cap(intent);
+        let (coids, order_ids) = self.spare_ids.pop().unwrap_or_default();
         let track = Track {
             id: intent.intent_id().clone(),
             side: intent.side(),
@@ -175,8 +180,8 @@ impl Invariants {
             cap,
             filled: Decimal::ZERO,
             orders: 0,
-            coids: Vec::new(),
-            order_ids: Vec::new(),
+            coids,
+            order_ids,
         };
         let slot = match self.free.pop() {
             Some(i) => {
@@ -370,13 +375,14 @@ impl Invariants {
         let Some(i) = self.by_intent.remove(id) else {
             return;
         };
-        if let Some(t) = self.intents.get_mut(i).and_then(Option::take) {
-            for c in &t.coids {
-                self.by_coid.remove(c);
+        if let Some(mut t) = self.intents.get_mut(i).and_then(Option::take) {
+            for c in t.coids.drain(..) {
+                self.by_coid.remove(&c);
             }
-            for o in &t.order_ids {
-                self.by_order.remove(o);
+            for o in t.order_ids.drain(..) {
+                self.by_order.remove(&o);
             }
+            self.spare_ids.push((t.coids, t.order_ids));
             self.free.push(i);
         }
     }

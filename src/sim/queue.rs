@@ -18,8 +18,8 @@ pub struct Queue<E> {
 impl<E> Default for Queue<E> {
     fn default() -> Self {
         Queue {
-            heap: BinaryHeap::new(),
-            slots: Vec::new(),
+            heap: BinaryHeap::with_capacity(64),
+            slots: Vec::with_capacity(64),
             free: Vec::new(),
             next_seq: 0,
         }
