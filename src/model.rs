@@ -343,9 +343,49 @@ pub fn ceil_to(x: Decimal, step: Decimal) -> Option<Decimal> {
     x.checked_div(step)?.ceil().checked_mul(step)
 }
 
+/// Whether `x` is a whole multiple of `step` (a positive step). A power-of-ten step (0.01,
+/// 1) is a digit check on the mantissa instead of a decimal division.
+pub fn on_grid(x: Decimal, step: Decimal) -> bool {
+    if step <= Decimal::ZERO {
+        return false;
+    }
+    if let Some(dp) = decimal_places(step) {
+        let extra = x.scale().saturating_sub(dp);
+        return extra == 0
+            || x.mantissa()
+                .unsigned_abs()
+                .is_multiple_of(10u128.pow(extra));
+    }
+    x.checked_rem(step).is_some_and(|r| r.is_zero())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn on_grid_agrees_with_the_remainder_for_power_of_ten_and_other_steps() {
+        let steps = [
+            "1", "0.1", "0.01", "0.00001", "0.5", "0.25", "5", "10", "0", "-0.01",
+        ];
+        for step in steps {
+            let step: Decimal = step.parse().unwrap();
+            for m in -1_050i64..1_050 {
+                for scale in 0..7 {
+                    let x = Decimal::new(m, scale);
+                    let want =
+                        step > Decimal::ZERO && x.checked_rem(step).is_some_and(|r| r.is_zero());
+                    assert_eq!(on_grid(x, step), want, "{x} on {step}");
+                }
+            }
+        }
+        let big = Decimal::from_i128_with_scale(79_228_162_514_264_337_593_543_950_000, 4);
+        assert!(on_grid(big, "0.1".parse().unwrap()));
+        assert!(!on_grid(
+            big,
+            "0.0001".parse::<Decimal>().unwrap() * Decimal::from(3)
+        ));
+    }
 
     #[test]
     fn client_order_id_is_a_pure_function_of_intent_and_attempt() {

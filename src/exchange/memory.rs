@@ -13,7 +13,7 @@ use rust_decimal::Decimal;
 
 use super::{Exchange, ExchangeError, Order, OrderStatus, Trade};
 use crate::model::{
-    bps_fraction, Asset, ClientOrderId, OrderId, Side, Symbol, Tif, TimeMs, TradeId,
+    bps_fraction, on_grid, Asset, ClientOrderId, OrderId, Side, Symbol, Tif, TimeMs, TradeId,
 };
 use crate::router::{MarketRules, OrderRequest};
 
@@ -53,12 +53,15 @@ struct Funds {
 pub struct MemoryExchange {
     rules: MarketRules,
     prices: BTreeMap<Symbol, Decimal>,
-    funds: BTreeMap<Asset, Funds>,
+    /// In asset order; a handful of assets, so a scan beats a tree.
+    funds: Vec<(Asset, Funds)>,
     orders: Vec<Order>,
     trades: Vec<Trade>,
     // Lookups only (never iterated), so their order cannot reach any output.
     latest_by_coid: HashMap<ClientOrderId, usize>,
-    trades_by_order: HashMap<OrderId, Vec<usize>>,
+    /// Per order (by index): its first and last trade; per trade: the next of its order.
+    trade_chain: Vec<(Option<usize>, Option<usize>)>,
+    next_trade: Vec<Option<usize>>,
     /// Indices of open orders, oldest first.
     open: Vec<usize>,
     /// Faults for the coming requests, in order.
@@ -75,10 +78,6 @@ fn reject(message: &str) -> ExchangeError {
     }
 }
 
-fn on_grid(x: Decimal, step: Decimal) -> bool {
-    step > Decimal::ZERO && (x % step).is_zero()
-}
-
 impl MemoryExchange {
     pub fn new() -> Self {
         Self::default()
@@ -92,13 +91,12 @@ impl MemoryExchange {
     }
 
     pub fn deposit(&mut self, asset: &Asset, amount: Decimal) {
-        self.funds.entry(asset.clone()).or_default().free += amount;
+        self.funds_mut(asset).free += amount;
     }
 
     /// The account's total (free + locked) of an asset: the ground truth the portfolio must match.
     pub fn balance(&self, asset: &Asset) -> Decimal {
-        self.funds
-            .get(asset)
+        self.funds_of(asset)
             .map_or(Decimal::ZERO, |f| f.free + f.locked)
     }
 
@@ -109,7 +107,23 @@ impl MemoryExchange {
 
     /// What is not locked in open orders.
     pub fn free(&self, asset: &Asset) -> Decimal {
-        self.funds.get(asset).map_or(Decimal::ZERO, |f| f.free)
+        self.funds_of(asset).map_or(Decimal::ZERO, |f| f.free)
+    }
+
+    fn funds_of(&self, asset: &Asset) -> Option<&Funds> {
+        self.funds.iter().find(|(a, _)| a == asset).map(|(_, f)| f)
+    }
+
+    fn funds_mut(&mut self, asset: &Asset) -> &mut Funds {
+        let i = match self.funds.iter().position(|(a, _)| a == asset) {
+            Some(i) => i,
+            None => {
+                let at = self.funds.partition_point(|(a, _)| a < asset);
+                self.funds.insert(at, (asset.clone(), Funds::default()));
+                at
+            }
+        };
+        &mut self.funds[i].1
     }
 
     /// Moves the market; resting GTC orders that now cross fill completely.
@@ -239,7 +253,8 @@ impl MemoryExchange {
         let o = &mut self.orders[i];
         let notional = qty * price;
         let fee = notional * fee_rate;
-        let (base, quote) = (o.symbol.base().clone(), o.symbol.quote().clone());
+        let symbol = o.symbol.clone();
+        let (base, quote) = (symbol.base(), symbol.quote());
         let locked_for_qty = match o.side {
             Side::Buy => qty * o.price * (Decimal::ONE + fee_rate),
             Side::Sell => qty,
@@ -247,7 +262,10 @@ impl MemoryExchange {
         let prev = o.filled;
         o.filled += qty;
         o.remaining -= qty;
-        o.average = Some(((o.average.unwrap_or_default() * prev) + notional) / o.filled);
+        o.average = Some(match o.average {
+            Some(avg) if !prev.is_zero() => ((avg * prev) + notional) / o.filled,
+            _ => price,
+        });
         o.fee += fee;
         if o.remaining.is_zero() {
             o.status = OrderStatus::Closed;
@@ -265,21 +283,25 @@ impl MemoryExchange {
             t_ms: now,
         };
         let side = o.side;
-        self.trades_by_order
-            .entry(trade.order_id.clone())
-            .or_default()
-            .push(self.trades.len());
+        let t = self.trades.len();
         self.trades.push(trade);
+        self.next_trade.push(None);
+        let chain = &mut self.trade_chain[i];
+        match chain.1 {
+            Some(last) => self.next_trade[last] = Some(t),
+            None => chain.0 = Some(t),
+        }
+        chain.1 = Some(t);
         match side {
             Side::Buy => {
-                let q = self.funds.entry(quote).or_default();
+                let q = self.funds_mut(quote);
                 q.locked -= locked_for_qty;
                 q.free += locked_for_qty - notional - fee;
-                self.funds.entry(base).or_default().free += qty;
+                self.funds_mut(base).free += qty;
             }
             Side::Sell => {
-                self.funds.entry(base).or_default().locked -= qty;
-                self.funds.entry(quote).or_default().free += notional - fee;
+                self.funds_mut(base).locked -= qty;
+                self.funds_mut(quote).free += notional - fee;
             }
         }
     }
@@ -294,7 +316,7 @@ impl MemoryExchange {
             ),
             Side::Sell => (o.symbol.base().clone(), o.remaining),
         };
-        let f = self.funds.entry(asset).or_default();
+        let f = self.funds_mut(&asset);
         f.locked -= amount;
         f.free += amount;
     }
@@ -335,7 +357,7 @@ impl MemoryExchange {
             ),
             Side::Sell => (r.symbol().base().clone(), r.qty()),
         };
-        let funds = self.funds.entry(asset).or_default();
+        let funds = self.funds_mut(&asset);
         if funds.free < lock {
             return Err(ExchangeError::Rejected {
                 code: -2010,
@@ -347,6 +369,7 @@ impl MemoryExchange {
         let i = self.orders.len();
         self.latest_by_coid.insert(r.client_order_id().clone(), i);
         self.open.push(i);
+        self.trade_chain.push((None, None));
         self.orders.push(Order {
             order_id: OrderId::numbered("", i as u64 + 1),
             client_order_id: r.client_order_id().clone(),
@@ -427,14 +450,23 @@ impl Exchange for MemoryExchange {
         self.catch_up(now);
         let fault = self.take_fault();
         self.request(fault, |x| {
-            Ok(x.trades_by_order
-                .get(order_id)
-                .into_iter()
-                .flatten()
-                .map(|&i| &x.trades[i])
-                .filter(|t| &t.symbol == symbol)
-                .cloned()
-                .collect())
+            // This venue numbers its orders 1, 2, ...: the id is the index plus one.
+            let index = order_id
+                .as_str()
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| n.checked_sub(1))
+                .filter(|&i| x.orders.get(i).is_some_and(|o| &o.order_id == order_id));
+            let mut trades = Vec::new();
+            let mut next = index.and_then(|i| x.trade_chain[i].0);
+            while let Some(t) = next {
+                let trade = &x.trades[t];
+                if &trade.symbol == symbol {
+                    trades.push(trade.clone());
+                }
+                next = x.next_trade[t];
+            }
+            Ok(trades)
         })
     }
 

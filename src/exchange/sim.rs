@@ -21,8 +21,8 @@ use rust_decimal::Decimal;
 
 use super::{Exchange, ExchangeError, Order, OrderStatus, Trade};
 use crate::model::{
-    bps_fraction, ceil_to, floor_to, Asset, ClientOrderId, OrderId, Side, Symbol, Tif, TimeMs,
-    TradeId,
+    bps_fraction, ceil_to, floor_to, on_grid, Asset, ClientOrderId, OrderId, Side, Symbol, Tif,
+    TimeMs, TradeId,
 };
 use crate::router::{MarketRules, OrderRequest};
 
@@ -179,10 +179,6 @@ fn rejected(code: i32, message: &str) -> ExchangeError {
 
 fn filter_failure(filter: &str) -> ExchangeError {
     rejected(-1013, &format!("Filter failure: {filter}"))
-}
-
-fn on_grid(x: Decimal, step: Decimal) -> bool {
-    step > Decimal::ZERO && x.checked_rem(step).is_some_and(|r| r.is_zero())
 }
 
 /// `a - b`, but never below zero (only reachable through rounding at the edge of `Decimal`).
