@@ -359,6 +359,59 @@ pub fn on_grid(x: Decimal, step: Decimal) -> bool {
     x.checked_rem(step).is_some_and(|r| r.is_zero())
 }
 
+/// A map for a handful of keys (the assets and symbols of one account), as a vector in key
+/// order: a lookup is a short scan of equality checks (a pointer compare when both sides share
+/// the allocation), and an existing key is never cloned, unlike `BTreeMap::entry`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SmallMap<K, V>(Vec<(K, V)>);
+
+impl<K, V> Default for SmallMap<K, V> {
+    fn default() -> Self {
+        SmallMap(Vec::new())
+    }
+}
+
+impl<K: Ord + Clone, V> SmallMap<K, V> {
+    pub fn get(&self, key: &K) -> Option<&V> {
+        self.0.iter().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    pub fn get_mut(&mut self, key: &K) -> Option<&mut V> {
+        self.0.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v)
+    }
+
+    /// The value of `key`, inserted (in order) from `make` when missing.
+    pub fn get_or_insert_with(&mut self, key: &K, make: impl FnOnce() -> V) -> &mut V {
+        let i = match self.0.iter().position(|(k, _)| k == key) {
+            Some(i) => i,
+            None => {
+                let at = self.0.partition_point(|(k, _)| k < key);
+                self.0.insert(at, (key.clone(), make()));
+                at
+            }
+        };
+        &mut self.0[i].1
+    }
+
+    pub fn insert(&mut self, key: &K, value: V) {
+        match self.get_mut(key) {
+            Some(v) => *v = value,
+            None => {
+                self.get_or_insert_with(key, || value);
+            }
+        }
+    }
+
+    /// In key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
+        self.0.iter().map(|(k, v)| (k, v))
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.0.iter().map(|(_, v)| v)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

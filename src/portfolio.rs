@@ -5,12 +5,10 @@
 //! Every operation checks before it mutates: an error leaves the portfolio unchanged, and no
 //! balance or reservation can go negative.
 
-use std::collections::BTreeMap;
-
 use rust_decimal::Decimal;
 
 use crate::exchange::Trade;
-use crate::model::{Asset, Side, Symbol};
+use crate::model::{Asset, Side, SmallMap, Symbol};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PortfolioError {
@@ -72,8 +70,8 @@ impl Reservation {
 /// The router's book of what it owns.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Portfolio {
-    balances: BTreeMap<Asset, Balance>,
-    last_prices: BTreeMap<Symbol, Decimal>,
+    balances: SmallMap<Asset, Balance>,
+    last_prices: SmallMap<Symbol, Decimal>,
     /// Counts changes of any balance, so a checker can skip steps that changed none.
     changes: u64,
 }
@@ -122,7 +120,7 @@ impl Portfolio {
                 amount,
             });
         }
-        let b = self.balances.entry(asset.clone()).or_default();
+        let b = self.balances.get_or_insert_with(asset, Balance::default);
         b.total = b
             .total
             .checked_add(amount)
@@ -170,7 +168,7 @@ impl Portfolio {
                 available,
             });
         }
-        let b = self.balances.entry(asset.clone()).or_default();
+        let b = self.balances.get_or_insert_with(asset, Balance::default);
         b.reserved += amount; // cannot overflow: reserved + amount <= total
         self.changes += 1;
         Ok(Reservation {
@@ -302,14 +300,14 @@ impl Portfolio {
             b.reserved -= spent;
         }
         for (asset, delta) in moves {
-            let b = self.balances.entry(asset.clone()).or_default();
+            let b = self.balances.get_or_insert_with(asset, Balance::default);
             b.total += delta;
         }
         r.amount = held;
         self.changes += 1;
         if let Some(t) = trades.last() {
             if self.last_prices.get(symbol) != Some(&t.price) {
-                self.last_prices.insert(symbol.clone(), t.price);
+                self.last_prices.insert(symbol, t.price);
             }
         }
         Ok(())
@@ -321,7 +319,7 @@ impl Portfolio {
     }
 
     pub fn set_last_price(&mut self, symbol: &Symbol, price: Decimal) {
-        self.last_prices.insert(symbol.clone(), price);
+        self.last_prices.insert(symbol, price);
     }
 }
 

@@ -5,15 +5,15 @@
 //! tick, lot and minimum notional, and keeps client ids unique only among open orders. Faults
 //! can be scripted per request so tests can lose replies, refuse requests or fill partially.
 
-use std::collections::{BTreeMap, VecDeque};
-
 use rustc_hash::FxHashMap as HashMap;
+use std::collections::VecDeque;
 
 use rust_decimal::Decimal;
 
 use super::{Exchange, ExchangeError, Order, OrderStatus, Trade};
 use crate::model::{
-    bps_fraction, on_grid, Asset, ClientOrderId, OrderId, Side, Symbol, Tif, TimeMs, TradeId,
+    bps_fraction, on_grid, Asset, ClientOrderId, OrderId, Side, SmallMap, Symbol, Tif, TimeMs,
+    TradeId,
 };
 use crate::router::{MarketRules, OrderRequest};
 
@@ -52,9 +52,8 @@ struct Funds {
 #[derive(Debug, Default)]
 pub struct MemoryExchange {
     rules: MarketRules,
-    prices: BTreeMap<Symbol, Decimal>,
-    /// In asset order; a handful of assets, so a scan beats a tree.
-    funds: Vec<(Asset, Funds)>,
+    prices: SmallMap<Symbol, Decimal>,
+    funds: SmallMap<Asset, Funds>,
     orders: Vec<Order>,
     trades: Vec<Trade>,
     // Lookups only (never iterated), so their order cannot reach any output.
@@ -111,24 +110,16 @@ impl MemoryExchange {
     }
 
     fn funds_of(&self, asset: &Asset) -> Option<&Funds> {
-        self.funds.iter().find(|(a, _)| a == asset).map(|(_, f)| f)
+        self.funds.get(asset)
     }
 
     fn funds_mut(&mut self, asset: &Asset) -> &mut Funds {
-        let i = match self.funds.iter().position(|(a, _)| a == asset) {
-            Some(i) => i,
-            None => {
-                let at = self.funds.partition_point(|(a, _)| a < asset);
-                self.funds.insert(at, (asset.clone(), Funds::default()));
-                at
-            }
-        };
-        &mut self.funds[i].1
+        self.funds.get_or_insert_with(asset, Funds::default)
     }
 
     /// Moves the market; resting GTC orders that now cross fill completely.
     pub fn set_price(&mut self, symbol: &Symbol, price: Decimal) {
-        self.prices.insert(symbol.clone(), price);
+        self.prices.insert(symbol, price);
         self.trade(symbol, price, None);
     }
 

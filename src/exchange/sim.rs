@@ -13,6 +13,7 @@
 //! Like Binance spot, a `client_order_id` is by default unique only among *open* orders
 //! ([`Dedup::OpenOnly`]), so a blind resend of a finished order's id creates a second order.
 
+use crate::model::SmallMap;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use rustc_hash::FxHashMap as HashMap;
@@ -140,8 +141,8 @@ struct Meta {
 #[derive(Debug, Clone)]
 pub struct SimExchange {
     cfg: VenueConfig,
-    books: BTreeMap<Symbol, Book>,
-    funds: BTreeMap<Asset, Funds>,
+    books: SmallMap<Symbol, Book>,
+    funds: SmallMap<Asset, Funds>,
     /// The retained orders, oldest first; `orders[k]` has the absolute index `order_base + k`.
     /// Every index below (in the maps and sets) is absolute and never changes.
     orders: VecDeque<Order>,
@@ -268,8 +269,8 @@ impl SimExchange {
     pub fn new(cfg: VenueConfig) -> Self {
         SimExchange {
             cfg,
-            books: BTreeMap::new(),
-            funds: BTreeMap::new(),
+            books: SmallMap::default(),
+            funds: SmallMap::default(),
             orders: VecDeque::with_capacity(64),
             meta: VecDeque::with_capacity(64),
             order_base: 0,
@@ -305,7 +306,7 @@ impl SimExchange {
         if amount <= Decimal::ZERO {
             return;
         }
-        let f = self.funds.entry(asset.clone()).or_default();
+        let f = self.funds.get_or_insert_with(asset, Funds::default);
         f.free = f.free.saturating_add(amount);
     }
 
@@ -336,7 +337,7 @@ impl SimExchange {
                 };
                 let built = build_book(&mut book, &rules, levels, mid, spread_bps, depth);
                 if built.is_some() {
-                    self.books.insert(symbol.clone(), book);
+                    self.books.insert(symbol, book);
                 }
                 built
             }
@@ -588,17 +589,17 @@ impl SimExchange {
         self.trades.push_back((i, trade));
         match side {
             Side::Buy => {
-                let q = self.funds.entry(quote).or_default();
+                let q = self.funds.get_or_insert_with(&quote, Funds::default);
                 q.locked = sub_floor0(q.locked, release);
                 let cost = notional.saturating_add(fee);
                 q.free = sub_floor0(q.free.saturating_add(release), cost);
-                let b = self.funds.entry(base).or_default();
+                let b = self.funds.get_or_insert_with(&base, Funds::default);
                 b.free = b.free.saturating_add(qty);
             }
             Side::Sell => {
-                let b = self.funds.entry(base).or_default();
+                let b = self.funds.get_or_insert_with(&base, Funds::default);
                 b.locked = sub_floor0(b.locked, release);
-                let q = self.funds.entry(quote).or_default();
+                let q = self.funds.get_or_insert_with(&quote, Funds::default);
                 q.free = q.free.saturating_add(sub_floor0(notional, fee));
             }
         }
@@ -623,7 +624,7 @@ impl SimExchange {
         let meta = &mut self.meta[k];
         meta.final_ms = Some(now);
         let amount = std::mem::take(&mut meta.lock_left);
-        let f = self.funds.entry(asset).or_default();
+        let f = self.funds.get_or_insert_with(&asset, Funds::default);
         f.locked = sub_floor0(f.locked, amount);
         f.free = f.free.saturating_add(amount);
         let o = &self.orders[k];
@@ -660,7 +661,7 @@ impl SimExchange {
 
     /// Checks (4) and (5) of a placement: returns the lock and the fee rate.
     fn admit(&self, r: &OrderRequest) -> Result<(Asset, Decimal, Decimal), ExchangeError> {
-        if !self.books.contains_key(r.symbol()) {
+        if self.books.get(r.symbol()).is_none() {
             return Err(rejected(-1121, "Invalid symbol."));
         }
         let rules = self.rules(r.symbol());
@@ -716,7 +717,7 @@ impl Exchange for SimExchange {
             return Err(ExchangeError::DuplicateClientOrderId(coid.clone()));
         }
         let (asset, lock, fee_rate) = self.admit(r)?;
-        let f = self.funds.entry(asset).or_default();
+        let f = self.funds.get_or_insert_with(&asset, Funds::default);
         f.free -= lock; // admit checked lock <= free
         f.locked = f.locked.saturating_add(lock);
         if let Some(PlacementFault::Requote { bps }) = fault {
