@@ -1,6 +1,7 @@
 //! Validation of an audit log against the transition table and the completeness rules.
 
 use rustc_hash::FxHashMap as HashMap;
+use std::collections::hash_map::Entry;
 use std::fmt;
 
 use rust_decimal::Decimal;
@@ -297,41 +298,61 @@ impl Checker {
         self.last_t = self.last_t.max(r.t_ms);
 
         let key = fnv1a64(r.intent_id.as_bytes());
-        let current = match self.live.get(&key) {
-            Some(t) => Some(t.state),
-            None => self.done.get(key),
-        };
-        let Some(current) = current else {
-            // An intent's first line.
-            if r.state != State::New || r.is_event {
-                self.problems.push(report(ProblemKind::IllegalTransition {
-                    from: None,
-                    to: r.state,
-                }));
-            }
-            self.intents += 1;
-            let t = Track::new(&mut self.spare, r.intent_id, self.intents, r.state, r.qty);
-            self.settle(key, t, r);
-            return;
+        // One lookup for a live intent: the common case.
+        let t = match self.live.entry(key) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(slot) => match self.done.get(key) {
+                None => {
+                    // An intent's first line.
+                    if r.state != State::New || r.is_event {
+                        self.problems.push(report(ProblemKind::IllegalTransition {
+                            from: None,
+                            to: r.state,
+                        }));
+                    }
+                    self.intents += 1;
+                    let t = Track::new(&mut self.spare, r.intent_id, self.intents, r.state, r.qty);
+                    // Kept whole while live; a terminal one shrinks to its state.
+                    if t.state.is_terminal() {
+                        self.done.insert(key, t.state);
+                        self.spare.push(t);
+                    } else {
+                        slot.insert(t);
+                    }
+                    return;
+                }
+                Some(current) if r.is_event => {
+                    if r.state != current {
+                        self.problems.push(report(ProblemKind::EventStateMismatch {
+                            current,
+                            got: r.state,
+                        }));
+                    }
+                    return;
+                }
+                Some(current) => {
+                    // A line after the end brings the intent back to life, so one bad line is
+                    // one problem.
+                    self.done.remove(key);
+                    slot.insert(Track::new(
+                        &mut self.spare,
+                        r.intent_id,
+                        self.intents,
+                        current,
+                        None,
+                    ))
+                }
+            },
         };
         if r.is_event {
-            if r.state != current {
+            if r.state != t.state {
                 self.problems.push(report(ProblemKind::EventStateMismatch {
-                    current,
+                    current: t.state,
                     got: r.state,
                 }));
             }
             return;
         }
-        // A line after the end brings the intent back to life, so one bad line is one problem.
-        if !self.live.contains_key(&key) {
-            self.done.remove(key);
-            let t = Track::new(&mut self.spare, r.intent_id, self.intents, current, None);
-            self.live.insert(key, t);
-        }
-        let Some(t) = self.live.get_mut(&key) else {
-            return;
-        };
         let mut found: Vec<ProblemKind> = Vec::new();
         if is_legal(Some(t.state), r.state) {
             if t.state == State::Unknown
@@ -384,16 +405,6 @@ impl Checker {
                 self.spare.push(t);
             }
             self.done.insert(key, state);
-        }
-    }
-
-    /// Keeps a live intent whole; a terminal one shrinks to its state.
-    fn settle(&mut self, key: u64, t: Track, _r: LineView<'_>) {
-        if t.state.is_terminal() {
-            self.done.insert(key, t.state);
-            self.spare.push(t);
-        } else {
-            self.live.insert(key, t);
         }
     }
 

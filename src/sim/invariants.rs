@@ -440,9 +440,12 @@ impl Invariants {
                 None => self.balance_bits.push(bits),
             }
         }
-        for (asset, f) in venue.assets() {
+        // Venue funds only move at the venue.
+        for (asset, f) in venue.assets().filter(|_| venue_changed) {
             self.checks += 1;
-            if f.free < Decimal::ZERO || f.locked < Decimal::ZERO {
+            if f.free.is_sign_negative() && !f.free.is_zero()
+                || f.locked.is_sign_negative() && !f.locked.is_zero()
+            {
                 return Some(self.violation(
                     "reservation_non_negative",
                     None,
