@@ -312,36 +312,73 @@ fn push_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&buf[i..]);
 }
 
-/// The exact digits of a decimal, trailing zeros dropped (`50100.00` -> `50100`).
+/// `10^k` for `k` in `0..=19`.
+const POW10: [u64; 20] = {
+    let mut p = [1u64; 20];
+    let mut k = 1;
+    while k < 20 {
+        p[k] = p[k - 1] * 10;
+        k += 1;
+    }
+    p
+};
+
+/// The exact digits of a decimal, trailing zeros dropped (`50100.00` -> `50100`), built in one
+/// stack buffer and appended at once.
 pub(crate) fn push_decimal(out: &mut Vec<u8>, v: Decimal) {
-    let mantissa = v.mantissa();
-    let mut scale = v.scale() as usize;
-    let mut buf = [0u8; 40];
-    let abs = mantissa.unsigned_abs();
-    // u64 arithmetic when it fits: u128 division is several times slower.
-    let i = match u64::try_from(abs) {
-        Ok(m) => digits_u64(&mut buf, m),
-        Err(_) => {
-            // At most 29 digits: one u128 division splits them into two u64 halves.
-            const E19: u128 = 10_000_000_000_000_000_000;
-            let (hi, lo) = ((abs / E19) as u64, (abs % E19) as u64);
-            let low_start = digits_u64(&mut buf, lo);
-            const SPLIT: usize = 40 - 19;
-            buf[SPLIT..low_start].fill(b'0');
-            digits_u64(&mut buf[..SPLIT], hi)
-        }
+    let Ok(mut m) = u64::try_from(v.mantissa().unsigned_abs()) else {
+        return push_decimal_wide(out, v);
     };
+    if m == 0 {
+        out.push(b'0');
+        return;
+    }
+    let mut scale = v.scale() as usize;
+    while scale > 0 && m % 10 == 0 {
+        m /= 10;
+        scale -= 1;
+    }
+    let mut buf = [0u8; 48];
+    let mut start = if scale == 0 {
+        digits_u64(&mut buf, m)
+    } else {
+        // Beyond 19 places a u64 mantissa has no integer part.
+        let (int, frac) = match POW10.get(scale) {
+            Some(&p) => (m / p, m % p),
+            None => (0, m),
+        };
+        let frac_start = digits_u64(&mut buf, frac);
+        let point = buf.len() - scale - 1;
+        buf[point + 1..frac_start].fill(b'0');
+        buf[point] = b'.';
+        digits_u64(&mut buf[..point], int)
+    };
+    if v.is_sign_negative() {
+        start -= 1;
+        buf[start] = b'-';
+    }
+    out.extend_from_slice(&buf[start..]);
+}
+
+/// [`push_decimal`] for mantissas beyond 64 bits (at most 29 digits).
+fn push_decimal_wide(out: &mut Vec<u8>, v: Decimal) {
+    let mut scale = v.scale() as usize;
+    let abs = v.mantissa().unsigned_abs();
+    let mut buf = [0u8; 40];
+    // One u128 division splits the digits into two u64 halves.
+    const E19: u128 = 10_000_000_000_000_000_000;
+    const SPLIT: usize = 40 - 19;
+    let (hi, lo) = ((abs / E19) as u64, (abs % E19) as u64);
+    let low_start = digits_u64(&mut buf, lo);
+    buf[SPLIT..low_start].fill(b'0');
+    let i = digits_u64(&mut buf[..SPLIT], hi);
     let mut end = buf.len();
-    while scale > 0 && buf[end - 1] == b'0' && end - i > 1 {
+    while scale > 0 && buf[end - 1] == b'0' {
         end -= 1;
         scale -= 1;
     }
     let digits = &buf[i..end];
-    if abs == 0 {
-        out.push(b'0');
-        return;
-    }
-    if mantissa < 0 {
+    if v.is_sign_negative() {
         out.push(b'-');
     }
     if scale == 0 {
@@ -363,11 +400,13 @@ pub(crate) fn push_decimal(out: &mut Vec<u8>, v: Decimal) {
 struct Obj<'a>(&'a mut Vec<u8>);
 
 impl Obj<'_> {
+    #[inline(always)]
     fn num_u64(&mut self, key: &[u8], v: u64) {
         self.0.extend_from_slice(key);
         push_u64(self.0, v);
     }
 
+    #[inline(always)]
     fn dec(&mut self, key: &[u8], v: Decimal) {
         self.0.extend_from_slice(key);
         push_decimal(self.0, v);
@@ -375,6 +414,7 @@ impl Obj<'_> {
 
     /// A value that needs no escaping: ids are validated to `[A-Za-z0-9._:/-]` when made, and
     /// state, side, tif and event names are this crate's own literals. `key` comes from `ks!`.
+    #[inline(always)]
     fn id(&mut self, key: &[u8], v: &str) {
         debug_assert!(
             v.bytes().all(|b| b > 0x20 && b != b'"' && b != b'\\'),
@@ -418,6 +458,33 @@ impl Obj<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_match_the_normalised_display_across_scales_and_signs() {
+        let mantissas = [
+            1i128,
+            7,
+            10,
+            1_000,
+            123_456_789,
+            50_100_000,
+            u64::MAX as i128,
+            u64::MAX as i128 + 1,
+            10i128.pow(19),
+            10i128.pow(20) + 5,
+            79_228_162_514_264_337_593_543_950_335,
+        ];
+        for m in mantissas {
+            for scale in 0..=28 {
+                for sign in [1, -1] {
+                    let v = Decimal::from_i128_with_scale(sign * m, scale);
+                    let mut out = Vec::new();
+                    push_decimal(&mut out, v);
+                    assert_eq!(String::from_utf8(out).unwrap(), v.normalize().to_string());
+                }
+            }
+        }
+    }
 
     #[test]
     fn decimals_are_written_with_their_exact_digits() {
