@@ -54,13 +54,20 @@ pub struct MemoryExchange {
     rules: MarketRules,
     prices: SmallMap<Symbol, Decimal>,
     funds: SmallMap<Asset, Funds>,
-    orders: Vec<Order>,
-    trades: Vec<Trade>,
+    /// Orders by index (order id minus one) from `order_base` on; older ones were forgotten.
+    orders: VecDeque<Order>,
+    order_base: usize,
+    /// Per order: its first and last trade (trade indices).
+    trade_chain: VecDeque<(Option<usize>, Option<usize>)>,
+    /// Trades by index from `trade_base` on, each with its order's index and the next trade
+    /// of that order.
+    trades: VecDeque<Trade>,
+    trade_links: VecDeque<(usize, Option<usize>)>,
+    trade_base: usize,
+    /// Finished orders kept at most (with their trades); `None` keeps everything.
+    history: Option<usize>,
     // Lookups only (never iterated), so their order cannot reach any output.
     latest_by_coid: HashMap<ClientOrderId, usize>,
-    /// Per order (by index): its first and last trade; per trade: the next of its order.
-    trade_chain: Vec<(Option<usize>, Option<usize>)>,
-    next_trade: Vec<Option<usize>>,
     /// Indices of open orders, oldest first.
     open: Vec<usize>,
     /// Faults for the coming requests, in order.
@@ -86,6 +93,53 @@ impl MemoryExchange {
         MemoryExchange {
             rules,
             ..Self::default()
+        }
+    }
+
+    /// Keeps only the latest `orders` orders once they are finished (and their trades), as a
+    /// long-running process would; older ones are no longer found by queries. Without it the
+    /// venue remembers everything, which tests inspect.
+    pub fn with_history(mut self, orders: usize) -> Self {
+        self.history = Some(orders);
+        self
+    }
+
+    fn order(&self, i: usize) -> &Order {
+        &self.orders[i - self.order_base]
+    }
+
+    fn order_mut(&mut self, i: usize) -> &mut Order {
+        &mut self.orders[i - self.order_base]
+    }
+
+    /// The order with this index, if it is still remembered.
+    fn find(&self, i: usize) -> Option<&Order> {
+        self.orders.get(i.checked_sub(self.order_base)?)
+    }
+
+    /// Forgets the oldest finished orders beyond the history limit, and trades of forgotten
+    /// orders.
+    fn forget(&mut self) {
+        let Some(keep) = self.history else {
+            return;
+        };
+        while self.orders.len() > keep && self.orders.front().is_some_and(|o| o.status.is_final()) {
+            if let Some(o) = self.orders.pop_front() {
+                if self.latest_by_coid.get(&o.client_order_id) == Some(&self.order_base) {
+                    self.latest_by_coid.remove(&o.client_order_id);
+                }
+            }
+            self.trade_chain.pop_front();
+            self.order_base += 1;
+        }
+        while self
+            .trade_links
+            .front()
+            .is_some_and(|&(order, _)| order < self.order_base)
+        {
+            self.trades.pop_front();
+            self.trade_links.pop_front();
+            self.trade_base += 1;
         }
     }
 
@@ -128,7 +182,7 @@ impl MemoryExchange {
     pub fn trade(&mut self, symbol: &Symbol, price: Decimal, qty: Option<Decimal>) {
         let mut left = qty;
         for i in self.open.clone() {
-            let o = &self.orders[i];
+            let o = self.order(i);
             if o.status == OrderStatus::Open
                 && &o.symbol == symbol
                 && crosses(o.side, o.price, price)
@@ -172,13 +226,14 @@ impl MemoryExchange {
         self.faults.push_back(fault);
     }
 
-    /// Every order ever created, in creation order.
-    pub fn orders(&self) -> &[Order] {
+    /// Every order created (all that are remembered, see [`MemoryExchange::with_history`]),
+    /// in creation order.
+    pub fn orders(&self) -> &VecDeque<Order> {
         &self.orders
     }
 
-    /// Every trade, in execution order.
-    pub fn trades(&self) -> &[Trade] {
+    /// Every trade (of the remembered orders), in execution order.
+    pub fn trades(&self) -> &VecDeque<Trade> {
         &self.trades
     }
 
@@ -241,7 +296,7 @@ impl MemoryExchange {
 
     fn fill(&mut self, i: usize, qty: Decimal, price: Decimal, now: TimeMs) {
         let fee_rate = self.rules.fee_bps * bps_fraction();
-        let o = &mut self.orders[i];
+        let o = &mut self.orders[i - self.order_base];
         let notional = qty * price;
         let fee = notional * fee_rate;
         let symbol = o.symbol.clone();
@@ -263,7 +318,7 @@ impl MemoryExchange {
             self.open.retain(|&j| j != i);
         }
         let trade = Trade {
-            trade_id: TradeId::numbered("T", self.trades.len() as u64 + 1),
+            trade_id: TradeId::numbered("T", (self.trade_base + self.trades.len()) as u64 + 1),
             order_id: o.order_id.clone(),
             symbol: o.symbol.clone(),
             side: o.side,
@@ -274,15 +329,18 @@ impl MemoryExchange {
             t_ms: now,
         };
         let side = o.side;
-        let t = self.trades.len();
-        self.trades.push(trade);
-        self.next_trade.push(None);
-        let chain = &mut self.trade_chain[i];
-        match chain.1 {
-            Some(last) => self.next_trade[last] = Some(t),
-            None => chain.0 = Some(t),
+        let t = self.trade_base + self.trades.len();
+        self.trades.push_back(trade);
+        self.trade_links.push_back((i, None));
+        let chain = &mut self.trade_chain[i - self.order_base];
+        let last = chain.1.replace(t);
+        if last.is_none() {
+            chain.0 = Some(t);
         }
-        chain.1 = Some(t);
+        // The previous trade of an order is never forgotten before the order itself.
+        if let Some(link) = last.and_then(|l| self.trade_links.get_mut(l - self.trade_base)) {
+            link.1 = Some(t);
+        }
         match side {
             Side::Buy => {
                 let q = self.funds_mut(quote);
@@ -299,7 +357,7 @@ impl MemoryExchange {
 
     fn unlock_rest(&mut self, i: usize) {
         let fee_rate = self.rules.fee_bps * bps_fraction();
-        let o = &self.orders[i];
+        let o = self.order(i);
         let (asset, amount) = match o.side {
             Side::Buy => (
                 o.symbol.quote().clone(),
@@ -331,7 +389,7 @@ impl MemoryExchange {
         let open_twin = self
             .latest_by_coid
             .get(r.client_order_id())
-            .is_some_and(|&i| self.orders[i].status == OrderStatus::Open);
+            .is_some_and(|&i| self.find(i).is_some_and(|o| o.status == OrderStatus::Open));
         if open_twin {
             return Err(ExchangeError::DuplicateClientOrderId(
                 r.client_order_id().clone(),
@@ -357,11 +415,11 @@ impl MemoryExchange {
         }
         funds.free -= lock;
         funds.locked += lock;
-        let i = self.orders.len();
+        let i = self.order_base + self.orders.len();
         self.latest_by_coid.insert(r.client_order_id().clone(), i);
         self.open.push(i);
-        self.trade_chain.push((None, None));
-        self.orders.push(Order {
+        self.trade_chain.push_back((None, None));
+        self.orders.push_back(Order {
             order_id: OrderId::numbered("", i as u64 + 1),
             client_order_id: r.client_order_id().clone(),
             symbol: r.symbol().clone(),
@@ -387,12 +445,14 @@ impl MemoryExchange {
                 self.fill(i, qty, market, now);
             }
         }
-        if r.tif() == Tif::Ioc && self.orders[i].status == OrderStatus::Open {
+        if r.tif() == Tif::Ioc && self.order(i).status == OrderStatus::Open {
             self.unlock_rest(i);
-            self.orders[i].status = OrderStatus::Expired;
+            self.order_mut(i).status = OrderStatus::Expired;
             self.open.retain(|&j| j != i);
         }
-        Ok(self.orders[i].clone())
+        let placed = self.order(i).clone();
+        self.forget();
+        Ok(placed)
     }
 }
 
@@ -425,7 +485,7 @@ impl Exchange for MemoryExchange {
         self.request(fault, |x| {
             x.latest_by_coid
                 .get(client_order_id)
-                .map(|&i| &x.orders[i])
+                .and_then(|&i| x.find(i))
                 .filter(|o| &o.symbol == symbol)
                 .cloned()
                 .ok_or(ExchangeError::NotFound)
@@ -447,15 +507,15 @@ impl Exchange for MemoryExchange {
                 .parse::<usize>()
                 .ok()
                 .and_then(|n| n.checked_sub(1))
-                .filter(|&i| x.orders.get(i).is_some_and(|o| &o.order_id == order_id));
+                .filter(|&i| x.find(i).is_some_and(|o| &o.order_id == order_id));
             let mut trades = Vec::new();
-            let mut next = index.and_then(|i| x.trade_chain[i].0);
+            let mut next = index.and_then(|i| x.trade_chain[i - x.order_base].0);
             while let Some(t) = next {
-                let trade = &x.trades[t];
-                if &trade.symbol == symbol {
-                    trades.push(trade.clone());
+                let k = t - x.trade_base;
+                if x.trades[k].symbol == *symbol {
+                    trades.push(x.trades[k].clone());
                 }
-                next = x.next_trade[t];
+                next = x.trade_links[k].1;
             }
             Ok(trades)
         })
@@ -475,13 +535,14 @@ impl Exchange for MemoryExchange {
                 .get(client_order_id)
                 .copied()
                 .filter(|&i| {
-                    x.orders[i].status == OrderStatus::Open && &x.orders[i].symbol == symbol
+                    x.find(i)
+                        .is_some_and(|o| o.status == OrderStatus::Open && &o.symbol == symbol)
                 })
                 .ok_or(ExchangeError::NotFound)?;
             x.unlock_rest(i);
-            x.orders[i].status = OrderStatus::Canceled;
+            x.order_mut(i).status = OrderStatus::Canceled;
             x.open.retain(|&j| j != i);
-            Ok(x.orders[i].clone())
+            Ok(x.order(i).clone())
         })
     }
 }

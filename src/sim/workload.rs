@@ -160,7 +160,8 @@ fn price(t: u64, symbol: &Symbol, mid: Decimal) -> Row {
 }
 
 /// The hot-path workload of `benches/router.rs` and `examples/hot_path.rs`: a router over a
-/// large USDT balance and the always-filling in-memory venue with BTC/USDT at 50,000.
+/// large USDT balance and the always-filling in-memory venue with BTC/USDT at 50,000, which
+/// remembers its latest 1,000 finished orders.
 pub fn hot_path() -> (
     crate::router::Router,
     crate::exchange::memory::MemoryExchange,
@@ -173,7 +174,9 @@ pub fn hot_path() -> (
     portfolio
         .deposit(&usdt, big)
         .expect("a positive deposit into an empty portfolio");
-    let mut venue = crate::exchange::memory::MemoryExchange::new();
+    // A long-running venue forgets old finished orders; one that kept all of them would make
+    // the measurement about its own growing tables.
+    let mut venue = crate::exchange::memory::MemoryExchange::new().with_history(1_000);
     venue.deposit(&usdt, big);
     venue.set_price(&symbol, Decimal::from(50_000));
     let router = crate::router::Router::new(RouterConfig::default(), portfolio)

@@ -624,3 +624,52 @@ fn replies_to_anything_but_the_awaited_request_are_ignored() {
     assert_eq!(query.action.name(), "fetch_order");
     assert!(router.poll_command().is_none());
 }
+
+/// A venue with a history limit forgets old finished orders and their trades, and keeps
+/// answering for the ones it remembers; the router is unaffected.
+#[test]
+fn a_venue_with_history_forgets_old_finished_orders_only() {
+    use order_router::driver::drive;
+    use order_router::exchange::{Exchange, ExchangeError};
+    use order_router::model::OrderId;
+    use order_router::prelude::*;
+    let mut portfolio = Portfolio::new();
+    portfolio.deposit(&usdt(), d("1000")).unwrap();
+    let mut router = Router::new(RouterConfig::default(), portfolio).unwrap();
+    let mut venue = MemoryExchange::new().with_history(2);
+    venue.deposit(&usdt(), d("1000"));
+    venue.set_price(&btc_usdt(), d("50000"));
+    let mut log = Vec::new();
+    let mut first_coid = None;
+    for i in 1..=5 {
+        drive(
+            &mut router,
+            &mut venue,
+            0,
+            [buy(&format!("h{i}"), "0.001", "50000")],
+            &mut log,
+        );
+        first_coid.get_or_insert_with(|| venue.orders()[0].client_order_id.clone());
+        let id = IntentId::new(&format!("h{i}")).unwrap();
+        assert_eq!(router.state_of(&id), Some(State::Reconciled));
+    }
+    let kept: Vec<&str> = venue.orders().iter().map(|o| o.order_id.as_str()).collect();
+    assert_eq!(kept, ["4", "5"]);
+    let trades: Vec<&str> = venue.trades().iter().map(|t| t.trade_id.as_str()).collect();
+    assert_eq!(trades, ["T4", "T5"]);
+    let first = first_coid.unwrap();
+    assert_eq!(
+        venue.fetch_order(0, &btc_usdt(), &first),
+        Err(ExchangeError::NotFound)
+    );
+    let gone = OrderId::new("1").unwrap();
+    assert_eq!(venue.fetch_trades(0, &btc_usdt(), &gone), Ok(vec![]));
+    let last = OrderId::new("5").unwrap();
+    let fills = venue.fetch_trades(0, &btc_usdt(), &last).unwrap();
+    assert_eq!(fills.len(), 1);
+    assert_eq!(fills[0].trade_id.as_str(), "T5");
+    assert_eq!(
+        venue.balance(&usdt()),
+        router.portfolio().balance(&usdt()).total
+    );
+}
