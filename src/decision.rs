@@ -135,6 +135,13 @@ pub struct Intent {
 }
 
 impl Intent {
+    /// The same intent on an equal symbol (an interned copy of it).
+    pub(crate) fn with_symbol(mut self, symbol: Symbol) -> Intent {
+        debug_assert!(symbol == self.symbol);
+        self.symbol = symbol;
+        self
+    }
+
     /// For intents that arrive already identified (scenario rows, another process); the
     /// assembler is the way to derive an id. Rejects a non-positive `qty` or `ref_price`.
     pub fn new(

@@ -28,8 +28,24 @@ pub enum ModelError {
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        #[derive(Clone, PartialEq, Eq, Hash)]
         pub struct $name(Arc<str>);
+
+        impl PartialOrd for $name {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+
+        /// By name; a shared allocation (see [`Interner`]) is equal without a string compare.
+        impl Ord for $name {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                if Arc::ptr_eq(&self.0, &other.0) {
+                    return std::cmp::Ordering::Equal;
+                }
+                self.0.cmp(&other.0)
+            }
+        }
 
         impl $name {
             pub fn as_str(&self) -> &str {
@@ -224,6 +240,9 @@ impl PartialOrd for Symbol {
 
 impl Ord for Symbol {
     fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        if Arc::ptr_eq(&self.0, &other.0) {
+            return std::cmp::Ordering::Equal;
+        }
         self.0.name.cmp(&other.0.name)
     }
 }
@@ -359,6 +378,39 @@ pub fn on_grid(x: Decimal, step: Decimal) -> bool {
     x.checked_rem(step).is_some_and(|r| r.is_zero())
 }
 
+/// One shared allocation per distinct asset and symbol name. `Arc` equality compares pointers
+/// before bytes, so once a scenario's names are interned, the portfolio's and the venues'
+/// lookups by asset and symbol are pointer compares instead of string compares.
+#[derive(Debug, Default)]
+pub struct Interner {
+    assets: std::collections::BTreeSet<Asset>,
+    symbols: std::collections::BTreeSet<Symbol>,
+}
+
+impl Interner {
+    pub fn asset(&mut self, a: &Asset) -> Asset {
+        if let Some(x) = self.assets.get(a) {
+            return x.clone();
+        }
+        self.assets.insert(a.clone());
+        a.clone()
+    }
+
+    /// The shared copy of `s`, whose base and quote are the shared assets.
+    pub fn symbol(&mut self, s: &Symbol) -> Symbol {
+        if let Some(x) = self.symbols.get(s) {
+            return x.clone();
+        }
+        let interned = Symbol(Arc::new(SymbolParts {
+            name: s.0.name.clone(),
+            base: self.asset(s.base()),
+            quote: self.asset(s.quote()),
+        }));
+        self.symbols.insert(interned.clone());
+        interned
+    }
+}
+
 /// A map for a handful of keys (the assets and symbols of one account), as a vector in key
 /// order: a lookup is a short scan of equality checks (a pointer compare when both sides share
 /// the allocation), and an existing key is never cloned, unlike `BTreeMap::entry`.
@@ -415,6 +467,22 @@ impl<K: Ord + Clone, V> SmallMap<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn interned_names_share_one_allocation_and_compare_as_before() {
+        let mut names = Interner::default();
+        let usdt = names.asset(&Asset::new("USDT").unwrap());
+        let btc = names.symbol(&Symbol::parse("BTC/USDT").unwrap());
+        let again = names.symbol(&Symbol::parse("BTC/USDT").unwrap());
+        assert!(Arc::ptr_eq(&btc.0, &again.0));
+        assert!(Arc::ptr_eq(&usdt.0, &btc.quote().0));
+        assert_eq!(btc, Symbol::parse("BTC/USDT").unwrap());
+        assert_eq!(btc.as_str(), "BTC/USDT");
+        let eth = names.symbol(&Symbol::parse("ETH/USDT").unwrap());
+        assert!(Arc::ptr_eq(&eth.quote().0, &usdt.0));
+        assert!(btc < eth && btc.cmp(&again).is_eq());
+        assert!(usdt > Asset::new("BTC").unwrap() && usdt.cmp(&usdt.clone()).is_eq());
+    }
 
     #[test]
     fn on_grid_agrees_with_the_remainder_for_power_of_ten_and_other_steps() {

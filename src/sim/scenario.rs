@@ -56,7 +56,7 @@ use rust_decimal::Decimal;
 
 use crate::decision::Intent;
 use crate::exchange::sim::{Dedup, VenueConfig};
-use crate::model::{Asset, IntentId, Side, Symbol, Tif, TimeMs};
+use crate::model::{Asset, IntentId, Interner, Side, Symbol, Tif, TimeMs};
 use crate::router::{MarketRules, RouterConfig, State};
 use crate::sim::faults::FaultProfile;
 
@@ -893,6 +893,37 @@ struct Builder {
     intent_ids: BTreeSet<String>,
 }
 
+impl Scenario {
+    /// Shares one allocation per asset and symbol name across rows and market settings, so the
+    /// run compares them by pointer.
+    fn intern(&mut self) {
+        let mut names = Interner::default();
+        for row in &mut self.rows {
+            match &mut row.kind {
+                RowKind::Balance { asset, .. } => *asset = names.asset(asset),
+                RowKind::Price { symbol, .. } | RowKind::Signal { symbol, .. } => {
+                    *symbol = names.symbol(symbol)
+                }
+                RowKind::Fault {
+                    symbol: Some(symbol),
+                    ..
+                } => *symbol = names.symbol(symbol),
+                RowKind::Intent { intent, .. } => {
+                    let symbol = names.symbol(intent.symbol());
+                    *intent = intent.clone().with_symbol(symbol);
+                }
+                RowKind::Fault { symbol: None, .. } => {}
+            }
+        }
+        for markets in [&mut self.router.markets, &mut self.venue.markets] {
+            *markets = std::mem::take(markets)
+                .into_iter()
+                .map(|(s, r)| (names.symbol(&s), r))
+                .collect();
+        }
+    }
+}
+
 impl Builder {
     fn new() -> Builder {
         Builder {
@@ -1296,6 +1327,7 @@ impl Builder {
             .validate()
             .map_err(|e| error(file, self.last_config_line.unwrap_or(0), e.field, e.message))?;
         s.rows.sort_by_key(|r| r.t_ms);
+        s.intern();
         Ok(s)
     }
 }

@@ -16,7 +16,7 @@ use super::faults::FaultProfile;
 use super::scenario::{Row, RowKind, Scenario};
 use crate::decision::Intent;
 use crate::exchange::sim::VenueConfig;
-use crate::model::{Asset, IntentId, Side, Symbol};
+use crate::model::{Asset, IntentId, Interner, Side, Symbol};
 use crate::router::RouterConfig;
 
 /// Symbol, base asset, starting mid, and Binance-like tick and lot step (as decimal places).
@@ -26,6 +26,20 @@ const MARKETS: [(&str, &str, i64, u32, u32); 4] = [
     ("SOL/USDT", "SOL", 150, 2, 3),
     ("XRP/USDT", "XRP", 1, 4, 1),
 ];
+
+/// The workload's markets, one shared allocation each (with their assets) for settings and
+/// rows alike, so lookups by symbol or asset compare pointers.
+fn markets() -> &'static [Symbol] {
+    static MARKET_SYMBOLS: std::sync::OnceLock<Vec<Symbol>> = std::sync::OnceLock::new();
+    MARKET_SYMBOLS.get_or_init(|| {
+        let mut names = Interner::default();
+        MARKETS
+            .iter()
+            .filter_map(|(s, _, _, _, _)| Symbol::parse(s).ok())
+            .map(|s| names.symbol(&s))
+            .collect()
+    })
+}
 
 /// Settings of the workload (its rows come from [`rows`]).
 pub fn scenario() -> Scenario {
@@ -39,14 +53,12 @@ pub fn scenario() -> Scenario {
     };
     let mut router = RouterConfig::default();
     router.default_rules.min_notional = venue.default_rules.min_notional;
-    for (symbol, _, _, tick_dp, step_dp) in MARKETS {
-        if let Ok(s) = Symbol::parse(symbol) {
-            let mut rules = venue.default_rules;
-            rules.tick_size = Decimal::new(1, tick_dp);
-            rules.step_size = Decimal::new(1, step_dp);
-            venue.markets.insert(s.clone(), rules);
-            router.markets.insert(s, rules);
-        }
+    for (s, (_, _, _, tick_dp, step_dp)) in markets().iter().zip(MARKETS) {
+        let mut rules = venue.default_rules;
+        rules.tick_size = Decimal::new(1, tick_dp);
+        rules.step_size = Decimal::new(1, step_dp);
+        venue.markets.insert(s.clone(), rules);
+        router.markets.insert(s.clone(), rules);
     }
     Scenario {
         router,
@@ -74,17 +86,17 @@ pub fn scenario() -> Scenario {
 
 /// The workload's rows for `intents` intents, in time order.
 pub fn rows(intents: u64) -> impl Iterator<Item = Row> {
-    let symbols: Vec<Symbol> = MARKETS
-        .iter()
-        .filter_map(|(s, _, _, _, _)| Symbol::parse(s).ok())
-        .collect();
+    let symbols = markets();
     let mut mids: Vec<Decimal> = MARKETS.iter().map(|m| Decimal::from(m.2)).collect();
     let steps: Vec<u32> = MARKETS.iter().map(|m| m.4).collect();
     let mut rng = ChaCha8Rng::seed_from_u64(0xbe7c_4000);
     let big = Decimal::from(1_000_000_000_000i64);
-    let mut start: Vec<Row> = vec![balance("USDT", big)];
-    for (_, base, _, _, _) in MARKETS {
-        start.push(balance(base, Decimal::from(1_000_000_000i64)));
+    let mut start: Vec<Row> = symbols[..1]
+        .iter()
+        .map(|s| balance(s.quote(), big))
+        .collect();
+    for s in symbols {
+        start.push(balance(s.base(), Decimal::from(1_000_000_000i64)));
     }
     for (i, s) in symbols.iter().enumerate() {
         start.push(price(0, s, mids[i]));
@@ -135,12 +147,12 @@ pub fn rows(intents: u64) -> impl Iterator<Item = Row> {
     }))
 }
 
-fn balance(asset: &str, amount: Decimal) -> Row {
+fn balance(asset: &Asset, amount: Decimal) -> Row {
     Row {
         line: 0,
         t_ms: 0,
         kind: RowKind::Balance {
-            asset: Asset::generated(asset),
+            asset: asset.clone(),
             amount,
         },
     }
