@@ -6,6 +6,7 @@
 //! balance or reservation can go negative.
 
 use rust_decimal::Decimal;
+use smallvec::SmallVec;
 
 use crate::exchange::Trade;
 use crate::model::{Asset, Side, SmallMap, Symbol};
@@ -77,7 +78,7 @@ pub struct Portfolio {
 }
 
 fn add_move<'a>(
-    moves: &mut Vec<(&'a Asset, Decimal)>,
+    moves: &mut SmallVec<[(&'a Asset, Decimal); 3]>,
     asset: &'a Asset,
     delta: Decimal,
 ) -> Option<()> {
@@ -233,7 +234,7 @@ impl Portfolio {
         // Pass 1: check every trade and total what it moves. Fees in a third asset are rare
         // (a Binance BNB discount); at most a few assets are touched.
         let mut held = r.amount;
-        let mut moves: Vec<(&Asset, Decimal)> = Vec::with_capacity(3);
+        let mut moves: SmallVec<[(&Asset, Decimal); 3]> = SmallVec::new();
         let overflow = |a: &Asset| PortfolioError::Overflow(a.clone());
         for t in trades {
             if &t.symbol != symbol {

@@ -4,6 +4,7 @@
 //! table in [`super::state`]. The router (`mod.rs`) owns the intents and routes inputs to them.
 
 use rust_decimal::Decimal;
+use smallvec::SmallVec;
 
 use super::io::{Action, Command, OrderRequest, ReplyOutcome, RequestId};
 use super::{is_legal, MarketRules, Mutant, Outputs, RouterConfig, State};
@@ -81,7 +82,8 @@ pub(super) struct Active {
     cap: Decimal,
     /// Attempts made so far.
     attempt: u32,
-    orders: Vec<OrderFill>,
+    /// Orders that filled something; almost always one.
+    orders: SmallVec<[OrderFill; 1]>,
     pub(super) timer: Option<TimeMs>,
     /// The request this intent waits for; any other reply is stale.
     pub(super) awaiting: Option<u32>,
@@ -102,7 +104,7 @@ impl Active {
             qty: Decimal::ZERO,
             cap: Decimal::ZERO,
             attempt: 0,
-            orders: Vec::new(),
+            orders: SmallVec::new(),
             timer: None,
             awaiting: None,
             next_request: 0,
@@ -747,20 +749,30 @@ impl Active {
         let Some(order) = self.orders.get(*next) else {
             return;
         };
-        let mut fresh: Vec<Trade> = Vec::with_capacity(got.len());
-        for t in got {
+        // The new trades of this order, kept in place at the front of the reply's own vector.
+        let mut fresh = got;
+        let mut kept = 0;
+        for i in 0..fresh.len() {
+            let t = &fresh[i];
             let dup = |id: &TradeId| {
-                trades.iter().any(|x| &x.trade_id == id) || fresh.iter().any(|x| &x.trade_id == id)
+                trades.iter().any(|x| &x.trade_id == id)
+                    || fresh[..kept].iter().any(|x| &x.trade_id == id)
             };
             if t.order_id == order.order_id && !dup(&t.trade_id) {
-                fresh.push(t);
+                fresh.swap(i, kept);
+                kept += 1;
             }
         }
+        fresh.truncate(kept);
         let sum: Decimal = fresh.iter().map(|t| t.qty).sum();
         if sum != order.filled {
             return self.trades_later(cx, "incomplete");
         }
-        trades.extend(fresh);
+        if trades.is_empty() {
+            *trades = fresh;
+        } else {
+            trades.append(&mut fresh);
+        }
         *next += 1;
         if *next < self.orders.len() {
             self.query_backoff_ms = cx.cfg.backoff_ms;
