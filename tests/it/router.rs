@@ -673,3 +673,78 @@ fn a_venue_with_history_forgets_old_finished_orders_only() {
         router.portfolio().balance(&usdt()).total
     );
 }
+
+/// A venue that answers a trade query with the same fill twice and with another order's fill
+/// (an at-least-once or sloppy API): the router books the intent's own fill exactly once.
+#[test]
+fn repeated_and_foreign_trades_in_one_answer_are_booked_once() {
+    use order_router::driver::drive;
+    use order_router::exchange::{Exchange, ExchangeError, Order, Trade};
+    use order_router::model::{ClientOrderId, OrderId, Symbol, TimeMs, TradeId};
+    use order_router::prelude::*;
+    use order_router::router::OrderRequest;
+
+    struct Sloppy(MemoryExchange);
+    impl Exchange for Sloppy {
+        fn place(&mut self, now: TimeMs, r: &OrderRequest) -> Result<Order, ExchangeError> {
+            self.0.place(now, r)
+        }
+        fn fetch_order(
+            &mut self,
+            now: TimeMs,
+            s: &Symbol,
+            c: &ClientOrderId,
+        ) -> Result<Order, ExchangeError> {
+            self.0.fetch_order(now, s, c)
+        }
+        fn fetch_trades(
+            &mut self,
+            now: TimeMs,
+            s: &Symbol,
+            o: &OrderId,
+        ) -> Result<Vec<Trade>, ExchangeError> {
+            let mut trades = self.0.fetch_trades(now, s, o)?;
+            let mut foreign = trades[0].clone();
+            foreign.trade_id = TradeId::new("X1").unwrap();
+            foreign.order_id = OrderId::new("999").unwrap();
+            trades.insert(0, foreign);
+            trades.push(trades[1].clone());
+            Ok(trades)
+        }
+        fn cancel(
+            &mut self,
+            now: TimeMs,
+            s: &Symbol,
+            c: &ClientOrderId,
+        ) -> Result<Order, ExchangeError> {
+            self.0.cancel(now, s, c)
+        }
+    }
+
+    let mut portfolio = Portfolio::new();
+    portfolio.deposit(&usdt(), d("1000")).unwrap();
+    let mut router = Router::new(RouterConfig::default(), portfolio).unwrap();
+    let mut venue = Sloppy(MemoryExchange::new());
+    venue.0.deposit(&usdt(), d("1000"));
+    venue.0.set_price(&btc_usdt(), d("50000"));
+    let mut log = Vec::new();
+    drive(
+        &mut router,
+        &mut venue,
+        0,
+        [buy("s1", "0.001", "50000")],
+        &mut log,
+    );
+    assert_eq!(
+        router.state_of(&IntentId::new("s1").unwrap()),
+        Some(State::Reconciled)
+    );
+    let btc = Asset::new("BTC").unwrap();
+    assert_eq!(router.portfolio().balance(&btc).total, d("0.001"));
+    assert_eq!(
+        router.portfolio().balance(&usdt()).total,
+        venue.0.balance(&usdt())
+    );
+    let log = String::from_utf8(log).unwrap();
+    assert!(log.contains("\"fills_count\":1,"), "{log}");
+}
