@@ -135,11 +135,10 @@ pub struct Intent {
 }
 
 impl Intent {
-    /// The same intent on an equal symbol (an interned copy of it).
-    pub(crate) fn with_symbol(mut self, symbol: Symbol) -> Intent {
+    /// Swaps in an equal symbol (an interned copy of it).
+    pub(crate) fn share_symbol(&mut self, symbol: Symbol) {
         debug_assert!(symbol == self.symbol);
         self.symbol = symbol;
-        self
     }
 
     /// For intents that arrive already identified (scenario rows, another process); the

@@ -910,7 +910,7 @@ impl Scenario {
                 } => *symbol = names.symbol(symbol),
                 RowKind::Intent { intent, .. } => {
                     let symbol = names.symbol(intent.symbol());
-                    *intent = intent.clone().with_symbol(symbol);
+                    intent.share_symbol(symbol);
                 }
                 RowKind::Fault { symbol: None, .. } => {}
             }
