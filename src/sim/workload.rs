@@ -180,7 +180,8 @@ pub fn hot_path() -> (
     Symbol,
 ) {
     let symbol = Symbol::parse("BTC/USDT").expect("a valid symbol literal");
-    let usdt = Asset::new("USDT").expect("a valid asset literal");
+    // The symbol's own quote asset: lookups by it compare pointers, not names.
+    let usdt = symbol.quote().clone();
     let big = Decimal::from(1_000_000_000_000i64);
     let mut portfolio = crate::portfolio::Portfolio::new();
     portfolio
