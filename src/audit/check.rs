@@ -5,6 +5,7 @@ use std::collections::hash_map::Entry;
 use std::fmt;
 
 use rust_decimal::Decimal;
+use smallvec::SmallVec;
 
 use super::line::{AuditLine, Detail};
 use super::read::{ReadError, Record};
@@ -105,8 +106,9 @@ struct Track {
     /// Client order id of the latest `SENT` (when `sent`); the buffer outlives the intent.
     sent_coid: String,
     sent: bool,
-    /// Latest cumulative fill per client order id; their sum is the intent's fill.
-    fills: Vec<(String, Decimal)>,
+    /// Latest cumulative fill per client order id (by its 64-bit hash: an intent has a few);
+    /// their sum is the intent's fill.
+    fills: SmallVec<[(u64, Decimal); 2]>,
     filled: Decimal,
     overfill_reported: bool,
 }
@@ -127,7 +129,7 @@ impl Track {
             qty,
             sent_coid: String::new(),
             sent: false,
-            fills: Vec::new(),
+            fills: SmallVec::new(),
             filled: Decimal::ZERO,
             overfill_reported: false,
         });
@@ -376,10 +378,11 @@ impl Checker {
             t.set_sent_coid(r.client_order_id);
         }
         if let (Some(coid), Some(f)) = (r.client_order_id, r.filled_qty) {
-            let prev = match t.fills.iter_mut().find(|(c, _)| c.as_str() == coid) {
+            let coid = fnv1a64(coid.as_bytes());
+            let prev = match t.fills.iter_mut().find(|(c, _)| *c == coid) {
                 Some((_, v)) => std::mem::replace(v, f),
                 None => {
-                    t.fills.push((coid.to_string(), f));
+                    t.fills.push((coid, f));
                     Decimal::ZERO
                 }
             };

@@ -14,6 +14,7 @@
 //! ([`Dedup::OpenOnly`]), so a blind resend of a finished order's id creates a second order.
 
 use crate::model::SmallMap;
+use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use rustc_hash::FxHashMap as HashMap;
@@ -162,7 +163,7 @@ pub struct SimExchange {
     latest_by_symbol_coid: HashMap<(Symbol, ClientOrderId), usize>,
     /// The open order of a client id; dedup keeps it at most one.
     open_by_coid: HashMap<ClientOrderId, usize>,
-    trades_by_order: HashMap<OrderId, Vec<usize>>,
+    trades_by_order: HashMap<OrderId, SmallVec<[usize; 2]>>,
     /// Open orders, oldest first.
     open: BTreeSet<usize>,
     open_by_symbol: BTreeMap<Symbol, BTreeSet<usize>>,

@@ -10,6 +10,7 @@ use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fmt;
 
 use rust_decimal::Decimal;
+use smallvec::SmallVec;
 
 use crate::audit::{AuditLine, Checker, ProblemKind};
 use crate::decision::Intent;
@@ -62,9 +63,13 @@ struct Track {
     filled: Decimal,
     orders: u32,
     /// Its client order ids and venue order ids, to drop from the lookups when it ends.
-    coids: Vec<ClientOrderId>,
-    order_ids: Vec<OrderId>,
+    coids: Coids,
+    order_ids: OrderIds,
 }
+
+/// An intent's client order ids and venue order ids: one or two, kept inline.
+type Coids = SmallVec<[ClientOrderId; 2]>;
+type OrderIds = SmallVec<[OrderId; 2]>;
 
 /// Running state of every check.
 #[derive(Debug)]
@@ -81,7 +86,7 @@ pub struct Invariants {
     intents: Vec<Option<Track>>,
     free: Vec<usize>,
     /// Emptied id lists of finished intents, reused by the next ones.
-    spare_ids: Vec<(Vec<ClientOrderId>, Vec<OrderId>)>,
+    spare_ids: Vec<(Coids, OrderIds)>,
     // Lookups only; never iterated.
     by_intent: HashMap<IntentId, usize>,
     by_coid: HashMap<ClientOrderId, usize>,
