@@ -99,7 +99,7 @@ pub struct Invariants {
     trades_seen: usize,
     portfolio_changes: u64,
     /// Each portfolio asset's (total, reserved, venue free) as last checked, bit for bit.
-    balance_bits: Vec<[[u8; 16]; 3]>,
+    balance_bits: Vec<[u128; 3]>,
 }
 
 impl Invariants {
@@ -416,9 +416,9 @@ impl Invariants {
             };
             // The same bits as at the last check passed then and pass now: skip the arithmetic.
             let bits = [
-                b.total.serialize(),
-                b.reserved.serialize(),
-                free.serialize(),
+                u128::from_ne_bytes(b.total.serialize()),
+                u128::from_ne_bytes(b.reserved.serialize()),
+                u128::from_ne_bytes(free.serialize()),
             ];
             if self.balance_bits.get(row) == Some(&bits) {
                 continue;
