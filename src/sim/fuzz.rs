@@ -96,7 +96,7 @@ pub fn run_csv(csv: &str, seed: u64, mutant: Option<Mutant>) -> Report {
     run(&scenario, &opts)
 }
 
-/// The first line where two audit logs differ, as "line N: <a> / <b>".
+/// The first line where two audit logs differ, as `line N: <a> / <b>`.
 pub fn first_difference(a: &[u8], b: &[u8]) -> Option<String> {
     if a == b {
         return None;
