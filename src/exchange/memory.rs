@@ -48,10 +48,32 @@ struct Funds {
     locked: Decimal,
 }
 
+/// The market's rules, with the fee as a fraction worked out once.
+#[derive(Debug, Clone, Copy)]
+struct Rules {
+    market: MarketRules,
+    fee_rate: Decimal,
+}
+
+impl From<MarketRules> for Rules {
+    fn from(market: MarketRules) -> Self {
+        Rules {
+            market,
+            fee_rate: market.fee_bps * bps_fraction(),
+        }
+    }
+}
+
+impl Default for Rules {
+    fn default() -> Self {
+        MarketRules::default().into()
+    }
+}
+
 /// The in-memory venue.
 #[derive(Debug, Default)]
 pub struct MemoryExchange {
-    rules: MarketRules,
+    rules: Rules,
     prices: SmallMap<Symbol, Decimal>,
     funds: SmallMap<Asset, Funds>,
     /// Orders by index (order id minus one) from `order_base` on; older ones were forgotten.
@@ -91,7 +113,7 @@ impl MemoryExchange {
 
     pub fn with_rules(rules: MarketRules) -> Self {
         MemoryExchange {
-            rules,
+            rules: rules.into(),
             ..Self::default()
         }
     }
@@ -295,7 +317,7 @@ impl MemoryExchange {
     }
 
     fn fill(&mut self, i: usize, qty: Decimal, price: Decimal, now: TimeMs) {
-        let fee_rate = self.rules.fee_bps * bps_fraction();
+        let fee_rate = self.rules.fee_rate;
         let o = &mut self.orders[i - self.order_base];
         let notional = qty * price;
         let fee = notional * fee_rate;
@@ -356,7 +378,7 @@ impl MemoryExchange {
     }
 
     fn unlock_rest(&mut self, i: usize) {
-        let fee_rate = self.rules.fee_bps * bps_fraction();
+        let fee_rate = self.rules.fee_rate;
         let o = self.order(i);
         let (asset, amount) = match o.side {
             Side::Buy => (
@@ -376,7 +398,7 @@ impl MemoryExchange {
         r: &OrderRequest,
         partial: Option<Decimal>,
     ) -> Result<Order, ExchangeError> {
-        let rules = self.rules;
+        let rules = self.rules.market;
         if !on_grid(r.limit_price(), rules.tick_size) {
             return Err(reject("Filter failure: PRICE_FILTER"));
         }
@@ -398,7 +420,7 @@ impl MemoryExchange {
         let Some(&market) = self.prices.get(r.symbol()) else {
             return Err(reject("Invalid symbol."));
         };
-        let fee_rate = rules.fee_bps * bps_fraction();
+        let fee_rate = self.rules.fee_rate;
         let (asset, lock) = match r.side() {
             Side::Buy => (
                 r.symbol().quote().clone(),

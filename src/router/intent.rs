@@ -19,6 +19,8 @@ use crate::portfolio::{reservation_need, Portfolio, Reservation};
 /// What one intent's step may touch.
 pub(super) struct Cx<'a> {
     pub(super) cfg: &'a RouterConfig,
+    /// `1 + slippage` and `1 - slippage` as factors: the cap over a buy's and a sell's price.
+    pub(super) cap_factors: (Decimal, Decimal),
     pub(super) portfolio: &'a mut Portfolio,
     pub(super) out: &'a mut Outputs,
     pub(super) now: TimeMs,
@@ -205,7 +207,7 @@ impl Active {
                 ref_price: i.ref_price(),
             },
         );
-        let slip = cx.cfg.slippage_bps * bps_fraction();
+        let (buy_factor, sell_factor) = cx.cap_factors;
         let lot = if cx.cfg.has(Mutant::NoLotRounding) {
             Decimal::new(1, 28)
         } else {
@@ -214,13 +216,13 @@ impl Active {
         let (qty, cap) = match i.side() {
             Side::Buy => (
                 floor_to(i.qty(), lot),
-                (Decimal::ONE + slip)
+                buy_factor
                     .checked_mul(i.ref_price())
                     .and_then(|p| floor_to(p, self.rules.tick_size)),
             ),
             Side::Sell => (
                 floor_to(i.qty(), lot),
-                (Decimal::ONE - slip)
+                sell_factor
                     .checked_mul(i.ref_price())
                     .and_then(|p| ceil_to(p, self.rules.tick_size)),
             ),
@@ -286,9 +288,9 @@ impl Active {
         let mut limit_price = self.cap;
         if cx.cfg.has(Mutant::NoSlippageCapOnRetry) && self.attempt > 1 {
             // Re-anchors the cap on the market that ran away, not on the intent's price.
-            let slip = Decimal::ONE + cx.cfg.slippage_bps * bps_fraction();
             if let Some(p) = cx.portfolio.last_price(self.intent.symbol()) {
-                limit_price = floor_to(p * slip, self.rules.tick_size).unwrap_or(self.cap);
+                limit_price =
+                    floor_to(p * cx.cap_factors.0, self.rules.tick_size).unwrap_or(self.cap);
             }
         }
         self.transition(

@@ -72,6 +72,8 @@ struct Outputs {
 #[derive(Debug)]
 pub struct Router {
     config: RouterConfig,
+    /// From the config, worked out once: see `Cx::cap_factors`.
+    cap_factors: (Decimal, Decimal),
     portfolio: Portfolio,
     /// Intents in flight, by a 64-bit FNV-1a hash of their id.
     in_flight: HashMap<u64, u64>,
@@ -92,6 +94,10 @@ impl Router {
     pub fn new(config: RouterConfig, portfolio: Portfolio) -> Result<Router, ConfigError> {
         config.validate()?;
         Ok(Router {
+            cap_factors: {
+                let slip = config.slippage_bps * crate::model::bps_fraction();
+                (Decimal::ONE + slip, Decimal::ONE - slip)
+            },
             config,
             portfolio,
             in_flight: HashMap::with_capacity_and_hasher(64, Default::default()),
@@ -254,6 +260,7 @@ impl Router {
         };
         let mut cx = Cx {
             cfg: &self.config,
+            cap_factors: self.cap_factors,
             portfolio: &mut self.portfolio,
             out: &mut self.out,
             now,
