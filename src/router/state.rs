@@ -164,33 +164,55 @@ mod tests {
 /// the terminal state in the low two bits. Idempotency must outlive every intent, so this is
 /// what a long-running router (or audit checker) keeps per finished intent.
 #[derive(Debug, Default, Clone)]
-pub struct Finished(rustc_hash::FxHashSet<u64>);
+pub struct Finished(rustc_hash::FxHashSet<Entry>);
+
+/// A finished intent: hashed and compared by its 62 fingerprint bits only, so one probe finds
+/// it whatever its state (the set is far larger than the caches; each probe is a miss).
+#[derive(Debug, Clone, Copy)]
+struct Entry(u64);
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 >> 2 == other.0 >> 2
+    }
+}
+
+impl Eq for Entry {}
+
+impl std::hash::Hash for Entry {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.0 >> 2);
+    }
+}
 
 impl Finished {
     const TERMINAL: [State; 3] = [State::Reconciled, State::Failed, State::FailedFinal];
 
-    fn key(fingerprint: u64, code: usize) -> u64 {
-        (fingerprint << 2) | code as u64
+    fn entry(fingerprint: u64, code: usize) -> Entry {
+        Entry((fingerprint << 2) | code as u64)
+    }
+
+    fn state(e: Entry) -> Option<State> {
+        Self::TERMINAL.get((e.0 & 3) as usize).copied()
     }
 
     /// Records `state` (terminal) for the intent with this 64-bit fingerprint.
     pub fn insert(&mut self, fingerprint: u64, state: State) {
         if let Some(code) = Self::TERMINAL.iter().position(|s| *s == state) {
-            self.0.insert(Self::key(fingerprint, code));
+            self.0.replace(Self::entry(fingerprint, code));
         }
     }
 
     pub fn get(&self, fingerprint: u64) -> Option<State> {
-        (0..3)
-            .find(|&c| self.0.contains(&Self::key(fingerprint, c)))
-            .map(|c| Self::TERMINAL[c])
+        self.0
+            .get(&Self::entry(fingerprint, 0))
+            .and_then(|&e| Self::state(e))
     }
 
     pub fn remove(&mut self, fingerprint: u64) -> Option<State> {
-        let state = self.get(fingerprint)?;
-        let code = Self::TERMINAL.iter().position(|s| *s == state)?;
-        self.0.remove(&Self::key(fingerprint, code));
-        Some(state)
+        self.0
+            .take(&Self::entry(fingerprint, 0))
+            .and_then(Self::state)
     }
 
     pub fn len(&self) -> usize {
@@ -220,5 +242,8 @@ mod finished_tests {
         assert_eq!(f.remove(2), Some(State::Failed));
         assert_eq!(f.get(2), None);
         assert_eq!(f.len(), 2);
+        // A later terminal state of the same intent replaces the earlier one.
+        f.insert(1, State::FailedFinal);
+        assert_eq!((f.get(1), f.len()), (Some(State::FailedFinal), 2));
     }
 }
