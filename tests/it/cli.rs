@@ -88,3 +88,75 @@ fn missing_file_and_bad_usage_exit_2() {
     let out = bin().output().expect("run");
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The value after `label` on the line that starts with `head` in `bench`'s report.
+fn bench_field(report: &str, head: &str, label: &str) -> u64 {
+    let line = report
+        .lines()
+        .find(|l| l.starts_with(head))
+        .unwrap_or_else(|| panic!("no `{head}` line in {report}"));
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let at = words
+        .iter()
+        .position(|w| w.trim_end_matches(',') == label)
+        .unwrap_or_else(|| panic!("no `{label}` in `{line}`"));
+    words[at - 1].parse().expect("a count")
+}
+
+#[test]
+fn bench_reports_every_rate_and_streams_a_valid_deterministic_audit_log() {
+    let (a, b) = (tmp("bench-a.jsonl"), tmp("bench-b.jsonl"));
+    let mut reports = Vec::new();
+    for path in [&a, &b] {
+        let out = bin()
+            .args(["bench", "--intents", "1500", "--audit"])
+            .arg(path)
+            .output()
+            .expect("run");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert_eq!(out.status.code(), Some(0), "{text}");
+        for head in [
+            "workload", "time", "intents", "events", "checks", "audit", "memory",
+        ] {
+            assert!(text.lines().any(|l| l.starts_with(head)), "{head}: {text}");
+        }
+        assert!(text.contains("invariants all held"), "{text}");
+        reports.push(text);
+    }
+    let bytes = std::fs::read(&a).expect("audit log");
+    assert_eq!(
+        bench_field(&reports[0], "audit", "bytes"),
+        bytes.len() as u64
+    );
+    let lines = bytes.iter().filter(|&&c| c == b'\n').count() as u64;
+    assert_eq!(bench_field(&reports[0], "audit", "lines"), lines);
+    assert_eq!(
+        bytes,
+        std::fs::read(&b).expect("audit log"),
+        "same workload, same bytes"
+    );
+    assert!(!a.with_extension("jsonl.partial").exists());
+    let check = bin().arg("check-audit").arg(&a).output().expect("run");
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&check.stdout)
+    );
+}
+
+#[test]
+fn bench_refuses_zero_intents_in_one_line_and_writes_nothing() {
+    let audit = tmp("bench-zero.jsonl");
+    let out = bin()
+        .args(["bench", "--intents", "0", "--audit"])
+        .arg(&audit)
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("--intents"), "{err}");
+    assert!(out.stdout.is_empty());
+    assert!(!audit.exists() && !audit.with_extension("jsonl.partial").exists());
+}
