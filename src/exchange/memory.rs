@@ -441,20 +441,8 @@ impl MemoryExchange {
         self.latest_by_coid.insert(r.client_order_id().clone(), i);
         self.open.push(i);
         self.trade_chain.push_back((None, None));
-        self.orders.push_back(Order {
-            order_id: OrderId::numbered("", i as u64 + 1),
-            client_order_id: r.client_order_id().clone(),
-            symbol: r.symbol().clone(),
-            side: r.side(),
-            price: r.limit_price(),
-            amount: r.qty(),
-            filled: Decimal::ZERO,
-            remaining: r.qty(),
-            average: None,
-            status: OrderStatus::Open,
-            fee: Decimal::ZERO,
-            fee_asset: r.symbol().quote().clone(),
-        });
+        self.orders
+            .push_back(Order::accepted(OrderId::numbered("", i as u64 + 1), r));
         if crosses(r.side(), r.limit_price(), market) {
             let qty = match partial {
                 Some(ratio) => {

@@ -60,6 +60,27 @@ pub struct Order {
     pub fee_asset: Asset,
 }
 
+impl Order {
+    /// A placement the venue just accepted under `order_id`: open, nothing filled yet, fees
+    /// charged in the quote asset.
+    pub(crate) fn accepted(order_id: OrderId, r: &OrderRequest) -> Order {
+        Order {
+            order_id,
+            client_order_id: r.client_order_id().clone(),
+            symbol: r.symbol().clone(),
+            side: r.side(),
+            price: r.limit_price(),
+            amount: r.qty(),
+            filled: Decimal::ZERO,
+            remaining: r.qty(),
+            average: None,
+            status: OrderStatus::Open,
+            fee: Decimal::ZERO,
+            fee_asset: r.symbol().quote().clone(),
+        }
+    }
+}
+
 /// One fill of an order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Trade {

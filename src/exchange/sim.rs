@@ -725,20 +725,8 @@ impl Exchange for SimExchange {
             self.requote(now, r.symbol(), r.side(), bps);
         }
         let i = self.order_count();
-        self.orders.push_back(Order {
-            order_id: OrderId::numbered("", i as u64 + 1),
-            client_order_id: coid.clone(),
-            symbol: r.symbol().clone(),
-            side: r.side(),
-            price: r.limit_price(),
-            amount: r.qty(),
-            filled: Decimal::ZERO,
-            remaining: r.qty(),
-            average: None,
-            status: OrderStatus::Open,
-            fee: Decimal::ZERO,
-            fee_asset: r.symbol().quote().clone(),
-        });
+        self.orders
+            .push_back(Order::accepted(OrderId::numbered("", i as u64 + 1), r));
         self.meta.push_back(Meta {
             tif: r.tif(),
             fee_rate,
