@@ -69,10 +69,28 @@ pub struct Risk {
 /// machines and compiler versions; changing either breaks replays of recorded logs. `<BASE><QUOTE>`
 /// is shortened when the id would exceed 128 characters; the hash still covers the whole symbol.
 pub fn assemble(signal: &Signal, guards: &Guards, risk: &Risk) -> Option<Intent> {
+    assemble_hashing(signal, guards, risk, risk)
+}
+
+/// The assembler with the deliberate bug `assembler-ignores-qty`: the id is hashed as if the
+/// risk quantity were always 1.
+#[cfg(feature = "mutants")]
+pub fn assemble_ignoring_qty(signal: &Signal, guards: &Guards, risk: &Risk) -> Option<Intent> {
+    assemble_hashing(signal, guards, risk, &Risk { qty: Decimal::ONE })
+}
+
+/// Assembles an intent of `risk`, its id hashed over `hashed` (the same risk, but for a
+/// deliberate bug).
+fn assemble_hashing(
+    signal: &Signal,
+    guards: &Guards,
+    risk: &Risk,
+    hashed: &Risk,
+) -> Option<Intent> {
     if !guards.all_pass() || risk.qty <= Decimal::ZERO || signal.ref_price <= Decimal::ZERO {
         return None;
     }
-    let hash = fnv1a64(&canonical_bytes(signal, guards, risk));
+    let hash = fnv1a64(&canonical_bytes(signal, guards, hashed));
     let ts = signal.ts_ms.to_string();
     let mut pair = format!("{}{}", signal.symbol.base(), signal.symbol.quote());
     // IntentId holds at most 128 characters; the hash covers the full symbol, so cutting the

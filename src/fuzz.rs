@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use order_router::router::Mutant;
 use order_router::sim::fuzz::{campaign, minimise, run_csv, unreached_edges, FuzzOptions};
 use order_router::sim::gen::{generate, FaultMix};
-use order_router::sim::FAULT_KINDS;
+use order_router::sim::{COVERAGE, FAULT_KINDS};
 
 pub struct Args<'a> {
     pub seeds: &'a str,
@@ -37,6 +37,25 @@ fn parse_shard(s: &str) -> Option<(u64, u64)> {
     let (i, n) = s.split_once('/')?;
     let (i, n): (u64, u64) = (i.trim().parse().ok()?, n.trim().parse().ok()?);
     (n > 0 && i < n).then_some((i, n))
+}
+
+/// One summary line of named counters, and a second naming those at zero (when `flag_zero`).
+fn counters(label: &str, zero: &str, names: &[&str], counts: &[u64], flag_zero: bool) {
+    let all: Vec<String> = names
+        .iter()
+        .zip(counts)
+        .map(|(k, n)| format!("{k} {n}"))
+        .collect();
+    println!("{label:<9} {}", all.join(", "));
+    let never: Vec<&str> = names
+        .iter()
+        .zip(counts)
+        .filter(|(_, n)| **n == 0)
+        .map(|(k, _)| *k)
+        .collect();
+    if flag_zero && !never.is_empty() {
+        println!("          {zero}: {}", never.join(", "));
+    }
 }
 
 pub fn main(args: Args<'_>) -> ExitCode {
@@ -122,21 +141,14 @@ pub fn main(args: Args<'_>) -> ExitCode {
     if !missing.is_empty() {
         println!("          never reached: {}", missing.join(", "));
     }
-    let faults: Vec<String> = FAULT_KINDS
-        .iter()
-        .zip(c.faults.iter())
-        .map(|(k, n)| format!("{k} {n}"))
-        .collect();
-    println!("faults    {}", faults.join(", "));
-    let never: Vec<&str> = FAULT_KINDS
-        .iter()
-        .zip(c.faults.iter())
-        .filter(|(_, n)| **n == 0)
-        .map(|(k, _)| *k)
-        .collect();
-    if !never.is_empty() && mix != FaultMix::None {
-        println!("          never injected: {}", never.join(", "));
-    }
+    counters(
+        "faults",
+        "never injected",
+        &FAULT_KINDS,
+        &c.faults,
+        mix != FaultMix::None,
+    );
+    counters("coverage", "never reached", &COVERAGE, &c.coverage, true);
     if let Some((seed, d)) = &c.divergence {
         println!("NONDETERMINISM seed {seed}: two runs diverge at {d}");
     }

@@ -73,8 +73,6 @@ impl Reservation {
 pub struct Portfolio {
     balances: SmallMap<Asset, Balance>,
     last_prices: SmallMap<Symbol, Decimal>,
-    /// Counts changes of any balance, so a checker can skip steps that changed none.
-    changes: u64,
 }
 
 fn add_move<'a>(
@@ -126,7 +124,6 @@ impl Portfolio {
             .total
             .checked_add(amount)
             .ok_or_else(|| PortfolioError::Overflow(asset.clone()))?;
-        self.changes += 1;
         Ok(())
     }
 
@@ -140,11 +137,6 @@ impl Portfolio {
     }
 
     /// Sum of all reservations, over all assets (zero when nothing is in flight).
-    /// How many times a balance or reservation changed so far.
-    pub fn changes(&self) -> u64 {
-        self.changes
-    }
-
     pub fn reserved_total(&self) -> Decimal {
         self.balances.values().map(|b| b.reserved).sum()
     }
@@ -171,7 +163,6 @@ impl Portfolio {
         }
         let b = self.balances.get_or_insert_with(asset, Balance::default);
         b.reserved += amount; // cannot overflow: reserved + amount <= total
-        self.changes += 1;
         Ok(Reservation {
             asset: asset.clone(),
             amount,
@@ -208,14 +199,12 @@ impl Portfolio {
     /// the type makes impossible elsewhere. Only for the deliberate bugs.
     #[cfg(feature = "mutants")]
     pub(crate) fn release_unchecked(&mut self, asset: &Asset, amount: Decimal) {
-        self.changes += 1;
         if let Some(b) = self.balances.get_mut(asset) {
             b.reserved -= amount;
         }
     }
 
     fn hold_less(&mut self, asset: &Asset, amount: Decimal) {
-        self.changes += 1;
         if let Some(b) = self.balances.get_mut(asset) {
             // A reservation's amount is always part of its asset's `reserved`.
             b.reserved -= amount.min(b.reserved);
@@ -305,7 +294,6 @@ impl Portfolio {
             b.total += delta;
         }
         r.amount = held;
-        self.changes += 1;
         if let Some(t) = trades.last() {
             if self.last_prices.get(symbol) != Some(&t.price) {
                 self.last_prices.insert(symbol, t.price);

@@ -33,6 +33,90 @@ pub enum ProblemKind {
     Overfilled { filled: Decimal, qty: Decimal },
     /// At the end of the log the intent is not in a terminal state.
     NotTerminal { state: State },
+    /// An attempt's limit price is not the cap the intent reserved at.
+    LimitNotCap { limit: Decimal, cap: Decimal },
+    /// Attempts are not numbered 1, 2, 3... (`what` says which line broke the count).
+    AttemptOutOfOrder {
+        what: &'static str,
+        expected: u32,
+        got: u32,
+    },
+    /// A backoff that does not follow the schedule: with a policy, `backoff_ms * 2^(k-1)`
+    /// capped; without one, each backoff at least the previous one and at most twice it.
+    BackoffOffSchedule { expected: String, got: u64 },
+    /// The next attempt went out at another time than its backoff said.
+    RetryTiming { due: u64, got: u64, exact: bool },
+    /// More attempts than `max_retries` allows.
+    TooManyAttempts { attempt: u32, max_retries: u32 },
+    /// The intent stopped although retries were left and the remainder could be placed.
+    StoppedEarly {
+        terminal: State,
+        attempts: u32,
+        remaining: Decimal,
+    },
+    /// `FILLED` with less than the attempt's quantity: a partial fill taken for a whole one.
+    FilledShort { filled: Decimal, qty: Decimal },
+}
+
+impl ProblemKind {
+    /// The name of the check this problem breaks, as the simulator reports it.
+    pub fn check(&self) -> &'static str {
+        match self {
+            ProblemKind::LimitNotCap { .. } => "limit_at_cap",
+            ProblemKind::AttemptOutOfOrder { .. }
+            | ProblemKind::BackoffOffSchedule { .. }
+            | ProblemKind::RetryTiming { .. }
+            | ProblemKind::TooManyAttempts { .. }
+            | ProblemKind::StoppedEarly { .. } => "retry_policy",
+            ProblemKind::FilledShort { .. } => "order_truth",
+            _ => "audit_complete",
+        }
+    }
+}
+
+/// The router settings a log was written under, for the checks that need them (attempt count,
+/// exact backoff schedule, whether a remainder could still be placed). Without a policy the
+/// checker runs the checks any log allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Policy {
+    pub max_retries: u32,
+    pub backoff_ms: u64,
+    pub backoff_max_ms: u64,
+    /// The smallest notional an order may have: the larger of the router's and the market's.
+    pub min_notional: Decimal,
+    /// Per symbol (`BASE/QUOTE`), where a market's own rule differs.
+    pub min_notional_by_symbol: Vec<(String, Decimal)>,
+}
+
+impl Policy {
+    /// The policy of a router configuration.
+    pub fn of(cfg: &crate::router::RouterConfig) -> Policy {
+        Policy {
+            max_retries: cfg.max_retries,
+            backoff_ms: cfg.backoff_ms,
+            backoff_max_ms: cfg.backoff_max_ms,
+            min_notional: cfg.min_notional.max(cfg.default_rules.min_notional),
+            min_notional_by_symbol: cfg
+                .markets
+                .iter()
+                .map(|(s, r)| (s.to_string(), cfg.min_notional.max(r.min_notional)))
+                .collect(),
+        }
+    }
+
+    fn min_notional(&self, symbol: Option<&str>) -> Decimal {
+        symbol
+            .and_then(|s| self.min_notional_by_symbol.iter().find(|(m, _)| m == s))
+            .map_or(self.min_notional, |(_, n)| *n)
+    }
+
+    /// The backoff before attempt `next` (2 or later).
+    pub fn backoff(&self, next: u32) -> u64 {
+        let shift = next.saturating_sub(2).min(62);
+        self.backoff_ms
+            .saturating_mul(1u64 << shift)
+            .min(self.backoff_max_ms)
+    }
 }
 
 /// One problem, with where it was found.
@@ -92,6 +176,43 @@ impl fmt::Display for Problem {
                     "log ends with the intent in {state}, not a terminal state"
                 )
             }
+            ProblemKind::LimitNotCap { limit, cap } => {
+                write!(f, "attempt placed at {limit}, not at the cap {cap}")
+            }
+            ProblemKind::AttemptOutOfOrder {
+                what,
+                expected,
+                got,
+            } => write!(f, "{what} says attempt {got}, expected {expected}"),
+            ProblemKind::BackoffOffSchedule { expected, got } => {
+                write!(f, "backoff {got} ms, expected {expected}")
+            }
+            ProblemKind::RetryTiming { due, got, exact } => {
+                let rule = if *exact { "at" } else { "no earlier than" };
+                write!(
+                    f,
+                    "next attempt sent at t_ms {got}, expected {rule} {due} (after its backoff)"
+                )
+            }
+            ProblemKind::TooManyAttempts {
+                attempt,
+                max_retries,
+            } => write!(
+                f,
+                "attempt {attempt} is beyond max_retries {max_retries} (at most {} attempts)",
+                max_retries.saturating_add(1)
+            ),
+            ProblemKind::StoppedEarly {
+                terminal,
+                attempts,
+                remaining,
+            } => write!(
+                f,
+                "ended {terminal} after {attempts} attempts with {remaining} still placeable and retries left"
+            ),
+            ProblemKind::FilledShort { filled, qty } => {
+                write!(f, "FILLED with {filled} of the attempt's {qty}")
+            }
         }
     }
 }
@@ -111,6 +232,26 @@ struct Track {
     fills: SmallVec<[(u64, Decimal); 2]>,
     filled: Decimal,
     overfill_reported: bool,
+    /// Retry bookkeeping: see [`Attempts`].
+    attempts: Attempts,
+}
+
+/// What the retry and cap checks remember of one intent.
+#[derive(Debug, Clone, Copy, Default)]
+struct Attempts {
+    /// From `RESERVED`: the cap and the quantity on the lot grid.
+    cap: Option<Decimal>,
+    reserved_qty: Option<Decimal>,
+    /// The smallest notional the intent's market allows (with a policy).
+    min_notional: Option<Decimal>,
+    /// The latest attempt number sent (0 before the first).
+    last: u32,
+    /// The quantity of the latest `SENT`.
+    sent_qty: Option<Decimal>,
+    /// The pending `RETRY`: (next attempt, backoff, its t_ms).
+    retry: Option<(u32, u64, u64)>,
+    /// The previous `RETRY`'s backoff.
+    last_backoff: Option<u64>,
 }
 
 impl Track {
@@ -132,6 +273,7 @@ impl Track {
             fills: SmallVec::new(),
             filled: Decimal::ZERO,
             overfill_reported: false,
+            attempts: Attempts::default(),
         });
         t.id.clear();
         t.id.push_str(id);
@@ -142,6 +284,7 @@ impl Track {
         t.fills.clear();
         t.filled = Decimal::ZERO;
         t.overfill_reported = false;
+        t.attempts = Attempts::default();
         t
     }
 
@@ -169,6 +312,16 @@ pub struct LineView<'a> {
     pub qty: Option<Decimal>,
     pub client_order_id: Option<&'a str>,
     pub filled_qty: Option<Decimal>,
+    /// `symbol` of a `NEW` line.
+    pub symbol: Option<&'a str>,
+    /// `reserved_price` of `RESERVED`, `limit_price` of `SENT`.
+    pub price: Option<Decimal>,
+    /// `reserved_qty` of `RESERVED`, `qty` of `SENT`.
+    pub order_qty: Option<Decimal>,
+    /// `attempt` of `SENT` and `RETRY`, `attempts` of `FAILED_FINAL`.
+    pub attempt: Option<u32>,
+    /// `backoff_ms` of `RETRY`.
+    pub backoff_ms: Option<u64>,
 }
 
 impl<'a> From<&'a Record> for LineView<'a> {
@@ -183,18 +336,59 @@ impl<'a> From<&'a Record> for LineView<'a> {
             qty: r.qty,
             client_order_id: r.client_order_id.as_deref(),
             filled_qty: r.filled_qty,
+            symbol: r.symbol.as_deref(),
+            price: r.price,
+            order_qty: r.order_qty,
+            attempt: r.attempt,
+            backoff_ms: r.backoff_ms,
         }
     }
 }
 
 impl<'a> From<&'a AuditLine> for LineView<'a> {
     fn from(l: &'a AuditLine) -> Self {
-        let (qty, client_order_id, filled_qty) = match &l.detail {
-            Detail::New { qty, .. } if l.state == State::New => (Some(*qty), None, None),
-            Detail::Sent {
-                client_order_id, ..
+        let mut v = LineView {
+            line: 0,
+            seq: l.seq,
+            t_ms: l.t_ms,
+            intent_id: l.intent_id.as_str(),
+            state: l.state,
+            is_event: l.detail.event().is_some(),
+            qty: None,
+            client_order_id: None,
+            filled_qty: None,
+            symbol: None,
+            price: None,
+            order_qty: None,
+            attempt: None,
+            backoff_ms: None,
+        };
+        match &l.detail {
+            Detail::New { qty, symbol, .. } if l.state == State::New => {
+                v.qty = Some(*qty);
+                v.symbol = Some(symbol.as_str());
             }
-            | Detail::Error {
+            Detail::Reserved {
+                reserved_qty,
+                reserved_price,
+                ..
+            } => {
+                v.order_qty = Some(*reserved_qty);
+                v.price = Some(*reserved_price);
+            }
+            Detail::Sent {
+                client_order_id,
+                attempt,
+                qty,
+                limit_price,
+                ..
+            } => {
+                v.client_order_id = Some(client_order_id.as_str());
+                v.attempt = Some(*attempt);
+                v.order_qty = Some(*qty);
+                v.price = Some(*limit_price);
+            }
+            Detail::Error {
                 client_order_id, ..
             }
             | Detail::Unknown {
@@ -204,7 +398,7 @@ impl<'a> From<&'a AuditLine> for LineView<'a> {
                 client_order_id, ..
             }
             | Detail::CancelRequested { client_order_id } => {
-                (None, Some(client_order_id.as_str()), None)
+                v.client_order_id = Some(client_order_id.as_str());
             }
             Detail::Order {
                 client_order_id,
@@ -212,25 +406,146 @@ impl<'a> From<&'a AuditLine> for LineView<'a> {
                 ..
             } => {
                 let fill = matches!(l.state, State::Filled | State::Partial | State::Canceled);
-                (
-                    None,
-                    Some(client_order_id.as_str()),
-                    fill.then_some(*filled_qty),
-                )
+                v.client_order_id = Some(client_order_id.as_str());
+                v.filled_qty = fill.then_some(*filled_qty);
             }
-            _ => (None, None, None),
-        };
-        LineView {
-            line: 0,
-            seq: l.seq,
-            t_ms: l.t_ms,
-            intent_id: l.intent_id.as_str(),
-            state: l.state,
-            is_event: l.detail.event().is_some(),
-            qty,
-            client_order_id,
-            filled_qty,
+            Detail::Retry {
+                attempt,
+                backoff_ms,
+                ..
+            } => {
+                v.attempt = Some(*attempt);
+                v.backoff_ms = Some(*backoff_ms);
+            }
+            Detail::FailedFinal { attempts, .. } => v.attempt = Some(*attempts),
+            _ => {}
         }
+        v
+    }
+}
+
+/// The cap, attempt-numbering, backoff and fill-report rules for one transition line of `t`
+/// (still in its previous state).
+fn attempt_rules(
+    t: &mut Track,
+    r: &LineView<'_>,
+    policy: Option<&Policy>,
+    found: &mut Vec<ProblemKind>,
+) {
+    let a = &mut t.attempts;
+    match r.state {
+        State::Reserved => {
+            a.cap = r.price;
+            a.reserved_qty = r.order_qty;
+        }
+        State::Sent => {
+            if let (Some(limit), Some(cap)) = (r.price, a.cap) {
+                if limit != cap {
+                    found.push(ProblemKind::LimitNotCap { limit, cap });
+                }
+            }
+            let expected = match t.state {
+                State::Unknown => a.last,
+                State::Retry => a.retry.map_or(a.last + 1, |(n, _, _)| n),
+                _ => a.last + 1,
+            };
+            if let Some(got) = r.attempt {
+                if got != expected {
+                    found.push(ProblemKind::AttemptOutOfOrder {
+                        what: "SENT",
+                        expected,
+                        got,
+                    });
+                }
+                if let Some(p) = policy {
+                    if got > p.max_retries.saturating_add(1) {
+                        found.push(ProblemKind::TooManyAttempts {
+                            attempt: got,
+                            max_retries: p.max_retries,
+                        });
+                    }
+                }
+                a.last = got;
+            } else {
+                a.last = expected;
+            }
+            if let (State::Retry, Some((_, backoff, at))) = (t.state, a.retry.take()) {
+                let due = at.saturating_add(backoff);
+                let exact = policy.is_some();
+                if r.t_ms < due || (exact && r.t_ms != due) {
+                    found.push(ProblemKind::RetryTiming {
+                        due,
+                        got: r.t_ms,
+                        exact,
+                    });
+                }
+            }
+            a.sent_qty = r.order_qty;
+        }
+        State::Retry => {
+            let expected = a.last + 1;
+            let next = r.attempt.unwrap_or(expected);
+            if next != expected {
+                found.push(ProblemKind::AttemptOutOfOrder {
+                    what: "RETRY",
+                    expected,
+                    got: next,
+                });
+            }
+            if let Some(b) = r.backoff_ms {
+                match (policy, a.last_backoff) {
+                    (Some(p), _) if b != p.backoff(next) => {
+                        found.push(ProblemKind::BackoffOffSchedule {
+                            expected: format!("{} ms", p.backoff(next)),
+                            got: b,
+                        });
+                    }
+                    (None, Some(prev)) if b < prev || b > prev.saturating_mul(2) => {
+                        found.push(ProblemKind::BackoffOffSchedule {
+                            expected: format!("{prev} to {} ms", prev.saturating_mul(2)),
+                            got: b,
+                        });
+                    }
+                    _ => {}
+                }
+                a.last_backoff = Some(b);
+                a.retry = Some((next, b, r.t_ms));
+            }
+        }
+        State::Filled => {
+            if let (Some(filled), Some(qty)) = (r.filled_qty, a.sent_qty) {
+                if filled != qty {
+                    found.push(ProblemKind::FilledShort { filled, qty });
+                }
+            }
+        }
+        State::FailedFinal | State::PartialSuccess => {
+            if r.state == State::FailedFinal {
+                if let Some(got) = r.attempt.filter(|&n| n != a.last) {
+                    found.push(ProblemKind::AttemptOutOfOrder {
+                        what: "FAILED_FINAL",
+                        expected: a.last,
+                        got,
+                    });
+                }
+            }
+            // Only an attempt that ended may end the intent; the table says which states.
+            if let (Some(p), Some(qty), Some(cap), Some(min)) =
+                (policy, a.reserved_qty, a.cap, a.min_notional)
+            {
+                let remaining = qty - t.filled;
+                let placeable = remaining > Decimal::ZERO
+                    && remaining.checked_mul(cap).is_some_and(|n| n >= min);
+                if a.last <= p.max_retries && placeable {
+                    found.push(ProblemKind::StoppedEarly {
+                        terminal: r.state,
+                        attempts: a.last,
+                        remaining,
+                    });
+                }
+            }
+        }
+        _ => {}
     }
 }
 
@@ -247,6 +562,7 @@ pub struct Checker {
     last_seq: Option<u64>,
     last_t: u64,
     problems: Vec<Problem>,
+    policy: Option<Policy>,
 }
 
 impl Checker {
@@ -254,6 +570,14 @@ impl Checker {
         Checker {
             live: HashMap::with_capacity_and_hasher(64, Default::default()),
             ..Self::default()
+        }
+    }
+
+    /// A checker that also holds the log to the router settings it was written under.
+    pub fn with_policy(policy: Policy) -> Self {
+        Checker {
+            policy: Some(policy),
+            ..Checker::new()
         }
     }
 
@@ -313,7 +637,11 @@ impl Checker {
                         }));
                     }
                     self.intents += 1;
-                    let t = Track::new(&mut self.spare, r.intent_id, self.intents, r.state, r.qty);
+                    let mut t =
+                        Track::new(&mut self.spare, r.intent_id, self.intents, r.state, r.qty);
+                    if let Some(p) = &self.policy {
+                        t.attempts.min_notional = Some(p.min_notional(r.symbol));
+                    }
                     // Kept whole while live; a terminal one shrinks to its state.
                     if t.state.is_terminal() {
                         self.done.insert(key, t.state);
@@ -373,6 +701,7 @@ impl Checker {
                 to: r.state,
             });
         }
+        attempt_rules(t, &r, self.policy.as_ref(), &mut found);
         t.state = r.state;
         if r.state == State::Sent && t.sent_coid() != r.client_order_id {
             t.set_sent_coid(r.client_order_id);

@@ -9,7 +9,7 @@ mod check;
 mod line;
 mod read;
 
-pub use check::{Checker, LineView, Problem, ProblemKind};
+pub use check::{Checker, LineView, Policy, Problem, ProblemKind};
 pub(crate) use line::digits_u64;
 pub use line::{write_line, AuditLine, Detail};
 pub use read::{read, ReadError, Record};

@@ -25,6 +25,16 @@ pub struct Record {
     pub client_order_id: Option<String>,
     /// `filled_qty` of an order report (`FILLED`, `PARTIAL`, `CANCELED`).
     pub filled_qty: Option<Decimal>,
+    /// `symbol` of a `NEW` line.
+    pub symbol: Option<String>,
+    /// `reserved_price` of `RESERVED`, `limit_price` of `SENT`.
+    pub price: Option<Decimal>,
+    /// `reserved_qty` of `RESERVED`, `qty` of `SENT`.
+    pub order_qty: Option<Decimal>,
+    /// `attempt` of `SENT` and `RETRY`, `attempts` of `FAILED_FINAL`.
+    pub attempt: Option<u32>,
+    /// `backoff_ms` of `RETRY`.
+    pub backoff_ms: Option<u64>,
 }
 
 /// Why a line could not be read.
@@ -122,7 +132,56 @@ fn parse_line(line: usize, text: &str) -> Result<Record, ReadError> {
             State::Filled | State::Partial | State::Canceled => opt_dec(&obj, line, "filled_qty")?,
             _ => None,
         },
+        symbol: match state {
+            State::New => opt_str(&obj, line, "symbol")?.map(str::to_string),
+            _ => None,
+        },
+        price: match state {
+            State::Reserved => opt_dec(&obj, line, "reserved_price")?,
+            State::Sent => opt_dec(&obj, line, "limit_price")?,
+            _ => None,
+        },
+        order_qty: match state {
+            State::Reserved => opt_dec(&obj, line, "reserved_qty")?,
+            State::Sent => opt_dec(&obj, line, "qty")?,
+            _ => None,
+        },
+        attempt: match state {
+            State::Sent | State::Retry => opt_u32(&obj, line, "attempt")?,
+            State::FailedFinal => opt_u32(&obj, line, "attempts")?,
+            _ => None,
+        },
+        backoff_ms: match state {
+            State::Retry => opt_u64(&obj, line, "backoff_ms")?,
+            _ => None,
+        },
     })
+}
+
+fn opt_u64(
+    obj: &Map<String, Value>,
+    line: usize,
+    field: &'static str,
+) -> Result<Option<u64>, ReadError> {
+    match obj.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(_) => req_u64(obj, line, field).map(Some),
+    }
+}
+
+fn opt_u32(
+    obj: &Map<String, Value>,
+    line: usize,
+    field: &'static str,
+) -> Result<Option<u32>, ReadError> {
+    match opt_u64(obj, line, field)? {
+        None => Ok(None),
+        Some(n) => u32::try_from(n).map(Some).map_err(|_| ReadError::Field {
+            line,
+            field,
+            message: format!("{n} is beyond {}", u32::MAX),
+        }),
+    }
 }
 
 fn req_str<'a>(
@@ -203,6 +262,11 @@ impl Record {
             qty: v.qty,
             client_order_id: v.client_order_id.map(str::to_string),
             filled_qty: v.filled_qty,
+            symbol: v.symbol.map(str::to_string),
+            price: v.price,
+            order_qty: v.order_qty,
+            attempt: v.attempt,
+            backoff_ms: v.backoff_ms,
         }
     }
 }

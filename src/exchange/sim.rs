@@ -90,6 +90,19 @@ pub enum PlacementFault {
     Requote { bps: Decimal },
 }
 
+/// A scripted oddity of the next trade query's answer only (the simulator draws it). Real
+/// venues answer trade queries from an eventually consistent store, by symbol rather than by
+/// order, and across pages: a router must take each answer for what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TradesFault {
+    /// One of the order's trades appears twice.
+    Repeat,
+    /// A trade of another order (the latest one the venue holds) comes along.
+    Foreign,
+    /// Only the first half of the order's trades (rounded down) is visible yet.
+    Split,
+}
+
 /// One asset of the account.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Funds {
@@ -168,6 +181,7 @@ pub struct SimExchange {
     open: BTreeSet<usize>,
     open_by_symbol: BTreeMap<Symbol, BTreeSet<usize>>,
     armed: Option<PlacementFault>,
+    armed_trades: Option<TradesFault>,
 }
 
 const INSUFFICIENT_BALANCE: &str = "Account has insufficient balance for requested action.";
@@ -235,7 +249,8 @@ fn build_book(
         return None;
     }
     let spread_bps = spread_bps.max(Decimal::ZERO);
-    let depth = depth.max(Decimal::ZERO);
+    // Resting orders are on the lot grid, so what a level holds is too.
+    let depth = floor_to(depth.max(Decimal::ZERO), rules.step_size)?;
     let half = spread_bps.checked_div(Decimal::from(20_000))?;
     let mut best_ask = ceil_to(mid.checked_mul(Decimal::ONE.checked_add(half)?)?, tick)?;
     let best_bid = floor_to(mid.checked_mul(Decimal::ONE.checked_sub(half)?)?, tick)?;
@@ -285,6 +300,7 @@ impl SimExchange {
             open: BTreeSet::new(),
             open_by_symbol: BTreeMap::new(),
             armed: None,
+            armed_trades: None,
         }
     }
 
@@ -394,6 +410,22 @@ impl SimExchange {
     /// happens. Arming again replaces a fault not yet used.
     pub fn arm(&mut self, fault: PlacementFault) {
         self.armed = Some(fault);
+    }
+
+    /// Scripts the answer of the next trade query.
+    pub fn arm_trades(&mut self, fault: TradesFault) {
+        self.armed_trades = Some(fault);
+    }
+
+    /// The latest order of `client_order_id` on `symbol`, as the venue holds it now.
+    pub fn order_by_coid(
+        &self,
+        symbol: &Symbol,
+        client_order_id: &ClientOrderId,
+    ) -> Option<&Order> {
+        self.latest_by_symbol_coid
+            .get(&(symbol.clone(), client_order_id.clone()))
+            .map(|&i| self.order(i))
     }
 
     /// The fault the next placement will suffer, if any.
@@ -780,7 +812,7 @@ impl Exchange for SimExchange {
         symbol: &Symbol,
         order_id: &OrderId,
     ) -> Result<Vec<Trade>, ExchangeError> {
-        Ok(self
+        let mut answer: Vec<Trade> = self
             .trades_by_order
             .get(order_id)
             .into_iter()
@@ -788,7 +820,27 @@ impl Exchange for SimExchange {
             .map(|&i| &self.trades[i - self.trade_base].1)
             .filter(|t| &t.symbol == symbol)
             .cloned()
-            .collect())
+            .collect();
+        match self.armed_trades.take() {
+            Some(TradesFault::Repeat) => {
+                if let Some(t) = answer.first().cloned() {
+                    answer.push(t);
+                }
+            }
+            Some(TradesFault::Foreign) => {
+                let other = self
+                    .trades
+                    .iter()
+                    .rev()
+                    .find(|(_, t)| &t.order_id != order_id);
+                if let Some((_, t)) = other {
+                    answer.insert(0, t.clone());
+                }
+            }
+            Some(TradesFault::Split) => answer.truncate(answer.len() / 2),
+            None => {}
+        }
+        Ok(answer)
     }
 
     fn cancel(

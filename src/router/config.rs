@@ -100,12 +100,12 @@ impl RouterConfig {
 
     /// Whether the deliberate bug `m` is switched on; always false without the feature.
     #[cfg(feature = "mutants")]
-    pub(super) fn has(&self, m: super::mutant::Mutant) -> bool {
+    pub(crate) fn has(&self, m: super::mutant::Mutant) -> bool {
         self.mutant == Some(m)
     }
     #[cfg(not(feature = "mutants"))]
     #[inline(always)]
-    pub(super) fn has(&self, _: super::mutant::Mutant) -> bool {
+    pub(crate) fn has(&self, _: super::mutant::Mutant) -> bool {
         false
     }
 

@@ -12,7 +12,7 @@ use crate::audit::{AuditLine, Detail};
 use crate::decision::Intent;
 use crate::exchange::{ExchangeError, Order, OrderStatus, Outcome, Trade};
 use crate::model::{
-    bps_fraction, ceil_to, floor_to, ClientOrderId, IntentId, OrderId, Side, TimeMs, TradeId,
+    bps_fraction, ceil_to, floor_to, ClientOrderId, IntentId, OrderId, Side, TimeMs,
 };
 use crate::portfolio::{reservation_need, Portfolio, Reservation};
 
@@ -245,6 +245,23 @@ impl Active {
         else {
             return self.fail(cx, "overflow");
         };
+        if cx.cfg.has(Mutant::RefuseExactBudget)
+            && cx.portfolio.balance(&asset).available() == amount
+        {
+            return self.fail(cx, "insufficient_balance");
+        }
+        if cx.cfg.has(Mutant::RefuseBeyondCap) {
+            let beyond = cx
+                .portfolio
+                .last_price(i.symbol())
+                .is_some_and(|m| match i.side() {
+                    Side::Buy => m > cap,
+                    Side::Sell => m < cap,
+                });
+            if beyond {
+                return self.fail(cx, "price");
+            }
+        }
         let Ok(reservation) = cx.portfolio.reserve(&asset, amount) else {
             return self.fail(cx, "insufficient_balance");
         };
@@ -286,6 +303,12 @@ impl Active {
         }
         let tif = cx.cfg.tif;
         let mut limit_price = self.cap;
+        if cx.cfg.has(Mutant::LimitInsideCap) {
+            limit_price = match self.intent.side() {
+                Side::Buy => self.cap - self.rules.tick_size,
+                Side::Sell => self.cap + self.rules.tick_size,
+            };
+        }
         if cx.cfg.has(Mutant::NoSlippageCapOnRetry) && self.attempt > 1 {
             // Re-anchors the cap on the market that ran away, not on the intent's price.
             if let Some(p) = cx.portfolio.last_price(self.intent.symbol()) {
@@ -575,7 +598,10 @@ impl Active {
             filled_qty: filled,
             avg_price: o.average,
         };
-        if filled >= o.amount && filled > Decimal::ZERO {
+        let partial_as_filled = cx.cfg.has(Mutant::PartialAsFilled)
+            && o.status.is_final()
+            && self.state != State::Partial;
+        if (filled >= o.amount || partial_as_filled) && filled > Decimal::ZERO {
             self.transition(cx, State::Filled, report(filled));
             return self.begin_reconcile(cx);
         }
@@ -656,12 +682,22 @@ impl Active {
             && remaining
                 .checked_mul(self.cap)
                 .is_some_and(|n| n >= self.min_notional(cx));
-        if self.attempt <= cx.cfg.max_retries && placeable {
+        let retries_left = if cx.cfg.has(Mutant::StopRetryingEarly) {
+            self.attempt < cx.cfg.max_retries
+        } else {
+            self.attempt <= cx.cfg.max_retries
+        };
+        if retries_left && placeable {
             let shift = self.attempt.saturating_sub(1).min(62);
+            let factor = if cx.cfg.has(Mutant::LinearBackoff) {
+                u64::from(self.attempt)
+            } else {
+                1u64 << shift
+            };
             let backoff = cx
                 .cfg
                 .backoff_ms
-                .saturating_mul(1u64 << shift)
+                .saturating_mul(factor)
                 .min(cx.cfg.backoff_max_ms);
             cx.out.stats.retries += 1;
             self.transition(
@@ -743,37 +779,51 @@ impl Active {
         self.set_timer(cx, now);
     }
 
-    /// Trades of `orders[next]`: accepted once they add up to the order's fill.
+    /// Trades of `orders[next]`: gathered across answers (an answer may repeat a trade, carry
+    /// another order's, or hold only part of them) and accepted once they add up to the order's
+    /// fill.
     fn on_trades(&mut self, cx: &mut Cx<'_>, got: Vec<Trade>) {
+        let whole_answer = cx.cfg.has(Mutant::BookWholeAnswer);
         let Phase::Reconciling { next, trades } = &mut self.phase else {
             return;
         };
         let Some(order) = self.orders.get(*next) else {
             return;
         };
-        // The new trades of this order, kept in place at the front of the reply's own vector.
-        let mut fresh = got;
-        let mut kept = 0;
-        for i in 0..fresh.len() {
-            let t = &fresh[i];
-            let dup = |id: &TradeId| {
-                trades.iter().any(|x| &x.trade_id == id)
-                    || fresh[..kept].iter().any(|x| &x.trade_id == id)
-            };
-            if t.order_id == order.order_id && !dup(&t.trade_id) {
-                fresh.swap(i, kept);
-                kept += 1;
+        // `trades` holds the booked orders' trades, then what is known so far of this one's.
+        let mut sum: Decimal = trades
+            .iter()
+            .filter(|t| t.order_id == order.order_id)
+            .map(|t| t.qty)
+            .sum();
+        let clean = |g: &[Trade]| {
+            g.iter().enumerate().all(|(i, t)| {
+                t.order_id == order.order_id && g[..i].iter().all(|x| x.trade_id != t.trade_id)
+            })
+        };
+        if trades.is_empty() && !whole_answer && clean(&got) {
+            // The common answer: this order's trades, once each. Keep its vector.
+            sum = got.iter().map(|t| t.qty).sum();
+            *trades = got;
+        } else {
+            for t in got {
+                let known = trades.iter().any(|x| x.trade_id == t.trade_id);
+                if whole_answer || (t.order_id == order.order_id && !known) {
+                    sum += t.qty;
+                    trades.push(t);
+                }
             }
         }
-        fresh.truncate(kept);
-        let sum: Decimal = fresh.iter().map(|t| t.qty).sum();
-        if sum != order.filled {
-            return self.trades_later(cx, "incomplete");
+        if whole_answer && sum >= order.filled {
+            sum = order.filled;
         }
-        if trades.is_empty() {
-            *trades = fresh;
-        } else {
-            trades.append(&mut fresh);
+        if sum != order.filled {
+            if sum > order.filled {
+                // More than the order filled: nothing of this order's answers can be trusted.
+                let id = order.order_id.clone();
+                trades.retain(|t| t.order_id != id);
+            }
+            return self.trades_later(cx, "incomplete");
         }
         *next += 1;
         if *next < self.orders.len() {

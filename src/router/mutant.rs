@@ -30,10 +30,26 @@ pub enum Mutant {
     RetryAfterFailedFinal,
     /// Releases a failed intent's reservation twice.
     ReleaseTwice,
+    /// Stops one retry short of `max_retries` (an off-by-one in the retry condition).
+    StopRetryingEarly,
+    /// Backs off linearly (`backoff_ms * attempt`) instead of doubling.
+    LinearBackoff,
+    /// Places every attempt one tick inside the cap: safe, but it fills less than it should.
+    LimitInsideCap,
+    /// Takes an IOC order that filled only in part for a filled one.
+    PartialAsFilled,
+    /// Books a trade answer whole, without the order filter or the trade-id de-duplication.
+    BookWholeAnswer,
+    /// Refuses a reservation that exactly fits the available balance.
+    RefuseExactBudget,
+    /// Refuses an intent outright (`price`) when the market is beyond its cap at delivery.
+    RefuseBeyondCap,
+    /// The assembler leaves the risk quantity out of the intent id.
+    AssemblerIgnoresQty,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 13] = [
+    pub const ALL: [Mutant; 21] = [
         Mutant::IgnoreDedup,
         Mutant::FreshIdAfterTimeout,
         Mutant::ReleaseBeforeReconcile,
@@ -47,6 +63,14 @@ impl Mutant {
         Mutant::UnknownAsNotPlaced,
         Mutant::RetryAfterFailedFinal,
         Mutant::ReleaseTwice,
+        Mutant::StopRetryingEarly,
+        Mutant::LinearBackoff,
+        Mutant::LimitInsideCap,
+        Mutant::PartialAsFilled,
+        Mutant::BookWholeAnswer,
+        Mutant::RefuseExactBudget,
+        Mutant::RefuseBeyondCap,
+        Mutant::AssemblerIgnoresQty,
     ];
 
     /// The kebab-case name used on the command line.
@@ -65,6 +89,14 @@ impl Mutant {
             Mutant::UnknownAsNotPlaced => "unknown-as-not-placed",
             Mutant::RetryAfterFailedFinal => "retry-after-failed-final",
             Mutant::ReleaseTwice => "release-twice",
+            Mutant::StopRetryingEarly => "stop-retrying-early",
+            Mutant::LinearBackoff => "linear-backoff",
+            Mutant::LimitInsideCap => "limit-inside-cap",
+            Mutant::PartialAsFilled => "partial-as-filled",
+            Mutant::BookWholeAnswer => "book-whole-answer",
+            Mutant::RefuseExactBudget => "refuse-exact-budget",
+            Mutant::RefuseBeyondCap => "refuse-beyond-cap",
+            Mutant::AssemblerIgnoresQty => "assembler-ignores-qty",
         }
     }
 

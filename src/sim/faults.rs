@@ -1,8 +1,9 @@
 //! Which faults hit which request: scheduled by scenario rows, or drawn from a profile.
 //!
 //! A request can suffer at most one network outcome (lost request, lost reply, server error,
-//! rate limit), one latency spike and, for placements, one venue fault (reject, partial fill,
-//! requote). Scheduled faults are taken first, in the order their rows activated them; a profile
+//! rate limit), one latency spike and one venue fault: for placements a reject, partial fill or
+//! requote; for trade queries a repeated trade, another order's trade, or an answer that holds
+//! only part of the order's trades. Scheduled faults are taken first, in the order their rows activated them; a profile
 //! then draws each still-free slot with the seeded RNG, as integer basis points.
 
 use rand::Rng;
@@ -13,7 +14,7 @@ use super::scenario::FaultKind;
 use crate::model::Symbol;
 
 /// Every fault kind by name, for counters and reports.
-pub const KINDS: [&str; 10] = [
+pub const KINDS: [&str; 13] = [
     "request_lost",
     "response_lost",
     "server_error",
@@ -22,9 +23,24 @@ pub const KINDS: [&str; 10] = [
     "reject",
     "partial",
     "requote",
+    "trades_repeat",
+    "trades_foreign",
+    "trades_split",
     "duplicate_delivery",
     "late_delivery",
 ];
+
+/// The kinds a `fault` row can schedule: every kind but the bus's own (the last two).
+pub const SCHEDULABLE: &[&str] = KINDS.split_at(KINDS.len() - 2).0;
+
+/// What a request does at the venue, for the faults that only some requests can suffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    Place,
+    FetchTrades,
+    /// Order queries and cancels.
+    Other,
+}
 
 /// What happens on the wire to one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,7 +61,7 @@ pub enum Net {
 pub struct Fate {
     pub net: Net,
     pub extra_latency_ms: u64,
-    /// Reject, partial or requote, for placements.
+    /// Reject, partial or requote for placements; a trade-answer fault for trade queries.
     pub venue: Option<FaultKind>,
 }
 
@@ -64,6 +80,9 @@ pub struct FaultProfile {
     pub requote_bps: u32,
     /// How far a drawn requote moves the market, in bps.
     pub requote_move_bps: u32,
+    pub trades_repeat_bps: u32,
+    pub trades_foreign_bps: u32,
+    pub trades_split_bps: u32,
     pub duplicate_delivery_bps: u32,
     pub late_delivery_bps: u32,
 }
@@ -105,8 +124,16 @@ impl FaultPlan {
         }
     }
 
+    /// Faults off from now on: scheduled ones are dropped and none are drawn (the calm phase).
+    pub fn calm(&mut self) {
+        self.active.clear();
+        self.profile = FaultProfile::default();
+    }
+
     /// Decides the fate of one request for `symbol`.
-    pub fn fate(&mut self, rng: &mut ChaCha8Rng, symbol: &Symbol, placement: bool) -> Fate {
+    pub fn fate(&mut self, rng: &mut ChaCha8Rng, symbol: &Symbol, request: Request) -> Fate {
+        let placement = request == Request::Place;
+        let trades = request == Request::FetchTrades;
         let mut fate = Fate {
             net: Net::Clean,
             extra_latency_ms: 0,
@@ -138,6 +165,14 @@ impl FaultPlan {
                 }
                 k @ (FaultKind::Reject | FaultKind::Partial { .. } | FaultKind::Requote { .. })
                     if placement && fate.venue.is_none() =>
+                {
+                    fate.venue = Some(k);
+                    a.left -= 1;
+                }
+                k @ (FaultKind::TradesRepeat
+                | FaultKind::TradesForeign
+                | FaultKind::TradesSplit)
+                    if trades && fate.venue.is_none() =>
                 {
                     fate.venue = Some(k);
                     a.left -= 1;
@@ -177,6 +212,15 @@ impl FaultPlan {
                 fate.venue = Some(FaultKind::Requote {
                     bps: Decimal::from(p.requote_move_bps),
                 });
+            }
+        }
+        if trades && fate.venue.is_none() {
+            if draw(rng, p.trades_repeat_bps) {
+                fate.venue = Some(FaultKind::TradesRepeat);
+            } else if draw(rng, p.trades_foreign_bps) {
+                fate.venue = Some(FaultKind::TradesForeign);
+            } else if draw(rng, p.trades_split_bps) {
+                fate.venue = Some(FaultKind::TradesSplit);
             }
         }
         fate

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 
 use super::faults::KINDS;
 use super::gen::{generate, FaultMix};
-use super::invariants::Violation;
+use super::invariants::{Violation, COVERAGE};
 use super::scenario::parse;
 use super::world::{run, Report, RunOptions};
 use crate::router::{is_legal, Mutant, State};
@@ -54,6 +54,8 @@ pub struct Campaign {
     pub checks: u64,
     pub edges: [[u64; 13]; 14],
     pub faults: [u64; KINDS.len()],
+    /// How often each situation of [`COVERAGE`] was reached.
+    pub coverage: [u64; COVERAGE.len()],
     /// The lowest failing seed and what it broke.
     pub failure: Option<(u64, Violation)>,
     /// The lowest seed whose two runs differ, and where.
@@ -154,6 +156,9 @@ pub fn campaign(opts: &FuzzOptions, on_seed: impl Fn() + Sync) -> Campaign {
             }
         }
         for (a, b) in c.faults.iter_mut().zip(r.report.faults.iter()) {
+            *a += b;
+        }
+        for (a, b) in c.coverage.iter_mut().zip(r.report.coverage.iter()) {
             *a += b;
         }
         if let Some(v) = r.report.violation {

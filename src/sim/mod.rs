@@ -12,5 +12,5 @@ pub mod workload;
 pub mod world;
 
 pub use faults::{FaultProfile, KINDS as FAULT_KINDS};
-pub use invariants::{Violation, NAMES as INVARIANTS};
+pub use invariants::{Violation, COVERAGE, NAMES as INVARIANTS};
 pub use world::{run, run_with, Report, RunOptions};

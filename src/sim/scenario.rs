@@ -64,7 +64,7 @@ use crate::sim::faults::FaultProfile;
 pub const HEADER: [&str; 7] = ["t_ms", "action", "symbol", "side", "qty", "price", "params"];
 
 /// Keys of a `config` row without a symbol.
-pub const CONFIG_KEYS: [&str; 30] = [
+pub const CONFIG_KEYS: [&str; 33] = [
     "max_retries",
     "backoff_ms",
     "backoff_max_ms",
@@ -91,6 +91,9 @@ pub const CONFIG_KEYS: [&str; 30] = [
     "p_reject",
     "p_partial",
     "p_requote",
+    "p_trades_repeat",
+    "p_trades_foreign",
+    "p_trades_split",
     "p_duplicate_delivery",
     "p_late_delivery",
     "latency_spike_ms",
@@ -101,8 +104,8 @@ pub const CONFIG_KEYS: [&str; 30] = [
 pub const MARKET_KEYS: [&str; 4] = ["fee_bps", "tick_size", "step_size", "venue_min_notional"];
 
 /// The actions a row may name.
-pub const ACTIONS: [&str; 7] = [
-    "config", "balance", "price", "signal", "intent", "fault", "expect",
+pub const ACTIONS: [&str; 8] = [
+    "config", "balance", "price", "signal", "intent", "fault", "calm", "expect",
 ];
 
 /// One-way request latency when no `latency_ms` is configured.
@@ -181,6 +184,9 @@ pub enum RowKind {
         kind: FaultKind,
         count: u32,
     },
+    /// The calm phase begins: no more faults, scheduled or random. Intents first delivered from
+    /// now on must execute (the `liveness` check).
+    Calm,
 }
 
 /// An injected exchange fault (SPEC section 5).
@@ -207,6 +213,13 @@ pub enum FaultKind {
     Requote {
         bps: Decimal,
     },
+    /// Trade queries only: the answer holds one of the order's trades twice.
+    TradesRepeat,
+    /// Trade queries only: the answer also holds a trade of another order.
+    TradesForeign,
+    /// Trade queries only: the answer holds only the first part of the order's trades (the rest
+    /// is not visible yet); the next answer holds them all.
+    TradesSplit,
 }
 
 impl FaultKind {
@@ -221,6 +234,9 @@ impl FaultKind {
             FaultKind::Reject => "reject",
             FaultKind::Partial { .. } => "partial",
             FaultKind::Requote { .. } => "requote",
+            FaultKind::TradesRepeat => "trades_repeat",
+            FaultKind::TradesForeign => "trades_foreign",
+            FaultKind::TradesSplit => "trades_split",
         }
     }
 
@@ -234,7 +250,7 @@ impl FaultKind {
 }
 
 /// The kinds a `fault` row may name: every kind but the bus's own.
-const FAULT_KINDS: &[&str] = crate::sim::faults::KINDS.split_at(8).0;
+const FAULT_KINDS: &[&str] = crate::sim::faults::SCHEDULABLE;
 
 /// An expectation checked at quiescence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -855,6 +871,9 @@ impl Setting {
                     "p_reject" => p.reject_bps = bps,
                     "p_partial" => p.partial_bps = bps,
                     "p_requote" => p.requote_bps = bps,
+                    "p_trades_repeat" => p.trades_repeat_bps = bps,
+                    "p_trades_foreign" => p.trades_foreign_bps = bps,
+                    "p_trades_split" => p.trades_split_bps = bps,
                     "p_duplicate_delivery" => p.duplicate_delivery_bps = bps,
                     "p_late_delivery" => p.late_delivery_bps = bps,
                     "latency_spike_ms" => p.latency_spike_ms = v,
@@ -912,7 +931,7 @@ impl Scenario {
                     let symbol = names.symbol(intent.symbol());
                     intent.share_symbol(symbol);
                 }
-                RowKind::Fault { symbol: None, .. } => {}
+                RowKind::Fault { symbol: None, .. } | RowKind::Calm => {}
             }
         }
         for markets in [&mut self.router.markets, &mut self.venue.markets] {
@@ -1064,6 +1083,11 @@ impl Builder {
                     gap_ms,
                 }
             }
+            "calm" => {
+                c.unused(&[SYMBOL, SIDE, QTY, PRICE])?;
+                c.params(&[])?;
+                RowKind::Calm
+            }
             "fault" => {
                 c.unused(&[SIDE, QTY, PRICE])?;
                 let symbol = match c.get(SYMBOL) {
@@ -1089,6 +1113,9 @@ impl Builder {
                     "server_error" => FaultKind::ServerError,
                     "rate_limited" => FaultKind::RateLimited,
                     "reject" => FaultKind::Reject,
+                    "trades_repeat" => FaultKind::TradesRepeat,
+                    "trades_foreign" => FaultKind::TradesForeign,
+                    "trades_split" => FaultKind::TradesSplit,
                     "latency" => {
                         p.require("ms", "kind=latency")?;
                         FaultKind::Latency {
@@ -2020,6 +2047,9 @@ mod tests {
                 ratio: Decimal::ONE,
             },
             FaultKind::Requote { bps: Decimal::ONE },
+            FaultKind::TradesRepeat,
+            FaultKind::TradesForeign,
+            FaultKind::TradesSplit,
         ];
         let names: Vec<&str> = all.iter().map(FaultKind::name).collect();
         assert_eq!(names, FAULT_KINDS);

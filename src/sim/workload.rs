@@ -78,6 +78,7 @@ pub fn scenario() -> Scenario {
             requote_move_bps: 5,
             duplicate_delivery_bps: 200,
             late_delivery_bps: 20,
+            ..FaultProfile::default()
         },
         rows: Vec::new(),
         expects: Vec::new(),

@@ -11,15 +11,15 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 
-use super::faults::{Fate, FaultPlan, FaultProfile, Net, KINDS};
-use super::invariants::{Invariants, Violation};
+use super::faults::{Fate, FaultPlan, FaultProfile, Net, Request, KINDS};
+use super::invariants::{Coverage, Invariants, Violation, COVERAGE};
 use super::queue::Queue;
 use super::scenario::{Check, FaultKind, Row, RowKind, Scenario};
 use crate::audit::write_line;
 use crate::decision::{assemble, Guards, Intent, Risk, Signal};
-use crate::exchange::sim::{PlacementFault, SimExchange};
+use crate::exchange::sim::{PlacementFault, SimExchange, TradesFault};
 use crate::exchange::ExchangeError;
-use crate::model::{ClientOrderId, IntentId, TimeMs};
+use crate::model::{floor_to, ClientOrderId, IntentId, Side, TimeMs};
 use crate::router::{Action, Command, Input, Reply, Router, RouterConfig, State};
 
 /// How to run a scenario.
@@ -81,6 +81,8 @@ pub struct Report {
     /// How often each edge of the transition table was taken: `edges[from][to]`, where `from`
     /// is 0 for an intent's start and `1 + State::index()` otherwise.
     pub edges: [[u64; 13]; 14],
+    /// How often the run reached each situation of [`COVERAGE`], in that order.
+    pub coverage: [u64; COVERAGE.len()],
 }
 
 impl Report {
@@ -116,7 +118,41 @@ struct World<'a> {
     labels: BTreeMap<String, IntentId>,
     /// The venue ran a request or moved its market in this step.
     venue_touched: bool,
+    /// A `calm` row was reached: no more faults.
+    calm: bool,
+    /// The previous signal row, to count pairs that differ in one input.
+    last_signal: Option<SignalKey>,
     report: Report,
+}
+
+/// A signal's inputs, normalised: equal keys must give one intent, different keys different
+/// intents (the `intent_identity` check).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SignalKey {
+    ts_ms: TimeMs,
+    symbol: String,
+    side: Side,
+    ref_price: Decimal,
+    risk_qty: Decimal,
+}
+
+impl SignalKey {
+    fn text(&self) -> String {
+        format!(
+            "{} {} {} {} {}",
+            self.ts_ms, self.symbol, self.side, self.ref_price, self.risk_qty
+        )
+    }
+
+    /// How many of symbol, side, reference and size differ (at the same time).
+    fn differences(&self, other: &SignalKey) -> Option<u32> {
+        (self.ts_ms == other.ts_ms).then(|| {
+            u32::from(self.symbol != other.symbol)
+                + u32::from(self.side != other.side)
+                + u32::from(self.ref_price != other.ref_price)
+                + u32::from(self.risk_qty != other.risk_qty)
+        })
+    }
 }
 
 fn fault_index(name: &str) -> usize {
@@ -176,8 +212,11 @@ pub fn run_with<'a>(
         now: 0,
         labels: BTreeMap::new(),
         venue_touched: true,
+        calm: false,
+        last_signal: None,
         report,
     };
+    w.report.coverage[Coverage::MarketRules as usize] = scenario.venue.markets.len() as u64;
     w.drive();
     w.finish()
 }
@@ -261,8 +300,15 @@ impl World<'_> {
         match ev {
             Event::Deliver { intent, original } => {
                 self.report.deliveries += 1;
+                let calm = original && self.calm;
                 if self.opts.check_invariants {
-                    self.inv.on_deliver(&intent);
+                    self.inv.on_deliver(&intent, calm);
+                }
+                if original {
+                    self.count_grid(&intent);
+                }
+                if calm {
+                    self.report.coverage[Coverage::CalmIntent as usize] += 1;
                 }
                 if original {
                     let (dup, late) = self.plan.redeliveries(&mut self.rng);
@@ -346,8 +392,43 @@ impl World<'_> {
                     ref_price,
                 };
                 let guards = Guards::from_checks([("scenario", *guards_pass)]);
-                match assemble(&signal, &guards, &Risk { qty: *risk_qty }) {
+                let risk = Risk { qty: *risk_qty };
+                #[cfg(feature = "mutants")]
+                let assembled = if self
+                    .router
+                    .config()
+                    .has(crate::router::Mutant::AssemblerIgnoresQty)
+                {
+                    crate::decision::assemble_ignoring_qty(&signal, &guards, &risk)
+                } else {
+                    assemble(&signal, &guards, &risk)
+                };
+                #[cfg(not(feature = "mutants"))]
+                let assembled = assemble(&signal, &guards, &risk);
+                match assembled {
                     Some(intent) => {
+                        let key = SignalKey {
+                            ts_ms: self.now,
+                            symbol: symbol.to_string(),
+                            side: *side,
+                            ref_price: ref_price.normalize(),
+                            risk_qty: risk_qty.normalize(),
+                        };
+                        let cov = &mut self.report.coverage;
+                        cov[Coverage::Signal as usize] += 1;
+                        if let Some(prev) = &self.last_signal {
+                            match key.differences(prev) {
+                                Some(0) => cov[Coverage::SignalEqual as usize] += 1,
+                                Some(1) => cov[Coverage::SignalOneInput as usize] += 1,
+                                _ => {}
+                            }
+                        }
+                        let found = if self.opts.check_invariants {
+                            self.inv.on_signal(key.text(), intent.intent_id())
+                        } else {
+                            None
+                        };
+                        self.last_signal = Some(key);
                         if let Some(l) = label {
                             self.labels.insert(l.clone(), intent.intent_id().clone());
                         }
@@ -358,6 +439,7 @@ impl World<'_> {
                                 original: true,
                             },
                         );
+                        return found;
                     }
                     None => self.report.signals_vetoed += 1,
                 }
@@ -383,19 +465,71 @@ impl World<'_> {
                 kind,
                 count,
             } => self.plan.schedule(symbol.clone(), *kind, *count),
+            RowKind::Calm => {
+                self.calm = true;
+                self.plan.calm();
+            }
         }
         None
     }
 
+    /// Coverage: where an intent's quantity sits against its market's lot grid.
+    fn count_grid(&mut self, intent: &Intent) {
+        let step = self.venue.rules(intent.symbol()).step_size;
+        let Some(floor) = floor_to(intent.qty(), step) else {
+            return;
+        };
+        let below = intent.qty() - floor;
+        let c = if below.is_zero() {
+            Coverage::QtyOnGrid
+        } else if below + below < step {
+            Coverage::QtyAboveGrid
+        } else {
+            Coverage::QtyBelowGrid
+        };
+        self.report.coverage[c as usize] += 1;
+    }
+
+    /// Coverage: where the market stands against a placement's limit when it arrives.
+    fn count_limit(&mut self, cmd: &Command) {
+        let Action::Place(r) = &cmd.action else {
+            return;
+        };
+        let Some((bid, ask)) = self.venue.best_bid_ask(r.symbol()) else {
+            return;
+        };
+        let tick = self.venue.rules(r.symbol()).tick_size;
+        // Positive: the market is that many ticks inside the limit (it fills).
+        let (limit, market) = (
+            r.limit_price(),
+            if r.side() == Side::Buy { ask } else { bid },
+        );
+        let inside = match r.side() {
+            Side::Buy => limit - market,
+            Side::Sell => market - limit,
+        };
+        let c = if inside.is_zero() {
+            Coverage::MarketAtCap
+        } else if inside == tick {
+            Coverage::MarketTickInsideCap
+        } else if inside == -tick {
+            Coverage::MarketTickBeyondCap
+        } else {
+            return;
+        };
+        self.report.coverage[c as usize] += 1;
+    }
+
     /// Decides a command's fate on the wire and sends it on its way.
     fn dispatch(&mut self, cmd: Command) {
-        let (symbol, placement) = match &cmd.action {
-            Action::Place(r) => (r.symbol().clone(), true),
-            Action::FetchOrder { symbol, .. }
-            | Action::FetchTrades { symbol, .. }
-            | Action::Cancel { symbol, .. } => (symbol.clone(), false),
+        let (symbol, request) = match &cmd.action {
+            Action::Place(r) => (r.symbol().clone(), Request::Place),
+            Action::FetchTrades { symbol, .. } => (symbol.clone(), Request::FetchTrades),
+            Action::FetchOrder { symbol, .. } | Action::Cancel { symbol, .. } => {
+                (symbol.clone(), Request::Other)
+            }
         };
-        let fate = self.plan.fate(&mut self.rng, &symbol, placement);
+        let fate = self.plan.fate(&mut self.rng, &symbol, request);
         let net = match fate.net {
             Net::Clean => None,
             Net::RequestLost => Some("request_lost"),
@@ -421,6 +555,7 @@ impl World<'_> {
 
     fn arrive(&mut self, cmd: Command, fate: Fate) -> Option<Violation> {
         self.venue_touched = true;
+        self.count_limit(&cmd);
         let reply = match fate.net {
             Net::RateLimited => Some(cmd.lost(ExchangeError::RateLimited)),
             Net::ServerError => {
@@ -449,13 +584,24 @@ impl World<'_> {
     }
 
     fn execute(&mut self, cmd: &Command, fate: Fate) -> Reply {
-        if let (Action::Place(_), Some(kind)) = (&cmd.action, fate.venue) {
-            let f = match kind {
-                FaultKind::Partial { ratio } => PlacementFault::Partial { ratio },
-                FaultKind::Requote { bps } => PlacementFault::Requote { bps },
-                _ => PlacementFault::Reject,
-            };
-            self.venue.arm(f);
+        match (&cmd.action, fate.venue) {
+            (Action::Place(_), Some(kind)) => {
+                let f = match kind {
+                    FaultKind::Partial { ratio } => PlacementFault::Partial { ratio },
+                    FaultKind::Requote { bps } => PlacementFault::Requote { bps },
+                    _ => PlacementFault::Reject,
+                };
+                self.venue.arm(f);
+            }
+            (Action::FetchTrades { .. }, Some(kind)) => {
+                let f = match kind {
+                    FaultKind::TradesRepeat => TradesFault::Repeat,
+                    FaultKind::TradesForeign => TradesFault::Foreign,
+                    _ => TradesFault::Split,
+                };
+                self.venue.arm_trades(f);
+            }
+            _ => {}
         }
         cmd.execute(&mut self.venue, self.now)
     }
@@ -478,7 +624,7 @@ impl World<'_> {
                 }
             }
             if self.opts.check_invariants && found.is_none() {
-                found = self.inv.on_audit(&line);
+                found = self.inv.on_audit(&line, &self.venue);
             }
             if line.state.is_terminal() && line.detail.event().is_none() {
                 *self.report.final_states.entry(line.state).or_default() += 1;
@@ -512,6 +658,7 @@ impl World<'_> {
         r.retries = stats.retries;
         r.unknown_outcomes = stats.unknown_outcomes;
         r.checks = self.inv.checks();
+        self.inv.add_coverage(&mut r.coverage);
         // Intents left in flight (a violation stopped the run).
         for s in self.router.states_in_flight() {
             *r.final_states.entry(s).or_default() += 1;

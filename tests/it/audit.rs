@@ -738,7 +738,9 @@ proptest! {
             },
         };
         let rec = read_one(&written(std::slice::from_ref(&l)));
-        prop_assert_eq!(rec, Record { line: 1, ..Record::from_line(&l) });
+        // A SENT line's `qty` is its attempt's quantity.
+        let order_qty = (state == State::Sent).then_some(qty);
+        prop_assert_eq!(rec, Record { line: 1, order_qty, ..Record::from_line(&l) });
     }
 }
 
@@ -1009,6 +1011,11 @@ fn extra_fields_and_any_key_order_are_accepted() {
             qty: None,
             client_order_id: Some("c1".into()),
             filled_qty: None,
+            symbol: None,
+            price: None,
+            order_qty: Some("0.5".parse().unwrap()),
+            attempt: None,
+            backoff_ms: None,
         }
     );
 }

@@ -3,6 +3,7 @@ mod audit;
 mod cli;
 mod criteria;
 mod fuzz;
+mod policy;
 mod props;
 mod router;
 mod sim;

@@ -49,6 +49,9 @@ fn rough_profile() -> FaultProfile {
         partial_bps: 1_500,
         requote_bps: 500,
         requote_move_bps: 15,
+        trades_repeat_bps: 1_000,
+        trades_foreign_bps: 1_000,
+        trades_split_bps: 1_000,
         duplicate_delivery_bps: 3_000,
         late_delivery_bps: 1_000,
     }
@@ -186,6 +189,22 @@ fn each_invariant_catches_a_router_built_to_break_it() {
         ),
         ("min_notional", "no-lot-rounding", "multi_symbol.csv"),
         ("reconciled", "leak-reservation", "basic_buy.csv"),
+        (
+            "retry_policy",
+            "stop-retrying-early",
+            "retries_exhausted.csv",
+        ),
+        ("retry_policy", "linear-backoff", "retries_exhausted.csv"),
+        ("limit_at_cap", "limit-inside-cap", "fee_at_cap.csv"),
+        ("order_truth", "partial-as-filled", "partial_fills.csv"),
+        ("audit_complete", "book-whole-answer", "trade_answers.csv"),
+        ("liveness", "refuse-exact-budget", "fee_reserved.csv"),
+        ("liveness", "refuse-beyond-cap", "gtc_rest_then_fill.csv"),
+        (
+            "intent_identity",
+            "assembler-ignores-qty",
+            "signal_pairs.csv",
+        ),
     ];
     for (invariant, mutant, file) in cases {
         let path = format!("scenarios/{file}");

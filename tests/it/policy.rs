@@ -1,0 +1,278 @@
+//! The checks of what must happen, not only of what must never happen: the retry policy, the
+//! limit at the cap, the venue's truth about each order, liveness in a calm market and the
+//! assembler's identity. Each is proved twice: the real router passes a scenario, and a router
+//! with the matching deliberate bug is caught by that check, on that scenario. The log-only
+//! checks are also shown on hand-written logs, as `check-audit` reads any implementation's.
+
+use order_router::audit::{read, Checker, Policy, Problem, ProblemKind};
+use order_router::exchange::sim::{SimExchange, VenueConfig};
+use order_router::portfolio::Portfolio;
+use order_router::router::{Router, RouterConfig};
+use order_router::sim::invariants::Invariants;
+
+use crate::world::{d, usdt};
+
+/// Runs `scenario` with the real router (it must pass) and with `mutant` (it must be caught by
+/// `invariant`, with `detail` in the report).
+fn caught(scenario: &str, mutant: &str, invariant: &str, detail: &str) {
+    let path = format!("scenarios/{scenario}");
+    let run = |extra: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_order-router"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["run", &path])
+            .args(extra)
+            .output()
+            .expect("run the binary");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+        )
+    };
+    let (code, out) = run(&[]);
+    assert_eq!(code, Some(0), "the real router fails {scenario}:\n{out}");
+    let (code, out) = run(&["--mutant", mutant]);
+    assert_eq!(code, Some(1), "{mutant} survived {scenario}:\n{out}");
+    assert!(
+        out.contains(&format!("VIOLATION {invariant} violated")) && out.contains(detail),
+        "{mutant} on {scenario}: expected {invariant} with {detail:?}:\n{out}"
+    );
+}
+
+#[test]
+fn stopping_while_retries_are_left_breaks_the_retry_policy() {
+    caught(
+        "retries_exhausted.csv",
+        "stop-retrying-early",
+        "retry_policy",
+        "ended FAILED_FINAL after 3 attempts with 0.001 still placeable and retries left",
+    );
+}
+
+#[test]
+fn a_backoff_that_does_not_double_breaks_the_retry_policy() {
+    caught(
+        "retries_exhausted.csv",
+        "linear-backoff",
+        "retry_policy",
+        "backoff 1200 ms, expected 1600 ms",
+    );
+}
+
+#[test]
+fn an_attempt_inside_the_cap_breaks_limit_at_cap() {
+    // The market sits exactly at the cap: one tick inside it, the order never fills.
+    caught(
+        "fee_at_cap.csv",
+        "limit-inside-cap",
+        "limit_at_cap",
+        "placed at 50099.99, not at the cap 50100.00",
+    );
+}
+
+#[test]
+fn a_partial_fill_taken_for_a_whole_one_breaks_order_truth() {
+    caught(
+        "partial_fills.csv",
+        "partial-as-filled",
+        "order_truth",
+        "FILLED with 0.004 of the attempt's 0.01",
+    );
+}
+
+#[test]
+fn a_trade_answer_booked_whole_is_caught() {
+    // A split answer, a repeated trade and another order's trade: booked without the filter and
+    // the de-duplication, the fills cannot be paid from the reservation and the intent sticks.
+    caught(
+        "trade_answers.csv",
+        "book-whole-answer",
+        "audit_complete",
+        "not terminal at quiescence: FILLED",
+    );
+}
+
+#[test]
+fn refusing_a_budget_that_fits_breaks_liveness() {
+    caught(
+        "fee_reserved.csv",
+        "refuse-exact-budget",
+        "liveness",
+        "refused (insufficient_balance) although it needs 50.1501 USDT and 50.1501 is available",
+    );
+}
+
+#[test]
+fn refusing_an_intent_for_a_reason_that_does_not_hold_breaks_liveness() {
+    // The market is beyond the cap at delivery; the specification places at the cap anyway.
+    caught(
+        "gtc_rest_then_fill.csv",
+        "refuse-beyond-cap",
+        "liveness",
+        "refused (price)",
+    );
+}
+
+#[test]
+fn signals_that_differ_but_give_one_intent_break_intent_identity() {
+    caught(
+        "signal_pairs.csv",
+        "assembler-ignores-qty",
+        "intent_identity",
+        "differ but gave the same intent",
+    );
+}
+
+/// The problems `check-audit` finds in a log, with or without the router's settings.
+fn problems(log: &str, policy: Option<Policy>) -> Vec<Problem> {
+    let mut c = policy.map_or_else(Checker::new, Checker::with_policy);
+    for r in read(log.as_bytes()) {
+        c.observe(&r.expect("readable"));
+    }
+    c.finish()
+}
+
+const NEW: &str = r#"{"seq":0,"t_ms":0,"intent_id":"i","state":"NEW","symbol":"BTC/USDT","side":"buy","qty":0.002,"ref_price":50000}
+{"seq":1,"t_ms":0,"intent_id":"i","state":"RESERVED","reserved_qty":0.002,"reserved_price":50100,"asset":"USDT","amount":100.3002}
+"#;
+
+fn sent(seq: u64, t: u64, attempt: u32, qty: &str, limit: &str) -> String {
+    format!(
+        r#"{{"seq":{seq},"t_ms":{t},"intent_id":"i","state":"SENT","client_order_id":"c{attempt}","attempt":{attempt},"qty":{qty},"limit_price":{limit},"tif":"IOC"}}
+"#
+    )
+}
+
+fn canceled(seq: u64, t: u64, attempt: u32) -> String {
+    format!(
+        r#"{{"seq":{seq},"t_ms":{t},"intent_id":"i","state":"CANCELED","client_order_id":"c{attempt}","order_id":"{attempt}","filled_qty":0,"avg_price":null}}
+"#
+    )
+}
+
+fn retry(seq: u64, t: u64, next: u32, backoff: u64) -> String {
+    format!(
+        r#"{{"seq":{seq},"t_ms":{t},"intent_id":"i","state":"RETRY","attempt":{next},"remaining_qty":0.002,"backoff_ms":{backoff}}}
+"#
+    )
+}
+
+fn failed_final(seq: u64, t: u64, attempts: u32) -> String {
+    format!(
+        r#"{{"seq":{seq},"t_ms":{t},"intent_id":"i","state":"FAILED_FINAL","attempts":{attempts},"released":100.3002}}
+"#
+    )
+}
+
+fn kinds(p: &[Problem]) -> Vec<&'static str> {
+    p.iter().map(|p| p.kind.check()).collect()
+}
+
+#[test]
+fn a_well_kept_log_passes_the_policy_checks_with_and_without_settings() {
+    let log = [
+        NEW.to_string(),
+        sent(2, 0, 1, "0.002", "50100"),
+        canceled(3, 10, 1),
+        retry(4, 10, 2, 400),
+        sent(5, 410, 2, "0.002", "50100"),
+        canceled(6, 420, 2),
+        failed_final(7, 420, 2),
+    ]
+    .concat();
+    assert_eq!(problems(&log, None), vec![]);
+    let cfg = RouterConfig {
+        max_retries: 1,
+        ..RouterConfig::default()
+    };
+    assert_eq!(problems(&log, Some(Policy::of(&cfg))), vec![]);
+    // With one more retry allowed, ending there is stopping early.
+    let p = problems(&log, Some(Policy::of(&RouterConfig::default())));
+    assert_eq!(kinds(&p), ["retry_policy"], "{p:?}");
+    assert!(matches!(
+        p[0].kind,
+        ProblemKind::StoppedEarly { attempts: 2, .. }
+    ));
+}
+
+#[test]
+fn log_only_checks_catch_a_limit_off_the_cap_a_skipped_attempt_and_a_hasty_retry() {
+    let log = [
+        NEW.to_string(),
+        sent(2, 0, 1, "0.002", "50099.99"),
+        canceled(3, 10, 1),
+        retry(4, 10, 2, 400),
+        // Too soon, and numbered 3.
+        sent(5, 300, 3, "0.002", "50100"),
+        canceled(6, 310, 3),
+        // Backoff halves instead of doubling.
+        retry(7, 310, 4, 200),
+        sent(8, 510, 4, "0.002", "50100"),
+        canceled(9, 520, 4),
+        failed_final(10, 520, 4),
+    ]
+    .concat();
+    let p = problems(&log, None);
+    let text: Vec<String> = p.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        kinds(&p),
+        [
+            "limit_at_cap",
+            "retry_policy",
+            "retry_policy",
+            "retry_policy"
+        ],
+        "{text:#?}"
+    );
+    assert!(text[0].contains("attempt placed at 50099.99, not at the cap 50100"));
+    assert!(text[1].contains("SENT says attempt 3, expected 2"));
+    assert!(text[2].contains("next attempt sent at t_ms 300, expected no earlier than 410"));
+    assert!(text[3].contains("backoff 200 ms, expected 400 to 800 ms"));
+}
+
+#[test]
+fn a_filled_report_short_of_the_attempt_is_caught_from_the_log_alone() {
+    let log = [
+        NEW.to_string(),
+        sent(2, 0, 1, "0.002", "50100"),
+        r#"{"seq":3,"t_ms":10,"intent_id":"i","state":"FILLED","client_order_id":"c1","order_id":"1","filled_qty":0.001,"avg_price":50000}
+"#
+        .to_string(),
+    ]
+    .concat();
+    let p = problems(&log, None);
+    assert!(
+        p.iter()
+            .any(|p| matches!(p.kind, ProblemKind::FilledShort { .. })
+                && p.kind.check() == "order_truth"),
+        "{p:?}"
+    );
+}
+
+/// The balance check keeps its own copy of what it last checked: a portfolio change the venue
+/// did not see is caught on a step in which the venue did nothing.
+#[test]
+fn the_balance_check_takes_nothing_on_trust() {
+    let venue = {
+        let mut v = SimExchange::new(VenueConfig::default());
+        v.deposit(&usdt(), d("100"));
+        v
+    };
+    let mut portfolio = Portfolio::new();
+    portfolio.deposit(&usdt(), d("100")).unwrap();
+    let mut router = Router::new(RouterConfig::default(), portfolio).unwrap();
+    let mut inv = Invariants::new(&RouterConfig::default(), &VenueConfig::default());
+    assert_eq!(inv.after_step(&router, &venue, true), None);
+    assert_eq!(inv.after_step(&router, &venue, false), None);
+    // Money the venue never received: the router now believes it can spend 150.
+    router.deposit(&usdt(), d("50")).unwrap();
+    let v = inv
+        .after_step(&router, &venue, false)
+        .expect("caught without the venue moving");
+    assert_eq!(v.invariant, "reservation_non_negative");
+    assert!(
+        v.detail
+            .contains("150 available to the router but only 100 free"),
+        "{}",
+        v.detail
+    );
+}
