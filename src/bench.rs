@@ -1,18 +1,25 @@
 //! `order-router bench`: the fixed workload of `sim::workload`, measured.
 
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use order_router::sim::{run_with, workload, RunOptions};
+use order_router::sim::{run_observed, workload, RunOptions};
 
-/// Counts what it is given and passes it on (to a file, or nowhere).
-struct Counter<W>(u64, W);
+use crate::output::Output;
+use crate::progress::Reporter;
 
-impl<W: Write> Write for Counter<W> {
+/// Counts what it is given and passes it on (to an output, or nowhere).
+struct Counter(u64, Option<Output>);
+
+impl Write for Counter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let n = self.1.write(buf)?;
+        let n = match &mut self.1 {
+            Some(o) => o.write(buf)?,
+            None => buf.len(),
+        };
         self.0 += n as u64;
         Ok(n)
     }
@@ -28,9 +35,12 @@ fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// The most intents `--intents` runs.
+pub const MAX_INTENTS: u64 = 1_000_000_000;
+
 pub fn main(intents: u64, check: bool, audit: Option<&Path>) -> ExitCode {
-    if intents == 0 {
-        eprintln!("error: --intents: must be at least 1");
+    if intents == 0 || intents > MAX_INTENTS {
+        errln!("error: --intents: must be in 1..={MAX_INTENTS}");
         return ExitCode::from(2);
     }
     let scenario = workload::scenario();
@@ -38,83 +48,102 @@ pub fn main(intents: u64, check: bool, audit: Option<&Path>) -> ExitCode {
         seed: 1,
         check_invariants: check,
         max_steps: u64::MAX,
+        keep_audit: audit.is_some(),
         ..RunOptions::default()
     };
-    // The audit log is streamed: to a file beside its final name, renamed when complete.
-    let partial = audit.map(|p| {
-        let mut s = p.as_os_str().to_owned();
-        s.push(".partial");
-        PathBuf::from(s)
-    });
-    let out: Box<dyn Write> = match &partial {
-        Some(p) => match std::fs::File::create(p) {
-            Ok(f) => Box::new(BufWriter::with_capacity(1 << 20, f)),
-            Err(e) => {
-                eprintln!("error: {}: {e}", p.display());
-                return ExitCode::from(2);
-            }
-        },
-        None => Box::new(std::io::sink()),
+    // The audit log is streamed into a temporary file, renamed when complete (removed if the
+    // run fails or is interrupted).
+    let out = match audit.map(|p| Output::create(p, &[])).transpose() {
+        Ok(o) => o,
+        Err(e) => {
+            errln!("error: {e}");
+            return ExitCode::from(2);
+        }
     };
+    let to_stdout = out.as_ref().is_some_and(Output::is_stdout);
     let mut sink = Counter(0, out);
+    let mut progress = Reporter::new("bench", "steps");
+    let mut tell = |steps: u64, t_ms: u64| progress.tell(steps, &format!("sim time {t_ms} ms"));
     // Wall-clock throughput for the user; nothing simulated reads it.
     #[allow(clippy::disallowed_methods)]
     let started = Instant::now();
-    let r = run_with(
+    let r = run_observed(
         &scenario,
         Box::new(workload::rows(intents)),
         &opts,
         &mut sink,
+        Some(&mut tell),
     );
-    if let (Some(tmp), Some(path)) = (&partial, audit) {
-        let done = sink.flush().and_then(|()| std::fs::rename(tmp, path));
-        if let Err(e) = done {
-            eprintln!("error: {}: {e}", path.display());
+    let written = sink.0;
+    if let Some(out) = sink.1 {
+        if let Err(e) = out.commit() {
+            errln!("error: {e}");
             return ExitCode::from(2);
         }
     }
+    if let Some(f) = r.failed_expects.first() {
+        errln!("error: {f}");
+        return ExitCode::from(2);
+    }
+    // With the log on standard output, the summary goes to standard error.
+    let mut summary = String::new();
+    macro_rules! say {
+        ($($t:tt)*) => {{
+            let _ = writeln!(summary, $($t)*);
+        }};
+    }
     let secs = started.elapsed().as_secs_f64().max(1e-9);
     let per = |n: u64| n as f64 / secs;
-    println!(
+    say!(
         "workload  {intents} intents over 4 markets, light fault mix, invariants {}",
         if check { "checked" } else { "off" }
     );
-    println!("time      {secs:.2} s (sim time {} ms)", r.end_ms);
-    println!("intents   {:.0}/s", per(r.intents));
-    println!(
+    say!("time      {secs:.2} s (sim time {} ms)", r.end_ms);
+    say!("intents   {:.0}/s", per(r.intents));
+    say!(
         "events    {} simulator steps, {:.0}/s",
         r.steps,
         per(r.steps)
     );
-    println!(
+    say!(
         "checks    {} invariant checks, {:.0}/s",
         r.checks,
         per(r.checks)
     );
-    println!(
+    say!(
         "audit     {} lines, {} bytes, {:.1} MB/s",
         r.audit_lines,
-        sink.0,
-        per(sink.0) / 1e6
+        written,
+        per(written) / 1e6
     );
     match peak_rss_kib() {
-        Some(k) => println!("memory    peak {:.1} MiB resident", k as f64 / 1024.0),
-        None => println!("memory    peak unknown on this system"),
+        Some(k) => say!("memory    peak {:.1} MiB resident", k as f64 / 1024.0),
+        None => say!("memory    peak unknown on this system"),
     }
     let states: Vec<String> = r
         .final_states
         .iter()
         .map(|(s, n)| format!("{s} {n}"))
         .collect();
-    println!("outcome   {}", states.join(", "));
-    match &r.violation {
+    say!("outcome   {}", states.join(", "));
+    let code = match &r.violation {
         Some(v) => {
-            println!("VIOLATION {v}");
+            say!("VIOLATION {v}");
             ExitCode::from(1)
         }
-        None => {
-            println!("invariants all held");
+        None if !check => {
+            say!("invariants not checked (--no-check)");
             ExitCode::SUCCESS
         }
+        None => {
+            say!("invariants all held");
+            ExitCode::SUCCESS
+        }
+    };
+    if to_stdout {
+        errln!("{}", summary.trim_end());
+    } else {
+        out!("{summary}");
     }
+    code
 }

@@ -67,8 +67,8 @@ pub fn run(audit: Option<&Path>) -> ExitCode {
 
     let out = match audit {
         Some(path) => {
-            if let Err(e) = crate::write_atomically(path, &log) {
-                return fail(&format!("{}: {e}", path.display()));
+            if let Err(e) = crate::output::write_whole(path, &[], &log) {
+                return fail(&e);
             }
             String::new()
         }
@@ -115,6 +115,6 @@ pub fn run(audit: Option<&Path>) -> ExitCode {
 }
 
 fn fail(msg: &str) -> ExitCode {
-    eprintln!("error: {msg}");
+    errln!("error: {msg}");
     ExitCode::from(2)
 }

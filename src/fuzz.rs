@@ -5,11 +5,20 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+use std::sync::atomic::Ordering;
+
 use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::progress::{Reporter, Watch};
+
+/// The most worker threads `--jobs` takes.
+pub const MAX_JOBS: usize = 256;
+/// The most intents `--intents` puts in one generated scenario.
+pub const MAX_INTENTS: u32 = 10_000;
 use order_router::router::Mutant;
 use order_router::sim::fuzz::{campaign, minimise, run_csv, unreached_edges, FuzzOptions};
 use order_router::sim::gen::{generate, FaultMix};
-use order_router::sim::{COVERAGE, FAULT_KINDS};
+use order_router::sim::{COVERAGE, FAULT_KINDS, LIVELOCK};
 
 pub struct Args<'a> {
     pub seeds: &'a str,
@@ -23,7 +32,7 @@ pub struct Args<'a> {
 }
 
 fn usage(msg: String) -> ExitCode {
-    eprintln!("error: {msg}");
+    errln!("error: {msg}");
     ExitCode::from(2)
 }
 
@@ -46,7 +55,7 @@ fn counters(label: &str, zero: &str, names: &[&str], counts: &[u64], flag_zero: 
         .zip(counts)
         .map(|(k, n)| format!("{k} {n}"))
         .collect();
-    println!("{label:<9} {}", all.join(", "));
+    outln!("{label:<9} {}", all.join(", "));
     let never: Vec<&str> = names
         .iter()
         .zip(counts)
@@ -54,7 +63,7 @@ fn counters(label: &str, zero: &str, names: &[&str], counts: &[u64], flag_zero: 
         .map(|(k, _)| *k)
         .collect();
     if flag_zero && !never.is_empty() {
-        println!("          {zero}: {}", never.join(", "));
+        outln!("          {zero}: {}", never.join(", "));
     }
 }
 
@@ -75,8 +84,15 @@ pub fn main(args: Args<'_>) -> ExitCode {
             args.faults
         ));
     };
-    if args.intents == 0 {
-        return usage("--intents: must be at least 1".into());
+    if args.intents == 0 || args.intents > MAX_INTENTS {
+        return usage(format!("--intents: must be in 1..={MAX_INTENTS}"));
+    }
+    if args.jobs.is_some_and(|j| j == 0 || j > MAX_JOBS) {
+        return usage(format!("--jobs: must be in 1..={MAX_JOBS}"));
+    }
+    // Checked before the campaign: a violation found after hours must have somewhere to go.
+    if let Err(e) = crate::output::ensure_dir(args.out) {
+        return usage(format!("--out: {e}"));
     }
     let opts = FuzzOptions {
         start,
@@ -90,13 +106,14 @@ pub fn main(args: Args<'_>) -> ExitCode {
     };
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(j) = args.jobs {
-        pool = pool.num_threads(j.max(1));
+        pool = pool.num_threads(j);
     }
     let pool = match pool.build() {
         Ok(p) => p,
         Err(e) => return usage(format!("--jobs: {e}")),
     };
     let total = opts.seeds().count() as u64;
+    // A bar on a terminal; elsewhere (CI logs) a line every few seconds.
     let bar = if std::io::stderr().is_terminal() {
         let b = ProgressBar::new(total);
         if let Ok(style) =
@@ -104,15 +121,32 @@ pub fn main(args: Args<'_>) -> ExitCode {
         {
             b.set_style(style);
         }
-        b
+        Some(b)
     } else {
-        ProgressBar::hidden()
+        None
     };
+    let watch = Watch::new();
     // Wall-clock throughput for the user; nothing simulated reads it.
     #[allow(clippy::disallowed_methods)]
     let started = Instant::now();
-    let c = pool.install(|| campaign(&opts, || bar.inc(1)));
-    bar.finish_and_clear();
+    let c = std::thread::scope(|scope| {
+        if bar.is_none() {
+            scope.spawn(|| watch.report(Reporter::new("fuzz", "seeds").with_total(total)));
+        }
+        let c = pool.install(|| {
+            campaign(&opts, || {
+                watch.done.fetch_add(1, Ordering::Relaxed);
+                if let Some(b) = &bar {
+                    b.inc(1);
+                }
+            })
+        });
+        watch.finish();
+        c
+    });
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
     let secs = started.elapsed().as_secs_f64().max(1e-9);
 
     let shard = if shard_count > 1 {
@@ -120,11 +154,12 @@ pub fn main(args: Args<'_>) -> ExitCode {
     } else {
         String::new()
     };
-    println!(
+    outln!(
         "fuzz seeds {start}..{end}{shard}, {} intents each, faults {}",
-        args.intents, args.faults
+        args.intents,
+        args.faults
     );
-    println!(
+    outln!(
         "ran       {} seeds, {} events, {} invariant checks in {secs:.2} s: {:.0} seeds/s, {:.0} events/s",
         c.seeds,
         c.steps,
@@ -134,12 +169,12 @@ pub fn main(args: Args<'_>) -> ExitCode {
     );
     let reached: usize = c.edges.iter().flatten().filter(|&&n| n > 0).count();
     let missing = unreached_edges(&c.edges);
-    println!(
+    outln!(
         "edges     {reached} of {} legal edges reached",
         reached + missing.len()
     );
     if !missing.is_empty() {
-        println!("          never reached: {}", missing.join(", "));
+        outln!("          never reached: {}", missing.join(", "));
     }
     counters(
         "faults",
@@ -150,14 +185,23 @@ pub fn main(args: Args<'_>) -> ExitCode {
     );
     counters("coverage", "never reached", &COVERAGE, &c.coverage, true);
     if let Some((seed, d)) = &c.divergence {
-        println!("NONDETERMINISM seed {seed}: two runs diverge at {d}");
+        outln!("NONDETERMINISM seed {seed}: two runs diverge at {d}");
     }
     let mutant_flag = args
         .mutant
         .map(|m| format!(" --mutant {}", m.1))
         .unwrap_or_default();
     if let Some((seed, v)) = &c.failure {
-        println!("VIOLATION seed {seed}: {v}");
+        if v.invariant == LIVELOCK {
+            outln!(
+                "LIVELOCK seed {seed}: at step {}, t_ms {}: {}",
+                v.step,
+                v.t_ms,
+                v.detail
+            );
+        } else {
+            outln!("VIOLATION seed {seed}: {v}");
+        }
         let csv = generate(*seed, args.intents, mix);
         let small = minimise(&csv, *seed, opts.mutant, v.invariant, 400);
         let rows = |t: &str| t.lines().filter(|l| !l.starts_with('#')).count() - 1;
@@ -166,15 +210,15 @@ pub fn main(args: Args<'_>) -> ExitCode {
             "# minimised from fuzz seed {seed}: {} violated\n{small}",
             v.invariant
         );
-        if let Err(e) = crate::write_atomically(&path, text.as_bytes()) {
-            return usage(format!("{}: {e}", path.display()));
+        if let Err(e) = crate::output::write_whole(&path, &[], text.as_bytes()) {
+            return usage(e);
         }
         let replay = run_csv(&text, *seed, opts.mutant);
         let same = replay
             .violation
             .as_ref()
             .is_some_and(|r| r.invariant == v.invariant);
-        println!(
+        outln!(
             "minimised {} ({} of {} rows){}",
             path.display(),
             rows(&small),
@@ -185,7 +229,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
                 ""
             }
         );
-        println!(
+        outln!(
             "reproduce: order-router run {} --seed {seed}{mutant_flag}",
             path.display()
         );
@@ -194,6 +238,6 @@ pub fn main(args: Args<'_>) -> ExitCode {
     if c.divergence.is_some() {
         return ExitCode::from(1);
     }
-    println!("invariants all held");
+    outln!("invariants all held");
     ExitCode::SUCCESS
 }

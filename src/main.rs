@@ -1,15 +1,17 @@
 //! The `order-router` command line: parse arguments, call the library, print, exit 0/1/2.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use order_router::audit::{read, Checker};
-
+#[macro_use]
+mod output;
 mod bench;
+mod check_audit;
 mod demo;
 mod fuzz;
+mod progress;
 mod run;
 
 /// Deterministic order execution for crypto spot bots, and the harness that proves it safe.
@@ -50,7 +52,10 @@ enum Command {
         /// Print the summary as one JSON object.
         #[arg(long)]
         json: bool,
-        /// Switch on a deliberate bug in the router (test builds only).
+        /// A run not quiescent after this many simulator steps is reported as a livelock.
+        #[arg(long, default_value_t = 10_000_000, value_name = "N")]
+        max_steps: u64,
+        /// Switch on a deliberate bug in the router (needs a build with `--features mutants`).
         #[cfg(feature = "mutants")]
         #[arg(long, hide = true)]
         mutant: Option<String>,
@@ -109,6 +114,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    output::on_interrupt_clean_up();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -118,7 +124,7 @@ fn main() -> ExitCode {
     };
     match cli.command {
         Command::Demo { audit } => demo::run(audit.as_deref()),
-        Command::CheckAudit { file, json } => check_audit(&file, json),
+        Command::CheckAudit { file, json } => check_audit::main(&file, json),
         Command::Bench {
             intents,
             no_check,
@@ -141,7 +147,7 @@ fn main() -> ExitCode {
                 Some(name) => match order_router::router::Mutant::parse(name) {
                     Some(m) => Some((m, name)),
                     None => {
-                        eprintln!("error: --mutant: unknown mutant `{name}`");
+                        errln!("error: --mutant: unknown mutant `{name}`");
                         return ExitCode::from(2);
                     }
                 },
@@ -166,6 +172,7 @@ fn main() -> ExitCode {
             market,
             market_symbol,
             json,
+            max_steps,
             #[cfg(feature = "mutants")]
             mutant,
         } => {
@@ -178,7 +185,7 @@ fn main() -> ExitCode {
                         (Some(name), Some(tweak))
                     }
                     None => {
-                        eprintln!("error: --mutant: unknown mutant `{name}`");
+                        errln!("error: --mutant: unknown mutant `{name}`");
                         return ExitCode::from(2);
                     }
                 },
@@ -192,69 +199,10 @@ fn main() -> ExitCode {
                 market: market.as_deref(),
                 market_symbol: market_symbol.as_deref(),
                 json,
+                max_steps,
                 mutant: mutant_name,
                 tweak,
             })
         }
     }
-}
-
-/// Writes to a temporary file beside `path`, then renames: never a half-written output.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = PathBuf::from(tmp);
-    std::fs::write(&tmp, bytes)?;
-    std::fs::rename(&tmp, path)
-}
-
-fn check_audit(file: &Path, json: bool) -> ExitCode {
-    let bytes = match std::fs::read(file) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("error: {}: {e}", file.display());
-            return ExitCode::from(2);
-        }
-    };
-    let mut checker = Checker::new();
-    let mut lines = 0usize;
-    for r in read(&bytes) {
-        lines += 1;
-        match r {
-            Ok(rec) => checker.observe(&rec),
-            Err(e) => checker.unreadable(e),
-        }
-    }
-    let intents = checker.intents();
-    let problems = checker.finish();
-    if json {
-        let list: Vec<serde_json::Value> = problems
-            .iter()
-            .map(|p| {
-                serde_json::json!({
-                    "line": p.line,
-                    "intent": p.intent_id,
-                    "message": p.to_string(),
-                })
-            })
-            .collect();
-        let out = serde_json::json!({
-            "file": file.display().to_string(),
-            "lines": lines,
-            "intents": intents,
-            "ok": problems.is_empty(),
-            "problems": list,
-        });
-        println!("{out}");
-    } else {
-        for p in &problems {
-            println!("{}: {p}", file.display());
-        }
-        println!(
-            "{}: {lines} lines, {intents} intents, {} problems",
-            file.display(),
-            problems.len()
-        );
-    }
-    ExitCode::from(if problems.is_empty() { 0 } else { 1 })
 }

@@ -8,7 +8,12 @@ use order_router::model::Symbol;
 use order_router::router::RouterConfig;
 use order_router::sim::market;
 use order_router::sim::scenario::load;
-use order_router::sim::{run, Report, RunOptions, FAULT_KINDS};
+use order_router::sim::{run_observed, Report, RunOptions, FAULT_KINDS, LIVELOCK};
+
+use crate::output::Output;
+
+/// The largest `--max-steps`.
+pub const MAX_STEPS: u64 = 1_000_000_000_000;
 
 /// A change to the scenario's router settings (switches a deliberate bug on).
 pub type Tweak = Box<dyn Fn(&mut RouterConfig)>;
@@ -23,46 +28,69 @@ pub struct Args<'a> {
     pub market_symbol: Option<&'a str>,
     /// Print the summary as one JSON object.
     pub json: bool,
+    /// The step limit: a run still going after it is a livelock.
+    pub max_steps: u64,
     /// A deliberate bug switched on (test builds only), echoed in the replay command.
     pub mutant: Option<&'a str>,
     /// Changes the scenario's router settings before the run (switches the bug on).
     pub tweak: Option<Tweak>,
 }
 
+/// Refuses bad input: one line on standard error (and, with `--json`, one JSON object on
+/// standard output), exit 2.
+fn bad_input(json: bool, message: &str) -> ExitCode {
+    errln!("error: {message}");
+    if json {
+        outln!("{}", serde_json::json!({ "error": message }));
+    }
+    ExitCode::from(2)
+}
+
 pub fn main(args: Args<'_>) -> ExitCode {
+    let fail = |m: &str| bad_input(args.json, m);
     let mut scenario = match load(args.file) {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
+        Err(e) => return fail(&e.to_string()),
     };
+    let file = args.file.display();
     if let Some(path) = args.market {
         let named = match args.market_symbol.map(Symbol::parse).transpose() {
             Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: --market-symbol: {e}");
-                return ExitCode::from(2);
-            }
+            Err(e) => return fail(&format!("--market-symbol: {e}")),
         };
         let symbol = match scenario.market_symbol(named.as_ref()) {
             Ok(s) => s,
-            Err(e) => {
-                eprintln!("error: {}: {e}", args.file.display());
-                return ExitCode::from(2);
-            }
+            Err(e) => return fail(&format!("{file}: {e}")),
         };
-        match market::load(path) {
-            Ok(ticks) => scenario.replay_market(&symbol, &ticks),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
-            }
+        let ticks = match market::load(path) {
+            Ok(t) => t,
+            Err(e) => return fail(&e.to_string()),
+        };
+        if let Err(e) = scenario.check_market_scale(&symbol, &ticks) {
+            return fail(&format!("{}: {e}", path.display()));
         }
+        scenario.replay_market(&symbol, &ticks);
+    }
+    if let Err(e) = scenario.check_priced() {
+        return fail(&format!("{file}: {e}"));
+    }
+    if args.max_steps == 0 || args.max_steps > MAX_STEPS {
+        return fail(&format!("--max-steps: must be in 1..={MAX_STEPS}"));
+    }
+    // Opened before the run, so a bad path costs nothing and loses nothing.
+    let inputs: Vec<&Path> = std::iter::once(args.file).chain(args.market).collect();
+    let audit = match args.audit.map(|p| Output::create(p, &inputs)).transpose() {
+        Ok(a) => a,
+        Err(e) => return fail(&e),
+    };
+    for w in scenario.warnings() {
+        errln!("warning: {file}: {w}");
     }
     let seed = args.seed.or(scenario.seed).unwrap_or(0);
     let mut opts = RunOptions {
         seed,
+        max_steps: args.max_steps,
+        keep_audit: audit.is_some(),
         ..RunOptions::default()
     };
     if let Some(tweak) = &args.tweak {
@@ -70,19 +98,39 @@ pub fn main(args: Args<'_>) -> ExitCode {
         tweak(&mut cfg);
         opts.router_override = Some(cfg);
     }
-    let report = run(&scenario, &opts);
-    if let Some(path) = args.audit {
-        if let Err(e) = crate::write_atomically(path, &report.audit) {
-            eprintln!("error: {}: {e}", path.display());
-            return ExitCode::from(2);
+    let mut progress = crate::progress::Reporter::new("run", "steps");
+    let mut tell = |steps: u64, t_ms: u64| progress.tell(steps, &format!("sim time {t_ms} ms"));
+    let report = match audit {
+        Some(mut out) => {
+            let to_stdout = out.is_stdout();
+            let rows = Box::new(scenario.rows.iter().cloned());
+            let report = run_observed(&scenario, rows, &opts, &mut out, Some(&mut tell));
+            if let Err(e) = out.commit() {
+                return fail(&e);
+            }
+            if to_stdout {
+                // The log owns standard output; the summary goes to standard error.
+                errln!("{}", summary(args.file, &args, &report).trim_end());
+                return exit_code(&report);
+            }
+            report
         }
-    }
+        None => {
+            let rows = Box::new(scenario.rows.iter().cloned());
+            let mut sink = std::io::sink();
+            run_observed(&scenario, rows, &opts, &mut sink, Some(&mut tell))
+        }
+    };
     if args.json {
-        println!("{}", summary_json(args.file, &args, &report));
+        outln!("{}", summary_json(args.file, &args, &report));
     } else {
-        print!("{}", summary(args.file, &args, &report));
+        out!("{}", summary(args.file, &args, &report));
     }
-    ExitCode::from(if report.passed() { 0 } else { 1 })
+    exit_code(&report)
+}
+
+fn exit_code(r: &Report) -> ExitCode {
+    ExitCode::from(if r.passed() { 0 } else { 1 })
 }
 
 fn replay_command(args: &Args<'_>, seed: u64) -> String {
@@ -92,6 +140,9 @@ fn replay_command(args: &Args<'_>, seed: u64) -> String {
     }
     if let Some(s) = args.market_symbol {
         let _ = write!(cmd, " --market-symbol {s}");
+    }
+    if args.max_steps != RunOptions::default().max_steps {
+        let _ = write!(cmd, " --max-steps {}", args.max_steps);
     }
     let mutant = args.mutant;
     if let Some(m) = mutant {
@@ -124,8 +175,8 @@ pub fn summary(file: &Path, args: &Args<'_>, r: &Report) -> String {
     );
     let _ = writeln!(
         s,
-        "orders    {}  fills {}  retries {}  unknown outcomes resolved {}",
-        r.orders, r.fills, r.retries, r.unknown_outcomes
+        "orders    {}  fills {}  retries {}  unknown outcomes {} (resolved {})",
+        r.orders, r.fills, r.retries, r.unknown_outcomes, r.unknown_resolved
     );
     let faults: Vec<String> = FAULT_KINDS
         .iter()
@@ -148,6 +199,13 @@ pub fn summary(file: &Path, args: &Args<'_>, r: &Report) -> String {
         r.checks, r.steps, r.audit_lines, r.end_ms
     );
     match &r.violation {
+        Some(v) if v.invariant == LIVELOCK => {
+            let _ = writeln!(
+                s,
+                "LIVELOCK at step {}, t_ms {}: {}",
+                v.step, v.t_ms, v.detail
+            );
+        }
         Some(v) => {
             let _ = writeln!(s, "VIOLATION {v}");
         }
@@ -200,6 +258,7 @@ pub fn summary_json(file: &Path, args: &Args<'_>, r: &Report) -> String {
         "fills": r.fills,
         "retries": r.retries,
         "unknown_outcomes": r.unknown_outcomes,
+        "unknown_resolved": r.unknown_resolved,
         "faults": faults,
         "invariant_checks": r.checks,
         "steps": r.steps,

@@ -130,7 +130,8 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line > 0 {
+        // A read error names its line itself.
+        if self.line > 0 && !matches!(self.kind, ProblemKind::Unreadable(_)) {
             write!(f, "line {}: ", self.line)?;
         }
         if let Some(id) = &self.intent_id {
@@ -139,7 +140,7 @@ impl fmt::Display for Problem {
         match &self.kind {
             ProblemKind::Unreadable(e) => write!(f, "{e}"),
             ProblemKind::SeqNotIncreasing { prev, got } => {
-                write!(f, "seq {got} does not follow {prev}")
+                write!(f, "seq {got} is not above the previous line's seq {prev}")
             }
             ProblemKind::TimeWentBack { prev, got } => {
                 write!(f, "t_ms {got} is before the previous line's {prev}")

@@ -55,10 +55,12 @@ pub enum Detail {
         filled_qty: Decimal,
         avg_price: Option<Decimal>,
     },
-    /// `ERROR`: the venue refused the placement; nothing was executed.
+    /// `ERROR`: the venue refused the placement; nothing was executed. `rejection` is the
+    /// venue's own error code and message, where it gave them.
     Error {
         client_order_id: ClientOrderId,
         error: &'static str,
+        rejection: Option<Box<(i32, String)>>,
     },
     /// `UNKNOWN`: the placement's outcome is not known; `cause` is the error kind.
     Unknown {
@@ -206,9 +208,14 @@ pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
         Detail::Error {
             client_order_id,
             error,
+            rejection,
         } => {
             w.id(ks!("client_order_id"), client_order_id.as_str());
             w.str(ks!("error"), error);
+            if let Some(r) = rejection {
+                w.num_i64(k!("code"), i64::from(r.0));
+                w.str(ks!("msg"), &r.1);
+            }
         }
         Detail::Unknown {
             client_order_id,
@@ -404,6 +411,14 @@ impl Obj<'_> {
     fn num_u64(&mut self, key: &[u8], v: u64) {
         self.0.extend_from_slice(key);
         push_u64(self.0, v);
+    }
+
+    fn num_i64(&mut self, key: &[u8], v: i64) {
+        self.0.extend_from_slice(key);
+        if v < 0 {
+            self.0.push(b'-');
+        }
+        push_u64(self.0, v.unsigned_abs());
     }
 
     #[inline(always)]

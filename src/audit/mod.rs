@@ -12,4 +12,4 @@ mod read;
 pub use check::{Checker, LineView, Policy, Problem, ProblemKind};
 pub(crate) use line::digits_u64;
 pub use line::{write_line, AuditLine, Detail};
-pub use read::{read, ReadError, Record};
+pub use read::{read, read_line, read_stream, ReadError, Record};

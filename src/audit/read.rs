@@ -72,31 +72,61 @@ impl ReadError {
 /// A last line without its newline that does not parse is reported as truncated: the writer
 /// stopped mid-line.
 pub fn read(bytes: &[u8]) -> Vec<Result<Record, ReadError>> {
-    let mut out = Vec::new();
     let ends_with_newline = bytes.last() == Some(&b'\n');
     let pieces: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
     let last = pieces.len().saturating_sub(1);
-    for (idx, raw) in pieces.into_iter().enumerate() {
-        let n = idx + 1;
-        let unterminated = idx == last && !ends_with_newline;
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let parsed = match std::str::from_utf8(raw) {
-            Ok(text) => parse_line(n, text),
-            // Cut inside a multi-byte character.
-            Err(e) if unterminated && e.error_len().is_none() => {
-                Err(ReadError::Truncated { line: n })
-            }
-            Err(_) => Err(ReadError::NotUtf8 { line: n }),
-        };
-        out.push(match parsed {
-            Err(ReadError::Json { .. }) if unterminated => Err(ReadError::Truncated { line: n }),
-            other => other,
-        });
+    pieces
+        .into_iter()
+        .enumerate()
+        .filter_map(|(idx, raw)| read_line(idx + 1, raw, idx == last && !ends_with_newline))
+        .collect()
+}
+
+/// Parses one line (`n` from 1; `raw` without its newline); `None` for a blank line.
+/// `unterminated`: the last line of the log, with no newline after it.
+pub fn read_line(n: usize, raw: &[u8], unterminated: bool) -> Option<Result<Record, ReadError>> {
+    let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+    if raw.iter().all(u8::is_ascii_whitespace) {
+        return None;
     }
-    out
+    let parsed = match std::str::from_utf8(raw) {
+        Ok(text) => parse_line(n, text),
+        // Cut inside a multi-byte character.
+        Err(e) if unterminated && e.error_len().is_none() => Err(ReadError::Truncated { line: n }),
+        Err(_) => Err(ReadError::NotUtf8 { line: n }),
+    };
+    Some(match parsed {
+        Err(ReadError::Json { .. }) if unterminated => Err(ReadError::Truncated { line: n }),
+        other => other,
+    })
+}
+
+/// Reads a log from `input` one line at a time, in constant memory: the records and errors
+/// [`read`] would give, or an I/O error.
+pub fn read_stream(
+    mut input: impl std::io::BufRead,
+    mut each: impl FnMut(Result<Record, ReadError>) -> std::ops::ControlFlow<()>,
+) -> std::io::Result<()> {
+    let mut buf = Vec::with_capacity(512);
+    let mut n = 0;
+    loop {
+        buf.clear();
+        if input.read_until(b'\n', &mut buf)? == 0 {
+            return Ok(());
+        }
+        n += 1;
+        let terminated = buf.last() == Some(&b'\n');
+        let raw = if terminated {
+            &buf[..buf.len() - 1]
+        } else {
+            &buf[..]
+        };
+        if let Some(r) = read_line(n, raw, !terminated) {
+            if each(r).is_break() {
+                return Ok(());
+            }
+        }
+    }
 }
 
 fn parse_line(line: usize, text: &str) -> Result<Record, ReadError> {

@@ -1608,7 +1608,7 @@ mod tests {
         let a = x.place(0, &buy("a", "0.01", "50100", Tif::Ioc)).unwrap();
         x.place(0, &sell("b", "0.01", "60000", Tif::Gtc)).unwrap();
         x.cancel(1, &s, &coid("b")).unwrap();
-        let late = u64::MAX / 2;
+        let late = crate::router::limits::MAX_TIME_MS;
         x.forget_before(late);
         x.place(late, &at(late, Side::Buy, "c", "0.01", "50100", Tif::Ioc))
             .unwrap();

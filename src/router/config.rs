@@ -6,6 +6,28 @@ use rust_decimal::Decimal;
 
 use crate::model::{Symbol, Tif};
 
+/// Upper bounds of the settings and inputs. Past them a router would wait for ages, retry
+/// without end or run its timers into the end of time; [`RouterConfig::validate`] refuses
+/// settings beyond them, and the router treats a `now` beyond [`MAX_TIME_MS`] as that bound.
+pub mod limits {
+    use rust_decimal::Decimal;
+
+    /// `max_retries`.
+    pub const MAX_RETRIES: u32 = 100;
+    /// `backoff_ms`, `backoff_max_ms`, `request_timeout_ms`, `poll_interval_ms`: one day.
+    pub const MAX_WAIT_MS: u64 = 86_400_000;
+    /// `recv_window_ms`: Binance's largest `recvWindow` (60 s) plus a minute of clock skew.
+    pub const MAX_RECV_WINDOW_MS: u64 = 120_000;
+    /// `order_timeout_ms`: a week.
+    pub const MAX_ORDER_TIMEOUT_MS: u64 = 604_800_000;
+    /// Times: about 31,700 years of milliseconds, far from where `u64` arithmetic saturates.
+    pub const MAX_TIME_MS: u64 = 1_000_000_000_000_000;
+    /// Amounts, prices, quantities, grid sizes and minimum notionals: 10^15.
+    pub const MAX_AMOUNT: Decimal = Decimal::from_parts(0xA4C6_8000, 0x0003_8D7E, 0, false, 0);
+    /// Slippage and fees, in basis points: below 100%.
+    pub const MAX_BPS: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
+}
+
 /// A venue's trading rules for one market, as published by e.g. Binance's `exchangeInfo`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct MarketRules {
@@ -109,41 +131,71 @@ impl RouterConfig {
         false
     }
 
+    /// Refuses settings that would make the router unsafe, stuck, or wait without bound (see
+    /// [`limits`]).
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let err = |field, message: &str| {
-            Err(ConfigError {
-                field,
-                message: message.to_string(),
-            })
+        use limits::*;
+        let err = |field, message: String| Err(ConfigError { field, message });
+        let within = |field, v: u64, min: u64, max: u64| {
+            if v < min || v > max {
+                err(field, format!("{v} is outside {min}..={max}"))
+            } else {
+                Ok(())
+            }
         };
-        if self.slippage_bps < Decimal::ZERO || self.slippage_bps >= Decimal::from(10_000) {
-            return err("slippage_bps", "must be in 0..10000");
-        }
-        if self.min_notional < Decimal::ZERO {
-            return err("min_notional", "must not be negative");
-        }
-        if self.request_timeout_ms == 0 || self.poll_interval_ms == 0 {
+        let amount = |field, v: Decimal, positive: bool| {
+            if v < Decimal::ZERO || (positive && v.is_zero()) || v > MAX_AMOUNT {
+                let low = if positive { "above 0" } else { "at least 0" };
+                err(field, format!("{v} must be {low} and at most {MAX_AMOUNT}"))
+            } else {
+                Ok(())
+            }
+        };
+        let bps = |field, v: Decimal| {
+            if v < Decimal::ZERO || v >= MAX_BPS {
+                err(field, format!("{v} must be in 0..10000 (basis points)"))
+            } else {
+                Ok(())
+            }
+        };
+        if self.max_retries > MAX_RETRIES {
             return err(
-                "request_timeout_ms",
-                "timeouts and poll interval must be positive",
+                "max_retries",
+                format!("{} is above {MAX_RETRIES}", self.max_retries),
             );
         }
+        within("backoff_ms", self.backoff_ms, 0, MAX_WAIT_MS)?;
+        within("backoff_max_ms", self.backoff_max_ms, 0, MAX_WAIT_MS)?;
+        within(
+            "request_timeout_ms",
+            self.request_timeout_ms,
+            1,
+            MAX_WAIT_MS,
+        )?;
+        within("poll_interval_ms", self.poll_interval_ms, 1, MAX_WAIT_MS)?;
+        within("recv_window_ms", self.recv_window_ms, 0, MAX_RECV_WINDOW_MS)?;
+        within(
+            "order_timeout_ms",
+            self.order_timeout_ms,
+            0,
+            MAX_ORDER_TIMEOUT_MS,
+        )?;
         if self.backoff_max_ms < self.backoff_ms {
-            return err("backoff_max_ms", "must be at least backoff_ms");
+            return err(
+                "backoff_max_ms",
+                format!(
+                    "{} must be at least backoff_ms {}",
+                    self.backoff_max_ms, self.backoff_ms
+                ),
+            );
         }
+        bps("slippage_bps", self.slippage_bps)?;
+        amount("min_notional", self.min_notional, false)?;
         for r in std::iter::once(&self.default_rules).chain(self.markets.values()) {
-            if r.tick_size <= Decimal::ZERO {
-                return err("tick_size", "must be positive");
-            }
-            if r.step_size <= Decimal::ZERO {
-                return err("step_size", "must be positive");
-            }
-            if r.fee_bps < Decimal::ZERO || r.fee_bps >= Decimal::from(10_000) {
-                return err("fee_bps", "must be in 0..10000");
-            }
-            if r.min_notional < Decimal::ZERO {
-                return err("min_notional", "must not be negative");
-            }
+            amount("tick_size", r.tick_size, true)?;
+            amount("step_size", r.step_size, true)?;
+            amount("min_notional", r.min_notional, false)?;
+            bps("fee_bps", r.fee_bps)?;
         }
         Ok(())
     }

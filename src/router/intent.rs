@@ -153,6 +153,9 @@ impl Active {
             to
         );
         cx.out.edges[1 + self.state.index()][to.index()] += 1;
+        if self.state == State::Unknown && to != State::Unknown {
+            cx.out.stats.unknown_resolved += 1;
+        }
         self.state = to;
         self.line(cx, to, detail);
     }
@@ -366,6 +369,12 @@ impl Active {
                             Detail::Error {
                                 client_order_id: coid,
                                 error: e.kind(),
+                                rejection: match e {
+                                    ExchangeError::Rejected { code, message } => {
+                                        Some(Box::new((code, message)))
+                                    }
+                                    _ => None,
+                                },
                             },
                         );
                         self.end_attempt(cx);
@@ -650,6 +659,7 @@ impl Active {
                         Detail::Error {
                             client_order_id: coid,
                             error: "rejected",
+                            rejection: None,
                         },
                     );
                 }

@@ -22,7 +22,7 @@ mod io;
 pub mod mutant;
 pub mod state;
 
-pub use config::{ConfigError, MarketRules, RouterConfig};
+pub use config::{limits, ConfigError, MarketRules, RouterConfig};
 pub use io::{Action, Command, Input, OrderRequest, Reply, ReplyOutcome, RequestId};
 pub use mutant::Mutant;
 pub use state::{is_legal, Finished, State};
@@ -48,7 +48,9 @@ pub struct RouterStats {
     pub duplicates_ignored: u64,
     pub orders_sent: u64,
     pub retries: u64,
+    /// Placements whose outcome became unknown, and how many of those a query resolved.
     pub unknown_outcomes: u64,
+    pub unknown_resolved: u64,
     pub stale_replies: u64,
 }
 
@@ -163,8 +165,10 @@ impl Router {
         self.out.audit.pop_front()
     }
 
-    /// Applies one input at `now`. Time must not go backwards between calls.
+    /// Applies one input at `now`. Time must not go backwards between calls; a `now` beyond
+    /// [`limits::MAX_TIME_MS`] counts as that bound.
     pub fn handle(&mut self, now: TimeMs, input: Input) {
+        let now = now.min(limits::MAX_TIME_MS);
         match input {
             Input::Deliver(intent) => self.deliver(now, intent),
             Input::Reply(reply) => self.reply(now, reply),
@@ -173,8 +177,11 @@ impl Router {
         self.drop_stale_timers();
     }
 
-    /// Fires every timer due at or before `now`.
+    /// Fires every timer due at or before `now` (at most [`limits::MAX_TIME_MS`]). A timer that
+    /// fires at `now` ends its wait or sends a request timed out strictly later (timeouts are
+    /// at least 1 ms and bounded), so this ends.
     pub fn handle_timeout(&mut self, now: TimeMs) {
+        let now = now.min(limits::MAX_TIME_MS);
         while let Some(&Reverse((t, key))) = self.out.timers.peek() {
             if t > now {
                 break;

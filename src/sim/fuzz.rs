@@ -62,14 +62,16 @@ pub struct Campaign {
     pub divergence: Option<(u64, String)>,
 }
 
-/// Runs one generated scenario.
+/// Runs one generated scenario. The report keeps no audit log: with the determinism check
+/// the two logs are compared here and dropped.
 pub fn run_seed(seed: u64, opts: &FuzzOptions) -> SeedRun {
     let csv = generate(seed, opts.intents, opts.mix);
-    let report = run_csv(&csv, seed, opts.mutant);
+    let mut report = run_csv(&csv, seed, opts.mutant);
     let divergence = opts.check_determinism.then(|| {
         let again = run_csv(&csv, seed, opts.mutant);
         first_difference(&report.audit, &again.audit)
     });
+    report.audit = Vec::new();
     SeedRun {
         seed,
         report,
@@ -125,54 +127,82 @@ pub fn first_difference(a: &[u8], b: &[u8]) -> Option<String> {
     ))
 }
 
-/// Runs the campaign in parallel. Once a seed fails, seeds above it are skipped, so the
-/// reported failure is the lowest failing seed whatever the scheduling.
-pub fn campaign(opts: &FuzzOptions, on_seed: impl Fn() + Sync) -> Campaign {
-    let lowest_fail = AtomicU64::new(u64::MAX);
-    let seeds: Vec<u64> = opts.seeds().collect();
-    let runs: Vec<SeedRun> = seeds
-        .par_iter()
-        .filter_map(|&seed| {
-            if seed > lowest_fail.load(Ordering::Relaxed) {
-                on_seed();
-                return None;
-            }
-            let r = run_seed(seed, opts);
-            if r.report.violation.is_some() || r.divergence.is_some() {
-                lowest_fail.fetch_min(seed, Ordering::Relaxed);
-            }
-            on_seed();
-            Some(r)
-        })
-        .collect();
-    let mut c = Campaign::default();
-    for r in runs {
-        c.seeds += 1;
-        c.steps += r.report.steps;
-        c.checks += r.report.checks;
-        for (row, src) in c.edges.iter_mut().zip(r.report.edges.iter()) {
+impl From<SeedRun> for Campaign {
+    fn from(r: SeedRun) -> Campaign {
+        Campaign {
+            seeds: 1,
+            steps: r.report.steps,
+            checks: r.report.checks,
+            edges: r.report.edges,
+            faults: r.report.faults,
+            coverage: r.report.coverage,
+            failure: r.report.violation.map(|v| (r.seed, v)),
+            divergence: r.divergence.map(|d| (r.seed, d)),
+        }
+    }
+}
+
+impl Campaign {
+    fn keep_failure(&mut self, seed: u64, v: Violation) {
+        if self.failure.as_ref().is_none_or(|(s, _)| seed < *s) {
+            self.failure = Some((seed, v));
+        }
+    }
+
+    fn keep_divergence(&mut self, seed: u64, d: String) {
+        if self.divergence.as_ref().is_none_or(|(s, _)| seed < *s) {
+            self.divergence = Some((seed, d));
+        }
+    }
+
+    /// Two partial campaigns as one: seeds fold in as they finish, so memory stays flat
+    /// however many a campaign runs.
+    fn merge(mut self, other: Campaign) -> Campaign {
+        self.seeds += other.seeds;
+        self.steps += other.steps;
+        self.checks += other.checks;
+        for (row, src) in self.edges.iter_mut().zip(other.edges.iter()) {
             for (a, b) in row.iter_mut().zip(src.iter()) {
                 *a += b;
             }
         }
-        for (a, b) in c.faults.iter_mut().zip(r.report.faults.iter()) {
+        for (a, b) in self.faults.iter_mut().zip(other.faults.iter()) {
             *a += b;
         }
-        for (a, b) in c.coverage.iter_mut().zip(r.report.coverage.iter()) {
+        for (a, b) in self.coverage.iter_mut().zip(other.coverage.iter()) {
             *a += b;
         }
-        if let Some(v) = r.report.violation {
-            if c.failure.as_ref().is_none_or(|(s, _)| r.seed < *s) {
-                c.failure = Some((r.seed, v));
-            }
+        if let Some((seed, v)) = other.failure {
+            self.keep_failure(seed, v);
         }
-        if let Some(d) = r.divergence {
-            if c.divergence.as_ref().is_none_or(|(s, _)| r.seed < *s) {
-                c.divergence = Some((r.seed, d));
-            }
+        if let Some((seed, d)) = other.divergence {
+            self.keep_divergence(seed, d);
         }
+        self
     }
-    c
+}
+
+/// Runs the campaign in parallel, folding each seed into the totals as it finishes. Once a
+/// seed fails, seeds above it are skipped, so the reported failure is the lowest failing seed
+/// whatever the scheduling.
+pub fn campaign(opts: &FuzzOptions, on_seed: impl Fn() + Sync) -> Campaign {
+    let lowest_fail = AtomicU64::new(u64::MAX);
+    let shards = opts.shard_count.max(1);
+    (opts.start..opts.end)
+        .into_par_iter()
+        .filter(|s| (s - opts.start) % shards == opts.shard_index)
+        .fold(Campaign::default, |mut c, seed| {
+            if seed <= lowest_fail.load(Ordering::Relaxed) {
+                let r = run_seed(seed, opts);
+                if r.report.violation.is_some() || r.divergence.is_some() {
+                    lowest_fail.fetch_min(seed, Ordering::Relaxed);
+                }
+                c = c.merge(Campaign::from(r));
+            }
+            on_seed();
+            c
+        })
+        .reduce(Campaign::default, Campaign::merge)
 }
 
 /// Legal edges of the table never taken in a campaign: the generator's blind spots.
@@ -203,10 +233,12 @@ pub fn minimise(
     invariant: &str,
     budget: usize,
 ) -> String {
+    // A smaller case must still be a scenario `run` accepts (no intent left without a price).
     let still_fails = |text: &str| {
-        run_csv(text, seed, mutant)
-            .violation
-            .is_some_and(|v| v.invariant == invariant)
+        parse("minimised.csv", text.as_bytes()).is_ok_and(|s| s.check_priced().is_ok())
+            && run_csv(text, seed, mutant)
+                .violation
+                .is_some_and(|v| v.invariant == invariant)
     };
     let mut lines: Vec<String> = csv.lines().map(str::to_string).collect();
     let mut tries = 0;

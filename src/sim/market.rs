@@ -210,6 +210,11 @@ impl Scenario {
     /// The market symbol a `--market` file drives: `named`, or the only symbol with `price` rows.
     pub fn market_symbol(&self, named: Option<&Symbol>) -> Result<Symbol, String> {
         if let Some(s) = named {
+            if !self.symbols().contains(&s) {
+                return Err(format!(
+                    "--market-symbol {s}: the scenario never trades or prices {s}"
+                ));
+            }
             return Ok(s.clone());
         }
         let mut found: Vec<&Symbol> = Vec::new();
@@ -227,6 +232,99 @@ impl Scenario {
             }
             _ => Err("the scenario prices several symbols; name one with --market-symbol".into()),
         }
+    }
+
+    /// Every symbol the scenario's rows name, in order of first appearance.
+    pub fn symbols(&self) -> Vec<&Symbol> {
+        let mut found: Vec<&Symbol> = Vec::new();
+        for r in &self.rows {
+            let symbol = match &r.kind {
+                RowKind::Price { symbol, .. } | RowKind::Signal { symbol, .. } => symbol,
+                RowKind::Intent { intent, .. } => intent.symbol(),
+                RowKind::Fault {
+                    symbol: Some(symbol),
+                    ..
+                } => symbol,
+                _ => continue,
+            };
+            if !found.contains(&symbol) {
+                found.push(symbol);
+            }
+        }
+        found
+    }
+
+    /// Refuses a recorded market whose prices are more than ten times off the scenario's own
+    /// for `symbol` (its first price row, else its first reference price): most likely the
+    /// tape of another market.
+    pub fn check_market_scale(&self, symbol: &Symbol, ticks: &[Tick]) -> Result<(), String> {
+        let own = self.rows.iter().find_map(|r| match &r.kind {
+            RowKind::Price { symbol: s, mid, .. } if s == symbol => Some(*mid),
+            RowKind::Intent { intent, .. } if intent.symbol() == symbol => Some(intent.ref_price()),
+            RowKind::Signal {
+                symbol: s,
+                ref_price: Some(p),
+                ..
+            } if s == symbol => Some(*p),
+            _ => None,
+        });
+        let (Some(own), Some(first)) = (own, ticks.first().map(|t| t.mid)) else {
+            return Ok(());
+        };
+        let ratio = (own / first).max(first / own);
+        if ratio > Decimal::TEN {
+            return Err(format!(
+                "the market file starts at {first}, {} times off the scenario's {symbol} price {own}: is it another market's tape?",
+                ratio.round()
+            ));
+        }
+        Ok(())
+    }
+
+    /// The first intent or signal on a symbol that no `price` row (or recorded market) prices:
+    /// it could never trade.
+    pub fn check_priced(&self) -> Result<(), String> {
+        let priced: Vec<&Symbol> = self
+            .rows
+            .iter()
+            .filter_map(|r| match &r.kind {
+                RowKind::Price { symbol, .. } => Some(symbol),
+                _ => None,
+            })
+            .collect();
+        for r in &self.rows {
+            let symbol = match &r.kind {
+                RowKind::Intent { intent, .. } => intent.symbol(),
+                RowKind::Signal { symbol, .. } => symbol,
+                _ => continue,
+            };
+            if !priced.contains(&symbol) {
+                return Err(format!(
+                    "line {}: {symbol} has no price row (nor a --market file), so nothing on it can trade",
+                    r.line
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Things that run but are likely not what the author meant, one line each.
+    pub fn warnings(&self) -> Vec<String> {
+        let defaults = crate::exchange::sim::VenueConfig::default().default_rules;
+        let r = self.venue.default_rules;
+        let mut out = Vec::new();
+        if r != defaults {
+            return out;
+        }
+        for symbol in self.symbols() {
+            if symbol.as_str() != "BTC/USDT" && !self.venue.markets.contains_key(symbol) {
+                out.push(format!(
+                    "{symbol} has no rules of its own (a config row with symbol {symbol}), so it trades on Binance BTC/USDT's: tick {}, step {}, min notional {}, fee {} bps",
+                    r.tick_size, r.step_size, r.min_notional, r.fee_bps
+                ));
+            }
+        }
+        out
     }
 
     /// Replaces the `price` rows of `symbol` with the recorded path. The scenario's first

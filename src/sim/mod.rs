@@ -13,4 +13,4 @@ pub mod world;
 
 pub use faults::{FaultProfile, KINDS as FAULT_KINDS};
 pub use invariants::{Violation, COVERAGE, NAMES as INVARIANTS};
-pub use world::{run, run_with, Report, RunOptions};
+pub use world::{run, run_observed, run_with, FailedExpect, Report, RunOptions, LIVELOCK};

@@ -57,7 +57,7 @@ use rust_decimal::Decimal;
 use crate::decision::Intent;
 use crate::exchange::sim::{Dedup, VenueConfig};
 use crate::model::{Asset, IntentId, Interner, Side, Symbol, Tif, TimeMs};
-use crate::router::{MarketRules, RouterConfig, State};
+use crate::router::{limits, MarketRules, RouterConfig, State};
 use crate::sim::faults::FaultProfile;
 
 /// The header every scenario file starts with.
@@ -110,6 +110,20 @@ pub const ACTIONS: [&str; 8] = [
 
 /// One-way request latency when no `latency_ms` is configured.
 pub const DEFAULT_LATENCY_MS: u64 = 5;
+
+/// Bounds of a scenario's numbers (documented in docs/scenario-format.md); the router's own
+/// settings are bounded by [`limits`].
+pub const MAX_TIME_MS: u64 = limits::MAX_TIME_MS;
+/// `deliveries` of one `intent` row.
+pub const MAX_DELIVERIES: u64 = 1_000;
+/// `count` of one `fault` row.
+pub const MAX_FAULT_COUNT: u64 = 1_000_000;
+/// `gap_ms`, a latency fault's `ms`, `latency_spike_ms`: one day.
+pub const MAX_WAIT_MS: u64 = limits::MAX_WAIT_MS;
+/// `latency_ms`: a minute each way.
+pub const MAX_LATENCY_MS: u64 = 60_000;
+/// `levels` of a book side.
+pub const MAX_LEVELS: u32 = 1_000;
 
 /// A bad scenario file: where, which field, and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -512,15 +526,27 @@ impl<'a> Cells<'a> {
 }
 
 fn parse_symbol(at: At<'_>, text: &str) -> Result<Symbol, ScenarioError> {
-    Symbol::parse(text).map_err(|_| {
+    let symbol = Symbol::parse(text).map_err(|_| {
         at.err(
             "symbol",
             format!(
-                "{} is not a market BASE/QUOTE of two different assets of [A-Za-z0-9._:-]",
+                "{} is not a market BASE/QUOTE of two different assets of [A-Z0-9._:-]",
                 show(text)
             ),
         )
-    })
+    })?;
+    // Venues list markets in upper case; `btc/usdt` would be a market of its own here.
+    if text.bytes().any(|b| b.is_ascii_lowercase()) {
+        return Err(at.err(
+            "symbol",
+            format!(
+                "{} must be upper case, as venues list it: {}",
+                show(text),
+                text.to_ascii_uppercase()
+            ),
+        ));
+    }
+    Ok(symbol)
 }
 
 /// The `key=value` pairs of a params cell, keys checked against the action's.
@@ -626,13 +652,18 @@ impl<'a> Params<'a> {
     }
 }
 
-/// What a decimal value must satisfy.
+/// What an intent row says beyond its id and time: symbol, side, qty, reference price.
+type IntentContent = (Symbol, Side, Decimal, Decimal);
+
+/// What a decimal value must satisfy. Every one is also at most [`limits::MAX_AMOUNT`].
 #[derive(Clone, Copy)]
 enum Bound {
     Positive,
     NonNegative,
     /// In (0, 1].
     Ratio,
+    /// Basis points in [0, 10000).
+    Bps,
 }
 
 impl fmt::Display for Bound {
@@ -641,6 +672,7 @@ impl fmt::Display for Bound {
             Bound::Positive => "a positive decimal",
             Bound::NonNegative => "a non-negative decimal",
             Bound::Ratio => "a decimal in (0, 1]",
+            Bound::Bps => "a decimal in [0, 10000) (basis points)",
         })
     }
 }
@@ -675,7 +707,18 @@ fn decimal_in(at: At<'_>, field: &str, text: &str, bound: Bound) -> Result<Decim
         Bound::Positive => value > Decimal::ZERO,
         Bound::NonNegative => value >= Decimal::ZERO,
         Bound::Ratio => value > Decimal::ZERO && value <= Decimal::ONE,
+        Bound::Bps => value >= Decimal::ZERO && value < limits::MAX_BPS,
     };
+    if value > limits::MAX_AMOUNT {
+        return Err(at.err(
+            field,
+            format!(
+                "{} is too large (at most {})",
+                show(text),
+                limits::MAX_AMOUNT
+            ),
+        ));
+    }
     if ok {
         Ok(value)
     } else {
@@ -771,31 +814,30 @@ enum Setting {
 
 impl Setting {
     fn parse(at: At<'_>, key: &str, value: &str) -> Result<Setting, ScenarioError> {
-        let u64_ = |min| int_in(at, key, value, min, u64::MAX);
-        let u32_ = |min| {
-            int_in(at, key, value, min, u64::from(u32::MAX))
-                .map(|v| u32::try_from(v).unwrap_or(u32::MAX))
+        let u64_ = |min, max| int_in(at, key, value, min, max);
+        let u32_ = |min, max: u32| {
+            int_in(at, key, value, min, u64::from(max)).map(|v| u32::try_from(v).unwrap_or(max))
         };
         let dec = |bound| decimal_in(at, key, value, bound);
         Ok(match key {
-            "max_retries" => Setting::MaxRetries(u32_(0)?),
-            "backoff_ms" => Setting::BackoffMs(u64_(0)?),
-            "backoff_max_ms" => Setting::BackoffMaxMs(u64_(0)?),
+            "max_retries" => Setting::MaxRetries(u32_(0, limits::MAX_RETRIES)?),
+            "backoff_ms" => Setting::BackoffMs(u64_(0, MAX_WAIT_MS)?),
+            "backoff_max_ms" => Setting::BackoffMaxMs(u64_(0, MAX_WAIT_MS)?),
             "tif" => Setting::Tif(
                 Tif::parse(value)
                     .map_err(|_| at.err(key, format!("{} is neither IOC nor GTC", show(value))))?,
             ),
-            "slippage_bps" => Setting::SlippageBps(dec(Bound::NonNegative)?),
+            "slippage_bps" => Setting::SlippageBps(dec(Bound::Bps)?),
             "min_notional" => Setting::MinNotional(dec(Bound::NonNegative)?),
-            "request_timeout_ms" => Setting::RequestTimeoutMs(u64_(1)?),
-            "recv_window_ms" => Setting::RecvWindowMs(u64_(0)?),
-            "poll_interval_ms" => Setting::PollIntervalMs(u64_(1)?),
-            "order_timeout_ms" => Setting::OrderTimeoutMs(u64_(0)?),
-            "fee_bps" => Setting::FeeBps(dec(Bound::NonNegative)?),
+            "request_timeout_ms" => Setting::RequestTimeoutMs(u64_(1, MAX_WAIT_MS)?),
+            "recv_window_ms" => Setting::RecvWindowMs(u64_(0, limits::MAX_RECV_WINDOW_MS)?),
+            "poll_interval_ms" => Setting::PollIntervalMs(u64_(1, MAX_WAIT_MS)?),
+            "order_timeout_ms" => Setting::OrderTimeoutMs(u64_(0, limits::MAX_ORDER_TIMEOUT_MS)?),
+            "fee_bps" => Setting::FeeBps(dec(Bound::Bps)?),
             "tick_size" => Setting::TickSize(dec(Bound::Positive)?),
             "step_size" => Setting::StepSize(dec(Bound::Positive)?),
             "venue_min_notional" => Setting::VenueMinNotional(dec(Bound::NonNegative)?),
-            "latency_ms" => Setting::LatencyMs(u64_(0)?),
+            "latency_ms" => Setting::LatencyMs(u64_(0, MAX_LATENCY_MS)?),
             "dedup" => Setting::DedupAlways(match value {
                 "open_only" => false,
                 "always" => true,
@@ -806,9 +848,9 @@ impl Setting {
                     ))
                 }
             }),
-            "levels" => Setting::Levels(u32_(1)?),
-            "seed" => Setting::Seed(u64_(0)?),
-            "latency_spike_ms" => Setting::Profile("latency_spike_ms", u64_(0)?),
+            "levels" => Setting::Levels(u32_(1, MAX_LEVELS)?),
+            "seed" => Setting::Seed(u64_(0, u64::MAX)?),
+            "latency_spike_ms" => Setting::Profile("latency_spike_ms", u64_(0, MAX_WAIT_MS)?),
             "requote_move_bps" => {
                 Setting::Profile("requote_move_bps", int_in(at, key, value, 0, 10_000)?)
             }
@@ -910,6 +952,8 @@ struct Builder {
     /// Signal labels with their lines, and intent row ids: a label must name one intent.
     labels: Vec<(String, usize)>,
     intent_ids: BTreeSet<String>,
+    /// The first row of each intent id, and what it said.
+    intent_rows: std::collections::BTreeMap<String, (usize, IntentContent)>,
 }
 
 impl Scenario {
@@ -952,6 +996,7 @@ impl Builder {
             expects: Vec::new(),
             labels: Vec::new(),
             intent_ids: BTreeSet::new(),
+            intent_rows: std::collections::BTreeMap::new(),
         }
     }
 
@@ -975,7 +1020,7 @@ impl Builder {
         }
         let c = Cells { at, cells, action };
         let t_ms = match c.get(T_MS) {
-            Some(text) => Some(int_in(at, "t_ms", text, 0, u64::MAX)?),
+            Some(text) => Some(int_in(at, "t_ms", text, 0, MAX_TIME_MS)?),
             None if matches!(action, "config" | "expect") => None,
             None => return Err(at.err("t_ms", format!("required for {action}"))),
         };
@@ -1007,9 +1052,7 @@ impl Builder {
                 RowKind::Price {
                     symbol,
                     mid,
-                    spread_bps: p
-                        .decimal("spread_bps", Bound::NonNegative)?
-                        .unwrap_or(Decimal::TWO),
+                    spread_bps: p.decimal("spread_bps", Bound::Bps)?.unwrap_or(Decimal::TWO),
                     depth: p.decimal("depth", Bound::Positive)?.unwrap_or(Decimal::ONE),
                 }
             }
@@ -1072,9 +1115,32 @@ impl Builder {
                         ),
                     ));
                 }
+                // A repeated id is a redelivery of the same intent: anything else under it is
+                // a mistake the router would silently ignore as a duplicate.
+                let content = (symbol.clone(), side, qty.normalize(), price.normalize());
+                match self.intent_rows.get(id.as_str()) {
+                    Some((line, first)) if *first != content => {
+                        return Err(at.err(
+                            "id",
+                            format!(
+                                "{} was an intent of {} {} {} at {} on line {line}; a repeated id must repeat the same intent",
+                                show(id.as_str()),
+                                first.1,
+                                first.2,
+                                first.0,
+                                first.3
+                            ),
+                        ));
+                    }
+                    Some(_) => {}
+                    None => {
+                        self.intent_rows
+                            .insert(id.as_str().to_string(), (at.line, content));
+                    }
+                }
                 self.intent_ids.insert(id.as_str().to_string());
-                let deliveries = p.int32("deliveries", 1)?.unwrap_or(1);
-                let gap_ms = p.int("gap_ms", 0, u64::MAX)?.unwrap_or(0);
+                let deliveries = p.int("deliveries", 1, MAX_DELIVERIES)?.unwrap_or(1) as u32;
+                let gap_ms = p.int("gap_ms", 0, MAX_WAIT_MS)?.unwrap_or(0);
                 let intent = Intent::new(id, t_ms, symbol, side, qty, price)
                     .map_err(|e| at.err("qty", e.to_string()))?;
                 RowKind::Intent {
@@ -1119,7 +1185,7 @@ impl Builder {
                     "latency" => {
                         p.require("ms", "kind=latency")?;
                         FaultKind::Latency {
-                            ms: p.int("ms", 0, u64::MAX)?.unwrap_or(0),
+                            ms: p.int("ms", 0, MAX_WAIT_MS)?.unwrap_or(0),
                         }
                     }
                     "partial" => {
@@ -1131,9 +1197,7 @@ impl Builder {
                     "requote" => {
                         p.require("bps", "kind=requote")?;
                         FaultKind::Requote {
-                            bps: p
-                                .decimal("bps", Bound::NonNegative)?
-                                .unwrap_or(Decimal::ZERO),
+                            bps: p.decimal("bps", Bound::Bps)?.unwrap_or(Decimal::ZERO),
                         }
                     }
                     other => {
@@ -1147,7 +1211,7 @@ impl Builder {
                         ))
                     }
                 };
-                let count = p.int32("count", 1)?.unwrap_or(1);
+                let count = p.int("count", 1, MAX_FAULT_COUNT)?.unwrap_or(1) as u32;
                 RowKind::Fault {
                     symbol,
                     kind,
@@ -1788,7 +1852,7 @@ mod tests {
             ),
             (
                 "3,price,BTC/USDT,,,50000,spread_bps=-1",
-                "x.csv:3: spread_bps: \"-1\" must be a non-negative decimal",
+                "x.csv:3: spread_bps: \"-1\" must be a decimal in [0, 10000) (basis points)",
             ),
             (
                 "3,signal,BTC/USDT,buy,,,guards=pass",
@@ -1849,7 +1913,7 @@ mod tests {
             ),
             (
                 "3,fault,,,,,kind=requote;bps=-1",
-                "x.csv:3: bps: \"-1\" must be a non-negative decimal",
+                "x.csv:3: bps: \"-1\" must be a decimal in [0, 10000) (basis points)",
             ),
             (
                 "3,fault,,,,,kind=reject;count=0",
@@ -2002,9 +2066,16 @@ mod tests {
     #[test]
     fn config_validation_is_reported_at_the_last_config_row() {
         let e = err_of("0,config,,,,,backoff_ms=500\n0,balance,USDT,,1,,\n0,config,,,,,backoff_max_ms=100\n0,balance,BTC,,1,,\n");
-        assert_eq!(e, "x.csv:4: backoff_max_ms: must be at least backoff_ms");
+        assert_eq!(
+            e,
+            "x.csv:4: backoff_max_ms: 100 must be at least backoff_ms 500"
+        );
+        // Caught where it is parsed now; the router's own validation backs it up.
         let e = err_of("0,config,,,,,fee_bps=10000\n");
-        assert_eq!(e, "x.csv:2: fee_bps: must be in 0..10000");
+        assert_eq!(
+            e,
+            "x.csv:2: fee_bps: \"10000\" must be a decimal in [0, 10000) (basis points)"
+        );
     }
 
     #[test]

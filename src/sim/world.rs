@@ -30,7 +30,7 @@ pub struct RunOptions {
     pub profile: Option<FaultProfile>,
     /// Off only to measure what checking costs.
     pub check_invariants: bool,
-    /// A run that has not reached quiescence after this many steps is a liveness failure.
+    /// A run that has not reached quiescence after this many steps is a livelock.
     pub max_steps: u64,
     /// Keep audit lines (the CLI writes them out); off for pure speed.
     pub keep_audit: bool,
@@ -57,9 +57,10 @@ pub struct Report {
     pub seed: u64,
     pub steps: u64,
     pub end_ms: TimeMs,
+    /// The first broken invariant, or a livelock (`invariant` is [`LIVELOCK`]).
     pub violation: Option<Violation>,
     /// Expectations that did not hold, one line each.
-    pub failed_expects: Vec<String>,
+    pub failed_expects: Vec<FailedExpect>,
     pub expects: usize,
     /// Intents by final state, in state order.
     pub final_states: BTreeMap<State, u64>,
@@ -70,7 +71,9 @@ pub struct Report {
     pub orders: u64,
     pub fills: u64,
     pub retries: u64,
+    /// Placements whose outcome became unknown, and how many a query resolved.
     pub unknown_outcomes: u64,
+    pub unknown_resolved: u64,
     /// Faults injected per kind, in the order of [`KINDS`].
     pub faults: [u64; KINDS.len()],
     pub checks: u64,
@@ -83,6 +86,27 @@ pub struct Report {
     pub edges: [[u64; 13]; 14],
     /// How often the run reached each situation of [`COVERAGE`], in that order.
     pub coverage: [u64; COVERAGE.len()],
+}
+
+/// The name a run that never reaches quiescence is reported under. It is not an invariant of
+/// the table: the run was cut off after [`RunOptions::max_steps`] steps.
+pub const LIVELOCK: &str = "livelock";
+
+/// An `expect` row that did not hold (line 0: a problem of the run itself, such as its audit
+/// sink failing).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FailedExpect {
+    pub line: usize,
+    pub message: String,
+}
+
+impl std::fmt::Display for FailedExpect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.line > 0 {
+            write!(f, "line {}: ", self.line)?;
+        }
+        f.write_str(&self.message)
+    }
 }
 
 impl Report {
@@ -122,8 +146,13 @@ struct World<'a> {
     calm: bool,
     /// The previous signal row, to count pairs that differ in one input.
     last_signal: Option<SignalKey>,
+    /// Told `(steps, t_ms)` every [`PROGRESS_EVERY`] + 1 steps.
+    progress: Option<&'a mut dyn FnMut(u64, TimeMs)>,
     report: Report,
 }
+
+/// How often a run reports progress: every 2^20 steps (a fraction of a second).
+const PROGRESS_EVERY: u64 = (1 << 20) - 1;
 
 /// A signal's inputs, normalised: equal keys must give one intent, different keys different
 /// intents (the `intent_identity` check).
@@ -181,6 +210,18 @@ pub fn run_with<'a>(
     opts: &'a RunOptions,
     sink: &'a mut dyn std::io::Write,
 ) -> Report {
+    run_observed(scenario, rows, opts, sink, None)
+}
+
+/// Like [`run_with`], telling `progress` the steps taken and the sim time now and then, so a
+/// long run can report how far it got (the simulator itself reads no clock).
+pub fn run_observed<'a>(
+    scenario: &'a Scenario,
+    rows: Box<dyn Iterator<Item = Row> + 'a>,
+    opts: &'a RunOptions,
+    sink: &'a mut dyn std::io::Write,
+    progress: Option<&'a mut dyn FnMut(u64, TimeMs)>,
+) -> Report {
     let router_cfg = opts
         .router_override
         .clone()
@@ -192,7 +233,10 @@ pub fn run_with<'a>(
     let router = match Router::new(router_cfg.clone(), crate::portfolio::Portfolio::new()) {
         Ok(r) => r,
         Err(e) => {
-            report.failed_expects.push(format!("router config: {e}"));
+            report.failed_expects.push(FailedExpect {
+                line: 0,
+                message: format!("router config: {e}"),
+            });
             return report;
         }
     };
@@ -214,6 +258,7 @@ pub fn run_with<'a>(
         venue_touched: true,
         calm: false,
         last_signal: None,
+        progress,
         report,
     };
     w.report.coverage[Coverage::MarketRules as usize] = scenario.venue.markets.len() as u64;
@@ -245,14 +290,23 @@ impl World<'_> {
             };
             step += 1;
             if step > self.opts.max_steps {
+                let in_flight = self.router.in_flight();
                 self.report.violation = Some(Violation {
-                    invariant: "audit_complete",
+                    invariant: LIVELOCK,
                     step,
                     t_ms: self.now,
                     intent: None,
-                    detail: format!("no quiescence after {} steps", self.opts.max_steps),
+                    detail: format!(
+                        "no quiescence after {} steps; {in_flight} intents still in flight",
+                        self.opts.max_steps
+                    ),
                 });
                 break;
+            }
+            if step & PROGRESS_EVERY == 0 {
+                if let Some(p) = self.progress.as_mut() {
+                    p(step, self.now);
+                }
             }
             if timer_first {
                 self.now = self.now.max(next_timer.unwrap_or(self.now));
@@ -646,7 +700,10 @@ impl World<'_> {
     fn finish(mut self) -> Report {
         self.flush_audit();
         if let Some(e) = self.sink_error.take() {
-            self.report.failed_expects.push(format!("audit log: {e}"));
+            self.report.failed_expects.push(FailedExpect {
+                line: 0,
+                message: format!("audit log: {e}"),
+            });
         }
         let stats = self.router.stats();
         let r = &mut self.report;
@@ -657,6 +714,7 @@ impl World<'_> {
         r.fills = self.venue.trade_count() as u64;
         r.retries = stats.retries;
         r.unknown_outcomes = stats.unknown_outcomes;
+        r.unknown_resolved = stats.unknown_resolved;
         r.checks = self.inv.checks();
         self.inv.add_coverage(&mut r.coverage);
         // Intents left in flight (a violation stopped the run).
@@ -667,8 +725,11 @@ impl World<'_> {
         let expects = &self.scenario.expects;
         r.expects = expects.len();
         for e in expects {
-            if let Some(msg) = check(&self.router, &self.venue, &self.labels, &e.check) {
-                r.failed_expects.push(format!("line {}: {msg}", e.line));
+            if let Some(message) = check(&self.router, &self.venue, &self.labels, &e.check) {
+                r.failed_expects.push(FailedExpect {
+                    line: e.line,
+                    message,
+                });
             }
         }
         self.report

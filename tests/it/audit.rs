@@ -180,6 +180,10 @@ fn every_variant() -> Vec<AuditLine> {
             Detail::Error {
                 client_order_id: c2.clone(),
                 error: "insufficient_balance",
+                rejection: Some(Box::new((
+                    -2010,
+                    "Account has insufficient balance for requested action.".into(),
+                ))),
             },
         ),
         (

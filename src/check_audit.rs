@@ -1,0 +1,123 @@
+//! `order-router check-audit`: any implementation's audit log against the transition table,
+//! the completeness rules and the policy checks a log alone allows. It reads the log one line
+//! at a time, so memory stays flat however long the log.
+
+use std::io::BufReader;
+use std::ops::ControlFlow;
+use std::path::Path;
+use std::process::ExitCode;
+
+use order_router::audit::{read_stream, Checker, Problem, ReadError};
+
+/// Problems listed; past this, only their number.
+pub const SHOWN: usize = 100;
+
+/// Among the first lines, more unreadable ones than this make the file "not an audit log".
+const SNIFF_LINES: usize = 100;
+
+fn bad_input(file: &Path, json: bool, message: &str) -> ExitCode {
+    let message = format!("{}: {message}", file.display());
+    errln!("error: {message}");
+    if json {
+        outln!("{}", serde_json::json!({ "error": message }));
+    }
+    ExitCode::from(2)
+}
+
+pub fn main(file: &Path, json: bool) -> ExitCode {
+    let f = match std::fs::File::open(file) {
+        Ok(f) => f,
+        Err(e) => return bad_input(file, json, &e.to_string()),
+    };
+    let mut checker = Checker::new();
+    let (mut lines, mut readable) = (0usize, 0usize);
+    let mut first_error: Option<ReadError> = None;
+    let mut garbage = false;
+    let streamed = read_stream(BufReader::with_capacity(1 << 16, f), |r| {
+        lines += 1;
+        match r {
+            Ok(rec) => {
+                readable += 1;
+                checker.observe(&rec);
+            }
+            Err(e) => {
+                first_error.get_or_insert_with(|| e.clone());
+                checker.unreadable(e);
+            }
+        }
+        // Mostly unreadable from the start: some other file, not a log with a few bad lines.
+        if lines <= SNIFF_LINES && lines - readable > SNIFF_LINES / 2 {
+            garbage = true;
+            return ControlFlow::Break(());
+        }
+        ControlFlow::Continue(())
+    });
+    if let Err(e) = streamed {
+        return bad_input(file, json, &e.to_string());
+    }
+    if garbage || (lines > 0 && readable == 0) {
+        let why = first_error.map(|e| format!(" ({e})")).unwrap_or_default();
+        return bad_input(
+            file,
+            json,
+            &format!("not an audit log: its lines are not JSON objects with seq, t_ms, intent_id and state{why}"),
+        );
+    }
+    let intents = checker.intents();
+    let problems = checker.finish();
+    let more = problems.len().saturating_sub(SHOWN);
+    let shown = &problems[..problems.len() - more];
+    if json {
+        let list: Vec<serde_json::Value> = shown.iter().map(problem_json).collect();
+        outln!(
+            "{}",
+            serde_json::json!({
+                "file": file.display().to_string(),
+                "lines": lines,
+                "intents": intents,
+                "ok": problems.is_empty(),
+                "problem_count": problems.len(),
+                "problems": list,
+                "more_problems": more,
+            })
+        );
+    } else {
+        for p in shown {
+            outln!("{}: {p}", file.display());
+        }
+        if more > 0 {
+            outln!(
+                "{}: ... and {more} more {}",
+                file.display(),
+                plural(more, "problem")
+            );
+        }
+        outln!(
+            "{}: {lines} {}, {intents} {}, {} {}",
+            file.display(),
+            plural(lines, "line"),
+            plural(intents, "intent"),
+            problems.len(),
+            plural(problems.len(), "problem")
+        );
+    }
+    ExitCode::from(if problems.is_empty() { 0 } else { 1 })
+}
+
+fn problem_json(p: &Problem) -> serde_json::Value {
+    serde_json::json!({
+        "line": p.line,
+        "intent": p.intent_id,
+        "check": p.kind.check(),
+        "message": p.to_string(),
+    })
+}
+
+/// `word` or `words`, as `n` asks.
+pub fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        word.to_string()
+    } else {
+        format!("{word}s")
+    }
+}
