@@ -4,14 +4,20 @@
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// How often a progress line is printed.
-const EVERY: Duration = Duration::from_secs(5);
+/// How often a progress line is printed: every 5 s, or every `ORDER_ROUTER_PROGRESS_MS`.
+fn every() -> Duration {
+    std::env::var("ORDER_ROUTER_PROGRESS_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map_or(Duration::from_secs(5), Duration::from_millis)
+}
 
 /// Prints `what: N units, R units/s[, eta E s][, extra]` at most every few seconds.
 pub struct Reporter {
     what: &'static str,
     unit: &'static str,
     total: Option<u64>,
+    every: Duration,
     started: Instant,
     last: Instant,
 }
@@ -25,6 +31,7 @@ impl Reporter {
             what,
             unit,
             total: None,
+            every: every(),
             started: now,
             last: now,
         }
@@ -38,7 +45,7 @@ impl Reporter {
 
     /// Reports `done` if the last line is old enough.
     pub fn tell(&mut self, done: u64, extra: &str) {
-        if self.last.elapsed() < EVERY {
+        if self.last.elapsed() < self.every {
             return;
         }
         self.last += self.last.elapsed();
@@ -76,7 +83,7 @@ impl Watch {
     /// Runs in its own thread: a line every few seconds until `finish`.
     pub fn report(&self, mut reporter: Reporter) {
         while !self.stop.load(Ordering::Relaxed) {
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(50));
             reporter.tell(self.done.load(Ordering::Relaxed), "");
         }
     }

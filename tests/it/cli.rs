@@ -6,15 +6,15 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_order-router"))
 }
 
-fn tmp(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("order-router-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir.join(name)
+/// A fresh temporary directory, removed when the test ends.
+fn scratch() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
 }
 
 #[test]
 fn demo_succeeds_and_its_audit_log_passes_check_audit() {
-    let audit = tmp("demo.jsonl");
+    let dir = scratch();
+    let audit = dir.path().join("demo.jsonl");
     let out = bin()
         .args(["demo", "--audit"])
         .arg(&audit)
@@ -49,7 +49,8 @@ fn demo_output_is_identical_on_every_run() {
 
 #[test]
 fn check_audit_reports_each_problem_with_its_line_and_exits_1() {
-    let log = tmp("bad.jsonl");
+    let dir = scratch();
+    let log = dir.path().join("bad.jsonl");
     std::fs::write(
         &log,
         concat!(
@@ -105,7 +106,11 @@ fn bench_field(report: &str, head: &str, label: &str) -> u64 {
 
 #[test]
 fn bench_reports_every_rate_and_streams_a_valid_deterministic_audit_log() {
-    let (a, b) = (tmp("bench-a.jsonl"), tmp("bench-b.jsonl"));
+    let dir = scratch();
+    let (a, b) = (
+        dir.path().join("bench-a.jsonl"),
+        dir.path().join("bench-b.jsonl"),
+    );
     let mut reports = Vec::new();
     for path in [&a, &b] {
         let out = bin()
@@ -147,7 +152,8 @@ fn bench_reports_every_rate_and_streams_a_valid_deterministic_audit_log() {
 
 #[test]
 fn bench_refuses_zero_intents_in_one_line_and_writes_nothing() {
-    let audit = tmp("bench-zero.jsonl");
+    let dir = scratch();
+    let audit = dir.path().join("bench-zero.jsonl");
     let out = bin()
         .args(["bench", "--intents", "0", "--audit"])
         .arg(&audit)

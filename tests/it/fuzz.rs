@@ -17,16 +17,16 @@ fn cli(args: &[&str]) -> (Option<i32>, String) {
     (out.status.code(), text)
 }
 
-fn out_dir(name: &str) -> String {
-    let d = std::env::temp_dir().join(format!("or-fuzz-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&d).expect("dir");
-    d.to_string_lossy().into_owned()
+/// A fresh temporary directory for failing cases, removed when the test ends.
+fn out_dir() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
 }
 
 #[test]
 fn every_mutant_is_caught_and_minimised_to_a_replayable_scenario() {
     for m in Mutant::ALL {
-        let dir = out_dir(m.name());
+        let tmp = out_dir();
+        let dir = tmp.path().to_string_lossy().into_owned();
         let (code, out) = cli(&[
             "fuzz",
             "--seeds",
@@ -67,7 +67,8 @@ fn every_mutant_is_caught_and_minimised_to_a_replayable_scenario() {
 
 #[test]
 fn the_canary_is_caught_on_every_run() {
-    let dir = out_dir("canary");
+    let tmp = out_dir();
+    let dir = tmp.path().to_string_lossy().into_owned();
     for start in [0u64, 17, 999, 123_456, 987_654_321] {
         let seeds = format!("{start}..{}", start + 1);
         let (code, out) = cli(&[

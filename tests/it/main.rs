@@ -3,6 +3,7 @@ mod audit;
 mod cli;
 mod criteria;
 mod fuzz;
+mod hardening;
 mod policy;
 mod props;
 mod router;

@@ -235,7 +235,8 @@ fn each_invariant_catches_a_router_built_to_break_it() {
 
 #[test]
 fn run_prints_a_summary_and_writes_the_audit_log_whole() {
-    let audit = std::env::temp_dir().join(format!("or-run-{}.jsonl", std::process::id()));
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let audit = tmp.path().join("run.jsonl");
     let audit_s = audit.to_string_lossy().into_owned();
     let (code, out, err) = cli(&["run", "scenarios/showcase.csv", "--audit", &audit_s]);
     assert_eq!(code, Some(0), "{out}{err}");
@@ -262,8 +263,8 @@ fn run_prints_a_summary_and_writes_the_audit_log_whole() {
 
 #[test]
 fn bad_scenario_input_exits_2_naming_file_line_and_field() {
-    let dir = std::env::temp_dir().join(format!("or-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
     let header = b"t_ms,action,symbol,side,qty,price,params\n".to_vec();
     let rows: [(&[u8], &str); 15] = [
         (b"0,buyy,,,,,\n", ":2: action:"),
@@ -346,7 +347,8 @@ fn signals_run_against_a_recorded_binance_tape() {
         assert!(v["steps"].as_u64().unwrap() > 300, "{v}");
     }
     // A broken tape is bad input: exit 2, file and line named.
-    let bad = std::env::temp_dir().join(format!("or-tape-{}.csv", std::process::id()));
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let bad = tmp.path().join("tape.csv");
     std::fs::write(&bad, "timestamp,price,qty\n1,100,1\n2,abc,1\n").expect("write");
     let (code, _, err) = cli(&[
         "run",
