@@ -12,6 +12,9 @@ use super::scenario::parse;
 use super::world::{run, Report, RunOptions};
 use crate::router::{is_legal, Mutant, State};
 
+/// The name a generated case that does not parse is reported under.
+pub const INVALID_SCENARIO: &str = "invalid_scenario";
+
 /// What a campaign runs.
 #[derive(Debug, Clone)]
 pub struct FuzzOptions {
@@ -81,12 +84,27 @@ pub fn run_seed(seed: u64, opts: &FuzzOptions) -> SeedRun {
 
 /// Replays scenario text with a seed (and maybe a deliberate bug).
 pub fn run_csv(csv: &str, seed: u64, mutant: Option<Mutant>) -> Report {
-    let Ok(scenario) = parse("generated.csv", csv.as_bytes()) else {
-        return Report::default();
+    let scenario = match parse("generated.csv", csv.as_bytes()) {
+        Ok(s) => s,
+        // A case that is not a scenario tests nothing: that is a failure, not a pass.
+        Err(e) => {
+            return Report {
+                seed,
+                violation: Some(Violation {
+                    invariant: INVALID_SCENARIO,
+                    step: 0,
+                    t_ms: 0,
+                    intent: None,
+                    detail: e.to_string(),
+                }),
+                ..Report::default()
+            }
+        }
     };
     #[allow(unused_mut)]
     let mut opts = RunOptions {
         seed,
+        json_bus: true,
         ..RunOptions::default()
     };
     #[cfg(feature = "mutants")]

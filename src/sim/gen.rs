@@ -12,7 +12,18 @@ use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 
 use super::faults::{KINDS, SCHEDULABLE};
-use crate::model::{bps_fraction, ceil_to, floor_to};
+use crate::model::bps_fraction;
+
+/// `x` rounded down to a multiple of `step`. The generator rounds by division, not with the
+/// router's rounding: a case must not inherit a bug of the code it tests.
+fn floor_to(x: Decimal, step: Decimal) -> Option<Decimal> {
+    Some(x.checked_div(step)?.floor() * step)
+}
+
+/// `x` rounded up to a multiple of `step`.
+fn ceil_to(x: Decimal, step: Decimal) -> Option<Decimal> {
+    Some(x.checked_div(step)?.ceil() * step)
+}
 
 /// How faults are drawn for generated scenarios.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -12,6 +12,7 @@ use std::fmt;
 use rust_decimal::Decimal;
 use smallvec::SmallVec;
 
+use super::scenario::Spec;
 use crate::audit::{AuditLine, Checker, Detail, Policy, ProblemKind};
 use crate::decision::Intent;
 use crate::exchange::sim::{SimExchange, VenueConfig};
@@ -294,34 +295,93 @@ impl Invariants {
     }
 
     /// The worst price a fill of this intent may have: SPEC section 2, on the tick grid.
-    fn cap(&self, intent: &Intent) -> Decimal {
+    fn cap(&self, spec: &Spec) -> Decimal {
         let tick = self
             .venue_cfg
             .markets
-            .get(intent.symbol())
+            .get(&spec.symbol)
             .map_or(self.venue_cfg.default_rules.tick_size, |r| r.tick_size);
         let slip = self.router_cfg.slippage_bps * bps_fraction();
-        let raw = match intent.side() {
-            Side::Buy => intent.ref_price() * (Decimal::ONE + slip),
-            Side::Sell => intent.ref_price() * (Decimal::ONE - slip),
+        let raw = match spec.side {
+            Side::Buy => spec.ref_price * (Decimal::ONE + slip),
+            Side::Sell => spec.ref_price * (Decimal::ONE - slip),
         };
-        match (intent.side(), raw.checked_div(tick)) {
+        match (spec.side, raw.checked_div(tick)) {
             (Side::Buy, Some(n)) => n.floor() * tick,
             (Side::Sell, Some(n)) => n.ceil() * tick,
             _ => raw,
         }
     }
 
-    /// An intent handed to the router (any delivery; the first one registers it). `calm`: its
-    /// first delivery came in the calm phase.
-    pub fn on_deliver(&mut self, intent: &Intent, calm: bool) {
+    /// A violation of `invariant` at the current step, for checks made outside this type.
+    pub fn report(
+        &self,
+        invariant: &'static str,
+        intent: Option<&str>,
+        detail: String,
+    ) -> Violation {
+        self.violation(invariant, intent, detail)
+    }
+
+    /// The assembler's answer to a signal whose inputs were `spec` at `ts_ms`: an intent of
+    /// exactly those inputs when the guards pass, none when they fail; its id
+    /// `<ts>-<BASE><QUOTE>-<16 hex digits>`.
+    pub fn on_assembled(
+        &mut self,
+        spec: &Spec,
+        ts_ms: TimeMs,
+        guards_pass: bool,
+        got: Option<&Intent>,
+    ) -> Option<Violation> {
+        self.checks += 1;
+        let Some(i) = got else {
+            return guards_pass.then(|| {
+                self.violation(
+                    "intent_identity",
+                    None,
+                    format!("a signal whose guards pass gave no intent: {spec:?}"),
+                )
+            });
+        };
+        let id = i.intent_id().as_str();
+        let bad = |what: String| Some(self.violation("intent_identity", Some(id), what));
+        if !guards_pass {
+            return bad("a signal whose guards fail gave an intent".into());
+        }
+        if i.symbol() != &spec.symbol
+            || i.side() != spec.side
+            || i.qty() != spec.qty
+            || i.ref_price() != spec.ref_price
+            || i.ts_ms() != ts_ms
+        {
+            return bad(format!(
+                "the intent {i:?} is not the signal's {spec:?} at {ts_ms}"
+            ));
+        }
+        let pair: String = [spec.symbol.base().as_str(), spec.symbol.quote().as_str()].concat();
+        let prefix = format!("{ts_ms}-{pair}-");
+        let well_formed = id.len() == prefix.len() + 16
+            && id.starts_with(&prefix)
+            && id[prefix.len()..]
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        // Ids of very long symbols are shortened; the generator's never are.
+        if !well_formed && prefix.len() + 16 <= 128 {
+            return bad(format!("intent id {id} is not {prefix}<16 hex digits>"));
+        }
+        None
+    }
+
+    /// An intent handed to the router (any delivery; the first one registers it) as the
+    /// scenario specified it. `calm`: its first delivery came in the calm phase.
+    pub fn on_deliver(&mut self, intent: &Intent, spec: &Spec, calm: bool) {
         if self.by_intent.contains_key(intent.intent_id()) {
             return;
         }
-        let cap = self.cap(intent);
-        let rules = self.rules(intent.symbol());
-        let qty_grid = grid_floor(intent.qty(), rules.step_size).normalize();
-        let need = match intent.side() {
+        let cap = self.cap(spec);
+        let rules = self.rules(&spec.symbol);
+        let qty_grid = grid_floor(spec.qty, rules.step_size).normalize();
+        let need = match spec.side {
             Side::Buy => {
                 let notional = qty_grid.checked_mul(cap).unwrap_or(Decimal::MAX);
                 let fee = notional
@@ -335,9 +395,9 @@ impl Invariants {
         let (coids, order_ids) = self.spare_ids.pop().unwrap_or_default();
         let track = Track {
             id: intent.intent_id().clone(),
-            symbol: intent.symbol().clone(),
-            side: intent.side(),
-            qty: intent.qty(),
+            symbol: spec.symbol.clone(),
+            side: spec.side,
+            qty: spec.qty,
             qty_grid,
             cap,
             need,

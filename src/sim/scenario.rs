@@ -186,9 +186,11 @@ pub enum RowKind {
         guards_pass: bool,
         label: Option<String>,
     },
-    /// An intent delivered `deliveries` times (default 1), `gap_ms` apart (default 0).
+    /// An intent delivered `deliveries` times (default 1), `gap_ms` apart (default 0). `spec`
+    /// is what the row said, kept apart from the `Intent` under test for the checks.
     Intent {
         intent: Intent,
+        spec: Spec,
         deliveries: u32,
         gap_ms: u64,
     },
@@ -201,6 +203,17 @@ pub enum RowKind {
     /// The calm phase begins: no more faults, scheduled or random. Intents first delivered from
     /// now on must execute (the `liveness` check).
     Calm,
+}
+
+/// What a scenario says an intent is: symbol, side, quantity and reference price, as written
+/// (normalised). The invariants judge the router by this, not by the `Intent` it was handed,
+/// so a bug in the intent type itself cannot hide.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Spec {
+    pub symbol: Symbol,
+    pub side: Side,
+    pub qty: Decimal,
+    pub ref_price: Decimal,
 }
 
 /// An injected exchange fault (SPEC section 5).
@@ -971,8 +984,9 @@ impl Scenario {
                     symbol: Some(symbol),
                     ..
                 } => *symbol = names.symbol(symbol),
-                RowKind::Intent { intent, .. } => {
+                RowKind::Intent { intent, spec, .. } => {
                     let symbol = names.symbol(intent.symbol());
+                    spec.symbol = symbol.clone();
                     intent.share_symbol(symbol);
                 }
                 RowKind::Fault { symbol: None, .. } | RowKind::Calm => {}
@@ -1141,10 +1155,17 @@ impl Builder {
                 self.intent_ids.insert(id.as_str().to_string());
                 let deliveries = p.int("deliveries", 1, MAX_DELIVERIES)?.unwrap_or(1) as u32;
                 let gap_ms = p.int("gap_ms", 0, MAX_WAIT_MS)?.unwrap_or(0);
+                let spec = Spec {
+                    symbol: symbol.clone(),
+                    side,
+                    qty: qty.normalize(),
+                    ref_price: price.normalize(),
+                };
                 let intent = Intent::new(id, t_ms, symbol, side, qty, price)
                     .map_err(|e| at.err("qty", e.to_string()))?;
                 RowKind::Intent {
                     intent,
+                    spec,
                     deliveries,
                     gap_ms,
                 }

@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 
 use super::faults::FaultProfile;
-use super::scenario::{Row, RowKind, Scenario};
+use super::scenario::{Row, RowKind, Scenario, Spec};
 use crate::decision::Intent;
 use crate::exchange::sim::VenueConfig;
 use crate::model::{Asset, IntentId, Interner, Side, Symbol};
@@ -133,12 +133,19 @@ pub fn rows(intents: u64) -> impl Iterator<Item = Row> {
             .max(Decimal::new(1, steps[i]));
         let id = IntentId::new(&format!("w{n}")).ok()?;
         let intent = Intent::new(id, t, symbols[i].clone(), side, qty, mids[i]).ok()?;
+        let spec = Spec {
+            symbol: symbols[i].clone(),
+            side,
+            qty: qty.normalize(),
+            ref_price: mids[i].normalize(),
+        };
         n += 1;
         pending.push(Row {
             line: 0,
             t_ms: t,
             kind: RowKind::Intent {
                 intent,
+                spec,
                 deliveries: 1,
                 gap_ms: 0,
             },

@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use super::faults::{Fate, FaultPlan, FaultProfile, Net, Request, KINDS};
 use super::invariants::{Coverage, Invariants, Violation, COVERAGE};
 use super::queue::Queue;
-use super::scenario::{Check, FaultKind, Row, RowKind, Scenario};
+use super::scenario::{Check, FaultKind, Row, RowKind, Scenario, Spec};
 use crate::audit::write_line;
 use crate::decision::{assemble, Guards, Intent, Risk, Signal};
 use crate::exchange::sim::{PlacementFault, SimExchange, TradesFault};
@@ -36,6 +36,9 @@ pub struct RunOptions {
     pub keep_audit: bool,
     /// Replace the scenario's router settings (e.g. to switch on a deliberate bug).
     pub router_override: Option<RouterConfig>,
+    /// Carry every delivery through the bus as JSON (`Intent::to_json`, then
+    /// `Intent::from_json`), as a bus between processes would; the fuzzer does.
+    pub json_bus: bool,
 }
 
 impl Default for RunOptions {
@@ -47,6 +50,7 @@ impl Default for RunOptions {
             max_steps: 10_000_000,
             keep_audit: true,
             router_override: None,
+            json_bus: false,
         }
     }
 }
@@ -118,8 +122,15 @@ impl Report {
 
 #[derive(Debug)]
 enum Event {
-    Deliver { intent: Intent, original: bool },
-    Arrive { cmd: Command, fate: Fate },
+    Deliver {
+        intent: Intent,
+        spec: Spec,
+        original: bool,
+    },
+    Arrive {
+        cmd: Command,
+        fate: Fate,
+    },
     Reply(Reply),
 }
 
@@ -352,11 +363,23 @@ impl World<'_> {
 
     fn event(&mut self, ev: Event) -> Option<Violation> {
         match ev {
-            Event::Deliver { intent, original } => {
+            Event::Deliver {
+                intent,
+                spec,
+                original,
+            } => {
                 self.report.deliveries += 1;
                 let calm = original && self.calm;
+                let intent = if self.opts.json_bus {
+                    match self.through_bus(intent) {
+                        Ok(i) => i,
+                        Err(v) => return Some(v),
+                    }
+                } else {
+                    intent
+                };
                 if self.opts.check_invariants {
-                    self.inv.on_deliver(&intent, calm);
+                    self.inv.on_deliver(&intent, &spec, calm);
                 }
                 if original {
                     self.count_grid(&intent);
@@ -373,6 +396,7 @@ impl World<'_> {
                             at,
                             Event::Deliver {
                                 intent: intent.clone(),
+                                spec: spec.clone(),
                                 original: false,
                             },
                         );
@@ -384,6 +408,7 @@ impl World<'_> {
                             at,
                             Event::Deliver {
                                 intent: intent.clone(),
+                                spec,
                                 original: false,
                             },
                         );
@@ -459,6 +484,20 @@ impl World<'_> {
                 };
                 #[cfg(not(feature = "mutants"))]
                 let assembled = assemble(&signal, &guards, &risk);
+                let spec = Spec {
+                    symbol: symbol.clone(),
+                    side: *side,
+                    qty: risk_qty.normalize(),
+                    ref_price: ref_price.normalize(),
+                };
+                if self.opts.check_invariants {
+                    if let Some(v) =
+                        self.inv
+                            .on_assembled(&spec, self.now, *guards_pass, assembled.as_ref())
+                    {
+                        return Some(v);
+                    }
+                }
                 match assembled {
                     Some(intent) => {
                         let key = SignalKey {
@@ -490,6 +529,7 @@ impl World<'_> {
                             self.now,
                             Event::Deliver {
                                 intent,
+                                spec,
                                 original: true,
                             },
                         );
@@ -500,6 +540,7 @@ impl World<'_> {
             }
             RowKind::Intent {
                 intent,
+                spec,
                 deliveries,
                 gap_ms,
             } => {
@@ -509,6 +550,7 @@ impl World<'_> {
                         at,
                         Event::Deliver {
                             intent: intent.clone(),
+                            spec: spec.clone(),
                             original: k == 0,
                         },
                     );
@@ -525,6 +567,21 @@ impl World<'_> {
             }
         }
         None
+    }
+
+    /// An intent as another process would receive it: written to JSON and read back. What
+    /// comes out must be what went in.
+    fn through_bus(&mut self, intent: Intent) -> Result<Intent, Violation> {
+        let text = intent.to_json();
+        let back = Intent::from_json(&text);
+        match back {
+            Ok(i) if i == intent => Ok(i),
+            other => Err(self.inv.report(
+                "intent_identity",
+                Some(intent.intent_id().as_str()),
+                format!("the bus's JSON {text} reads back as {other:?}"),
+            )),
+        }
     }
 
     /// Coverage: where an intent's quantity sits against its market's lot grid.
