@@ -1557,12 +1557,22 @@ mod tests {
         );
         let RowKind::Intent {
             intent,
+            spec,
             deliveries,
             gap_ms,
         } = kind(11)
         else {
             panic!("{:?}", kind(11))
         };
+        assert_eq!(
+            spec,
+            &Spec {
+                symbol: sym("BTC/USDT"),
+                side: Side::Buy,
+                qty: dec("0.001"),
+                ref_price: dec("50000")
+            }
+        );
         assert_eq!(
             intent,
             &Intent::new(
