@@ -679,7 +679,28 @@ impl Invariants {
             }
             Detail::Failed { detail, .. } => return self.refusal(i, detail, venue),
             Detail::PartialSuccess { released, .. } => {
+                // The unfilled part's share of the reservation, and no more, goes back.
                 let released = *released;
+                let rules = self.rules(&t.symbol);
+                let unfilled = t.qty_grid - t.filled;
+                let share = match t.side {
+                    Side::Buy => {
+                        let n = unfilled * t.cap;
+                        n + n * (rules.fee_bps / Decimal::from(10_000))
+                    }
+                    Side::Sell => unfilled,
+                };
+                let left = t.reserved.as_ref().map_or(Decimal::ZERO, |r| r.1);
+                if released != share.min(left) {
+                    return Some(self.violation(
+                        "reconciled",
+                        Some(id),
+                        format!(
+                            "released {released} at PARTIAL_SUCCESS; the unfilled {unfilled}'s share is {}",
+                            share.min(left).normalize()
+                        ),
+                    ));
+                }
                 if let Some((asset, left)) =
                     self.intents[i].as_mut().and_then(|t| t.reserved.as_mut())
                 {
@@ -718,8 +739,28 @@ impl Invariants {
                 fills_count,
                 filled_qty,
                 fee,
+                released,
                 ..
             } => {
+                // What is left of the reservation once the trades are paid goes back.
+                if let Some((asset, left)) = &t.reserved {
+                    let paid = t
+                        .unbooked
+                        .iter()
+                        .find(|(a, _)| a == asset)
+                        .map_or(Decimal::ZERO, |(_, d)| *d);
+                    let rest = *left + paid;
+                    if *released != rest {
+                        return Some(self.violation(
+                            "reconciled",
+                            Some(id),
+                            format!(
+                                "released {released} {asset} at RECONCILED; {} is left once the trades are paid",
+                                rest.normalize()
+                            ),
+                        ));
+                    }
+                }
                 if *filled_qty != t.filled || *fee != t.fee || *fills_count != t.trades {
                     return Some(self.violation(
                         "order_truth",
@@ -856,15 +897,13 @@ impl Invariants {
         venue: &SimExchange,
         venue_changed: bool,
     ) -> Option<Violation> {
-        // Both sides list their assets in order: walk them together instead of looking each up.
-        let mut venue_assets = venue.assets().peekable();
-        for (row, (asset, b)) in router.portfolio().balances().enumerate() {
+        // Every asset the venue holds, as the portfolio books it (looked up, not listed by the
+        // portfolio: a portfolio that hides an asset from its own listing is still checked).
+        let portfolio = router.portfolio();
+        for (row, (asset, f)) in venue.assets().enumerate() {
             self.checks += 1;
-            while venue_assets.next_if(|(a, _)| *a < asset).is_some() {}
-            let free = match venue_assets.peek() {
-                Some((a, f)) if *a == asset => f.free,
-                _ => Decimal::ZERO,
-            };
+            let b = portfolio.balance(asset);
+            let free = f.free;
             // The same bits as at the last check passed then and pass now: skip the arithmetic.
             let bits = [
                 u128::from_ne_bytes(b.total.serialize()),
@@ -929,11 +968,16 @@ impl Invariants {
         }
         let p = router.portfolio();
         self.checks += 1;
-        if p.reserved_total() != Decimal::ZERO {
+        let held = venue
+            .assets()
+            .map(|(a, _)| p.balance(a))
+            .chain(p.balances().map(|(_, b)| *b))
+            .find(|b| !b.reserved.is_zero());
+        if let Some(b) = held {
             return Some(self.violation(
                 "reconciled",
                 None,
-                format!("reservation left at quiescence: {}", p.reserved_total()),
+                format!("reservation left at quiescence: {}", b.reserved),
             ));
         }
         for (asset, f) in venue.assets() {
