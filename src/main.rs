@@ -34,7 +34,7 @@ enum Command {
     /// Replay a scenario CSV through the simulator: the real router against the simulated
     /// venue, faults injected, every invariant checked after every step.
     Run {
-        /// The scenario file (SPEC section 5).
+        /// The scenario file (docs/scenario-format.md).
         #[arg(value_name = "SCENARIO.csv")]
         file: PathBuf,
         /// Seed of every random choice (default: the scenario's `seed`, else 0).

@@ -38,7 +38,7 @@ pub enum Dedup {
     Always,
 }
 
-/// The venue's settings (SPEC section 2).
+/// The venue's settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VenueConfig {
     /// Rules of markets not listed in `markets`.

@@ -1,4 +1,4 @@
-//! Router settings (SPEC section 2) and per-market trading rules.
+//! Router settings and per-market trading rules.
 
 use std::collections::BTreeMap;
 

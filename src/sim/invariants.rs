@@ -1,4 +1,4 @@
-//! The invariants of SPEC section 4, checked after every simulator step.
+//! The checks of docs/checks.md, made after every simulator step.
 //!
 //! They look at the venue (the ground truth for money and orders) and at the audit lines, never
 //! at the router's own bookkeeping alone, so a router that lies to itself is still caught. Each
@@ -294,7 +294,7 @@ impl Invariants {
         }
     }
 
-    /// The worst price a fill of this intent may have: SPEC section 2, on the tick grid.
+    /// The worst price a fill of this intent may have, on the tick grid.
     fn cap(&self, spec: &Spec) -> Decimal {
         let tick = self
             .venue_cfg

@@ -1,4 +1,4 @@
-//! Scenario files (SPEC section 5): a CSV replayed by the simulator.
+//! Scenario files (docs/scenario-format.md): a CSV replayed by the simulator.
 //!
 //! ```text
 //! t_ms,action,symbol,side,qty,price,params
@@ -216,7 +216,7 @@ pub struct Spec {
     pub ref_price: Decimal,
 }
 
-/// An injected exchange fault (SPEC section 5).
+/// An injected exchange fault.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FaultKind {
     /// The request never reaches the exchange.
