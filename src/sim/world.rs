@@ -370,7 +370,8 @@ impl World<'_> {
             } => {
                 self.report.deliveries += 1;
                 let calm = original && self.calm;
-                let intent = if self.opts.json_bus {
+                // Through the bus once per intent: a redelivery is the same message again.
+                let intent = if self.opts.json_bus && original {
                     match self.through_bus(intent) {
                         Ok(i) => i,
                         Err(v) => return Some(v),
