@@ -760,4 +760,9 @@ impl Checker {
     pub fn intents(&self) -> usize {
         self.intents as usize
     }
+
+    /// Whether the log ended this intent already (it reached a terminal state).
+    pub fn finished(&self, intent_id: &str) -> bool {
+        self.done.get(fnv1a64(intent_id.as_bytes())).is_some()
+    }
 }

@@ -123,6 +123,10 @@ struct Track {
     orders: u32,
     /// First delivered in the calm phase: it must execute.
     calm: bool,
+    /// Its state as the log last said (before the line being checked).
+    state: State,
+    /// The price of its latest trade at the venue.
+    last_trade: Option<Decimal>,
     /// Its reservation as the log states it (asset, what is left).
     reserved: Option<(Asset, Decimal)>,
     /// What its trades moved at the venue that the router has not booked yet.
@@ -150,6 +154,14 @@ pub struct Invariants {
     /// follows what is in flight, not the length of the run.
     intents: Vec<Option<Track>>,
     free: Vec<usize>,
+    /// What the log says the router did, counted here to hold the router's own counters to:
+    /// transitions `edges[from][to]` (as [`Router::edges`]) and duplicate deliveries ignored.
+    log_edges: [[u64; 13]; 14],
+    log_duplicates: u64,
+    /// The last `price` row's mid per symbol (what the router was told), for the slippage
+    /// guard event; and intents whose next `SENT` that event announced.
+    last_mid: Vec<(Symbol, Decimal)>,
+    guarded: Vec<IntentId>,
     /// Emptied id lists of finished intents, reused by the next ones.
     spare_ids: Vec<(Coids, OrderIds)>,
     // Lookups only; never iterated.
@@ -197,6 +209,10 @@ impl Invariants {
             orders_seen: 0,
             trades_seen: 0,
             balance_bits: Vec::new(),
+            log_edges: [[0; 13]; 14],
+            log_duplicates: 0,
+            last_mid: Vec::new(),
+            guarded: Vec::new(),
             money: Vec::new(),
             signals: HashMap::default(),
             signal_ids: HashMap::default(),
@@ -372,10 +388,22 @@ impl Invariants {
         None
     }
 
+    /// A `price` row: the router is told the market's mid. (Booking its own trades tells it
+    /// the latest one's price too: see `against_venue`.)
+    pub fn on_market(&mut self, symbol: &Symbol, mid: Decimal) {
+        match self.last_mid.iter_mut().find(|(s, _)| s == symbol) {
+            Some((_, m)) => *m = mid,
+            None => self.last_mid.push((symbol.clone(), mid)),
+        }
+    }
+
     /// An intent handed to the router (any delivery; the first one registers it) as the
-    /// scenario specified it. `calm`: its first delivery came in the calm phase.
+    /// scenario specified it. `calm`: its first delivery came in the calm phase. A delivery of
+    /// an intent the log already ended is a redelivery and registers nothing.
     pub fn on_deliver(&mut self, intent: &Intent, spec: &Spec, calm: bool) {
-        if self.by_intent.contains_key(intent.intent_id()) {
+        if self.by_intent.contains_key(intent.intent_id())
+            || self.audit.finished(intent.intent_id().as_str())
+        {
             return;
         }
         let cap = self.cap(spec);
@@ -406,6 +434,8 @@ impl Invariants {
             trades: 0,
             orders: 0,
             calm,
+            state: State::New,
+            last_trade: None,
             reserved: None,
             unbooked: SmallVec::new(),
             coids,
@@ -433,6 +463,16 @@ impl Invariants {
         self.checks += 2;
         let id = cmd.intent_id.as_str();
         let Some(&i) = self.by_intent.get(&cmd.intent_id) else {
+            if self.audit.finished(id) {
+                return Some(self.violation(
+                    "audit_complete",
+                    Some(id),
+                    format!(
+                        "order {} for an intent the log already ended",
+                        req.client_order_id()
+                    ),
+                ));
+            }
             return Some(self.violation(
                 "ids_present",
                 Some(id),
@@ -579,6 +619,7 @@ impl Invariants {
             };
             track.filled += t.qty;
             track.fee += t.fee;
+            track.last_trade = Some(t.price);
             track.trades += 1;
             let notional = t.price * t.qty;
             let (base, quote) = (t.symbol.base(), t.symbol.quote());
@@ -628,6 +669,10 @@ impl Invariants {
     /// specification allows. An intent that reached a terminal state leaves the lookups.
     pub fn on_audit(&mut self, line: &AuditLine, venue: &SimExchange) -> Option<Violation> {
         self.checks += 1;
+        if let Some(v) = self.slippage_guard(line) {
+            return Some(v);
+        }
+        self.count(line);
         self.audit.observe_line(line);
         let problems = self.audit.problems();
         if problems.len() > self.audit_problems {
@@ -644,6 +689,88 @@ impl Invariants {
             self.retire(&line.intent_id);
         }
         found
+    }
+
+    /// Counts the line's transition (or ignored duplicate), as the router must count it.
+    fn count(&mut self, line: &AuditLine) {
+        match line.detail.event() {
+            Some("duplicate_ignored") => self.log_duplicates += 1,
+            Some(_) => {}
+            None => {
+                let from = match line.state {
+                    State::New => 0,
+                    _ => self
+                        .by_intent
+                        .get(&line.intent_id)
+                        .and_then(|&i| self.intents.get(i)?.as_ref())
+                        .map_or(0, |t| 1 + t.state.index()),
+                };
+                self.log_edges[from][line.state.index()] += 1;
+                if let Some(t) = self
+                    .by_intent
+                    .get(&line.intent_id)
+                    .and_then(|&i| self.intents.get_mut(i)?.as_mut())
+                {
+                    t.state = line.state;
+                }
+            }
+        }
+    }
+
+    /// The slippage guard event comes exactly before an attempt placed while the market the
+    /// router was told of is beyond the cap, and names that market.
+    fn slippage_guard(&mut self, line: &AuditLine) -> Option<Violation> {
+        let id = line.intent_id.as_str();
+        let t = self
+            .by_intent
+            .get(&line.intent_id)
+            .and_then(|&i| self.intents.get(i)?.as_ref())?;
+        let market = self
+            .last_mid
+            .iter()
+            .find(|(s, _)| *s == t.symbol)
+            .map(|(_, m)| *m);
+        let beyond = market.is_some_and(|m| match t.side {
+            Side::Buy => m > t.cap,
+            Side::Sell => m < t.cap,
+        });
+        match (&line.detail, line.state) {
+            (Detail::SlippageGuardApplied { market_price, .. }, _) => {
+                if !beyond || Some(*market_price) != market {
+                    return Some(self.violation(
+                        "limit_at_cap",
+                        Some(id),
+                        format!(
+                            "slippage guard at market {market_price}, but the market is {market:?} against the cap {}",
+                            t.cap
+                        ),
+                    ));
+                }
+                self.guarded.push(line.intent_id.clone());
+            }
+            (Detail::Sent { .. }, State::Sent) if t.state != State::Unknown => {
+                let announced = match self.guarded.iter().position(|g| g == &line.intent_id) {
+                    Some(k) => {
+                        self.guarded.swap_remove(k);
+                        true
+                    }
+                    None => false,
+                };
+                if beyond != announced {
+                    return Some(self.violation(
+                        "limit_at_cap",
+                        Some(id),
+                        format!(
+                            "attempt placed with the market at {market:?} and the cap {}, {} a slippage guard event",
+                            t.cap,
+                            if announced { "after" } else { "without" }
+                        ),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        None
     }
 
     /// The checks of one line against the venue's records and the checker's money model.
@@ -771,6 +898,12 @@ impl Invariants {
                         ),
                     ));
                 }
+                // Booking the trades tells the router the latest one's price.
+                if let Some(p) = t.last_trade {
+                    let symbol = t.symbol.clone();
+                    self.on_market(&symbol, p);
+                }
+                let t = self.intents.get(i).and_then(Option::as_ref)?;
                 if t.calm && t.filled != t.qty_grid {
                     return Some(self.violation(
                         "liveness",
@@ -965,6 +1098,63 @@ impl Invariants {
                 _ => p.to_string(),
             };
             return Some(self.violation("audit_complete", p.intent_id.as_deref(), detail));
+        }
+        self.checks += 1;
+        // Every intent delivered reached a terminal line: a router that logs nothing, or
+        // handles nothing, is not quiet but broken.
+        if let Some(t) = self.intents.iter().flatten().next() {
+            return Some(self.violation(
+                "audit_complete",
+                Some(t.id.as_str()),
+                format!(
+                    "delivered, but the log never ended it (last logged state {})",
+                    t.state
+                ),
+            ));
+        }
+        if router.in_flight() != 0 || router.states_in_flight().next().is_some() {
+            return Some(self.violation(
+                "audit_complete",
+                None,
+                format!(
+                    "the router still counts {} intents in flight",
+                    router.in_flight()
+                ),
+            ));
+        }
+        // The router's counters say what its log says.
+        let stats = router.stats();
+        let edges = &self.log_edges;
+        let into = |to: State| edges.iter().map(|row| row[to.index()]).sum::<u64>();
+        let sent = edges[1 + State::Reserved.index()][State::Sent.index()]
+            + edges[1 + State::Retry.index()][State::Sent.index()];
+        let out_of_unknown: u64 = edges[1 + State::Unknown.index()]
+            .iter()
+            .enumerate()
+            .filter(|(to, _)| *to != State::Unknown.index())
+            .map(|(_, n)| n)
+            .sum();
+        let counted = [
+            ("edges", router.edges() == edges),
+            ("intents", stats.intents == edges[0][State::New.index()]),
+            (
+                "duplicates_ignored",
+                stats.duplicates_ignored == self.log_duplicates,
+            ),
+            ("orders_sent", stats.orders_sent == sent),
+            ("retries", stats.retries == into(State::Retry)),
+            (
+                "unknown_outcomes",
+                stats.unknown_outcomes == into(State::Unknown),
+            ),
+            ("unknown_resolved", stats.unknown_resolved == out_of_unknown),
+        ];
+        if let Some((name, _)) = counted.iter().find(|(_, ok)| !ok) {
+            return Some(self.violation(
+                "audit_complete",
+                None,
+                format!("the router's count of {name} is not what its log shows ({stats:?})"),
+            ));
         }
         let p = router.portfolio();
         self.checks += 1;

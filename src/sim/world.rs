@@ -442,6 +442,7 @@ impl World<'_> {
             } => {
                 self.venue
                     .set_market(self.now, symbol, *mid, *spread_bps, *depth);
+                self.inv.on_market(symbol, *mid);
                 self.router.handle(
                     self.now,
                     Input::Market {
@@ -740,6 +741,15 @@ impl World<'_> {
             }
             if line.state.is_terminal() && line.detail.event().is_none() {
                 *self.report.final_states.entry(line.state).or_default() += 1;
+                // The router's answer about an intent is what its log says.
+                let told = self.router.state_of(&line.intent_id);
+                if self.opts.check_invariants && found.is_none() && told != Some(line.state) {
+                    found = Some(self.inv.report(
+                        "audit_complete",
+                        Some(line.intent_id.as_str()),
+                        format!("logged {} but state_of says {told:?}", line.state),
+                    ));
+                }
             }
         }
         found
