@@ -143,7 +143,8 @@ macro_rules! ks {
 /// their exact digits (normalised: `50100`, not `50100.00`).
 pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
     // One reservation per line, so the appends below never reallocate mid-line.
-    out.reserve(384);
+    out.reserve(400);
+    let start = out.len();
     let mut w = Obj(out);
     w.num_u64(b"{\"seq\":", line.seq);
     w.num_u64(k!("t_ms"), line.t_ms);
@@ -282,7 +283,40 @@ pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
             w.num_u64(k!("next_ms"), *next_ms);
         }
     }
-    w.0.extend_from_slice(b"}\n");
+    seal(w.0, start);
+}
+
+/// The key of the checksum field, which ends every line the writer makes.
+pub(crate) const CRC_KEY: &[u8] = b",\"crc\":\"";
+
+/// Ends the line begun at `start`: its CRC-32C, over every byte of it so far, as the last field
+/// (eight lower-case hex digits), then `}` and the newline. A torn or garbled line no longer
+/// matches its checksum.
+fn seal(out: &mut Vec<u8>, start: usize) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let crc = crc32c::crc32c(&out[start..]);
+    out.extend_from_slice(CRC_KEY);
+    for shift in (0..8).rev() {
+        out.push(HEX[((crc >> (shift * 4)) & 0xf) as usize]);
+    }
+    out.extend_from_slice(b"\"}\n");
+}
+
+/// Whether a line (without its newline) carries a valid checksum: `Some(true)` or
+/// `Some(false)`, or `None` for a line written without one.
+pub fn checksum_ok(line: &[u8]) -> Option<bool> {
+    let at = line.windows(CRC_KEY.len()).rposition(|w| w == CRC_KEY)?;
+    let tail = &line[at + CRC_KEY.len()..];
+    let hex = tail.strip_suffix(b"\"}")?;
+    let parsed = (hex.len() == 8)
+        .then(|| std::str::from_utf8(hex).ok())
+        .flatten()
+        .filter(|h| {
+            h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        })
+        .and_then(|h| u32::from_str_radix(h, 16).ok());
+    Some(parsed == Some(crc32c::crc32c(&line[..at])))
 }
 
 /// "00" to "99": two digits per division.

@@ -11,5 +11,5 @@ mod read;
 
 pub use check::{Checker, LineView, Policy, Problem, ProblemKind};
 pub(crate) use line::digits_u64;
-pub use line::{write_line, AuditLine, Detail};
+pub use line::{checksum_ok, write_line, AuditLine, Detail};
 pub use read::{read, read_line, read_stream, ReadError, Record};

@@ -40,8 +40,11 @@ pub struct Record {
 /// Why a line could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReadError {
-    #[error("line {line}: truncated last line (no newline, incomplete JSON): the writer stopped mid-line")]
+    #[error("line {line}: torn last line (incomplete or garbled): the writer stopped mid-line")]
     Truncated { line: usize },
+    /// The line does not match its checksum: garbled after it was written.
+    #[error("line {line}: checksum mismatch: the line was damaged after it was written")]
+    Checksum { line: usize },
     #[error("line {line}: not valid UTF-8")]
     NotUtf8 { line: usize },
     #[error("line {line}: not a JSON object: {message}")]
@@ -60,6 +63,7 @@ impl ReadError {
     pub fn line(&self) -> usize {
         match self {
             ReadError::Truncated { line }
+            | ReadError::Checksum { line }
             | ReadError::NotUtf8 { line }
             | ReadError::Json { line, .. }
             | ReadError::Missing { line, .. }
@@ -75,11 +79,23 @@ pub fn read(bytes: &[u8]) -> Vec<Result<Record, ReadError>> {
     let ends_with_newline = bytes.last() == Some(&b'\n');
     let pieces: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
     let last = pieces.len().saturating_sub(1);
-    pieces
+    let mut out: Vec<_> = pieces
         .into_iter()
         .enumerate()
         .filter_map(|(idx, raw)| read_line(idx + 1, raw, idx == last && !ends_with_newline))
-        .collect()
+        .collect();
+    if let Some(r) = out.last_mut() {
+        torn_tail(r);
+    }
+    out
+}
+
+/// The last line of a log that fails its checksum is a torn tail: the writer stopped in it,
+/// the rest of the log is whole. (Without a newline, any unreadable last line is one.)
+fn torn_tail(r: &mut Result<Record, ReadError>) {
+    if let Err(ReadError::Checksum { line }) = r {
+        *r = Err(ReadError::Truncated { line: *line });
+    }
 }
 
 /// Parses one line (`n` from 1; `raw` without its newline); `None` for a blank line.
@@ -88,6 +104,13 @@ pub fn read_line(n: usize, raw: &[u8], unterminated: bool) -> Option<Result<Reco
     let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
     if raw.iter().all(u8::is_ascii_whitespace) {
         return None;
+    }
+    if super::line::checksum_ok(raw) == Some(false) {
+        return Some(Err(if unterminated {
+            ReadError::Truncated { line: n }
+        } else {
+            ReadError::Checksum { line: n }
+        }));
     }
     let parsed = match std::str::from_utf8(raw) {
         Ok(text) => parse_line(n, text),
@@ -109,9 +132,15 @@ pub fn read_stream(
 ) -> std::io::Result<()> {
     let mut buf = Vec::with_capacity(512);
     let mut n = 0;
+    // One line held back: only at the end is it known to be the last (maybe torn) one.
+    let mut held: Option<Result<Record, ReadError>> = None;
     loop {
         buf.clear();
         if input.read_until(b'\n', &mut buf)? == 0 {
+            if let Some(mut r) = held {
+                torn_tail(&mut r);
+                let _ = each(r);
+            }
             return Ok(());
         }
         n += 1;
@@ -122,8 +151,10 @@ pub fn read_stream(
             &buf[..]
         };
         if let Some(r) = read_line(n, raw, !terminated) {
-            if each(r).is_break() {
-                return Ok(());
+            if let Some(prev) = held.replace(r) {
+                if each(prev).is_break() {
+                    return Ok(());
+                }
             }
         }
     }

@@ -49,6 +49,22 @@ fn written_str(l: &AuditLine) -> String {
     String::from_utf8(written(std::slice::from_ref(l))).expect("writer emits UTF-8")
 }
 
+/// A writer's output without its checksum fields, after checking each one: the exact-bytes
+/// tests below compare the fields themselves.
+fn unsealed(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            assert_eq!(
+                order_router::audit::checksum_ok(l.as_bytes()),
+                Some(true),
+                "{l}"
+            );
+            let at = l.rfind(",\"crc\":\"").expect("a checksum field");
+            format!("{}}}\n", &l[..at])
+        })
+        .collect()
+}
+
 /// Reads a log and feeds every line (record or error) to a fresh checker.
 fn check(text: &str) -> Vec<Problem> {
     check_bytes(text.as_bytes())
@@ -301,7 +317,10 @@ fn writer_new_and_reserved_lines_are_exact_bytes() {
         r#"{"seq":1,"t_ms":0,"intent_id":"1697040000000-BTCUSDT-00ff","state":"RESERVED","reserved_qty":0.001,"reserved_price":50100,"asset":"USDT","amount":50.1501}"#,
         "\n",
     );
-    assert_eq!(String::from_utf8(written(&lines)).unwrap(), expected);
+    assert_eq!(
+        unsealed(&String::from_utf8(written(&lines)).unwrap()),
+        expected
+    );
 }
 
 #[test]
@@ -394,7 +413,7 @@ fn writer_order_lifecycle_lines_are_exact_bytes() {
         ),
     ];
     for (l, expected) in cases {
-        assert_eq!(written_str(&l), format!("{expected}\n"), "{l:?}");
+        assert_eq!(unsealed(&written_str(&l)), format!("{expected}\n"), "{l:?}");
     }
 }
 
@@ -402,7 +421,7 @@ fn writer_order_lifecycle_lines_are_exact_bytes() {
 fn writer_event_lines_carry_event_name_and_unchanged_state() {
     let dup = line(6, 10, State::Reconciled, Detail::DuplicateIgnored);
     assert_eq!(
-        written_str(&dup),
+        unsealed(&written_str(&dup)),
         concat!(
             r#"{"seq":6,"t_ms":10,"intent_id":"1697040000000-BTCUSDT-00ff","state":"RECONCILED","event":"duplicate_ignored"}"#,
             "\n"
@@ -418,7 +437,7 @@ fn writer_event_lines_carry_event_name_and_unchanged_state() {
         },
     );
     assert_eq!(
-        written_str(&guard),
+        unsealed(&written_str(&guard)),
         concat!(
             r#"{"seq":2,"t_ms":0,"intent_id":"1697040000000-BTCUSDT-00ff","state":"RESERVED","event":"slippage_guard_applied","market_price":50200.1,"limit_price":50100}"#,
             "\n"
@@ -790,7 +809,8 @@ fn garbage_line_in_the_middle_is_a_json_error_not_truncated() {
         );
         assert_eq!(recs[2].as_ref().unwrap().line, 3);
     }
-    // A broken last line that did end with its newline was written whole: not truncated.
+    // A broken last line that did end with its newline, and has no checksum, was written
+    // whole: not torn.
     let text = format!("{L0}\n{{\"seq\":1,\n");
     let recs = read(text.as_bytes());
     assert!(
@@ -1993,4 +2013,56 @@ fn problem_display_names_line_and_intent() {
         shown[0].contains("NEW") && shown[0].contains("SENT"),
         "{shown:?}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checksums: every line carries its CRC-32C, so a damaged line is never read as data.
+
+#[test]
+fn every_line_the_writer_makes_carries_a_valid_checksum() {
+    for l in every_variant() {
+        let text = written_str(&l);
+        let line = text.strip_suffix('\n').expect("one line");
+        assert_eq!(
+            order_router::audit::checksum_ok(line.as_bytes()),
+            Some(true),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("\"}") && line.contains(",\"crc\":\""),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn a_damaged_line_is_corruption_in_the_middle_and_a_torn_tail_at_the_end() {
+    let log = written(&every_variant()[..4]);
+    let text = String::from_utf8(log).expect("utf-8");
+    let lines: Vec<&str> = text.lines().collect();
+    // One digit changed in the second line: still valid JSON, no longer its checksum.
+    let damaged = lines[1].replacen("\"seq\":1", "\"seq\":7", 1);
+    assert_ne!(damaged, lines[1]);
+    let middle = format!("{}\n{damaged}\n{}\n{}\n", lines[0], lines[2], lines[3]);
+    let recs = read(middle.as_bytes());
+    assert_eq!(recs[1], Err(ReadError::Checksum { line: 2 }), "{recs:?}");
+    assert!(recs[0].is_ok() && recs[2].is_ok() && recs[3].is_ok());
+    let end = format!("{}\n{}\n{damaged}\n", lines[0], lines[2]);
+    let recs = read(end.as_bytes());
+    assert_eq!(recs[2], Err(ReadError::Truncated { line: 3 }), "{recs:?}");
+    // The same through the streaming reader, which only knows the last line at the end.
+    let mut streamed = Vec::new();
+    order_router::audit::read_stream(end.as_bytes(), |r| {
+        streamed.push(r);
+        std::ops::ControlFlow::Continue(())
+    })
+    .expect("read");
+    assert_eq!(streamed, recs);
+}
+
+#[test]
+fn logs_written_without_checksums_still_read_and_check() {
+    assert_eq!(order_router::audit::checksum_ok(L0.as_bytes()), None);
+    let recs = read(format!("{L0}\n{L1}\n").as_bytes());
+    assert!(recs.iter().all(Result::is_ok), "{recs:?}");
 }

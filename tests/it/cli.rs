@@ -69,7 +69,7 @@ fn check_audit_reports_each_problem_with_its_line_and_exits_1() {
         text.contains("line 4: intent i1: illegal transition SENT -> RETRY"),
         "{text}"
     );
-    assert!(text.contains("line 5: truncated last line"), "{text}");
+    assert!(text.contains("line 5: torn last line"), "{text}");
     assert!(
         text.contains("intent i1: log ends with the intent in RETRY"),
         "{text}"
