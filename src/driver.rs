@@ -9,9 +9,12 @@ use crate::exchange::Exchange;
 use crate::model::TimeMs;
 use crate::router::{Input, Router};
 
-/// Where [`drive`] puts the router's audit lines.
+/// Where [`drive`] puts the router's audit lines: the journal.
 pub trait AuditSink {
     fn line(&mut self, line: &AuditLine);
+    /// Makes every line so far durable (a file sink syncs here); the commands those lines
+    /// describe go out only after it returned.
+    fn make_durable(&mut self) {}
 }
 
 /// JSONL, appended.
@@ -84,14 +87,24 @@ pub fn drive_observed<E: Exchange + ?Sized>(
     let mut now: TimeMs = inputs.peek().map_or(0, |(t, _)| *t);
     let mut commands = 0u64;
     loop {
-        while let Some(cmd) = router.poll_command() {
+        // Write-ahead: the lines first, made durable, and only then the commands they describe.
+        let mut last = None;
+        while let Some(line) = router.poll_audit() {
+            log.line(&line);
+            last = Some(line.seq);
+        }
+        if let Some(seq) = last {
+            log.make_durable();
+            router.journal_durable(seq);
+        }
+        if let Some(cmd) = router.poll_command() {
             commands += 1;
             let reply = cmd.execute(venue, now);
             router.handle(now, Input::Reply(reply));
             observe(router, venue, now);
-        }
-        while let Some(line) = router.poll_audit() {
-            log.line(&line);
+            if commands < MAX_COMMANDS {
+                continue;
+            }
         }
         if commands >= MAX_COMMANDS {
             return DriveEnd {

@@ -33,8 +33,13 @@ pub enum ProblemKind {
     Overfilled { filled: Decimal, qty: Decimal },
     /// At the end of the log the intent is not in a terminal state.
     NotTerminal { state: State },
-    /// An attempt's limit price is not the cap the intent reserved at.
-    LimitNotCap { limit: Decimal, cap: Decimal },
+    /// An attempt's limit price is not the cap the intent reserved at (`beyond`: on the side
+    /// where it can fill worse than the cap).
+    LimitNotCap {
+        limit: Decimal,
+        cap: Decimal,
+        beyond: bool,
+    },
     /// Attempts are not numbered 1, 2, 3... (`what` says which line broke the count).
     AttemptOutOfOrder {
         what: &'static str,
@@ -62,6 +67,7 @@ impl ProblemKind {
     /// The name of the check this problem breaks, as the simulator reports it.
     pub fn check(&self) -> &'static str {
         match self {
+            ProblemKind::LimitNotCap { beyond: true, .. } => "slippage_cap",
             ProblemKind::LimitNotCap { .. } => "limit_at_cap",
             ProblemKind::AttemptOutOfOrder { .. }
             | ProblemKind::BackoffOffSchedule { .. }
@@ -177,7 +183,7 @@ impl fmt::Display for Problem {
                     "log ends with the intent in {state}, not a terminal state"
                 )
             }
-            ProblemKind::LimitNotCap { limit, cap } => {
+            ProblemKind::LimitNotCap { limit, cap, .. } => {
                 write!(f, "attempt placed at {limit}, not at the cap {cap}")
             }
             ProblemKind::AttemptOutOfOrder {
@@ -245,6 +251,8 @@ struct Attempts {
     reserved_qty: Option<Decimal>,
     /// The smallest notional the intent's market allows (with a policy).
     min_notional: Option<Decimal>,
+    /// From `NEW`: whether it buys (`None` when the line did not say).
+    buy: Option<bool>,
     /// The latest attempt number sent (0 before the first).
     last: u32,
     /// The quantity of the latest `SENT`.
@@ -313,8 +321,9 @@ pub struct LineView<'a> {
     pub qty: Option<Decimal>,
     pub client_order_id: Option<&'a str>,
     pub filled_qty: Option<Decimal>,
-    /// `symbol` of a `NEW` line.
+    /// `symbol` and `side` of a `NEW` line.
     pub symbol: Option<&'a str>,
+    pub side: Option<&'a str>,
     /// `reserved_price` of `RESERVED`, `limit_price` of `SENT`.
     pub price: Option<Decimal>,
     /// `reserved_qty` of `RESERVED`, `qty` of `SENT`.
@@ -338,6 +347,7 @@ impl<'a> From<&'a Record> for LineView<'a> {
             client_order_id: r.client_order_id.as_deref(),
             filled_qty: r.filled_qty,
             symbol: r.symbol.as_deref(),
+            side: r.side.as_deref(),
             price: r.price,
             order_qty: r.order_qty,
             attempt: r.attempt,
@@ -359,15 +369,19 @@ impl<'a> From<&'a AuditLine> for LineView<'a> {
             client_order_id: None,
             filled_qty: None,
             symbol: None,
+            side: None,
             price: None,
             order_qty: None,
             attempt: None,
             backoff_ms: None,
         };
         match &l.detail {
-            Detail::New { qty, symbol, .. } if l.state == State::New => {
+            Detail::New {
+                qty, symbol, side, ..
+            } if l.state == State::New => {
                 v.qty = Some(*qty);
                 v.symbol = Some(symbol.as_str());
+                v.side = Some(side.as_str());
             }
             Detail::Reserved {
                 reserved_qty,
@@ -442,7 +456,12 @@ fn attempt_rules(
         State::Sent => {
             if let (Some(limit), Some(cap)) = (r.price, a.cap) {
                 if limit != cap {
-                    found.push(ProblemKind::LimitNotCap { limit, cap });
+                    let beyond = match a.buy {
+                        Some(true) => limit > cap,
+                        Some(false) => limit < cap,
+                        None => false,
+                    };
+                    found.push(ProblemKind::LimitNotCap { limit, cap, beyond });
                 }
             }
             let expected = match t.state {
@@ -643,6 +662,7 @@ impl Checker {
                     if let Some(p) = &self.policy {
                         t.attempts.min_notional = Some(p.min_notional(r.symbol));
                     }
+                    t.attempts.buy = r.side.map(|s| s == "buy");
                     // Kept whole while live; a terminal one shrinks to its state.
                     if t.state.is_terminal() {
                         self.done.insert(key, t.state);

@@ -25,8 +25,9 @@ pub struct Record {
     pub client_order_id: Option<String>,
     /// `filled_qty` of an order report (`FILLED`, `PARTIAL`, `CANCELED`).
     pub filled_qty: Option<Decimal>,
-    /// `symbol` of a `NEW` line.
+    /// `symbol` and `side` of a `NEW` line.
     pub symbol: Option<String>,
+    pub side: Option<String>,
     /// `reserved_price` of `RESERVED`, `limit_price` of `SENT`.
     pub price: Option<Decimal>,
     /// `reserved_qty` of `RESERVED`, `qty` of `SENT`.
@@ -197,6 +198,10 @@ fn parse_line(line: usize, text: &str) -> Result<Record, ReadError> {
             State::New => opt_str(&obj, line, "symbol")?.map(str::to_string),
             _ => None,
         },
+        side: match state {
+            State::New => opt_str(&obj, line, "side")?.map(str::to_string),
+            _ => None,
+        },
         price: match state {
             State::Reserved => opt_dec(&obj, line, "reserved_price")?,
             State::Sent => opt_dec(&obj, line, "limit_price")?,
@@ -324,6 +329,7 @@ impl Record {
             client_order_id: v.client_order_id.map(str::to_string),
             filled_qty: v.filled_qty,
             symbol: v.symbol.map(str::to_string),
+            side: v.side.map(str::to_string),
             price: v.price,
             order_qty: v.order_qty,
             attempt: v.attempt,

@@ -924,6 +924,7 @@ mod tests {
         )
         .unwrap();
         router.handle(sent_ms, Input::Deliver(intent));
+        router.journal_durable(u64::MAX);
         while let Some(cmd) = router.poll_command() {
             if let Action::Place(r) = cmd.action {
                 assert_eq!(r.client_order_id(), &coid(id));

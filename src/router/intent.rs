@@ -175,11 +175,16 @@ impl Active {
         let n = self.next_request;
         self.next_request += 1;
         self.awaiting = Some(n);
-        cx.out.commands.push_back(Command {
-            request_id: RequestId { intent: cx.key, n },
-            intent_id: self.id().clone(),
-            action,
-        });
+        // Every line written so far must be durable before this command goes out.
+        let needs = cx.out.seq;
+        cx.out.commands.push_back((
+            needs,
+            Command {
+                request_id: RequestId { intent: cx.key, n },
+                intent_id: self.id().clone(),
+                action,
+            },
+        ));
         let at = cx.now.saturating_add(cx.cfg.request_timeout_ms);
         self.set_timer(cx, at);
     }
@@ -346,7 +351,7 @@ impl Active {
         };
         self.send(cx, Action::Place(request));
         if cx.cfg.has(Mutant::AnonymousOrder) {
-            if let Some(cmd) = cx.out.commands.back_mut() {
+            if let Some((_, cmd)) = cx.out.commands.back_mut() {
                 cmd.intent_id = IntentId::generated("anonymous");
             }
         }

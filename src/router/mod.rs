@@ -7,10 +7,17 @@
 //! loop {
 //!     router.handle(now, input)        // an intent delivery, a venue reply, market data
 //!     router.handle_timeout(now)       // once now >= router.poll_timeout()
+//!     while let Some(line) = router.poll_audit() { append to the journal (the JSONL log) }
+//!     make the journal durable (fdatasync), then router.journal_durable(last line's seq)
 //!     while let Some(cmd) = router.poll_command() { execute at the venue, later feed the Reply }
-//!     while let Some(line) = router.poll_audit() { append to the JSONL log }
 //! }
 //! ```
+//!
+//! Write-ahead: a command is released by [`Router::poll_command`] only once the driver has
+//! reported durable every audit line the router wrote before it (the `RESERVED` and `SENT` of
+//! a placement, the `cancel_requested` of a cancel). A driver that forgets to report gets no
+//! command at all, so none can get the order wrong: after a crash the journal always shows
+//! every order that may be out.
 //!
 //! Every transition is checked against the one table in [`state`]. An order whose placement
 //! outcome is unknown is only ever resolved by asking the venue for its `client_order_id`; it is
@@ -57,9 +64,12 @@ pub struct RouterStats {
 /// Outputs and bookkeeping shared by all intents.
 #[derive(Debug, Default)]
 struct Outputs {
-    commands: VecDeque<Command>,
+    /// Commands, each with the number of audit lines that must be durable before it goes out.
+    commands: VecDeque<(u64, Command)>,
     audit: VecDeque<AuditLine>,
     seq: u64,
+    /// Audit lines with `seq` below this are durable, as the driver reported.
+    durable: u64,
     /// `(due, intent key)`, earliest first. Setting a timer only pushes; an entry is live while
     /// its intent's `timer` still says that time, and stale ones are dropped when they surface.
     /// A heap push is far cheaper than a B-tree insert and remove per request.
@@ -157,8 +167,27 @@ impl Router {
         self.out.timers.peek().map(|&Reverse((t, _))| t)
     }
 
+    /// The next command whose audit lines are durable (see [`Router::journal_durable`]).
     pub fn poll_command(&mut self) -> Option<Command> {
-        self.out.commands.pop_front()
+        let ready = self.out.commands.front().is_some_and(|(needs, _)| {
+            *needs <= self.out.durable || self.config.has(Mutant::SendBeforeDurable)
+        });
+        if ready {
+            self.out.commands.pop_front().map(|(_, c)| c)
+        } else {
+            None
+        }
+    }
+
+    /// The driver made the audit lines up to and including `seq` durable: the commands they
+    /// describe may go out now.
+    pub fn journal_durable(&mut self, seq: u64) {
+        self.out.durable = self.out.durable.max(seq.saturating_add(1));
+    }
+
+    /// Commands waiting for their audit lines to become durable.
+    pub fn commands_waiting(&self) -> usize {
+        self.out.commands.len()
     }
 
     pub fn poll_audit(&mut self) -> Option<AuditLine> {

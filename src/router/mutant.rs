@@ -46,10 +46,12 @@ pub enum Mutant {
     RefuseBeyondCap,
     /// The assembler leaves the risk quantity out of the intent id.
     AssemblerIgnoresQty,
+    /// Releases commands before their audit lines are durable (no write-ahead).
+    SendBeforeDurable,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 21] = [
+    pub const ALL: [Mutant; 22] = [
         Mutant::IgnoreDedup,
         Mutant::FreshIdAfterTimeout,
         Mutant::ReleaseBeforeReconcile,
@@ -71,6 +73,7 @@ impl Mutant {
         Mutant::RefuseExactBudget,
         Mutant::RefuseBeyondCap,
         Mutant::AssemblerIgnoresQty,
+        Mutant::SendBeforeDurable,
     ];
 
     /// The kebab-case name used on the command line.
@@ -97,6 +100,7 @@ impl Mutant {
             Mutant::RefuseExactBudget => "refuse-exact-budget",
             Mutant::RefuseBeyondCap => "refuse-beyond-cap",
             Mutant::AssemblerIgnoresQty => "assembler-ignores-qty",
+            Mutant::SendBeforeDurable => "send-before-durable",
         }
     }
 

@@ -23,7 +23,7 @@ use crate::router::{Action, Command, MarketRules, Router, RouterConfig, State};
 
 /// The stable invariant names, as violation reports print them. The first eight say what must
 /// never happen; the rest say what must happen (policy and liveness).
-pub const NAMES: [&str; 13] = [
+pub const NAMES: [&str; 14] = [
     "single_router",
     "ids_present",
     "audit_complete",
@@ -32,6 +32,7 @@ pub const NAMES: [&str; 13] = [
     "slippage_cap",
     "min_notional",
     "reconciled",
+    "write_ahead",
     "retry_policy",
     "limit_at_cap",
     "order_truth",
@@ -788,10 +789,25 @@ impl Invariants {
             } => {
                 let (qty_grid, cap, need) = (t.qty_grid, t.cap, t.need);
                 if *reserved_qty != qty_grid || *reserved_price != cap || *amount != need {
-                    // Less than the need lets the budget be overbooked: the safety rule.
-                    let short = *amount < need;
+                    // Named by the rule the mismatch endangers: off the lot grid, a cap beyond
+                    // the specified one, a budget short of its need (it can be overbooked);
+                    // anything else is a policy breach.
+                    let step = self.rules(&t.symbol).step_size;
+                    let beyond = match t.side {
+                        Side::Buy => *reserved_price > cap,
+                        Side::Sell => *reserved_price < cap,
+                    };
+                    let rule = if grid_floor(*reserved_qty, step) != *reserved_qty {
+                        "min_notional"
+                    } else if beyond {
+                        "slippage_cap"
+                    } else if *amount < need {
+                        "reservation_non_negative"
+                    } else {
+                        "limit_at_cap"
+                    };
                     return Some(self.violation(
-                        if short { "reservation_non_negative" } else { "limit_at_cap" },
+                        rule,
                         Some(id),
                         format!(
                             "reserved {amount} {asset} for {reserved_qty} at {reserved_price}; the cap {cap} asks {need} {asset} for {qty_grid}"

@@ -15,7 +15,9 @@ use super::faults::{Fate, FaultPlan, FaultProfile, Net, Request, KINDS};
 use super::invariants::{Coverage, Invariants, Violation, COVERAGE};
 use super::queue::Queue;
 use super::scenario::{Check, FaultKind, Row, RowKind, Scenario, Spec};
-use crate::audit::write_line;
+use smallvec::SmallVec;
+
+use crate::audit::{write_line, Detail};
 use crate::decision::{assemble, Guards, Intent, Risk, Signal};
 use crate::exchange::sim::{PlacementFault, SimExchange, TradesFault};
 use crate::exchange::ExchangeError;
@@ -719,16 +721,24 @@ impl World<'_> {
         cmd.execute(&mut self.venue, self.now)
     }
 
-    /// Commands go on the wire, audit lines into the log; both are checked on the way.
+    /// Audit lines into the journal, then (once they are durable) commands on the wire; both
+    /// are checked on the way.
     fn drain(&mut self) -> Option<Violation> {
         let mut found = None;
-        while let Some(cmd) = self.router.poll_command() {
-            if self.opts.check_invariants && found.is_none() {
-                found = self.inv.on_command(&cmd);
-            }
-            self.dispatch(cmd);
-        }
+        let mut last = None;
+        // Client order ids whose SENT or cancel_requested line is not durable yet.
+        let mut pending: SmallVec<[ClientOrderId; 4]> = SmallVec::new();
         while let Some(line) = self.router.poll_audit() {
+            last = Some(line.seq);
+            match &line.detail {
+                Detail::Sent {
+                    client_order_id, ..
+                }
+                | Detail::CancelRequested { client_order_id } => {
+                    pending.push(client_order_id.clone())
+                }
+                _ => {}
+            }
             self.report.audit_lines += 1;
             if self.opts.keep_audit {
                 write_line(&mut self.audit_buf, &line);
@@ -751,6 +761,41 @@ impl World<'_> {
                     ));
                 }
             }
+        }
+        if let Some(seq) = last {
+            // The journal is not durable yet: no placement or cancel that these lines describe
+            // may leave the router now (a command that needs none of them may).
+            while let Some(cmd) = self.router.poll_command() {
+                let coid = match &cmd.action {
+                    Action::Place(r) => Some(r.client_order_id()),
+                    Action::Cancel {
+                        client_order_id, ..
+                    } => Some(client_order_id),
+                    _ => None,
+                };
+                if self.opts.check_invariants && found.is_none() {
+                    if coid.is_some_and(|c| pending.contains(c)) {
+                        found = Some(self.inv.report(
+                            "write_ahead",
+                            Some(cmd.intent_id.as_str()),
+                            format!(
+                                "{} went out before its line was durable (journal durable before seq {seq})",
+                                cmd.action.name()
+                            ),
+                        ));
+                    } else {
+                        found = self.inv.on_command(&cmd);
+                    }
+                }
+                self.dispatch(cmd);
+            }
+            self.router.journal_durable(seq);
+        }
+        while let Some(cmd) = self.router.poll_command() {
+            if self.opts.check_invariants && found.is_none() {
+                found = self.inv.on_command(&cmd);
+            }
+            self.dispatch(cmd);
         }
         found
     }

@@ -1036,6 +1036,7 @@ fn extra_fields_and_any_key_order_are_accepted() {
             client_order_id: Some("c1".into()),
             filled_qty: None,
             symbol: None,
+            side: None,
             price: None,
             order_qty: Some("0.5".parse().unwrap()),
             attempt: None,

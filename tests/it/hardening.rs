@@ -93,6 +93,7 @@ fn the_router_ends_every_call_even_at_the_end_of_time() {
     // timers used to saturate there and fire again forever.
     let mut lines = 0;
     for _ in 0..5 {
+        router.journal_durable(u64::MAX);
         while router.poll_command().is_some() {}
         router.handle_timeout(u64::MAX);
         while router.poll_audit().is_some() {

@@ -122,6 +122,39 @@ fn signals_that_differ_but_give_one_intent_break_intent_identity() {
     );
 }
 
+#[test]
+fn a_placement_sent_before_its_line_is_durable_breaks_write_ahead() {
+    caught(
+        "basic_buy.csv",
+        "send-before-durable",
+        "write_ahead",
+        "place went out before its line was durable",
+    );
+}
+
+/// Without reporting the journal durable, a driver gets no command at all.
+#[test]
+fn commands_wait_for_the_journal() {
+    let mut portfolio = Portfolio::new();
+    portfolio.deposit(&usdt(), d("1000")).unwrap();
+    let mut router = Router::new(RouterConfig::default(), portfolio).unwrap();
+    router.handle(0, crate::world::buy("w", "0.001", "50000"));
+    let mut last = 0;
+    while let Some(line) = router.poll_audit() {
+        last = line.seq;
+    }
+    assert_eq!(last, 2, "NEW, RESERVED, SENT");
+    assert!(router.poll_command().is_none());
+    // Durable through RESERVED only: the placement's SENT line is not, so it still waits.
+    router.journal_durable(1);
+    assert!(router.poll_command().is_none());
+    router.journal_durable(2);
+    assert_eq!(
+        router.poll_command().expect("released").action.name(),
+        "place"
+    );
+}
+
 /// The problems `check-audit` finds in a log, with or without the router's settings.
 fn problems(log: &str, policy: Option<Policy>) -> Vec<Problem> {
     let mut c = policy.map_or_else(Checker::new, Checker::with_policy);

@@ -604,6 +604,11 @@ fn replies_to_anything_but_the_awaited_request_are_ignored() {
     venue.deposit(&usdt(), d("1000"));
     venue.set_price(&btc_usdt(), d("50000"));
     router.handle(0, buy("x", "0.001", "50000"));
+    assert!(
+        router.poll_command().is_none(),
+        "nothing leaves before its lines are durable"
+    );
+    router.journal_durable(u64::MAX);
     let place = router.poll_command().expect("placement");
     let reply = place.execute(&mut venue, 0);
     // The request times out first: the intent is UNKNOWN and queries.

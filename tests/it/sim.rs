@@ -205,6 +205,7 @@ fn each_invariant_catches_a_router_built_to_break_it() {
             "assembler-ignores-qty",
             "signal_pairs.csv",
         ),
+        ("write_ahead", "send-before-durable", "basic_buy.csv"),
     ];
     for (invariant, mutant, file) in cases {
         let path = format!("scenarios/{file}");
