@@ -6,6 +6,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use order_router::journal::SyncPolicy;
 use order_router::sim::{run_observed, workload, RunOptions};
 
 use crate::output::Output;
@@ -24,7 +25,10 @@ impl Write for Counter {
         Ok(n)
     }
     fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
+        match &mut self.1 {
+            Some(o) => o.flush(),
+            None => Ok(()),
+        }
     }
 }
 
@@ -38,7 +42,7 @@ fn peak_rss_kib() -> Option<u64> {
 /// The most intents `--intents` runs.
 pub const MAX_INTENTS: u64 = 1_000_000_000;
 
-pub fn main(intents: u64, check: bool, audit: Option<&Path>) -> ExitCode {
+pub fn main(intents: u64, check: bool, audit: Option<&Path>, sync: SyncPolicy) -> ExitCode {
     if intents == 0 || intents > MAX_INTENTS {
         errln!("error: --intents: must be in 1..={MAX_INTENTS}");
         return ExitCode::from(2);
@@ -49,11 +53,16 @@ pub fn main(intents: u64, check: bool, audit: Option<&Path>) -> ExitCode {
         check_invariants: check,
         max_steps: u64::MAX,
         keep_audit: audit.is_some(),
+        // With a journal file: written and synced per batch, before the batch's commands.
+        durable_audit: audit.is_some() && sync == SyncPolicy::Batch,
         ..RunOptions::default()
     };
     // The audit log is streamed into a temporary file, renamed when complete (removed if the
     // run fails or is interrupted).
-    let out = match audit.map(|p| Output::create(p, &[])).transpose() {
+    let out = match audit
+        .map(|p| Output::create(p, &[]).map(|o| o.syncing(sync == SyncPolicy::Batch)))
+        .transpose()
+    {
         Ok(o) => o,
         Err(e) => {
             errln!("error: {e}");
@@ -111,11 +120,25 @@ pub fn main(intents: u64, check: bool, audit: Option<&Path>) -> ExitCode {
         per(r.checks)
     );
     say!(
-        "audit     {} lines, {} bytes, {:.1} MB/s",
+        "audit     {} lines, {} bytes, {:.1} MB/s, {:.0} lines/s",
         r.audit_lines,
         written,
-        per(written) / 1e6
+        per(written) / 1e6,
+        per(r.audit_lines)
     );
+    if audit.is_some() {
+        say!(
+            "journal   {}",
+            match sync {
+                SyncPolicy::Batch => format!(
+                    "{} syncs (fdatasync per batch), {:.0}/s",
+                    r.syncs,
+                    per(r.syncs)
+                ),
+                SyncPolicy::Never => "not synced (--sync none)".to_string(),
+            }
+        );
+    }
     match peak_rss_kib() {
         Some(k) => say!("memory    peak {:.1} MiB resident", k as f64 / 1024.0),
         None => say!("memory    peak unknown on this system"),

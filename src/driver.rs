@@ -13,8 +13,11 @@ use crate::router::{Input, Router};
 pub trait AuditSink {
     fn line(&mut self, line: &AuditLine);
     /// Makes every line so far durable (a file sink syncs here); the commands those lines
-    /// describe go out only after it returned.
-    fn make_durable(&mut self) {}
+    /// describe go out only after it returned `true`. On `false` the drive stops: nothing is
+    /// sent that the journal may not show.
+    fn make_durable(&mut self) -> bool {
+        true
+    }
 }
 
 /// JSONL, appended.
@@ -94,7 +97,13 @@ pub fn drive_observed<E: Exchange + ?Sized>(
             last = Some(line.seq);
         }
         if let Some(seq) = last {
-            log.make_durable();
+            if !log.make_durable() {
+                return DriveEnd {
+                    end_ms: now,
+                    commands,
+                    idle: false,
+                };
+            }
             router.journal_durable(seq);
         }
         if let Some(cmd) = router.poll_command() {

@@ -17,6 +17,7 @@
 //!   small in-memory venue for examples, tests and benchmarks.
 //! * [`audit`]: the JSONL audit trail, its reader and its checker.
 //! * [`driver`]: the drive loop that connects a router to a synchronous venue.
+//! * [`journal`]: the audit log on disk, synced before the commands it describes go out.
 //!
 //! ```
 //! use order_router::prelude::*;
@@ -54,6 +55,7 @@ pub mod bus;
 pub mod decision;
 pub mod driver;
 pub mod exchange;
+pub mod journal;
 pub mod model;
 pub mod portfolio;
 pub mod router;

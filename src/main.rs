@@ -101,6 +101,10 @@ enum Command {
         /// Stream the audit log to this file.
         #[arg(long, value_name = "OUT.jsonl")]
         audit: Option<PathBuf>,
+        /// With --audit: `batch` syncs the log to disk (fdatasync) before each batch's
+        /// commands go out (the journal's group commit); `none` leaves it to the system.
+        #[arg(long, default_value = "none", value_name = "POLICY")]
+        sync: String,
     },
     /// Check an audit log against the transition table and completeness rules.
     CheckAudit {
@@ -129,7 +133,14 @@ fn main() -> ExitCode {
             intents,
             no_check,
             audit,
-        } => bench::main(intents, !no_check, audit.as_deref()),
+            sync,
+        } => match order_router::journal::SyncPolicy::parse(&sync) {
+            Some(policy) => bench::main(intents, !no_check, audit.as_deref(), policy),
+            None => {
+                errln!("error: --sync: `{sync}` is neither batch nor none");
+                ExitCode::from(2)
+            }
+        },
         Command::Fuzz {
             seeds,
             jobs,

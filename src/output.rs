@@ -8,6 +8,7 @@
 use std::fmt;
 use std::fs;
 use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -126,6 +127,8 @@ fn resolve(user: &Path, inputs: &[&Path]) -> Result<Dest, String> {
 pub struct Output {
     user: PathBuf,
     sink: Sink,
+    /// `flush` also syncs the file to disk (`fdatasync`): a journal's group commit.
+    sync: bool,
 }
 
 enum Sink {
@@ -173,7 +176,14 @@ impl Output {
         Ok(Output {
             user: user.to_path_buf(),
             sink,
+            sync: false,
         })
+    }
+
+    /// Makes `flush` sync the file to disk, as a journal's group commit does.
+    pub fn syncing(mut self, yes: bool) -> Output {
+        self.sync = yes;
+        self
     }
 
     /// Whether this output is standard output (where a summary must then not go).
@@ -193,6 +203,10 @@ impl Output {
             Sink::File { tmp, target } => {
                 let tmp = tmp.into_inner().map_err(|e| named(e.error()))?;
                 let path = tmp.path().to_path_buf();
+                // A temporary file is private (0600); the output gets the permissions of the
+                // file it replaces, or the usual rw-r--r--.
+                let mode = fs::metadata(&target).map_or(0o644, |m| m.permissions().mode());
+                let _ = fs::set_permissions(&path, fs::Permissions::from_mode(mode));
                 let done = tmp
                     .as_file()
                     .sync_all()
@@ -219,8 +233,20 @@ impl Write for Output {
     fn flush(&mut self) -> io::Result<()> {
         match &mut self.sink {
             Sink::Stdout(w) => w.flush().inspect_err(quit_on),
-            Sink::InPlace(w) => w.flush(),
-            Sink::File { tmp, .. } => tmp.flush(),
+            Sink::InPlace(w) => {
+                w.flush()?;
+                if self.sync {
+                    w.get_ref().sync_data()?;
+                }
+                Ok(())
+            }
+            Sink::File { tmp, .. } => {
+                tmp.flush()?;
+                if self.sync {
+                    tmp.get_ref().as_file().sync_data()?;
+                }
+                Ok(())
+            }
         }
     }
 }

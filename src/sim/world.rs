@@ -41,6 +41,10 @@ pub struct RunOptions {
     /// Carry every delivery through the bus as JSON (`Intent::to_json`, then
     /// `Intent::from_json`), as a bus between processes would; the fuzzer does.
     pub json_bus: bool,
+    /// Make the audit log durable before each batch's commands go out: the buffered lines are
+    /// written to the sink and the sink flushed (a journal file syncs there). Off, lines go
+    /// out in large chunks.
+    pub durable_audit: bool,
 }
 
 impl Default for RunOptions {
@@ -53,6 +57,7 @@ impl Default for RunOptions {
             keep_audit: true,
             router_override: None,
             json_bus: false,
+            durable_audit: false,
         }
     }
 }
@@ -92,6 +97,8 @@ pub struct Report {
     pub edges: [[u64; 13]; 14],
     /// How often the run reached each situation of [`COVERAGE`], in that order.
     pub coverage: [u64; COVERAGE.len()],
+    /// Batches made durable (with [`RunOptions::durable_audit`]).
+    pub syncs: u64,
 }
 
 /// The name a run that never reaches quiescence is reported under. It is not an invariant of
@@ -788,6 +795,15 @@ impl World<'_> {
                     }
                 }
                 self.dispatch(cmd);
+            }
+            if self.opts.durable_audit && self.opts.keep_audit {
+                self.flush_audit();
+                if self.sink_error.is_none() {
+                    if let Err(e) = self.sink.flush() {
+                        self.sink_error = Some(e);
+                    }
+                }
+                self.report.syncs += 1;
             }
             self.router.journal_durable(seq);
         }

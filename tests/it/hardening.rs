@@ -505,3 +505,35 @@ fn fuzz_creates_its_output_directory_and_reports_progress_in_logs() {
     assert!(err.contains("--out"), "{err}");
     assert!(stdout.is_empty(), "{stdout}");
 }
+
+#[test]
+fn bench_syncs_the_journal_per_batch_when_asked() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let log = dir.path().join("journal.jsonl");
+    let (code, out, err) = cli(&[
+        "bench",
+        "--intents",
+        "200",
+        "--audit",
+        &log.to_string_lossy(),
+        "--sync",
+        "batch",
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let syncs: u64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("journal   "))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("a journal line");
+    assert!(syncs >= 200, "{out}");
+    let (code, check, _) = cli(&["check-audit", &log.to_string_lossy()]);
+    assert_eq!(code, Some(0), "{check}");
+    // Not left private like the temporary file it was written to.
+    let mode = std::fs::metadata(&log).expect("meta").permissions().mode();
+    assert_eq!(mode & 0o777, 0o644);
+    let (code, _, err) = cli(&["bench", "--intents", "10", "--sync", "always"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--sync"), "{err}");
+}

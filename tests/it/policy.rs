@@ -309,3 +309,71 @@ fn the_balance_check_takes_nothing_on_trust() {
         v.detail
     );
 }
+
+/// A journal that cannot be made durable stops the drive before any command goes out.
+#[test]
+fn no_command_leaves_while_the_journal_is_not_durable() {
+    use order_router::audit::AuditLine;
+    use order_router::driver::{drive, AuditSink};
+    use order_router::exchange::memory::MemoryExchange;
+
+    struct Broken(u64);
+    impl AuditSink for Broken {
+        fn line(&mut self, _: &AuditLine) {
+            self.0 += 1;
+        }
+        fn make_durable(&mut self) -> bool {
+            false
+        }
+    }
+    let mut portfolio = Portfolio::new();
+    portfolio.deposit(&usdt(), d("1000")).unwrap();
+    let mut router = Router::new(RouterConfig::default(), portfolio).unwrap();
+    let mut venue = MemoryExchange::new();
+    venue.deposit(&usdt(), d("1000"));
+    venue.set_price(&crate::world::btc_usdt(), d("50000"));
+    let mut sink = Broken(0);
+    let end = drive(
+        &mut router,
+        &mut venue,
+        0,
+        vec![crate::world::buy("j", "0.001", "50000")],
+        &mut sink,
+    );
+    assert_eq!((end.commands, end.idle), (0, false));
+    assert_eq!(sink.0, 3, "NEW, RESERVED, SENT were written");
+    assert_eq!(venue.orders().len(), 0, "and nothing was placed");
+}
+
+/// The journal file of the library: a drive through it leaves a log that reads back whole.
+#[test]
+fn a_drive_through_a_file_journal_leaves_a_whole_log() {
+    use order_router::driver::drive;
+    use order_router::exchange::memory::MemoryExchange;
+    use order_router::journal::{FileJournal, SyncPolicy};
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("journal.jsonl");
+    let mut journal = FileJournal::append(&path, SyncPolicy::Batch).expect("open");
+    let mut portfolio = Portfolio::new();
+    portfolio.deposit(&usdt(), d("1000")).unwrap();
+    let mut router = Router::new(RouterConfig::default(), portfolio).unwrap();
+    let mut venue = MemoryExchange::new();
+    venue.deposit(&usdt(), d("1000"));
+    venue.set_price(&crate::world::btc_usdt(), d("50000"));
+    let end = drive(
+        &mut router,
+        &mut venue,
+        0,
+        vec![crate::world::buy("j", "0.001", "50000")],
+        &mut journal,
+    );
+    assert!(end.idle && journal.error().is_none());
+    assert!(
+        journal.syncs >= 2,
+        "a sync before the placement and one before the trade query"
+    );
+    drop(journal);
+    let problems = problems(&std::fs::read_to_string(&path).expect("read"), None);
+    assert_eq!(problems, vec![]);
+}
