@@ -211,7 +211,14 @@ pub fn main(args: Args<'_>) -> ExitCode {
             v.invariant
         );
         if let Err(e) = crate::output::write_whole(&path, &[], text.as_bytes()) {
-            return usage(e);
+            // The case must not be lost: it goes to standard output instead.
+            errln!("error: {e}; the minimised case follows on standard output");
+            out!("{text}");
+            outln!(
+                "reproduce: order-router fuzz --seeds {seed}..{}{mutant_flag}",
+                seed + 1
+            );
+            return ExitCode::from(1);
         }
         let replay = run_csv(&text, *seed, opts.mutant);
         let same = replay
