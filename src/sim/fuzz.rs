@@ -12,8 +12,11 @@ use super::scenario::parse;
 use super::world::{run, Report, RunOptions};
 use crate::router::{is_legal, Mutant, State};
 
-/// The name a generated case that does not parse is reported under.
+/// The name a generated case that does not parse, or whose settings the router refuses, is
+/// reported under.
 pub const INVALID_SCENARIO: &str = "invalid_scenario";
+/// The name a generated case whose `expect` row does not hold is reported under.
+pub const FAILED_EXPECT: &str = "failed_expect";
 
 /// What a campaign runs.
 #[derive(Debug, Clone)]
@@ -115,7 +118,25 @@ pub fn run_csv(csv: &str, seed: u64, mutant: Option<Mutant>) -> Report {
     }
     #[cfg(not(feature = "mutants"))]
     let _ = mutant;
-    run(&scenario, &opts)
+    let mut report = run(&scenario, &opts);
+    // A failed expectation is a failure like any other: the generator's `reserved=0`, or a
+    // router that refused the generated settings (line 0) and so tested nothing.
+    if report.violation.is_none() {
+        if let Some(f) = report.failed_expects.first() {
+            report.violation = Some(Violation {
+                invariant: if f.line == 0 {
+                    INVALID_SCENARIO
+                } else {
+                    FAILED_EXPECT
+                },
+                step: report.steps,
+                t_ms: report.end_ms,
+                intent: None,
+                detail: f.to_string(),
+            });
+        }
+    }
+    report
 }
 
 /// The first line where two audit logs differ, as `line N: <a> / <b>`.
@@ -352,6 +373,20 @@ mod tests {
         assert!(c.failure.is_none(), "{:?}", c.failure);
         assert!(c.divergence.is_none(), "{:?}", c.divergence);
         assert!(c.checks > 0 && c.steps > 0);
+    }
+
+    #[test]
+    fn a_case_that_tests_nothing_or_misses_an_expectation_fails() {
+        let v = run_csv("not a scenario", 1, None).violation.expect("fails");
+        assert_eq!(v.invariant, INVALID_SCENARIO);
+        let csv = "t_ms,action,symbol,side,qty,price,params\n0,balance,USDT,,10,,\n0,expect,,,,,asset=USDT;balance=11\n";
+        let v = run_csv(csv, 1, None).violation.expect("fails");
+        assert_eq!(v.invariant, FAILED_EXPECT);
+        assert!(
+            v.detail.contains("USDT: balance 11 expected, got 10"),
+            "{}",
+            v.detail
+        );
     }
 
     #[test]
