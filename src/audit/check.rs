@@ -332,6 +332,9 @@ pub struct LineView<'a> {
     pub attempt: Option<u32>,
     /// `backoff_ms` of `RETRY`.
     pub backoff_ms: Option<u64>,
+    /// `next_ms` and `cause` of the `query_pending` and `trades_pending` events.
+    pub next_ms: Option<u64>,
+    pub cause: Option<&'a str>,
 }
 
 impl<'a> From<&'a Record> for LineView<'a> {
@@ -352,6 +355,8 @@ impl<'a> From<&'a Record> for LineView<'a> {
             order_qty: r.order_qty,
             attempt: r.attempt,
             backoff_ms: r.backoff_ms,
+            next_ms: r.next_ms,
+            cause: r.cause.as_deref(),
         }
     }
 }
@@ -374,6 +379,8 @@ impl<'a> From<&'a AuditLine> for LineView<'a> {
             order_qty: None,
             attempt: None,
             backoff_ms: None,
+            next_ms: None,
+            cause: None,
         };
         match &l.detail {
             Detail::New {
@@ -403,13 +410,23 @@ impl<'a> From<&'a AuditLine> for LineView<'a> {
                 v.order_qty = Some(*qty);
                 v.price = Some(*limit_price);
             }
+            Detail::QueryPending {
+                client_order_id,
+                cause,
+                next_ms,
+            } => {
+                v.client_order_id = Some(client_order_id.as_str());
+                v.cause = Some(cause);
+                v.next_ms = Some(*next_ms);
+            }
+            Detail::TradesPending { cause, next_ms } => {
+                v.cause = Some(cause);
+                v.next_ms = Some(*next_ms);
+            }
             Detail::Error {
                 client_order_id, ..
             }
             | Detail::Unknown {
-                client_order_id, ..
-            }
-            | Detail::QueryPending {
                 client_order_id, ..
             }
             | Detail::CancelRequested { client_order_id } => {
@@ -701,6 +718,24 @@ impl Checker {
                     current: t.state,
                     got: r.state,
                 }));
+            }
+            // Asking again waits a backoff (not the receive window's end, which has its own).
+            if let (Some(p), Some(next)) = (&self.policy, r.next_ms) {
+                let (low, high) = (
+                    p.backoff_ms.max(1).min(p.backoff_max_ms.max(1)),
+                    p.backoff_max_ms.max(1),
+                );
+                let wait = next.saturating_sub(r.t_ms);
+                let paced = !matches!(
+                    r.cause,
+                    Some("not_found_within_recv_window" | "booking_refused")
+                );
+                if paced && (wait < low || wait > high) {
+                    self.problems.push(report(ProblemKind::BackoffOffSchedule {
+                        expected: format!("{low} to {high} ms before asking again"),
+                        got: wait,
+                    }));
+                }
             }
             return;
         }

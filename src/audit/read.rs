@@ -36,6 +36,9 @@ pub struct Record {
     pub attempt: Option<u32>,
     /// `backoff_ms` of `RETRY`.
     pub backoff_ms: Option<u64>,
+    /// `next_ms` and `cause` of the `query_pending` and `trades_pending` events.
+    pub next_ms: Option<u64>,
+    pub cause: Option<String>,
 }
 
 /// Why a line could not be read.
@@ -221,6 +224,14 @@ fn parse_line(line: usize, text: &str) -> Result<Record, ReadError> {
             State::Retry => opt_u64(&obj, line, "backoff_ms")?,
             _ => None,
         },
+        next_ms: match obj.contains_key("event") {
+            true => opt_u64(&obj, line, "next_ms")?,
+            false => None,
+        },
+        cause: match obj.contains_key("event") {
+            true => opt_str(&obj, line, "cause")?.map(str::to_string),
+            false => None,
+        },
     })
 }
 
@@ -334,6 +345,8 @@ impl Record {
             order_qty: v.order_qty,
             attempt: v.attempt,
             backoff_ms: v.backoff_ms,
+            next_ms: v.next_ms,
+            cause: v.cause.map(str::to_string),
         }
     }
 }

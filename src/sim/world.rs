@@ -17,12 +17,14 @@ use super::queue::Queue;
 use super::scenario::{Check, FaultKind, Row, RowKind, Scenario, Spec};
 use smallvec::SmallVec;
 
-use crate::audit::{write_line, Detail};
+use rustc_hash::FxHashMap;
+
+use crate::audit::{write_line, AuditLine, Detail};
 use crate::decision::{assemble, Guards, Intent, Risk, Signal};
 use crate::exchange::sim::{PlacementFault, SimExchange, TradesFault};
 use crate::exchange::ExchangeError;
 use crate::model::{floor_to, ClientOrderId, IntentId, Side, TimeMs};
-use crate::router::{Action, Command, Input, Reply, Router, RouterConfig, State};
+use crate::router::{Action, Command, Input, Reply, RequestId, Router, RouterConfig, State};
 
 /// How to run a scenario.
 #[derive(Debug, Clone)]
@@ -166,6 +168,10 @@ struct World<'a> {
     calm: bool,
     /// The previous signal row, to count pairs that differ in one input.
     last_signal: Option<SignalKey>,
+    /// Each intent's latest request, and whether its reply reached the router; and the intent
+    /// of each such request. A router that then logs a timeout ignored an answer it had.
+    last_request: FxHashMap<IntentId, (RequestId, bool)>,
+    request_intent: FxHashMap<RequestId, IntentId>,
     /// Told `(steps, t_ms)` every [`PROGRESS_EVERY`] + 1 steps.
     progress: Option<&'a mut dyn FnMut(u64, TimeMs)>,
     report: Report,
@@ -278,6 +284,8 @@ pub fn run_observed<'a>(
         venue_touched: true,
         calm: false,
         last_signal: None,
+        last_request: FxHashMap::default(),
+        request_intent: FxHashMap::default(),
         progress,
         report,
     };
@@ -429,6 +437,11 @@ impl World<'_> {
             }
             Event::Arrive { cmd, fate } => self.arrive(cmd, fate),
             Event::Reply(reply) => {
+                if let Some(id) = self.request_intent.get(&reply.request_id) {
+                    if let Some(last) = self.last_request.get_mut(id) {
+                        last.1 |= last.0 == reply.request_id;
+                    }
+                }
                 self.router.handle(self.now, Input::Reply(reply));
                 None
             }
@@ -595,6 +608,40 @@ impl World<'_> {
         }
     }
 
+    /// A timeout logged for a request whose reply the router was handed: an answer ignored (it
+    /// may still end well, by asking again, but the router believed less than it was told).
+    fn answered_yet_timed_out(&mut self, line: &AuditLine) -> Option<Violation> {
+        let timeout = matches!(
+            &line.detail,
+            Detail::Unknown {
+                cause: "timeout",
+                ..
+            } | Detail::QueryPending {
+                cause: "timeout",
+                ..
+            } | Detail::TradesPending {
+                cause: "timeout",
+                ..
+            }
+        );
+        if line.state.is_terminal() && line.detail.event().is_none() {
+            if let Some((rid, _)) = self.last_request.remove(&line.intent_id) {
+                self.request_intent.remove(&rid);
+            }
+        }
+        let answered = self
+            .last_request
+            .get(&line.intent_id)
+            .is_some_and(|(_, got)| *got);
+        (timeout && answered).then(|| {
+            self.inv.report(
+                "order_truth",
+                Some(line.intent_id.as_str()),
+                "logged a timeout for a request whose reply it was handed".into(),
+            )
+        })
+    }
+
     /// Coverage: where an intent's quantity sits against its market's lot grid.
     fn count_grid(&mut self, intent: &Intent) {
         let step = self.venue.rules(intent.symbol()).step_size;
@@ -644,6 +691,16 @@ impl World<'_> {
 
     /// Decides a command's fate on the wire and sends it on its way.
     fn dispatch(&mut self, cmd: Command) {
+        if self.opts.check_invariants {
+            let old = self
+                .last_request
+                .insert(cmd.intent_id.clone(), (cmd.request_id, false));
+            if let Some((rid, _)) = old {
+                self.request_intent.remove(&rid);
+            }
+            self.request_intent
+                .insert(cmd.request_id, cmd.intent_id.clone());
+        }
         let (symbol, request) = match &cmd.action {
             Action::Place(r) => (r.symbol().clone(), Request::Place),
             Action::FetchTrades { symbol, .. } => (symbol.clone(), Request::FetchTrades),
@@ -755,6 +812,9 @@ impl World<'_> {
             }
             if self.opts.check_invariants && found.is_none() {
                 found = self.inv.on_audit(&line, &self.venue);
+                if found.is_none() {
+                    found = self.answered_yet_timed_out(&line);
+                }
             }
             if line.state.is_terminal() && line.detail.event().is_none() {
                 *self.report.final_states.entry(line.state).or_default() += 1;

@@ -1041,6 +1041,8 @@ fn extra_fields_and_any_key_order_are_accepted() {
             order_qty: Some("0.5".parse().unwrap()),
             attempt: None,
             backoff_ms: None,
+            next_ms: None,
+            cause: None,
         }
     );
 }
