@@ -11,10 +11,15 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 
+mod expect;
+mod report;
+
+pub use report::{FailedExpect, Report, LIVELOCK};
+
 use super::faults::{Fate, FaultPlan, FaultProfile, Net, Request, KINDS};
-use super::invariants::{Coverage, Invariants, Violation, COVERAGE};
+use super::invariants::{Coverage, Invariants, Violation};
 use super::queue::Queue;
-use super::scenario::{Check, FaultKind, Row, RowKind, Scenario, Spec};
+use super::scenario::{FaultKind, Row, RowKind, Scenario, Spec};
 use smallvec::SmallVec;
 
 use rustc_hash::FxHashMap;
@@ -24,7 +29,7 @@ use crate::decision::{assemble, Guards, Intent, Risk, Signal};
 use crate::exchange::sim::{PlacementFault, SimExchange, TradesFault};
 use crate::exchange::ExchangeError;
 use crate::model::{floor_to, ClientOrderId, IntentId, Side, TimeMs};
-use crate::router::{Action, Command, Input, Reply, RequestId, Router, RouterConfig, State};
+use crate::router::{Action, Command, Input, Reply, RequestId, Router, RouterConfig};
 
 /// How to run a scenario.
 #[derive(Debug, Clone)]
@@ -61,73 +66,6 @@ impl Default for RunOptions {
             json_bus: false,
             durable_audit: false,
         }
-    }
-}
-
-/// What a run did and found.
-#[derive(Debug, Clone, Default)]
-pub struct Report {
-    pub seed: u64,
-    pub steps: u64,
-    pub end_ms: TimeMs,
-    /// The first broken invariant, or a livelock (`invariant` is [`LIVELOCK`]).
-    pub violation: Option<Violation>,
-    /// Expectations that did not hold, one line each.
-    pub failed_expects: Vec<FailedExpect>,
-    pub expects: usize,
-    /// Intents by final state, in state order.
-    pub final_states: BTreeMap<State, u64>,
-    pub intents: u64,
-    pub deliveries: u64,
-    pub duplicates_ignored: u64,
-    pub signals_vetoed: u64,
-    pub orders: u64,
-    pub fills: u64,
-    pub retries: u64,
-    /// Placements whose outcome became unknown, and how many a query resolved.
-    pub unknown_outcomes: u64,
-    pub unknown_resolved: u64,
-    /// Faults injected per kind, in the order of [`KINDS`].
-    pub faults: [u64; KINDS.len()],
-    pub checks: u64,
-    /// The audit log, from [`run`] (empty from [`run_with`], which streams it).
-    pub audit: Vec<u8>,
-    pub audit_lines: u64,
-    pub audit_bytes: u64,
-    /// How often each edge of the transition table was taken: `edges[from][to]`, where `from`
-    /// is 0 for an intent's start and `1 + State::index()` otherwise.
-    pub edges: [[u64; 13]; 14],
-    /// How often the run reached each situation of [`COVERAGE`], in that order.
-    pub coverage: [u64; COVERAGE.len()],
-    /// Batches made durable (with [`RunOptions::durable_audit`]).
-    pub syncs: u64,
-}
-
-/// The name a run that never reaches quiescence is reported under. It is not an invariant of
-/// the table: the run was cut off after [`RunOptions::max_steps`] steps.
-pub const LIVELOCK: &str = "livelock";
-
-/// An `expect` row that did not hold (line 0: a problem of the run itself, such as its audit
-/// sink failing).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct FailedExpect {
-    pub line: usize,
-    pub message: String,
-}
-
-impl std::fmt::Display for FailedExpect {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        if self.line > 0 {
-            write!(f, "line {}: ", self.line)?;
-        }
-        f.write_str(&self.message)
-    }
-}
-
-impl Report {
-    /// Every invariant and every expectation held.
-    pub fn passed(&self) -> bool {
-        self.violation.is_none() && self.failed_expects.is_empty()
     }
 }
 
@@ -914,7 +852,8 @@ impl World<'_> {
         let expects = &self.scenario.expects;
         r.expects = expects.len();
         for e in expects {
-            if let Some(message) = check(&self.router, &self.venue, &self.labels, &e.check) {
+            if let Some(message) = expect::check(&self.router, &self.venue, &self.labels, &e.check)
+            {
                 r.failed_expects.push(FailedExpect {
                     line: e.line,
                     message,
@@ -922,71 +861,5 @@ impl World<'_> {
             }
         }
         self.report
-    }
-}
-
-/// One `expect` row against the final state of the world.
-fn check(
-    router: &Router,
-    venue: &SimExchange,
-    labels: &BTreeMap<String, IntentId>,
-    c: &Check,
-) -> Option<String> {
-    match c {
-        Check::Intent {
-            id,
-            final_state,
-            orders,
-            filled_qty,
-        } => {
-            let intent = labels.get(id).cloned().or_else(|| IntentId::new(id).ok())?;
-            let state = router.state_of(&intent);
-            if let Some(want) = final_state {
-                if state != Some(*want) {
-                    let got = state.map_or("never seen".to_string(), |s| s.to_string());
-                    return Some(format!(
-                        "intent {id}: final_state {want} expected, got {got}"
-                    ));
-                }
-            }
-            // The venue's retained orders: all of them, unless the scenario sets a retention
-            // (an intent's orders are then only counted while the venue still keeps them).
-            let prefix = ClientOrderId::intent_prefix(&intent);
-            let mine: Vec<_> = venue
-                .orders()
-                .filter(|o| o.client_order_id.as_str().starts_with(&prefix))
-                .collect();
-            if let Some(n) = orders {
-                if mine.len() != *n as usize {
-                    return Some(format!(
-                        "intent {id}: orders {n} expected, got {}",
-                        mine.len()
-                    ));
-                }
-            }
-            if let Some(q) = filled_qty {
-                let filled: Decimal = mine.iter().map(|o| o.filled).sum();
-                if filled != *q {
-                    return Some(format!(
-                        "intent {id}: filled_qty {q} expected, got {}",
-                        filled.normalize()
-                    ));
-                }
-            }
-            None
-        }
-        Check::Balance { asset, balance } => {
-            let got = router.portfolio().balance(asset).total;
-            (got != *balance).then(|| {
-                format!(
-                    "{asset}: balance {balance} expected, got {}",
-                    got.normalize()
-                )
-            })
-        }
-        Check::ReservedZero => {
-            let got = router.portfolio().reserved_total();
-            (!got.is_zero()).then(|| format!("reserved 0 expected, got {}", got.normalize()))
-        }
     }
 }
