@@ -185,11 +185,6 @@ impl Router {
         self.out.durable = self.out.durable.max(seq.saturating_add(1));
     }
 
-    /// Commands waiting for their audit lines to become durable.
-    pub fn commands_waiting(&self) -> usize {
-        self.out.commands.len()
-    }
-
     pub fn poll_audit(&mut self) -> Option<AuditLine> {
         self.out.audit.pop_front()
     }

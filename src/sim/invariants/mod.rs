@@ -692,6 +692,19 @@ impl Invariants {
         venue: &SimExchange,
         venue_changed: bool,
     ) -> Option<Violation> {
+        // The router counts in flight exactly the intents the log has begun and not ended.
+        self.checks += 1;
+        if router.in_flight() != self.by_intent.len() {
+            return Some(self.violation(
+                "audit_complete",
+                None,
+                format!(
+                    "the router counts {} intents in flight, its log {}",
+                    router.in_flight(),
+                    self.by_intent.len()
+                ),
+            ));
+        }
         // Every asset the venue holds, as the portfolio books it (looked up, not listed by the
         // portfolio: a portfolio that hides an asset from its own listing is still checked).
         let portfolio = router.portfolio();
