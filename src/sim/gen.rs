@@ -170,6 +170,18 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
         );
     }
     out.push('\n');
+    // Now and then a setting at the edge of what the router accepts: no backoff at all (and a
+    // cap equal to it), the largest cap, no minimum notional of the router's own, the most
+    // retries. Each is a valid configuration that must run like any other.
+    if rng.random_bool(0.06) {
+        let edge = [
+            "backoff_ms=0;backoff_max_ms=0",
+            "backoff_max_ms=86400000",
+            "min_notional=0",
+            "max_retries=100",
+        ][rng.random_range(0..4)];
+        let _ = writeln!(out, "0,config,,,,,{edge}");
+    }
 
     let default_rules = || (Decimal::new(1, 2), Decimal::new(1, 5), Decimal::from(10));
     let (tick, step, fee_bps) = default_rules();
