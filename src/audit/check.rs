@@ -61,6 +61,13 @@ pub enum ProblemKind {
     },
     /// `FILLED` with less than the attempt's quantity: a partial fill taken for a whole one.
     FilledShort { filled: Decimal, qty: Decimal },
+    /// A `PARTIAL` that reports no new fill (or a whole one), or a `CANCELED` that reports a
+    /// fill not reported before (or a whole one).
+    FillMisreported {
+        state: State,
+        filled: Decimal,
+        before: Decimal,
+    },
 }
 
 impl ProblemKind {
@@ -74,7 +81,7 @@ impl ProblemKind {
             | ProblemKind::RetryTiming { .. }
             | ProblemKind::TooManyAttempts { .. }
             | ProblemKind::StoppedEarly { .. } => "retry_policy",
-            ProblemKind::FilledShort { .. } => "order_truth",
+            ProblemKind::FilledShort { .. } | ProblemKind::FillMisreported { .. } => "order_truth",
             _ => "audit_complete",
         }
     }
@@ -220,6 +227,14 @@ impl fmt::Display for Problem {
             ProblemKind::FilledShort { filled, qty } => {
                 write!(f, "FILLED with {filled} of the attempt's {qty}")
             }
+            ProblemKind::FillMisreported {
+                state,
+                filled,
+                before,
+            } => write!(
+                f,
+                "{state} reports {filled} filled after {before}: a new fill is PARTIAL, a whole one FILLED"
+            ),
         }
     }
 }
@@ -549,12 +564,40 @@ fn attempt_rules(
                 a.retry = Some((next, b, r.t_ms));
             }
         }
-        State::Filled => {
-            if let (Some(filled), Some(qty)) = (r.filled_qty, a.sent_qty) {
-                if filled != qty {
-                    found.push(ProblemKind::FilledShort { filled, qty });
+        State::Filled | State::Partial | State::Canceled => {
+            let (Some(filled), Some(coid)) = (r.filled_qty, r.client_order_id) else {
+                return;
+            };
+            let key = fnv1a64(coid.as_bytes());
+            let before = t
+                .fills
+                .iter()
+                .find(|(c, _)| *c == key)
+                .map_or(Decimal::ZERO, |(_, f)| *f);
+            let whole = a.sent_qty.is_some_and(|q| filled == q);
+            let report = match r.state {
+                State::Filled => a
+                    .sent_qty
+                    .filter(|q| filled != *q)
+                    .map(|qty| ProblemKind::FilledShort { filled, qty }),
+                // A report of a new fill is PARTIAL (or FILLED once whole); CANCELED ends an
+                // order with what was reported before, or, for one already PARTIAL, with what
+                // it filled since.
+                State::Partial if whole || filled <= before => Some(ProblemKind::FillMisreported {
+                    state: r.state,
+                    filled,
+                    before,
+                }),
+                State::Canceled if whole || (filled > before && t.state != State::Partial) => {
+                    Some(ProblemKind::FillMisreported {
+                        state: r.state,
+                        filled,
+                        before,
+                    })
                 }
-            }
+                _ => None,
+            };
+            found.extend(report);
         }
         State::FailedFinal | State::PartialSuccess => {
             if r.state == State::FailedFinal {
