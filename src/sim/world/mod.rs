@@ -29,7 +29,9 @@ use crate::decision::{assemble, Guards, Intent, Risk, Signal};
 use crate::exchange::sim::{PlacementFault, SimExchange, TradesFault};
 use crate::exchange::ExchangeError;
 use crate::model::{floor_to, ClientOrderId, IntentId, Side, TimeMs};
-use crate::router::{Action, Command, Input, Reply, RequestId, Router, RouterConfig};
+use crate::router::{
+    Action, Command, Input, Reply, ReplyOutcome, RequestId, Router, RouterConfig, State,
+};
 
 /// How to run a scenario.
 #[derive(Debug, Clone)]
@@ -110,6 +112,8 @@ struct World<'a> {
     /// of each such request. A router that then logs a timeout ignored an answer it had.
     last_request: FxHashMap<IntentId, (RequestId, bool)>,
     request_intent: FxHashMap<RequestId, IntentId>,
+    /// The venue's error code of a refusal handed to the router, until its ERROR line.
+    rejected: FxHashMap<IntentId, i32>,
     /// Told `(steps, t_ms)` every [`PROGRESS_EVERY`] + 1 steps.
     progress: Option<&'a mut dyn FnMut(u64, TimeMs)>,
     report: Report,
@@ -224,6 +228,7 @@ pub fn run_observed<'a>(
         last_signal: None,
         last_request: FxHashMap::default(),
         request_intent: FxHashMap::default(),
+        rejected: FxHashMap::default(),
         progress,
         report,
     };
@@ -378,6 +383,14 @@ impl World<'_> {
                 if let Some(id) = self.request_intent.get(&reply.request_id) {
                     if let Some(last) = self.last_request.get_mut(id) {
                         last.1 |= last.0 == reply.request_id;
+                        // The venue's refusal, as the router must log it.
+                        if let (
+                            true,
+                            ReplyOutcome::Order(Err(ExchangeError::Rejected { code, .. })),
+                        ) = (last.0 == reply.request_id, &reply.outcome)
+                        {
+                            self.rejected.insert(id.clone(), *code);
+                        }
                     }
                 }
                 self.router.handle(self.now, Input::Reply(reply));
@@ -565,6 +578,21 @@ impl World<'_> {
         if line.state.is_terminal() && line.detail.event().is_none() {
             if let Some((rid, _)) = self.last_request.remove(&line.intent_id) {
                 self.request_intent.remove(&rid);
+            }
+        }
+        if line.detail.event().is_none() && line.state != State::Error {
+            // Any other transition: a refusal not logged as ERROR was not the placement's.
+            self.rejected.remove(&line.intent_id);
+        }
+        if let Detail::Error { rejection, .. } = &line.detail {
+            let told = self.rejected.remove(&line.intent_id);
+            let logged = rejection.as_ref().map(|r| r.0);
+            if told.is_some() && logged != told {
+                return Some(self.inv.report(
+                    "order_truth",
+                    Some(line.intent_id.as_str()),
+                    format!("the venue refused with {told:?}, the ERROR line says {logged:?}"),
+                ));
             }
         }
         let answered = self
