@@ -1,0 +1,864 @@
+//! The simulated venue: Binance spot's rules over a synthetic order book.
+//!
+//! It is the ground truth for money in the deterministic simulator, so it holds no randomness
+//! and reads no clock: the simulator decides faults and passes them in with [`SimExchange::arm`],
+//! and every call carries its `now`. Nothing it iterates lives in a `HashMap`; hash maps serve
+//! lookups only, so their order can never reach an output.
+//!
+//! The book of a symbol is rebuilt around a mid price by [`SimExchange::set_market`]: `levels`
+//! price levels per side, each holding `depth`. Fills consume that depth until the next
+//! `set_market` of the symbol. Resting (GTC) orders are not part of that book; they fill when a
+//! later `set_market` (or a requote) moves the book across their limit.
+//!
+//! Like Binance spot, a `client_order_id` is by default unique only among *open* orders
+//! ([`Dedup::OpenOnly`]), so a blind resend of a finished order's id creates a second order.
+
+use crate::model::SmallMap;
+use smallvec::SmallVec;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use rustc_hash::FxHashMap as HashMap;
+
+use rust_decimal::Decimal;
+
+use super::{Exchange, ExchangeError, Order, OrderStatus, Trade};
+use crate::model::{
+    bps_fraction, ceil_to, floor_to, on_grid, Asset, ClientOrderId, OrderId, Side, Symbol, Tif,
+    TimeMs, TradeId,
+};
+use crate::router::{MarketRules, OrderRequest};
+
+/// How the venue treats a placement whose `client_order_id` was used before.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Dedup {
+    /// Binance spot: a duplicate only while an order with that id is open.
+    #[default]
+    OpenOnly,
+    /// The friendlier option: an id can be used once, ever.
+    Always,
+}
+
+/// The venue's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VenueConfig {
+    /// Rules of markets not listed in `markets`.
+    pub default_rules: MarketRules,
+    pub markets: BTreeMap<Symbol, MarketRules>,
+    /// A placement reaching the venue later than this after it was sent is refused.
+    pub recv_window_ms: u64,
+    pub dedup: Dedup,
+    /// Price levels per book side.
+    pub levels: u32,
+    /// How long a finished order (and its trades) stays queryable after it ended; `None` (the
+    /// default) keeps every order forever.
+    ///
+    /// A real venue keeps finished orders queryable for a long time, and a router may still
+    /// query an order whose reply was lost (it keeps asking, with backoff, until it learns the
+    /// outcome), so retention must be far longer than any query the router can still make:
+    /// minutes, not seconds. An order forgotten too early answers `NotFound`, which a router
+    /// reads as "never placed" once the receive window has passed. With [`Dedup::Always`] a
+    /// forgotten client id can be used again.
+    pub order_retention_ms: Option<u64>,
+}
+
+impl Default for VenueConfig {
+    /// Binance spot BTC/USDT with its minimum notional of 5.
+    fn default() -> Self {
+        VenueConfig {
+            default_rules: MarketRules {
+                min_notional: Decimal::from(5),
+                ..MarketRules::default()
+            },
+            markets: BTreeMap::new(),
+            recv_window_ms: 5_000,
+            dedup: Dedup::OpenOnly,
+            levels: 10,
+            order_retention_ms: None,
+        }
+    }
+}
+
+/// A scripted outcome for the next placement only (the simulator draws it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PlacementFault {
+    /// Refused by the venue (-1013), nothing executed.
+    Reject,
+    /// At most `ratio` of the quantity (rounded down to the step) fills; the rest expires,
+    /// whatever the time in force.
+    Partial { ratio: Decimal },
+    /// Before the order matches, the market moves `bps` against it, and stays there.
+    Requote { bps: Decimal },
+}
+
+/// A scripted oddity of the next trade query's answer only (the simulator draws it). Real
+/// venues answer trade queries from an eventually consistent store, by symbol rather than by
+/// order, and across pages: a router must take each answer for what it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TradesFault {
+    /// One of the order's trades appears twice.
+    Repeat,
+    /// A trade of another order (the latest one the venue holds) comes along.
+    Foreign,
+    /// Only the first half of the order's trades (rounded down) is visible yet.
+    Split,
+}
+
+/// One asset of the account.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Funds {
+    /// Spendable.
+    pub free: Decimal,
+    /// Held by open orders.
+    pub locked: Decimal,
+}
+
+impl Funds {
+    /// What the account owns of the asset.
+    pub fn total(&self) -> Decimal {
+        self.free.saturating_add(self.locked)
+    }
+}
+
+/// One price level of the synthetic book.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BookLevel {
+    pub price: Decimal,
+    /// What is left at this price until the next `set_market`.
+    pub qty: Decimal,
+}
+
+#[derive(Debug, Clone)]
+struct Book {
+    mid: Decimal,
+    spread_bps: Decimal,
+    depth: Decimal,
+    /// Best (highest) first.
+    bids: Vec<BookLevel>,
+    /// Best (lowest) first.
+    asks: Vec<BookLevel>,
+}
+
+/// What the venue keeps about an order beyond the public snapshot.
+#[derive(Debug, Clone)]
+struct Meta {
+    tif: Tif,
+    fee_rate: Decimal,
+    /// Still locked for this order (quote for a buy, base for a sell).
+    lock_left: Decimal,
+    /// Sum of the fills' notionals, for the average price.
+    cost: Decimal,
+    /// When the order became final (the `now` of the call that ended it); `None` while open.
+    final_ms: Option<TimeMs>,
+}
+
+/// The simulated venue.
+#[derive(Debug, Clone)]
+pub struct SimExchange {
+    cfg: VenueConfig,
+    books: SmallMap<Symbol, Book>,
+    funds: SmallMap<Asset, Funds>,
+    /// The retained orders, oldest first; `orders[k]` has the absolute index `order_base + k`.
+    /// Every index below (in the maps and sets) is absolute and never changes.
+    orders: VecDeque<Order>,
+    /// Parallel to `orders`.
+    meta: VecDeque<Meta>,
+    /// Orders forgotten so far (the absolute index of `orders[0]`).
+    order_base: usize,
+    /// The retained trades in execution order, each with its order's absolute index;
+    /// `trades[k]` has the absolute index `trade_base + k`.
+    trades: VecDeque<(usize, Trade)>,
+    /// Trades forgotten so far.
+    trade_base: usize,
+    // Lookups only (never iterated), so their order cannot reach any output.
+    /// The latest order of a client id, any symbol (for `Dedup::Always`).
+    latest_by_coid: HashMap<ClientOrderId, usize>,
+    /// The latest order of a client id on a symbol (for `fetch_order`).
+    latest_by_symbol_coid: HashMap<(Symbol, ClientOrderId), usize>,
+    /// The open order of a client id; dedup keeps it at most one.
+    open_by_coid: HashMap<ClientOrderId, usize>,
+    trades_by_order: HashMap<OrderId, SmallVec<[usize; 2]>>,
+    /// Open orders, oldest first.
+    open: BTreeSet<usize>,
+    open_by_symbol: BTreeMap<Symbol, BTreeSet<usize>>,
+    armed: Option<PlacementFault>,
+    armed_trades: Option<TradesFault>,
+}
+
+const INSUFFICIENT_BALANCE: &str = "Account has insufficient balance for requested action.";
+
+fn rejected(code: i32, message: &str) -> ExchangeError {
+    ExchangeError::Rejected {
+        code,
+        message: message.to_string(),
+    }
+}
+
+fn filter_failure(filter: &str) -> ExchangeError {
+    rejected(-1013, &format!("Filter failure: {filter}"))
+}
+
+/// `a - b`, but never below zero (only reachable through rounding at the edge of `Decimal`).
+fn sub_floor0(a: Decimal, b: Decimal) -> Decimal {
+    a.checked_sub(b)
+        .map_or(Decimal::ZERO, |x| x.max(Decimal::ZERO))
+}
+
+fn crosses(side: Side, limit: Decimal, level: Decimal) -> bool {
+    match side {
+        Side::Buy => level <= limit,
+        Side::Sell => level >= limit,
+    }
+}
+
+/// What an order of `qty` at `limit` locks: quote for price and fee, or the base it sells.
+fn lock_for(side: Side, qty: Decimal, limit: Decimal, fee_rate: Decimal) -> Option<Decimal> {
+    match side {
+        Side::Buy => qty
+            .checked_mul(limit)?
+            .checked_mul(Decimal::ONE.checked_add(fee_rate)?),
+        Side::Sell => Some(qty),
+    }
+}
+
+/// The most a `Partial { ratio }` lets an order of `qty` fill.
+fn partial_cap(qty: Decimal, ratio: Decimal, step: Decimal) -> Decimal {
+    if ratio <= Decimal::ZERO {
+        Decimal::ZERO
+    } else if ratio >= Decimal::ONE {
+        qty
+    } else {
+        qty.checked_mul(ratio)
+            .and_then(|q| floor_to(q, step))
+            .unwrap_or(Decimal::ZERO)
+            .clamp(Decimal::ZERO, qty)
+    }
+}
+
+/// Rebuilds `book` around `mid` in place (its level vectors are reused). `None`, with `book`
+/// untouched, when the numbers overflow or `mid` or the tick is not positive.
+fn build_book(
+    book: &mut Book,
+    rules: &MarketRules,
+    levels: u32,
+    mid: Decimal,
+    spread_bps: Decimal,
+    depth: Decimal,
+) -> Option<()> {
+    let tick = rules.tick_size;
+    if tick <= Decimal::ZERO || mid <= Decimal::ZERO {
+        return None;
+    }
+    let spread_bps = spread_bps.max(Decimal::ZERO);
+    // Resting orders are on the lot grid, so what a level holds is too.
+    let depth = floor_to(depth.max(Decimal::ZERO), rules.step_size)?;
+    let half = spread_bps.checked_div(Decimal::from(20_000))?;
+    let mut best_ask = ceil_to(mid.checked_mul(Decimal::ONE.checked_add(half)?)?, tick)?;
+    let best_bid = floor_to(mid.checked_mul(Decimal::ONE.checked_sub(half)?)?, tick)?;
+    if best_bid >= best_ask {
+        best_ask = best_bid.checked_add(tick)?;
+    }
+    let spacing = floor_to(mid.checked_mul(bps_fraction())?, tick)?.max(tick);
+    book.mid = mid;
+    book.spread_bps = spread_bps;
+    book.depth = depth;
+    book.asks.clear();
+    book.bids.clear();
+    let (mut ask, mut bid) = (Some(best_ask), Some(best_bid));
+    for _ in 0..levels {
+        let bid_ok = bid.filter(|&b| b > Decimal::ZERO);
+        if ask.is_none() && bid_ok.is_none() {
+            break;
+        }
+        if let Some(price) = ask {
+            book.asks.push(BookLevel { price, qty: depth });
+        }
+        if let Some(price) = bid_ok {
+            book.bids.push(BookLevel { price, qty: depth });
+        }
+        ask = ask.and_then(|a| a.checked_add(spacing));
+        bid = bid_ok.and_then(|b| b.checked_sub(spacing));
+    }
+    Some(())
+}
+
+impl SimExchange {
+    pub fn new(cfg: VenueConfig) -> Self {
+        SimExchange {
+            cfg,
+            books: SmallMap::default(),
+            funds: SmallMap::default(),
+            orders: VecDeque::with_capacity(64),
+            meta: VecDeque::with_capacity(64),
+            order_base: 0,
+            trades: VecDeque::with_capacity(64),
+            trade_base: 0,
+            // Sized for a small run up front: growing from nothing rehashes several times.
+            latest_by_coid: HashMap::with_capacity_and_hasher(64, Default::default()),
+            latest_by_symbol_coid: HashMap::with_capacity_and_hasher(64, Default::default()),
+            open_by_coid: HashMap::with_capacity_and_hasher(64, Default::default()),
+            trades_by_order: HashMap::with_capacity_and_hasher(64, Default::default()),
+            open: BTreeSet::new(),
+            open_by_symbol: BTreeMap::new(),
+            armed: None,
+            armed_trades: None,
+        }
+    }
+
+    pub fn config(&self) -> &VenueConfig {
+        &self.cfg
+    }
+
+    /// The trading rules of `symbol`.
+    pub fn rules(&self, symbol: &Symbol) -> MarketRules {
+        self.cfg
+            .markets
+            .get(symbol)
+            .copied()
+            .unwrap_or(self.cfg.default_rules)
+    }
+
+    /// Credits `amount` as free funds. A non-positive amount is ignored (funds never go
+    /// negative); a sum beyond `Decimal::MAX` saturates.
+    pub fn deposit(&mut self, asset: &Asset, amount: Decimal) {
+        if amount <= Decimal::ZERO {
+            return;
+        }
+        let f = self.funds.get_or_insert_with(asset, Funds::default);
+        f.free = f.free.saturating_add(amount);
+    }
+
+    /// Rebuilds the book of `symbol` around `mid` (replenishing all depth) and matches resting
+    /// GTC orders against it, oldest first. Ignored (the old book stays) when `mid` is not
+    /// positive, the symbol's tick size is not positive or the numbers overflow. A negative
+    /// spread or depth counts as zero.
+    pub fn set_market(
+        &mut self,
+        now: TimeMs,
+        symbol: &Symbol,
+        mid: Decimal,
+        spread_bps: Decimal,
+        depth: Decimal,
+    ) {
+        let rules = self.rules(symbol);
+        let levels = self.cfg.levels;
+        let built = match self.books.get_mut(symbol) {
+            Some(book) => build_book(book, &rules, levels, mid, spread_bps, depth),
+            None => {
+                let cap = levels.min(64) as usize;
+                let mut book = Book {
+                    mid,
+                    spread_bps,
+                    depth,
+                    bids: Vec::with_capacity(cap),
+                    asks: Vec::with_capacity(cap),
+                };
+                let built = build_book(&mut book, &rules, levels, mid, spread_bps, depth);
+                if built.is_some() {
+                    self.books.insert(symbol, book);
+                }
+                built
+            }
+        };
+        if built.is_none() {
+            return;
+        }
+        let resting: Vec<usize> = self
+            .open_by_symbol
+            .get(symbol)
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        for i in resting {
+            let o = self.order(i);
+            if o.status == OrderStatus::Open {
+                let left = o.remaining;
+                self.match_order(i, now, left);
+            }
+        }
+    }
+
+    /// The mid the book of `symbol` was last built around.
+    pub fn mid(&self, symbol: &Symbol) -> Option<Decimal> {
+        self.books.get(symbol).map(|b| b.mid)
+    }
+
+    /// The best bid and ask that still hold liquidity; `None` without a book or when a side
+    /// is exhausted.
+    pub fn best_bid_ask(&self, symbol: &Symbol) -> Option<(Decimal, Decimal)> {
+        let book = self.books.get(symbol)?;
+        let live = |levels: &[BookLevel]| {
+            levels
+                .iter()
+                .find(|l| l.qty > Decimal::ZERO)
+                .map(|l| l.price)
+        };
+        Some((live(&book.bids)?, live(&book.asks)?))
+    }
+
+    /// The bid levels of `symbol`, best first, with what is left at each (possibly zero).
+    pub fn bids(&self, symbol: &Symbol) -> &[BookLevel] {
+        self.books.get(symbol).map_or(&[], |b| &b.bids)
+    }
+
+    /// The ask levels of `symbol`, best first, with what is left at each (possibly zero).
+    pub fn asks(&self, symbol: &Symbol) -> &[BookLevel] {
+        self.books.get(symbol).map_or(&[], |b| &b.asks)
+    }
+
+    /// The next call to `place` (only) suffers this fault; cleared by that call whatever
+    /// happens. Arming again replaces a fault not yet used.
+    pub fn arm(&mut self, fault: PlacementFault) {
+        self.armed = Some(fault);
+    }
+
+    /// Scripts the answer of the next trade query.
+    pub fn arm_trades(&mut self, fault: TradesFault) {
+        self.armed_trades = Some(fault);
+    }
+
+    /// The latest order of `client_order_id` on `symbol`, as the venue holds it now.
+    pub fn order_by_coid(
+        &self,
+        symbol: &Symbol,
+        client_order_id: &ClientOrderId,
+    ) -> Option<&Order> {
+        self.latest_by_symbol_coid
+            .get(&(symbol.clone(), client_order_id.clone()))
+            .map(|&i| self.order(i))
+    }
+
+    /// The fault the next placement will suffer, if any.
+    pub fn armed(&self) -> Option<PlacementFault> {
+        self.armed
+    }
+
+    pub fn funds(&self, asset: &Asset) -> Funds {
+        self.funds.get(asset).copied().unwrap_or_default()
+    }
+
+    /// Every asset the account ever held, in asset order.
+    pub fn assets(&self) -> impl Iterator<Item = (&Asset, Funds)> {
+        self.funds.iter().map(|(a, f)| (a, *f))
+    }
+
+    /// How many orders were ever created, forgotten ones included; the next order's absolute
+    /// index.
+    pub fn order_count(&self) -> usize {
+        self.order_base + self.orders.len()
+    }
+
+    /// How many trades ever executed, forgotten ones included.
+    pub fn trade_count(&self) -> usize {
+        self.trade_base + self.trades.len()
+    }
+
+    /// The absolute index of the oldest retained order (`order_count()` when none is): every
+    /// order below it was forgotten. Always 0 without retention.
+    pub fn first_retained_order(&self) -> usize {
+        self.order_base
+    }
+
+    /// The absolute index of the oldest retained trade (`trade_count()` when none is).
+    pub fn first_retained_trade(&self) -> usize {
+        self.trade_base
+    }
+
+    /// The retained orders, in creation order: every order ever created without retention.
+    pub fn orders(&self) -> impl Iterator<Item = &Order> {
+        self.orders.iter()
+    }
+
+    /// The retained trades, in execution order: every trade ever executed without retention.
+    pub fn trades(&self) -> impl Iterator<Item = &Trade> {
+        self.trades.iter().map(|(_, t)| t)
+    }
+
+    /// The retained orders whose absolute index is at least `n`, in creation order (from the
+    /// oldest retained one when `n` was already forgotten).
+    pub fn orders_from(&self, n: usize) -> impl Iterator<Item = &Order> {
+        let k = n.saturating_sub(self.order_base).min(self.orders.len());
+        self.orders.range(k..)
+    }
+
+    /// The retained trades whose absolute index is at least `n`, in execution order (from the
+    /// oldest retained one when `n` was already forgotten).
+    pub fn trades_from(&self, n: usize) -> impl Iterator<Item = &Trade> {
+        let k = n.saturating_sub(self.trade_base).min(self.trades.len());
+        self.trades.range(k..).map(|(_, t)| t)
+    }
+
+    /// The orders currently open, oldest first.
+    pub fn open_orders(&self) -> impl Iterator<Item = &Order> {
+        self.open.iter().map(|&i| self.order(i))
+    }
+
+    /// The order of absolute index `i`, which must be retained (open orders always are).
+    fn order(&self, i: usize) -> &Order {
+        &self.orders[i - self.order_base]
+    }
+
+    /// Forgets the oldest orders that ended at least `order_retention_ms` before `now`, with
+    /// their trades; nothing without retention. It stops at the first order still open or
+    /// too young, so an old resting order holds back the later ones until it ends: simple, and
+    /// amortised O(1) per order.
+    pub fn forget_before(&mut self, now: TimeMs) {
+        let Some(retention) = self.cfg.order_retention_ms else {
+            return;
+        };
+        while let Some(meta) = self.meta.front() {
+            match meta.final_ms {
+                Some(t) if t.saturating_add(retention) <= now => {}
+                _ => break,
+            }
+            let i = self.order_base;
+            self.meta.pop_front();
+            let Some(o) = self.orders.pop_front() else {
+                break;
+            };
+            self.order_base += 1;
+            if self.latest_by_coid.get(&o.client_order_id) == Some(&i) {
+                self.latest_by_coid.remove(&o.client_order_id);
+            }
+            let key = (o.symbol, o.client_order_id);
+            if self.latest_by_symbol_coid.get(&key) == Some(&i) {
+                self.latest_by_symbol_coid.remove(&key);
+            }
+            self.trades_by_order.remove(&o.order_id);
+        }
+        // Trades are in execution order; an old resting order's late fills may hold back the
+        // trades of orders already forgotten until it goes as well.
+        while self
+            .trades
+            .front()
+            .is_some_and(|&(i, _)| i < self.order_base)
+        {
+            self.trades.pop_front();
+            self.trade_base += 1;
+        }
+    }
+
+    /// Walks the opposite side of the book for order `i`, filling at most `max_fill`.
+    fn match_order(&mut self, i: usize, now: TimeMs, max_fill: Decimal) {
+        let k = i - self.order_base;
+        let (symbol, side, limit) = {
+            let o = &self.orders[k];
+            (o.symbol.clone(), o.side, o.price)
+        };
+        let fee_rate = self.meta[k].fee_rate;
+        let mut left = self.orders[k].remaining.min(max_fill);
+        let Some(book) = self.books.get_mut(&symbol) else {
+            return;
+        };
+        let levels = match side {
+            Side::Buy => &mut book.asks,
+            Side::Sell => &mut book.bids,
+        };
+        let mut fills = Vec::new();
+        for level in levels.iter_mut() {
+            if left <= Decimal::ZERO || !crosses(side, limit, level.price) {
+                break;
+            }
+            let q = level.qty.min(left);
+            if q <= Decimal::ZERO {
+                continue;
+            }
+            // A fill whose money cannot be computed does not happen.
+            let computable = level
+                .price
+                .checked_mul(q)
+                .and_then(|n| n.checked_mul(fee_rate))
+                .is_some();
+            if !computable {
+                break;
+            }
+            level.qty -= q;
+            left -= q;
+            fills.push((level.price, q));
+        }
+        for (price, qty) in fills {
+            self.fill(i, price, qty, now);
+        }
+    }
+
+    /// One trade of order `i`: `qty` at `price`. The caller made sure the money computes.
+    fn fill(&mut self, i: usize, price: Decimal, qty: Decimal, now: TimeMs) {
+        let k = i - self.order_base;
+        let t = self.trade_count();
+        let meta = &mut self.meta[k];
+        let o = &mut self.orders[k];
+        let notional = price.checked_mul(qty).unwrap_or(Decimal::ZERO);
+        let fee = notional.checked_mul(meta.fee_rate).unwrap_or(Decimal::ZERO);
+        let release = match o.side {
+            Side::Buy => lock_for(Side::Buy, qty, o.price, meta.fee_rate)
+                .unwrap_or(meta.lock_left)
+                .min(meta.lock_left),
+            Side::Sell => qty.min(meta.lock_left),
+        };
+        meta.lock_left -= release;
+        meta.cost = meta.cost.saturating_add(notional);
+        o.filled = o.filled.saturating_add(qty);
+        o.remaining = sub_floor0(o.remaining, qty);
+        o.average = meta.cost.checked_div(o.filled);
+        o.fee = o.fee.saturating_add(fee);
+        let (base, quote) = (o.symbol.base().clone(), o.symbol.quote().clone());
+        let side = o.side;
+        let trade = Trade {
+            trade_id: TradeId::numbered("T", t as u64 + 1),
+            order_id: o.order_id.clone(),
+            symbol: o.symbol.clone(),
+            side,
+            price,
+            qty,
+            fee,
+            fee_asset: quote.clone(),
+            t_ms: now,
+        };
+        let done = o.remaining.is_zero();
+        self.trades_by_order
+            .entry(trade.order_id.clone())
+            .or_default()
+            .push(t);
+        self.trades.push_back((i, trade));
+        match side {
+            Side::Buy => {
+                let q = self.funds.get_or_insert_with(&quote, Funds::default);
+                q.locked = sub_floor0(q.locked, release);
+                let cost = notional.saturating_add(fee);
+                q.free = sub_floor0(q.free.saturating_add(release), cost);
+                let b = self.funds.get_or_insert_with(&base, Funds::default);
+                b.free = b.free.saturating_add(qty);
+            }
+            Side::Sell => {
+                let b = self.funds.get_or_insert_with(&base, Funds::default);
+                b.locked = sub_floor0(b.locked, release);
+                let q = self.funds.get_or_insert_with(&quote, Funds::default);
+                q.free = q.free.saturating_add(sub_floor0(notional, fee));
+            }
+        }
+        if done {
+            self.finish(i, OrderStatus::Closed, now);
+        }
+    }
+
+    /// Ends order `i` with `status` at `now`: what is still locked for it returns to free, and
+    /// it leaves the open lists.
+    fn finish(&mut self, i: usize, status: OrderStatus, now: TimeMs) {
+        let k = i - self.order_base;
+        if self.orders[k].status.is_final() {
+            return;
+        }
+        let o = &mut self.orders[k];
+        o.status = status;
+        let asset = match o.side {
+            Side::Buy => o.symbol.quote().clone(),
+            Side::Sell => o.symbol.base().clone(),
+        };
+        let meta = &mut self.meta[k];
+        meta.final_ms = Some(now);
+        let amount = std::mem::take(&mut meta.lock_left);
+        let f = self.funds.get_or_insert_with(&asset, Funds::default);
+        f.locked = sub_floor0(f.locked, amount);
+        f.free = f.free.saturating_add(amount);
+        let o = &self.orders[k];
+        self.open.remove(&i);
+        if let Some(set) = self.open_by_symbol.get_mut(&o.symbol) {
+            set.remove(&i);
+            if set.is_empty() {
+                self.open_by_symbol.remove(&o.symbol);
+            }
+        }
+        if self.open_by_coid.get(&o.client_order_id) == Some(&i) {
+            self.open_by_coid.remove(&o.client_order_id);
+        }
+    }
+
+    /// Moves the market of `symbol` `bps` against an order of `side` and rebuilds its book
+    /// with the same spread and depth (resting orders match against it as on any move).
+    fn requote(&mut self, now: TimeMs, symbol: &Symbol, side: Side, bps: Decimal) {
+        let Some(book) = self.books.get(symbol) else {
+            return;
+        };
+        let (mid, spread_bps, depth) = (book.mid, book.spread_bps, book.depth);
+        let Some(shift) = bps.checked_mul(bps_fraction()) else {
+            return;
+        };
+        let factor = match side {
+            Side::Buy => Decimal::ONE.checked_add(shift),
+            Side::Sell => Decimal::ONE.checked_sub(shift),
+        };
+        if let Some(new_mid) = factor.and_then(|f| mid.checked_mul(f)) {
+            self.set_market(now, symbol, new_mid, spread_bps, depth);
+        }
+    }
+
+    /// Checks (4) and (5) of a placement: returns the lock and the fee rate.
+    fn admit(&self, r: &OrderRequest) -> Result<(Asset, Decimal, Decimal), ExchangeError> {
+        if self.books.get(r.symbol()).is_none() {
+            return Err(rejected(-1121, "Invalid symbol."));
+        }
+        let rules = self.rules(r.symbol());
+        if rules.fee_bps < Decimal::ZERO || rules.fee_bps >= Decimal::from(10_000) {
+            return Err(rejected(-1013, "Invalid market rules: fee_bps."));
+        }
+        let (qty, limit) = (r.qty(), r.limit_price());
+        if limit <= Decimal::ZERO || !on_grid(limit, rules.tick_size) {
+            return Err(filter_failure("PRICE_FILTER"));
+        }
+        if qty <= Decimal::ZERO || !on_grid(qty, rules.step_size) {
+            return Err(filter_failure("LOT_SIZE"));
+        }
+        let notional = qty
+            .checked_mul(limit)
+            .ok_or_else(|| filter_failure("NOTIONAL"))?;
+        if notional < rules.min_notional {
+            return Err(filter_failure("MIN_NOTIONAL"));
+        }
+        let fee_rate = rules
+            .fee_bps
+            .checked_mul(bps_fraction())
+            .ok_or_else(|| filter_failure("NOTIONAL"))?;
+        let lock =
+            lock_for(r.side(), qty, limit, fee_rate).ok_or_else(|| filter_failure("NOTIONAL"))?;
+        let asset = match r.side() {
+            Side::Buy => r.symbol().quote().clone(),
+            Side::Sell => r.symbol().base().clone(),
+        };
+        if self.funds(&asset).free < lock {
+            return Err(rejected(-2010, INSUFFICIENT_BALANCE));
+        }
+        Ok((asset, lock, fee_rate))
+    }
+}
+
+impl Exchange for SimExchange {
+    fn place(&mut self, now: TimeMs, r: &OrderRequest) -> Result<Order, ExchangeError> {
+        self.forget_before(now);
+        let fault = self.armed.take();
+        if now > r.sent_ms().saturating_add(self.cfg.recv_window_ms) {
+            return Err(ExchangeError::RecvWindowExpired);
+        }
+        if fault == Some(PlacementFault::Reject) {
+            return Err(filter_failure("PERCENT_PRICE_BY_SIDE"));
+        }
+        let coid = r.client_order_id();
+        let duplicate = match self.cfg.dedup {
+            Dedup::OpenOnly => self.open_by_coid.contains_key(coid),
+            Dedup::Always => self.latest_by_coid.contains_key(coid),
+        };
+        if duplicate {
+            return Err(ExchangeError::DuplicateClientOrderId(coid.clone()));
+        }
+        let (asset, lock, fee_rate) = self.admit(r)?;
+        let f = self.funds.get_or_insert_with(&asset, Funds::default);
+        f.free -= lock; // admit checked lock <= free
+        f.locked = f.locked.saturating_add(lock);
+        if let Some(PlacementFault::Requote { bps }) = fault {
+            self.requote(now, r.symbol(), r.side(), bps);
+        }
+        let i = self.order_count();
+        self.orders
+            .push_back(Order::accepted(OrderId::numbered("", i as u64 + 1), r));
+        self.meta.push_back(Meta {
+            tif: r.tif(),
+            fee_rate,
+            lock_left: lock,
+            cost: Decimal::ZERO,
+            final_ms: None,
+        });
+        self.latest_by_coid.insert(coid.clone(), i);
+        self.latest_by_symbol_coid
+            .insert((r.symbol().clone(), coid.clone()), i);
+        let partial = match fault {
+            Some(PlacementFault::Partial { ratio }) => Some(partial_cap(
+                r.qty(),
+                ratio,
+                self.rules(r.symbol()).step_size,
+            )),
+            _ => None,
+        };
+        self.match_order(i, now, partial.unwrap_or(r.qty()));
+        let k = i - self.order_base;
+        if self.orders[k].status == OrderStatus::Open {
+            if partial.is_some() || self.meta[k].tif == Tif::Ioc {
+                self.finish(i, OrderStatus::Expired, now);
+            } else {
+                self.open.insert(i);
+                self.open_by_symbol
+                    .entry(r.symbol().clone())
+                    .or_default()
+                    .insert(i);
+                self.open_by_coid.insert(coid.clone(), i);
+            }
+        }
+        Ok(self.orders[k].clone())
+    }
+
+    fn fetch_order(
+        &mut self,
+        _now: TimeMs,
+        symbol: &Symbol,
+        client_order_id: &ClientOrderId,
+    ) -> Result<Order, ExchangeError> {
+        self.latest_by_symbol_coid
+            .get(&(symbol.clone(), client_order_id.clone()))
+            .map(|&i| self.order(i).clone())
+            .ok_or(ExchangeError::NotFound)
+    }
+
+    fn fetch_trades(
+        &mut self,
+        _now: TimeMs,
+        symbol: &Symbol,
+        order_id: &OrderId,
+    ) -> Result<Vec<Trade>, ExchangeError> {
+        let mut answer: Vec<Trade> = self
+            .trades_by_order
+            .get(order_id)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.trades[i - self.trade_base].1)
+            .filter(|t| &t.symbol == symbol)
+            .cloned()
+            .collect();
+        match self.armed_trades.take() {
+            Some(TradesFault::Repeat) => {
+                if let Some(t) = answer.first().cloned() {
+                    answer.push(t);
+                }
+            }
+            Some(TradesFault::Foreign) => {
+                let other = self
+                    .trades
+                    .iter()
+                    .rev()
+                    .find(|(_, t)| &t.order_id != order_id);
+                if let Some((_, t)) = other {
+                    answer.insert(0, t.clone());
+                }
+            }
+            Some(TradesFault::Split) => answer.truncate(answer.len() / 2),
+            None => {}
+        }
+        Ok(answer)
+    }
+
+    fn cancel(
+        &mut self,
+        now: TimeMs,
+        symbol: &Symbol,
+        client_order_id: &ClientOrderId,
+    ) -> Result<Order, ExchangeError> {
+        let i = self
+            .open_by_coid
+            .get(client_order_id)
+            .copied()
+            .filter(|&i| &self.order(i).symbol == symbol)
+            .ok_or(ExchangeError::NotFound)?;
+        self.finish(i, OrderStatus::Canceled, now);
+        Ok(self.order(i).clone())
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,876 @@
+//! Tests of the sim module, kept beside it.
+
+use super::*;
+use crate::decision::Intent;
+use crate::model::IntentId;
+use crate::portfolio::Portfolio;
+use crate::router::{Action, Input, Router, RouterConfig};
+
+fn d(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+fn btc_usdt() -> Symbol {
+    Symbol::parse("BTC/USDT").unwrap()
+}
+fn usdt() -> Asset {
+    Asset::new("USDT").unwrap()
+}
+fn btc() -> Asset {
+    Asset::new("BTC").unwrap()
+}
+fn coid(id: &str) -> ClientOrderId {
+    ClientOrderId::for_attempt(&IntentId::new(id).unwrap(), 1)
+}
+
+/// An `OrderRequest` exactly as given. Only the router can make one, so this drives a
+/// router whose own rules are finer than any venue's and whose budget is unlimited; the
+/// client id is `coid(id)`.
+fn request(
+    id: &str,
+    symbol: &Symbol,
+    side: Side,
+    qty: &str,
+    limit: &str,
+    tif: Tif,
+    sent_ms: TimeMs,
+) -> OrderRequest {
+    let fine = MarketRules {
+        tick_size: d("0.00000001"),
+        step_size: d("0.00000001"),
+        min_notional: Decimal::ZERO,
+        fee_bps: Decimal::ZERO,
+    };
+    let cfg = RouterConfig {
+        tif,
+        slippage_bps: Decimal::ZERO,
+        min_notional: Decimal::ZERO,
+        default_rules: fine,
+        ..RouterConfig::default()
+    };
+    let mut portfolio = Portfolio::new();
+    for a in [symbol.base(), symbol.quote()] {
+        portfolio.deposit(a, d("1000000000000000")).unwrap();
+    }
+    let mut router = Router::new(cfg, portfolio).unwrap();
+    let intent = Intent::new(
+        IntentId::new(id).unwrap(),
+        sent_ms,
+        symbol.clone(),
+        side,
+        d(qty),
+        d(limit),
+    )
+    .unwrap();
+    router.handle(sent_ms, Input::Deliver(intent));
+    router.journal_durable(u64::MAX);
+    while let Some(cmd) = router.poll_command() {
+        if let Action::Place(r) = cmd.action {
+            assert_eq!(r.client_order_id(), &coid(id));
+            assert_eq!((r.qty(), r.limit_price()), (d(qty), d(limit)));
+            return r;
+        }
+    }
+    panic!("the router placed nothing for {id}");
+}
+
+fn buy(id: &str, qty: &str, limit: &str, tif: Tif) -> OrderRequest {
+    request(id, &btc_usdt(), Side::Buy, qty, limit, tif, 0)
+}
+fn sell(id: &str, qty: &str, limit: &str, tif: Tif) -> OrderRequest {
+    request(id, &btc_usdt(), Side::Sell, qty, limit, tif, 0)
+}
+
+/// Default venue, BTC/USDT at 50000 (bid 49995, ask 50005, levels 5 apart), `depth` each.
+fn venue(cfg: VenueConfig, usdt_amount: &str, btc_amount: &str, depth: &str) -> SimExchange {
+    let mut x = SimExchange::new(cfg);
+    x.deposit(&usdt(), d(usdt_amount));
+    x.deposit(&btc(), d(btc_amount));
+    x.set_market(0, &btc_usdt(), d("50000"), d("2"), d(depth));
+    x
+}
+
+fn rejected_with(r: Result<Order, ExchangeError>) -> (i32, String) {
+    match r {
+        Err(ExchangeError::Rejected { code, message }) => (code, message),
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+#[test]
+fn book_is_built_from_mid_spread_and_depth_on_the_tick_grid() {
+    let mut x = venue(VenueConfig::default(), "0", "0", "0.5");
+    let s = btc_usdt();
+    assert_eq!(x.best_bid_ask(&s), Some((d("49995"), d("50005"))));
+    assert_eq!(x.mid(&s), Some(d("50000")));
+    let (asks, bids) = (x.asks(&s), x.bids(&s));
+    assert_eq!((asks.len(), bids.len()), (10, 10));
+    // Spacing: 50000 * 0.0001 = 5.
+    assert_eq!(asks[1].price, d("50010"));
+    assert_eq!(asks[9].price, d("50050"));
+    assert_eq!(bids[9].price, d("49950"));
+    assert!(asks.iter().chain(bids).all(|l| l.qty == d("0.5")));
+
+    // Ask rounds up, bid rounds down; spacing never below one tick.
+    x.set_market(1, &s, d("100.003"), d("1"), d("2"));
+    assert_eq!(x.best_bid_ask(&s), Some((d("99.99"), d("100.01"))));
+    assert_eq!(x.asks(&s)[1].price, d("100.02"));
+    assert_eq!(x.bids(&s)[1].price, d("99.98"));
+    // Touching quotes are separated by one tick.
+    x.set_market(2, &s, d("100"), d("0"), d("2"));
+    assert_eq!(x.best_bid_ask(&s), Some((d("100"), d("100.01"))));
+    // Bids at or below zero do not exist.
+    x.set_market(3, &s, d("0.015"), d("0"), d("2"));
+    assert_eq!(x.best_bid_ask(&s), Some((d("0.01"), d("0.02"))));
+    assert_eq!(x.bids(&s).len(), 1);
+    assert_eq!(x.asks(&s).len(), 10);
+    // A non-positive mid is ignored: the book stays.
+    x.set_market(4, &s, d("0"), d("2"), d("2"));
+    assert_eq!(x.mid(&s), Some(d("0.015")));
+    // No market yet: no book, and placements are refused as an invalid symbol.
+    let eth = Symbol::parse("ETH/USDT").unwrap();
+    assert_eq!(x.mid(&eth), None);
+    assert_eq!(x.best_bid_ask(&eth), None);
+    x.deposit(&usdt(), d("100000"));
+    let r = request("e1", &eth, Side::Buy, "1", "3000", Tif::Ioc, 0);
+    assert_eq!(
+        rejected_with(x.place(0, &r)),
+        (-1121, "Invalid symbol.".to_string())
+    );
+    assert!(x.orders().next().is_none());
+}
+
+#[test]
+fn ioc_buy_walks_levels_with_one_trade_each_and_exact_money() {
+    let mut x = venue(VenueConfig::default(), "10000", "0", "0.01");
+    let s = btc_usdt();
+    let o = x.place(3, &buy("i1", "0.025", "50020", Tif::Ioc)).unwrap();
+    assert_eq!(o.order_id.as_str(), "1");
+    assert_eq!(o.status, OrderStatus::Closed);
+    assert_eq!((o.filled, o.remaining), (d("0.025"), d("0")));
+    assert_eq!(o.average, Some(d("50009")));
+    assert_eq!(o.fee, d("1.250225"));
+    assert_eq!(o.fee_asset, usdt());
+    let trades = x.fetch_trades(4, &s, &o.order_id).unwrap();
+    let got: Vec<_> = trades.iter().map(|t| (t.price, t.qty, t.fee)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (d("50005"), d("0.01"), d("0.50005")),
+            (d("50010"), d("0.01"), d("0.5001")),
+            (d("50015"), d("0.005"), d("0.250075")),
+        ]
+    );
+    assert!(trades.iter().all(|t| t.t_ms == 3 && t.fee_asset == usdt()));
+    let ids: Vec<_> = trades.iter().map(|t| t.trade_id.as_str()).collect();
+    assert_eq!(ids, ["T1", "T2", "T3"]);
+    // 10000 - 1250.225 notional - 1.250225 fee.
+    assert_eq!(
+        x.funds(&usdt()),
+        Funds {
+            free: d("8748.524775"),
+            locked: d("0")
+        }
+    );
+    assert_eq!(x.funds(&btc()).free, d("0.025"));
+    // Consumed depth stays consumed.
+    assert_eq!(x.asks(&s)[2].qty, d("0.005"));
+    assert_eq!(x.best_bid_ask(&s), Some((d("49995"), d("50015"))));
+
+    // The rest of an IOC beyond the limit expires and its lock comes back.
+    let o = x.place(5, &buy("i2", "0.04", "50015", Tif::Ioc)).unwrap();
+    assert_eq!(o.status, OrderStatus::Expired);
+    assert_eq!((o.filled, o.remaining), (d("0.005"), d("0.035")));
+    assert_eq!(o.average, Some(d("50015")));
+    assert_eq!(
+        x.funds(&usdt()),
+        Funds {
+            free: d("8498.1997"),
+            locked: d("0")
+        }
+    );
+    assert_eq!(x.funds(&btc()).total(), d("0.03"));
+    assert_eq!(x.open_orders().count(), 0);
+    // An unknown order has no trades; another symbol's trades are not this one's.
+    let eth = Symbol::parse("ETH/USDT").unwrap();
+    assert!(x.fetch_trades(6, &eth, &o.order_id).unwrap().is_empty());
+    let none = OrderId::new("99").unwrap();
+    assert!(x.fetch_trades(6, &s, &none).unwrap().is_empty());
+}
+
+#[test]
+fn sell_walks_bids_down_and_is_paid_notional_minus_fee() {
+    let mut x = venue(VenueConfig::default(), "0", "1", "0.01");
+    let o = x.place(0, &sell("s1", "0.015", "49990", Tif::Gtc)).unwrap();
+    assert_eq!(o.status, OrderStatus::Closed);
+    assert_eq!(o.average, Some(d("749.9") / d("0.015")));
+    // 499.95 + 249.95 = 749.9; fee 0.7499.
+    assert_eq!(o.fee, d("0.7499"));
+    assert_eq!(x.funds(&usdt()).free, d("749.1501"));
+    assert_eq!(
+        x.funds(&btc()),
+        Funds {
+            free: d("0.985"),
+            locked: d("0")
+        }
+    );
+}
+
+#[test]
+fn partial_fault_fills_the_ratio_and_expires_the_rest_even_for_gtc() {
+    let mut x = venue(VenueConfig::default(), "10000", "0", "1");
+    x.arm(PlacementFault::Partial { ratio: d("0.333") });
+    let o = x.place(0, &buy("p1", "0.01", "50100", Tif::Gtc)).unwrap();
+    assert_eq!(x.armed(), None);
+    assert_eq!(o.status, OrderStatus::Expired);
+    // 0.01 * 0.333 = 0.00333, already on the step grid.
+    assert_eq!((o.filled, o.remaining), (d("0.00333"), d("0.00667")));
+    assert_eq!(x.trades().count(), 1);
+    assert_eq!(x.open_orders().count(), 0);
+    // Notional 166.51665, fee 0.16651665; nothing stays locked.
+    assert_eq!(
+        x.funds(&usdt()),
+        Funds {
+            free: d("9833.31683335"),
+            locked: d("0")
+        }
+    );
+    // Rounded down to the step: 0.01 * 0.3333 = 0.003333 -> 0.00333; a sell as well.
+    x.deposit(&btc(), d("1"));
+    x.arm(PlacementFault::Partial { ratio: d("0.3333") });
+    let o = x.place(0, &sell("p2", "0.01", "49000", Tif::Ioc)).unwrap();
+    assert_eq!((o.status, o.filled), (OrderStatus::Expired, d("0.00333")));
+    assert_eq!(x.funds(&btc()).locked, d("0"));
+    assert_eq!(x.funds(&btc()).total(), d("1.00333") - d("0.00333"));
+    // The fault was for one placement only.
+    let o = x.place(0, &buy("p3", "0.01", "50100", Tif::Gtc)).unwrap();
+    assert_eq!(o.status, OrderStatus::Closed);
+}
+
+#[test]
+fn requote_moves_the_market_against_the_order_and_it_stays_there() {
+    let mut x = venue(VenueConfig::default(), "10000", "1", "1");
+    let s = btc_usdt();
+    // A resting sell below the new bid fills when the market moves up.
+    let resting = x.place(0, &sell("r0", "0.01", "50100", Tif::Gtc)).unwrap();
+    assert_eq!(resting.status, OrderStatus::Open);
+    x.arm(PlacementFault::Requote { bps: d("50") });
+    let o = x.place(1, &buy("r1", "0.01", "50100", Tif::Ioc)).unwrap();
+    // 50000 * 1.005 = 50250; ask 50255.025 -> 50255.03 is above the buyer's cap.
+    assert_eq!(x.mid(&s), Some(d("50250")));
+    assert_eq!(x.best_bid_ask(&s), Some((d("50244.97"), d("50255.03"))));
+    assert_eq!((o.status, o.filled), (OrderStatus::Expired, d("0")));
+    assert_eq!(x.funds(&usdt()).locked, d("0"));
+    let r = x.fetch_order(1, &s, &coid("r0")).unwrap();
+    assert_eq!(
+        (r.status, r.average),
+        (OrderStatus::Closed, Some(d("50244.97")))
+    );
+    assert_eq!(x.trades().count(), 1);
+    assert_eq!(x.trades().next().unwrap().t_ms, 1);
+    // It stays moved: the same cap still does not fill without any fault.
+    let o = x.place(2, &buy("r2", "0.01", "50100", Tif::Ioc)).unwrap();
+    assert_eq!((o.status, o.filled), (OrderStatus::Expired, d("0")));
+    // Against a sell it moves down: 50250 * 0.995 = 49998.75, bid 49993.750125 -> 49993.75.
+    x.arm(PlacementFault::Requote { bps: d("50") });
+    let o = x.place(3, &sell("r3", "0.01", "50000", Tif::Ioc)).unwrap();
+    assert_eq!((o.status, o.filled), (OrderStatus::Expired, d("0")));
+    assert_eq!(x.mid(&s), Some(d("49998.75")));
+    assert_eq!(x.best_bid_ask(&s).map(|b| b.0), Some(d("49993.75")));
+    // A refused placement does not move the market, and the fault is used up.
+    x.arm(PlacementFault::Requote { bps: d("50") });
+    let bad = x.place(4, &buy("r4", "0.01", "50100.001", Tif::Ioc));
+    assert!(bad.is_err());
+    assert_eq!((x.mid(&s), x.armed()), (Some(d("49998.75")), None));
+}
+
+#[test]
+fn recv_window_refuses_late_placements_and_still_uses_the_fault() {
+    let mut x = venue(VenueConfig::default(), "10000", "0", "1");
+    x.arm(PlacementFault::Reject);
+    let late = request("w1", &btc_usdt(), Side::Buy, "0.01", "50100", Tif::Ioc, 100);
+    assert_eq!(x.place(5_101, &late), Err(ExchangeError::RecvWindowExpired));
+    assert!(x.orders().next().is_none() && x.trades().next().is_none());
+    assert_eq!(x.funds(&usdt()).free, d("10000"));
+    assert_eq!(x.armed(), None);
+    assert_eq!(
+        x.fetch_order(5_101, &btc_usdt(), &coid("w1")),
+        Err(ExchangeError::NotFound)
+    );
+    // At the edge of the window it executes; the reject was used up by the late one.
+    let o = x.place(5_100, &late).unwrap();
+    assert_eq!(o.status, OrderStatus::Closed);
+}
+
+#[test]
+fn armed_reject_refuses_without_any_effect() {
+    let mut x = venue(VenueConfig::default(), "10000", "0", "1");
+    x.arm(PlacementFault::Reject);
+    let (code, _) = rejected_with(x.place(0, &buy("j1", "0.01", "50100", Tif::Ioc)));
+    assert_eq!(code, -1013);
+    assert!(x.orders().next().is_none());
+    assert_eq!(x.funds(&usdt()).free, d("10000"));
+    assert!(x.place(0, &buy("j1", "0.01", "50100", Tif::Ioc)).is_ok());
+}
+
+#[test]
+fn open_only_dedup_lets_a_blind_resend_of_a_finished_id_create_a_second_order() {
+    let mut x = venue(VenueConfig::default(), "100000", "0", "1");
+    let s = btc_usdt();
+    let resting = x.place(0, &buy("a", "0.01", "49000", Tif::Gtc)).unwrap();
+    assert_eq!(resting.status, OrderStatus::Open);
+    let again = x.place(1, &buy("a", "0.01", "50100", Tif::Ioc));
+    assert_eq!(again, Err(ExchangeError::DuplicateClientOrderId(coid("a"))));
+    assert_eq!(x.orders().count(), 1);
+    x.cancel(2, &s, &coid("a")).unwrap();
+    // Not open any more: the same id is a new order.
+    let second = x.place(3, &buy("a", "0.01", "50100", Tif::Ioc)).unwrap();
+    assert_eq!(second.order_id.as_str(), "2");
+    assert_eq!(second.status, OrderStatus::Closed);
+    // The trap: resending a filled order's id buys again.
+    let third = x.place(4, &buy("a", "0.01", "50100", Tif::Ioc)).unwrap();
+    assert_eq!(third.order_id.as_str(), "3");
+    assert_eq!(x.funds(&btc()).free, d("0.02"));
+    assert_eq!(x.orders().count(), 3);
+    // A query by client id answers with the latest order.
+    assert_eq!(x.fetch_order(5, &s, &coid("a")).unwrap(), third);
+    let eth = Symbol::parse("ETH/USDT").unwrap();
+    assert_eq!(
+        x.fetch_order(5, &eth, &coid("a")),
+        Err(ExchangeError::NotFound)
+    );
+}
+
+#[test]
+fn always_dedup_refuses_any_repeat() {
+    let cfg = VenueConfig {
+        dedup: Dedup::Always,
+        ..VenueConfig::default()
+    };
+    let mut x = venue(cfg, "100000", "0", "1");
+    let o = x.place(0, &buy("a", "0.01", "50100", Tif::Ioc)).unwrap();
+    assert_eq!(o.status, OrderStatus::Closed);
+    let again = x.place(1, &buy("a", "0.01", "50100", Tif::Ioc));
+    assert_eq!(again, Err(ExchangeError::DuplicateClientOrderId(coid("a"))));
+    // An IOC that filled nothing counts as well.
+    x.place(2, &buy("b", "0.01", "40000", Tif::Ioc)).unwrap();
+    assert!(x.place(3, &buy("b", "0.01", "40000", Tif::Ioc)).is_err());
+    assert_eq!(x.orders().count(), 2);
+    assert_eq!(x.funds(&btc()).free, d("0.01"));
+}
+
+#[test]
+fn rules_refuse_off_grid_prices_and_quantities_and_small_notionals() {
+    let eth = Symbol::parse("ETH/USDT").unwrap();
+    let mut cfg = VenueConfig::default();
+    cfg.markets.insert(
+        eth.clone(),
+        MarketRules {
+            tick_size: d("0.1"),
+            step_size: d("0.001"),
+            min_notional: d("10"),
+            fee_bps: d("10"),
+        },
+    );
+    let mut x = venue(cfg, "100000", "0", "1");
+    x.set_market(0, &eth, d("3000"), d("2"), d("10"));
+    let filter = |r| rejected_with(r).1;
+    assert_eq!(
+        filter(x.place(0, &buy("f1", "0.01", "50000.005", Tif::Ioc))),
+        "Filter failure: PRICE_FILTER"
+    );
+    assert_eq!(
+        filter(x.place(0, &buy("f2", "0.000015", "50000", Tif::Ioc))),
+        "Filter failure: LOT_SIZE"
+    );
+    // 0.0001 * 49999.99 = 4.999999 < 5.
+    assert_eq!(
+        filter(x.place(0, &buy("f3", "0.0001", "49999.99", Tif::Ioc))),
+        "Filter failure: MIN_NOTIONAL"
+    );
+    let (code, _) = rejected_with(x.place(0, &buy("f3", "0.0001", "40000", Tif::Ioc)));
+    assert_eq!(code, -1013);
+    // Exactly the minimum is enough.
+    assert!(x.place(0, &buy("f4", "0.0001", "50000", Tif::Gtc)).is_ok());
+    // Per-market rules: ETH's tick is 0.1 and its minimum notional 10.
+    let eth_buy = |id, qty, px| request(id, &eth, Side::Buy, qty, px, Tif::Ioc, 0);
+    assert_eq!(
+        filter(x.place(0, &eth_buy("f5", "1", "3000.05"))),
+        "Filter failure: PRICE_FILTER"
+    );
+    assert_eq!(
+        filter(x.place(0, &eth_buy("f6", "0.0001", "3000.1"))),
+        "Filter failure: LOT_SIZE"
+    );
+    assert_eq!(
+        filter(x.place(0, &eth_buy("f7", "0.003", "3000.1"))),
+        "Filter failure: MIN_NOTIONAL"
+    );
+    assert!(x.place(0, &eth_buy("f8", "0.004", "3000.1")).is_ok());
+    assert_eq!(x.orders().count(), 2);
+}
+
+#[test]
+fn insufficient_balance_counts_the_fee_for_buys_and_the_base_for_sells() {
+    let mut x = venue(VenueConfig::default(), "5004.99", "0.09999", "1");
+    let insufficient = (-2010, INSUFFICIENT_BALANCE.to_string());
+    // 0.1 * 50000 * 1.001 = 5005.
+    let r = buy("b1", "0.1", "50000", Tif::Gtc);
+    assert_eq!(rejected_with(x.place(0, &r)), insufficient);
+    x.deposit(&usdt(), d("0.01"));
+    let o = x.place(0, &r).unwrap();
+    assert_eq!(o.status, OrderStatus::Open);
+    assert_eq!(
+        x.funds(&usdt()),
+        Funds {
+            free: d("0"),
+            locked: d("5005")
+        }
+    );
+    // Locked funds are not free for the next order.
+    let r2 = buy("b2", "0.0001", "50000", Tif::Gtc);
+    assert_eq!(rejected_with(x.place(0, &r2)), insufficient);
+    let s = sell("s1", "0.1", "60000", Tif::Gtc);
+    assert_eq!(rejected_with(x.place(0, &s)), insufficient);
+    x.deposit(&btc(), d("0.00001"));
+    assert_eq!(x.place(0, &s).unwrap().status, OrderStatus::Open);
+    assert_eq!(
+        x.funds(&btc()),
+        Funds {
+            free: d("0"),
+            locked: d("0.1")
+        }
+    );
+    assert_eq!(x.orders().count(), 2);
+}
+
+#[test]
+fn gtc_rests_locks_and_fills_on_a_later_market_move_unlocking_the_difference() {
+    let mut x = venue(VenueConfig::default(), "10000", "0", "1");
+    let s = btc_usdt();
+    let o = x.place(0, &buy("g1", "0.1", "49900", Tif::Gtc)).unwrap();
+    assert_eq!(o.status, OrderStatus::Open);
+    assert!(x.trades().next().is_none());
+    // 0.1 * 49900 * 1.001.
+    assert_eq!(
+        x.funds(&usdt()),
+        Funds {
+            free: d("5005.01"),
+            locked: d("4994.99")
+        }
+    );
+    assert_eq!(x.open_orders().count(), 1);
+    // A move that does not reach it changes nothing.
+    x.set_market(5, &s, d("49950"), d("2"), d("1"));
+    assert_eq!(
+        x.fetch_order(5, &s, &coid("g1")).unwrap().status,
+        OrderStatus::Open
+    );
+    // Ask 49800 * 1.0001 = 49804.98 <= 49900: fills at the book's price, not the limit.
+    x.set_market(7, &s, d("49800"), d("2"), d("1"));
+    let o = x.fetch_order(8, &s, &coid("g1")).unwrap();
+    assert_eq!(o.status, OrderStatus::Closed);
+    assert_eq!(o.average, Some(d("49804.98")));
+    assert_eq!(o.fee, d("4.980498"));
+    assert_eq!(x.trades().next().unwrap().t_ms, 7);
+    assert_eq!(
+        x.funds(&usdt()),
+        Funds {
+            free: d("5014.521502"),
+            locked: d("0")
+        }
+    );
+    assert_eq!(x.funds(&btc()).free, d("0.1"));
+    assert_eq!(x.open_orders().count(), 0);
+    assert_eq!(x.asks(&s)[0].qty, d("0.9"));
+}
+
+#[test]
+fn resting_orders_fill_oldest_first_against_limited_depth() {
+    let cfg = VenueConfig {
+        levels: 1,
+        ..VenueConfig::default()
+    };
+    let mut x = venue(cfg, "10000", "0", "1");
+    let s = btc_usdt();
+    x.place(0, &buy("o1", "0.01", "49900", Tif::Gtc)).unwrap();
+    x.place(0, &buy("o2", "0.01", "49950", Tif::Gtc)).unwrap();
+    x.set_market(3, &s, d("49800"), d("2"), d("0.015"));
+    let first = x.fetch_order(3, &s, &coid("o1")).unwrap();
+    let second = x.fetch_order(3, &s, &coid("o2")).unwrap();
+    assert_eq!(first.status, OrderStatus::Closed);
+    assert_eq!(
+        (second.status, second.filled),
+        (OrderStatus::Open, d("0.005"))
+    );
+    let open: Vec<_> = x.open_orders().map(|o| o.order_id.as_str()).collect();
+    assert_eq!(open, ["2"]);
+    // The partly filled resting buy still locks exactly its remaining qty at its limit.
+    assert_eq!(
+        x.funds(&usdt()).locked,
+        d("0.005") * d("49950") * d("1.001")
+    );
+}
+
+#[test]
+fn cancel_releases_the_lock_and_a_second_cancel_is_not_found() {
+    let mut x = venue(VenueConfig::default(), "10000", "1", "1");
+    let s = btc_usdt();
+    x.place(0, &buy("c1", "0.1", "49900", Tif::Gtc)).unwrap();
+    x.place(0, &sell("c2", "0.5", "51000", Tif::Gtc)).unwrap();
+    assert_eq!(x.funds(&btc()).locked, d("0.5"));
+    let eth = Symbol::parse("ETH/USDT").unwrap();
+    assert_eq!(x.cancel(1, &eth, &coid("c1")), Err(ExchangeError::NotFound));
+    let o = x.cancel(1, &s, &coid("c1")).unwrap();
+    assert_eq!(
+        (o.status, o.filled, o.remaining),
+        (OrderStatus::Canceled, d("0"), d("0.1"))
+    );
+    assert_eq!(
+        x.funds(&usdt()),
+        Funds {
+            free: d("10000"),
+            locked: d("0")
+        }
+    );
+    assert_eq!(x.cancel(2, &s, &coid("c1")), Err(ExchangeError::NotFound));
+    assert_eq!(
+        x.fetch_order(2, &s, &coid("c1")).unwrap().status,
+        OrderStatus::Canceled
+    );
+    // A canceled order never fills, whatever the market does.
+    x.set_market(3, &s, d("40000"), d("2"), d("1"));
+    assert!(x.trades().next().is_none());
+    x.cancel(4, &s, &coid("c2")).unwrap();
+    assert_eq!(
+        x.funds(&btc()),
+        Funds {
+            free: d("1"),
+            locked: d("0")
+        }
+    );
+    assert_eq!(x.open_orders().count(), 0);
+    assert_eq!(
+        x.cancel(5, &s, &coid("never")),
+        Err(ExchangeError::NotFound)
+    );
+}
+
+#[test]
+fn consumed_depth_is_replenished_by_set_market() {
+    let mut x = venue(VenueConfig::default(), "100000", "0", "0.5");
+    let s = btc_usdt();
+    x.place(0, &buy("d1", "0.5", "50005", Tif::Ioc)).unwrap();
+    assert_eq!(x.asks(&s)[0].qty, d("0"));
+    assert_eq!(x.best_bid_ask(&s), Some((d("49995"), d("50010"))));
+    // Nothing left at 50005 until the book is rebuilt.
+    let o = x.place(1, &buy("d2", "0.1", "50005", Tif::Ioc)).unwrap();
+    assert_eq!(o.filled, d("0"));
+    x.set_market(2, &s, d("50000"), d("2"), d("0.5"));
+    assert_eq!(x.asks(&s)[0].qty, d("0.5"));
+    assert_eq!(x.best_bid_ask(&s), Some((d("49995"), d("50005"))));
+    let o = x.place(3, &buy("d3", "0.1", "50005", Tif::Ioc)).unwrap();
+    assert_eq!(o.filled, d("0.1"));
+}
+
+/// A BTC/USDT request sent at `now`, for placements beyond the receive window of 0.
+fn at(now: TimeMs, side: Side, id: &str, qty: &str, limit: &str, tif: Tif) -> OrderRequest {
+    request(id, &btc_usdt(), side, qty, limit, tif, now)
+}
+
+fn retaining(ms: Option<u64>) -> VenueConfig {
+    VenueConfig {
+        order_retention_ms: ms,
+        ..VenueConfig::default()
+    }
+}
+
+fn coids(x: &SimExchange) -> Vec<String> {
+    x.orders()
+        .map(|o| o.client_order_id.as_str().to_string())
+        .collect()
+}
+
+#[test]
+fn retention_forgets_orders_finished_long_ago_with_their_trades() {
+    let mut x = venue(retaining(Some(1000)), "100000", "0", "1");
+    let s = btc_usdt();
+    let a = x.place(0, &buy("a", "0.01", "50100", Tif::Ioc)).unwrap();
+    assert_eq!(a.status, OrderStatus::Closed);
+    let b = x.place(500, &buy("b", "0.01", "50100", Tif::Ioc)).unwrap();
+    // 999 ms after `a` ended: still kept.
+    x.place(999, &buy("c", "0.01", "50100", Tif::Ioc)).unwrap();
+    assert_eq!(x.order_count(), 3);
+    assert_eq!(x.orders().count(), 3);
+    assert_eq!(x.fetch_order(999, &s, &coid("a")).unwrap(), a);
+    // 1000 ms after: forgotten by the next placement, with its trade.
+    let fourth = x
+        .place(1_000, &buy("d", "0.01", "50100", Tif::Ioc))
+        .unwrap();
+    assert_eq!(fourth.order_id.as_str(), "4");
+    assert_eq!(x.order_count(), 4);
+    assert_eq!(x.first_retained_order(), 1);
+    assert_eq!(
+        coids(&x),
+        [coid("b"), coid("c"), coid("d")].map(|c| c.to_string())
+    );
+    assert_eq!(
+        x.fetch_order(1_000, &s, &coid("a")),
+        Err(ExchangeError::NotFound)
+    );
+    assert!(x.fetch_trades(1_000, &s, &a.order_id).unwrap().is_empty());
+    assert_eq!((x.trade_count(), x.trades().count()), (4, 3));
+    assert_eq!(x.first_retained_trade(), 1);
+    let ids: Vec<_> = x.trades().map(|t| t.trade_id.as_str()).collect();
+    assert_eq!(ids, ["T2", "T3", "T4"]);
+    // Lookups of what is kept still work.
+    assert_eq!(x.fetch_order(1_000, &s, &coid("b")).unwrap(), b);
+    let tb = x.fetch_trades(1_000, &s, &b.order_id).unwrap();
+    assert_eq!(
+        tb.iter().map(|t| t.trade_id.as_str()).collect::<Vec<_>>(),
+        ["T2"]
+    );
+    // Absolute cursors: from a forgotten index, from the oldest kept; past the end, nothing.
+    assert_eq!(x.orders_from(0).count(), 3);
+    let from2: Vec<_> = x.orders_from(2).map(|o| o.order_id.as_str()).collect();
+    assert_eq!(from2, ["3", "4"]);
+    assert_eq!(x.orders_from(4).count(), 0);
+    assert_eq!(x.orders_from(99).count(), 0);
+    let t3: Vec<_> = x.trades_from(3).map(|t| t.trade_id.as_str()).collect();
+    assert_eq!(t3, ["T4"]);
+    assert_eq!(x.trades_from(0).count(), 3);
+    // Numbering goes on from what was ever created.
+    let e = x
+        .place(1_200, &buy("e", "0.01", "50100", Tif::Ioc))
+        .unwrap();
+    assert_eq!(e.order_id.as_str(), "5");
+    assert_eq!(x.trades().last().unwrap().trade_id.as_str(), "T5");
+    // Much later, everything finished is gone; the counts stay.
+    x.place(
+        10_000,
+        &at(10_000, Side::Buy, "f", "0.01", "50100", Tif::Ioc),
+    )
+    .unwrap();
+    assert_eq!(coids(&x), [coid("f").to_string()]);
+    assert_eq!((x.order_count(), x.trade_count()), (6, 6));
+    assert_eq!(x.trades().count(), 1);
+    assert_eq!(x.funds(&btc()).free, d("0.06"));
+}
+
+#[test]
+fn a_forgotten_order_leaves_a_newer_one_of_the_same_client_id_in_place() {
+    let mut x = venue(retaining(Some(1000)), "100000", "0", "1");
+    let s = btc_usdt();
+    x.place(0, &buy("a", "0.01", "50100", Tif::Ioc)).unwrap();
+    // OpenOnly: a finished id is a new order.
+    let again = x.place(500, &buy("a", "0.01", "50100", Tif::Ioc)).unwrap();
+    x.place(1_000, &buy("z", "0.01", "50100", Tif::Ioc))
+        .unwrap();
+    assert_eq!(x.first_retained_order(), 1);
+    assert_eq!(x.fetch_order(1_000, &s, &coid("a")).unwrap(), again);
+    x.place(1_500, &buy("y", "0.01", "50100", Tif::Ioc))
+        .unwrap();
+    assert_eq!(
+        x.fetch_order(1_500, &s, &coid("a")),
+        Err(ExchangeError::NotFound)
+    );
+}
+
+#[test]
+fn an_open_order_at_the_front_holds_back_later_ones_until_it_ends() {
+    let mut x = venue(retaining(Some(1000)), "100000", "1", "0.01");
+    let s = btc_usdt();
+    // g rests; a fills at once; j sells 0.01 at once and rests the rest.
+    x.place(0, &buy("g", "0.01", "49900", Tif::Gtc)).unwrap();
+    let a = x.place(0, &buy("a", "0.01", "50005", Tif::Ioc)).unwrap();
+    assert_eq!(a.status, OrderStatus::Closed);
+    let j = x.place(0, &sell("j", "0.05", "49995", Tif::Gtc)).unwrap();
+    assert_eq!((j.status, j.filled), (OrderStatus::Open, d("0.01")));
+    // Long after `a` ended, the open `g` in front keeps it.
+    x.place(5_000, &buy("b", "0.01", "50010", Tif::Ioc))
+        .unwrap();
+    assert_eq!(x.orders().count(), 4);
+    assert_eq!(x.fetch_order(5_000, &s, &coid("a")).unwrap(), a);
+    assert_eq!(x.fetch_trades(5_000, &s, &a.order_id).unwrap().len(), 1);
+    // g fills on a move down at 6000 (the resting sell j at 49995 does not).
+    x.set_market(6_000, &s, d("49800"), d("2"), d("1"));
+    let g = x.fetch_order(6_000, &s, &coid("g")).unwrap();
+    assert_eq!(g.status, OrderStatus::Closed);
+    let ids: Vec<_> = x.trades().map(|t| t.trade_id.as_str()).collect();
+    assert_eq!(ids, ["T1", "T2", "T3", "T4"]);
+    // 6999: g ended 999 ms ago, nothing goes.
+    x.place(6_999, &at(6_999, Side::Buy, "c", "0.01", "50000", Tif::Ioc))
+        .unwrap();
+    assert_eq!(x.first_retained_order(), 0);
+    // 7000: g and a go; the open j stops the walk (b ended long ago but comes after it).
+    x.place(7_000, &at(7_000, Side::Buy, "e", "0.01", "50000", Tif::Ioc))
+        .unwrap();
+    assert_eq!(x.first_retained_order(), 2);
+    assert_eq!(coids(&x), ["j", "b", "c", "e"].map(|c| coid(c).to_string()));
+    for gone in ["g", "a"] {
+        assert_eq!(
+            x.fetch_order(7_000, &s, &coid(gone)),
+            Err(ExchangeError::NotFound)
+        );
+    }
+    // a's trade T1 went; j's T2 (kept) now holds back g's T4 (forgotten order, unreachable).
+    let ids: Vec<_> = x.trades().map(|t| t.trade_id.as_str()).collect();
+    assert_eq!(ids[..3], ["T2", "T3", "T4"]);
+    assert!(x.fetch_trades(7_000, &s, &g.order_id).unwrap().is_empty());
+    // The kept orders still work by their absolute indices: j fills on a move up, then
+    // b is found, and a cancel finds j after the compaction.
+    let fills = x.fetch_trades(7_000, &s, &j.order_id).unwrap();
+    assert_eq!(fills.len(), 1);
+    assert_eq!(
+        x.fetch_order(7_000, &s, &coid("b")).unwrap().status,
+        OrderStatus::Closed
+    );
+    x.set_market(7_100, &s, d("50000"), d("2"), d("0.02"));
+    let j_now = x.fetch_order(7_100, &s, &coid("j")).unwrap();
+    assert_eq!((j_now.status, j_now.filled), (OrderStatus::Open, d("0.03")));
+    assert_eq!(x.fetch_trades(7_100, &s, &j.order_id).unwrap().len(), 2);
+    assert_eq!(x.open_orders().count(), 1);
+    let canceled = x.cancel(7_200, &s, &coid("j")).unwrap();
+    assert_eq!(canceled.status, OrderStatus::Canceled);
+    assert_eq!(x.funds(&btc()).locked, d("0"));
+    // Once j is old enough, everything before the newest goes, trades included.
+    x.place(8_200, &at(8_200, Side::Buy, "h", "0.01", "50005", Tif::Ioc))
+        .unwrap();
+    assert_eq!(coids(&x), [coid("h").to_string()]);
+    assert!(x.trades().all(|t| t.order_id.as_str() == "7"));
+    assert_eq!((x.order_count(), x.trades().count()), (7, 1));
+}
+
+#[test]
+fn without_retention_nothing_is_ever_forgotten() {
+    let mut x = venue(retaining(None), "100000", "1", "1");
+    let s = btc_usdt();
+    let a = x.place(0, &buy("a", "0.01", "50100", Tif::Ioc)).unwrap();
+    x.place(0, &sell("b", "0.01", "60000", Tif::Gtc)).unwrap();
+    x.cancel(1, &s, &coid("b")).unwrap();
+    let late = crate::router::limits::MAX_TIME_MS;
+    x.forget_before(late);
+    x.place(late, &at(late, Side::Buy, "c", "0.01", "50100", Tif::Ioc))
+        .unwrap();
+    assert_eq!((x.first_retained_order(), x.first_retained_trade()), (0, 0));
+    assert_eq!(x.orders().count(), 3);
+    assert_eq!(x.trades().count(), 2);
+    assert_eq!(x.fetch_order(late, &s, &coid("a")).unwrap(), a);
+    assert_eq!(x.fetch_trades(late, &s, &a.order_id).unwrap().len(), 1);
+    assert_eq!(
+        x.fetch_order(late, &s, &coid("b")).unwrap().status,
+        OrderStatus::Canceled
+    );
+}
+
+/// Random placements, faults, market moves and cancels from a fixed-seed generator; after
+/// every step funds are non-negative, locks match the open orders, and both assets'
+/// totals equal the deposits moved by the trades, minus their fees.
+#[test]
+fn funds_stay_non_negative_and_are_conserved_except_fees() {
+    let mut seed: u64 = 0x5eed;
+    let mut next = |n: u64| {
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (seed >> 33) % n
+    };
+    let s = btc_usdt();
+    let mut x = venue(VenueConfig::default(), "100000", "2", "0.05");
+    let fee_rate = d("0.001");
+    for step in 0..400u64 {
+        let now = step * 10;
+        match next(10) {
+            0 | 1 => {
+                let mid = Decimal::from(45_000 + next(10_000)) + Decimal::new(next(100) as i64, 2);
+                let spread = Decimal::from(next(10));
+                let depth = Decimal::new(next(100) as i64, 3);
+                x.set_market(now, &s, mid, spread, depth);
+            }
+            2 => {
+                let id = format!("k{}", next(8));
+                let _ = x.cancel(now, &s, &coid(&id));
+            }
+            _ => {
+                match next(6) {
+                    0 => x.arm(PlacementFault::Reject),
+                    1 => x.arm(PlacementFault::Partial {
+                        ratio: Decimal::new(next(100) as i64, 2),
+                    }),
+                    2 => x.arm(PlacementFault::Requote {
+                        bps: Decimal::from(next(30)),
+                    }),
+                    _ => {}
+                }
+                let mid = x.mid(&s).unwrap_or(Decimal::from(50_000));
+                let offset = Decimal::from(next(200)) - Decimal::from(100);
+                let limit = (mid * (Decimal::ONE + offset * bps_fraction())).round_dp(2);
+                let qty = Decimal::new(1 + next(30_000) as i64, 5);
+                let side = if next(2) == 0 { Side::Buy } else { Side::Sell };
+                let tif = if next(2) == 0 { Tif::Ioc } else { Tif::Gtc };
+                let id = format!("k{}", next(8));
+                let sent = now.saturating_sub(next(6_000));
+                let r = request(
+                    &id,
+                    &s,
+                    side,
+                    &qty.to_string(),
+                    &limit.to_string(),
+                    tif,
+                    sent,
+                );
+                let _ = x.place(now, &r);
+            }
+        }
+        for (_, f) in x.assets() {
+            assert!(
+                f.free >= Decimal::ZERO && f.locked >= Decimal::ZERO,
+                "step {step}"
+            );
+        }
+        let (mut quote, mut base) = (d("100000"), d("2"));
+        for t in x.trades() {
+            let notional = t.price * t.qty;
+            assert_eq!(t.fee, notional * fee_rate);
+            match t.side {
+                Side::Buy => {
+                    quote -= notional + t.fee;
+                    base += t.qty;
+                }
+                Side::Sell => {
+                    quote += notional - t.fee;
+                    base -= t.qty;
+                }
+            }
+        }
+        assert_eq!(x.funds(&usdt()).total(), quote, "step {step}");
+        assert_eq!(x.funds(&btc()).total(), base, "step {step}");
+        let (mut quote_locked, mut base_locked) = (Decimal::ZERO, Decimal::ZERO);
+        for o in x.open_orders() {
+            assert_eq!(o.status, OrderStatus::Open);
+            match o.side {
+                Side::Buy => quote_locked += o.remaining * o.price * (Decimal::ONE + fee_rate),
+                Side::Sell => base_locked += o.remaining,
+            }
+        }
+        assert_eq!(x.funds(&usdt()).locked, quote_locked, "step {step}");
+        assert_eq!(x.funds(&btc()).locked, base_locked, "step {step}");
+        let open = x.orders().filter(|o| o.status == OrderStatus::Open);
+        assert_eq!(open.count(), x.open_orders().count());
+        for o in x.orders().cloned().collect::<Vec<_>>() {
+            assert_eq!(o.filled + o.remaining, o.amount);
+            let filled: Decimal = x
+                .fetch_trades(now, &s, &o.order_id)
+                .unwrap()
+                .iter()
+                .map(|t| t.qty)
+                .sum();
+            assert_eq!(filled, o.filled);
+        }
+    }
+    // The loop did exercise the venue.
+    assert!(x.trades().count() > 20, "{}", x.trades().count());
+    assert!(x.orders().any(|o| o.status == OrderStatus::Canceled));
+    assert!(x
+        .orders()
+        .any(|o| o.status == OrderStatus::Expired && o.filled > Decimal::ZERO));
+}
