@@ -16,10 +16,12 @@ impl Invariants {
     /// specification allows. An intent that reached a terminal state leaves the lookups.
     pub fn on_audit(&mut self, line: &AuditLine, venue: &SimExchange) -> Option<Violation> {
         self.checks += 1;
-        if let Some(v) = self.slippage_guard(line) {
+        // One lookup of the intent's slot serves every check of the line.
+        let slot = self.by_intent.get(&line.intent_id).copied();
+        if let Some(v) = self.slippage_guard(line, slot) {
             return Some(v);
         }
-        self.count(line);
+        self.count(line, slot);
         self.audit.observe_line(line);
         let problems = self.audit.problems();
         if problems.len() > self.audit_problems {
@@ -31,7 +33,7 @@ impl Invariants {
                 format!("seq {}: {p}", line.seq),
             ));
         }
-        let found = self.against_venue(line, venue);
+        let found = slot.and_then(|i| self.against_venue(line, i, venue));
         if line.state.is_terminal() && line.detail.event().is_none() {
             self.retire(&line.intent_id);
         }
@@ -39,25 +41,18 @@ impl Invariants {
     }
 
     /// Counts the line's transition (or ignored duplicate), as the router must count it.
-    fn count(&mut self, line: &AuditLine) {
+    fn count(&mut self, line: &AuditLine, slot: Option<usize>) {
         match line.detail.event() {
             Some("duplicate_ignored") => self.log_duplicates += 1,
             Some(_) => {}
             None => {
-                let from = match line.state {
-                    State::New => 0,
-                    _ => self
-                        .by_intent
-                        .get(&line.intent_id)
-                        .and_then(|&i| self.intents.get(i)?.as_ref())
-                        .map_or(0, |t| 1 + t.state.index()),
+                let t = slot.and_then(|i| self.intents.get_mut(i)?.as_mut());
+                let from = match (line.state, &t) {
+                    (State::New, _) | (_, None) => 0,
+                    (_, Some(t)) => 1 + t.state.index(),
                 };
                 self.log_edges[from][line.state.index()] += 1;
-                if let Some(t) = self
-                    .by_intent
-                    .get(&line.intent_id)
-                    .and_then(|&i| self.intents.get_mut(i)?.as_mut())
-                {
+                if let Some(t) = t {
                     t.state = line.state;
                 }
             }
@@ -66,12 +61,9 @@ impl Invariants {
 
     /// The slippage guard event comes exactly before an attempt placed while the market the
     /// router was told of is beyond the cap, and names that market.
-    fn slippage_guard(&mut self, line: &AuditLine) -> Option<Violation> {
+    fn slippage_guard(&mut self, line: &AuditLine, slot: Option<usize>) -> Option<Violation> {
         let id = line.intent_id.as_str();
-        let t = self
-            .by_intent
-            .get(&line.intent_id)
-            .and_then(|&i| self.intents.get(i)?.as_ref())?;
+        let t = self.intents.get(slot?)?.as_ref()?;
         let market = self
             .last_mid
             .iter()
@@ -121,8 +113,12 @@ impl Invariants {
     }
 
     /// The checks of one line against the venue's records and the checker's money model.
-    fn against_venue(&mut self, line: &AuditLine, venue: &SimExchange) -> Option<Violation> {
-        let i = *self.by_intent.get(&line.intent_id)?;
+    fn against_venue(
+        &mut self,
+        line: &AuditLine,
+        i: usize,
+        venue: &SimExchange,
+    ) -> Option<Violation> {
         let t = self.intents.get(i)?.as_ref()?;
         let id = line.intent_id.as_str();
         self.checks += 1;
