@@ -12,6 +12,7 @@ mod check_audit;
 mod demo;
 mod fuzz;
 mod progress;
+mod recover;
 mod run;
 
 /// Deterministic order execution for crypto spot bots, and the harness that proves it safe.
@@ -55,10 +56,36 @@ enum Command {
         /// A run not quiescent after this many simulator steps is reported as a livelock.
         #[arg(long, default_value_t = 10_000_000, value_name = "N")]
         max_steps: u64,
+        /// Crash the router after the Nth journal append (from 1), then restart it.
+        #[arg(long, value_name = "N")]
+        crash_at: Option<u64>,
+        /// With --crash-at: what the crash leaves of the unsynced lines: written, dropped, torn.
+        #[arg(
+            long,
+            default_value = "dropped",
+            value_name = "MODE",
+            requires = "crash_at"
+        )]
+        crash_mode: String,
+        /// Replay the scenario once per journal append point and crash mode; report how many
+        /// held, or the first that did not with the command that replays it.
+        #[arg(long, conflicts_with_all = ["crash_at", "audit"])]
+        crash_everywhere: bool,
         /// Switch on a deliberate bug in the router (needs a build with `--features mutants`).
         #[cfg(feature = "mutants")]
         #[arg(long, hide = true)]
         mutant: Option<String>,
+    },
+    /// Print what a restart would rebuild from a journal (and snapshot): open intents and
+    /// their states, reservations, the orders it must query, a torn tail. Exit 2 on a journal
+    /// or snapshot it cannot rebuild from.
+    Recover {
+        /// The journal (the router's JSONL audit log).
+        #[arg(value_name = "JOURNAL.jsonl")]
+        journal: PathBuf,
+        /// The snapshot the journal continues from.
+        #[arg(long, value_name = "FILE")]
+        snapshot: Option<PathBuf>,
     },
     /// Run one generated scenario per seed, in parallel, with swarm-drawn fault mixes; on the
     /// first violation write the minimised scenario and exit 1.
@@ -129,6 +156,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Demo { audit } => demo::run(audit.as_deref()),
         Command::CheckAudit { file, json } => check_audit::main(&file, json),
+        Command::Recover { journal, snapshot } => recover::main(&journal, snapshot.as_deref()),
         Command::Bench {
             intents,
             no_check,
@@ -184,9 +212,16 @@ fn main() -> ExitCode {
             market_symbol,
             json,
             max_steps,
+            crash_at,
+            crash_mode,
+            crash_everywhere,
             #[cfg(feature = "mutants")]
             mutant,
         } => {
+            let Some(mode) = order_router::sim::CrashMode::parse(&crash_mode) else {
+                errln!("error: --crash-mode: `{crash_mode}` is not written, dropped or torn");
+                return ExitCode::from(2);
+            };
             #[cfg(feature = "mutants")]
             let (mutant_name, tweak) = match mutant.as_deref() {
                 None => (None, None),
@@ -211,6 +246,8 @@ fn main() -> ExitCode {
                 market_symbol: market_symbol.as_deref(),
                 json,
                 max_steps,
+                crash_at: crash_at.map(|n| (n, mode)),
+                crash_everywhere,
                 mutant: mutant_name,
                 tweak,
             })

@@ -68,6 +68,9 @@ impl Reservation {
     }
 }
 
+/// How a booking moved each asset's total, the reservation's asset first.
+pub type Booked = SmallVec<[(Asset, Decimal); 3]>;
+
 /// The router's book of what it owns.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Portfolio {
@@ -213,13 +216,15 @@ impl Portfolio {
 
     /// Books the trades of one intent: what they spend comes out of its reservation, what they
     /// bring in is added, fees come out of their asset (out of the reservation when it holds it).
-    /// All or nothing: everything is checked before anything is booked.
+    /// All or nothing: everything is checked before anything is booked. Returns how each
+    /// asset's total moved (the reservation's asset first): the journal records it, so a
+    /// restart can rebuild the balances without the trades.
     pub fn apply_fills(
         &mut self,
         r: &mut Reservation,
         symbol: &Symbol,
         trades: &[Trade],
-    ) -> Result<(), PortfolioError> {
+    ) -> Result<Booked, PortfolioError> {
         // Pass 1: check every trade and total what it moves. Fees in a third asset are rare
         // (a Binance BNB discount); at most a few assets are touched.
         let mut held = r.amount;
@@ -285,24 +290,45 @@ impl Portfolio {
             }
         }
         // Pass 2: book it.
+        let mut booked = Booked::new();
         if let Some(b) = self.balances.get_mut(&r.asset) {
             b.total -= spent;
             b.reserved -= spent;
         }
+        if !spent.is_zero() {
+            booked.push((r.asset.clone(), -spent));
+        }
         for (asset, delta) in moves {
             let b = self.balances.get_or_insert_with(asset, Balance::default);
             b.total += delta;
+            booked.push((asset.clone(), delta));
         }
         r.amount = held;
-        if let Some(t) = trades.last() {
-            if self.last_prices.get(symbol) != Some(&t.price) {
-                self.last_prices.insert(symbol, t.price);
-            }
+        Ok(booked)
+    }
+
+    /// Moves a total by what the journal says a booking moved it (recovery): checked, and the
+    /// total may not fall below what is reserved.
+    pub(crate) fn rebook(&mut self, asset: &Asset, delta: Decimal) -> Result<(), PortfolioError> {
+        let b = self.balances.get_or_insert_with(asset, Balance::default);
+        let total = b
+            .total
+            .checked_add(delta)
+            .ok_or_else(|| PortfolioError::Overflow(asset.clone()))?;
+        if total < Decimal::ZERO {
+            return Err(PortfolioError::Insufficient {
+                asset: asset.clone(),
+                wanted: -delta,
+                available: b.total,
+            });
         }
+        b.total = total;
         Ok(())
     }
 
-    /// The last price seen for a symbol, from market data or own fills.
+    /// The last price market data gave for a symbol. Own fills do not set it: they are booked
+    /// when reconciled, which can be long after they happened (after a restart, say), and an
+    /// old trade must not pass for the market now.
     pub fn last_price(&self, symbol: &Symbol) -> Option<Decimal> {
         self.last_prices.get(symbol).copied()
     }
@@ -388,12 +414,22 @@ mod tests {
             reservation_need(&btc(), Side::Buy, d("0.01"), d("50100"), d("0.001")).unwrap();
         assert_eq!(need, d("501.501"));
         let mut r = p.reserve(&asset, need).unwrap();
-        p.apply_fills(&mut r, &btc(), &[trade(Side::Buy, "50000", "0.01", "0.5")])
+        let booked = p
+            .apply_fills(&mut r, &btc(), &[trade(Side::Buy, "50000", "0.01", "0.5")])
             .unwrap();
         assert_eq!(r.amount(), d("1.001"));
         assert_eq!(p.balance(&usdt()).total, d("499.5"));
         assert_eq!(p.balance(&Asset::new("BTC").unwrap()).total, d("0.01"));
-        assert_eq!(p.last_price(&btc()), Some(d("50000")));
+        // What the journal records of the booking: each total's move.
+        assert_eq!(
+            booked.as_slice(),
+            &[
+                (usdt(), d("-500.5")),
+                (Asset::new("BTC").unwrap(), d("0.01"))
+            ]
+        );
+        // A booked trade is not market data.
+        assert_eq!(p.last_price(&btc()), None);
         let _ = p.release_all(r);
         assert_eq!(p.reserved_total(), Decimal::ZERO);
     }

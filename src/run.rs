@@ -8,7 +8,9 @@ use order_router::model::Symbol;
 use order_router::router::RouterConfig;
 use order_router::sim::market;
 use order_router::sim::scenario::load;
-use order_router::sim::{run_observed, Report, RunOptions, FAULT_KINDS, LIVELOCK};
+use order_router::sim::{
+    run, run_observed, CrashMode, Report, RunOptions, Scenario, FAULT_KINDS, LIVELOCK,
+};
 
 use crate::output::Output;
 
@@ -30,6 +32,10 @@ pub struct Args<'a> {
     pub json: bool,
     /// The step limit: a run still going after it is a livelock.
     pub max_steps: u64,
+    /// Crash the router after this journal append, leaving the unsynced lines so.
+    pub crash_at: Option<(u64, CrashMode)>,
+    /// Replay once per append point and crash mode.
+    pub crash_everywhere: bool,
     /// A deliberate bug switched on (test builds only), echoed in the replay command.
     pub mutant: Option<&'a str>,
     /// Changes the scenario's router settings before the run (switches the bug on).
@@ -91,12 +97,16 @@ pub fn main(args: Args<'_>) -> ExitCode {
         seed,
         max_steps: args.max_steps,
         keep_audit: audit.is_some(),
+        crash_at: args.crash_at,
         ..RunOptions::default()
     };
     if let Some(tweak) = &args.tweak {
         let mut cfg = scenario.router.clone();
         tweak(&mut cfg);
         opts.router_override = Some(cfg);
+    }
+    if args.crash_everywhere {
+        return crash_everywhere(&args, &scenario, opts);
     }
     let mut progress = crate::progress::Reporter::new("run", "steps");
     let mut tell = |steps: u64, t_ms: u64| progress.tell(steps, &format!("sim time {t_ms} ms"));
@@ -129,6 +139,55 @@ pub fn main(args: Args<'_>) -> ExitCode {
     exit_code(&report)
 }
 
+/// One run per journal append point and crash mode: every one must pass.
+fn crash_everywhere(args: &Args<'_>, scenario: &Scenario, mut opts: RunOptions) -> ExitCode {
+    let base = run(scenario, &opts);
+    if !base.passed() {
+        out!("{}", summary(args.file, args, &base));
+        errln!("the scenario fails without a crash; fix that first");
+        return exit_code(&base);
+    }
+    let points = base.audit_lines;
+    let mut held = 0u64;
+    // A restart takes time, so an `expect` about timing may not hold; only the checks judge.
+    let mut expects_missed = 0u64;
+    let mut progress = crate::progress::Reporter::new("crash-everywhere", "runs");
+    for n in 1..=points {
+        for mode in CrashMode::ALL {
+            opts.crash_at = Some((n, mode));
+            let r = run(scenario, &opts);
+            progress.tell(held, &format!("append {n} of {points}"));
+            if r.violation.is_none() && !r.failed_expects.is_empty() {
+                expects_missed += 1;
+            }
+            if r.violation.is_some() {
+                let one = Args {
+                    crash_at: Some((n, mode)),
+                    crash_everywhere: false,
+                    tweak: None,
+                    ..*args
+                };
+                out!("{}", summary(args.file, &one, &r));
+                outln!(
+                    "crash-everywhere: {held} crash points held; the crash after append {n} ({}) did not",
+                    mode.name()
+                );
+                return ExitCode::from(1);
+            }
+            held += 1;
+        }
+    }
+    outln!(
+        "crash-everywhere {}: {held} crash points held ({points} journal appends x written, dropped, torn), seed {}",
+        args.file.display(),
+        opts.seed
+    );
+    if expects_missed > 0 {
+        outln!("          {expects_missed} of them missed an expect row (a restart moves timing; every check held)");
+    }
+    ExitCode::SUCCESS
+}
+
 fn exit_code(r: &Report) -> ExitCode {
     ExitCode::from(if r.passed() { 0 } else { 1 })
 }
@@ -143,6 +202,9 @@ fn replay_command(args: &Args<'_>, seed: u64) -> String {
     }
     if args.max_steps != RunOptions::default().max_steps {
         let _ = write!(cmd, " --max-steps {}", args.max_steps);
+    }
+    if let Some((n, mode)) = args.crash_at {
+        let _ = write!(cmd, " --crash-at {n} --crash-mode {}", mode.name());
     }
     let mutant = args.mutant;
     if let Some(m) = mutant {

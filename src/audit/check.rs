@@ -276,6 +276,8 @@ struct Attempts {
     retry: Option<(u32, u64, u64)>,
     /// The previous `RETRY`'s backoff.
     last_backoff: Option<u64>,
+    /// A restart came between the pending `RETRY` and its attempt: the attempt may be late.
+    restarted: bool,
 }
 
 impl Track {
@@ -333,6 +335,8 @@ pub struct LineView<'a> {
     pub intent_id: &'a str,
     pub state: State,
     pub is_event: bool,
+    /// The `recovered` event: the router restarted here, so timing may stretch.
+    pub recovered: bool,
     pub qty: Option<Decimal>,
     pub client_order_id: Option<&'a str>,
     pub filled_qty: Option<Decimal>,
@@ -361,6 +365,7 @@ impl<'a> From<&'a Record> for LineView<'a> {
             intent_id: &r.intent_id,
             state: r.state,
             is_event: r.event.is_some(),
+            recovered: r.event.as_deref() == Some("recovered"),
             qty: r.qty,
             client_order_id: r.client_order_id.as_deref(),
             filled_qty: r.filled_qty,
@@ -385,6 +390,7 @@ impl<'a> From<&'a AuditLine> for LineView<'a> {
             intent_id: l.intent_id.as_str(),
             state: l.state,
             is_event: l.detail.event().is_some(),
+            recovered: matches!(l.detail, Detail::Recovered),
             qty: None,
             client_order_id: None,
             filled_qty: None,
@@ -523,7 +529,7 @@ fn attempt_rules(
             }
             if let (State::Retry, Some((_, backoff, at))) = (t.state, a.retry.take()) {
                 let due = at.saturating_add(backoff);
-                let exact = policy.is_some();
+                let exact = policy.is_some() && !std::mem::take(&mut a.restarted);
                 if r.t_ms < due || (exact && r.t_ms != due) {
                     found.push(ProblemKind::RetryTiming {
                         due,
@@ -755,6 +761,9 @@ impl Checker {
                 }
             },
         };
+        if r.recovered {
+            t.attempts.restarted = true;
+        }
         if r.is_event {
             if r.state != t.state {
                 self.problems.push(report(ProblemKind::EventStateMismatch {
@@ -862,5 +871,10 @@ impl Checker {
     /// Whether the log ended this intent already (it reached a terminal state).
     pub fn finished(&self, intent_id: &str) -> bool {
         self.done.get(fnv1a64(intent_id.as_bytes())).is_some()
+    }
+
+    /// The terminal state the log gave an intent that ended.
+    pub fn finished_state(&self, intent_id: &str) -> Option<State> {
+        self.done.get(fnv1a64(intent_id.as_bytes()))
     }
 }

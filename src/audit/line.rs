@@ -82,12 +82,14 @@ pub enum Detail {
         released: Decimal,
     },
     /// `RECONCILED`: the trades were fetched and booked; the rest of the reservation released.
+    /// `booked` is how each asset's total moved: what a restart replays.
     Reconciled {
         fills_count: u32,
         filled_qty: Decimal,
         avg_price: Decimal,
         fee: Decimal,
         released: Decimal,
+        booked: Box<[(Asset, Decimal)]>,
     },
     /// Event: a repeated delivery of a known intent was ignored.
     DuplicateIgnored,
@@ -109,6 +111,9 @@ pub enum Detail {
         cause: &'static str,
         next_ms: TimeMs,
     },
+    /// Event: the router restarted and rebuilt this intent from its journal; it goes on from
+    /// the state the line names.
+    Recovered,
 }
 
 impl Detail {
@@ -120,6 +125,7 @@ impl Detail {
             Detail::QueryPending { .. } => Some("query_pending"),
             Detail::CancelRequested { .. } => Some("cancel_requested"),
             Detail::TradesPending { .. } => Some("trades_pending"),
+            Detail::Recovered => Some("recovered"),
             _ => None,
         }
     }
@@ -251,14 +257,26 @@ pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
             avg_price,
             fee,
             released,
+            booked,
         } => {
             w.num_u64(k!("fills_count"), u64::from(*fills_count));
             w.dec(k!("filled_qty"), *filled_qty);
             w.dec(k!("avg_price"), *avg_price);
             w.dec(k!("fee"), *fee);
             w.dec(k!("released"), *released);
+            w.0.extend_from_slice(b",\"booked\":{");
+            for (i, (asset, delta)) in booked.iter().enumerate() {
+                if i > 0 {
+                    w.0.push(b',');
+                }
+                w.0.push(b'"');
+                w.0.extend_from_slice(asset.as_str().as_bytes());
+                w.0.extend_from_slice(b"\":");
+                push_decimal(w.0, *delta);
+            }
+            w.0.push(b'}');
         }
-        Detail::DuplicateIgnored => {}
+        Detail::DuplicateIgnored | Detail::Recovered => {}
         Detail::SlippageGuardApplied {
             market_price,
             limit_price,

@@ -7,9 +7,11 @@
 
 mod check;
 mod line;
-mod read;
+mod parse;
+pub(crate) mod read;
 
 pub use check::{Checker, LineView, Policy, Problem, ProblemKind};
 pub(crate) use line::digits_u64;
 pub use line::{checksum_ok, write_line, AuditLine, Detail};
+pub use parse::{parse_audit_line, word};
 pub use read::{read, read_line, read_stream, ReadError, Record};

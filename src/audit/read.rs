@@ -235,7 +235,7 @@ fn parse_line(line: usize, text: &str) -> Result<Record, ReadError> {
     })
 }
 
-fn opt_u64(
+pub(crate) fn opt_u64(
     obj: &Map<String, Value>,
     line: usize,
     field: &'static str,
@@ -246,7 +246,7 @@ fn opt_u64(
     }
 }
 
-fn opt_u32(
+pub(crate) fn opt_u32(
     obj: &Map<String, Value>,
     line: usize,
     field: &'static str,
@@ -261,7 +261,7 @@ fn opt_u32(
     }
 }
 
-fn req_str<'a>(
+pub(crate) fn req_str<'a>(
     obj: &'a Map<String, Value>,
     line: usize,
     field: &'static str,
@@ -269,7 +269,7 @@ fn req_str<'a>(
     opt_str(obj, line, field)?.ok_or(ReadError::Missing { line, field })
 }
 
-fn opt_str<'a>(
+pub(crate) fn opt_str<'a>(
     obj: &'a Map<String, Value>,
     line: usize,
     field: &'static str,
@@ -285,7 +285,11 @@ fn opt_str<'a>(
     }
 }
 
-fn req_u64(obj: &Map<String, Value>, line: usize, field: &'static str) -> Result<u64, ReadError> {
+pub(crate) fn req_u64(
+    obj: &Map<String, Value>,
+    line: usize,
+    field: &'static str,
+) -> Result<u64, ReadError> {
     match obj.get(field) {
         None => Err(ReadError::Missing { line, field }),
         Some(Value::Number(n)) => n.as_u64().ok_or_else(|| ReadError::Field {
@@ -301,7 +305,7 @@ fn req_u64(obj: &Map<String, Value>, line: usize, field: &'static str) -> Result
     }
 }
 
-fn opt_dec(
+pub(crate) fn opt_dec(
     obj: &Map<String, Value>,
     line: usize,
     field: &'static str,

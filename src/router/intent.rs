@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 use smallvec::SmallVec;
 
 use super::io::{Action, Command, OrderRequest, ReplyOutcome, RequestId};
+use super::recover::{LastLine, OpenIntent};
 use super::{is_legal, MarketRules, Mutant, Outputs, RouterConfig, State};
 use crate::audit::{AuditLine, Detail};
 use crate::decision::Intent;
@@ -92,11 +93,67 @@ pub(super) struct Active {
     next_request: u32,
     /// Current backoff for repeated queries (unknown order, trades).
     query_backoff_ms: u64,
+    /// Its id's fingerprint: the router's key for idempotency.
+    pub(super) fp: u64,
+    /// Rebuilt after a restart with an order that may be out, not yet answered for.
+    pub(super) in_doubt: bool,
+}
+
+/// What a restart does with an intent it rebuilt (see `recover`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Resume {
+    /// Reserve and place: nothing was held or sent.
+    Reserve,
+    /// Place the next attempt: its `SENT` never became durable, so nothing went out.
+    Place,
+    /// Ask the venue for the order by its client order id.
+    Query,
+    /// Poll the resting order by its client order id.
+    Poll,
+    /// End the attempt: retry or stop.
+    EndAttempt,
+    /// Wait out the backoff, then place the next attempt.
+    Backoff,
+    /// Fetch the trades and book them.
+    Reconcile,
+    /// Nothing to do.
+    Wait,
+}
+
+impl Resume {
+    /// What a restart does with an intent the journal left in `state` (see `recover`).
+    pub fn planned(state: State) -> Resume {
+        match state {
+            State::New => Resume::Reserve,
+            State::Reserved => Resume::Place,
+            State::Sent | State::Unknown => Resume::Query,
+            State::Partial => Resume::Poll,
+            State::Canceled | State::Error => Resume::EndAttempt,
+            State::Retry => Resume::Backoff,
+            State::Filled | State::PartialSuccess => Resume::Reconcile,
+            _ => Resume::Wait,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resume::Reserve => "reserve",
+            Resume::Place => "place",
+            Resume::Query => "query",
+            Resume::Poll => "poll",
+            Resume::EndAttempt => "end_attempt",
+            Resume::Backoff => "backoff",
+            Resume::Reconcile => "reconcile",
+            Resume::Wait => "wait",
+        }
+    }
 }
 
 impl Active {
-    pub(super) fn new(intent: Intent, rules: MarketRules) -> Active {
+    pub(super) fn new(intent: Intent, rules: MarketRules, fp: u64) -> Active {
         Active {
+            fp,
+            in_doubt: false,
             key: 0,
             intent,
             state: State::New,
@@ -134,6 +191,12 @@ impl Active {
     }
 
     fn line(&self, cx: &mut Cx<'_>, state: State, detail: Detail) {
+        cx.out.last = Some(LastLine {
+            seq: cx.out.seq,
+            t_ms: cx.now,
+            intent: self.fp,
+            state,
+        });
         let line = AuditLine {
             seq: cx.out.seq,
             t_ms: cx.now,
@@ -215,6 +278,12 @@ impl Active {
                 ref_price: i.ref_price(),
             },
         );
+        self.reserve_and_place(cx);
+    }
+
+    /// RESERVED and the first attempt, or FAILED before any order.
+    fn reserve_and_place(&mut self, cx: &mut Cx<'_>) {
+        let i = &self.intent;
         let (buy_factor, sell_factor) = cx.cap_factors;
         let lot = if cx.cfg.has(Mutant::NoLotRounding) {
             Decimal::new(1, 28)
@@ -401,6 +470,7 @@ impl Active {
                 let asked_after_window = query_sent_ms.is_some_and(|q| q > window_end);
                 if e == ExchangeError::NotFound && asked_after_window {
                     // The placement can no longer arrive: it was never executed.
+                    self.in_doubt = false;
                     self.phase = Phase::Idle;
                     self.end_attempt(cx);
                 } else if e == ExchangeError::NotFound {
@@ -509,6 +579,141 @@ impl Active {
         }
     }
 
+    /// An intent rebuilt from the journal, holding `reservation` again.
+    pub(super) fn recovered(
+        o: OpenIntent,
+        rules: MarketRules,
+        reservation: Option<Reservation>,
+        fp: u64,
+    ) -> Active {
+        let mut a = Active::new(o.intent, rules, fp);
+        a.state = o.state;
+        a.reservation = reservation;
+        a.qty = o.qty;
+        a.cap = o.cap;
+        a.attempt = o.attempt;
+        a.orders = o
+            .orders
+            .into_iter()
+            .map(|(client_order_id, order_id, filled)| OrderFill {
+                client_order_id,
+                order_id,
+                filled,
+            })
+            .collect();
+        if let Some((coid, sent_ms)) = o.order {
+            a.phase = Phase::Placing { coid, sent_ms };
+        }
+        if o.state == State::Retry {
+            a.timer = Some(o.retry_at);
+        }
+        a
+    }
+
+    /// The intent as the journal so far describes it (what a snapshot holds).
+    pub(super) fn export(&self) -> OpenIntent {
+        let order = match &self.phase {
+            Phase::Placing { coid, sent_ms }
+            | Phase::Unknown { coid, sent_ms, .. }
+            | Phase::Working { coid, sent_ms, .. } => Some((coid.clone(), *sent_ms)),
+            _ => None,
+        };
+        OpenIntent {
+            intent: self.intent.clone(),
+            state: self.state,
+            reserved: self
+                .reservation
+                .as_ref()
+                .map(|r| (r.asset().clone(), r.amount())),
+            qty: self.qty,
+            cap: self.cap,
+            attempt: self.attempt,
+            orders: self
+                .orders
+                .iter()
+                .map(|f| (f.client_order_id.clone(), f.order_id.clone(), f.filled))
+                .collect(),
+            order: order.filter(|_| OpenIntent::has_order(self.state)),
+            retry_at: match (self.state, &self.phase) {
+                (State::Retry, Phase::Backoff) => self.timer.unwrap_or(0),
+                _ => 0,
+            },
+        }
+    }
+
+    /// Goes on after a restart from the state the journal left (see `recover`).
+    pub(super) fn resume(&mut self, cx: &mut Cx<'_>) -> Resume {
+        self.event(cx, Detail::Recovered);
+        let order = match std::mem::replace(&mut self.phase, Phase::Idle) {
+            Phase::Placing { coid, sent_ms } => Some((coid, sent_ms)),
+            _ => None,
+        };
+        let replace = cx.cfg.has(Mutant::ReplaceInFlightOnRestart);
+        match (self.state, order) {
+            (State::New, _) => {
+                self.reserve_and_place(cx);
+                Resume::Reserve
+            }
+            (State::Reserved, _) => {
+                self.place(cx);
+                Resume::Place
+            }
+            (State::Sent, Some((coid, sent_ms))) if replace => {
+                self.become_unknown(cx, coid, sent_ms, "restart");
+                self.phase = Phase::Idle;
+                self.end_attempt(cx);
+                Resume::EndAttempt
+            }
+            (State::Unknown, Some(_)) if replace => {
+                self.end_attempt(cx);
+                Resume::EndAttempt
+            }
+            (State::Sent, Some((coid, sent_ms))) => {
+                self.become_unknown(cx, coid, sent_ms, "restart");
+                self.in_doubt = true;
+                Resume::Query
+            }
+            (State::Unknown, Some((coid, sent_ms))) => {
+                self.phase = Phase::Unknown {
+                    coid,
+                    sent_ms,
+                    query_sent_ms: None,
+                };
+                self.query_backoff_ms = cx.cfg.backoff_ms;
+                self.in_doubt = true;
+                let now = cx.now;
+                self.set_timer(cx, now);
+                Resume::Query
+            }
+            (State::Partial, Some((coid, sent_ms))) => {
+                self.phase = Phase::Working {
+                    coid,
+                    sent_ms,
+                    cancel_next: false,
+                };
+                self.in_doubt = true;
+                let now = cx.now;
+                self.set_timer(cx, now);
+                Resume::Poll
+            }
+            (State::Canceled | State::Error, _) => {
+                self.end_attempt(cx);
+                Resume::EndAttempt
+            }
+            (State::Retry, _) => {
+                self.phase = Phase::Backoff;
+                let at = self.timer.take().unwrap_or(cx.now).max(cx.now);
+                self.set_timer(cx, at);
+                Resume::Backoff
+            }
+            (State::Filled | State::PartialSuccess, _) => {
+                self.begin_reconcile(cx);
+                Resume::Reconcile
+            }
+            _ => Resume::Wait,
+        }
+    }
+
     /// UNKNOWN: from now on only a query by client order id can move the intent.
     fn become_unknown(
         &mut self,
@@ -586,6 +791,7 @@ impl Active {
             cx.out.stats.stale_replies += 1;
             return self.set_timer_in(cx, cx.cfg.poll_interval_ms);
         }
+        self.in_doubt = false;
         // Fills only grow; an older snapshot cannot take one back.
         let prev = match self.orders.iter_mut().find(|f| f.client_order_id == coid) {
             Some(f) => {
@@ -874,11 +1080,10 @@ impl Active {
             self.phase = Phase::Stuck;
             return;
         };
-        if cx
+        let Ok(booked) = cx
             .portfolio
             .apply_fills(&mut r, self.intent.symbol(), &trades)
-            .is_err()
-        {
+        else {
             // The reservation cannot pay for the fills: a bug or a venue out of step. Stay
             // visibly unfinished rather than pretend.
             self.reservation = Some(r);
@@ -890,6 +1095,10 @@ impl Active {
                     next_ms: cx.now,
                 },
             );
+        };
+        for (asset, delta) in &booked {
+            // Totals of at most 10^15 each cannot overflow a decimal's 28 digits.
+            let _ = super::recover::add_booked(&mut cx.out.booked, asset, *delta);
         }
         let released = if cx.cfg.has(Mutant::LeakReservation) {
             let _leaked = r;
@@ -910,6 +1119,11 @@ impl Active {
                 avg_price,
                 fee,
                 released,
+                booked: {
+                    let mut b = booked.into_vec();
+                    b.sort_unstable_by(|x, y| x.0.as_str().cmp(y.0.as_str()));
+                    b.into_boxed_slice()
+                },
             },
         );
         self.phase = Phase::Done;

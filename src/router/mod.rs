@@ -27,11 +27,16 @@ mod config;
 mod intent;
 mod io;
 pub mod mutant;
+mod recover;
 pub mod state;
 
 pub use config::{limits, ConfigError, MarketRules, RouterConfig};
+pub use intent::Resume;
 pub use io::{Action, Command, Input, OrderRequest, Reply, ReplyOutcome, RequestId};
 pub use mutant::Mutant;
+pub use recover::{
+    scan, JournalScan, LastLine, OpenIntent, RecoverError, Recovery, Replay, TornTail,
+};
 pub use state::{is_legal, Finished, State};
 
 use intent::{Active, Cx, Phase};
@@ -78,6 +83,10 @@ struct Outputs {
     /// Transitions taken: `edges[from][to]`, `from` 0 for an intent's start and
     /// `1 + State::index()` otherwise.
     edges: [[u64; 13]; 14],
+    /// The last line written: a snapshot names it.
+    last: Option<LastLine>,
+    /// How bookings moved each asset's total, summed: a snapshot holds it.
+    booked: Vec<(Asset, Decimal)>,
 }
 
 /// The router. See the module documentation for the drive loop.
@@ -99,6 +108,10 @@ pub struct Router {
     active: Slab,
     out: Outputs,
     next_key: u64,
+    /// Intents rebuilt after a restart whose order may be out and is not yet answered for;
+    /// new intents wait in `held` until none is left.
+    in_doubt: usize,
+    held: VecDeque<Intent>,
 }
 
 impl Router {
@@ -117,6 +130,8 @@ impl Router {
             active: Slab::default(),
             out: Outputs::default(),
             next_key: 0,
+            in_doubt: 0,
+            held: VecDeque::new(),
         })
     }
 
@@ -198,6 +213,7 @@ impl Router {
             Input::Reply(reply) => self.reply(now, reply),
             Input::Market { symbol, price } => self.portfolio.set_last_price(&symbol, price),
         }
+        self.admit_held(now);
         self.drop_stale_timers();
     }
 
@@ -218,7 +234,51 @@ impl Router {
                 }
             });
         }
+        self.admit_held(now);
         self.drop_stale_timers();
+    }
+
+    /// New intents that waited for a restart's open orders to be answered for go in now.
+    fn admit_held(&mut self, now: TimeMs) {
+        while self.in_doubt == 0 {
+            let Some(intent) = self.held.pop_front() else {
+                break;
+            };
+            self.deliver(now, intent);
+        }
+    }
+
+    /// Intents delivered after a restart that wait until its open orders are answered for.
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+
+    /// The `seq` of the next audit line.
+    pub fn next_seq(&self) -> u64 {
+        self.out.seq
+    }
+
+    /// Everything a restart needs, as of the last audit line written (drain the audit lines
+    /// first): what replaying the journal up to that line gives. A snapshot file holds it.
+    pub fn snapshot(&self) -> Replay {
+        let mut open: Vec<(u64, OpenIntent)> = self
+            .active
+            .slots
+            .iter()
+            .flatten()
+            .map(|a| (a.key >> 32, a.export()))
+            .collect();
+        open.sort_unstable_by_key(|(serial, _)| *serial);
+        let mut stats = self.out.stats;
+        stats.stale_replies = 0;
+        Replay::from_parts(
+            open.into_iter().map(|(_, o)| o).collect(),
+            self.finished.clone(),
+            self.out.booked.clone(),
+            stats,
+            self.out.edges,
+            self.out.last,
+        )
     }
 
     /// Pops timers that were replaced or whose intent ended, so [`Router::poll_timeout`] (which
@@ -243,8 +303,24 @@ impl Router {
         let known = known
             .filter(|_| dedup)
             .filter(|s| !(redo_failed && *s == State::FailedFinal));
+        if known.is_none() && self.in_doubt > 0 {
+            if !self
+                .held
+                .iter()
+                .any(|i| i.intent_id() == intent.intent_id())
+            {
+                self.held.push_back(intent);
+            }
+            return;
+        }
         if let Some(state) = known {
             self.out.stats.duplicates_ignored += 1;
+            self.out.last = Some(LastLine {
+                seq: self.out.seq,
+                t_ms: now,
+                intent: fp,
+                state,
+            });
             let line = AuditLine {
                 seq: self.out.seq,
                 t_ms: now,
@@ -263,7 +339,7 @@ impl Router {
             self.finished.remove(fp);
         }
         let rules = self.config.rules(intent.symbol());
-        let key = self.active.insert(serial, Active::new(intent, rules));
+        let key = self.active.insert(serial, Active::new(intent, rules, fp));
         self.in_flight.insert(fp, key);
         self.with_active(key, now, |a, cx| a.start(cx));
     }
@@ -297,10 +373,21 @@ impl Router {
             now,
             key,
         };
+        let was_in_doubt = a.in_doubt;
         f(a, &mut cx);
+        if a.in_doubt != was_in_doubt {
+            if a.in_doubt {
+                self.in_doubt += 1;
+            } else {
+                self.in_doubt -= 1;
+            }
+        }
         if a.state.is_terminal() && matches!(a.phase, Phase::Done) {
             let state = a.state;
-            let id = fingerprint(a.intent.intent_id());
+            let id = a.fp;
+            if a.in_doubt {
+                self.in_doubt -= 1;
+            }
             self.active.remove(key);
             self.in_flight.remove(&id);
             self.finished.insert(id, state);

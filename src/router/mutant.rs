@@ -48,10 +48,19 @@ pub enum Mutant {
     AssemblerIgnoresQty,
     /// Releases commands before their audit lines are durable (no write-ahead).
     SendBeforeDurable,
+    /// Recovery forgets which intents finished, so a redelivery after a restart runs again.
+    ForgetFinishedOnRestart,
+    /// Recovery re-places an order that may be out under a new client order id, without
+    /// asking the venue about the old one.
+    ReplaceInFlightOnRestart,
+    /// Recovery does not hold the budget of intents in flight again.
+    ReleaseInFlightOnRestart,
+    /// Recovery reads a torn last journal line as data when it still parses.
+    ReadTornTail,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 22] = [
+    pub const ALL: [Mutant; 26] = [
         Mutant::IgnoreDedup,
         Mutant::FreshIdAfterTimeout,
         Mutant::ReleaseBeforeReconcile,
@@ -74,6 +83,10 @@ impl Mutant {
         Mutant::RefuseBeyondCap,
         Mutant::AssemblerIgnoresQty,
         Mutant::SendBeforeDurable,
+        Mutant::ForgetFinishedOnRestart,
+        Mutant::ReplaceInFlightOnRestart,
+        Mutant::ReleaseInFlightOnRestart,
+        Mutant::ReadTornTail,
     ];
 
     /// The kebab-case name used on the command line.
@@ -101,6 +114,10 @@ impl Mutant {
             Mutant::RefuseBeyondCap => "refuse-beyond-cap",
             Mutant::AssemblerIgnoresQty => "assembler-ignores-qty",
             Mutant::SendBeforeDurable => "send-before-durable",
+            Mutant::ForgetFinishedOnRestart => "forget-finished-on-restart",
+            Mutant::ReplaceInFlightOnRestart => "replace-in-flight-on-restart",
+            Mutant::ReleaseInFlightOnRestart => "release-in-flight-on-restart",
+            Mutant::ReadTornTail => "read-torn-tail",
         }
     }
 

@@ -219,6 +219,40 @@ impl Finished {
         self.0.len()
     }
 
+    /// The entries as stored (fingerprint and state in 64 bits), for a snapshot file.
+    pub fn raw(&self) -> impl Iterator<Item = u64> + '_ {
+        self.0.iter().map(|e| e.0)
+    }
+
+    /// Adds an entry as [`Finished::raw`] gave it; `false` if its state bits are not a state.
+    pub fn insert_raw(&mut self, raw: u64) -> bool {
+        let e = Entry(raw);
+        Self::state(e).is_some() && {
+            self.0.replace(e);
+            true
+        }
+    }
+
+    pub fn with_capacity(n: usize) -> Finished {
+        Finished(rustc_hash::FxHashSet::with_capacity_and_hasher(
+            n,
+            Default::default(),
+        ))
+    }
+
+    /// How many ended in each terminal state: `RECONCILED`, `FAILED`, `FAILED_FINAL`.
+    pub fn by_state(&self) -> [(State, usize); 3] {
+        let mut n = [0usize; 3];
+        for e in &self.0 {
+            n[(e.0 & 3) as usize % 3] += 1;
+        }
+        [
+            (Self::TERMINAL[0], n[0]),
+            (Self::TERMINAL[1], n[1]),
+            (Self::TERMINAL[2], n[2]),
+        ]
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

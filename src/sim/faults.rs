@@ -14,7 +14,7 @@ use super::scenario::FaultKind;
 use crate::model::Symbol;
 
 /// Every fault kind by name, for counters and reports.
-pub const KINDS: [&str; 13] = [
+pub const KINDS: [&str; 14] = [
     "request_lost",
     "response_lost",
     "server_error",
@@ -28,10 +28,12 @@ pub const KINDS: [&str; 13] = [
     "trades_split",
     "duplicate_delivery",
     "late_delivery",
+    "crash",
 ];
 
-/// The kinds a `fault` row can schedule: every kind but the bus's own (the last two).
-pub const SCHEDULABLE: &[&str] = KINDS.split_at(KINDS.len() - 2).0;
+/// The kinds a `fault` row can schedule: every kind but the bus's own and crashes (the last
+/// three).
+pub const SCHEDULABLE: &[&str] = KINDS.split_at(KINDS.len() - 3).0;
 
 /// What a request does at the venue, for the faults that only some requests can suffer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -85,6 +87,8 @@ pub struct FaultProfile {
     pub trades_split_bps: u32,
     pub duplicate_delivery_bps: u32,
     pub late_delivery_bps: u32,
+    /// The router's process dies, per journal batch (see the `crash` row).
+    pub crash_bps: u32,
 }
 
 #[derive(Debug, Clone)]

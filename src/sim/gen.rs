@@ -147,8 +147,16 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
             FaultMix::None => 0,
             FaultMix::Light => 100,
             FaultMix::Rough => [
-                800, 800, 600, 600, 500, 500, 1_500, 500, 1_000, 1_000, 1_000, 3_000, 1_000,
+                800, 800, 600, 600, 500, 500, 1_500, 500, 1_000, 1_000, 1_000, 3_000, 1_000, 300,
             ][i],
+            // A crash is per journal batch, not per request: far rarer.
+            FaultMix::Swarm if *kind == "crash" => {
+                if rng.random_bool(0.5) {
+                    rng.random_range(20..=800u32)
+                } else {
+                    0
+                }
+            }
             FaultMix::Swarm => {
                 if rng.random_bool(0.5) {
                     rng.random_range(50..=2_500u32)
@@ -164,9 +172,10 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
     if mix != FaultMix::None {
         let _ = write!(
             out,
-            ";latency_spike_ms={};requote_move_bps={}",
+            ";latency_spike_ms={};requote_move_bps={};restart_ms={}",
             rng.random_range(100..=9_000u32),
-            rng.random_range(1..=80u32)
+            rng.random_range(1..=80u32),
+            rng.random_range(0..=5_000u32)
         );
     }
     out.push('\n');

@@ -13,4 +13,5 @@ pub mod world;
 
 pub use faults::{FaultProfile, KINDS as FAULT_KINDS};
 pub use invariants::{Violation, COVERAGE, NAMES as INVARIANTS};
+pub use scenario::{CrashMode, Scenario};
 pub use world::{run, run_observed, run_with, FailedExpect, Report, RunOptions, LIVELOCK};

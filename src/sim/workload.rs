@@ -64,6 +64,7 @@ pub fn scenario() -> Scenario {
         router,
         venue,
         latency_ms: 5,
+        restart_ms: super::scenario::DEFAULT_RESTART_MS,
         seed: Some(1),
         profile: FaultProfile {
             request_lost_bps: 50,

@@ -23,6 +23,10 @@ fn iid(s: &str) -> IntentId {
 fn coid(s: &str) -> ClientOrderId {
     ClientOrderId::new(s).expect("client order id")
 }
+fn asset(s: &str) -> Asset {
+    Asset::new(s).unwrap()
+}
+
 fn oid(s: &str) -> OrderId {
     OrderId::new(s).expect("order id")
 }
@@ -248,8 +252,14 @@ fn every_variant() -> Vec<AuditLine> {
                 avg_price: d("50002.8"),
                 fee: d("0.0500028"),
                 released: d("0.0500972"),
+                booked: vec![
+                    (asset("BTC"), d("0.001")),
+                    (asset("USDT"), d("-50.0528028")),
+                ]
+                .into_boxed_slice(),
             },
         ),
+        (State::Sent, Detail::Recovered),
     ];
     details
         .into_iter()
@@ -277,9 +287,10 @@ fn variant_index(detail: &Detail) -> usize {
         Detail::QueryPending { .. } => 13,
         Detail::CancelRequested { .. } => 14,
         Detail::TradesPending { .. } => 15,
+        Detail::Recovered => 16,
     }
 }
-const VARIANTS: usize = 16;
+const VARIANTS: usize = 17;
 
 // ---------------------------------------------------------------------------------------------
 // 1. Writer
@@ -395,9 +406,11 @@ fn writer_order_lifecycle_lines_are_exact_bytes() {
                     avg_price: d("50005"),
                     fee: d("0.0500050"),
                     released: d("0.0950"),
+                    booked: vec![(asset("BTC"), d("0.001")), (asset("USDT"), d("-50.055005"))]
+                        .into_boxed_slice(),
                 },
             ),
-            r#"{"seq":5,"t_ms":9,"intent_id":"1697040000000-BTCUSDT-00ff","state":"RECONCILED","fills_count":1,"filled_qty":0.001,"avg_price":50005,"fee":0.050005,"released":0.095}"#,
+            r#"{"seq":5,"t_ms":9,"intent_id":"1697040000000-BTCUSDT-00ff","state":"RECONCILED","fills_count":1,"filled_qty":0.001,"avg_price":50005,"fee":0.050005,"released":0.095,"booked":{"BTC":0.001,"USDT":-50.055005}}"#,
         ),
         (
             line(
@@ -454,6 +467,7 @@ fn writer_event_lines_carry_event_name_and_unchanged_state() {
             13 => Some("query_pending"),
             14 => Some("cancel_requested"),
             15 => Some("trades_pending"),
+            16 => Some("recovered"),
             _ => None,
         };
         assert_eq!(event, expected, "variant {v}");
@@ -522,8 +536,14 @@ fn writer_every_line_is_one_json_object_with_the_common_fields_first() {
         );
         let v: Value = serde_json::from_str(text.trim_end()).expect("valid JSON");
         let obj = v.as_object().expect("an object");
-        // No duplicate keys: the number of `":` separators at top level equals the key count.
-        assert_eq!(text.matches("\":").count(), obj.len(), "{text}");
+        // No duplicate keys: the number of `":` separators equals the key count (with the keys
+        // of a nested object such as `booked`).
+        let nested: usize = obj
+            .values()
+            .filter_map(Value::as_object)
+            .map(|o| o.len())
+            .sum();
+        assert_eq!(text.matches("\":").count(), obj.len() + nested, "{text}");
         if let Some(e) = l.detail.event() {
             assert_eq!(obj["event"], e);
         }
@@ -1202,6 +1222,8 @@ fn checker_accepts_what_the_writer_writes() {
                 avg_price: d("50005"),
                 fee: d("0.050005"),
                 released: d("0.095"),
+                booked: vec![(asset("BTC"), d("0.001")), (asset("USDT"), d("-50.055005"))]
+                    .into_boxed_slice(),
             },
         ),
         (State::Reconciled, Detail::DuplicateIgnored),

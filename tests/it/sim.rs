@@ -54,6 +54,7 @@ fn rough_profile() -> FaultProfile {
         trades_split_bps: 1_000,
         duplicate_delivery_bps: 3_000,
         late_delivery_bps: 1_000,
+        crash_bps: 300,
     }
 }
 
@@ -206,6 +207,11 @@ fn each_invariant_catches_a_router_built_to_break_it() {
             "signal_pairs.csv",
         ),
         ("write_ahead", "send-before-durable", "basic_buy.csv"),
+        (
+            "recovery",
+            "release-in-flight-on-restart",
+            "crash_dropped.csv",
+        ),
     ];
     for (invariant, mutant, file) in cases {
         let path = format!("scenarios/{file}");

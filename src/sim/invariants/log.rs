@@ -54,6 +54,7 @@ impl Invariants {
                 self.log_edges[from][line.state.index()] += 1;
                 if let Some(t) = t {
                     t.state = line.state;
+                    t.begun = true;
                 }
             }
         }
@@ -255,11 +256,6 @@ impl Invariants {
                             t.trades, t.filled, t.fee
                         ),
                     ));
-                }
-                // Booking the trades tells the router the latest one's price.
-                if let Some(p) = t.last_trade {
-                    let symbol = t.symbol.clone();
-                    self.on_market(&symbol, p);
                 }
                 let t = self.intents.get(i).and_then(Option::as_ref)?;
                 if t.calm && t.filled != t.qty_grid {

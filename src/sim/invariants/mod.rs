@@ -7,6 +7,7 @@
 //! the router's code, so a bug there cannot hide itself.
 
 mod log;
+mod recovery;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fmt;
@@ -23,9 +24,9 @@ use crate::model::{
 };
 use crate::router::{Action, Command, MarketRules, Router, RouterConfig, State};
 
-/// The stable invariant names, as violation reports print them. The first eight say what must
+/// The stable invariant names, as violation reports print them. The first ten say what must
 /// never happen; the rest say what must happen (policy and liveness).
-pub const NAMES: [&str; 14] = [
+pub const NAMES: [&str; 15] = [
     "single_router",
     "ids_present",
     "audit_complete",
@@ -35,6 +36,7 @@ pub const NAMES: [&str; 14] = [
     "min_notional",
     "reconciled",
     "write_ahead",
+    "recovery",
     "retry_policy",
     "limit_at_cap",
     "order_truth",
@@ -126,8 +128,10 @@ struct Track {
     orders: u32,
     /// First delivered in the calm phase: it must execute.
     calm: bool,
-    /// Its state as the log last said (before the line being checked).
+    /// Its state as the log last said (before the line being checked), and whether the log
+    /// has any line of it yet.
     state: State,
+    begun: bool,
     /// The price of its latest trade at the venue.
     last_trade: Option<Decimal>,
     /// Its reservation as the log states it (asset, what is left).
@@ -438,6 +442,7 @@ impl Invariants {
             orders: 0,
             calm,
             state: State::New,
+            begun: false,
             last_trade: None,
             reserved: None,
             unbooked: SmallVec::new(),
@@ -693,14 +698,16 @@ impl Invariants {
         venue_changed: bool,
     ) -> Option<Violation> {
         // The router counts in flight exactly the intents the log has begun and not ended.
+        // (Intents held back after a restart are delivered but not begun.)
         self.checks += 1;
-        if router.in_flight() != self.by_intent.len() {
+        if router.in_flight() + router.held() != self.by_intent.len() {
             return Some(self.violation(
                 "audit_complete",
                 None,
                 format!(
-                    "the router counts {} intents in flight, its log {}",
+                    "the router counts {} intents in flight and {} held, its log {}",
                     router.in_flight(),
+                    router.held(),
                     self.by_intent.len()
                 ),
             ));

@@ -64,7 +64,7 @@ use crate::sim::faults::FaultProfile;
 pub const HEADER: [&str; 7] = ["t_ms", "action", "symbol", "side", "qty", "price", "params"];
 
 /// Keys of a `config` row without a symbol.
-pub const CONFIG_KEYS: [&str; 33] = [
+pub const CONFIG_KEYS: [&str; 35] = [
     "max_retries",
     "backoff_ms",
     "backoff_max_ms",
@@ -98,15 +98,23 @@ pub const CONFIG_KEYS: [&str; 33] = [
     "p_late_delivery",
     "latency_spike_ms",
     "requote_move_bps",
+    "p_crash",
+    "restart_ms",
 ];
 
 /// Keys of a `config` row with a symbol: that market's rules.
 pub const MARKET_KEYS: [&str; 4] = ["fee_bps", "tick_size", "step_size", "venue_min_notional"];
 
 /// The actions a row may name.
-pub const ACTIONS: [&str; 8] = [
-    "config", "balance", "price", "signal", "intent", "fault", "calm", "expect",
+pub const ACTIONS: [&str; 9] = [
+    "config", "balance", "price", "signal", "intent", "fault", "calm", "crash", "expect",
 ];
+
+/// How long a crashed router stays down when no `restart_ms` is configured.
+pub const DEFAULT_RESTART_MS: u64 = 1_000;
+
+/// `after` of a `crash` row: at most a million journal appends.
+pub const MAX_CRASH_AFTER: u64 = 1_000_000;
 
 /// One-way request latency when no `latency_ms` is configured.
 pub const DEFAULT_LATENCY_MS: u64 = 5;
@@ -144,6 +152,8 @@ pub struct Scenario {
     pub venue: VenueConfig,
     /// One-way request latency, default [`DEFAULT_LATENCY_MS`].
     pub latency_ms: u64,
+    /// How long a crashed router stays down, default [`DEFAULT_RESTART_MS`].
+    pub restart_ms: u64,
     pub seed: Option<u64>,
     /// Random faults on top of the `fault` rows (`p_<kind>` keys, basis points per request or
     /// delivery); all zero unless configured.
@@ -203,6 +213,36 @@ pub enum RowKind {
     /// The calm phase begins: no more faults, scheduled or random. Intents first delivered from
     /// now on must execute (the `liveness` check).
     Calm,
+    /// The router's process dies after `after` more journal appends (0: now, with every line
+    /// durable), leaving its unsynced lines as `mode` says; it restarts `restart_ms` later.
+    Crash { after: u64, mode: CrashMode },
+}
+
+/// What a crash leaves of the journal lines not yet synced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CrashMode {
+    /// All of them reached the disk.
+    Written,
+    /// None of them did.
+    Dropped,
+    /// Those before the last did; the last is torn (cut short, or a byte garbled).
+    Torn,
+}
+
+impl CrashMode {
+    pub const ALL: [CrashMode; 3] = [CrashMode::Written, CrashMode::Dropped, CrashMode::Torn];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            CrashMode::Written => "written",
+            CrashMode::Dropped => "dropped",
+            CrashMode::Torn => "torn",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<CrashMode> {
+        CrashMode::ALL.into_iter().find(|m| m.name() == s)
+    }
 }
 
 /// What a scenario says an intent is: symbol, side, quantity and reference price, as written
@@ -818,6 +858,7 @@ enum Setting {
     StepSize(Decimal),
     VenueMinNotional(Decimal),
     LatencyMs(u64),
+    RestartMs(u64),
     DedupAlways(bool),
     Levels(u32),
     Seed(u64),
@@ -864,6 +905,7 @@ impl Setting {
             "levels" => Setting::Levels(u32_(1, MAX_LEVELS)?),
             "seed" => Setting::Seed(u64_(0, u64::MAX)?),
             "latency_spike_ms" => Setting::Profile("latency_spike_ms", u64_(0, MAX_WAIT_MS)?),
+            "restart_ms" => Setting::RestartMs(u64_(0, MAX_WAIT_MS)?),
             "requote_move_bps" => {
                 Setting::Profile("requote_move_bps", int_in(at, key, value, 0, 10_000)?)
             }
@@ -905,6 +947,7 @@ impl Setting {
                 self.apply_rules(&mut s.venue.default_rules);
             }
             Setting::LatencyMs(v) => s.latency_ms = v,
+            Setting::RestartMs(v) => s.restart_ms = v,
             Setting::DedupAlways(always) => {
                 s.venue.dedup = if always {
                     Dedup::Always
@@ -931,6 +974,7 @@ impl Setting {
                     "p_trades_split" => p.trades_split_bps = bps,
                     "p_duplicate_delivery" => p.duplicate_delivery_bps = bps,
                     "p_late_delivery" => p.late_delivery_bps = bps,
+                    "p_crash" => p.crash_bps = bps,
                     "latency_spike_ms" => p.latency_spike_ms = v,
                     "requote_move_bps" => p.requote_move_bps = bps,
                     _ => {}
@@ -989,7 +1033,7 @@ impl Scenario {
                     spec.symbol = symbol.clone();
                     intent.share_symbol(symbol);
                 }
-                RowKind::Fault { symbol: None, .. } | RowKind::Calm => {}
+                RowKind::Fault { symbol: None, .. } | RowKind::Calm | RowKind::Crash { .. } => {}
             }
         }
         for markets in [&mut self.router.markets, &mut self.venue.markets] {
@@ -1174,6 +1218,21 @@ impl Builder {
                 c.unused(&[SYMBOL, SIDE, QTY, PRICE])?;
                 c.params(&[])?;
                 RowKind::Calm
+            }
+            "crash" => {
+                c.unused(&[SYMBOL, SIDE, QTY, PRICE])?;
+                let p = c.params(&["after", "mode"])?;
+                let after = p.int("after", 0, MAX_CRASH_AFTER)?.unwrap_or(0);
+                let mode = match p.get("mode")? {
+                    None => CrashMode::Dropped,
+                    Some(m) => CrashMode::parse(m).ok_or_else(|| {
+                        at.err(
+                            "mode",
+                            format!("{} is not written, dropped or torn", show(m)),
+                        )
+                    })?,
+                };
+                RowKind::Crash { after, mode }
             }
             "fault" => {
                 c.unused(&[SIDE, QTY, PRICE])?;
@@ -1406,6 +1465,7 @@ impl Builder {
             router,
             venue,
             latency_ms: DEFAULT_LATENCY_MS,
+            restart_ms: DEFAULT_RESTART_MS,
             profile: FaultProfile::default(),
             seed: None,
             rows: self.rows,

@@ -11,6 +11,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 
+mod crash;
 mod expect;
 mod report;
 
@@ -19,7 +20,7 @@ pub use report::{FailedExpect, Report, LIVELOCK};
 use super::faults::{Fate, FaultPlan, FaultProfile, Net, Request, KINDS};
 use super::invariants::{Coverage, Invariants, Violation};
 use super::queue::Queue;
-use super::scenario::{FaultKind, Row, RowKind, Scenario, Spec};
+use super::scenario::{CrashMode, FaultKind, Row, RowKind, Scenario, Spec};
 use smallvec::SmallVec;
 
 use rustc_hash::FxHashMap;
@@ -54,6 +55,9 @@ pub struct RunOptions {
     /// written to the sink and the sink flushed (a journal file syncs there). Off, lines go
     /// out in large chunks.
     pub durable_audit: bool,
+    /// Crash the router after this many journal appends (counted from the run's start),
+    /// leaving the unsynced lines as the mode says: one point of `run --crash-everywhere`.
+    pub crash_at: Option<(u64, CrashMode)>,
 }
 
 impl Default for RunOptions {
@@ -67,6 +71,7 @@ impl Default for RunOptions {
             router_override: None,
             json_bus: false,
             durable_audit: false,
+            crash_at: None,
         }
     }
 }
@@ -78,11 +83,15 @@ enum Event {
         spec: Spec,
         original: bool,
     },
+    /// `gen`: the router process that sent it; a reply to a process that died is lost.
     Arrive {
         cmd: Command,
         fate: Fate,
+        gen: u32,
     },
-    Reply(Reply),
+    Reply(Reply, u32),
+    /// A crashed router comes back.
+    Restart,
 }
 
 struct World<'a> {
@@ -114,6 +123,10 @@ struct World<'a> {
     request_intent: FxHashMap<RequestId, IntentId>,
     /// The venue's error code of a refusal handed to the router, until its ERROR line.
     rejected: FxHashMap<IntentId, i32>,
+    /// Crash simulation, when the scenario, its profile or the options can crash the router.
+    crashes: Option<Box<crash::Crashes>>,
+    /// The audit lines of one drain, before they are written.
+    batch: Vec<AuditLine>,
     /// Told `(steps, t_ms)` every [`PROGRESS_EVERY`] + 1 steps.
     progress: Option<&'a mut dyn FnMut(u64, TimeMs)>,
     report: Report,
@@ -229,6 +242,8 @@ pub fn run_observed<'a>(
         last_request: FxHashMap::default(),
         request_intent: FxHashMap::default(),
         rejected: FxHashMap::default(),
+        crashes: crash::Crashes::wanted(scenario, opts),
+        batch: Vec::new(),
         progress,
         report,
     };
@@ -252,7 +267,11 @@ impl World<'_> {
                 (r, _) => r.is_some(),
             };
             let next_event = if row_first { next_row } else { next_queued };
-            let next_timer = self.router.poll_timeout();
+            let next_timer = if self.is_down() {
+                None
+            } else {
+                self.router.poll_timeout()
+            };
             let timer_first = match (next_event, next_timer) {
                 (None, None) => break,
                 (Some(e), Some(t)) => t < e,
@@ -301,9 +320,12 @@ impl World<'_> {
             if let Some(v) = self.drain() {
                 self.report.violation.get_or_insert(v);
             }
-            if self.opts.check_invariants && self.report.violation.is_none() {
+            if self.opts.check_invariants && self.report.violation.is_none() && !self.is_down() {
                 let touched = std::mem::take(&mut self.venue_touched);
-                self.report.violation = self.inv.after_step(&self.router, &self.venue, touched);
+                self.report.violation = self.after_restart();
+                if self.report.violation.is_none() {
+                    self.report.violation = self.inv.after_step(&self.router, &self.venue, touched);
+                }
             }
             if self.report.violation.is_some() {
                 break;
@@ -313,6 +335,9 @@ impl World<'_> {
         if self.report.violation.is_none() && self.opts.check_invariants {
             self.inv.begin_step(step, self.now);
             self.report.violation = self.inv.at_quiescence(&self.router, &self.venue);
+        }
+        if let Some(v) = self.finish_crashes() {
+            self.report.violation.get_or_insert(v);
         }
     }
 
@@ -328,6 +353,18 @@ impl World<'_> {
                 spec,
                 original,
             } => {
+                if let Some(at) = self.down_until() {
+                    // The bus holds it until the router is back.
+                    self.queue.push(
+                        at,
+                        Event::Deliver {
+                            intent,
+                            spec,
+                            original,
+                        },
+                    );
+                    return None;
+                }
                 self.report.deliveries += 1;
                 let calm = original && self.calm;
                 // Through the bus once per intent: a redelivery is the same message again.
@@ -341,6 +378,9 @@ impl World<'_> {
                 };
                 if self.opts.check_invariants {
                     self.inv.on_deliver(&intent, &spec, calm);
+                }
+                if let Some(c) = self.crashes.as_mut() {
+                    c.delivered(&intent, &spec);
                 }
                 if original {
                     self.count_grid(&intent);
@@ -378,8 +418,10 @@ impl World<'_> {
                 self.router.handle(self.now, Input::Deliver(intent));
                 None
             }
-            Event::Arrive { cmd, fate } => self.arrive(cmd, fate),
-            Event::Reply(reply) => {
+            Event::Arrive { cmd, fate, gen } => self.arrive(cmd, fate, gen),
+            Event::Restart => self.restart(),
+            Event::Reply(_, gen) if gen != self.gen() => None,
+            Event::Reply(reply, _) => {
                 if let Some(id) = self.request_intent.get(&reply.request_id) {
                     if let Some(last) = self.last_request.get_mut(id) {
                         last.1 |= last.0 == reply.request_id;
@@ -405,6 +447,9 @@ impl World<'_> {
             RowKind::Balance { asset, amount } => {
                 // The scenario parser guarantees a positive amount.
                 let _ = self.router.deposit(asset, *amount);
+                if let Some(c) = self.crashes.as_mut() {
+                    let _ = c.funding.deposit(asset, *amount);
+                }
                 self.venue.deposit(asset, *amount);
             }
             RowKind::Price {
@@ -416,6 +461,10 @@ impl World<'_> {
                 self.venue
                     .set_market(self.now, symbol, *mid, *spread_bps, *depth);
                 self.inv.on_market(symbol, *mid);
+                if let Some(c) = self.crashes.as_mut() {
+                    // A restarted router is told the market again before it resumes.
+                    c.funding.set_last_price(symbol, *mid);
+                }
                 self.router.handle(
                     self.now,
                     Input::Market {
@@ -540,6 +589,7 @@ impl World<'_> {
                 self.calm = true;
                 self.plan.calm();
             }
+            RowKind::Crash { after, mode } => return self.crash_row(*after, *mode),
         }
         None
     }
@@ -695,10 +745,11 @@ impl World<'_> {
             return; // the router's request timeout takes it from here
         }
         let at = self.now + self.latency() + fate.extra_latency_ms;
-        self.queue.push(at, Event::Arrive { cmd, fate });
+        let gen = self.gen();
+        self.queue.push(at, Event::Arrive { cmd, fate, gen });
     }
 
-    fn arrive(&mut self, cmd: Command, fate: Fate) -> Option<Violation> {
+    fn arrive(&mut self, cmd: Command, fate: Fate, gen: u32) -> Option<Violation> {
         self.venue_touched = true;
         self.count_limit(&cmd);
         let reply = match fate.net {
@@ -720,7 +771,7 @@ impl World<'_> {
         };
         if let Some(reply) = reply {
             let at = self.now + self.latency();
-            self.queue.push(at, Event::Reply(reply));
+            self.queue.push(at, Event::Reply(reply, gen));
         }
         if self.opts.check_invariants {
             return self.inv.after_venue(&self.venue);
@@ -752,48 +803,37 @@ impl World<'_> {
     }
 
     /// Audit lines into the journal, then (once they are durable) commands on the wire; both
-    /// are checked on the way.
+    /// are checked on the way. A crash in the middle of the batch stops it there.
     fn drain(&mut self) -> Option<Violation> {
+        if self.is_down() {
+            return None;
+        }
         let mut found = None;
         let mut last = None;
         // Client order ids whose SENT or cancel_requested line is not durable yet.
         let mut pending: SmallVec<[ClientOrderId; 4]> = SmallVec::new();
+        let mut batch = std::mem::take(&mut self.batch);
         while let Some(line) = self.router.poll_audit() {
-            last = Some(line.seq);
-            match &line.detail {
-                Detail::Sent {
-                    client_order_id, ..
-                }
-                | Detail::CancelRequested { client_order_id } => {
-                    pending.push(client_order_id.clone())
-                }
-                _ => {}
+            batch.push(line);
+        }
+        let cut = self.crash_cut(batch.len());
+        let keep = match cut {
+            None => batch.len(),
+            Some((k, CrashMode::Written)) => k + 1,
+            Some((k, _)) => k,
+        };
+        let mut torn = None;
+        for (i, line) in batch.drain(..).enumerate() {
+            if i < keep {
+                self.take_line(line, &mut found, &mut last, &mut pending);
+            } else if i == keep && matches!(cut, Some((_, CrashMode::Torn))) {
+                torn = Some(line);
             }
-            self.report.audit_lines += 1;
-            if self.opts.keep_audit {
-                write_line(&mut self.audit_buf, &line);
-                if self.audit_buf.len() >= AUDIT_CHUNK {
-                    self.flush_audit();
-                }
-            }
-            if self.opts.check_invariants && found.is_none() {
-                found = self.inv.on_audit(&line, &self.venue);
-                if found.is_none() {
-                    found = self.answered_yet_timed_out(&line);
-                }
-            }
-            if line.state.is_terminal() && line.detail.event().is_none() {
-                *self.report.final_states.entry(line.state).or_default() += 1;
-                // The router's answer about an intent is what its log says.
-                let told = self.router.state_of(&line.intent_id);
-                if self.opts.check_invariants && found.is_none() && told != Some(line.state) {
-                    found = Some(self.inv.report(
-                        "audit_complete",
-                        Some(line.intent_id.as_str()),
-                        format!("logged {} but state_of says {told:?}", line.state),
-                    ));
-                }
-            }
+        }
+        self.batch = batch;
+        if cut.is_some() {
+            self.crash(torn.as_ref());
+            return found;
         }
         if let Some(seq) = last {
             // The journal is not durable yet: no placement or cancel that these lines describe
@@ -840,6 +880,56 @@ impl World<'_> {
             self.dispatch(cmd);
         }
         found
+    }
+
+    /// One audit line into the journal, checked.
+    fn take_line(
+        &mut self,
+        line: AuditLine,
+        found: &mut Option<Violation>,
+        last: &mut Option<u64>,
+        pending: &mut SmallVec<[ClientOrderId; 4]>,
+    ) {
+        *last = Some(line.seq);
+        match &line.detail {
+            Detail::Sent {
+                client_order_id, ..
+            }
+            | Detail::CancelRequested { client_order_id } => pending.push(client_order_id.clone()),
+            _ => {}
+        }
+        self.report.audit_lines += 1;
+        if let Some(c) = self.crashes.as_mut() {
+            if let Some(v) = c.append(&line) {
+                found.get_or_insert(
+                    self.inv
+                        .report("recovery", Some(line.intent_id.as_str()), v),
+                );
+            }
+        } else if self.opts.keep_audit {
+            write_line(&mut self.audit_buf, &line);
+            if self.audit_buf.len() >= AUDIT_CHUNK {
+                self.flush_audit();
+            }
+        }
+        if self.opts.check_invariants && found.is_none() {
+            *found = self.inv.on_audit(&line, &self.venue);
+            if found.is_none() {
+                *found = self.answered_yet_timed_out(&line);
+            }
+        }
+        if line.state.is_terminal() && line.detail.event().is_none() {
+            *self.report.final_states.entry(line.state).or_default() += 1;
+            // The router's answer about an intent is what its log says.
+            let told = self.router.state_of(&line.intent_id);
+            if self.opts.check_invariants && found.is_none() && told != Some(line.state) {
+                *found = Some(self.inv.report(
+                    "audit_complete",
+                    Some(line.intent_id.as_str()),
+                    format!("logged {} but state_of says {told:?}", line.state),
+                ));
+            }
+        }
     }
 
     fn flush_audit(&mut self) {

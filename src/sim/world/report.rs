@@ -44,6 +44,8 @@ pub struct Report {
     pub coverage: [u64; COVERAGE.len()],
     /// Batches made durable (with [`RunOptions::durable_audit`]).
     pub syncs: u64,
+    /// Times the router was rebuilt from its journal after a crash.
+    pub restarts: u64,
 }
 
 /// The name a run that never reaches quiescence is reported under. It is not an invariant of

@@ -10,6 +10,8 @@
 //! * [`SyncPolicy::Never`]: the batch is handed to the operating system only; a machine crash
 //!   can lose the last batches (a process crash cannot). For tests and throughput runs.
 
+pub mod snapshot;
+
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
@@ -65,6 +67,32 @@ impl FileJournal {
             syncs: 0,
             error: None,
         })
+    }
+
+    /// Reopens a journal after recovery: cuts off its torn tail (everything from `valid_len`,
+    /// which recovery reported), syncs that, and appends from there.
+    pub fn resume(path: &Path, valid_len: u64, policy: SyncPolicy) -> io::Result<FileJournal> {
+        let file = std::fs::OpenOptions::new().write(true).open(path)?;
+        if file.metadata()?.len() != valid_len {
+            file.set_len(valid_len)?;
+            file.sync_all()?;
+        }
+        drop(file);
+        FileJournal::append(path, policy)
+    }
+
+    /// Starts a new, empty segment at `path` once a snapshot covers every line written (write
+    /// the snapshot first): the old lines go, atomically, and appending goes on.
+    pub fn rotate(&mut self, path: &Path) -> io::Result<()> {
+        self.out.flush()?;
+        snapshot::write_atomic(path, b"")?;
+        let policy = self.policy;
+        let lines = self.lines;
+        let syncs = self.syncs;
+        *self = FileJournal::append(path, policy)?;
+        self.lines = lines;
+        self.syncs = syncs;
+        Ok(())
     }
 
     /// The first write or sync error, if any: once one happened the journal is not durable,

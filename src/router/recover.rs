@@ -1,0 +1,547 @@
+//! Recovery: the router rebuilt from its journal (and a snapshot) after a crash or a restart.
+//!
+//! The write-ahead rule guarantees the journal holds the `SENT` line of every order that may be
+//! out, so replaying it (a [`Replay`]) rebuilds every intent's state, reservation and attempt,
+//! the set of finished intents, the counters and how bookings moved the balances. Each open
+//! intent then resumes from its last durable line:
+//!
+//! | last state | on restart |
+//! | --- | --- |
+//! | `NEW` | reserve and place (nothing was held or sent) |
+//! | `RESERVED` | place attempt 1 (its `SENT` was not durable, so nothing went out) |
+//! | `SENT` | `UNKNOWN` (cause `restart`), then a query by `client_order_id` |
+//! | `UNKNOWN` | a query by `client_order_id` |
+//! | `PARTIAL` | a poll of the order by `client_order_id` |
+//! | `CANCELED`, `ERROR` | the attempt's end: retry or stop |
+//! | `RETRY` | the next attempt when the backoff ends |
+//! | `FILLED`, `PARTIAL_SUCCESS` | fetch the trades and book them (booking is atomic with `RECONCILED`, so fills are booked once) |
+//!
+//! Until every order that may be out has been answered for, new intents wait (duplicates of
+//! known ones are still recognised). Recovery fails closed: a journal line the state cannot
+//! explain, a snapshot of another journal, or balances that cannot hold the reservations stop
+//! it with a [`RecoverError`], and no router is built.
+
+use rust_decimal::Decimal;
+use smallvec::SmallVec;
+
+use rustc_hash::FxHashMap as HashMap;
+
+use super::intent::{Active, Resume};
+use super::{fingerprint, is_legal, Finished, Mutant, Router, RouterConfig, RouterStats, State};
+use crate::audit::{checksum_ok, parse_audit_line, AuditLine, Detail, ReadError};
+use crate::decision::Intent;
+use crate::model::{Asset, ClientOrderId, IntentId, OrderId, TimeMs};
+use crate::portfolio::{Portfolio, PortfolioError};
+
+/// Why a router could not be rebuilt. Nothing trades on a state that could not be rebuilt.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RecoverError {
+    /// A damaged line before the last one, or a line that is not this product's.
+    #[error("corrupt journal: {0}")]
+    Corrupt(ReadError),
+    /// A line the state so far cannot explain.
+    #[error("journal line {line} (seq {seq}, intent {intent}): {message}")]
+    Disagree {
+        line: usize,
+        seq: u64,
+        intent: String,
+        message: String,
+    },
+    #[error("snapshot: {0}")]
+    Snapshot(String),
+    /// The funding plus what the journal booked cannot hold what it reserved.
+    #[error("balances: {0}")]
+    Balances(PortfolioError),
+    #[error("router config: {0}")]
+    Config(#[from] super::ConfigError),
+}
+
+/// One intent not yet terminal, as the journal leaves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpenIntent {
+    pub intent: Intent,
+    pub state: State,
+    /// What its `RESERVED` line holds, less what was released or spent since.
+    pub reserved: Option<(Asset, Decimal)>,
+    /// The intent's qty on the lot grid and its cap (from `RESERVED`).
+    pub qty: Decimal,
+    pub cap: Decimal,
+    pub attempt: u32,
+    /// Orders that filled something: client order id, venue order id, cumulative fill.
+    pub orders: SmallVec<[(ClientOrderId, OrderId, Decimal); 1]>,
+    /// The current attempt's order and when it was sent.
+    pub order: Option<(ClientOrderId, TimeMs)>,
+    /// When the backoff of a `RETRY` ends.
+    pub retry_at: TimeMs,
+}
+
+/// The last line a replay applied: a snapshot names it, so it can only be paired with the
+/// journal that holds that line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LastLine {
+    pub seq: u64,
+    pub t_ms: TimeMs,
+    pub intent: u64,
+    pub state: State,
+}
+
+impl OpenIntent {
+    /// States in which the current attempt's order may be out, so it is remembered.
+    pub(super) fn has_order(state: State) -> bool {
+        matches!(state, State::Sent | State::Unknown | State::Partial)
+    }
+}
+
+impl LastLine {
+    fn of(l: &AuditLine) -> LastLine {
+        LastLine {
+            seq: l.seq,
+            t_ms: l.t_ms,
+            intent: fingerprint(&l.intent_id),
+            state: l.state,
+        }
+    }
+}
+
+/// The journal folded into state: what a restart rebuilds, and what a snapshot holds.
+#[derive(Debug, Clone, Default)]
+pub struct Replay {
+    /// Open intents, in the order their `NEW` lines came; `None` once finished.
+    pub(super) open: Vec<Option<OpenIntent>>,
+    index: HashMap<u64, usize>,
+    pub(super) finished: Finished,
+    /// How bookings moved each asset's total, summed.
+    pub booked: Vec<(Asset, Decimal)>,
+    pub stats: RouterStats,
+    pub edges: [[u64; 13]; 14],
+    pub last: Option<LastLine>,
+}
+
+impl Replay {
+    /// The `seq` the next line must carry.
+    pub fn next_seq(&self) -> u64 {
+        self.last.map_or(0, |l| l.seq + 1)
+    }
+
+    /// Open intents, oldest first.
+    pub fn open(&self) -> impl Iterator<Item = &OpenIntent> {
+        self.open.iter().flatten()
+    }
+
+    pub fn finished(&self) -> &Finished {
+        &self.finished
+    }
+
+    /// A replay from its parts (what a snapshot file holds).
+    pub fn from_parts(
+        open: Vec<OpenIntent>,
+        finished: Finished,
+        booked: Vec<(Asset, Decimal)>,
+        stats: RouterStats,
+        edges: [[u64; 13]; 14],
+        last: Option<LastLine>,
+    ) -> Replay {
+        let index = open
+            .iter()
+            .enumerate()
+            .map(|(i, o)| (fingerprint(o.intent.intent_id()), i))
+            .collect();
+        Replay {
+            open: open.into_iter().map(Some).collect(),
+            index,
+            finished,
+            booked,
+            stats,
+            edges,
+            last,
+        }
+    }
+
+    /// Folds one line in. `n` is its line number in the journal, for errors.
+    pub fn apply(&mut self, n: usize, l: &AuditLine) -> Result<(), RecoverError> {
+        let disagree = |message: String| RecoverError::Disagree {
+            line: n,
+            seq: l.seq,
+            intent: l.intent_id.to_string(),
+            message,
+        };
+        if let Some(last) = self.last {
+            if l.seq <= last.seq {
+                return Err(disagree(format!("seq does not follow {}", last.seq)));
+            }
+        }
+        self.last = Some(LastLine::of(l));
+        let fp = fingerprint(&l.intent_id);
+        if let Some(event) = l.detail.event() {
+            let known = self.index.contains_key(&fp) || self.finished.get(fp).is_some();
+            if !known {
+                return Err(disagree(format!(
+                    "event `{event}` for an intent never seen"
+                )));
+            }
+            if matches!(l.detail, Detail::DuplicateIgnored) {
+                self.stats.duplicates_ignored += 1;
+            }
+            return Ok(());
+        }
+        if let Detail::New {
+            symbol,
+            side,
+            qty,
+            ref_price,
+        } = &l.detail
+        {
+            if self.index.contains_key(&fp) || self.finished.get(fp).is_some() {
+                return Err(disagree("NEW for an intent already known".into()));
+            }
+            let intent = Intent::new(
+                l.intent_id.clone(),
+                l.t_ms,
+                symbol.clone(),
+                *side,
+                *qty,
+                *ref_price,
+            )
+            .map_err(|e| disagree(e.to_string()))?;
+            self.stats.intents += 1;
+            self.edges[0][State::New.index()] += 1;
+            self.index.insert(fp, self.open.len());
+            self.open.push(Some(OpenIntent {
+                intent,
+                state: State::New,
+                reserved: None,
+                qty: Decimal::ZERO,
+                cap: Decimal::ZERO,
+                attempt: 0,
+                orders: SmallVec::new(),
+                order: None,
+                retry_at: 0,
+            }));
+            return Ok(());
+        }
+        let Some(&i) = self.index.get(&fp) else {
+            return Err(disagree(format!(
+                "{} for an intent that is not open",
+                l.state
+            )));
+        };
+        let Some(o) = self.open[i].as_mut() else {
+            return Err(disagree("line for a finished intent".into()));
+        };
+        let from = o.state;
+        if !is_legal(Some(from), l.state) {
+            return Err(disagree(format!("transition {from} -> {}", l.state)));
+        }
+        self.edges[1 + from.index()][l.state.index()] += 1;
+        if from == State::Unknown && l.state != State::Unknown {
+            self.stats.unknown_resolved += 1;
+        }
+        o.state = l.state;
+        if l.state != State::Retry {
+            o.retry_at = 0;
+        }
+        let release = |o: &mut OpenIntent, amount: Decimal| -> Result<(), RecoverError> {
+            match o.reserved.as_mut() {
+                Some((_, held)) if amount <= *held => {
+                    *held -= amount;
+                    Ok(())
+                }
+                _ if amount.is_zero() => Ok(()),
+                _ => Err(disagree(format!("releases {amount}, more than it holds"))),
+            }
+        };
+        match &l.detail {
+            Detail::Reserved {
+                reserved_qty,
+                reserved_price,
+                asset,
+                amount,
+            } => {
+                o.reserved = Some((asset.clone(), *amount));
+                o.qty = *reserved_qty;
+                o.cap = *reserved_price;
+            }
+            Detail::Sent {
+                client_order_id,
+                attempt,
+                ..
+            } => {
+                if from == State::Unknown {
+                    // Found resting: the same order, sent when it was first sent.
+                    if o.order.as_ref().map(|(c, _)| c) != Some(client_order_id) {
+                        return Err(disagree("SENT after UNKNOWN names another order".into()));
+                    }
+                } else {
+                    self.stats.orders_sent += 1;
+                    o.order = Some((client_order_id.clone(), l.t_ms));
+                }
+                o.attempt = *attempt;
+            }
+            Detail::Unknown { .. } => self.stats.unknown_outcomes += 1,
+            Detail::Order {
+                client_order_id,
+                order_id,
+                filled_qty,
+                ..
+            } => match o.orders.iter_mut().find(|f| &f.0 == client_order_id) {
+                Some(f) => {
+                    f.1 = order_id.clone();
+                    f.2 = f.2.max(*filled_qty);
+                }
+                None if *filled_qty > Decimal::ZERO => {
+                    o.orders
+                        .push((client_order_id.clone(), order_id.clone(), *filled_qty))
+                }
+                None => {}
+            },
+            Detail::Retry { backoff_ms, .. } => {
+                self.stats.retries += 1;
+                o.retry_at = l.t_ms.saturating_add(*backoff_ms);
+            }
+            Detail::PartialSuccess { released, .. } => release(o, *released)?,
+            Detail::FailedFinal { released, .. } => release(o, *released)?,
+            Detail::Reconciled {
+                released, booked, ..
+            } => {
+                let spent = match &o.reserved {
+                    Some((asset, _)) => booked
+                        .iter()
+                        .find(|(a, _)| a == asset)
+                        .map_or(Decimal::ZERO, |(_, d)| -(*d).min(Decimal::ZERO)),
+                    None => Decimal::ZERO,
+                };
+                release(o, spent)?;
+                release(o, *released)?;
+                for (asset, delta) in booked.iter() {
+                    add_booked(&mut self.booked, asset, *delta)
+                        .ok_or_else(|| disagree("booked amounts overflow".into()))?;
+                }
+            }
+            _ => {}
+        }
+        if !OpenIntent::has_order(l.state) {
+            o.order = None;
+        }
+        if l.state.is_terminal() {
+            if let Some((asset, held)) = &o.reserved {
+                if !held.is_zero() {
+                    return Err(disagree(format!("ends still holding {held} {asset}")));
+                }
+            }
+            self.open[i] = None;
+            self.index.remove(&fp);
+            self.finished.insert(fp, l.state);
+        }
+        Ok(())
+    }
+}
+
+/// Adds a booking's move of `asset` to a sum kept in asset order; `None` on overflow.
+pub(super) fn add_booked(
+    sum: &mut Vec<(Asset, Decimal)>,
+    asset: &Asset,
+    delta: Decimal,
+) -> Option<()> {
+    match sum.binary_search_by(|(a, _)| a.as_str().cmp(asset.as_str())) {
+        Ok(i) => sum[i].1 = sum[i].1.checked_add(delta)?,
+        Err(i) => sum.insert(i, (asset.clone(), delta)),
+    }
+    Some(())
+}
+
+/// A damaged last line: the writer stopped in it. It is not data; a journal continues after
+/// the bytes before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TornTail {
+    /// Its line number (from 1) and where it starts in the journal's bytes.
+    pub line: usize,
+    pub offset: usize,
+}
+
+/// What reading a journal found.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JournalScan {
+    /// Lines applied (lines a snapshot already covered are skipped, not counted).
+    pub lines: u64,
+    pub torn_tail: Option<TornTail>,
+    /// The journal's bytes up to the torn tail (all of them without one): where writing goes on.
+    pub valid_len: usize,
+}
+
+/// Reads a journal's bytes into `replay`. Lines the replay already covers (a snapshot's) must
+/// match it where they overlap; a gap between them is refused.
+pub fn scan(
+    replay: &mut Replay,
+    journal: &[u8],
+    cfg: &RouterConfig,
+) -> Result<JournalScan, RecoverError> {
+    let mut out = JournalScan {
+        valid_len: journal.len(),
+        ..JournalScan::default()
+    };
+    let covered = replay.last;
+    let mut first = true;
+    let mut start = 0;
+    let mut n = 0;
+    while start < journal.len() {
+        let end = journal[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(journal.len(), |p| start + p);
+        let raw = journal[start..end]
+            .strip_suffix(b"\r")
+            .unwrap_or(&journal[start..end]);
+        let line_start = start;
+        start = end + 1;
+        n += 1;
+        if raw.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let last = start >= journal.len();
+        let unterminated = end == journal.len();
+        let crc_bad = checksum_ok(raw) == Some(false);
+        let parsed = if crc_bad && !(last && cfg.has(Mutant::ReadTornTail)) {
+            Err(ReadError::Checksum { line: n })
+        } else {
+            parse_audit_line(n, raw)
+        };
+        let line = match parsed {
+            Ok(l) => l,
+            Err(_) if last && (crc_bad || unterminated) => {
+                out.torn_tail = Some(TornTail {
+                    line: n,
+                    offset: line_start,
+                });
+                out.valid_len = line_start;
+                break;
+            }
+            Err(e) => return Err(RecoverError::Corrupt(e)),
+        };
+        if let Some(c) = covered {
+            if first && line.seq > c.seq + 1 {
+                return Err(RecoverError::Snapshot(format!(
+                    "the journal starts at seq {} but the snapshot ends at seq {}: lines are missing between them",
+                    line.seq, c.seq
+                )));
+            }
+            first = false;
+            if line.seq < c.seq {
+                continue;
+            }
+            if line.seq == c.seq {
+                if LastLine::of(&line) != c {
+                    return Err(RecoverError::Snapshot(format!(
+                        "journal line {n} (seq {}) is not the line the snapshot ends with: the snapshot is from another journal",
+                        line.seq
+                    )));
+                }
+                continue;
+            }
+        } else if first && line.seq != 0 {
+            return Err(RecoverError::Snapshot(format!(
+                "the journal starts at seq {}: the snapshot that covers the lines before it is needed",
+                line.seq
+            )));
+        }
+        first = false;
+        replay.apply(n, &line)?;
+        out.lines += 1;
+    }
+    if let (Some(c), Some(last)) = (covered, replay.last) {
+        if last.seq < c.seq {
+            return Err(RecoverError::Snapshot(format!(
+                "the snapshot ends at seq {} but the journal only reaches seq {}",
+                c.seq, last.seq
+            )));
+        }
+    }
+    Ok(out)
+}
+
+/// What a restart rebuilt and what it does next.
+#[derive(Debug)]
+pub struct Recovery {
+    pub router: Router,
+    pub scan: JournalScan,
+    /// Each intent that was open, with its state in the journal and what the restart does.
+    pub resumed: Vec<(IntentId, State, Resume)>,
+}
+
+impl Router {
+    /// Rebuilds a router from a replay (a snapshot's, or empty) and the journal's bytes since,
+    /// at `now`, and resumes every open intent (see the module documentation). `funding` is what
+    /// the router was given from outside (starting balances and deposits): the journal records
+    /// only what the router itself did with it.
+    pub fn recover(
+        config: RouterConfig,
+        funding: Portfolio,
+        mut replay: Replay,
+        journal: &[u8],
+        now: TimeMs,
+    ) -> Result<Recovery, RecoverError> {
+        let scan = scan(&mut replay, journal, &config)?;
+        let router = Router::resume(config, funding, replay, now)?;
+        let (router, resumed) = router;
+        Ok(Recovery {
+            router,
+            scan,
+            resumed,
+        })
+    }
+
+    /// A router from a finished replay: balances rebuilt, reservations held again, every open
+    /// intent resumed.
+    #[allow(clippy::type_complexity)]
+    pub fn resume(
+        config: RouterConfig,
+        funding: Portfolio,
+        replay: Replay,
+        now: TimeMs,
+    ) -> Result<(Router, Vec<(IntentId, State, Resume)>), RecoverError> {
+        let mut portfolio = funding;
+        for (asset, delta) in &replay.booked {
+            portfolio
+                .rebook(asset, *delta)
+                .map_err(RecoverError::Balances)?;
+        }
+        let hold = !config.has(Mutant::ReleaseInFlightOnRestart);
+        let forget = config.has(Mutant::ForgetFinishedOnRestart);
+        let mut router = Router::new(config, Portfolio::new())?;
+        router.portfolio = portfolio;
+        let next = replay.next_seq();
+        router.out.seq = next;
+        router.out.durable = next;
+        router.out.stats = replay.stats;
+        router.out.edges = replay.edges;
+        router.out.booked = replay.booked;
+        if !forget {
+            router.finished = replay.finished;
+        }
+        let mut resumed = Vec::new();
+        for o in replay.open.into_iter().flatten() {
+            let reservation = match (&o.reserved, hold) {
+                (Some((asset, amount)), true) if !amount.is_zero() => Some(
+                    router
+                        .portfolio
+                        .reserve(asset, *amount)
+                        .map_err(RecoverError::Balances)?,
+                ),
+                _ => None,
+            };
+            let id = o.intent.intent_id().clone();
+            let state = o.state;
+            let rules = router.config.rules(o.intent.symbol());
+            let serial = router.next_key;
+            router.next_key += 1;
+            let fp = fingerprint(&id);
+            let key = router
+                .active
+                .insert(serial, Active::recovered(o, rules, reservation, fp));
+            router.in_flight.insert(fp, key);
+            let mut action = Resume::Wait;
+            router.with_active(key, now, |a, cx| action = a.resume(cx));
+            resumed.push((id, state, action));
+        }
+        Ok((router, resumed))
+    }
+}
