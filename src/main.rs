@@ -132,6 +132,13 @@ enum Command {
         /// commands go out (the journal's group commit); `none` leaves it to the system.
         #[arg(long, default_value = "none", value_name = "POLICY")]
         sync: String,
+        /// Measure a restart instead: --intents finished intents behind a snapshot, and
+        /// --open intents in flight.
+        #[arg(long)]
+        recovery: bool,
+        /// With --recovery: intents in flight at the restart.
+        #[arg(long, default_value_t = 1_000, requires = "recovery")]
+        open: u64,
     },
     /// Check an audit log against the transition table and completeness rules.
     CheckAudit {
@@ -162,7 +169,10 @@ fn main() -> ExitCode {
             no_check,
             audit,
             sync,
+            recovery,
+            open,
         } => match order_router::journal::SyncPolicy::parse(&sync) {
+            Some(_) if recovery => bench::recovery(intents, open),
             Some(policy) => bench::main(intents, !no_check, audit.as_deref(), policy),
             None => {
                 errln!("error: --sync: `{sync}` is neither batch nor none");

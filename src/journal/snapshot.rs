@@ -28,7 +28,8 @@ const MAX_HEADER: usize = 1 << 30;
 
 /// The snapshot of a replay, as bytes.
 pub fn encode(r: &Replay) -> Vec<u8> {
-    let dec = |d: Decimal| serde_json::to_value(d).unwrap_or(Value::Null);
+    // Exact digits as a JSON number (serde_json keeps them with `arbitrary_precision`).
+    let dec = |d: Decimal| serde_json::from_str(&d.normalize().to_string()).unwrap_or(Value::Null);
     let open: Vec<Value> = r
         .open()
         .map(|o| {

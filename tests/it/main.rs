@@ -6,6 +6,7 @@ mod fuzz;
 mod hardening;
 mod policy;
 mod props;
+mod recovery;
 mod router;
 mod sim;
 mod world;
