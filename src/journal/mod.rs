@@ -174,6 +174,67 @@ mod tests {
     }
 
     #[test]
+    fn a_snapshot_then_rotation_leaves_what_recovery_needs_and_resume_cuts_a_torn_tail() {
+        use crate::router::{scan, Replay, RouterConfig};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.jsonl");
+        let snap = dir.path().join("snapshot");
+        let new = |seq: u64, id: &str| AuditLine {
+            seq,
+            t_ms: seq,
+            intent_id: IntentId::new(id).unwrap(),
+            state: State::New,
+            detail: Detail::New {
+                symbol: crate::model::Symbol::parse("BTC/USDT").unwrap(),
+                side: crate::model::Side::Buy,
+                qty: rust_decimal::Decimal::ONE,
+                ref_price: rust_decimal::Decimal::ONE,
+            },
+        };
+        let mut j = FileJournal::append(&path, SyncPolicy::Batch).unwrap();
+        j.line(&new(0, "a"));
+        j.line(&new(1, "b"));
+        assert!(j.make_durable());
+        // Snapshot what the journal holds, then start a new segment.
+        let mut replay = Replay::default();
+        scan(
+            &mut replay,
+            &std::fs::read(&path).unwrap(),
+            &RouterConfig::default(),
+        )
+        .unwrap();
+        snapshot::write_atomic(&snap, &snapshot::encode(&replay)).unwrap();
+        j.rotate(&path).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap().len(), 0);
+        j.line(&new(2, "c"));
+        assert!(j.make_durable());
+        drop(j);
+        // A torn line after it: resume cuts it off.
+        let mut bytes = std::fs::read(&path).unwrap();
+        let whole = bytes.len();
+        bytes.extend_from_slice(b"{\"seq\":3,\"t_ms\":3,\"int");
+        std::fs::write(&path, &bytes).unwrap();
+        let mut r = snapshot::read(&snap).unwrap();
+        let found = scan(&mut r, &bytes, &RouterConfig::default()).unwrap();
+        assert_eq!((found.lines, found.valid_len), (1, whole));
+        assert_eq!(r.open().count(), 3);
+        let mut j = FileJournal::resume(&path, found.valid_len as u64, SyncPolicy::Batch).unwrap();
+        j.line(&new(3, "d"));
+        assert!(j.make_durable());
+        let mut r = snapshot::read(&snap).unwrap();
+        let found = scan(
+            &mut r,
+            &std::fs::read(&path).unwrap(),
+            &RouterConfig::default(),
+        )
+        .unwrap();
+        assert_eq!(
+            (found.lines, found.torn_tail, r.open().count()),
+            (2, None, 4)
+        );
+    }
+
+    #[test]
     fn sync_policies_parse() {
         assert_eq!(SyncPolicy::parse("batch"), Some(SyncPolicy::Batch));
         assert_eq!(SyncPolicy::parse("none"), Some(SyncPolicy::Never));
