@@ -18,6 +18,8 @@
 //! * [`audit`]: the JSONL audit trail, its reader and its checker.
 //! * [`driver`]: the drive loop that connects a router to a synchronous venue.
 //! * [`journal`]: the audit log on disk, synced before the commands it describes go out.
+//! * [`venue`]: the simulated venue in Binance spot's REST dialect (sans-IO), and its HTTP
+//!   server ([`venue::server`]), for testing any bot against seeded faults.
 //!
 //! ```
 //! use order_router::prelude::*;
@@ -60,6 +62,7 @@ pub mod model;
 pub mod portfolio;
 pub mod router;
 pub mod sim;
+pub mod venue;
 
 pub use decision::Intent;
 

@@ -14,6 +14,7 @@ mod fuzz;
 mod progress;
 mod recover;
 mod run;
+mod serve_venue;
 
 /// Deterministic order execution for crypto spot bots, and the harness that proves it safe.
 #[derive(Parser)]
@@ -140,6 +141,59 @@ enum Command {
         #[arg(long, default_value_t = 1_000, requires = "recovery")]
         open: u64,
     },
+    /// Serve the simulated exchange over HTTP in Binance spot's REST dialect, with seeded
+    /// faults, for any bot to be tested against (docs/venue.md).
+    Venue {
+        /// Address to listen on; port 0 picks a free one (printed on start).
+        #[arg(long, default_value = "127.0.0.1:8900", value_name = "ADDR:PORT")]
+        listen: String,
+        /// Allow an address other machines can reach.
+        #[arg(long)]
+        allow_remote: bool,
+        /// Markets, rules, balances, prices over time and fault rows (default: the built-in
+        /// scenarios/venue/default.csv).
+        #[arg(long, value_name = "FILE.csv")]
+        scenario: Option<PathBuf>,
+        /// Replay a recorded price path (trades, klines or quotes CSV) as the market.
+        #[arg(long, value_name = "FILE.csv")]
+        market: Option<PathBuf>,
+        /// The symbol the market file drives (default: the scenario's only priced symbol).
+        #[arg(long, value_name = "BASE/QUOTE", requires = "market")]
+        market_symbol: Option<String>,
+        /// Random faults: none, light or rough (default: the scenario's p_* settings).
+        #[arg(long, value_name = "PROFILE")]
+        faults: Option<String>,
+        /// Seed of every fault draw (default: the scenario's seed, else 0).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Append one JSON line per request: what was asked and what the venue executed.
+        #[arg(long, value_name = "OUT.jsonl")]
+        record: Option<PathBuf>,
+        /// The API key clients must send in X-MBX-APIKEY.
+        #[arg(long, env = "ORDER_ROUTER_API_KEY", hide_env_values = true)]
+        api_key: Option<String>,
+        /// The secret requests are signed with (HMAC-SHA256).
+        #[arg(long, env = "ORDER_ROUTER_API_SECRET", hide_env_values = true)]
+        api_secret: Option<String>,
+        /// Request weight per minute and client before HTTP 429.
+        #[arg(long, default_value_t = 6_000, value_name = "N")]
+        weight_limit: u32,
+        /// New orders per 10 seconds and client before HTTP 429.
+        #[arg(long, default_value_t = 100, value_name = "N")]
+        order_limit: u32,
+        /// Length of the first ban (HTTP 418) for a client that ignores 429s; later bans double.
+        #[arg(long, default_value_t = 120, value_name = "SECONDS")]
+        ban_secs: u64,
+        /// Connections open at once.
+        #[arg(long, default_value_t = 256, value_name = "N")]
+        max_connections: usize,
+        /// Scenario milliseconds per wall-clock millisecond (replay a market faster).
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        speed: u64,
+        /// How long a connection whose reply was lost is held before it is closed.
+        #[arg(long, default_value_t = 30_000, value_name = "MS")]
+        stall_ms: u64,
+    },
     /// Check an audit log against the transition table and completeness rules.
     CheckAudit {
         /// The JSONL audit log.
@@ -163,6 +217,41 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Demo { audit } => demo::run(audit.as_deref()),
         Command::CheckAudit { file, json } => check_audit::main(&file, json),
+        Command::Venue {
+            listen,
+            allow_remote,
+            scenario,
+            market,
+            market_symbol,
+            faults,
+            seed,
+            record,
+            api_key,
+            api_secret,
+            weight_limit,
+            order_limit,
+            ban_secs,
+            max_connections,
+            speed,
+            stall_ms,
+        } => serve_venue::main(serve_venue::Args {
+            listen: &listen,
+            allow_remote,
+            scenario: scenario.as_deref(),
+            market: market.as_deref(),
+            market_symbol: market_symbol.as_deref(),
+            faults: faults.as_deref(),
+            seed,
+            record: record.as_deref(),
+            api_key: api_key.as_deref(),
+            api_secret: api_secret.as_deref(),
+            weight_limit,
+            order_limit,
+            ban_secs,
+            max_connections,
+            speed,
+            stall_ms,
+        }),
         Command::Recover { journal, snapshot } => recover::main(&journal, snapshot.as_deref()),
         Command::Bench {
             intents,

@@ -406,7 +406,7 @@ impl MemoryExchange {
             return Err(reject("Filter failure: LOT_SIZE"));
         }
         if r.qty() * r.limit_price() < rules.min_notional {
-            return Err(reject("Filter failure: MIN_NOTIONAL"));
+            return Err(reject("Filter failure: NOTIONAL"));
         }
         let open_twin = self
             .latest_by_coid

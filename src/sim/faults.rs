@@ -134,8 +134,14 @@ impl FaultPlan {
         self.profile = FaultProfile::default();
     }
 
-    /// Decides the fate of one request for `symbol`.
-    pub fn fate(&mut self, rng: &mut ChaCha8Rng, symbol: &Symbol, request: Request) -> Fate {
+    /// Decides the fate of one request for `symbol` (`None`: a request on no one market, which
+    /// only faults scheduled for any market can hit).
+    pub fn fate(
+        &mut self,
+        rng: &mut ChaCha8Rng,
+        symbol: Option<&Symbol>,
+        request: Request,
+    ) -> Fate {
         let placement = request == Request::Place;
         let trades = request == Request::FetchTrades;
         let mut fate = Fate {
@@ -145,7 +151,7 @@ impl FaultPlan {
         };
         let (mut net_set, mut lat_set) = (false, false);
         for a in self.active.iter_mut() {
-            if a.left == 0 || a.symbol.as_ref().is_some_and(|s| s != symbol) {
+            if a.left == 0 || a.symbol.as_ref().is_some_and(|s| Some(s) != symbol) {
                 continue;
             }
             let used = match a.kind {

@@ -9,4 +9,5 @@ mod props;
 mod recovery;
 mod router;
 mod sim;
+mod venue;
 mod world;

@@ -103,6 +103,21 @@ pub enum TradesFault {
     Split,
 }
 
+/// An order as it reaches the venue: what any client may send. A router's placement arrives as
+/// one through [`Exchange::place`]; the venue server builds them from REST parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewOrder {
+    pub client_order_id: ClientOrderId,
+    pub symbol: Symbol,
+    pub side: Side,
+    pub qty: Decimal,
+    /// Ignored for a market order, which may take every level of the book.
+    pub limit_price: Decimal,
+    /// A market order is always immediate-or-cancel.
+    pub tif: Tif,
+    pub market: bool,
+}
+
 /// One asset of the account.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Funds {
@@ -470,7 +485,7 @@ impl SimExchange {
     }
 
     /// The retained trades, in execution order: every trade ever executed without retention.
-    pub fn trades(&self) -> impl Iterator<Item = &Trade> {
+    pub fn trades(&self) -> impl DoubleEndedIterator<Item = &Trade> {
         self.trades.iter().map(|(_, t)| t)
     }
 
@@ -692,56 +707,134 @@ impl SimExchange {
         }
     }
 
-    /// Checks (4) and (5) of a placement: returns the lock and the fee rate.
-    fn admit(&self, r: &OrderRequest) -> Result<(Asset, Decimal, Decimal), ExchangeError> {
-        if self.books.get(r.symbol()).is_none() {
+    /// Checks (4) and (5) of a placement: returns the lock and the fee rate. A market order's
+    /// limit is the far end of the book, and its notional is judged at the mid.
+    fn admit(&self, r: &NewOrder) -> Result<(Asset, Decimal, Decimal), ExchangeError> {
+        let Some(book) = self.books.get(&r.symbol) else {
             return Err(rejected(-1121, "Invalid symbol."));
-        }
-        let rules = self.rules(r.symbol());
+        };
+        let rules = self.rules(&r.symbol);
         if rules.fee_bps < Decimal::ZERO || rules.fee_bps >= Decimal::from(10_000) {
             return Err(rejected(-1013, "Invalid market rules: fee_bps."));
         }
-        let (qty, limit) = (r.qty(), r.limit_price());
-        if limit <= Decimal::ZERO || !on_grid(limit, rules.tick_size) {
+        let (qty, limit) = (r.qty, r.limit_price);
+        if !r.market && (limit <= Decimal::ZERO || !on_grid(limit, rules.tick_size)) {
             return Err(filter_failure("PRICE_FILTER"));
         }
         if qty <= Decimal::ZERO || !on_grid(qty, rules.step_size) {
             return Err(filter_failure("LOT_SIZE"));
         }
         let notional = qty
-            .checked_mul(limit)
+            .checked_mul(if r.market { book.mid } else { limit })
             .ok_or_else(|| filter_failure("NOTIONAL"))?;
         if notional < rules.min_notional {
-            return Err(filter_failure("MIN_NOTIONAL"));
+            return Err(filter_failure("NOTIONAL"));
         }
         let fee_rate = rules
             .fee_bps
             .checked_mul(bps_fraction())
             .ok_or_else(|| filter_failure("NOTIONAL"))?;
         let lock =
-            lock_for(r.side(), qty, limit, fee_rate).ok_or_else(|| filter_failure("NOTIONAL"))?;
-        let asset = match r.side() {
-            Side::Buy => r.symbol().quote().clone(),
-            Side::Sell => r.symbol().base().clone(),
+            lock_for(r.side, qty, limit, fee_rate).ok_or_else(|| filter_failure("NOTIONAL"))?;
+        let asset = match r.side {
+            Side::Buy => r.symbol.quote().clone(),
+            Side::Sell => r.symbol.base().clone(),
         };
         if self.funds(&asset).free < lock {
             return Err(rejected(-2010, INSUFFICIENT_BALANCE));
         }
         Ok((asset, lock, fee_rate))
     }
-}
 
-impl Exchange for SimExchange {
-    fn place(&mut self, now: TimeMs, r: &OrderRequest) -> Result<Order, ExchangeError> {
+    /// The far end of the book side an order of `side` takes from: the limit of a market order.
+    fn market_limit(&self, symbol: &Symbol, side: Side) -> Option<Decimal> {
+        let book = self.books.get(symbol)?;
+        match side {
+            Side::Buy => book.asks.last(),
+            Side::Sell => book.bids.last(),
+        }
+        .map(|l| l.price)
+    }
+
+    /// The most of `symbol` that trading `quote` worth of the quote asset against the book
+    /// would take now, rounded down to the lot step: what a market order's `quoteOrderQty`
+    /// means. Zero without a book.
+    pub fn qty_for_quote(&self, symbol: &Symbol, side: Side, quote: Decimal) -> Decimal {
+        let levels = match side {
+            Side::Buy => self.asks(symbol),
+            Side::Sell => self.bids(symbol),
+        };
+        let (mut left, mut qty) = (quote, Decimal::ZERO);
+        for l in levels {
+            if left <= Decimal::ZERO || l.price <= Decimal::ZERO {
+                break;
+            }
+            let Some(cost) = l.price.checked_mul(l.qty) else {
+                break;
+            };
+            if cost <= left {
+                left -= cost;
+                qty = qty.saturating_add(l.qty);
+            } else {
+                qty = qty.saturating_add(left.checked_div(l.price).unwrap_or(Decimal::ZERO));
+                break;
+            }
+        }
+        floor_to(qty, self.rules(symbol).step_size).unwrap_or(Decimal::ZERO)
+    }
+
+    /// The retained order with venue id `id`.
+    pub fn order_by_id(&self, id: &OrderId) -> Option<&Order> {
+        let i = self.index_of(id)?;
+        Some(self.order(i))
+    }
+
+    fn index_of(&self, id: &OrderId) -> Option<usize> {
+        let n: usize = id.as_str().parse().ok()?;
+        let i = n.checked_sub(1)?;
+        (i >= self.order_base && i < self.order_count() && &self.order(i).order_id == id)
+            .then_some(i)
+    }
+
+    /// When the order with venue id `id` ended; `None` while it is open (or not retained).
+    pub fn final_ms(&self, id: &OrderId) -> Option<TimeMs> {
+        let i = self.index_of(id)?;
+        self.meta[i - self.order_base].final_ms
+    }
+
+    /// The trades of order `id` (retained), in execution order, without any scripted fault.
+    pub fn trades_of(&self, id: &OrderId) -> impl Iterator<Item = &Trade> {
+        self.trades_by_order
+            .get(id)
+            .into_iter()
+            .flatten()
+            .map(|&i| &self.trades[i - self.trade_base].1)
+    }
+
+    /// Cancels the open order with venue id `id` on `symbol`.
+    pub fn cancel_by_id(
+        &mut self,
+        now: TimeMs,
+        symbol: &Symbol,
+        id: &OrderId,
+    ) -> Result<Order, ExchangeError> {
+        let i = self
+            .index_of(id)
+            .filter(|&i| self.open.contains(&i) && &self.order(i).symbol == symbol)
+            .ok_or(ExchangeError::NotFound)?;
+        self.finish(i, OrderStatus::Canceled, now);
+        Ok(self.order(i).clone())
+    }
+
+    /// Places `r` as the venue receives it, whoever sent it; the receive window is the
+    /// caller's to check.
+    pub fn submit(&mut self, now: TimeMs, r: &NewOrder) -> Result<Order, ExchangeError> {
         self.forget_before(now);
         let fault = self.armed.take();
-        if now > r.sent_ms().saturating_add(self.cfg.recv_window_ms) {
-            return Err(ExchangeError::RecvWindowExpired);
-        }
         if fault == Some(PlacementFault::Reject) {
             return Err(filter_failure("PERCENT_PRICE_BY_SIDE"));
         }
-        let coid = r.client_order_id();
+        let coid = &r.client_order_id;
         let duplicate = match self.cfg.dedup {
             Dedup::OpenOnly => self.open_by_coid.contains_key(coid),
             Dedup::Always => self.latest_by_coid.contains_key(coid),
@@ -749,18 +842,44 @@ impl Exchange for SimExchange {
         if duplicate {
             return Err(ExchangeError::DuplicateClientOrderId(coid.clone()));
         }
+        let market_limit;
+        let r = if r.market {
+            let Some(limit) = self.market_limit(&r.symbol, r.side) else {
+                return Err(rejected(-1121, "Invalid symbol."));
+            };
+            market_limit = NewOrder {
+                limit_price: limit,
+                tif: Tif::Ioc,
+                ..r.clone()
+            };
+            &market_limit
+        } else {
+            r
+        };
         let (asset, lock, fee_rate) = self.admit(r)?;
         let f = self.funds.get_or_insert_with(&asset, Funds::default);
         f.free -= lock; // admit checked lock <= free
         f.locked = f.locked.saturating_add(lock);
         if let Some(PlacementFault::Requote { bps }) = fault {
-            self.requote(now, r.symbol(), r.side(), bps);
+            self.requote(now, &r.symbol, r.side, bps);
         }
         let i = self.order_count();
-        self.orders
-            .push_back(Order::accepted(OrderId::numbered("", i as u64 + 1), r));
+        self.orders.push_back(Order {
+            order_id: OrderId::numbered("", i as u64 + 1),
+            client_order_id: coid.clone(),
+            symbol: r.symbol.clone(),
+            side: r.side,
+            price: r.limit_price,
+            amount: r.qty,
+            filled: Decimal::ZERO,
+            remaining: r.qty,
+            average: None,
+            status: OrderStatus::Open,
+            fee: Decimal::ZERO,
+            fee_asset: r.symbol.quote().clone(),
+        });
         self.meta.push_back(Meta {
-            tif: r.tif(),
+            tif: r.tif,
             fee_rate,
             lock_left: lock,
             cost: Decimal::ZERO,
@@ -768,16 +887,14 @@ impl Exchange for SimExchange {
         });
         self.latest_by_coid.insert(coid.clone(), i);
         self.latest_by_symbol_coid
-            .insert((r.symbol().clone(), coid.clone()), i);
+            .insert((r.symbol.clone(), coid.clone()), i);
         let partial = match fault {
-            Some(PlacementFault::Partial { ratio }) => Some(partial_cap(
-                r.qty(),
-                ratio,
-                self.rules(r.symbol()).step_size,
-            )),
+            Some(PlacementFault::Partial { ratio }) => {
+                Some(partial_cap(r.qty, ratio, self.rules(&r.symbol).step_size))
+            }
             _ => None,
         };
-        self.match_order(i, now, partial.unwrap_or(r.qty()));
+        self.match_order(i, now, partial.unwrap_or(r.qty));
         let k = i - self.order_base;
         if self.orders[k].status == OrderStatus::Open {
             if partial.is_some() || self.meta[k].tif == Tif::Ioc {
@@ -785,13 +902,35 @@ impl Exchange for SimExchange {
             } else {
                 self.open.insert(i);
                 self.open_by_symbol
-                    .entry(r.symbol().clone())
+                    .entry(r.symbol.clone())
                     .or_default()
                     .insert(i);
                 self.open_by_coid.insert(coid.clone(), i);
             }
         }
         Ok(self.orders[k].clone())
+    }
+}
+
+impl Exchange for SimExchange {
+    fn place(&mut self, now: TimeMs, r: &OrderRequest) -> Result<Order, ExchangeError> {
+        if now > r.sent_ms().saturating_add(self.cfg.recv_window_ms) {
+            self.forget_before(now);
+            self.armed = None;
+            return Err(ExchangeError::RecvWindowExpired);
+        }
+        self.submit(
+            now,
+            &NewOrder {
+                client_order_id: r.client_order_id().clone(),
+                symbol: r.symbol().clone(),
+                side: r.side(),
+                qty: r.qty(),
+                limit_price: r.limit_price(),
+                tif: r.tif(),
+                market: false,
+            },
+        )
     }
 
     fn fetch_order(

@@ -385,7 +385,7 @@ fn rules_refuse_off_grid_prices_and_quantities_and_small_notionals() {
     // 0.0001 * 49999.99 = 4.999999 < 5.
     assert_eq!(
         filter(x.place(0, &buy("f3", "0.0001", "49999.99", Tif::Ioc))),
-        "Filter failure: MIN_NOTIONAL"
+        "Filter failure: NOTIONAL"
     );
     let (code, _) = rejected_with(x.place(0, &buy("f3", "0.0001", "40000", Tif::Ioc)));
     assert_eq!(code, -1013);
@@ -403,7 +403,7 @@ fn rules_refuse_off_grid_prices_and_quantities_and_small_notionals() {
     );
     assert_eq!(
         filter(x.place(0, &eth_buy("f7", "0.003", "3000.1"))),
-        "Filter failure: MIN_NOTIONAL"
+        "Filter failure: NOTIONAL"
     );
     assert!(x.place(0, &eth_buy("f8", "0.004", "3000.1")).is_ok());
     assert_eq!(x.orders().count(), 2);

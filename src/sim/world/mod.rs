@@ -724,7 +724,7 @@ impl World<'_> {
                 (symbol.clone(), Request::Other)
             }
         };
-        let fate = self.plan.fate(&mut self.rng, &symbol, request);
+        let fate = self.plan.fate(&mut self.rng, Some(&symbol), request);
         let net = match fate.net {
             Net::Clean => None,
             Net::RequestLost => Some("request_lost"),

@@ -1,0 +1,177 @@
+//! `order-router venue`: serve the simulated exchange over HTTP in Binance spot's REST dialect.
+//! Everything is checked before the server starts: a bad flag, scenario or key is one line and
+//! exit 2, and nothing is bound or written.
+
+use std::fs::File;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::ExitCode;
+
+use order_router::model::Symbol;
+use order_router::sim::{market, scenario, Scenario};
+use order_router::venue::server::{wall_clock_ms, Server, ServerLimits};
+use order_router::venue::{self, Credentials, Limits, Setup, Venue};
+
+/// Options of `venue`.
+pub struct Args<'a> {
+    pub listen: &'a str,
+    pub allow_remote: bool,
+    pub scenario: Option<&'a Path>,
+    pub market: Option<&'a Path>,
+    pub market_symbol: Option<&'a str>,
+    pub faults: Option<&'a str>,
+    pub seed: Option<u64>,
+    pub record: Option<&'a Path>,
+    pub api_key: Option<&'a str>,
+    pub api_secret: Option<&'a str>,
+    pub weight_limit: u32,
+    pub order_limit: u32,
+    pub ban_secs: u64,
+    pub max_connections: usize,
+    pub speed: u64,
+    pub stall_ms: u64,
+}
+
+fn bad(message: &str) -> ExitCode {
+    errln!("error: {message}");
+    ExitCode::from(2)
+}
+
+fn load_scenario(args: &Args<'_>) -> Result<Scenario, String> {
+    let mut s = match args.scenario {
+        Some(p) => scenario::load(p).map_err(|e| e.to_string())?,
+        None => scenario::parse(
+            "(built-in venue scenario)",
+            venue::DEFAULT_SCENARIO.as_bytes(),
+        )
+        .map_err(|e| e.to_string())?,
+    };
+    if let Some(path) = args.market {
+        let named = args
+            .market_symbol
+            .map(Symbol::parse)
+            .transpose()
+            .map_err(|e| format!("--market-symbol: {e}"))?;
+        let symbol = s.market_symbol(named.as_ref())?;
+        let ticks = market::load(path).map_err(|e| e.to_string())?;
+        s.check_market_scale(&symbol, &ticks)?;
+        s.replay_market(&symbol, &ticks);
+    }
+    Ok(s)
+}
+
+pub fn main(args: Args<'_>) -> ExitCode {
+    let listen: SocketAddr = match args.listen.parse() {
+        Ok(a) => a,
+        Err(_) => {
+            return bad(&format!(
+                "--listen: `{}` is not an address such as 127.0.0.1:8900",
+                args.listen
+            ))
+        }
+    };
+    if !listen.ip().is_loopback() && !args.allow_remote {
+        return bad(&format!(
+            "--listen: {listen} is reachable from other machines; the venue has no TLS and one key. Add --allow-remote if that is what you want"
+        ));
+    }
+    let (Some(key), Some(secret)) = (args.api_key, args.api_secret) else {
+        return bad("no API key: pass --api-key and --api-secret, or set ORDER_ROUTER_API_KEY and ORDER_ROUTER_API_SECRET");
+    };
+    let credentials = match Credentials::new(key, secret) {
+        Ok(c) => c,
+        Err(e) => return bad(&format!("--api-key/--api-secret: {e}")),
+    };
+    let checks: [(&str, u64, u64, u64); 6] = [
+        ("--weight-limit", u64::from(args.weight_limit), 1, 1_000_000),
+        ("--order-limit", u64::from(args.order_limit), 1, 1_000_000),
+        ("--ban-secs", args.ban_secs, 1, 259_200),
+        ("--max-connections", args.max_connections as u64, 1, 100_000),
+        ("--speed", args.speed, 1, 1_000_000),
+        ("--stall-ms", args.stall_ms, 0, 600_000),
+    ];
+    for (flag, value, lo, hi) in checks {
+        if !(lo..=hi).contains(&value) {
+            return bad(&format!("{flag}: {value} is outside {lo}..={hi}"));
+        }
+    }
+    let scenario = match load_scenario(&args) {
+        Ok(s) => s,
+        Err(e) => return bad(&e),
+    };
+    let profile = match args.faults {
+        None => scenario.profile,
+        Some(name) => match venue::profile(name) {
+            Some(p) => p,
+            None => return bad(&format!("--faults: `{name}` is not none, light or rough")),
+        },
+    };
+    let inputs: Vec<&Path> = args.scenario.into_iter().chain(args.market).collect();
+    let record = match args.record {
+        None => None,
+        Some(path) => {
+            let same = |a: &Path| {
+                let canon = |p: &Path| std::fs::canonicalize(p).ok();
+                canon(a).is_some() && canon(a) == canon(path)
+            };
+            if inputs.iter().any(|i| same(i)) {
+                return bad(&format!(
+                    "--record: {} is one of the inputs",
+                    path.display()
+                ));
+            }
+            match File::create(path) {
+                Ok(f) => Some(f),
+                Err(e) => return bad(&format!("--record: {}: {e}", path.display())),
+            }
+        }
+    };
+    let seed = args.seed.or(scenario.seed).unwrap_or(0);
+    let setup = Setup {
+        scenario,
+        credentials,
+        seed,
+        profile,
+        limits: Limits {
+            weight_per_minute: args.weight_limit,
+            orders_per_10s: args.order_limit,
+            ban_ms: args.ban_secs * 1_000,
+            ..Limits::default()
+        },
+        speed: args.speed,
+        stall_ms: args.stall_ms,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return bad(&format!("cannot start the server runtime: {e}")),
+    };
+    let faults = args.faults.unwrap_or("scenario");
+    runtime.block_on(async move {
+        let v = Venue::new(setup, wall_clock_ms());
+        let markets: Vec<String> = v.symbols().map(str::to_string).collect();
+        let limits = ServerLimits {
+            max_connections: args.max_connections,
+            ..ServerLimits::default()
+        };
+        let server = match Server::bind(listen, v, record, limits).await {
+            Ok(s) => s,
+            Err(e) => return bad(&format!("--listen {listen}: {e}")),
+        };
+        let addr = server.local_addr().unwrap_or(listen);
+        outln!(
+            "venue listening on http://{addr} (markets {}; faults {faults}; seed {seed})",
+            markets.join(", ")
+        );
+        match server.run(std::future::pending()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                errln!("error: venue: {e}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}

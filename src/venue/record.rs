@@ -1,0 +1,72 @@
+//! The `--record` line of one request: what was asked, what was answered, which fault hit it,
+//! and what the venue executed (the order it placed or cancelled, and every trade since the
+//! previous line, whatever caused it), so a test can prove what a bot did.
+
+use serde_json::{json, Map, Value};
+
+use super::shapes::{order_id_num, side_name, status_name, trade_id_num, Dec};
+use super::{Delivery, Outcome, Request, Venue};
+use crate::model::TimeMs;
+
+pub(super) fn line(
+    v: &mut Venue,
+    now: TimeMs,
+    req: &Request<'_>,
+    status: u16,
+    code: Option<i32>,
+    out: &Outcome,
+) -> String {
+    let params: Map<String, Value> = out
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .collect();
+    let delivery = match out.delivery {
+        Delivery::Now => json!("now"),
+        Delivery::After(ms) => json!({ "after_ms": ms }),
+        Delivery::Drop => json!("dropped"),
+        Delivery::Stall(ms) => json!({ "stalled_ms": ms }),
+    };
+    let order = out.executed.as_ref().map(|o| {
+        json!({
+            "orderId": order_id_num(o),
+            "clientOrderId": o.client_order_id.as_str(),
+            "symbol": super::trading::binance_name(&o.symbol),
+            "side": side_name(o.side),
+            "status": status_name(o),
+            "origQty": Dec(o.amount),
+            "executedQty": Dec(o.filled),
+        })
+    });
+    let trades: Vec<Value> =
+        v.ex.trades_from(v.recorded_trades)
+            .map(|t| {
+                json!({
+                    "id": trade_id_num(t),
+                    "orderId": t.order_id.as_str().parse::<u64>().unwrap_or(0),
+                    "symbol": super::trading::binance_name(&t.symbol),
+                    "side": side_name(t.side),
+                    "price": Dec(t.price),
+                    "qty": Dec(t.qty),
+                    "commission": Dec(t.fee),
+                    "time": t.t_ms,
+                })
+            })
+            .collect();
+    v.recorded_trades = v.ex.trade_count();
+    let line = json!({
+        "seq": v.seq,
+        "t_ms": now,
+        "client": req.client,
+        "method": req.method.name(),
+        "path": req.path,
+        "params": params,
+        "status": status,
+        "code": code,
+        "fault": out.fault,
+        "delivery": delivery,
+        "order": order,
+        "trades": trades,
+    });
+    line.to_string()
+}
