@@ -9,23 +9,8 @@ use std::process::{Command, Stdio};
 use order_router::prelude::*;
 use order_router::router::limits;
 
+use crate::common::{bin, cli};
 use crate::world::{btc_usdt, d, usdt};
-
-fn bin() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_order-router"));
-    c.current_dir(env!("CARGO_MANIFEST_DIR"));
-    c
-}
-
-/// Exit code, stdout, stderr.
-fn cli(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = bin().args(args).output().expect("run the binary");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 fn scenario_file(dir: &Path, name: &str, rows: &str) -> String {
     let p = dir.join(name);

@@ -1,6 +1,7 @@
 //! Integration tests, one module per area.
 mod audit;
 mod cli;
+mod common;
 mod criteria;
 mod fuzz;
 mod hardening;
@@ -10,4 +11,5 @@ mod recovery;
 mod router;
 mod sim;
 mod venue;
+mod venue_http;
 mod world;

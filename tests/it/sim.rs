@@ -2,8 +2,8 @@
 //! fault mixes never break an invariant, and every invariant catches a router built to break it.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use crate::common::cli;
 use order_router::sim::scenario::{load, Scenario};
 use order_router::sim::{run, FaultProfile, Report, RunOptions, FAULT_KINDS, INVARIANTS};
 
@@ -143,19 +143,6 @@ fn random_fault_mixes_never_break_an_invariant() {
     for (kind, n) in FAULT_KINDS.iter().zip(injected) {
         assert!(n > 0, "the profile never injected {kind}");
     }
-}
-
-fn cli(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_order-router"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .expect("run the binary");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 /// For every invariant, a router with a deliberate bug makes `run` exit 1 naming it, with the

@@ -1,0 +1,249 @@
+//! The venue over real HTTP: the server adapter in-process, and `order-router venue` as a
+//! process, with reqwest as the client.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::Stdio;
+use std::time::Duration;
+
+use order_router::sim::scenario::parse;
+use order_router::venue::server::{wall_clock_ms, Server, ServerLimits};
+use order_router::venue::{self, Credentials, Limits, Setup, Venue};
+use serde_json::Value;
+
+use crate::common::{bin, cli};
+
+const KEY: &str = "http-key";
+const SECRET: &str = "http-secret";
+
+/// Serves `csv` on a free loopback port from a thread of its own; returns the address and
+/// the record file.
+fn serve(csv: &str) -> (SocketAddr, tempfile::NamedTempFile) {
+    let setup = Setup {
+        scenario: parse("http.csv", csv.as_bytes()).expect("scenario"),
+        credentials: Credentials::new(KEY, SECRET).unwrap(),
+        seed: 1,
+        profile: venue::profile("none").unwrap(),
+        limits: Limits::default(),
+        speed: 1,
+        stall_ms: 200,
+    };
+    let record = tempfile::NamedTempFile::new().unwrap();
+    let file = record.reopen().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let v = Venue::new(setup, wall_clock_ms());
+            let limits = ServerLimits {
+                max_body_bytes: 4096,
+                ..ServerLimits::default()
+            };
+            let server = Server::bind("127.0.0.1:0".parse().unwrap(), v, Some(file), limits)
+                .await
+                .unwrap();
+            tx.send(server.local_addr().unwrap()).unwrap();
+            let _ = server.run(std::future::pending()).await;
+        });
+    });
+    (rx.recv().unwrap(), record)
+}
+
+const MARKET: &str = "t_ms,action,symbol,side,qty,price,params
+0,balance,USDT,,10000,,
+0,price,BTC/USDT,,,50000,spread_bps=2;depth=1
+";
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+fn signed_body(params: &str) -> String {
+    let q = format!("{params}&timestamp={}", wall_clock_ms());
+    format!(
+        "{q}&signature={}",
+        Credentials::new(KEY, SECRET).unwrap().sign(q.as_bytes())
+    )
+}
+
+#[test]
+fn public_and_signed_requests_over_http() {
+    let (addr, record) = serve(MARKET);
+    let c = client();
+    let r = c
+        .get(format!("http://{addr}/api/v3/depth?symbol=BTCUSDT&limit=1"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        r.headers()["content-type"],
+        "application/json;charset=UTF-8"
+    );
+    assert_eq!(r.headers()["x-mbx-used-weight-1m"], "5");
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["bids"][0][0], "49995.00000000");
+    let body = signed_body("symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=IOC&quantity=0.001&price=50010&newClientOrderId=h1");
+    let r = c
+        .post(format!("http://{addr}/api/v3/order"))
+        .header("X-MBX-APIKEY", KEY)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-mbx-order-count-10s"], "1");
+    let v: Value = r.json().unwrap();
+    assert_eq!(v["status"], "FILLED");
+    // Too large a body: refused, never read whole.
+    let r = c
+        .post(format!("http://{addr}/api/v3/order"))
+        .header("X-MBX-APIKEY", KEY)
+        .body(vec![b'a'; 100_000])
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 413);
+    let v: Value = r.json().unwrap();
+    assert!(v["code"].is_i64());
+    let lines = std::fs::read_to_string(record.path()).unwrap();
+    assert_eq!(lines.lines().count(), 2, "{lines}");
+}
+
+#[test]
+fn a_lost_reply_closes_the_connection_after_the_order_executed() {
+    let (addr, record) = serve(&format!("{MARKET}0,fault,,,,,kind=response_lost;count=1\n"));
+    let c = client();
+    let body = signed_body("symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=IOC&quantity=0.001&price=50010&newClientOrderId=lost");
+    let err = c
+        .post(format!("http://{addr}/api/v3/order"))
+        .header("X-MBX-APIKEY", KEY)
+        .body(body)
+        .send()
+        .expect_err("no reply");
+    assert!(!err.is_status(), "{err}");
+    let q = signed_body("symbol=BTCUSDT&origClientOrderId=lost");
+    let v: Value = c
+        .get(format!("http://{addr}/api/v3/order?{q}"))
+        .header("X-MBX-APIKEY", KEY)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(v["status"], "FILLED");
+    let first: Value = serde_json::from_str(
+        std::fs::read_to_string(record.path())
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(first["fault"], "response_lost");
+}
+
+#[test]
+fn the_command_serves_and_refuses_bad_setups_before_it_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = bin()
+        .args([
+            "venue",
+            "--listen",
+            "127.0.0.1:0",
+            "--api-key",
+            KEY,
+            "--api-secret",
+            SECRET,
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .nth(3)
+        .expect("the address")
+        .to_string();
+    let v: Value = client()
+        .get(format!("{url}/api/v3/exchangeInfo"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let names: Vec<&str> = v["symbols"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["symbol"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["BTCUSDT", "ETHUSDT"]);
+    child.kill().unwrap();
+    let _ = child.wait();
+
+    let bad_csv = dir.path().join("bad.csv");
+    std::fs::write(
+        &bad_csv,
+        "t_ms,action,symbol,side,qty,price,params\n0,price,BTC/USDT,,,abc,\n",
+    )
+    .unwrap();
+    let bad = bad_csv.to_str().unwrap();
+    let good_csv = dir.path().join("good.csv");
+    std::fs::copy("scenarios/venue/default.csv", &good_csv).unwrap();
+    let good = good_csv.to_str().unwrap();
+    let k = ["--api-key", KEY, "--api-secret", SECRET];
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["venue", "--listen", "127.0.0.1:0"],
+            "ORDER_ROUTER_API_KEY",
+        ),
+        (
+            [&["venue", "--listen", "0.0.0.0:0"][..], &k].concat(),
+            "--allow-remote",
+        ),
+        (
+            [&["venue", "--listen", "nowhere"][..], &k].concat(),
+            "--listen",
+        ),
+        (
+            [&["venue", "--faults", "wild"][..], &k].concat(),
+            "--faults",
+        ),
+        (
+            [&["venue", "--weight-limit", "0"][..], &k].concat(),
+            "--weight-limit",
+        ),
+        (
+            [&["venue", "--scenario", bad][..], &k].concat(),
+            "bad.csv:2: price",
+        ),
+        (
+            [&["venue", "--scenario", good, "--record", good][..], &k].concat(),
+            "--record",
+        ),
+        (
+            [&["venue", "--api-key", "a b", "--api-secret", "s"][..]].concat(),
+            "--api-key",
+        ),
+    ];
+    for (args, want) in cases {
+        let (code, out, err) = cli(&args);
+        assert_eq!(code, Some(2), "{args:?}: {out}{err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: one line: {err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(out.is_empty(), "{args:?}: nothing started: {out}");
+    }
+    // The inputs it refused are untouched.
+    assert!(std::fs::read_to_string(&bad_csv).unwrap().contains("abc"));
+    assert_eq!(
+        std::fs::read(&good_csv).unwrap(),
+        std::fs::read("scenarios/venue/default.csv").unwrap()
+    );
+}
