@@ -83,8 +83,18 @@ pub fn main(args: Args<'_>) -> ExitCode {
         Err(e) => return bad(&format!("--api-key/--api-secret: {e}")),
     };
     let checks: [(&str, u64, u64, u64); 6] = [
-        ("--weight-limit", u64::from(args.weight_limit), 1, 1_000_000),
-        ("--order-limit", u64::from(args.order_limit), 1, 1_000_000),
+        (
+            "--weight-limit",
+            u64::from(args.weight_limit),
+            1,
+            1_000_000_000,
+        ),
+        (
+            "--order-limit",
+            u64::from(args.order_limit),
+            1,
+            1_000_000_000,
+        ),
         ("--ban-secs", args.ban_secs, 1, 259_200),
         ("--max-connections", args.max_connections as u64, 1, 100_000),
         ("--speed", args.speed, 1, 1_000_000),

@@ -107,8 +107,9 @@ pub struct Reply {
     /// `Retry-After`, `X-MBX-USED-WEIGHT-1M`, `X-MBX-ORDER-COUNT-10S`.
     pub headers: Vec<(&'static str, String)>,
     pub delivery: Delivery,
-    /// One JSON line for `--record`: the request and what the venue executed.
-    pub record: String,
+    /// One JSON line for `--record` (when the venue records): the request and what the venue
+    /// executed.
+    pub record: Option<String>,
 }
 
 /// How to set a venue up.
@@ -206,6 +207,8 @@ pub struct Venue {
     taker_end: Vec<usize>,
     /// Requests handled so far.
     seq: u64,
+    /// Whether replies carry a record line.
+    recording: bool,
     /// Trades already written to the record.
     recorded_trades: usize,
     /// Placements that came without a client order id so far (their ids are made up).
@@ -245,11 +248,18 @@ impl Venue {
             infos: Vec::new(),
             taker_end: Vec::new(),
             seq: 0,
+            recording: false,
             recorded_trades: 0,
             anonymous: 0,
         };
         v.timeline.advance(start_ms, &mut v.ex, &mut v.plan);
         v
+    }
+
+    /// Makes every reply carry its record line from now on.
+    pub fn record(&mut self) {
+        self.recording = true;
+        self.recorded_trades = self.ex.trade_count();
     }
 
     /// The simulated exchange behind the dialect: balances, orders and trades as executed.
@@ -294,7 +304,9 @@ impl Venue {
                 headers.push(("X-MBX-ORDER-COUNT-10S", u.orders_10s.to_string()));
             }
         }
-        let record = record::line(self, now, req, status, code, &out);
+        let record = self
+            .recording
+            .then(|| record::line(self, now, req, status, code, &out));
         Reply {
             status,
             body,
@@ -337,11 +349,13 @@ impl Venue {
             }
         }
         let params = params?;
-        out.params = params
-            .iter()
-            .filter(|(k, _)| *k != "signature")
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        if self.recording {
+            out.params = params
+                .iter()
+                .filter(|(k, _)| *k != "signature")
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+        }
         if route.signed {
             self.credentials.check_key(req.api_key)?;
             self.credentials
@@ -425,7 +439,7 @@ pub(crate) struct Outcome {
     pub executed: Option<crate::exchange::Order>,
 }
 
-static ROUTES: [Route; 16] = [
+static ROUTES: [Route; 18] = [
     Route {
         method: Method::Get,
         path: "/api/v3/ping",
@@ -477,6 +491,13 @@ static ROUTES: [Route; 16] = [
     },
     Route {
         method: Method::Get,
+        path: "/api/v3/avgPrice",
+        signed: false,
+        weight: |_| 2,
+        parse: public::avg_price,
+    },
+    Route {
+        method: Method::Get,
         path: "/api/v3/klines",
         signed: false,
         weight: |_| 2,
@@ -488,6 +509,13 @@ static ROUTES: [Route; 16] = [
         signed: true,
         weight: w1,
         parse: trading::new_order,
+    },
+    Route {
+        method: Method::Post,
+        path: "/api/v3/order/test",
+        signed: true,
+        weight: w1,
+        parse: trading::test_order,
     },
     Route {
         method: Method::Get,

@@ -16,6 +16,8 @@ pub const MAX_QTY: Decimal = Decimal::from_parts(9_000_000, 0, 0, false, 0);
 pub const MAX_PRICE: Decimal = Decimal::from_parts(1_000_000_000, 0, 0, false, 0);
 
 const DAY_MS: u64 = 86_400_000;
+/// The window of `avgPrice`.
+const AVG_WINDOW_MS: u64 = 300_000;
 
 /// Which markets a ticker call asks for.
 #[derive(Debug, Clone)]
@@ -37,6 +39,7 @@ pub enum Op {
     Ticker24(Many),
     TickerPrice(Many),
     BookTicker(Many),
+    AvgPrice(Symbol),
     Klines {
         symbol: Symbol,
         interval_ms: u64,
@@ -132,6 +135,11 @@ pub(super) fn ticker_price(v: &Venue, p: &Params) -> Result<Call, ApiError> {
 
 pub(super) fn book_ticker(v: &Venue, p: &Params) -> Result<Call, ApiError> {
     call(Op::BookTicker(many(v, p)?), None)
+}
+
+pub(super) fn avg_price(v: &Venue, p: &Params) -> Result<Call, ApiError> {
+    let symbol = v.symbol(p.required("symbol", |p, n| p.ident(n, 20))?)?;
+    call(Op::AvgPrice(symbol.clone()), Some(symbol))
 }
 
 /// The length of a kline interval; `1M` (calendar months) is not served.
@@ -267,6 +275,29 @@ pub(super) fn execute(v: &mut Venue, now: TimeMs, op: Op) -> Result<Vec<u8>, Api
                 })
                 .collect();
             one_or_many(single, items)
+        }
+        Op::AvgPrice(symbol) => {
+            // The mean of the mid over the last five minutes, weighted by how long each held.
+            let h = v.timeline.history(&symbol);
+            let first = h.first().map_or(now, |p| p.0);
+            let from = now.saturating_sub(AVG_WINDOW_MS).max(first).min(now);
+            let mut t = from;
+            let mut mid = v.timeline.mid_at(&symbol, from).unwrap_or(Decimal::ZERO);
+            let mut sum = Decimal::ZERO;
+            for &(at, m) in &h[h.partition_point(|p| p.0 <= from)..] {
+                if at > now {
+                    break;
+                }
+                sum = sum.saturating_add(mid * Decimal::from(at - t));
+                (t, mid) = (at, m);
+            }
+            sum = sum.saturating_add(mid * Decimal::from(now - t));
+            let avg = if now > from {
+                sum / Decimal::from(now - from)
+            } else {
+                mid
+            };
+            to_body(&json!({ "mins": 5, "price": dec(avg.round_dp(8)), "closeTime": now }))
         }
         Op::Klines {
             symbol,

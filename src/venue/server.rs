@@ -152,11 +152,14 @@ impl Server {
     /// Binds `listen`. `record`, when given, receives one JSON line per request.
     pub async fn bind(
         listen: SocketAddr,
-        venue: Venue,
+        mut venue: Venue,
         record: Option<File>,
         limits: ServerLimits,
     ) -> std::io::Result<Server> {
         let inner = TcpListener::bind(listen).await?;
+        if record.is_some() {
+            venue.record();
+        }
         Ok(Server {
             listener: Limited {
                 inner,
@@ -271,9 +274,9 @@ async fn handle(
         let e = ApiError::unknown_endpoint();
         return json_response(500, e.body());
     };
-    if let Some(r) = &shared.record {
+    if let (Some(r), Some(line)) = (&shared.record, &reply.record) {
         let mut w = r.lock().unwrap_or_else(PoisonError::into_inner);
-        let ok = writeln!(w, "{}", reply.record).and_then(|()| w.flush());
+        let ok = writeln!(w, "{line}").and_then(|()| w.flush());
         if let Err(e) = ok {
             eprintln!("venue: --record: {e}");
         }

@@ -57,6 +57,8 @@ pub struct Page {
 #[derive(Debug, Clone)]
 pub enum Op {
     Place(Box<Placement>),
+    /// `order/test`: checked like a placement, never executed.
+    Test,
     Query {
         symbol: Symbol,
         by: By,
@@ -253,6 +255,15 @@ pub(super) fn new_order(v: &Venue, p: &Params) -> Result<Call, ApiError> {
     )
 }
 
+pub(super) fn test_order(v: &Venue, p: &Params) -> Result<Call, ApiError> {
+    let _ = p.raw("computeCommissionRates");
+    let call = new_order(v, p)?;
+    Ok(Call {
+        op: VenueOp::Trading(Op::Test),
+        symbol: call.symbol,
+    })
+}
+
 pub(super) fn query_order(v: &Venue, p: &Params) -> Result<Call, ApiError> {
     let symbol = symbol(v, p)?;
     let by = by(p)?;
@@ -418,6 +429,7 @@ pub(super) fn execute(
 ) -> Result<Vec<u8>, ApiError> {
     match op {
         Op::Place(p) => place(v, now, *p, fault, out),
+        Op::Test => Ok(b"{}".to_vec()),
         Op::Query { symbol, by } => {
             let o = v.find(&symbol, &by).ok_or_else(ApiError::no_such_order)?;
             let n = binance_name(&symbol);
