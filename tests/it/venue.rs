@@ -860,3 +860,46 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn a_recorded_binance_tape_drives_the_book_and_the_klines() {
+    let tape = order_router::sim::market::load(std::path::Path::new(
+        "../shared/data/market/binance_spot_btcusdt_trades_20210108.csv",
+    ))
+    .expect("the recorded trades");
+    let mut s = setup(SCENARIO, "none", Limits::default());
+    let btc = order_router::model::Symbol::parse("BTC/USDT").unwrap();
+    s.scenario.replay_market(&btc, &tape);
+    let span = tape.last().unwrap().t_ms;
+    let mut v = Venue::new(s, T0);
+    let t = T0 + span + 1;
+    let k = json(&public(
+        &mut v,
+        t,
+        "/api/v3/klines",
+        "symbol=BTCUSDT&interval=1s&limit=1000",
+    ));
+    let rows = k.as_array().unwrap();
+    assert!(rows.len() > 10, "{} candles", rows.len());
+    let price = |x: &Value| x.as_str().unwrap().parse::<f64>().unwrap();
+    let (lo, hi) = tape.iter().fold((f64::MAX, 0f64), |(lo, hi), t| {
+        let m: f64 = t.mid.to_string().parse().unwrap();
+        (lo.min(m), hi.max(m))
+    });
+    for r in rows {
+        assert!(price(&r[2]) <= hi && price(&r[3]) >= lo, "{r}");
+    }
+    let last: f64 = tape.last().unwrap().mid.to_string().parse().unwrap();
+    assert_eq!(price(&rows.last().unwrap()[4]), last);
+    // The book stands around the tape's last price.
+    let b = json(&public(
+        &mut v,
+        t,
+        "/api/v3/ticker/bookTicker",
+        "symbol=BTCUSDT",
+    ));
+    assert!(
+        price(&b["bidPrice"]) < last && price(&b["askPrice"]) > last,
+        "{b}"
+    );
+}
