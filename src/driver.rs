@@ -35,6 +35,24 @@ impl AuditSink for Discard {
     fn line(&mut self, _: &AuditLine) {}
 }
 
+/// Write-ahead: hands the router's pending audit lines to `log`, makes them durable and tells
+/// the router so; only then does it release the commands those lines describe. `false` when
+/// the sink failed: nothing more may be sent.
+pub fn write_ahead(router: &mut Router, log: &mut impl AuditSink) -> bool {
+    let mut last = None;
+    while let Some(line) = router.poll_audit() {
+        log.line(&line);
+        last = Some(line.seq);
+    }
+    if let Some(seq) = last {
+        if !log.make_durable() {
+            return false;
+        }
+        router.journal_durable(seq);
+    }
+    true
+}
+
 /// How a [`drive`] ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DriveEnd {
@@ -90,21 +108,12 @@ pub fn drive_observed<E: Exchange + ?Sized>(
     let mut now: TimeMs = inputs.peek().map_or(0, |(t, _)| *t);
     let mut commands = 0u64;
     loop {
-        // Write-ahead: the lines first, made durable, and only then the commands they describe.
-        let mut last = None;
-        while let Some(line) = router.poll_audit() {
-            log.line(&line);
-            last = Some(line.seq);
-        }
-        if let Some(seq) = last {
-            if !log.make_durable() {
-                return DriveEnd {
-                    end_ms: now,
-                    commands,
-                    idle: false,
-                };
-            }
-            router.journal_durable(seq);
+        if !write_ahead(router, log) {
+            return DriveEnd {
+                end_ms: now,
+                commands,
+                idle: false,
+            };
         }
         if let Some(cmd) = router.poll_command() {
             commands += 1;

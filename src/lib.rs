@@ -58,6 +58,7 @@ pub mod decision;
 pub mod driver;
 pub mod exchange;
 pub mod journal;
+pub mod live;
 pub mod model;
 pub mod portfolio;
 pub mod router;

@@ -11,6 +11,7 @@ mod bench;
 mod check_audit;
 mod demo;
 mod fuzz;
+mod live_cmd;
 mod progress;
 mod recover;
 mod run;
@@ -141,6 +142,33 @@ enum Command {
         #[arg(long, default_value_t = 1_000, requires = "recovery")]
         open: u64,
     },
+    /// Route intents (JSON lines) to a Binance-compatible venue with the durable journal;
+    /// resume from the journal after a stop or crash (docs/live.md). Keys come from
+    /// ORDER_ROUTER_API_KEY and ORDER_ROUTER_API_SECRET.
+    Live {
+        /// The venue's base URL: http://127.0.0.1:8900 (order-router venue),
+        /// https://testnet.binance.vision, https://api.binance.com.
+        #[arg(long, value_name = "URL")]
+        venue: String,
+        /// Intents, one JSON object per line; `-` reads standard input until it closes.
+        #[arg(long, value_name = "FILE|-")]
+        intents: String,
+        /// The journal: created on the first run, resumed from on every later one.
+        #[arg(long, value_name = "FILE")]
+        journal: PathBuf,
+        /// Log what would be placed (JSON lines on standard output) and place nothing.
+        #[arg(long)]
+        observe: bool,
+        /// Cap what may be spent of an asset (default: the account's free balance).
+        #[arg(long, value_name = "ASSET=AMOUNT")]
+        budget: Vec<String>,
+        /// A request without an answer after this long is an unknown outcome.
+        #[arg(long, default_value_t = 2_000, value_name = "MS")]
+        request_timeout_ms: u64,
+        /// Print the summary as one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve the simulated exchange over HTTP in Binance spot's REST dialect, with seeded
     /// faults, for any bot to be tested against (docs/venue.md).
     Venue {
@@ -206,7 +234,6 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    output::on_interrupt_clean_up();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -214,9 +241,30 @@ fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
         }
     };
+    // `live` stops cleanly on Ctrl-C itself: it finishes the requests in flight first.
+    if !matches!(cli.command, Command::Live { .. }) {
+        output::on_interrupt_clean_up();
+    }
     match cli.command {
         Command::Demo { audit } => demo::run(audit.as_deref()),
         Command::CheckAudit { file, json } => check_audit::main(&file, json),
+        Command::Live {
+            venue,
+            intents,
+            journal,
+            observe,
+            budget,
+            request_timeout_ms,
+            json,
+        } => live_cmd::main(live_cmd::Args {
+            venue: &venue,
+            intents: &intents,
+            journal: &journal,
+            observe,
+            budget: &budget,
+            request_timeout_ms,
+            json,
+        }),
         Command::Venue {
             listen,
             allow_remote,

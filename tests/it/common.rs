@@ -1,6 +1,7 @@
 //! What several test modules need: the binary, run with arguments.
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 
 /// The `order-router` binary, run from the crate's directory.
 pub fn bin() -> Command {
@@ -17,4 +18,27 @@ pub fn cli(args: &[&str]) -> (Option<i32>, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
+}
+
+/// `order-router venue` on a free loopback port with `args` (keys included): the process and
+/// the URL it printed.
+pub fn spawn_venue(args: &[&str], env: &[(&str, &str)]) -> (Child, String) {
+    let mut child = bin()
+        .args(["venue", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the venue");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("the venue's first line");
+    let url = line
+        .split_whitespace()
+        .nth(3)
+        .unwrap_or_else(|| panic!("no address in {line:?}"))
+        .to_string();
+    (child, url)
 }

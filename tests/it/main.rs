@@ -5,6 +5,7 @@ mod common;
 mod criteria;
 mod fuzz;
 mod hardening;
+mod live;
 mod policy;
 mod props;
 mod recovery;

@@ -1,9 +1,7 @@
 //! The venue over real HTTP: the server adapter in-process, and `order-router venue` as a
 //! process, with reqwest as the client.
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::time::Duration;
 
 use order_router::sim::scenario::parse;
@@ -11,7 +9,7 @@ use order_router::venue::server::{wall_clock_ms, Server, ServerLimits};
 use order_router::venue::{self, Credentials, Limits, Setup, Venue};
 use serde_json::Value;
 
-use crate::common::{bin, cli};
+use crate::common::{cli, spawn_venue};
 
 const KEY: &str = "http-key";
 const SECRET: &str = "http-secret";
@@ -58,6 +56,7 @@ const MARKET: &str = "t_ms,action,symbol,side,qty,price,params
 ";
 
 fn client() -> reqwest::blocking::Client {
+    order_router::live::client::install_tls();
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
@@ -149,29 +148,7 @@ fn a_lost_reply_closes_the_connection_after_the_order_executed() {
 #[test]
 fn the_command_serves_and_refuses_bad_setups_before_it_starts() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = bin()
-        .args([
-            "venue",
-            "--listen",
-            "127.0.0.1:0",
-            "--api-key",
-            KEY,
-            "--api-secret",
-            SECRET,
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .nth(3)
-        .expect("the address")
-        .to_string();
+    let (mut child, url) = spawn_venue(&["--api-key", KEY, "--api-secret", SECRET], &[]);
     let v: Value = client()
         .get(format!("{url}/api/v3/exchangeInfo"))
         .send()

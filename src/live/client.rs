@@ -1,0 +1,315 @@
+//! The live adapter's HTTP side: reqwest on tokio. Signs requests as Binance wants them, keeps
+//! the offset between the local clock and the venue's, and honours the rate-limit headers: after
+//! a 429 or 418 (`Retry-After`), or once the minute's weight is nearly spent, nothing is sent
+//! until the wait is over, and commands in the meantime come back rate limited (not executed)
+//! without being sent.
+
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+
+use super::binance::{self, Call, Markets, ParseError};
+use crate::exchange::ExchangeError;
+use crate::model::{Asset, Symbol, TimeMs};
+use crate::router::{Action, Command, Reply, ReplyOutcome};
+use crate::venue::Credentials;
+
+/// Why the venue could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum LiveError {
+    #[error("venue {url} unreachable: {detail}")]
+    Unreachable { url: String, detail: String },
+    #[error("venue {url} refused {what}: HTTP {status} {body}")]
+    Refused {
+        url: String,
+        what: &'static str,
+        status: u16,
+        body: String,
+    },
+    #[error("venue {url}: {0}", url = .1)]
+    Parse(ParseError, String),
+}
+
+/// Installs the process-wide TLS provider (ring) that reqwest's rustls needs before any client
+/// is built; a second call does nothing.
+pub fn install_tls() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// The wall clock in Unix milliseconds: the live driver's one clock.
+#[allow(clippy::disallowed_methods)]
+pub fn wall_clock_ms() -> TimeMs {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as TimeMs)
+}
+
+/// A Binance spot REST client.
+#[derive(Debug)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    credentials: Credentials,
+    recv_window_ms: u64,
+    /// Venue clock minus local clock.
+    offset_ms: AtomicI64,
+    /// Local wall-clock time before which nothing is sent.
+    not_before: AtomicU64,
+    /// The venue's request weight per minute (0: unknown).
+    weight_limit: AtomicU32,
+    /// Requests sent.
+    pub sent: AtomicU64,
+}
+
+/// What came back on the wire.
+struct Answer {
+    status: u16,
+    body: Vec<u8>,
+}
+
+impl Client {
+    /// A client of the venue at `base` (`http://127.0.0.1:8900`, `https://testnet.binance.vision`),
+    /// with `timeout_ms` per request.
+    pub fn new(
+        base: &str,
+        credentials: Credentials,
+        timeout_ms: u64,
+        recv_window_ms: u64,
+    ) -> Result<Client, LiveError> {
+        install_tls();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_millis(timeout_ms))
+            .connect_timeout(Duration::from_millis(timeout_ms.min(5_000)))
+            .build()
+            .map_err(|e| LiveError::Unreachable {
+                url: base.to_string(),
+                detail: e.to_string(),
+            })?;
+        Ok(Client {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            credentials,
+            recv_window_ms,
+            offset_ms: AtomicI64::new(0),
+            not_before: AtomicU64::new(0),
+            weight_limit: AtomicU32::new(0),
+            sent: AtomicU64::new(0),
+        })
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    fn venue_time(&self, local: TimeMs) -> TimeMs {
+        local.saturating_add_signed(self.offset_ms.load(Ordering::Relaxed))
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        params: &str,
+        signed_at: Option<TimeMs>,
+    ) -> Result<Answer, reqwest::Error> {
+        let mut query = params.to_string();
+        let mut req_key = None;
+        if let Some(local) = signed_at {
+            if !query.is_empty() {
+                query.push('&');
+            }
+            query.push_str(&format!(
+                "recvWindow={}&timestamp={}",
+                self.recv_window_ms,
+                self.venue_time(local)
+            ));
+            let sig = self.credentials.sign(query.as_bytes());
+            query.push_str("&signature=");
+            query.push_str(&sig);
+            req_key = Some(self.credentials.key());
+        }
+        let url = if query.is_empty() {
+            format!("{}{path}", self.base)
+        } else {
+            format!("{}{path}?{query}", self.base)
+        };
+        let mut rb = self.http.request(method, url);
+        if let Some(k) = req_key {
+            rb = rb.header("X-MBX-APIKEY", k);
+        }
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        let resp = rb.send().await?;
+        let status = resp.status().as_u16();
+        self.honour_limits(status, resp.headers());
+        let body = resp.bytes().await?.to_vec();
+        Ok(Answer { status, body })
+    }
+
+    /// `Retry-After` on 429/418, and the weight used this minute.
+    fn honour_limits(&self, status: u16, headers: &reqwest::header::HeaderMap) {
+        let now = wall_clock_ms();
+        let header = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        if status == 429 || status == 418 {
+            let secs = header("retry-after").unwrap_or(1).min(3 * 86_400);
+            self.not_before
+                .fetch_max(now.saturating_add(secs * 1_000), Ordering::Relaxed);
+        }
+        let limit = u64::from(self.weight_limit.load(Ordering::Relaxed));
+        if let Some(used) = header("x-mbx-used-weight-1m") {
+            // Keep a tenth of the minute's weight in hand: queries must still get through.
+            if limit > 0 && used * 10 >= limit * 9 {
+                let venue_now = self.venue_time(now);
+                let next_minute = (venue_now / 60_000 + 1) * 60_000;
+                let wait = next_minute.saturating_sub(venue_now);
+                self.not_before
+                    .fetch_max(now.saturating_add(wait), Ordering::Relaxed);
+            }
+        }
+    }
+
+    fn unreachable(&self, e: impl std::fmt::Display) -> LiveError {
+        LiveError::Unreachable {
+            url: self.base.clone(),
+            detail: e.to_string(),
+        }
+    }
+
+    async fn setup_call(
+        &self,
+        what: &'static str,
+        path: &str,
+        params: &str,
+        signed: bool,
+    ) -> Result<Vec<u8>, LiveError> {
+        let at = signed.then(wall_clock_ms);
+        let a = self
+            .send(reqwest::Method::GET, path, params, at)
+            .await
+            .map_err(|e| self.unreachable(error_chain(&e)))?;
+        if a.status != 200 {
+            return Err(LiveError::Refused {
+                url: self.base.clone(),
+                what,
+                status: a.status,
+                body: String::from_utf8_lossy(&a.body).chars().take(300).collect(),
+            });
+        }
+        Ok(a.body)
+    }
+
+    fn parsed<T>(&self, r: Result<T, ParseError>) -> Result<T, LiveError> {
+        r.map_err(|e| LiveError::Parse(e, self.base.clone()))
+    }
+
+    /// Measures the venue clock's offset from the local one (half the round trip counted).
+    pub async fn sync_time(&self) -> Result<i64, LiveError> {
+        let t0 = wall_clock_ms();
+        let body = self
+            .setup_call("the time", "/api/v3/time", "", false)
+            .await?;
+        let t1 = wall_clock_ms();
+        let server = self.parsed(binance::parse_time(&body))?;
+        let offset = server as i64 - ((t0 + t1) / 2) as i64;
+        self.offset_ms.store(offset, Ordering::Relaxed);
+        Ok(offset)
+    }
+
+    /// The account's free balances and taker fee (bps).
+    pub async fn account(&self) -> Result<(Vec<(Asset, Decimal)>, Decimal), LiveError> {
+        let body = self
+            .setup_call("the account", "/api/v3/account", "", true)
+            .await?;
+        self.parsed(binance::parse_account(&body))
+    }
+
+    /// Every market's rules; also learns the weight limit.
+    pub async fn markets(&self, fee_bps: Decimal) -> Result<Markets, LiveError> {
+        let body = self
+            .setup_call("the markets", "/api/v3/exchangeInfo", "", false)
+            .await?;
+        if let Some(limit) = binance::parse_weight_limit(&body) {
+            self.weight_limit.store(limit, Ordering::Relaxed);
+        }
+        self.parsed(binance::parse_exchange_info(&body, fee_bps))
+    }
+
+    /// Best bid and ask of `symbol`.
+    pub async fn book_ticker(&self, symbol: &Symbol) -> Result<(Decimal, Decimal), LiveError> {
+        let q = format!("symbol={}", Markets::name(symbol));
+        let body = self
+            .setup_call("the book ticker", "/api/v3/ticker/bookTicker", &q, false)
+            .await?;
+        self.parsed(binance::parse_book_ticker(&body))
+    }
+
+    /// Runs one router command at local time `now` and returns the router's reply. Every way
+    /// a request can fail becomes one of the router's outcomes: see [`binance::CODES`].
+    pub async fn execute(&self, cmd: &Command, now: TimeMs) -> Reply {
+        if now < self.not_before.load(Ordering::Relaxed) {
+            return cmd.lost(ExchangeError::RateLimited);
+        }
+        let Call {
+            method,
+            path,
+            params,
+            ..
+        } = binance::call_for(&cmd.action);
+        // A placement is signed with the time the router sent it: the receive window the
+        // router reasons about is measured from there.
+        let at = match &cmd.action {
+            Action::Place(r) => r.sent_ms(),
+            _ => now,
+        };
+        let answer = match self.send(method, path, &params, Some(at)).await {
+            Ok(a) => a,
+            // Timed out, reset, refused: the request may have reached the venue (or, refused,
+            // it did not; the router finds out by asking either way).
+            Err(_) => return cmd.lost(ExchangeError::Timeout),
+        };
+        if answer.status != 200 {
+            let error = binance::classify(answer.status, &answer.body, &cmd.action);
+            if error == ExchangeError::RecvWindowExpired {
+                let _ = self.sync_time().await;
+            }
+            return cmd.lost(error);
+        }
+        let outcome = match &cmd.action {
+            Action::FetchTrades { symbol, .. } => ReplyOutcome::Trades(
+                binance::parse_trades(&answer.body, symbol)
+                    .map_err(|e| ExchangeError::ServerError(e.to_string())),
+            ),
+            Action::Place(r) => ReplyOutcome::Order(
+                binance::parse_order(&answer.body, r.symbol())
+                    .map_err(|e| ExchangeError::ServerError(e.to_string())),
+            ),
+            Action::FetchOrder { symbol, .. } | Action::Cancel { symbol, .. } => {
+                ReplyOutcome::Order(
+                    binance::parse_order(&answer.body, symbol)
+                        .map_err(|e| ExchangeError::ServerError(e.to_string())),
+                )
+            }
+        };
+        Reply {
+            request_id: cmd.request_id,
+            outcome,
+        }
+    }
+}
+
+/// An error with its causes: reqwest's own message hides "connection refused".
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        src = c.source();
+    }
+    s
+}

@@ -1,0 +1,260 @@
+//! `order-router live`: route intents to a Binance-compatible venue with the journal, or only
+//! log what would be placed (`--observe`). Keys come from the environment only.
+
+use std::io::BufRead;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use order_router::live::client::Client;
+use order_router::live::driver::{self, LiveConfig, LiveEnd};
+use order_router::model::Asset;
+use order_router::router::RouterConfig;
+use order_router::venue::Credentials;
+use order_router::Intent;
+use rust_decimal::Decimal;
+use tokio::sync::mpsc;
+
+pub struct Args<'a> {
+    pub venue: &'a str,
+    pub intents: &'a str,
+    pub journal: &'a Path,
+    pub observe: bool,
+    pub budget: &'a [String],
+    pub request_timeout_ms: u64,
+    pub json: bool,
+}
+
+fn bad(message: &str) -> ExitCode {
+    errln!("error: {message}");
+    ExitCode::from(2)
+}
+
+/// One intent line: JSON as `Intent` serialises, checked as `Intent::new` checks.
+fn parse_line(line: &str) -> Result<Intent, String> {
+    serde_json::from_str(line).map_err(|e| e.to_string())
+}
+
+fn parse_budget(specs: &[String]) -> Result<Vec<(Asset, Decimal)>, String> {
+    specs
+        .iter()
+        .map(|s| {
+            let (a, v) = s
+                .split_once('=')
+                .ok_or_else(|| format!("--budget {s}: expected ASSET=AMOUNT, e.g. USDT=1000"))?;
+            let asset = Asset::new(a).map_err(|e| format!("--budget {s}: {e}"))?;
+            let amount: Decimal = v
+                .parse()
+                .map_err(|_| format!("--budget {s}: {v:?} is not a decimal"))?;
+            if amount < Decimal::ZERO || amount > Decimal::from(1_000_000_000_000_000u64) {
+                return Err(format!("--budget {s}: the amount must be in 0..=10^15"));
+            }
+            Ok((asset, amount))
+        })
+        .collect()
+}
+
+fn summary(end: &LiveEnd, journal: &Path, json: bool) {
+    let total: u64 = end.states.values().sum();
+    if json {
+        outln!(
+            "{}",
+            serde_json::json!({
+                "intents": total,
+                "states": end.states,
+                "resumed": end.resumed,
+                "orders_sent": end.orders_sent,
+                "requests": end.requests,
+                "reserved": end.reserved.normalize().to_string(),
+                "stopped": end.stopped,
+                "refused": end.refused,
+                "journal": journal.display().to_string(),
+            })
+        );
+        return;
+    }
+    let states: Vec<String> = end.states.iter().map(|(s, n)| format!("{s} {n}")).collect();
+    outln!(
+        "live      {total} intents ({}){}",
+        states.join(", "),
+        if end.resumed > 0 {
+            format!(", {} resumed from the journal", end.resumed)
+        } else {
+            String::new()
+        }
+    );
+    outln!(
+        "venue     {} orders sent, {} requests",
+        end.orders_sent,
+        end.requests
+    );
+    outln!(
+        "reserved  {}   journal {}",
+        end.reserved.normalize(),
+        journal.display()
+    );
+    if end.stopped {
+        outln!("stopped   with intents open: run again with the same --journal to resume");
+    }
+}
+
+pub fn main(args: Args<'_>) -> ExitCode {
+    if !(args.venue.starts_with("http://") || args.venue.starts_with("https://")) {
+        return bad(&format!(
+            "--venue: `{}` is not an http:// or https:// URL",
+            args.venue
+        ));
+    }
+    let (Ok(key), Ok(secret)) = (
+        std::env::var("ORDER_ROUTER_API_KEY"),
+        std::env::var("ORDER_ROUTER_API_SECRET"),
+    ) else {
+        return bad("no API key: set ORDER_ROUTER_API_KEY and ORDER_ROUTER_API_SECRET");
+    };
+    let credentials = match Credentials::new(&key, &secret) {
+        Ok(c) => c,
+        Err(e) => return bad(&format!("ORDER_ROUTER_API_KEY/SECRET: {e}")),
+    };
+    let budget = match parse_budget(args.budget) {
+        Ok(b) => b,
+        Err(e) => return bad(&e),
+    };
+    if !(100..=600_000).contains(&args.request_timeout_ms) {
+        return bad(&format!(
+            "--request-timeout-ms: {} is outside 100..=600000",
+            args.request_timeout_ms
+        ));
+    }
+    if args.journal.is_dir() {
+        return bad(&format!(
+            "--journal: {} is a directory",
+            args.journal.display()
+        ));
+    }
+    // A file is read and checked whole before anything is routed.
+    let mut from_file = None;
+    if args.intents != "-" {
+        let text = match std::fs::read_to_string(args.intents) {
+            Ok(t) => t,
+            Err(e) => return bad(&format!("{}: {e}", args.intents)),
+        };
+        let mut list = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            if line.trim().is_empty() {
+                continue;
+            }
+            match parse_line(line) {
+                Ok(intent) => list.push((i + 1, intent)),
+                Err(e) => return bad(&format!("{}:{}: {e}", args.intents, i + 1)),
+            }
+        }
+        from_file = Some(list);
+    }
+    let router = RouterConfig {
+        request_timeout_ms: args.request_timeout_ms,
+        ..RouterConfig::default()
+    };
+    let needs = from_file
+        .iter()
+        .flatten()
+        .map(|(n, i)| (format!("{}:{n}", args.intents), i.symbol().clone()))
+        .collect();
+    let cfg = LiveConfig {
+        journal: args.journal.to_path_buf(),
+        observe: args.observe,
+        budget,
+        router,
+        needs,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return bad(&format!("cannot start the runtime: {e}")),
+    };
+    let client = match Client::new(
+        args.venue,
+        credentials,
+        args.request_timeout_ms,
+        cfg.router.recv_window_ms,
+    ) {
+        Ok(c) => Arc::new(c),
+        Err(e) => return bad(&e.to_string()),
+    };
+    let (tx, rx) = mpsc::channel::<Intent>(1024);
+    let rejected = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    match from_file {
+        Some(list) => {
+            runtime.spawn(async move {
+                for (_, intent) in list {
+                    if tx.send(intent).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        None => {
+            let rejected = rejected.clone();
+            std::thread::spawn(move || {
+                let stdin = std::io::stdin();
+                for (i, line) in stdin.lock().lines().enumerate() {
+                    let Ok(line) = line else { break };
+                    if line.trim().is_empty() {
+                        continue;
+                    }
+                    match parse_line(&line) {
+                        Ok(intent) => {
+                            if tx.blocking_send(intent).is_err() {
+                                return;
+                            }
+                        }
+                        Err(e) => {
+                            rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            errln!("error: stdin:{}: {e}; line skipped", i + 1);
+                        }
+                    }
+                }
+            });
+        }
+    }
+    let journal = args.journal.to_path_buf();
+    let result = runtime.block_on(async move {
+        let stop = async {
+            let term = async {
+                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                    Ok(mut s) => {
+                        s.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term => {}
+            }
+        };
+        driver::run(client, cfg, rx, stop, |line| outln!("{line}")).await
+    });
+    // Stdin may still be blocked in a read; the process ends regardless.
+    runtime.shutdown_background();
+    match result {
+        Ok(end) => {
+            for r in &end.refused {
+                errln!("error: {r}");
+            }
+            summary(&end, &journal, args.json);
+            if end.stopped {
+                ExitCode::from(130)
+            } else if !end.refused.is_empty()
+                || rejected.load(std::sync::atomic::Ordering::Relaxed) > 0
+            {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            }
+        }
+        Err(e) => bad(&e.to_string()),
+    }
+}
