@@ -75,8 +75,12 @@ fn summary(end: &LiveEnd, journal: &Path, json: bool) {
     }
     let states: Vec<String> = end.states.iter().map(|(s, n)| format!("{s} {n}")).collect();
     outln!(
-        "live      {total} intents ({}){}",
-        states.join(", "),
+        "live      {total} intents{}{}",
+        if states.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", states.join(", "))
+        },
         if end.resumed > 0 {
             format!(", {} resumed from the journal", end.resumed)
         } else {
