@@ -225,6 +225,23 @@ pub fn main(args: Args<'_>) -> ExitCode {
             .violation
             .as_ref()
             .is_some_and(|r| r.invariant == v.invariant);
+        // The minimised case's run report, beside it.
+        let page = path.with_extension("html");
+        let scenario = order_router::sim::scenario::parse("case", text.as_bytes()).ok();
+        let name = path.display().to_string();
+        let html = order_router::report::build(order_router::report::Inputs {
+            name: &name,
+            audit: &replay.audit,
+            market: None,
+            scenario: scenario.as_ref(),
+        });
+        match html
+            .map_err(|e| e.to_string())
+            .and_then(|h| crate::output::write_whole(&page, &[path.as_path()], h.as_bytes()))
+        {
+            Ok(()) => outln!("report    {}", page.display()),
+            Err(e) => errln!("warning: the report of the minimised case: {e}"),
+        }
         outln!(
             "minimised {} ({} of {} rows){}",
             path.display(),

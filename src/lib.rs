@@ -61,6 +61,7 @@ pub mod journal;
 pub mod live;
 pub mod model;
 pub mod portfolio;
+pub mod report;
 pub mod router;
 pub mod sim;
 pub mod venue;

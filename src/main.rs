@@ -14,6 +14,7 @@ mod fuzz;
 mod live_cmd;
 mod progress;
 mod recover;
+mod report_cmd;
 mod run;
 mod serve_venue;
 
@@ -71,8 +72,11 @@ enum Command {
         crash_mode: String,
         /// Replay the scenario once per journal append point and crash mode; report how many
         /// held, or the first that did not with the command that replays it.
-        #[arg(long, conflicts_with_all = ["crash_at", "audit"])]
+        #[arg(long, conflicts_with_all = ["crash_at", "audit", "report"])]
         crash_everywhere: bool,
+        /// Write the run report (one HTML page with charts and metrics) here.
+        #[arg(long, value_name = "REPORT.html")]
+        report: Option<PathBuf>,
         /// Switch on a deliberate bug in the router (needs a build with `--features mutants`).
         #[cfg(feature = "mutants")]
         #[arg(long, hide = true)]
@@ -222,6 +226,25 @@ enum Command {
         #[arg(long, default_value_t = 30_000, value_name = "MS")]
         stall_ms: u64,
     },
+    /// Make the run report of an audit log: one self-contained HTML page with charts of the
+    /// execution and its quality metrics (docs/report.md).
+    Report {
+        /// The audit log (a run's `--audit`, or a live journal).
+        #[arg(value_name = "AUDIT.jsonl")]
+        file: PathBuf,
+        /// The recorded market of the run (trades, klines or quotes CSV).
+        #[arg(long, value_name = "FILE.csv")]
+        market: Option<PathBuf>,
+        /// The symbol the market file is (default: the log's only symbol).
+        #[arg(long, value_name = "BASE/QUOTE", requires = "market")]
+        market_symbol: Option<String>,
+        /// The scenario the run replayed: its price rows are the price path.
+        #[arg(long, value_name = "FILE.csv")]
+        scenario: Option<PathBuf>,
+        /// Where the page goes.
+        #[arg(short = 'o', long = "out", value_name = "REPORT.html")]
+        out: PathBuf,
+    },
     /// Check an audit log against the transition table and completeness rules.
     CheckAudit {
         /// The JSONL audit log.
@@ -248,6 +271,19 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Demo { audit } => demo::run(audit.as_deref()),
         Command::CheckAudit { file, json } => check_audit::main(&file, json),
+        Command::Report {
+            file,
+            market,
+            market_symbol,
+            scenario,
+            out,
+        } => report_cmd::main(report_cmd::Args {
+            file: &file,
+            market: market.as_deref(),
+            market_symbol: market_symbol.as_deref(),
+            scenario: scenario.as_deref(),
+            out: &out,
+        }),
         Command::Live {
             venue,
             intents,
@@ -362,6 +398,7 @@ fn main() -> ExitCode {
             crash_at,
             crash_mode,
             crash_everywhere,
+            report,
             #[cfg(feature = "mutants")]
             mutant,
         } => {
@@ -395,6 +432,7 @@ fn main() -> ExitCode {
                 max_steps,
                 crash_at: crash_at.map(|n| (n, mode)),
                 crash_everywhere,
+                report: report.as_deref(),
                 mutant: mutant_name,
                 tweak,
             })

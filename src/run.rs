@@ -1,6 +1,7 @@
 //! `order-router run`: replay one scenario through the simulator and report.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -36,6 +37,8 @@ pub struct Args<'a> {
     pub crash_at: Option<(u64, CrashMode)>,
     /// Replay once per append point and crash mode.
     pub crash_everywhere: bool,
+    /// Write the HTML run report here.
+    pub report: Option<&'a Path>,
     /// A deliberate bug switched on (test builds only), echoed in the replay command.
     pub mutant: Option<&'a str>,
     /// Changes the scenario's router settings before the run (switches the bug on).
@@ -89,6 +92,10 @@ pub fn main(args: Args<'_>) -> ExitCode {
         Ok(a) => a,
         Err(e) => return fail(&e),
     };
+    let page = match args.report.map(|p| Output::create(p, &inputs)).transpose() {
+        Ok(a) => a,
+        Err(e) => return fail(&e),
+    };
     for w in scenario.warnings() {
         errln!("warning: {file}: {w}");
     }
@@ -96,7 +103,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
     let mut opts = RunOptions {
         seed,
         max_steps: args.max_steps,
-        keep_audit: audit.is_some(),
+        keep_audit: audit.is_some() || page.is_some(),
         crash_at: args.crash_at,
         ..RunOptions::default()
     };
@@ -110,33 +117,78 @@ pub fn main(args: Args<'_>) -> ExitCode {
     }
     let mut progress = crate::progress::Reporter::new("run", "steps");
     let mut tell = |steps: u64, t_ms: u64| progress.tell(steps, &format!("sim time {t_ms} ms"));
-    let report = match audit {
-        Some(mut out) => {
-            let to_stdout = out.is_stdout();
-            let rows = Box::new(scenario.rows.iter().cloned());
-            let report = run_observed(&scenario, rows, &opts, &mut out, Some(&mut tell));
-            if let Err(e) = out.commit() {
-                return fail(&e);
-            }
-            if to_stdout {
-                // The log owns standard output; the summary goes to standard error.
-                errln!("{}", summary(args.file, &args, &report).trim_end());
-                return exit_code(&report);
-            }
-            report
-        }
-        None => {
-            let rows = Box::new(scenario.rows.iter().cloned());
-            let mut sink = std::io::sink();
-            run_observed(&scenario, rows, &opts, &mut sink, Some(&mut tell))
-        }
+    // The log goes to the audit file and, for the report, to memory as well.
+    let mut log = Vec::new();
+    let mut tee = Tee {
+        file: audit,
+        copy: page.is_some().then_some(&mut log),
     };
+    let rows = Box::new(scenario.rows.iter().cloned());
+    let report = run_observed(&scenario, rows, &opts, &mut tee, Some(&mut tell));
+    let to_stdout = tee.file.as_ref().is_some_and(Output::is_stdout);
+    if let Some(out) = tee.file.take() {
+        if let Err(e) = out.commit() {
+            return fail(&e);
+        }
+    }
+    if let Some(mut page) = page {
+        let name = args.file.display().to_string();
+        let html = order_router::report::build(order_router::report::Inputs {
+            name: &name,
+            audit: &log,
+            market: None,
+            scenario: Some(&scenario),
+        });
+        let written = match html {
+            Ok(html) => page
+                .write_all(html.as_bytes())
+                .map_err(|e| e.to_string())
+                .and_then(|()| page.commit()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = written {
+            return fail(&format!("--report: {e}"));
+        }
+    }
+    if to_stdout {
+        // The log owns standard output; the summary goes to standard error.
+        errln!("{}", summary(args.file, &args, &report).trim_end());
+        return exit_code(&report);
+    }
     if args.json {
         outln!("{}", summary_json(args.file, &args, &report));
     } else {
         out!("{}", summary(args.file, &args, &report));
     }
     exit_code(&report)
+}
+
+/// Writes the log to the audit file (if any) and keeps a copy (for the report).
+struct Tee<'a> {
+    file: Option<Output>,
+    copy: Option<&'a mut Vec<u8>>,
+}
+
+impl std::io::Write for Tee<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.write_all(buf)?;
+        Ok(buf.len())
+    }
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        if let Some(f) = self.file.as_mut() {
+            f.write_all(buf)?;
+        }
+        if let Some(c) = self.copy.as_mut() {
+            c.extend_from_slice(buf);
+        }
+        Ok(())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self.file.as_mut() {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
 }
 
 /// One run per journal append point and crash mode: every one must pass.

@@ -52,6 +52,11 @@ fn every_mutant_is_caught_and_minimised_to_a_replayable_scenario() {
             .expect("invariant");
         assert!(out.contains("replays to the same violation"), "{out}");
         let file = format!("{dir}/fuzz-failure-{seed}.csv");
+        // Its run report is written beside it, and shows the broken rules when the log does.
+        let page = std::fs::read_to_string(format!("{dir}/fuzz-failure-{seed}.html"))
+            .expect("the minimised case's report");
+        assert!(page.contains("id=\"check\""), "{}", m.name());
+        assert!(page.matches("<svg").count() >= 10);
         let (code, replay) = cli(&["run", &file, "--seed", &seed, "--mutant", m.name()]);
         assert_eq!(code, Some(1), "{replay}");
         assert!(

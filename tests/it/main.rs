@@ -9,6 +9,7 @@ mod live;
 mod policy;
 mod props;
 mod recovery;
+mod report;
 mod router;
 mod sim;
 mod venue;

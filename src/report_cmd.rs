@@ -1,0 +1,109 @@
+//! `order-router report`: the run report of an audit log, as one HTML file.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use order_router::model::Symbol;
+use order_router::report::{build, Inputs};
+use order_router::sim::{market, scenario};
+
+pub struct Args<'a> {
+    pub file: &'a Path,
+    pub market: Option<&'a Path>,
+    pub market_symbol: Option<&'a str>,
+    pub scenario: Option<&'a Path>,
+    pub out: &'a Path,
+}
+
+fn bad(message: &str) -> ExitCode {
+    errln!("error: {message}");
+    ExitCode::from(2)
+}
+
+/// The symbols of a log's `NEW` lines, in order of first appearance.
+fn symbols(bytes: &[u8]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in bytes.split(|&b| b == b'\n') {
+        if let Ok(l) = order_router::audit::parse_audit_line(0, line) {
+            if let order_router::audit::Detail::New { symbol, .. } = &l.detail {
+                if !out.iter().any(|s| s == symbol.as_str()) {
+                    out.push(symbol.as_str().to_string());
+                }
+            }
+        }
+    }
+    out
+}
+
+pub fn main(args: Args<'_>) -> ExitCode {
+    let bytes = match std::fs::read(args.file) {
+        Ok(b) => b,
+        Err(e) => return bad(&format!("{}: {e}", args.file.display())),
+    };
+    let scenario = match args.scenario.map(scenario::load).transpose() {
+        Ok(s) => s,
+        Err(e) => return bad(&e.to_string()),
+    };
+    let mut ticks = None;
+    if let Some(path) = args.market {
+        let t = match market::load(path) {
+            Ok(t) => t,
+            Err(e) => return bad(&e.to_string()),
+        };
+        let symbol = match args.market_symbol {
+            Some(s) => match Symbol::parse(s) {
+                Ok(s) => s,
+                Err(e) => return bad(&format!("--market-symbol: {e}")),
+            },
+            None => match symbols(&bytes).as_slice() {
+                [one] => match Symbol::parse(one) {
+                    Ok(s) => s,
+                    Err(e) => return bad(&e.to_string()),
+                },
+                [] => {
+                    return bad(&format!(
+                        "{}: no intents, so no symbol for --market; name one with --market-symbol",
+                        args.file.display()
+                    ))
+                }
+                _ => {
+                    return bad(&format!(
+                    "{}: the log trades several symbols; name the market's with --market-symbol",
+                    args.file.display()
+                ))
+                }
+            },
+        };
+        ticks = Some((symbol, t));
+    }
+    let name = args.file.display().to_string();
+    let html = build(Inputs {
+        name: &name,
+        audit: &bytes,
+        market: ticks.as_ref().map(|(s, t)| (s, t.as_slice())),
+        scenario: scenario.as_ref(),
+    });
+    let html = match html {
+        Ok(h) => h,
+        Err(e) => {
+            let at = match e {
+                order_router::report::ReportError::Market(_) => args.market.unwrap_or(args.file),
+                _ => args.file,
+            };
+            return bad(&format!("{}: {e}", at.display()));
+        }
+    };
+    let inputs: Vec<&Path> = std::iter::once(args.file)
+        .chain(args.market)
+        .chain(args.scenario)
+        .collect();
+    if let Err(e) = crate::output::write_whole(args.out, &inputs, html.as_bytes()) {
+        return bad(&e);
+    }
+    outln!(
+        "report    {} ({} KiB)",
+        args.out.display(),
+        html.len().div_ceil(1024)
+    );
+    ExitCode::SUCCESS
+}
