@@ -4,7 +4,8 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use order_router::model::Symbol;
-use order_router::report::{build, Inputs};
+use order_router::report::fold::Fold;
+use order_router::report::{render, Inputs};
 use order_router::sim::{market, scenario};
 
 pub struct Args<'a> {
@@ -20,24 +21,15 @@ fn bad(message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// The symbols of a log's `NEW` lines, in order of first appearance.
-fn symbols(bytes: &[u8]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for line in bytes.split(|&b| b == b'\n') {
-        if let Ok(l) = order_router::audit::parse_audit_line(0, line) {
-            if let order_router::audit::Detail::New { symbol, .. } = &l.detail {
-                if !out.iter().any(|s| s == symbol.as_str()) {
-                    out.push(symbol.as_str().to_string());
-                }
-            }
-        }
-    }
-    out
-}
-
 pub fn main(args: Args<'_>) -> ExitCode {
-    let bytes = match std::fs::read(args.file) {
-        Ok(b) => b,
+    let open = || -> std::io::Result<Box<dyn std::io::BufRead>> {
+        Ok(Box::new(std::io::BufReader::with_capacity(
+            1 << 16,
+            std::fs::File::open(args.file)?,
+        )))
+    };
+    let fold = match open().and_then(|r| Fold::stream(r, open)) {
+        Ok(f) => f,
         Err(e) => return bad(&format!("{}: {e}", args.file.display())),
     };
     let scenario = match args.scenario.map(scenario::load).transpose() {
@@ -55,7 +47,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
                 Ok(s) => s,
                 Err(e) => return bad(&format!("--market-symbol: {e}")),
             },
-            None => match symbols(&bytes).as_slice() {
+            None => match fold.symbols.as_slice() {
                 [one] => match Symbol::parse(one) {
                     Ok(s) => s,
                     Err(e) => return bad(&e.to_string()),
@@ -77,12 +69,15 @@ pub fn main(args: Args<'_>) -> ExitCode {
         ticks = Some((symbol, t));
     }
     let name = args.file.display().to_string();
-    let html = build(Inputs {
-        name: &name,
-        audit: &bytes,
-        market: ticks.as_ref().map(|(s, t)| (s, t.as_slice())),
-        scenario: scenario.as_ref(),
-    });
+    let html = render(
+        fold,
+        Inputs {
+            name: &name,
+            audit: &[],
+            market: ticks.as_ref().map(|(s, t)| (s, t.as_slice())),
+            scenario: scenario.as_ref(),
+        },
+    );
     let html = match html {
         Ok(h) => h,
         Err(e) => {

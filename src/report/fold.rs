@@ -2,6 +2,7 @@
 //! lists for the charts, with nothing kept per line beyond a few bytes.
 
 use std::collections::BTreeMap;
+use std::io::BufRead;
 
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal::Decimal;
@@ -128,19 +129,44 @@ impl Fold {
     /// Reads a whole log from memory.
     pub fn of(bytes: &[u8]) -> Fold {
         let mut fold = Fold::default();
-        let mut n = 0;
-        let mut rest = bytes;
-        while !rest.is_empty() {
-            n += 1;
-            let (line, next, terminated) = match rest.iter().position(|&b| b == b'\n') {
-                Some(i) => (&rest[..i], &rest[i + 1..], true),
-                None => (rest, &rest[rest.len()..], false),
-            };
-            fold.line(n, line, !terminated);
-            rest = next;
-        }
-        fold.finish(bytes);
+        // Reading from memory cannot fail.
+        let _ = fold.read(bytes);
+        let _ = fold.finish(bytes);
         fold
+    }
+
+    /// Reads a log one line at a time from `input`, then looks up the lines with problems in
+    /// `again` (the same log from its start): memory stays at what the charts keep, however
+    /// long the log.
+    pub fn stream(
+        input: impl BufRead,
+        again: impl FnOnce() -> std::io::Result<Box<dyn BufRead>>,
+    ) -> std::io::Result<Fold> {
+        let mut fold = Fold::default();
+        fold.read(input)?;
+        // Only the lines up to the last one with a problem are read again, if any.
+        fold.finish(again()?)?;
+        Ok(fold)
+    }
+
+    fn read(&mut self, mut input: impl BufRead) -> std::io::Result<()> {
+        let mut buf = Vec::with_capacity(512);
+        let mut n = 0;
+        loop {
+            buf.clear();
+            if input.read_until(b'\n', &mut buf)? == 0 {
+                return Ok(());
+            }
+            n += 1;
+            let terminated = buf.last() == Some(&b'\n');
+            let line = if terminated {
+                &buf[..buf.len() - 1]
+            } else {
+                &buf[..]
+            };
+            // Only the last line can lack its newline.
+            self.line(n, line, !terminated);
+        }
     }
 
     fn line(&mut self, n: usize, raw: &[u8], unterminated: bool) {
@@ -188,7 +214,7 @@ impl Fold {
         }
     }
 
-    fn finish(&mut self, bytes: &[u8]) {
+    fn finish(&mut self, mut again: impl BufRead) -> std::io::Result<()> {
         let checker = std::mem::take(&mut self.checker);
         self.problems = checker.finish();
         let wanted: std::collections::BTreeSet<usize> = self
@@ -198,12 +224,17 @@ impl Fold {
             .map(|p| p.line)
             .filter(|&l| l > 0)
             .collect();
-        if !wanted.is_empty() {
-            for (i, line) in bytes.split(|&b| b == b'\n').enumerate() {
-                if wanted.contains(&(i + 1)) {
-                    let text = String::from_utf8_lossy(line);
+        if let Some(&last) = wanted.last() {
+            let mut buf = Vec::with_capacity(512);
+            for n in 1..=last {
+                buf.clear();
+                if again.read_until(b'\n', &mut buf)? == 0 {
+                    break;
+                }
+                if wanted.contains(&n) {
+                    let text = String::from_utf8_lossy(buf.strip_suffix(b"\n").unwrap_or(&buf));
                     self.problem_lines
-                        .insert(i + 1, text.chars().take(400).collect());
+                        .insert(n, text.chars().take(400).collect());
                 }
             }
         }
@@ -211,6 +242,7 @@ impl Fold {
         if open > 0 {
             *self.unknown_ends.entry(UnknownEnd::Open).or_default() += open;
         }
+        Ok(())
     }
 
     fn observe(&mut self, l: &AuditLine) {

@@ -47,7 +47,11 @@ pub struct Inputs<'a> {
 
 /// The page for `inputs`.
 pub fn build(inputs: Inputs<'_>) -> Result<String, ReportError> {
-    let fold = Fold::of(inputs.audit);
+    render(Fold::of(inputs.audit), inputs)
+}
+
+/// The page for a log already folded (streamed from a file, say); `inputs.audit` is unused.
+pub fn render(fold: Fold, inputs: Inputs<'_>) -> Result<String, ReportError> {
     if fold.lines > 0 && fold.intents.is_empty() && fold.bad * 2 >= fold.lines.min(100) {
         return Err(ReportError::NotALog(
             fold.unreadable.first().cloned().unwrap_or_default(),
