@@ -56,7 +56,10 @@ fn every_mutant_is_caught_and_minimised_to_a_replayable_scenario() {
         let page = std::fs::read_to_string(format!("{dir}/fuzz-failure-{seed}.html"))
             .expect("the minimised case's report");
         assert!(page.contains("id=\"check\""), "{}", m.name());
-        assert!(page.matches("<svg").count() >= 9, "every chart but maybe the price");
+        assert!(
+            page.matches("<svg").count() >= 9,
+            "every chart but maybe the price"
+        );
         let (code, replay) = cli(&["run", &file, "--seed", &seed, "--mutant", m.name()]);
         assert_eq!(code, Some(1), "{replay}");
         assert!(
