@@ -439,7 +439,7 @@ pub(crate) struct Outcome {
     pub executed: Option<crate::exchange::Order>,
 }
 
-static ROUTES: [Route; 18] = [
+static ROUTES: [Route; 20] = [
     Route {
         method: Method::Get,
         path: "/api/v3/ping",
@@ -488,6 +488,20 @@ static ROUTES: [Route; 18] = [
         signed: false,
         weight: |p| if p.peek("symbol") { 2 } else { 4 },
         parse: public::book_ticker,
+    },
+    Route {
+        method: Method::Get,
+        path: "/api/v3/trades",
+        signed: false,
+        weight: |_| 25,
+        parse: public::trades,
+    },
+    Route {
+        method: Method::Get,
+        path: "/api/v3/aggTrades",
+        signed: false,
+        weight: |_| 4,
+        parse: public::agg_trades,
     },
     Route {
         method: Method::Get,

@@ -40,6 +40,15 @@ pub enum Op {
     TickerPrice(Many),
     BookTicker(Many),
     AvgPrice(Symbol),
+    /// `trades` (recent) or `aggTrades` (with `fromId`, a time window).
+    Trades {
+        symbol: Symbol,
+        aggregated: bool,
+        from_id: Option<u64>,
+        start: Option<TimeMs>,
+        end: Option<TimeMs>,
+        limit: usize,
+    },
     Klines {
         symbol: Symbol,
         interval_ms: u64,
@@ -140,6 +149,51 @@ pub(super) fn book_ticker(v: &Venue, p: &Params) -> Result<Call, ApiError> {
 pub(super) fn avg_price(v: &Venue, p: &Params) -> Result<Call, ApiError> {
     let symbol = v.symbol(p.required("symbol", |p, n| p.ident(n, 20))?)?;
     call(Op::AvgPrice(symbol.clone()), Some(symbol))
+}
+
+/// `GET /api/v3/trades`: the newest trades of the market (here: this venue's own).
+pub(super) fn trades(v: &Venue, p: &Params) -> Result<Call, ApiError> {
+    let symbol = v.symbol(p.required("symbol", |p, n| p.ident(n, 20))?)?;
+    let limit = p.limit("limit", 500, 1_000)? as usize;
+    call(
+        Op::Trades {
+            symbol: symbol.clone(),
+            aggregated: false,
+            from_id: None,
+            start: None,
+            end: None,
+            limit,
+        },
+        Some(symbol),
+    )
+}
+
+/// `GET /api/v3/aggTrades`: each of this venue's trades is its own aggregate.
+pub(super) fn agg_trades(v: &Venue, p: &Params) -> Result<Call, ApiError> {
+    let symbol = v.symbol(p.required("symbol", |p, n| p.ident(n, 20))?)?;
+    let from_id = p.uint("fromId")?;
+    let start = p.uint("startTime")?;
+    let end = p.uint("endTime")?;
+    if let (Some(s), Some(e)) = (start, end) {
+        if s > e || e - s > 3_600_000 {
+            return Err(ApiError::bad_combination());
+        }
+    }
+    if from_id.is_some() && (start.is_some() || end.is_some()) {
+        return Err(ApiError::bad_combination());
+    }
+    let limit = p.limit("limit", 500, 1_000)? as usize;
+    call(
+        Op::Trades {
+            symbol: symbol.clone(),
+            aggregated: true,
+            from_id,
+            start,
+            end,
+            limit,
+        },
+        Some(symbol),
+    )
 }
 
 /// The length of a kline interval; `1M` (calendar months) is not served.
@@ -299,6 +353,45 @@ pub(super) fn execute(v: &mut Venue, now: TimeMs, op: Op) -> Result<Vec<u8>, Api
             };
             to_body(&json!({ "mins": 5, "price": dec(avg.round_dp(8)), "closeTime": now }))
         }
+        Op::Trades {
+            symbol,
+            aggregated,
+            from_id,
+            start,
+            end,
+            limit,
+        } => {
+            let all: Vec<Tape> = tape(v, &symbol)
+                .into_iter()
+                .filter(|t| from_id.is_none_or(|f| t.id >= f))
+                .filter(|t| start.is_none_or(|s| t.t >= s) && end.is_none_or(|e| t.t <= e))
+                .collect();
+            // From a start: the oldest `limit`; otherwise the newest.
+            let picked: &[Tape] = if from_id.is_some() || start.is_some() {
+                &all[..all.len().min(limit)]
+            } else {
+                &all[all.len().saturating_sub(limit)..]
+            };
+            let rows: Vec<serde_json::Value> = picked
+                .iter()
+                .map(|t| {
+                    let buyer_maker = if t.maker { t.buy } else { !t.buy };
+                    if aggregated {
+                        json!({
+                            "a": t.id, "p": dec(t.price), "q": dec(t.qty), "f": t.id, "l": t.id,
+                            "T": t.t, "m": buyer_maker, "M": true,
+                        })
+                    } else {
+                        json!({
+                            "id": t.id, "price": dec(t.price), "qty": dec(t.qty),
+                            "quoteQty": dec(t.price.checked_mul(t.qty).unwrap_or(Decimal::ZERO)),
+                            "time": t.t, "isBuyerMaker": buyer_maker, "isBestMatch": true,
+                        })
+                    }
+                })
+                .collect();
+            to_body(&rows)
+        }
         Op::Klines {
             symbol,
             interval_ms,
@@ -402,6 +495,8 @@ struct Tape {
     price: Decimal,
     qty: Decimal,
     buy: bool,
+    /// The account's order rested on the book (filled after it was placed).
+    maker: bool,
 }
 
 fn tape(v: &Venue, s: &Symbol) -> Vec<Tape> {
@@ -413,6 +508,7 @@ fn tape(v: &Venue, s: &Symbol) -> Vec<Tape> {
             price: t.price,
             qty: t.qty,
             buy: t.side == Side::Buy,
+            maker: v.is_maker(t),
         })
         .collect()
 }

@@ -383,6 +383,23 @@ fn placement_error(e: ExchangeError) -> ApiError {
 }
 
 impl Venue {
+    /// Whether the account's side of trade `t` was the maker: the trade came after its order's
+    /// placement had returned (a resting order filled by a later price).
+    pub(super) fn is_maker(&self, t: &crate::exchange::Trade) -> bool {
+        let taker_end = self
+            .taker_end
+            .get(
+                t.order_id
+                    .as_str()
+                    .parse::<usize>()
+                    .unwrap_or(0)
+                    .wrapping_sub(1),
+            )
+            .copied()
+            .unwrap_or(0);
+        trade_id_num(t) as usize > taker_end
+    }
+
     fn info(&self, o: &Order) -> OrderInfo {
         self.infos
             .get(order_id_num(o).wrapping_sub(1) as usize)

@@ -167,6 +167,8 @@ class TradingFlow(WithVenue):
         for t in trades:
             self.assertEqual(t["fee"]["currency"], "USDT")
             self.assertEqual(t["takerOrMaker"], "taker")
+        public = self.ex.fetch_trades(SYMBOL)
+        self.assertEqual(sorted(t["id"] for t in public), sorted(t["id"] for t in trades))
         # Balances moved by exactly what the trades say.
         balance = self.ex.fetch_balance()
         bought = sum(t["amount"] for t in trades if t["side"] == "buy")

@@ -267,6 +267,23 @@ fn a_resting_order_fills_when_the_market_moves_and_is_a_maker_trade() {
     ));
     assert_eq!(t[0]["isMaker"], true, "{t}");
     assert_eq!(t[0]["isBuyer"], false);
+    // The public tape shows it too: the buyer (the book) took the resting sell.
+    let tape = json(&public(
+        &mut v,
+        T0 + 60_002,
+        "/api/v3/aggTrades",
+        "symbol=BTCUSDT",
+    ));
+    assert_eq!(tape[0]["m"], false, "{tape}");
+    assert_eq!(tape[0]["p"], "50094.99000000", "the book level it met");
+    let recent = json(&public(
+        &mut v,
+        T0 + 60_002,
+        "/api/v3/trades",
+        "symbol=BTCUSDT&limit=1",
+    ));
+    assert_eq!(recent.as_array().unwrap().len(), 1);
+    assert_eq!(recent[0]["qty"], "0.01000000");
     // Cancelling a filled order is Binance's -2011.
     let c = signed(
         &mut v,
