@@ -439,7 +439,7 @@ pub(crate) struct Outcome {
     pub executed: Option<crate::exchange::Order>,
 }
 
-static ROUTES: [Route; 20] = [
+static ROUTES: [Route; 21] = [
     Route {
         method: Method::Get,
         path: "/api/v3/ping",
@@ -502,6 +502,13 @@ static ROUTES: [Route; 20] = [
         signed: false,
         weight: |_| 4,
         parse: public::agg_trades,
+    },
+    Route {
+        method: Method::Get,
+        path: "/api/v3/uiKlines",
+        signed: false,
+        weight: |_| 2,
+        parse: public::klines,
     },
     Route {
         method: Method::Get,

@@ -183,6 +183,8 @@ pub(super) fn new_order(v: &Venue, p: &Params) -> Result<Call, ApiError> {
                 None => return Err(ApiError::mandatory("timeInForce")),
                 Some("GTC") => (Tif::Gtc, "GTC"),
                 Some("IOC") => (Tif::Ioc, "IOC"),
+                // Fill-or-kill: immediate, and whole or not at all (see `place`).
+                Some("FOK") => (Tif::Ioc, "FOK"),
                 Some(_) => return Err(ApiError::invalid_tif()),
             };
             if quote_qty.is_some() {
@@ -663,9 +665,30 @@ fn place(
     }
     match fault {
         Some(FaultKind::Reject) => v.ex.arm(PlacementFault::Reject),
+        // A fill-or-kill never fills in part: those faults pass it by.
+        Some(FaultKind::Partial { .. } | FaultKind::Requote { .. }) if tif == "FOK" => {}
         Some(FaultKind::Partial { ratio }) => v.ex.arm(PlacementFault::Partial { ratio }),
         Some(FaultKind::Requote { bps }) => v.ex.arm(PlacementFault::Requote { bps }),
         _ => {}
+    }
+    if tif == "FOK" && fault != Some(FaultKind::Reject) {
+        let levels = match order.side {
+            Side::Buy => v.ex.asks(&order.symbol),
+            Side::Sell => v.ex.bids(&order.symbol),
+        };
+        let available = levels
+            .iter()
+            .filter(|l| match order.side {
+                Side::Buy => l.price <= order.limit_price,
+                Side::Sell => l.price >= order.limit_price,
+            })
+            .fold(Decimal::ZERO, |a, l| a.saturating_add(l.qty));
+        if available < order.qty {
+            // Not all of it can fill now: it expires having filled nothing.
+            v.ex.arm(PlacementFault::Partial {
+                ratio: Decimal::ZERO,
+            });
+        }
     }
     let o = v.ex.submit(now, &order).map_err(placement_error)?;
     let info = OrderInfo {

@@ -296,6 +296,36 @@ fn a_resting_order_fills_when_the_market_moves_and_is_a_maker_trade() {
 }
 
 #[test]
+fn fill_or_kill_fills_whole_or_not_at_all() {
+    let mut v = venue();
+    let t = T0 + 1;
+    // Three levels of depth 1 within 50,015: 1.5 fills whole...
+    let o = json(&signed(
+        &mut v,
+        t,
+        Method::Post,
+        "/api/v3/order",
+        "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=FOK&quantity=0.15&price=50015",
+    ));
+    assert_eq!(
+        (o["status"].as_str(), o["timeInForce"].as_str()),
+        (Some("FILLED"), Some("FOK")),
+        "{o}"
+    );
+    // ...but not more than the levels within the limit hold: nothing fills.
+    let o = json(&signed(
+        &mut v,
+        t,
+        Method::Post,
+        "/api/v3/order",
+        "symbol=BTCUSDT&side=SELL&type=LIMIT&timeInForce=FOK&quantity=1.5&price=49995",
+    ));
+    assert_eq!(o["status"], "EXPIRED", "{o}");
+    assert_eq!(o["executedQty"], "0.00000000");
+    assert!(o["fills"].as_array().unwrap().is_empty());
+}
+
+#[test]
 fn open_orders_are_cancelled_and_their_funds_released() {
     let mut v = venue();
     let t = T0 + 1;
@@ -375,7 +405,7 @@ fn bad_requests_get_binance_errors() {
         ("symbol=NOPE&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=1", 400, -1121),
         ("symbol=BTCUSDT&side=UP&type=LIMIT&timeInForce=GTC&quantity=1&price=1", 400, -1117),
         ("symbol=BTCUSDT&side=BUY&type=STOP&quantity=1", 400, -1116),
-        ("symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=FOK&quantity=1&price=1", 400, -1115),
+        ("symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTD&quantity=1&price=1", 400, -1115),
         ("symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=1&price=1", 400, -1102),
         ("symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&price=1", 400, -1102),
         ("symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1e3&price=1", 400, -1100),
