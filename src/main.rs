@@ -152,7 +152,7 @@ enum Command {
     Live {
         /// The venue's base URL: http://127.0.0.1:8900 (order-router venue),
         /// https://testnet.binance.vision, https://api.binance.com.
-        #[arg(long, value_name = "URL")]
+        #[arg(long, visible_alias = "base-url", value_name = "URL")]
         venue: String,
         /// Intents, one JSON object per line; `-` reads standard input until it closes.
         #[arg(long, value_name = "FILE|-")]

@@ -544,3 +544,116 @@ fn bad_input_is_one_line_and_nothing_is_routed() {
     assert!(err.contains("unreachable"), "{err}");
     assert!(!journal.exists());
 }
+
+#[test]
+fn a_venue_that_goes_away_and_comes_back_loses_no_intent() {
+    let dir = tempfile::tempdir().unwrap();
+    // A free port, for the venue to come back on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let start = |record: &str| {
+        let record = dir.path().join(record);
+        bin()
+            .args([
+                "venue",
+                "--listen",
+                &listen,
+                "--stall-ms",
+                "200",
+                "--record",
+            ])
+            .arg(&record)
+            .env("ORDER_ROUTER_API_KEY", KEY)
+            .env("ORDER_ROUTER_API_SECRET", SECRET)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut first = start("first.jsonl");
+    std::thread::sleep(Duration::from_millis(300));
+    let (file, qty) = intents(dir.path(), 30, 17);
+    let journal = dir.path().join("journal.jsonl");
+    let url = format!("http://{listen}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let lines_in: Vec<&str> = text.lines().collect();
+    let mut live = live_cmd(&url, Path::new("-"), &journal)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = live.stdin.take().unwrap();
+    use std::io::Write as _;
+    for l in &lines_in[..10] {
+        writeln!(stdin, "{l}").unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    first.kill().unwrap();
+    let _ = first.wait();
+    // Gone for a while: these intents' requests fail, their outcomes are unknown, and the
+    // router keeps asking.
+    for l in &lines_in[10..] {
+        writeln!(stdin, "{l}").unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(1_500));
+    let mut second = start("second.jsonl");
+    drop(stdin);
+    let out = live.wait_with_output().unwrap();
+    let _ = second.kill();
+    let _ = second.wait();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(summary["intents"], 30, "{summary}");
+    assert_eq!(summary["reserved"], "0");
+    let (code, text, _) = cli(&["check-audit", journal.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{text}");
+    let placed_after = lines(&dir.path().join("second.jsonl"))
+        .iter()
+        .filter(|l| l["method"] == "POST" && l["status"] == 200)
+        .count();
+    assert!(
+        placed_after > 0,
+        "intents of the outage were placed once the venue was back"
+    );
+    // Every intent ended, none beyond its quantity across both venues' trades.
+    let mut filled: BTreeMap<String, Decimal> = BTreeMap::new();
+    for rec in ["first.jsonl", "second.jsonl"] {
+        let rec = lines(&dir.path().join(rec));
+        let mut coid_of: BTreeMap<u64, String> = BTreeMap::new();
+        for l in &rec {
+            if let Some(o) = l["order"].as_object() {
+                coid_of.insert(
+                    o["orderId"].as_u64().unwrap(),
+                    o["clientOrderId"].as_str().unwrap().to_string(),
+                );
+            }
+        }
+        for l in &rec {
+            for t in l["trades"].as_array().unwrap() {
+                let coid = &coid_of[&t["orderId"].as_u64().unwrap()];
+                *filled
+                    .entry(coid[..coid.rfind('-').unwrap()].to_string())
+                    .or_default() += dec(&t["qty"]);
+            }
+        }
+    }
+    for (id, q) in &qty {
+        let prefix = ClientOrderId::intent_prefix(&IntentId::new(id).unwrap());
+        let f = filled
+            .get(prefix.trim_end_matches('-'))
+            .copied()
+            .unwrap_or_default();
+        assert!(f <= *q, "{id}: filled {f} of {q}");
+    }
+}

@@ -17,6 +17,16 @@ const SECRET: &str = "http-secret";
 /// Serves `csv` on a free loopback port from a thread of its own; returns the address and
 /// the record file.
 fn serve(csv: &str) -> (SocketAddr, tempfile::NamedTempFile) {
+    serve_with(
+        csv,
+        ServerLimits {
+            max_body_bytes: 4096,
+            ..ServerLimits::default()
+        },
+    )
+}
+
+fn serve_with(csv: &str, limits: ServerLimits) -> (SocketAddr, tempfile::NamedTempFile) {
     let setup = Setup {
         scenario: parse("http.csv", csv.as_bytes()).expect("scenario"),
         credentials: Credentials::new(KEY, SECRET).unwrap(),
@@ -36,10 +46,6 @@ fn serve(csv: &str) -> (SocketAddr, tempfile::NamedTempFile) {
             .unwrap();
         rt.block_on(async move {
             let v = Venue::new(setup, wall_clock_ms());
-            let limits = ServerLimits {
-                max_body_bytes: 4096,
-                ..ServerLimits::default()
-            };
             let server = Server::bind("127.0.0.1:0".parse().unwrap(), v, Some(file), limits)
                 .await
                 .unwrap();
@@ -223,4 +229,31 @@ fn the_command_serves_and_refuses_bad_setups_before_it_starts() {
         std::fs::read(&good_csv).unwrap(),
         std::fs::read("scenarios/venue/default.csv").unwrap()
     );
+}
+
+#[test]
+fn connections_beyond_the_limit_wait_until_one_closes() {
+    let (addr, _record) = serve_with(
+        MARKET,
+        ServerLimits {
+            max_connections: 1,
+            ..ServerLimits::default()
+        },
+    );
+    // An idle client holds the one connection the server will serve.
+    let idle = std::net::TcpStream::connect(addr).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    order_router::live::client::install_tls();
+    let quick = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_millis(700))
+        .build()
+        .unwrap();
+    let waited = quick.get(format!("http://{addr}/api/v3/ping")).send();
+    assert!(waited.is_err(), "served beyond the connection limit");
+    drop(idle);
+    let r = client()
+        .get(format!("http://{addr}/api/v3/ping"))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
 }
