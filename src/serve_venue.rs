@@ -136,6 +136,25 @@ pub fn main(args: Args<'_>) -> ExitCode {
             }
         }
     };
+    let ignored = scenario
+        .rows
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.kind,
+                scenario::RowKind::Intent { .. }
+                    | scenario::RowKind::Signal { .. }
+                    | scenario::RowKind::Crash { .. }
+            )
+        })
+        .count()
+        + scenario.expects.len();
+    if ignored > 0 {
+        errln!(
+            "warning: {}: {ignored} intent, signal, crash and expect rows are the router's; the venue ignores them",
+            args.scenario.map_or("(scenario)".into(), |p| p.display().to_string())
+        );
+    }
     let seed = args.seed.or(scenario.seed).unwrap_or(0);
     let setup = Setup {
         scenario,

@@ -148,28 +148,23 @@ impl Client {
 
     /// `Retry-After` on 429/418, and the weight used this minute.
     fn honour_limits(&self, status: u16, headers: &reqwest::header::HeaderMap) {
-        let now = wall_clock_ms();
         let header = |name: &str| {
             headers
                 .get(name)
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.trim().parse::<u64>().ok())
         };
-        if status == 429 || status == 418 {
-            let secs = header("retry-after").unwrap_or(1).min(3 * 86_400);
-            self.not_before
-                .fetch_max(now.saturating_add(secs * 1_000), Ordering::Relaxed);
-        }
-        let limit = u64::from(self.weight_limit.load(Ordering::Relaxed));
-        if let Some(used) = header("x-mbx-used-weight-1m") {
-            // Keep a tenth of the minute's weight in hand: queries must still get through.
-            if limit > 0 && used * 10 >= limit * 9 {
-                let venue_now = self.venue_time(now);
-                let next_minute = (venue_now / 60_000 + 1) * 60_000;
-                let wait = next_minute.saturating_sub(venue_now);
-                self.not_before
-                    .fetch_max(now.saturating_add(wait), Ordering::Relaxed);
-            }
+        let now = wall_clock_ms();
+        let wait = hold_until(
+            now,
+            self.venue_time(now),
+            status,
+            header("retry-after"),
+            header("x-mbx-used-weight-1m"),
+            self.weight_limit.load(Ordering::Relaxed),
+        );
+        if let Some(t) = wait {
+            self.not_before.fetch_max(t, Ordering::Relaxed);
         }
     }
 
@@ -300,6 +295,34 @@ impl Client {
             outcome,
         }
     }
+}
+
+/// Until when (local time) nothing may be sent after an answer with `status`, its
+/// `Retry-After` (seconds) and the weight used this minute, given the venue's weight limit per
+/// minute (0: unknown); `None` when the client may go on.
+pub fn hold_until(
+    now: TimeMs,
+    venue_now: TimeMs,
+    status: u16,
+    retry_after_s: Option<u64>,
+    used_weight: Option<u64>,
+    weight_limit: u32,
+) -> Option<TimeMs> {
+    let mut until = None;
+    if status == 429 || status == 418 {
+        let secs = retry_after_s.unwrap_or(1).min(3 * 86_400);
+        until = Some(now.saturating_add(secs * 1_000));
+    }
+    let limit = u64::from(weight_limit);
+    // Keep a tenth of the minute's weight in hand: queries must still get through.
+    if let Some(used) = used_weight {
+        if limit > 0 && used * 10 >= limit * 9 {
+            let next_minute = (venue_now / 60_000 + 1) * 60_000;
+            let t = now.saturating_add(next_minute.saturating_sub(venue_now));
+            until = Some(until.map_or(t, |u: TimeMs| u.max(t)));
+        }
+    }
+    until
 }
 
 /// An error with its causes: reqwest's own message hides "connection refused".

@@ -199,6 +199,41 @@ fn every_recorded_binance_error_maps_to_a_router_outcome() {
     }
 }
 
+#[test]
+fn the_client_holds_back_after_429_418_and_near_the_weight_limit() {
+    use order_router::live::client::hold_until;
+    let now = 1_000_000;
+    // A 429 or 418: wait what Retry-After says (one second without one).
+    assert_eq!(
+        hold_until(now, now, 429, Some(7), None, 6_000),
+        Some(now + 7_000)
+    );
+    assert_eq!(
+        hold_until(now, now, 418, Some(120), None, 6_000),
+        Some(now + 120_000)
+    );
+    assert_eq!(
+        hold_until(now, now, 429, None, None, 6_000),
+        Some(now + 1_000)
+    );
+    // 90% of the minute's weight used: wait for the venue's next minute.
+    let venue_now = 60_000 * 5 + 15_000;
+    assert_eq!(
+        hold_until(now, venue_now, 200, None, Some(5_400), 6_000),
+        Some(now + 45_000)
+    );
+    assert_eq!(
+        hold_until(now, venue_now, 200, None, Some(5_399), 6_000),
+        None
+    );
+    assert_eq!(
+        hold_until(now, venue_now, 200, None, Some(5_999), 0),
+        None,
+        "limit unknown"
+    );
+    assert_eq!(hold_until(now, now, 200, None, None, 6_000), None);
+}
+
 /// A venue process on a free port: the child, its URL and its record.
 struct VenueProc {
     child: Child,
