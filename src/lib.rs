@@ -20,6 +20,9 @@
 //! * [`journal`]: the audit log on disk, synced before the commands it describes go out.
 //! * [`venue`]: the simulated venue in Binance spot's REST dialect (sans-IO), and its HTTP
 //!   server ([`venue::server`]), for testing any bot against seeded faults.
+//! * [`live`]: the same router against a real Binance-compatible venue: the protocol
+//!   ([`live::binance`]), its HTTP client, and the live drive loop with journal and restart.
+//! * [`report`]: the run report, one HTML page of charts and execution metrics from a log.
 //!
 //! ```
 //! use order_router::prelude::*;
