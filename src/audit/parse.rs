@@ -4,10 +4,14 @@
 //! lines, and every field.
 
 use rust_decimal::Decimal;
-use serde_json::{Map, Value};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Number, Value};
 
 use super::line::{AuditLine, Detail};
-use super::read::{opt_dec, opt_str, opt_u32, req_str, req_u64, ReadError};
+use super::read::{opt_dec, opt_str, opt_u32, req_u64, ReadError};
 use crate::model::{Asset, ClientOrderId, IntentId, OrderId, Side, Symbol, Tif};
 use crate::router::State;
 
@@ -40,7 +44,27 @@ pub fn word(s: &str) -> Option<&'static str> {
 
 /// Parses one line (without its newline; checksum already verified) into the line the router
 /// wrote. `n` is its 1-based line number, for errors.
+///
+/// A line as the router writes it (no escapes, no duplicate keys) is read by a borrowing
+/// reader that allocates nothing per field; anything else, and every error, goes through the
+/// exact reader over a JSON value, so what is accepted and every message are the same.
 pub fn parse_audit_line(n: usize, raw: &[u8]) -> Result<AuditLine, ReadError> {
+    // Escapes are decoded (and checked) only by the exact reader: a line with any goes there,
+    // and so does one that is not UTF-8 throughout, ignored fields included.
+    if !raw.contains(&b'\\') {
+        if let Ok(text) = std::str::from_utf8(raw) {
+            if let Ok(fast) = serde_json::from_str::<Fast<'_>>(text) {
+                if let Ok(line) = build(&FastFields { line: &fast, n }) {
+                    return Ok(line);
+                }
+            }
+        }
+    }
+    parse_exact(n, raw)
+}
+
+/// The exact reader: every field through a JSON value, errors naming the field.
+pub(crate) fn parse_exact(n: usize, raw: &[u8]) -> Result<AuditLine, ReadError> {
     let value: Value = serde_json::from_slice(raw).map_err(|e| ReadError::Json {
         line: n,
         message: e.to_string(),
@@ -51,56 +75,61 @@ pub fn parse_audit_line(n: usize, raw: &[u8]) -> Result<AuditLine, ReadError> {
             message: "expected an object".into(),
         });
     };
-    let f = Fields { obj: &obj, n };
+    build(&Fields { obj: &obj, n })
+}
+
+fn build(f: &impl Get) -> Result<AuditLine, ReadError> {
     let state_text = f.str("state")?;
     let state = State::parse(state_text).ok_or_else(|| f.bad("state", "unknown state"))?;
-    let detail = match opt_str(&obj, n, "event")? {
+    let detail = match f.opt_str("event")? {
         Some(event) => f.event(event)?,
         None => f.transition(state)?,
     };
     Ok(AuditLine {
-        seq: req_u64(&obj, n, "seq")?,
-        t_ms: req_u64(&obj, n, "t_ms")?,
+        seq: f.u64("seq")?,
+        t_ms: f.u64("t_ms")?,
         intent_id: IntentId::new(f.str("intent_id")?).map_err(|e| f.bad("intent_id", e))?,
         state,
         detail,
     })
 }
 
-struct Fields<'a> {
-    obj: &'a Map<String, Value>,
-    n: usize,
-}
+/// What building a line reads of it.
+trait Get {
+    fn n(&self) -> usize;
+    fn opt_str(&self, field: &'static str) -> Result<Option<&str>, ReadError>;
+    fn opt_dec(&self, field: &'static str) -> Result<Option<Decimal>, ReadError>;
+    fn u64(&self, field: &'static str) -> Result<u64, ReadError>;
+    fn opt_u32(&self, field: &'static str) -> Result<Option<u32>, ReadError>;
+    /// `code` of an `ERROR` line, when the line has one.
+    fn code(&self) -> Result<Option<i32>, ReadError>;
+    fn booked(&self) -> Result<Box<[(Asset, Decimal)]>, ReadError>;
 
-impl Fields<'_> {
     fn bad(&self, field: &'static str, message: impl ToString) -> ReadError {
         ReadError::Field {
-            line: self.n,
+            line: self.n(),
             field,
             message: message.to_string(),
         }
     }
 
+    fn missing(&self, field: &'static str) -> ReadError {
+        ReadError::Missing {
+            line: self.n(),
+            field,
+        }
+    }
+
     fn str(&self, field: &'static str) -> Result<&str, ReadError> {
-        req_str(self.obj, self.n, field)
+        self.opt_str(field)?.ok_or_else(|| self.missing(field))
     }
 
     fn dec(&self, field: &'static str) -> Result<Decimal, ReadError> {
-        opt_dec(self.obj, self.n, field)?.ok_or(ReadError::Missing {
-            line: self.n,
-            field,
-        })
-    }
-
-    fn u64(&self, field: &'static str) -> Result<u64, ReadError> {
-        req_u64(self.obj, self.n, field)
+        self.opt_dec(field)?.ok_or_else(|| self.missing(field))
     }
 
     fn u32(&self, field: &'static str) -> Result<u32, ReadError> {
-        opt_u32(self.obj, self.n, field)?.ok_or(ReadError::Missing {
-            line: self.n,
-            field,
-        })
+        self.opt_u32(field)?.ok_or_else(|| self.missing(field))
     }
 
     fn word(&self, field: &'static str) -> Result<&'static str, ReadError> {
@@ -173,20 +202,14 @@ impl Fields<'_> {
                 client_order_id: self.coid()?,
                 order_id: self.order_id()?,
                 filled_qty: self.dec("filled_qty")?,
-                avg_price: opt_dec(self.obj, self.n, "avg_price")?,
+                avg_price: self.opt_dec("avg_price")?,
             },
             State::Error => Detail::Error {
                 client_order_id: self.coid()?,
                 error: self.word("error")?,
-                rejection: match self.obj.get("code") {
+                rejection: match self.code()? {
                     None => None,
-                    Some(v) => {
-                        let code = v
-                            .as_i64()
-                            .and_then(|c| i32::try_from(c).ok())
-                            .ok_or_else(|| self.bad("code", "expected a 32-bit integer"))?;
-                        Some(Box::new((code, self.str("msg")?.to_string())))
-                    }
+                    Some(code) => Some(Box::new((code, self.str("msg")?.to_string()))),
                 },
             },
             State::Unknown => Detail::Unknown {
@@ -216,6 +239,44 @@ impl Fields<'_> {
             },
         })
     }
+}
+
+struct Fields<'a> {
+    obj: &'a Map<String, Value>,
+    n: usize,
+}
+
+impl Get for Fields<'_> {
+    fn n(&self) -> usize {
+        self.n
+    }
+
+    fn opt_str(&self, field: &'static str) -> Result<Option<&str>, ReadError> {
+        opt_str(self.obj, self.n, field)
+    }
+
+    fn opt_dec(&self, field: &'static str) -> Result<Option<Decimal>, ReadError> {
+        opt_dec(self.obj, self.n, field)
+    }
+
+    fn u64(&self, field: &'static str) -> Result<u64, ReadError> {
+        req_u64(self.obj, self.n, field)
+    }
+
+    fn opt_u32(&self, field: &'static str) -> Result<Option<u32>, ReadError> {
+        opt_u32(self.obj, self.n, field)
+    }
+
+    fn code(&self) -> Result<Option<i32>, ReadError> {
+        match self.obj.get("code") {
+            None => Ok(None),
+            Some(v) => v
+                .as_i64()
+                .and_then(|c| i32::try_from(c).ok())
+                .map(Some)
+                .ok_or_else(|| self.bad("code", "expected a 32-bit integer")),
+        }
+    }
 
     fn booked(&self) -> Result<Box<[(Asset, Decimal)]>, ReadError> {
         let Some(Value::Object(moves)) = self.obj.get("booked") else {
@@ -233,5 +294,275 @@ impl Fields<'_> {
             out.push((self.asset("booked", asset)?, delta));
         }
         Ok(out.into_boxed_slice())
+    }
+}
+
+/// A line as the router writes it, borrowed from the input: every field any line can have.
+#[derive(Deserialize)]
+struct Fast<'a> {
+    seq: u64,
+    t_ms: u64,
+    #[serde(borrow)]
+    intent_id: &'a str,
+    #[serde(borrow)]
+    state: &'a str,
+    #[serde(borrow, default)]
+    event: Option<&'a str>,
+    #[serde(borrow, default)]
+    symbol: Option<&'a str>,
+    #[serde(borrow, default)]
+    side: Option<&'a str>,
+    #[serde(borrow, default)]
+    reason: Option<&'a str>,
+    #[serde(borrow, default)]
+    detail: Option<&'a str>,
+    #[serde(borrow, default)]
+    asset: Option<&'a str>,
+    #[serde(borrow, default)]
+    client_order_id: Option<&'a str>,
+    #[serde(borrow, default)]
+    tif: Option<&'a str>,
+    #[serde(borrow, default)]
+    order_id: Option<&'a str>,
+    #[serde(borrow, default)]
+    error: Option<&'a str>,
+    #[serde(borrow, default)]
+    msg: Option<&'a str>,
+    #[serde(borrow, default)]
+    cause: Option<&'a str>,
+    #[serde(default)]
+    qty: Option<Number>,
+    #[serde(default)]
+    ref_price: Option<Number>,
+    #[serde(default)]
+    reserved_qty: Option<Number>,
+    #[serde(default)]
+    reserved_price: Option<Number>,
+    #[serde(default)]
+    amount: Option<Number>,
+    #[serde(default)]
+    limit_price: Option<Number>,
+    #[serde(default)]
+    filled_qty: Option<Number>,
+    #[serde(default)]
+    avg_price: Option<Number>,
+    #[serde(default)]
+    remaining_qty: Option<Number>,
+    #[serde(default)]
+    released: Option<Number>,
+    #[serde(default)]
+    fee: Option<Number>,
+    #[serde(default)]
+    market_price: Option<Number>,
+    #[serde(default)]
+    backoff_ms: Option<u64>,
+    #[serde(default)]
+    next_ms: Option<u64>,
+    #[serde(default)]
+    attempt: Option<u32>,
+    #[serde(default)]
+    attempts: Option<u32>,
+    #[serde(default)]
+    fills_count: Option<u32>,
+    /// Present (even as `null`) or not: the exact reader tells the two apart.
+    #[serde(default, deserialize_with = "present")]
+    code: Option<Value>,
+    #[serde(borrow, default)]
+    booked: Option<BTreeMap<&'a str, Number>>,
+}
+
+fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
+    Value::deserialize(d).map(Some)
+}
+
+/// The exact reader's reading of a number: its digits as written.
+fn number(n: &Number) -> Option<Decimal> {
+    let text = n.to_string();
+    Decimal::from_str(&text)
+        .or_else(|_| Decimal::from_scientific(&text))
+        .ok()
+}
+
+struct FastFields<'a, 'b> {
+    line: &'b Fast<'a>,
+    n: usize,
+}
+
+impl Get for FastFields<'_, '_> {
+    fn n(&self) -> usize {
+        self.n
+    }
+
+    fn opt_str(&self, field: &'static str) -> Result<Option<&str>, ReadError> {
+        let l = self.line;
+        Ok(match field {
+            "state" => Some(l.state),
+            "intent_id" => Some(l.intent_id),
+            "event" => l.event,
+            "symbol" => l.symbol,
+            "side" => l.side,
+            "reason" => l.reason,
+            "detail" => l.detail,
+            "asset" => l.asset,
+            "client_order_id" => l.client_order_id,
+            "tif" => l.tif,
+            "order_id" => l.order_id,
+            "error" => l.error,
+            "msg" => l.msg,
+            "cause" => l.cause,
+            _ => return Err(self.missing(field)),
+        })
+    }
+
+    fn opt_dec(&self, field: &'static str) -> Result<Option<Decimal>, ReadError> {
+        let l = self.line;
+        let n = match field {
+            "qty" => &l.qty,
+            "ref_price" => &l.ref_price,
+            "reserved_qty" => &l.reserved_qty,
+            "reserved_price" => &l.reserved_price,
+            "amount" => &l.amount,
+            "limit_price" => &l.limit_price,
+            "filled_qty" => &l.filled_qty,
+            "avg_price" => &l.avg_price,
+            "remaining_qty" => &l.remaining_qty,
+            "released" => &l.released,
+            "fee" => &l.fee,
+            "market_price" => &l.market_price,
+            _ => return Err(self.missing(field)),
+        };
+        match n {
+            None => Ok(None),
+            Some(n) => number(n).map(Some).ok_or_else(|| self.missing(field)),
+        }
+    }
+
+    fn u64(&self, field: &'static str) -> Result<u64, ReadError> {
+        let l = self.line;
+        match field {
+            "seq" => Ok(l.seq),
+            "t_ms" => Ok(l.t_ms),
+            "backoff_ms" => l.backoff_ms.ok_or_else(|| self.missing(field)),
+            "next_ms" => l.next_ms.ok_or_else(|| self.missing(field)),
+            _ => Err(self.missing(field)),
+        }
+    }
+
+    fn opt_u32(&self, field: &'static str) -> Result<Option<u32>, ReadError> {
+        let l = self.line;
+        match field {
+            "attempt" => Ok(l.attempt),
+            "attempts" => Ok(l.attempts),
+            "fills_count" => Ok(l.fills_count),
+            _ => Err(self.missing(field)),
+        }
+    }
+
+    fn code(&self) -> Result<Option<i32>, ReadError> {
+        match &self.line.code {
+            None => Ok(None),
+            Some(v) => v
+                .as_i64()
+                .and_then(|c| i32::try_from(c).ok())
+                .map(Some)
+                .ok_or_else(|| self.missing("code")),
+        }
+    }
+
+    fn booked(&self) -> Result<Box<[(Asset, Decimal)]>, ReadError> {
+        let Some(moves) = &self.line.booked else {
+            return Err(self.missing("booked"));
+        };
+        let mut out = Vec::with_capacity(moves.len());
+        for (asset, n) in moves {
+            let delta = n
+                .to_string()
+                .parse::<Decimal>()
+                .map_err(|_| self.missing("booked"))?;
+            out.push((self.asset("booked", asset)?, delta));
+        }
+        Ok(out.into_boxed_slice())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Every line of every scenario's log.
+    fn logged_lines() -> Vec<Vec<u8>> {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+            .collect();
+        files.sort();
+        let mut out = Vec::new();
+        for f in files {
+            let s = crate::sim::scenario::load(&f).unwrap();
+            let opts = crate::sim::RunOptions {
+                seed: s.seed.unwrap_or(0),
+                ..crate::sim::RunOptions::default()
+            };
+            let r = crate::sim::run(&s, &opts);
+            out.extend(
+                r.audit
+                    .split(|&b| b == b'\n')
+                    .filter(|l| !l.is_empty())
+                    .map(<[u8]>::to_vec),
+            );
+        }
+        out
+    }
+
+    #[test]
+    fn the_borrowing_reader_reads_every_logged_line_as_the_exact_one_does() {
+        let lines = logged_lines();
+        assert!(lines.len() > 300, "{} lines", lines.len());
+        for l in &lines {
+            let fast = serde_json::from_slice::<Fast<'_>>(l)
+                .map_err(|e| e.to_string())
+                .and_then(|f| build(&FastFields { line: &f, n: 1 }).map_err(|e| e.to_string()));
+            assert!(fast.is_ok(), "{}: {fast:?}", String::from_utf8_lossy(l));
+            assert_eq!(fast.ok(), parse_exact(1, l).ok());
+        }
+    }
+
+    proptest! {
+        /// Damaged lines: whatever the borrowing reader accepts, the exact one reads the same;
+        /// the rest (and every error) is the exact reader's.
+        #[test]
+        fn damaged_lines_read_the_same_either_way(
+            pick in any::<prop::sample::Index>(),
+            at in any::<prop::sample::Index>(),
+            edit in 0u8..6,
+            byte in any::<u8>(),
+        ) {
+            thread_local!(static LINES: Vec<Vec<u8>> = logged_lines());
+            let mut l = LINES.with(|ls| ls[pick.index(ls.len())].clone());
+            let i = at.index(l.len());
+            match edit {
+                0 => { l.remove(i); }
+                1 => l[i] = byte,
+                2 => l.insert(i, byte),
+                3 => l.truncate(i),
+                // A value made null, a key given twice.
+                4 => {
+                    if let Some(c) = l[i..].iter().position(|&b| b == b':') {
+                        let end = l[i + c..].iter().position(|&b| b == b',' || b == b'}').map_or(l.len(), |e| i + c + e);
+                        l.splice(i + c + 1..end, b"null".iter().copied());
+                    }
+                }
+                _ => {
+                    let dup = b"\"seq\":1,".to_vec();
+                    l.splice(1..1, dup);
+                }
+            }
+            let fast = parse_audit_line(1, &l);
+            let exact = parse_exact(1, &l);
+            prop_assert_eq!(fast, exact);
+        }
     }
 }
