@@ -298,20 +298,21 @@ impl Get for Fields<'_> {
 }
 
 /// A line as the router writes it, borrowed from the input: every field any line can have.
+/// Both readers (this exact one for recovery, and the checker's) take lines through it.
 #[derive(Deserialize)]
-struct Fast<'a> {
-    seq: u64,
-    t_ms: u64,
+pub(crate) struct Fast<'a> {
+    pub(crate) seq: u64,
+    pub(crate) t_ms: u64,
     #[serde(borrow)]
-    intent_id: &'a str,
+    pub(crate) intent_id: &'a str,
     #[serde(borrow)]
-    state: &'a str,
+    pub(crate) state: &'a str,
     #[serde(borrow, default)]
-    event: Option<&'a str>,
+    pub(crate) event: Option<&'a str>,
     #[serde(borrow, default)]
-    symbol: Option<&'a str>,
+    pub(crate) symbol: Option<&'a str>,
     #[serde(borrow, default)]
-    side: Option<&'a str>,
+    pub(crate) side: Option<&'a str>,
     #[serde(borrow, default)]
     reason: Option<&'a str>,
     #[serde(borrow, default)]
@@ -319,7 +320,7 @@ struct Fast<'a> {
     #[serde(borrow, default)]
     asset: Option<&'a str>,
     #[serde(borrow, default)]
-    client_order_id: Option<&'a str>,
+    pub(crate) client_order_id: Option<&'a str>,
     #[serde(borrow, default)]
     tif: Option<&'a str>,
     #[serde(borrow, default)]
@@ -329,21 +330,21 @@ struct Fast<'a> {
     #[serde(borrow, default)]
     msg: Option<&'a str>,
     #[serde(borrow, default)]
-    cause: Option<&'a str>,
+    pub(crate) cause: Option<&'a str>,
     #[serde(default)]
-    qty: Option<Number>,
+    pub(crate) qty: Option<Number>,
     #[serde(default)]
     ref_price: Option<Number>,
     #[serde(default)]
-    reserved_qty: Option<Number>,
+    pub(crate) reserved_qty: Option<Number>,
     #[serde(default)]
-    reserved_price: Option<Number>,
+    pub(crate) reserved_price: Option<Number>,
     #[serde(default)]
     amount: Option<Number>,
     #[serde(default)]
-    limit_price: Option<Number>,
+    pub(crate) limit_price: Option<Number>,
     #[serde(default)]
-    filled_qty: Option<Number>,
+    pub(crate) filled_qty: Option<Number>,
     #[serde(default)]
     avg_price: Option<Number>,
     #[serde(default)]
@@ -355,13 +356,13 @@ struct Fast<'a> {
     #[serde(default)]
     market_price: Option<Number>,
     #[serde(default)]
-    backoff_ms: Option<u64>,
+    pub(crate) backoff_ms: Option<u64>,
     #[serde(default)]
-    next_ms: Option<u64>,
+    pub(crate) next_ms: Option<u64>,
     #[serde(default)]
-    attempt: Option<u32>,
+    pub(crate) attempt: Option<u32>,
     #[serde(default)]
-    attempts: Option<u32>,
+    pub(crate) attempts: Option<u32>,
     #[serde(default)]
     fills_count: Option<u32>,
     /// Present (even as `null`) or not: the exact reader tells the two apart.
@@ -376,7 +377,7 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
 }
 
 /// The exact reader's reading of a number: its digits as written.
-fn number(n: &Number) -> Option<Decimal> {
+pub(crate) fn number(n: &Number) -> Option<Decimal> {
     let text = n.to_string();
     Decimal::from_str(&text)
         .or_else(|_| Decimal::from_scientific(&text))
@@ -527,6 +528,11 @@ mod tests {
                 .and_then(|f| build(&FastFields { line: &f, n: 1 }).map_err(|e| e.to_string()));
             assert!(fast.is_ok(), "{}: {fast:?}", String::from_utf8_lossy(l));
             assert_eq!(fast.ok(), parse_exact(1, l).ok());
+            let text = std::str::from_utf8(l).unwrap();
+            assert!(super::super::read::reads_borrowed(text), "{text}");
+            let record = super::super::read::parse_line(1, text);
+            assert!(record.is_ok());
+            assert_eq!(record, super::super::read::parse_line_exact(1, text));
         }
     }
 
@@ -563,6 +569,13 @@ mod tests {
             let fast = parse_audit_line(1, &l);
             let exact = parse_exact(1, &l);
             prop_assert_eq!(fast, exact);
+            // The checker's reader too.
+            if let Ok(text) = std::str::from_utf8(&l) {
+                prop_assert_eq!(
+                    super::super::read::parse_line(1, text),
+                    super::super::read::parse_line_exact(1, text)
+                );
+            }
         }
     }
 }

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 
 use super::check::LineView;
 use super::line::AuditLine;
+use super::parse::Fast;
 use crate::router::State;
 
 /// The fields of one audit line that checking needs; everything else is ignored, so logs with
@@ -164,7 +165,28 @@ pub fn read_stream(
     }
 }
 
-fn parse_line(line: usize, text: &str) -> Result<Record, ReadError> {
+pub(crate) fn parse_line(line: usize, text: &str) -> Result<Record, ReadError> {
+    // Lines without escapes or nulls (every line this router writes) are read borrowing from
+    // the text; anything else, and every error, by the exact reader over a JSON value.
+    if !text.contains('\\') && !text.contains("null") {
+        if let Ok(fast) = serde_json::from_str::<Fast<'_>>(text) {
+            if let Ok(r) = record(&fast, line) {
+                return Ok(r);
+            }
+        }
+    }
+    parse_line_exact(line, text)
+}
+
+/// Whether `text` takes the borrowing path (for the tests that hold it to the exact one).
+#[cfg(test)]
+pub(crate) fn reads_borrowed(text: &str) -> bool {
+    !text.contains('\\')
+        && !text.contains("null")
+        && serde_json::from_str::<Fast<'_>>(text).is_ok_and(|b| record(&b, 1).is_ok())
+}
+
+pub(crate) fn parse_line_exact(line: usize, text: &str) -> Result<Record, ReadError> {
     let value: Value = serde_json::from_str(text).map_err(|e| ReadError::Json {
         line,
         message: e.to_string(),
@@ -175,7 +197,102 @@ fn parse_line(line: usize, text: &str) -> Result<Record, ReadError> {
             message: "expected an object".into(),
         });
     };
-    let state_text = req_str(&obj, line, "state")?;
+    record(&obj, line)
+}
+
+/// What [`record`] reads of a line.
+trait Source {
+    fn opt_str(&self, line: usize, field: &'static str) -> Result<Option<&str>, ReadError>;
+    fn opt_dec(&self, line: usize, field: &'static str) -> Result<Option<Decimal>, ReadError>;
+    fn req_u64(&self, line: usize, field: &'static str) -> Result<u64, ReadError>;
+    fn opt_u64(&self, line: usize, field: &'static str) -> Result<Option<u64>, ReadError>;
+    fn opt_u32(&self, line: usize, field: &'static str) -> Result<Option<u32>, ReadError>;
+    fn has(&self, field: &'static str) -> bool;
+
+    fn req_str(&self, line: usize, field: &'static str) -> Result<&str, ReadError> {
+        self.opt_str(line, field)?
+            .ok_or(ReadError::Missing { line, field })
+    }
+}
+
+impl Source for Map<String, Value> {
+    fn opt_str(&self, line: usize, field: &'static str) -> Result<Option<&str>, ReadError> {
+        opt_str(self, line, field)
+    }
+    fn opt_dec(&self, line: usize, field: &'static str) -> Result<Option<Decimal>, ReadError> {
+        opt_dec(self, line, field)
+    }
+    fn req_u64(&self, line: usize, field: &'static str) -> Result<u64, ReadError> {
+        req_u64(self, line, field)
+    }
+    fn opt_u64(&self, line: usize, field: &'static str) -> Result<Option<u64>, ReadError> {
+        opt_u64(self, line, field)
+    }
+    fn opt_u32(&self, line: usize, field: &'static str) -> Result<Option<u32>, ReadError> {
+        opt_u32(self, line, field)
+    }
+    fn has(&self, field: &'static str) -> bool {
+        self.contains_key(field)
+    }
+}
+
+impl Source for Fast<'_> {
+    fn opt_str(&self, line: usize, field: &'static str) -> Result<Option<&str>, ReadError> {
+        Ok(match field {
+            "state" => Some(self.state),
+            "intent_id" => Some(self.intent_id),
+            "event" => self.event,
+            "client_order_id" => self.client_order_id,
+            "symbol" => self.symbol,
+            "side" => self.side,
+            "cause" => self.cause,
+            _ => return Err(ReadError::Missing { line, field }),
+        })
+    }
+    fn opt_dec(&self, line: usize, field: &'static str) -> Result<Option<Decimal>, ReadError> {
+        let n = match field {
+            "qty" => &self.qty,
+            "filled_qty" => &self.filled_qty,
+            "reserved_price" => &self.reserved_price,
+            "limit_price" => &self.limit_price,
+            "reserved_qty" => &self.reserved_qty,
+            _ => return Err(ReadError::Missing { line, field }),
+        };
+        match n {
+            None => Ok(None),
+            Some(n) => super::parse::number(n)
+                .map(Some)
+                .ok_or(ReadError::Missing { line, field }),
+        }
+    }
+    fn req_u64(&self, line: usize, field: &'static str) -> Result<u64, ReadError> {
+        match field {
+            "seq" => Ok(self.seq),
+            "t_ms" => Ok(self.t_ms),
+            _ => Err(ReadError::Missing { line, field }),
+        }
+    }
+    fn opt_u64(&self, line: usize, field: &'static str) -> Result<Option<u64>, ReadError> {
+        match field {
+            "backoff_ms" => Ok(self.backoff_ms),
+            "next_ms" => Ok(self.next_ms),
+            _ => Err(ReadError::Missing { line, field }),
+        }
+    }
+    fn opt_u32(&self, line: usize, field: &'static str) -> Result<Option<u32>, ReadError> {
+        match field {
+            "attempt" => Ok(self.attempt),
+            "attempts" => Ok(self.attempts),
+            _ => Err(ReadError::Missing { line, field }),
+        }
+    }
+    fn has(&self, field: &'static str) -> bool {
+        field == "event" && self.event.is_some()
+    }
+}
+
+fn record(obj: &impl Source, line: usize) -> Result<Record, ReadError> {
+    let state_text = obj.req_str(line, "state")?;
     let state = State::parse(state_text).ok_or_else(|| ReadError::Field {
         line,
         field: "state",
@@ -183,53 +300,53 @@ fn parse_line(line: usize, text: &str) -> Result<Record, ReadError> {
     })?;
     Ok(Record {
         line,
-        seq: req_u64(&obj, line, "seq")?,
-        t_ms: req_u64(&obj, line, "t_ms")?,
-        intent_id: req_str(&obj, line, "intent_id")?.to_string(),
+        seq: obj.req_u64(line, "seq")?,
+        t_ms: obj.req_u64(line, "t_ms")?,
+        intent_id: obj.req_str(line, "intent_id")?.to_string(),
         state,
-        event: opt_str(&obj, line, "event")?.map(str::to_string),
+        event: obj.opt_str(line, "event")?.map(str::to_string),
         qty: match state {
-            State::New => opt_dec(&obj, line, "qty")?,
+            State::New => obj.opt_dec(line, "qty")?,
             _ => None,
         },
-        client_order_id: opt_str(&obj, line, "client_order_id")?.map(str::to_string),
+        client_order_id: obj.opt_str(line, "client_order_id")?.map(str::to_string),
         filled_qty: match state {
-            State::Filled | State::Partial | State::Canceled => opt_dec(&obj, line, "filled_qty")?,
+            State::Filled | State::Partial | State::Canceled => obj.opt_dec(line, "filled_qty")?,
             _ => None,
         },
         symbol: match state {
-            State::New => opt_str(&obj, line, "symbol")?.map(str::to_string),
+            State::New => obj.opt_str(line, "symbol")?.map(str::to_string),
             _ => None,
         },
         side: match state {
-            State::New => opt_str(&obj, line, "side")?.map(str::to_string),
+            State::New => obj.opt_str(line, "side")?.map(str::to_string),
             _ => None,
         },
         price: match state {
-            State::Reserved => opt_dec(&obj, line, "reserved_price")?,
-            State::Sent => opt_dec(&obj, line, "limit_price")?,
+            State::Reserved => obj.opt_dec(line, "reserved_price")?,
+            State::Sent => obj.opt_dec(line, "limit_price")?,
             _ => None,
         },
         order_qty: match state {
-            State::Reserved => opt_dec(&obj, line, "reserved_qty")?,
-            State::Sent => opt_dec(&obj, line, "qty")?,
+            State::Reserved => obj.opt_dec(line, "reserved_qty")?,
+            State::Sent => obj.opt_dec(line, "qty")?,
             _ => None,
         },
         attempt: match state {
-            State::Sent | State::Retry => opt_u32(&obj, line, "attempt")?,
-            State::FailedFinal => opt_u32(&obj, line, "attempts")?,
+            State::Sent | State::Retry => obj.opt_u32(line, "attempt")?,
+            State::FailedFinal => obj.opt_u32(line, "attempts")?,
             _ => None,
         },
         backoff_ms: match state {
-            State::Retry => opt_u64(&obj, line, "backoff_ms")?,
+            State::Retry => obj.opt_u64(line, "backoff_ms")?,
             _ => None,
         },
-        next_ms: match obj.contains_key("event") {
-            true => opt_u64(&obj, line, "next_ms")?,
+        next_ms: match obj.has("event") {
+            true => obj.opt_u64(line, "next_ms")?,
             false => None,
         },
-        cause: match obj.contains_key("event") {
-            true => opt_str(&obj, line, "cause")?.map(str::to_string),
+        cause: match obj.has("event") {
+            true => obj.opt_str(line, "cause")?.map(str::to_string),
             false => None,
         },
     })
@@ -259,14 +376,6 @@ pub(crate) fn opt_u32(
             message: format!("{n} is beyond {}", u32::MAX),
         }),
     }
-}
-
-pub(crate) fn req_str<'a>(
-    obj: &'a Map<String, Value>,
-    line: usize,
-    field: &'static str,
-) -> Result<&'a str, ReadError> {
-    opt_str(obj, line, field)?.ok_or(ReadError::Missing { line, field })
 }
 
 pub(crate) fn opt_str<'a>(
