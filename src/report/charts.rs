@@ -2,6 +2,7 @@
 //! give histograms with fixed bins, series over at most [`BUCKETS`] time buckets, and at most
 //! [`MAX_MARKS`] markers of a kind, so a page stays a few megabytes.
 
+use plotters::coord::ranged1d::AsRangedCoord;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -29,6 +30,12 @@ const PALETTE: [RGBColor; 8] = [
 ];
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+/// A chart on an [`Area`], with the coordinates `X` and `Y` map to.
+type Chart<'a, 'b, X, Y> = ChartContext<
+    'a,
+    SVGBackend<'b>,
+    Cartesian2d<<X as AsRangedCoord>::CoordDescType, <Y as AsRangedCoord>::CoordDescType>,
+>;
 type Res = Result<(), String>;
 
 fn e<T: std::fmt::Display>(x: T) -> String {
@@ -52,6 +59,35 @@ fn svg(title: &str, draw: impl FnOnce(&Area<'_>) -> Res) -> String {
         let _ = root.present();
     }
     out
+}
+
+/// The chart area every chart shares: caption, margins, label areas (the y one `y_area` wide).
+fn frame<'a, 'b, X: AsRangedCoord, Y: AsRangedCoord>(
+    root: &'a Area<'b>,
+    caption: &str,
+    y_area: u32,
+    x: X,
+    y: Y,
+) -> Result<Chart<'a, 'b, X, Y>, String> {
+    ChartBuilder::on(root)
+        .caption(caption, (FONT, 18))
+        .margin(10)
+        .x_label_area_size(35)
+        .y_label_area_size(y_area)
+        .build_cartesian_2d(x, y)
+        .map_err(e)
+}
+
+/// The legend of the series drawn with labels, boxed in the upper right.
+fn legend<'a, 'b: 'a, X: Ranged, Y: Ranged>(
+    chart: &mut ChartContext<'a, SVGBackend<'b>, Cartesian2d<X, Y>>,
+) -> Res {
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(e)
 }
 
 fn empty(root: &Area<'_>, title: &str) -> Res {
@@ -150,13 +186,7 @@ pub fn price(fold: &Fold, symbol: u16, raw_path: &[(TimeMs, f64)]) -> String {
         let x_end = secs(fold.t_max, t0)
             .max(path.last().map_or(0.0, |p| p.0))
             .max(0.001);
-        let mut chart = ChartBuilder::on(root)
-            .caption(&title, (FONT, 18))
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(70)
-            .build_cartesian_2d(0f64..x_end, lo..hi)
-            .map_err(e)?;
+        let mut chart = frame(root, &title, 70, 0f64..x_end, lo..hi)?;
         chart
             .configure_mesh()
             .x_desc("time (s)")
@@ -200,12 +230,7 @@ pub fn price(fold: &Fold, symbol: u16, raw_path: &[(TimeMs, f64)]) -> String {
                 .label(label)
                 .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(e)
+        legend(&mut chart)
     })
 }
 
@@ -300,16 +325,13 @@ pub fn states(fold: &Fold) -> String {
             .max()
             .unwrap_or(1)
             .max(1);
-        let mut chart = ChartBuilder::on(root)
-            .caption(
-                format!("{title} ({} intents, counted)", fold.intents.len()),
-                (FONT, 18),
-            )
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..x_end, 0i64..top + top / 10 + 1)
-            .map_err(e)?;
+        let mut chart = frame(
+            root,
+            &format!("{title} ({} intents, counted)", fold.intents.len()),
+            60,
+            0f64..x_end,
+            0i64..top + top / 10 + 1,
+        )?;
         chart
             .configure_mesh()
             .x_desc("time (s)")
@@ -329,24 +351,19 @@ pub fn states(fold: &Fold) -> String {
                 .label(*label)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(e)
+        legend(&mut chart)
     })
 }
 
 fn gantt(root: &Area<'_>, fold: &Fold, t0: TimeMs, x_end: f64) -> Res {
     let n = fold.intents.len() as i32;
-    let mut chart = ChartBuilder::on(root)
-        .caption("Intent states over time (one bar per intent)", (FONT, 18))
-        .margin(10)
-        .x_label_area_size(35)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0f64..x_end, 0i32..n)
-        .map_err(e)?;
+    let mut chart = frame(
+        root,
+        "Intent states over time (one bar per intent)",
+        60,
+        0f64..x_end,
+        0i32..n,
+    )?;
     chart
         .configure_mesh()
         .x_desc("time (s)")
@@ -389,12 +406,7 @@ fn gantt(root: &Area<'_>, fold: &Fold, t0: TimeMs, x_end: f64) -> Res {
             .label(label)
             .legend(move |(x, y)| Rectangle::new([(x, y - 4), (x + 12, y + 4)], color.filled()));
     }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(e)
+    legend(&mut chart)
 }
 
 fn state_terminal(s: State) -> bool {
@@ -424,13 +436,7 @@ pub fn histogram(title: &str, x_desc: &str, values: &[f64]) -> String {
             counts[b] += 1;
         }
         let top = counts.iter().copied().max().unwrap_or(1);
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, (FONT, 18))
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(60)
-            .build_cartesian_2d(lo..hi, 0u64..top + top / 10 + 1)
-            .map_err(e)?;
+        let mut chart = frame(root, title, 60, lo..hi, 0u64..top + top / 10 + 1)?;
         chart
             .configure_mesh()
             .x_desc(x_desc)
@@ -461,13 +467,13 @@ pub fn counts(title: &str, x_desc: &str, by: &std::collections::BTreeMap<u32, u6
         }
         let max_k = by.keys().copied().max().unwrap_or(0).min(50);
         let top = by.values().copied().max().unwrap_or(1);
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, (FONT, 18))
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(60)
-            .build_cartesian_2d(-0.5f64..f64::from(max_k) + 0.5, 0u64..top + top / 10 + 1)
-            .map_err(e)?;
+        let mut chart = frame(
+            root,
+            title,
+            60,
+            -0.5f64..f64::from(max_k) + 0.5,
+            0u64..top + top / 10 + 1,
+        )?;
         chart
             .configure_mesh()
             .x_desc(x_desc)
@@ -503,13 +509,7 @@ pub fn trouble(fold: &Fold) -> String {
         }
         let top = grid.iter().flatten().copied().max().unwrap_or(1);
         let x_end = secs(fold.t_max, t0).max(0.001);
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, (FONT, 18))
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0f64..x_end, 0u64..top + top / 10 + 1)
-            .map_err(e)?;
+        let mut chart = frame(root, title, 60, 0f64..x_end, 0u64..top + top / 10 + 1)?;
         chart
             .configure_mesh()
             .x_desc("time (s)")
@@ -532,12 +532,7 @@ pub fn trouble(fold: &Fold) -> String {
                 .label(TROUBLE[k])
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(e)
+        legend(&mut chart)
     })
 }
 
@@ -573,13 +568,7 @@ pub fn reserved(fold: &Fold) -> String {
                 series[a].push((secs(t0 + b as u64 * width, t0), v));
             }
         }
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, (FONT, 18))
-            .margin(10)
-            .x_label_area_size(35)
-            .y_label_area_size(80)
-            .build_cartesian_2d(0f64..x_end, 0f64..(top * 1.1).max(1e-9))
-            .map_err(e)?;
+        let mut chart = frame(root, title, 80, 0f64..x_end, 0f64..(top * 1.1).max(1e-9))?;
         chart
             .configure_mesh()
             .x_desc("time (s)")
@@ -594,11 +583,6 @@ pub fn reserved(fold: &Fold) -> String {
                 .label(fold.assets[a].clone())
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
         }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()
-            .map_err(e)
+        legend(&mut chart)
     })
 }

@@ -37,6 +37,15 @@ fn fmt_opt(v: Option<f64>, digits: usize, unit: &str) -> String {
     v.map_or_else(|| "–".to_string(), |x| format!("{x:.digits$}{unit}"))
 }
 
+/// `p50 / p99` of sorted values.
+fn p50_p99(sorted: &[f64], digits: usize, unit: &str) -> String {
+    format!(
+        "{} / {}",
+        fmt_opt(percentile(sorted, 50.0), digits, unit),
+        fmt_opt(percentile(sorted, 99.0), digits, unit)
+    )
+}
+
 fn mean(v: &[f64]) -> Option<f64> {
     (!v.is_empty()).then(|| v.iter().sum::<f64>() / v.len() as f64)
 }
@@ -100,39 +109,29 @@ pub fn page(name: &str, fold: &Fold, m: &Metrics, charts: &[(String, String, Str
         &mut out,
         "slippage vs the intent's price, mean / p50 / p99",
         &format!(
-            "{} / {} / {}",
+            "{} / {}",
             fmt_opt(mean(&m.slip_ref), 2, " bps"),
-            fmt_opt(percentile(&m.slip_ref, 50.0), 2, " bps"),
-            fmt_opt(percentile(&m.slip_ref, 99.0), 2, " bps")
+            p50_p99(&m.slip_ref, 2, " bps")
         ),
     );
     row(
         &mut out,
         "slippage vs the cap, mean / p50 / p99 (≤ 0: inside the cap)",
         &format!(
-            "{} / {} / {}",
+            "{} / {}",
             fmt_opt(mean(&m.slip_cap), 2, " bps"),
-            fmt_opt(percentile(&m.slip_cap, 50.0), 2, " bps"),
-            fmt_opt(percentile(&m.slip_cap, 99.0), 2, " bps")
+            p50_p99(&m.slip_cap, 2, " bps")
         ),
     );
     row(
         &mut out,
         "time to first reply, p50 / p99",
-        &format!(
-            "{} / {}",
-            fmt_opt(percentile(&m.to_first_reply, 50.0), 0, " ms"),
-            fmt_opt(percentile(&m.to_first_reply, 99.0), 0, " ms")
-        ),
+        &p50_p99(&m.to_first_reply, 0, " ms"),
     );
     row(
         &mut out,
         "time to fill (intent to first fill), p50 / p99",
-        &format!(
-            "{} / {}",
-            fmt_opt(percentile(&m.to_fill, 50.0), 0, " ms"),
-            fmt_opt(percentile(&m.to_fill, 99.0), 0, " ms")
-        ),
+        &p50_p99(&m.to_fill, 0, " ms"),
     );
     let causes: Vec<String> = fold
         .unknown_causes

@@ -288,12 +288,10 @@ impl Venue {
         self.seq += 1;
         self.timeline.advance(now, &mut self.ex, &mut self.plan);
         let mut out = Outcome::default();
-        let result = self.dispatch(now, req, &mut out);
-        let (status, body) = match &result {
-            Ok(body) => (200, body.clone()),
-            Err(e) => (e.status, e.body()),
+        let (status, body, code) = match self.dispatch(now, req, &mut out) {
+            Ok(body) => (200, body, None),
+            Err(e) => (e.status, e.body(), Some(e.code)),
         };
-        let code = result.as_ref().err().map(|e| e.code);
         let mut headers = Vec::new();
         if let Some(s) = out.retry_after_s {
             headers.push(("Retry-After", s.to_string()));

@@ -266,15 +266,20 @@ fn markets(v: &Venue, many: Many) -> Vec<(String, Symbol)> {
     }
 }
 
-/// One object for `symbol=`, an array otherwise.
-fn one_or_many<T: Serialize>(single: bool, mut items: Vec<T>) -> Result<Vec<u8>, ApiError> {
-    match items.pop() {
-        Some(one) if single && items.is_empty() => to_body(&one),
-        Some(last) => {
-            items.push(last);
-            to_body(&items)
-        }
-        None => to_body(&items),
+/// `each` market's answer: one object for `symbol=`, an array otherwise.
+fn per_market(
+    v: &Venue,
+    many: Many,
+    each: impl Fn(&Venue, &str, &Symbol) -> serde_json::Value,
+) -> Result<Vec<u8>, ApiError> {
+    let single = matches!(many, Many::One(_));
+    let items: Vec<serde_json::Value> = markets(v, many)
+        .into_iter()
+        .map(|(name, s)| each(v, &name, &s))
+        .collect();
+    match items.as_slice() {
+        [one] if single => to_body(one),
+        _ => to_body(&items),
     }
 }
 
@@ -299,37 +304,20 @@ pub(super) fn execute(v: &mut Venue, now: TimeMs, op: Op) -> Result<Vec<u8>, Api
                 "asks": side(v.ex.asks(&symbol)),
             }))
         }
-        Op::Ticker24(many) => {
-            let single = matches!(many, Many::One(_));
-            let items: Vec<_> = markets(v, many)
-                .into_iter()
-                .map(|(name, s)| ticker_24h(v, now, &name, &s))
-                .collect();
-            one_or_many(single, items)
-        }
-        Op::TickerPrice(many) => {
-            let single = matches!(many, Many::One(_));
-            let items: Vec<_> = markets(v, many)
-                .into_iter()
-                .map(|(name, s)| json!({ "symbol": name, "price": dec(last_price(v, &s)) }))
-                .collect();
-            one_or_many(single, items)
-        }
-        Op::BookTicker(many) => {
-            let single = matches!(many, Many::One(_));
-            let items: Vec<_> = markets(v, many)
-                .into_iter()
-                .map(|(name, s)| {
-                    let (bid, ask) = best(v, &s);
-                    json!({
-                        "symbol": name,
-                        "bidPrice": dec(bid.0), "bidQty": dec(bid.1),
-                        "askPrice": dec(ask.0), "askQty": dec(ask.1),
-                    })
-                })
-                .collect();
-            one_or_many(single, items)
-        }
+        Op::Ticker24(many) => per_market(v, many, |v, name, s| ticker_24h(v, now, name, s)),
+        Op::TickerPrice(many) => per_market(
+            v,
+            many,
+            |v, name, s| json!({ "symbol": name, "price": dec(last_price(v, s)) }),
+        ),
+        Op::BookTicker(many) => per_market(v, many, |v, name, s| {
+            let (bid, ask) = best(v, s);
+            json!({
+                "symbol": name,
+                "bidPrice": dec(bid.0), "bidQty": dec(bid.1),
+                "askPrice": dec(ask.0), "askQty": dec(ask.1),
+            })
+        }),
         Op::AvgPrice(symbol) => {
             // The mean of the mid over the last five minutes, weighted by how long each held.
             let h = v.timeline.history(&symbol);

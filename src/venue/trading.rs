@@ -388,15 +388,10 @@ impl Venue {
     /// Whether the account's side of trade `t` was the maker: the trade came after its order's
     /// placement had returned (a resting order filled by a later price).
     pub(super) fn is_maker(&self, t: &crate::exchange::Trade) -> bool {
-        let taker_end = self
-            .taker_end
-            .get(
-                t.order_id
-                    .as_str()
-                    .parse::<usize>()
-                    .unwrap_or(0)
-                    .wrapping_sub(1),
-            )
+        let order = t.order_id.as_str().parse::<usize>().unwrap_or(0);
+        let taker_end = order
+            .checked_sub(1)
+            .and_then(|i| self.taker_end.get(i))
             .copied()
             .unwrap_or(0);
         trade_id_num(t) as usize > taker_end
@@ -557,20 +552,7 @@ pub(super) fn execute(
             let picked = paged(picked, &page, from_id.is_some());
             let body: Vec<MyTrade> = picked
                 .into_iter()
-                .map(|t| {
-                    let taker_end = v
-                        .taker_end
-                        .get(
-                            t.order_id
-                                .as_str()
-                                .parse::<usize>()
-                                .unwrap_or(0)
-                                .wrapping_sub(1),
-                        )
-                        .copied()
-                        .unwrap_or(0);
-                    MyTrade::new(&n, t, trade_id_num(t) as usize > taker_end)
-                })
+                .map(|t| MyTrade::new(&n, t, v.is_maker(t)))
                 .collect();
             to_body(&body)
         }
@@ -690,7 +672,7 @@ fn place(
             });
         }
     }
-    let o = v.ex.submit(now, &order).map_err(placement_error)?;
+    let o = v.ex.submit(now, order).map_err(placement_error)?;
     let info = OrderInfo {
         kind,
         tif,

@@ -20,6 +20,13 @@ pub fn cli(args: &[&str]) -> (Option<i32>, String, String) {
     )
 }
 
+/// Exit code, and stdout followed by stderr.
+pub fn cli_joined(args: &[&str]) -> (Option<i32>, String) {
+    let (code, mut out, err) = cli(args);
+    out.push_str(&err);
+    (code, out)
+}
+
 /// `order-router venue` on a free loopback port with `args` (keys included): the process and
 /// the URL it printed.
 pub fn spawn_venue(args: &[&str], env: &[(&str, &str)]) -> (Child, String) {

@@ -2,20 +2,8 @@
 //! that replays to the same violation; the canary is caught on every run; the real router
 //! survives a sweep with every seed run twice.
 
-use std::process::Command;
-
+use crate::common::cli_joined as cli;
 use order_router::router::Mutant;
-
-fn cli(args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_order-router"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .expect("run the binary");
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.code(), text)
-}
 
 /// A fresh temporary directory for failing cases, removed when the test ends.
 fn out_dir() -> tempfile::TempDir {

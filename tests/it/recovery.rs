@@ -1,8 +1,7 @@
 //! Crash and restart: recovery from the journal (and a snapshot), the deliberate recovery bugs,
 //! and the `recover` and `run --crash-everywhere` commands.
 
-use std::process::Command;
-
+use crate::common::cli_joined as cli;
 use order_router::audit::read;
 use order_router::journal::snapshot;
 use order_router::model::Asset;
@@ -10,17 +9,6 @@ use order_router::portfolio::Portfolio;
 use order_router::router::{scan, RecoverError, Replay, Resume, Router, RouterConfig, State};
 use order_router::sim::scenario::load as load_scenario;
 use order_router::sim::{run, RunOptions};
-
-fn cli(args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_order-router"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .output()
-        .expect("run the binary");
-    let mut text = String::from_utf8_lossy(&out.stdout).into_owned();
-    text.push_str(&String::from_utf8_lossy(&out.stderr));
-    (out.status.code(), text)
-}
 
 /// The journal a crash-free run of a scenario writes.
 fn journal_of(file: &str) -> Vec<u8> {

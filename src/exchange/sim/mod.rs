@@ -828,35 +828,27 @@ impl SimExchange {
 
     /// Places `r` as the venue receives it, whoever sent it; the receive window is the
     /// caller's to check.
-    pub fn submit(&mut self, now: TimeMs, r: &NewOrder) -> Result<Order, ExchangeError> {
+    pub fn submit(&mut self, now: TimeMs, mut r: NewOrder) -> Result<Order, ExchangeError> {
         self.forget_before(now);
         let fault = self.armed.take();
         if fault == Some(PlacementFault::Reject) {
             return Err(filter_failure("PERCENT_PRICE_BY_SIDE"));
         }
-        let coid = &r.client_order_id;
         let duplicate = match self.cfg.dedup {
-            Dedup::OpenOnly => self.open_by_coid.contains_key(coid),
-            Dedup::Always => self.latest_by_coid.contains_key(coid),
+            Dedup::OpenOnly => self.open_by_coid.contains_key(&r.client_order_id),
+            Dedup::Always => self.latest_by_coid.contains_key(&r.client_order_id),
         };
         if duplicate {
-            return Err(ExchangeError::DuplicateClientOrderId(coid.clone()));
+            return Err(ExchangeError::DuplicateClientOrderId(r.client_order_id));
         }
-        let market_limit;
-        let r = if r.market {
+        if r.market {
             let Some(limit) = self.market_limit(&r.symbol, r.side) else {
                 return Err(rejected(-1121, "Invalid symbol."));
             };
-            market_limit = NewOrder {
-                limit_price: limit,
-                tif: Tif::Ioc,
-                ..r.clone()
-            };
-            &market_limit
-        } else {
-            r
-        };
-        let (asset, lock, fee_rate) = self.admit(r)?;
+            r.limit_price = limit;
+            r.tif = Tif::Ioc;
+        }
+        let (asset, lock, fee_rate) = self.admit(&r)?;
         let f = self.funds.get_or_insert_with(&asset, Funds::default);
         f.free -= lock; // admit checked lock <= free
         f.locked = f.locked.saturating_add(lock);
@@ -864,20 +856,15 @@ impl SimExchange {
             self.requote(now, &r.symbol, r.side, bps);
         }
         let i = self.order_count();
-        self.orders.push_back(Order {
-            order_id: OrderId::numbered("", i as u64 + 1),
-            client_order_id: coid.clone(),
-            symbol: r.symbol.clone(),
-            side: r.side,
-            price: r.limit_price,
-            amount: r.qty,
-            filled: Decimal::ZERO,
-            remaining: r.qty,
-            average: None,
-            status: OrderStatus::Open,
-            fee: Decimal::ZERO,
-            fee_asset: r.symbol.quote().clone(),
-        });
+        self.latest_by_coid.insert(r.client_order_id.clone(), i);
+        self.latest_by_symbol_coid
+            .insert((r.symbol.clone(), r.client_order_id.clone()), i);
+        let partial = match fault {
+            Some(PlacementFault::Partial { ratio }) => {
+                Some(partial_cap(r.qty, ratio, self.rules(&r.symbol).step_size))
+            }
+            _ => None,
+        };
         self.meta.push_back(Meta {
             tif: r.tif,
             fee_rate,
@@ -885,27 +872,33 @@ impl SimExchange {
             cost: Decimal::ZERO,
             final_ms: None,
         });
-        self.latest_by_coid.insert(coid.clone(), i);
-        self.latest_by_symbol_coid
-            .insert((r.symbol.clone(), coid.clone()), i);
-        let partial = match fault {
-            Some(PlacementFault::Partial { ratio }) => {
-                Some(partial_cap(r.qty, ratio, self.rules(&r.symbol).step_size))
-            }
-            _ => None,
-        };
-        self.match_order(i, now, partial.unwrap_or(r.qty));
+        let qty = r.qty;
+        let fee_asset = r.symbol.quote().clone();
+        self.orders.push_back(Order {
+            order_id: OrderId::numbered("", i as u64 + 1),
+            client_order_id: r.client_order_id,
+            symbol: r.symbol,
+            side: r.side,
+            price: r.limit_price,
+            amount: qty,
+            filled: Decimal::ZERO,
+            remaining: qty,
+            average: None,
+            status: OrderStatus::Open,
+            fee: Decimal::ZERO,
+            fee_asset,
+        });
+        self.match_order(i, now, partial.unwrap_or(qty));
         let k = i - self.order_base;
         if self.orders[k].status == OrderStatus::Open {
             if partial.is_some() || self.meta[k].tif == Tif::Ioc {
                 self.finish(i, OrderStatus::Expired, now);
             } else {
+                let o = &self.orders[k];
+                let (symbol, coid) = (o.symbol.clone(), o.client_order_id.clone());
                 self.open.insert(i);
-                self.open_by_symbol
-                    .entry(r.symbol.clone())
-                    .or_default()
-                    .insert(i);
-                self.open_by_coid.insert(coid.clone(), i);
+                self.open_by_symbol.entry(symbol).or_default().insert(i);
+                self.open_by_coid.insert(coid, i);
             }
         }
         Ok(self.orders[k].clone())
@@ -921,7 +914,7 @@ impl Exchange for SimExchange {
         }
         self.submit(
             now,
-            &NewOrder {
+            NewOrder {
                 client_order_id: r.client_order_id().clone(),
                 symbol: r.symbol().clone(),
                 side: r.side(),
