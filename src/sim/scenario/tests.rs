@@ -1,6 +1,9 @@
 //! Tests of the scenario module, kept beside it.
 
 use super::*;
+use crate::exchange::sim::Dedup;
+use crate::model::{IntentId, Tif, TimeMs};
+use crate::router::MarketRules;
 use proptest::prelude::*;
 
 fn dec(s: &str) -> Decimal {
