@@ -270,3 +270,12 @@ pub fn ensure_dir(dir: &Path) -> Result<(), String> {
         .map(drop)
         .map_err(named)
 }
+
+/// The tokio runtime of the commands that do network I/O (`venue`, `live`): two workers, as
+/// many as this product's machines have cores; timers and sockets on.
+pub fn runtime() -> io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+}

@@ -170,11 +170,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
         speed: args.speed,
         stall_ms: args.stall_ms,
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
+    let runtime = match crate::output::runtime() {
         Ok(r) => r,
         Err(e) => return bad(&format!("cannot start the server runtime: {e}")),
     };
