@@ -221,18 +221,15 @@ pub fn main(args: Args<'_>) -> ExitCode {
     }
     let journal = args.journal.to_path_buf();
     let result = runtime.block_on(async move {
-        let stop = async {
-            let term = async {
-                match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                    Ok(mut s) => {
-                        s.recv().await;
-                    }
-                    Err(_) => std::future::pending::<()>().await,
-                }
-            };
+        // Registered before anything else runs, so a signal during recovery also stops
+        // cleanly instead of killing the process mid-write.
+        use tokio::signal::unix::{signal, SignalKind};
+        let int = signal(SignalKind::interrupt()).ok();
+        let term = signal(SignalKind::terminate()).ok();
+        let stop = async move {
             tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term => {}
+                _ = received(int) => {}
+                _ = received(term) => {}
             }
         };
         driver::run(client, cfg, rx, stop, |line| outln!("{line}")).await
@@ -256,5 +253,15 @@ pub fn main(args: Args<'_>) -> ExitCode {
             }
         }
         Err(e) => bad(&e.to_string()),
+    }
+}
+
+/// Completes when `signal` arrives; never, if it could not be registered.
+async fn received(signal: Option<tokio::signal::unix::Signal>) {
+    match signal {
+        Some(mut s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
     }
 }

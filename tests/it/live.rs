@@ -478,7 +478,14 @@ fn ctrl_c_stops_cleanly_and_a_restart_finishes() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(300));
+    // Interrupted once it has started work: its journal exists.
+    for _ in 0..200 {
+        if journal.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(100));
     let _ = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status();

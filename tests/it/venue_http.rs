@@ -1,6 +1,7 @@
 //! The venue over real HTTP: the server adapter in-process, and `order-router venue` as a
 //! process, with reqwest as the client.
 
+use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -243,13 +244,27 @@ fn connections_beyond_the_limit_wait_until_one_closes() {
     // An idle client holds the one connection the server will serve.
     let idle = std::net::TcpStream::connect(addr).unwrap();
     std::thread::sleep(Duration::from_millis(100));
-    order_router::live::client::install_tls();
-    let quick = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_millis(700))
-        .build()
+    // A second client gets into the kernel's backlog but no answer.
+    let mut waiting = std::net::TcpStream::connect(addr).unwrap();
+    waiting
+        .write_all(b"GET /api/v3/ping HTTP/1.1\r\nHost: venue\r\n\r\n")
         .unwrap();
-    let waited = quick.get(format!("http://{addr}/api/v3/ping")).send();
-    assert!(waited.is_err(), "served beyond the connection limit");
+    waiting
+        .set_read_timeout(Some(Duration::from_millis(700)))
+        .unwrap();
+    let mut buf = [0u8; 64];
+    match waiting.read(&mut buf) {
+        Ok(n) => panic!("served beyond the connection limit: {n} bytes"),
+        Err(e) => assert!(
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ),
+            "{e}"
+        ),
+    }
+    // Both close; the server then serves a fresh client.
+    drop(waiting);
     drop(idle);
     let r = client()
         .get(format!("http://{addr}/api/v3/ping"))
