@@ -27,6 +27,7 @@ pub struct Args<'a> {
     pub intents: u32,
     pub faults: &'a str,
     pub check_determinism: bool,
+    pub require_coverage: bool,
     pub out: &'a Path,
     pub mutant: Option<(Mutant, &'a str)>,
 }
@@ -263,5 +264,10 @@ pub fn main(args: Args<'_>) -> ExitCode {
         return ExitCode::from(1);
     }
     outln!("invariants all held");
+    let gaps = c.gaps(mix != FaultMix::None);
+    if args.require_coverage && !gaps.is_empty() {
+        outln!("COVERAGE GAP never reached: {}", gaps.join(", "));
+        return ExitCode::from(1);
+    }
     ExitCode::SUCCESS
 }

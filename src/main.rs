@@ -114,6 +114,10 @@ enum Command {
         /// Run each seed twice and report the first step where the runs diverge.
         #[arg(long)]
         check_determinism: bool,
+        /// Exit 1 if the campaign never reached a legal edge of the transition table, a fault
+        /// kind or a coverage situation.
+        #[arg(long)]
+        require_coverage: bool,
         /// Where the minimised failing scenario is written.
         #[arg(long, default_value = ".", value_name = "DIR")]
         out: PathBuf,
@@ -359,6 +363,7 @@ fn main() -> ExitCode {
             intents,
             faults,
             check_determinism,
+            require_coverage,
             out,
             #[cfg(feature = "mutants")]
             mutant,
@@ -383,6 +388,7 @@ fn main() -> ExitCode {
                 intents,
                 faults: &faults,
                 check_determinism,
+                require_coverage,
                 out: &out,
                 mutant,
             })

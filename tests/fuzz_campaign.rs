@@ -38,4 +38,8 @@ fn a_fuzz_campaign_finds_no_violation() {
         );
     }
     assert_eq!(c.seeds, end - start);
+    // A campaign that never takes an edge of the table, injects a fault kind or reaches a
+    // situation it was built to reach tested less than it claims.
+    let gaps = c.gaps(true);
+    assert!(gaps.is_empty(), "never reached: {}", gaps.join(", "));
 }

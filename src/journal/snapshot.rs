@@ -145,7 +145,6 @@ pub fn decode(bytes: &[u8]) -> Result<Replay, RecoverError> {
             retries: s[3],
             unknown_outcomes: s[4],
             unknown_resolved: s[5],
-            stale_replies: 0,
         }
     };
     let mut edges = [[0u64; 13]; 14];

@@ -120,17 +120,6 @@ impl RouterConfig {
             .unwrap_or(self.default_rules)
     }
 
-    /// Whether the deliberate bug `m` is switched on; always false without the feature.
-    #[cfg(feature = "mutants")]
-    pub(crate) fn has(&self, m: super::mutant::Mutant) -> bool {
-        self.mutant == Some(m)
-    }
-    #[cfg(not(feature = "mutants"))]
-    #[inline(always)]
-    pub(crate) fn has(&self, _: super::mutant::Mutant) -> bool {
-        false
-    }
-
     /// Refuses settings that would make the router unsafe, stuck, or wait without bound (see
     /// [`limits`]).
     pub fn validate(&self) -> Result<(), ConfigError> {
@@ -158,10 +147,11 @@ impl RouterConfig {
                 Ok(())
             }
         };
-        if self.max_retries > MAX_RETRIES {
+        let max_retries = super::mutant::max_retries_bound(self);
+        if self.max_retries > max_retries {
             return err(
                 "max_retries",
-                format!("{} is above {MAX_RETRIES}", self.max_retries),
+                format!("{} is above {max_retries}", self.max_retries),
             );
         }
         within("backoff_ms", self.backoff_ms, 0, MAX_WAIT_MS)?;

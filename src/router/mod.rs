@@ -63,7 +63,6 @@ pub struct RouterStats {
     /// Placements whose outcome became unknown, and how many of those a query resolved.
     pub unknown_outcomes: u64,
     pub unknown_resolved: u64,
-    pub stale_replies: u64,
 }
 
 /// Outputs and bookkeeping shared by all intents.
@@ -269,8 +268,7 @@ impl Router {
             .map(|a| (a.key >> 32, a.export()))
             .collect();
         open.sort_unstable_by_key(|(serial, _)| *serial);
-        let mut stats = self.out.stats;
-        stats.stale_replies = 0;
+        let stats = self.out.stats;
         Replay::from_parts(
             open.into_iter().map(|(_, o)| o).collect(),
             self.finished.clone(),
@@ -294,7 +292,6 @@ impl Router {
 
     fn deliver(&mut self, now: TimeMs, intent: Intent) {
         let dedup = !self.config.has(Mutant::IgnoreDedup);
-        let redo_failed = self.config.has(Mutant::RetryAfterFailedFinal);
         let fp = fingerprint(intent.intent_id());
         let known = match self.in_flight.get(&fp) {
             Some(k) => Some(self.active.get(*k).map_or(State::New, |a| a.state)),
@@ -302,7 +299,7 @@ impl Router {
         };
         let known = known
             .filter(|_| dedup)
-            .filter(|s| !(redo_failed && *s == State::FailedFinal));
+            .filter(|s| !mutant::redoes(&self.config, *s));
         if known.is_none() && self.in_doubt > 0 {
             if !self
                 .held
@@ -335,9 +332,6 @@ impl Router {
         let serial = self.next_key;
         self.next_key += 1;
         self.out.stats.intents += 1;
-        if redo_failed {
-            self.finished.remove(fp);
-        }
         let rules = self.config.rules(intent.symbol());
         let key = self.active.insert(serial, Active::new(intent, rules, fp));
         self.in_flight.insert(fp, key);
@@ -351,7 +345,6 @@ impl Router {
             .get(key)
             .is_some_and(|a| a.awaiting == Some(reply.request_id.n));
         if !awaited {
-            self.out.stats.stale_replies += 1;
             return;
         }
         self.with_active(key, now, |a, cx| {

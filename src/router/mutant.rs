@@ -57,10 +57,12 @@ pub enum Mutant {
     ReleaseInFlightOnRestart,
     /// Recovery reads a torn last journal line as data when it still parses.
     ReadTornTail,
+    /// Settings validation takes a `max_retries` one past its bound.
+    LooseSettings,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 26] = [
+    pub const ALL: [Mutant; 27] = [
         Mutant::IgnoreDedup,
         Mutant::FreshIdAfterTimeout,
         Mutant::ReleaseBeforeReconcile,
@@ -87,6 +89,7 @@ impl Mutant {
         Mutant::ReplaceInFlightOnRestart,
         Mutant::ReleaseInFlightOnRestart,
         Mutant::ReadTornTail,
+        Mutant::LooseSettings,
     ];
 
     /// The kebab-case name used on the command line.
@@ -118,10 +121,131 @@ impl Mutant {
             Mutant::ReplaceInFlightOnRestart => "replace-in-flight-on-restart",
             Mutant::ReleaseInFlightOnRestart => "release-in-flight-on-restart",
             Mutant::ReadTornTail => "read-torn-tail",
+            Mutant::LooseSettings => "loose-settings",
         }
     }
 
     pub fn parse(s: &str) -> Option<Mutant> {
         Mutant::ALL.into_iter().find(|m| m.name() == s)
+    }
+}
+
+// The deliberate bugs' own code, kept here so that the router's files hold only the router. The
+// router calls these where a bug hooks in; `cargo mutants` leaves this file alone (it is not
+// product code), so a mutation score counts the router and nothing else.
+
+use rust_decimal::Decimal;
+
+use super::{RouterConfig, State};
+use crate::model::{floor_to, Side};
+
+impl RouterConfig {
+    /// Whether the deliberate bug `m` is switched on; always false without the feature.
+    #[cfg(feature = "mutants")]
+    pub(crate) fn has(&self, m: Mutant) -> bool {
+        self.mutant == Some(m)
+    }
+    #[cfg(not(feature = "mutants"))]
+    #[inline(always)]
+    pub(crate) fn has(&self, _: Mutant) -> bool {
+        false
+    }
+}
+
+/// `RefuseExactBudget`: a reservation that exactly fits is refused.
+pub(crate) fn refuses_exact_fit(cfg: &RouterConfig, available: Decimal, amount: Decimal) -> bool {
+    cfg.has(Mutant::RefuseExactBudget) && available == amount
+}
+
+/// `RefuseBeyondCap`: the intent is refused when the last market price is past its cap.
+pub(crate) fn refuses_beyond_cap(
+    cfg: &RouterConfig,
+    side: Side,
+    market: Option<Decimal>,
+    cap: Decimal,
+) -> bool {
+    cfg.has(Mutant::RefuseBeyondCap)
+        && market.is_some_and(|m| match side {
+            Side::Buy => m > cap,
+            Side::Sell => m < cap,
+        })
+}
+
+/// The limit price a deliberate bug sends instead of the cap, if one is on.
+pub(crate) fn limit_price(
+    cfg: &RouterConfig,
+    side: Side,
+    attempt: u32,
+    cap: Decimal,
+    tick: Decimal,
+    market: impl FnOnce() -> Option<Decimal>,
+    buy_factor: Decimal,
+) -> Decimal {
+    let mut limit = cap;
+    if cfg.has(Mutant::LimitInsideCap) {
+        limit = match side {
+            Side::Buy => cap - tick,
+            Side::Sell => cap + tick,
+        };
+    }
+    if cfg.has(Mutant::NoSlippageCapOnRetry) && attempt > 1 {
+        // Re-anchors the cap on the market that ran away, not on the intent's price.
+        if let Some(p) = market() {
+            limit = floor_to(p * buy_factor, tick).unwrap_or(cap);
+        }
+    }
+    limit
+}
+
+/// `FreshIdAfterTimeout` and `AbandonUnknown`: an order whose outcome is unknown is given up.
+pub(crate) fn abandons_unknown(cfg: &RouterConfig, attempt: u32) -> bool {
+    cfg.has(Mutant::FreshIdAfterTimeout)
+        || (cfg.has(Mutant::AbandonUnknown) && attempt > cfg.max_retries)
+}
+
+/// `PartialAsFilled`: a final order that filled in part is taken for a filled one.
+pub(crate) fn partial_as_filled(cfg: &RouterConfig, is_final: bool, state: State) -> bool {
+    cfg.has(Mutant::PartialAsFilled) && is_final && state != State::Partial
+}
+
+/// `StopRetryingEarly`: whether retries remain, one short.
+pub(crate) fn retries_left_early(attempt: u32, max_retries: u32) -> bool {
+    attempt < max_retries
+}
+
+/// `BookWholeAnswer`: what was booked is taken as the order's fill once it reaches it.
+pub(crate) fn whole_answer_sum(sum: Decimal, filled: Decimal) -> Decimal {
+    if sum >= filled {
+        filled
+    } else {
+        sum
+    }
+}
+
+/// `ReleaseBeforeReconcile`: what is reserved again once the trades are known.
+pub(crate) fn reserve_again(side: Side, trades: &[crate::exchange::Trade]) -> Decimal {
+    match side {
+        Side::Buy => trades.iter().map(|t| t.qty * t.price + t.fee).sum(),
+        Side::Sell => trades.iter().map(|t| t.qty).sum(),
+    }
+}
+
+/// `RetryAfterFailedFinal`: a redelivery of an intent in `state` runs again.
+pub(crate) fn redoes(cfg: &RouterConfig, state: State) -> bool {
+    cfg.has(Mutant::RetryAfterFailedFinal) && state == State::FailedFinal
+}
+
+/// `ReadTornTail`: the last journal line is read even when its checksum fails.
+pub(crate) fn reads_torn_tail(cfg: &RouterConfig, last: bool) -> bool {
+    last && cfg.has(Mutant::ReadTornTail)
+}
+
+/// The highest `max_retries` validation takes; one more with `LooseSettings`.
+pub(crate) fn max_retries_bound(cfg: &RouterConfig) -> u32 {
+    let bound = super::limits::MAX_RETRIES;
+    if cfg.has(Mutant::LooseSettings) {
+        bound + 1
+    } else {
+        bound
     }
 }

@@ -400,7 +400,7 @@ pub fn scan(
         let last = start >= journal.len();
         let unterminated = end == journal.len();
         let crc_bad = checksum_ok(raw) == Some(false);
-        let parsed = if crc_bad && !(last && cfg.has(Mutant::ReadTornTail)) {
+        let parsed = if crc_bad && !super::mutant::reads_torn_tail(cfg, last) {
             Err(ReadError::Checksum { line: n })
         } else {
             parse_audit_line(n, raw)

@@ -244,6 +244,32 @@ pub fn campaign(opts: &FuzzOptions, on_seed: impl Fn() + Sync) -> Campaign {
         .reduce(Campaign::default, Campaign::merge)
 }
 
+impl Campaign {
+    /// What the campaign never reached: legal edges of the transition table, fault kinds
+    /// (when faults were on) and situations of [`COVERAGE`], each as `kind:name`. A harness
+    /// that never reaches a place cannot find a bug there; and a table that allows an edge no
+    /// run can take is wider than the router it describes.
+    pub fn gaps(&self, faults_on: bool) -> Vec<String> {
+        let mut out: Vec<String> = unreached_edges(&self.edges)
+            .into_iter()
+            .map(|e| format!("edge:{e}"))
+            .collect();
+        let never = |kind: &str, names: &[&str], counts: &[u64]| {
+            names
+                .iter()
+                .zip(counts)
+                .filter(|(_, n)| **n == 0)
+                .map(|(k, _)| format!("{kind}:{k}"))
+                .collect::<Vec<_>>()
+        };
+        if faults_on {
+            out.extend(never("fault", &KINDS, &self.faults));
+        }
+        out.extend(never("coverage", &COVERAGE, &self.coverage));
+        out
+    }
+}
+
 /// Legal edges of the table never taken in a campaign: the generator's blind spots.
 pub fn unreached_edges(edges: &[[u64; 13]; 14]) -> Vec<String> {
     let mut out = Vec::new();

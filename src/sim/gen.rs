@@ -53,6 +53,9 @@ impl FaultMix {
 /// Fault kinds that `fault` rows can schedule: every kind but the bus's own.
 const ROW_KINDS: &[&str] = SCHEDULABLE;
 
+/// A market whose base asset's name (110 characters) is longer than an intent id's readable part.
+const LONG_SYMBOL: &str = "ETH_LONG_ASSET_NAME_LONG_ASSET_NAME_LONG_ASSET_NAME_LONG_ASSET_NAME_LONG_ASSET_NAME_LONG_ASSET_NAME_XXXXXXXXXX/USDT";
+
 /// A generated market: its rules, and where its price stands over time.
 struct Market {
     symbol: &'static str,
@@ -211,9 +214,15 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
         path: Vec::new(),
     }];
     if rng.random_bool(0.5) {
+        // Now and then under an asset name so long that intent ids cut their readable part.
+        let (symbol, base) = if rng.random_bool(0.25) {
+            (LONG_SYMBOL, &LONG_SYMBOL[..LONG_SYMBOL.len() - 5])
+        } else {
+            ("ETH/USDT", "ETH")
+        };
         markets.push(Market {
-            symbol: "ETH/USDT",
-            base: "ETH",
+            symbol,
+            base,
             mid: Decimal::from(rng.random_range(1_000..=4_000u32)),
             depth: Decimal::new(rng.random_range(20..=400_000i64), 5),
             tick,

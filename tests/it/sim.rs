@@ -199,6 +199,7 @@ fn each_invariant_catches_a_router_built_to_break_it() {
             "release-in-flight-on-restart",
             "crash_dropped.csv",
         ),
+        ("input_guards", "loose-settings", "basic_buy.csv"),
     ];
     for (invariant, mutant, file) in cases {
         let path = format!("scenarios/{file}");

@@ -13,7 +13,7 @@ use smallvec::SmallVec;
 
 use super::io::{Action, Command, OrderRequest, ReplyOutcome, RequestId};
 use super::recover::LastLine;
-use super::{is_legal, MarketRules, Mutant, Outputs, RouterConfig, State};
+use super::{is_legal, mutant, MarketRules, Mutant, Outputs, RouterConfig, State};
 use crate::audit::{AuditLine, Detail};
 use crate::decision::Intent;
 use crate::exchange::{ExchangeError, Order, OrderStatus, Outcome, Trade};
@@ -277,22 +277,12 @@ impl Active {
         else {
             return self.fail(cx, "overflow");
         };
-        if cx.cfg.has(Mutant::RefuseExactBudget)
-            && cx.portfolio.balance(&asset).available() == amount
-        {
+        if mutant::refuses_exact_fit(cx.cfg, cx.portfolio.balance(&asset).available(), amount) {
             return self.fail(cx, "insufficient_balance");
         }
-        if cx.cfg.has(Mutant::RefuseBeyondCap) {
-            let beyond = cx
-                .portfolio
-                .last_price(i.symbol())
-                .is_some_and(|m| match i.side() {
-                    Side::Buy => m > cap,
-                    Side::Sell => m < cap,
-                });
-            if beyond {
-                return self.fail(cx, "price");
-            }
+        let market = cx.portfolio.last_price(i.symbol());
+        if mutant::refuses_beyond_cap(cx.cfg, i.side(), market, cap) {
+            return self.fail(cx, "price");
         }
         let Ok(reservation) = cx.portfolio.reserve(&asset, amount) else {
             return self.fail(cx, "insufficient_balance");
@@ -334,20 +324,15 @@ impl Active {
             }
         }
         let tif = cx.cfg.tif;
-        let mut limit_price = self.cap;
-        if cx.cfg.has(Mutant::LimitInsideCap) {
-            limit_price = match self.intent.side() {
-                Side::Buy => self.cap - self.rules.tick_size,
-                Side::Sell => self.cap + self.rules.tick_size,
-            };
-        }
-        if cx.cfg.has(Mutant::NoSlippageCapOnRetry) && self.attempt > 1 {
-            // Re-anchors the cap on the market that ran away, not on the intent's price.
-            if let Some(p) = cx.portfolio.last_price(self.intent.symbol()) {
-                limit_price =
-                    floor_to(p * cx.cap_factors.0, self.rules.tick_size).unwrap_or(self.cap);
-            }
-        }
+        let limit_price = mutant::limit_price(
+            cx.cfg,
+            self.intent.side(),
+            self.attempt,
+            self.cap,
+            self.rules.tick_size,
+            || cx.portfolio.last_price(self.intent.symbol()),
+            cx.cap_factors.0,
+        );
         self.transition(
             cx,
             State::Sent,
@@ -456,7 +441,8 @@ impl Active {
             (Phase::Reconciling { .. }, ReplyOutcome::Trades(Err(e))) => {
                 self.trades_later(cx, e.kind())
             }
-            _ => cx.out.stats.stale_replies += 1,
+            // A reply to a request this phase no longer waits for: nothing to do.
+            _ => {}
         }
     }
 
@@ -551,9 +537,7 @@ impl Active {
                 cause,
             },
         );
-        if cx.cfg.has(Mutant::FreshIdAfterTimeout)
-            || (cx.cfg.has(Mutant::AbandonUnknown) && self.attempt > cx.cfg.max_retries)
-        {
+        if mutant::abandons_unknown(cx.cfg, self.attempt) {
             self.phase = Phase::Idle;
             return self.end_attempt(cx);
         }
@@ -608,7 +592,6 @@ impl Active {
         };
         if o.client_order_id != coid || o.filled < Decimal::ZERO || o.filled > o.amount {
             // Not this attempt's order, or nonsense: wait for a proper answer.
-            cx.out.stats.stale_replies += 1;
             return self.set_timer_in(cx, cx.cfg.poll_interval_ms);
         }
         self.in_doubt = false;
@@ -638,9 +621,7 @@ impl Active {
             filled_qty: filled,
             avg_price: o.average,
         };
-        let partial_as_filled = cx.cfg.has(Mutant::PartialAsFilled)
-            && o.status.is_final()
-            && self.state != State::Partial;
+        let partial_as_filled = mutant::partial_as_filled(cx.cfg, o.status.is_final(), self.state);
         if (filled >= o.amount || partial_as_filled) && filled > Decimal::ZERO {
             self.transition(cx, State::Filled, report(filled));
             return self.begin_reconcile(cx);
@@ -724,7 +705,7 @@ impl Active {
                 .checked_mul(self.cap)
                 .is_some_and(|n| n >= self.min_notional(cx));
         let retries_left = if cx.cfg.has(Mutant::StopRetryingEarly) {
-            self.attempt < cx.cfg.max_retries
+            mutant::retries_left_early(self.attempt, cx.cfg.max_retries)
         } else {
             self.attempt <= cx.cfg.max_retries
         };
@@ -837,26 +818,17 @@ impl Active {
             .filter(|t| t.order_id == order.order_id)
             .map(|t| t.qty)
             .sum();
-        let clean = |g: &[Trade]| {
-            g.iter().enumerate().all(|(i, t)| {
-                t.order_id == order.order_id && g[..i].iter().all(|x| x.trade_id != t.trade_id)
-            })
-        };
-        if trades.is_empty() && !whole_answer && clean(&got) {
-            // The common answer: this order's trades, once each. Keep its vector.
-            sum = got.iter().map(|t| t.qty).sum();
-            *trades = got;
-        } else {
-            for t in got {
-                let known = trades.iter().any(|x| x.trade_id == t.trade_id);
-                if whole_answer || (t.order_id == order.order_id && !known) {
-                    sum += t.qty;
-                    trades.push(t);
-                }
+        // Only this order's trades, each once: venues repeat trades across answers and may
+        // include other orders' trades.
+        for t in got {
+            let known = trades.iter().any(|x| x.trade_id == t.trade_id);
+            if whole_answer || (t.order_id == order.order_id && !known) {
+                sum += t.qty;
+                trades.push(t);
             }
         }
-        if whole_answer && sum >= order.filled {
-            sum = order.filled;
+        if whole_answer {
+            sum = mutant::whole_answer_sum(sum, order.filled);
         }
         if sum != order.filled {
             if sum > order.filled {
@@ -886,15 +858,12 @@ impl Active {
         if cx.cfg.has(Mutant::ReleaseBeforeReconcile) && self.reservation.is_none() {
             // Re-reserve just what the trades cost, now that the budget was handed out.
             let i = &self.intent;
-            let cost: Decimal = trades.iter().map(|t| t.qty * t.price + t.fee).sum();
-            let (asset, amount) = match i.side() {
-                Side::Buy => (i.symbol().quote().clone(), cost),
-                Side::Sell => (
-                    i.symbol().base().clone(),
-                    trades.iter().map(|t| t.qty).sum(),
-                ),
+            let asset = match i.side() {
+                Side::Buy => i.symbol().quote(),
+                Side::Sell => i.symbol().base(),
             };
-            self.reservation = cx.portfolio.reserve(&asset, amount).ok();
+            let amount = mutant::reserve_again(i.side(), &trades);
+            self.reservation = cx.portfolio.reserve(asset, amount).ok();
         }
         let Some(mut r) = self.reservation.take() else {
             self.phase = Phase::Stuck;

@@ -6,6 +6,7 @@
 //! never a rescan of history. The slippage cap is recomputed here on purpose, independently of
 //! the router's code, so a bug there cannot hide itself.
 
+pub(crate) mod guards;
 mod log;
 mod recovery;
 
@@ -26,7 +27,7 @@ use crate::router::{Action, Command, MarketRules, Router, RouterConfig, State};
 
 /// The stable invariant names, as violation reports print them. The first ten say what must
 /// never happen; the rest say what must happen (policy and liveness).
-pub const NAMES: [&str; 15] = [
+pub const NAMES: [&str; 16] = [
     "single_router",
     "ids_present",
     "audit_complete",
@@ -42,6 +43,7 @@ pub const NAMES: [&str; 15] = [
     "order_truth",
     "liveness",
     "intent_identity",
+    "input_guards",
 ];
 
 /// Situations a fuzz campaign should reach, counted per run (see [`Coverage`]).

@@ -221,6 +221,16 @@ pub fn run_observed<'a>(
             return report;
         }
     };
+    if let Some(detail) = crate::sim::invariants::guards::probe(opts.seed, &router_cfg) {
+        report.violation = Some(Violation {
+            invariant: "input_guards",
+            step: 0,
+            t_ms: 0,
+            intent: None,
+            detail,
+        });
+        return report;
+    }
     let mut w = World {
         scenario,
         rows: rows.peekable(),

@@ -1,0 +1,304 @@
+//! `input_guards`: the router's settings, the intent and the assembler, and the portfolio
+//! refuse what is out of bounds and take what is exactly at a bound.
+//!
+//! A scenario's own inputs are checked by its parser before the router sees them, so a run
+//! alone never reaches these guards; yet a guard that lets a bad setting through, or refuses
+//! a good one, is a bug users meet. Once per run the harness probes them directly, with
+//! amounts drawn from the run's seed, against the bounds the reference states (docs/limits).
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use rust_decimal::Decimal;
+
+use crate::decision::{assemble, Guards, Intent, Risk, Signal};
+use crate::exchange::Trade;
+use crate::model::{Asset, IntentId, OrderId, Side, Symbol, TradeId};
+use crate::portfolio::Portfolio;
+use crate::router::limits::*;
+use crate::router::RouterConfig;
+
+/// Probes every guard once; the first one that fails, as a sentence.
+pub fn probe(seed: u64, cfg: &RouterConfig) -> Option<String> {
+    // A stream of its own, so the probes do not shift what the run itself draws.
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6775_6172_6473);
+    config(cfg)
+        .and_then(|()| intent(&mut rng))
+        .and_then(|()| portfolio(&mut rng))
+        .err()
+}
+
+fn d(units: i64, scale: u32) -> Decimal {
+    Decimal::new(units, scale)
+}
+
+/// The smallest step above zero that amounts are written in.
+const EPS: Decimal = Decimal::from_parts(1, 0, 0, false, 8);
+
+fn config(base: &RouterConfig) -> Result<(), String> {
+    type Edit = fn(&mut RouterConfig);
+    // (field, a setting at its bound, a setting past it)
+    let cases: [(&str, Edit, Edit); 17] = [
+        (
+            "max_retries",
+            |c| c.max_retries = MAX_RETRIES,
+            |c| c.max_retries = MAX_RETRIES + 1,
+        ),
+        (
+            "backoff_ms",
+            |c| {
+                c.backoff_ms = MAX_WAIT_MS;
+                c.backoff_max_ms = MAX_WAIT_MS;
+            },
+            |c| {
+                c.backoff_ms = MAX_WAIT_MS + 1;
+                c.backoff_max_ms = MAX_WAIT_MS;
+            },
+        ),
+        (
+            "backoff_max_ms",
+            |c| c.backoff_max_ms = MAX_WAIT_MS,
+            |c| c.backoff_max_ms = MAX_WAIT_MS + 1,
+        ),
+        (
+            "backoff_max_ms",
+            |c| c.backoff_max_ms = c.backoff_ms,
+            |c| {
+                c.backoff_ms = c.backoff_ms.max(1);
+                c.backoff_max_ms = c.backoff_ms - 1;
+            },
+        ),
+        (
+            "request_timeout_ms",
+            |c| c.request_timeout_ms = 1,
+            |c| c.request_timeout_ms = 0,
+        ),
+        (
+            "request_timeout_ms",
+            |c| c.request_timeout_ms = MAX_WAIT_MS,
+            |c| c.request_timeout_ms = MAX_WAIT_MS + 1,
+        ),
+        (
+            "poll_interval_ms",
+            |c| c.poll_interval_ms = 1,
+            |c| c.poll_interval_ms = 0,
+        ),
+        (
+            "poll_interval_ms",
+            |c| c.poll_interval_ms = MAX_WAIT_MS,
+            |c| c.poll_interval_ms = MAX_WAIT_MS + 1,
+        ),
+        (
+            "recv_window_ms",
+            |c| c.recv_window_ms = MAX_RECV_WINDOW_MS,
+            |c| c.recv_window_ms = MAX_RECV_WINDOW_MS + 1,
+        ),
+        (
+            "order_timeout_ms",
+            |c| c.order_timeout_ms = MAX_ORDER_TIMEOUT_MS,
+            |c| c.order_timeout_ms = MAX_ORDER_TIMEOUT_MS + 1,
+        ),
+        (
+            "slippage_bps",
+            |c| c.slippage_bps = MAX_BPS - EPS,
+            |c| c.slippage_bps = MAX_BPS,
+        ),
+        (
+            "slippage_bps",
+            |c| c.slippage_bps = Decimal::ZERO,
+            |c| c.slippage_bps = -EPS,
+        ),
+        (
+            "min_notional",
+            |c| c.min_notional = MAX_AMOUNT,
+            |c| c.min_notional = MAX_AMOUNT + EPS,
+        ),
+        (
+            "min_notional",
+            |c| c.min_notional = Decimal::ZERO,
+            |c| c.min_notional = -EPS,
+        ),
+        (
+            "tick_size",
+            |c| c.default_rules.tick_size = EPS,
+            |c| c.default_rules.tick_size = Decimal::ZERO,
+        ),
+        (
+            "step_size",
+            |c| c.default_rules.step_size = MAX_AMOUNT,
+            |c| c.default_rules.step_size = MAX_AMOUNT + EPS,
+        ),
+        (
+            "fee_bps",
+            |c| {
+                if let Some(r) = c.markets.values_mut().next_back() {
+                    r.fee_bps = MAX_BPS - EPS;
+                }
+            },
+            |c| match c.markets.values_mut().next_back() {
+                Some(r) => r.fee_bps = MAX_BPS,
+                None => c.default_rules.fee_bps = -EPS,
+            },
+        ),
+    ];
+    for (field, at, past) in cases {
+        let mut ok = base.clone();
+        at(&mut ok);
+        if let Err(e) = ok.validate() {
+            return Err(format!(
+                "router settings: a setting at the bound of `{field}` was refused: {}: {}",
+                e.field, e.message
+            ));
+        }
+        let mut bad = base.clone();
+        past(&mut bad);
+        match bad.validate() {
+            Ok(()) => {
+                return Err(format!(
+                    "router settings: a `{field}` past its bound was taken"
+                ))
+            }
+            Err(e) if e.field != field => {
+                return Err(format!(
+                    "router settings: a `{field}` past its bound was refused as `{}`",
+                    e.field
+                ))
+            }
+            Err(_) => {}
+        }
+    }
+    Ok(())
+}
+
+fn intent(rng: &mut ChaCha8Rng) -> Result<(), String> {
+    let symbol = Symbol::parse("BTC/USDT").map_err(|e| e.to_string())?;
+    let id = IntentId::generated("probe");
+    let price = d(rng.random_range(1..=10_000_000), 2);
+    let qty = d(rng.random_range(1..=1_000_000), 6);
+    let make = |q: Decimal, p: Decimal| Intent::new(id.clone(), 0, symbol.clone(), Side::Buy, q, p);
+    if make(EPS, EPS).is_err() {
+        return Err("intent: the smallest positive quantity and price were refused".into());
+    }
+    for (q, p, what) in [
+        (Decimal::ZERO, price, "a zero quantity"),
+        (-qty, price, "a negative quantity"),
+        (qty, Decimal::ZERO, "a zero price"),
+        (qty, -price, "a negative price"),
+    ] {
+        if make(q, p).is_ok() {
+            return Err(format!("intent: {what} was taken"));
+        }
+    }
+    let signal = |p: Decimal| Signal {
+        ts_ms: 1,
+        symbol: symbol.clone(),
+        side: Side::Sell,
+        ref_price: p,
+    };
+    let pass = Guards::pass();
+    if assemble(&signal(price), &pass, &Risk { qty }).is_none() {
+        return Err("assembler: a positive signal with every guard passed gave no intent".into());
+    }
+    let vetoed = Guards {
+        checks: vec![("probe".into(), false)],
+    };
+    for (s, g, q, what) in [
+        (signal(price), &vetoed, qty, "a failed guard"),
+        (signal(price), &pass, Decimal::ZERO, "a zero quantity"),
+        (signal(price), &pass, -qty, "a negative quantity"),
+        (signal(Decimal::ZERO), &pass, qty, "a zero price"),
+        (signal(-price), &pass, qty, "a negative price"),
+    ] {
+        if assemble(&s, g, &Risk { qty: q }).is_some() {
+            return Err(format!("assembler: a signal with {what} gave an intent"));
+        }
+    }
+    Ok(())
+}
+
+fn portfolio(rng: &mut ChaCha8Rng) -> Result<(), String> {
+    let err = |what: &str| Err(format!("portfolio: {what}"));
+    let quote = Asset::generated("USDT");
+    let base = Asset::generated("BTC");
+    let third = Asset::generated("BNB");
+    let symbol = Symbol::parse("BTC/USDT").map_err(|e| e.to_string())?;
+    let total = d(rng.random_range(100..=10_000_000), 2);
+    let mut p = Portfolio::new();
+    p.deposit(&quote, total).map_err(|e| e.to_string())?;
+    p.deposit(&third, d(1, 2)).map_err(|e| e.to_string())?;
+    if p.reserve(&quote, total + EPS).is_ok() {
+        return err("a reservation beyond the available balance was taken");
+    }
+    let Ok(mut r) = p.reserve(&quote, total) else {
+        return err("a reservation of exactly the available balance was refused");
+    };
+    let before = p.clone();
+    if p.release(&mut r, -EPS).is_ok() || p.release(&mut r, total + EPS).is_ok() {
+        return err("a release below zero or beyond the reservation was taken");
+    }
+    if p != before || r.amount() != total {
+        return err("a refused release changed the balances");
+    }
+    let part = d(rng.random_range(0..=total.mantissa() as i64), 2);
+    if p.release(&mut r, part).is_err() {
+        return err("a release within the reservation was refused");
+    }
+    let held = total - part;
+    if r.amount() != held || p.balance(&quote).reserved != held {
+        return err("a release did not lower the reservation by its amount");
+    }
+    let trade = |price: Decimal, fee: Decimal, fee_asset: &Asset, symbol: &Symbol| Trade {
+        trade_id: TradeId::generated("probe"),
+        order_id: OrderId::generated("probe"),
+        symbol: symbol.clone(),
+        side: Side::Buy,
+        price,
+        qty: Decimal::ONE,
+        fee,
+        fee_asset: fee_asset.clone(),
+        t_ms: 0,
+    };
+    let fee = d(rng.random_range(0..=100), 2).min(held);
+    let other = Symbol::parse("BNB/USDT").map_err(|e| e.to_string())?;
+    let before = p.clone();
+    let refused = [
+        (
+            trade(held - fee + EPS, fee, &quote, &symbol),
+            "spending more than held",
+        ),
+        (
+            trade(held, d(2, 2), &third, &symbol),
+            "a fee beyond its asset's balance",
+        ),
+        (
+            trade(held - fee, fee, &quote, &other),
+            "a trade of another market",
+        ),
+    ];
+    for (t, what) in refused {
+        if p.apply_fills(&mut r, &symbol, std::slice::from_ref(&t))
+            .is_ok()
+        {
+            return Err(format!("portfolio: a booking {what} was taken"));
+        }
+        if p != before || r.amount() != held {
+            return Err(format!(
+                "portfolio: a refused booking ({what}) changed the balances"
+            ));
+        }
+    }
+    let exact = trade(held - fee, fee, &quote, &symbol);
+    if p.apply_fills(&mut r, &symbol, std::slice::from_ref(&exact))
+        .is_err()
+    {
+        return err("a booking of exactly what was held was refused");
+    }
+    let q = p.balance(&quote);
+    if r.amount() != Decimal::ZERO
+        || q.total != total - held
+        || q.reserved != Decimal::ZERO
+        || p.balance(&base).total != Decimal::ONE
+    {
+        return err("a booking moved the balances by other than what it spent and brought in");
+    }
+    Ok(())
+}
