@@ -22,7 +22,7 @@ pub struct Signal {
 
 /// Named pre-trade checks and their outcomes. They are part of the id's inputs, so a decision
 /// taken under different checks is a different decision.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Guards {
     pub checks: Vec<(String, bool)>,
 }
@@ -30,7 +30,7 @@ pub struct Guards {
 impl Guards {
     /// No checks at all: nothing can veto the decision.
     pub fn pass() -> Guards {
-        Guards::default()
+        Guards { checks: Vec::new() }
     }
 
     /// Keeps the checks in the given order; the order is part of the id's inputs.
@@ -87,7 +87,8 @@ fn assemble_hashing(
     risk: &Risk,
     hashed: &Risk,
 ) -> Option<Intent> {
-    if !guards.all_pass() || risk.qty <= Decimal::ZERO || signal.ref_price <= Decimal::ZERO {
+    // A size or price that is not positive is refused by `Intent::new` below.
+    if !guards.all_pass() {
         return None;
     }
     let hash = fnv1a64(&canonical_bytes(signal, guards, hashed));
