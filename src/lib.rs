@@ -61,12 +61,15 @@ pub mod decision;
 pub mod driver;
 pub mod exchange;
 pub mod journal;
+#[cfg(feature = "adapters")]
 pub mod live;
 pub mod model;
 pub mod portfolio;
+#[cfg(feature = "adapters")]
 pub mod report;
 pub mod router;
 pub mod sim;
+#[cfg(feature = "adapters")]
 pub mod venue;
 
 pub use decision::Intent;

@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 
 use crate::decision::{assemble, Guards, Intent, Risk, Signal};
 use crate::exchange::Trade;
-use crate::model::{Asset, IntentId, OrderId, Side, Symbol, TradeId};
+use crate::model::{ceil_to, floor_to, on_grid, Asset, IntentId, OrderId, Side, Symbol, TradeId};
 use crate::portfolio::Portfolio;
 use crate::router::limits::*;
 use crate::router::RouterConfig;
@@ -22,6 +22,7 @@ pub fn probe(seed: u64, cfg: &RouterConfig) -> Option<String> {
     // A stream of its own, so the probes do not shift what the run itself draws.
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6775_6172_6473);
     config(cfg)
+        .and_then(|()| rounding(&mut rng))
         .and_then(|()| intent(&mut rng))
         .and_then(|()| portfolio(&mut rng))
         .err()
@@ -165,6 +166,48 @@ fn config(base: &RouterConfig) -> Result<(), String> {
             }
             Err(_) => {}
         }
+    }
+    Ok(())
+}
+
+/// The lot and tick rounding against plain division: a power-of-ten step and any other, a
+/// value on the grid, one just off it, and a random one.
+fn rounding(rng: &mut ChaCha8Rng) -> Result<(), String> {
+    let steps = [
+        d(1, rng.random_range(0..=8)),
+        d(rng.random_range(2..=50), rng.random_range(0..=6)),
+    ];
+    for step in steps {
+        let k = rng.random_range(0..=1_000_000i64);
+        let on = step * Decimal::from(k);
+        let values = [
+            on,
+            on + EPS * d(1, 2),
+            on - EPS * d(1, 2),
+            d(rng.random_range(-1_000_000_000..=1_000_000_000), rng.random_range(0..=10)),
+        ];
+        for x in values {
+            let down = (x / step).floor() * step;
+            let up = (x / step).ceil() * step;
+            let grid = (x % step).is_zero();
+            if floor_to(x, step) != Some(down) || ceil_to(x, step) != Some(up) {
+                return Err(format!(
+                    "rounding: {x} to a step of {step} gave {:?} down and {:?} up, not {down} and {up}",
+                    floor_to(x, step),
+                    ceil_to(x, step)
+                ));
+            }
+            if on_grid(x, step) != grid {
+                return Err(format!(
+                    "rounding: {x} is {}on the grid of {step}, yet on_grid says {}",
+                    if grid { "" } else { "not " },
+                    !grid
+                ));
+            }
+        }
+    }
+    if on_grid(Decimal::ONE, Decimal::ZERO) || floor_to(Decimal::ONE, Decimal::ZERO).is_some() {
+        return Err("rounding: a zero step was taken".into());
     }
     Ok(())
 }
