@@ -266,22 +266,13 @@ impl Portfolio {
             }
         }
         let spent = r.amount - held;
+        // `moves` never holds the reservation's asset: every trade spends it (checked above),
+        // a market's two assets differ, and a fee in it is part of the spend.
         for (asset, delta) in &moves {
+            debug_assert!(*asset != &r.asset);
             let b = self.balance(asset);
-            let after_spend = if *asset == &r.asset {
-                b.total - spent
-            } else {
-                b.total
-            };
-            let total = after_spend
-                .checked_add(*delta)
-                .ok_or_else(|| overflow(asset))?;
-            let reserved = if *asset == &r.asset {
-                b.reserved - spent
-            } else {
-                b.reserved
-            };
-            if total < reserved {
+            let total = b.total.checked_add(*delta).ok_or_else(|| overflow(asset))?;
+            if total < b.reserved {
                 return Err(PortfolioError::Insufficient {
                     asset: (*asset).clone(),
                     wanted: -*delta,

@@ -375,7 +375,9 @@ impl Router {
                 self.in_doubt -= 1;
             }
         }
-        if a.state.is_terminal() && matches!(a.phase, Phase::Done) {
+        // An intent's phase is Done exactly when its state is terminal.
+        if matches!(a.phase, Phase::Done) {
+            debug_assert!(a.state.is_terminal());
             let state = a.state;
             let id = a.fp;
             if a.in_doubt {
@@ -409,7 +411,7 @@ impl Slab {
                 (self.slots.len() - 1) as u32
             }
         };
-        let key = (serial << 32) | u64::from(slot);
+        let key = (serial << 32) + u64::from(slot);
         a.key = key;
         self.slots[slot as usize] = Some(a);
         self.len += 1;

@@ -184,7 +184,10 @@ fn rounding(rng: &mut ChaCha8Rng) -> Result<(), String> {
             on,
             on + EPS * d(1, 2),
             on - EPS * d(1, 2),
-            d(rng.random_range(-1_000_000_000..=1_000_000_000), rng.random_range(0..=10)),
+            d(
+                rng.random_range(-1_000_000_000..=1_000_000_000),
+                rng.random_range(0..=10),
+            ),
         ];
         for x in values {
             let down = (x / step).floor() * step;
@@ -282,8 +285,8 @@ fn portfolio(rng: &mut ChaCha8Rng) -> Result<(), String> {
         return err("a refused release changed the balances");
     }
     let part = d(rng.random_range(0..=total.mantissa() as i64), 2);
-    if p.release(&mut r, part).is_err() {
-        return err("a release within the reservation was refused");
+    if p.release(&mut r, Decimal::ZERO).is_err() || p.release(&mut r, part).is_err() {
+        return err("a release of nothing, or within the reservation, was refused");
     }
     let held = total - part;
     if r.amount() != held || p.balance(&quote).reserved != held {
@@ -329,11 +332,64 @@ fn portfolio(rng: &mut ChaCha8Rng) -> Result<(), String> {
             ));
         }
     }
+    // A fee in a third asset beyond its balance is refused as such; one of exactly its
+    // balance is taken (below).
+    match p.apply_fills(&mut r, &symbol, &[trade(held, d(2, 2), &third, &symbol)]) {
+        Err(crate::portfolio::PortfolioError::Insufficient { asset, wanted, .. })
+            if asset == third && wanted == d(2, 2) => {}
+        other => {
+            return Err(format!(
+                "portfolio: a fee beyond its asset's balance gave {other:?}"
+            ))
+        }
+    }
     let exact = trade(held - fee, fee, &quote, &symbol);
     if p.apply_fills(&mut r, &symbol, std::slice::from_ref(&exact))
         .is_err()
     {
         return err("a booking of exactly what was held was refused");
+    }
+    // A second reservation, released whole by amount.
+    let Ok(mut whole) = p.reserve(&base, Decimal::ONE) else {
+        return err("a reservation of what a booking brought in was refused");
+    };
+    if p.release(&mut whole, Decimal::ONE).is_err() || whole.amount() != Decimal::ZERO {
+        return err("a release of exactly what was held was refused");
+    }
+    let listed: Vec<(Asset, Decimal, Decimal)> = p
+        .balances()
+        .map(|(a, b)| (a.clone(), b.total, b.reserved))
+        .collect();
+    let expected: Vec<(Asset, Decimal, Decimal)> = [&third, &base, &quote]
+        .into_iter()
+        .map(|a| (a.clone(), p.balance(a).total, p.balance(a).reserved))
+        .collect();
+    if listed != expected {
+        return Err(format!(
+            "portfolio: balances() lists {listed:?}, the balances are {expected:?}"
+        ));
+    }
+    let mut spare = p.reserve(&quote, total - held).ok();
+    if let Some(r) = spare.as_mut() {
+        let t = trade(Decimal::ZERO, d(1, 2), &third, &symbol);
+        if p.apply_fills(
+            r,
+            &symbol,
+            &[Trade {
+                qty: Decimal::ZERO,
+                ..t
+            }],
+        )
+        .is_err()
+        {
+            return err("a fee of exactly its asset's balance was refused");
+        }
+        if p.balance(&third).total != Decimal::ZERO {
+            return err("a fee in a third asset was not taken from it");
+        }
+    }
+    if let Some(r) = spare {
+        p.release_all(r);
     }
     let q = p.balance(&quote);
     if r.amount() != Decimal::ZERO

@@ -16,6 +16,7 @@ impl Invariants {
     /// specification allows. An intent that reached a terminal state leaves the lookups.
     pub fn on_audit(&mut self, line: &AuditLine, venue: &SimExchange) -> Option<Violation> {
         self.checks += 1;
+        self.next_seq = Some(line.seq + 1);
         // One lookup of the intent's slot serves every check of the line.
         let slot = self.by_intent.get(&line.intent_id).copied();
         if let Some(v) = self.slippage_guard(line, slot) {

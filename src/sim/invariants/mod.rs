@@ -195,6 +195,8 @@ pub struct Invariants {
     signals: HashMap<String, IntentId>,
     signal_ids: HashMap<IntentId, String>,
     coverage: [u64; COVERAGE.len()],
+    /// The `seq` the router's next line must carry, once it wrote one.
+    next_seq: Option<u64>,
 }
 
 impl Invariants {
@@ -226,6 +228,7 @@ impl Invariants {
             signals: HashMap::default(),
             signal_ids: HashMap::default(),
             coverage: [0; COVERAGE.len()],
+            next_seq: None,
         }
     }
 
@@ -713,6 +716,43 @@ impl Invariants {
                     self.by_intent.len()
                 ),
             ));
+        }
+        if let Some(seq) = self.next_seq.filter(|&s| s != router.next_seq()) {
+            return Some(self.violation(
+                "audit_complete",
+                None,
+                format!(
+                    "the router says its next line is seq {}, its log {seq}",
+                    router.next_seq()
+                ),
+            ));
+        }
+        // The router's own listing of its intents' states says what the log says. Only while
+        // few are in flight (every fuzz case), so a long benchmark does not pay for it per step.
+        if router.held() == 0 && self.by_intent.len() <= 64 {
+            self.checks += 1;
+            let mut logged = [0u32; State::ALL.len()];
+            for t in self
+                .by_intent
+                .values()
+                .filter_map(|&i| self.intents[i].as_ref())
+            {
+                logged[t.state.index()] += 1;
+            }
+            let mut listed = [0u32; State::ALL.len()];
+            for s in router.states_in_flight() {
+                listed[s.index()] += 1;
+            }
+            if logged != listed {
+                return Some(self.violation(
+                    "audit_complete",
+                    None,
+                    format!(
+                        "the router lists its intents in flight in states {listed:?} (by state \
+                         index), its log {logged:?}"
+                    ),
+                ));
+            }
         }
         // Every asset the venue holds, as the portfolio books it (looked up, not listed by the
         // portfolio: a portfolio that hides an asset from its own listing is still checked).
