@@ -134,16 +134,19 @@ pub fn main(args: Args<'_>) -> ExitCode {
         if bar.is_none() {
             scope.spawn(|| watch.report(Reporter::new("fuzz", "seeds").with_total(total)));
         }
-        let c = pool.install(|| {
-            campaign(&opts, || {
-                watch.done.fetch_add(1, Ordering::Relaxed);
-                if let Some(b) = &bar {
-                    b.inc(1);
-                }
+        let c = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool.install(|| {
+                campaign(&opts, || {
+                    watch.done.fetch_add(1, Ordering::Relaxed);
+                    if let Some(b) = &bar {
+                        b.inc(1);
+                    }
+                })
             })
-        });
+        }));
+        // The progress thread must stop even if a run panicked, or the scope never ends.
         watch.finish();
-        c
+        c.unwrap_or_else(|p| std::panic::resume_unwind(p))
     });
     if let Some(b) = &bar {
         b.finish_and_clear();

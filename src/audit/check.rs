@@ -873,6 +873,11 @@ impl Checker {
         self.done.get(fnv1a64(intent_id.as_bytes())).is_some()
     }
 
+    /// How many intents the log ended.
+    pub fn finished_count(&self) -> usize {
+        self.done.len()
+    }
+
     /// The terminal state the log gave an intent that ended.
     pub fn finished_state(&self, intent_id: &str) -> Option<State> {
         self.done.get(fnv1a64(intent_id.as_bytes()))

@@ -265,7 +265,7 @@ impl Router {
             .slots
             .iter()
             .flatten()
-            .map(|a| (a.key >> 32, a.export()))
+            .map(|a| (a.key >> 32, a.export(&self.config)))
             .collect();
         open.sort_unstable_by_key(|(serial, _)| *serial);
         let stats = self.out.stats;
@@ -300,7 +300,7 @@ impl Router {
         let known = known
             .filter(|_| dedup)
             .filter(|s| !mutant::redoes(&self.config, *s));
-        if known.is_none() && self.in_doubt > 0 {
+        if known.is_none() && self.in_doubt > 0 && !self.config.has(Mutant::AdmitDuringDoubt) {
             if !self
                 .held
                 .iter()

@@ -59,10 +59,26 @@ pub enum Mutant {
     ReadTornTail,
     /// Settings validation takes a `max_retries` one past its bound.
     LooseSettings,
+    /// After a restart, new intents go in at once, while orders it left may still be out.
+    AdmitDuringDoubt,
+    /// An order query that timed out is asked again the moment it times out, with no backoff.
+    QueryAtTimeout,
+    /// Books an order's trades only once two answers agree: the first complete one is asked
+    /// again.
+    TradesAskedTwice,
+    /// Logs the plain mean of the trade prices as the average price, not the
+    /// quantity-weighted one.
+    AvgPriceUnweighted,
+    /// Takes an order the venue reports `REJECTED` for a cancelled one.
+    RejectedAsCanceled,
+    /// The snapshot leaves out the fills of an open intent's earlier orders.
+    SnapshotForgetsFills,
+    /// Recovery cuts a journal at any damaged line, as if it were the torn last one.
+    CutDamagedMiddle,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 27] = [
+    pub const ALL: [Mutant; 34] = [
         Mutant::IgnoreDedup,
         Mutant::FreshIdAfterTimeout,
         Mutant::ReleaseBeforeReconcile,
@@ -90,6 +106,13 @@ impl Mutant {
         Mutant::ReleaseInFlightOnRestart,
         Mutant::ReadTornTail,
         Mutant::LooseSettings,
+        Mutant::AdmitDuringDoubt,
+        Mutant::QueryAtTimeout,
+        Mutant::TradesAskedTwice,
+        Mutant::AvgPriceUnweighted,
+        Mutant::RejectedAsCanceled,
+        Mutant::SnapshotForgetsFills,
+        Mutant::CutDamagedMiddle,
     ];
 
     /// The kebab-case name used on the command line.
@@ -122,6 +145,13 @@ impl Mutant {
             Mutant::ReleaseInFlightOnRestart => "release-in-flight-on-restart",
             Mutant::ReadTornTail => "read-torn-tail",
             Mutant::LooseSettings => "loose-settings",
+            Mutant::AdmitDuringDoubt => "admit-during-doubt",
+            Mutant::QueryAtTimeout => "query-at-timeout",
+            Mutant::TradesAskedTwice => "trades-asked-twice",
+            Mutant::AvgPriceUnweighted => "avg-price-unweighted",
+            Mutant::RejectedAsCanceled => "rejected-as-canceled",
+            Mutant::SnapshotForgetsFills => "snapshot-forgets-fills",
+            Mutant::CutDamagedMiddle => "cut-damaged-middle",
         }
     }
 
@@ -238,6 +268,13 @@ pub(crate) fn redoes(cfg: &RouterConfig, state: State) -> bool {
 /// `ReadTornTail`: the last journal line is read even when its checksum fails.
 pub(crate) fn reads_torn_tail(cfg: &RouterConfig, last: bool) -> bool {
     last && cfg.has(Mutant::ReadTornTail)
+}
+
+/// `AvgPriceUnweighted`: the mean of the trades' prices.
+pub(crate) fn unweighted_avg(trades: &[crate::exchange::Trade]) -> Decimal {
+    let sum: Decimal = trades.iter().map(|t| t.price).sum();
+    sum.checked_div(Decimal::from(trades.len()))
+        .unwrap_or_default()
 }
 
 /// The highest `max_retries` validation takes; one more with `LooseSettings`.

@@ -380,6 +380,8 @@ pub fn scan(
         ..JournalScan::default()
     };
     let covered = replay.last;
+    // The highest `seq` the journal holds, applied or skipped.
+    let mut reached: Option<u64> = None;
     let mut first = true;
     let mut start = 0;
     let mut n = 0;
@@ -407,7 +409,7 @@ pub fn scan(
         };
         let line = match parsed {
             Ok(l) => l,
-            Err(_) if last && (crc_bad || unterminated) => {
+            Err(_) if (last || cfg.has(Mutant::CutDamagedMiddle)) && (crc_bad || unterminated) => {
                 out.torn_tail = Some(TornTail {
                     line: n,
                     offset: line_start,
@@ -417,6 +419,7 @@ pub fn scan(
             }
             Err(e) => return Err(RecoverError::Corrupt(e)),
         };
+        reached = reached.max(Some(line.seq));
         if let Some(c) = covered {
             if first && line.seq > c.seq + 1 {
                 return Err(RecoverError::Snapshot(format!(
@@ -447,11 +450,13 @@ pub fn scan(
         replay.apply(n, &line)?;
         out.lines += 1;
     }
-    if let (Some(c), Some(last)) = (covered, replay.last) {
-        if last.seq < c.seq {
+    // A journal that stops before the snapshot's last line lost lines the snapshot holds (an
+    // empty one is a journal started afresh after the snapshot).
+    if let (Some(c), Some(reached)) = (covered, reached) {
+        if reached < c.seq {
             return Err(RecoverError::Snapshot(format!(
-                "the snapshot ends at seq {} but the journal only reaches seq {}",
-                c.seq, last.seq
+                "the snapshot ends at seq {} but the journal only reaches seq {reached}",
+                c.seq
             )));
         }
     }
@@ -514,6 +519,8 @@ impl Router {
         router.out.stats = replay.stats;
         router.out.edges = replay.edges;
         router.out.booked = replay.booked;
+        // A snapshot taken before the next line must still name the journal's last one.
+        router.out.last = replay.last;
         if !forget {
             router.finished = replay.finished;
         }

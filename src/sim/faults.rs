@@ -1,9 +1,10 @@
 //! Which faults hit which request: scheduled by scenario rows, or drawn from a profile.
 //!
 //! A request can suffer at most one network outcome (lost request, lost reply, server error,
-//! rate limit), one latency spike and one venue fault: for placements a reject, partial fill or
-//! requote; for trade queries a repeated trade, another order's trade, or an answer that holds
-//! only part of the order's trades. Scheduled faults are taken first, in the order their rows activated them; a profile
+//! rate limit), one latency spike and one venue fault: for placements a reject, partial fill,
+//! requote or an answer in status `REJECTED`; for trade queries a repeated trade, another
+//! order's trade, an answer that holds only part of the order's trades or one trade too many;
+//! for order queries and cancels another order's report. Scheduled faults are taken first, in the order their rows activated them; a profile
 //! then draws each still-free slot with the seeded RNG, as integer basis points.
 
 use rand::Rng;
@@ -14,7 +15,7 @@ use super::scenario::FaultKind;
 use crate::model::Symbol;
 
 /// Every fault kind by name, for counters and reports.
-pub const KINDS: [&str; 14] = [
+pub const KINDS: [&str; 17] = [
     "request_lost",
     "response_lost",
     "server_error",
@@ -26,6 +27,9 @@ pub const KINDS: [&str; 14] = [
     "trades_repeat",
     "trades_foreign",
     "trades_split",
+    "trades_phantom",
+    "order_foreign",
+    "rejected_status",
     "duplicate_delivery",
     "late_delivery",
     "crash",
@@ -85,6 +89,9 @@ pub struct FaultProfile {
     pub trades_repeat_bps: u32,
     pub trades_foreign_bps: u32,
     pub trades_split_bps: u32,
+    pub trades_phantom_bps: u32,
+    pub order_foreign_bps: u32,
+    pub rejected_status_bps: u32,
     pub duplicate_delivery_bps: u32,
     pub late_delivery_bps: u32,
     /// The router's process dies, per journal batch (see the `crash` row).
@@ -144,6 +151,7 @@ impl FaultPlan {
     ) -> Fate {
         let placement = request == Request::Place;
         let trades = request == Request::FetchTrades;
+        let other = request == Request::Other;
         let mut fate = Fate {
             net: Net::Clean,
             extra_latency_ms: 0,
@@ -173,7 +181,10 @@ impl FaultPlan {
                     lat_set = true;
                     a.left -= 1;
                 }
-                k @ (FaultKind::Reject | FaultKind::Partial { .. } | FaultKind::Requote { .. })
+                k @ (FaultKind::Reject
+                | FaultKind::Partial { .. }
+                | FaultKind::Requote { .. }
+                | FaultKind::RejectedStatus)
                     if placement && fate.venue.is_none() =>
                 {
                     fate.venue = Some(k);
@@ -181,10 +192,15 @@ impl FaultPlan {
                 }
                 k @ (FaultKind::TradesRepeat
                 | FaultKind::TradesForeign
-                | FaultKind::TradesSplit)
+                | FaultKind::TradesSplit
+                | FaultKind::TradesPhantom)
                     if trades && fate.venue.is_none() =>
                 {
                     fate.venue = Some(k);
+                    a.left -= 1;
+                }
+                FaultKind::OrderForeign if other && fate.venue.is_none() => {
+                    fate.venue = Some(FaultKind::OrderForeign);
                     a.left -= 1;
                 }
                 _ => {}
@@ -222,6 +238,8 @@ impl FaultPlan {
                 fate.venue = Some(FaultKind::Requote {
                     bps: Decimal::from(p.requote_move_bps),
                 });
+            } else if draw(rng, p.rejected_status_bps) {
+                fate.venue = Some(FaultKind::RejectedStatus);
             }
         }
         if trades && fate.venue.is_none() {
@@ -231,7 +249,12 @@ impl FaultPlan {
                 fate.venue = Some(FaultKind::TradesForeign);
             } else if draw(rng, p.trades_split_bps) {
                 fate.venue = Some(FaultKind::TradesSplit);
+            } else if draw(rng, p.trades_phantom_bps) {
+                fate.venue = Some(FaultKind::TradesPhantom);
             }
+        }
+        if other && fate.venue.is_none() && draw(rng, p.order_foreign_bps) {
+            fate.venue = Some(FaultKind::OrderForeign);
         }
         fate
     }

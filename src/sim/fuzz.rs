@@ -15,6 +15,9 @@ use crate::router::{is_legal, Mutant, State};
 /// The name a generated case that does not parse, or whose settings the router refuses, is
 /// reported under.
 pub const INVALID_SCENARIO: &str = "invalid_scenario";
+/// The name under which a panic of the router or the harness in a run is reported: the seed
+/// fails (and is minimised) like any other, instead of taking the campaign down.
+pub const PANICKED: &str = "panicked";
 /// The name a generated case whose `expect` row does not hold is reported under.
 pub const FAILED_EXPECT: &str = "failed_expect";
 
@@ -118,7 +121,28 @@ pub fn run_csv(csv: &str, seed: u64, mutant: Option<Mutant>) -> Report {
     }
     #[cfg(not(feature = "mutants"))]
     let _ = mutant;
-    let mut report = run(&scenario, &opts);
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&scenario, &opts)));
+    let mut report = match ran {
+        Ok(r) => r,
+        Err(p) => {
+            let what = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".into());
+            return Report {
+                seed,
+                violation: Some(Violation {
+                    invariant: PANICKED,
+                    step: 0,
+                    t_ms: 0,
+                    intent: None,
+                    detail: what,
+                }),
+                ..Report::default()
+            };
+        }
+    };
     // A failed expectation is a failure like any other: the generator's `reserved=0`, or a
     // router that refused the generated settings (line 0) and so tested nothing.
     if report.violation.is_none() {

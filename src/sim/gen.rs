@@ -150,7 +150,8 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
             FaultMix::None => 0,
             FaultMix::Light => 100,
             FaultMix::Rough => [
-                800, 800, 600, 600, 500, 500, 1_500, 500, 1_000, 1_000, 1_000, 3_000, 1_000, 300,
+                800, 800, 600, 600, 500, 500, 1_500, 500, 1_000, 1_000, 1_000, 500, 300, 300,
+                3_000, 1_000, 300,
             ][i],
             // A crash is per journal batch, not per request: far rarer.
             FaultMix::Swarm if *kind == "crash" => {

@@ -446,6 +446,10 @@ pub(super) fn execute(
         Op::Test => Ok(b"{}".to_vec()),
         Op::Query { symbol, by } => {
             let o = v.find(&symbol, &by).ok_or_else(ApiError::no_such_order)?;
+            let o = match fault {
+                Some(FaultKind::OrderForeign) => v.ex.another_order(o).unwrap_or(o),
+                _ => o,
+            };
             let n = binance_name(&symbol);
             to_body(&v.queried(&n, o))
         }
@@ -531,6 +535,7 @@ pub(super) fn execute(
                         Some(FaultKind::TradesRepeat) => v.ex.arm_trades(TradesFault::Repeat),
                         Some(FaultKind::TradesForeign) => v.ex.arm_trades(TradesFault::Foreign),
                         Some(FaultKind::TradesSplit) => v.ex.arm_trades(TradesFault::Split),
+                        Some(FaultKind::TradesPhantom) => v.ex.arm_trades(TradesFault::Phantom),
                         _ => {}
                     }
                     let oid = OrderId::new(&id.to_string())
@@ -651,6 +656,7 @@ fn place(
         Some(FaultKind::Partial { .. } | FaultKind::Requote { .. }) if tif == "FOK" => {}
         Some(FaultKind::Partial { ratio }) => v.ex.arm(PlacementFault::Partial { ratio }),
         Some(FaultKind::Requote { bps }) => v.ex.arm(PlacementFault::Requote { bps }),
+        Some(FaultKind::RejectedStatus) => v.ex.arm(PlacementFault::RejectedStatus),
         _ => {}
     }
     if tif == "FOK" && fault != Some(FaultKind::Reject) {

@@ -42,10 +42,12 @@ fn each_recovery_bug_is_caught_on_its_crash_scenario() {
             "crash_dropped.csv",
             "recovery",
         ),
+        // Caught at the restart itself: it does not carry out the plan `recover` shows (a
+        // query for an order that may be out); left alone, it doubles the order.
         (
             "replace-in-flight-on-restart",
             "crash_dropped.csv",
-            "no_duplicate_orders",
+            "recovery",
         ),
         (
             "release-in-flight-on-restart",

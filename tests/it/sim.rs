@@ -52,6 +52,9 @@ fn rough_profile() -> FaultProfile {
         trades_repeat_bps: 1_000,
         trades_foreign_bps: 1_000,
         trades_split_bps: 1_000,
+        trades_phantom_bps: 500,
+        order_foreign_bps: 300,
+        rejected_status_bps: 300,
         duplicate_delivery_bps: 3_000,
         late_delivery_bps: 1_000,
         crash_bps: 300,
@@ -200,6 +203,17 @@ fn each_invariant_catches_a_router_built_to_break_it() {
             "crash_dropped.csv",
         ),
         ("input_guards", "loose-settings", "basic_buy.csv"),
+        ("order_truth", "rejected-as-canceled", "venue_oddities.csv"),
+        ("order_truth", "avg-price-unweighted", "venue_oddities.csv"),
+        ("order_truth", "trades-asked-twice", "basic_buy.csv"),
+        ("retry_policy", "query-at-timeout", "lost_reply_long.csv"),
+        ("recovery", "admit-during-doubt", "crash_in_doubt.csv"),
+        (
+            "recovery",
+            "snapshot-forgets-fills",
+            "crash_after_partial.csv",
+        ),
+        ("recovery", "cut-damaged-middle", "crash_dropped.csv"),
     ];
     for (invariant, mutant, file) in cases {
         let path = format!("scenarios/{file}");

@@ -92,6 +92,10 @@ pub enum PlacementFault {
     Partial { ratio: Decimal },
     /// Before the order matches, the market moves `bps` against it, and stays there.
     Requote { bps: Decimal },
+    /// Taken, then refused by the matching engine: the answer is an order in status
+    /// `REJECTED` with nothing executed (Binance documents the status; most refusals come as
+    /// errors instead).
+    RejectedStatus,
 }
 
 /// A scripted oddity of the next trade query's answer only (the simulator draws it). Real
@@ -105,6 +109,9 @@ pub enum TradesFault {
     Foreign,
     /// Only the first half of the order's trades (rounded down) is visible yet.
     Split,
+    /// One trade more than the order filled (a copy of its first under a new trade id): a
+    /// store out of step, or a trade the venue later busts.
+    Phantom,
 }
 
 /// An order as it reaches the venue: what any client may send. A router's placement arrives as
@@ -182,6 +189,8 @@ pub struct SimExchange {
     open_by_symbol: BTreeMap<Symbol, BTreeSet<usize>>,
     armed: Option<PlacementFault>,
     armed_trades: Option<TradesFault>,
+    /// The next order answer (query or cancel) carries another order's report.
+    armed_foreign_report: bool,
 }
 
 const INSUFFICIENT_BALANCE: &str = "Account has insufficient balance for requested action.";
@@ -247,6 +256,7 @@ impl SimExchange {
             open_by_symbol: BTreeMap::new(),
             armed: None,
             armed_trades: None,
+            armed_foreign_report: false,
         }
     }
 
@@ -282,6 +292,29 @@ impl SimExchange {
     /// Scripts the answer of the next trade query.
     pub fn arm_trades(&mut self, fault: TradesFault) {
         self.armed_trades = Some(fault);
+    }
+
+    /// The next order answer (a query or a cancel) is the report of another order, the latest
+    /// the venue holds on the symbol: replies crossed in a proxy, or a stream of every order's
+    /// reports read carelessly. The request itself executes as asked.
+    pub fn arm_foreign_report(&mut self) {
+        self.armed_foreign_report = true;
+    }
+
+    /// Another order's report in place of `answer`, when armed and the venue holds one.
+    fn crossed(&mut self, answer: Order) -> Order {
+        if !std::mem::take(&mut self.armed_foreign_report) {
+            return answer;
+        }
+        self.another_order(&answer).cloned().unwrap_or(answer)
+    }
+
+    /// The latest order on `o`'s symbol under another client order id.
+    pub fn another_order(&self, o: &Order) -> Option<&Order> {
+        self.orders
+            .iter()
+            .rev()
+            .find(|x| x.symbol == o.symbol && x.client_order_id != o.client_order_id)
     }
 
     /// The latest order of `client_order_id` on `symbol`, as the venue holds it now.
@@ -684,8 +717,12 @@ impl SimExchange {
             fee: Decimal::ZERO,
             fee_asset,
         });
-        self.match_order(i, now, partial.unwrap_or(qty));
         let k = i - self.order_base;
+        if fault == Some(PlacementFault::RejectedStatus) {
+            self.finish(i, OrderStatus::Rejected, now);
+            return Ok(self.orders[k].clone());
+        }
+        self.match_order(i, now, partial.unwrap_or(qty));
         if self.orders[k].status == OrderStatus::Open {
             if partial.is_some() || self.meta[k].tif == Tif::Ioc {
                 self.finish(i, OrderStatus::Expired, now);
@@ -732,6 +769,7 @@ impl Exchange for SimExchange {
             .get(&(symbol.clone(), client_order_id.clone()))
             .map(|&i| self.order(i).clone())
             .ok_or(ExchangeError::NotFound)
+            .map(|o| self.crossed(o))
     }
 
     fn fetch_trades(
@@ -766,6 +804,16 @@ impl Exchange for SimExchange {
                 }
             }
             Some(TradesFault::Split) => answer.truncate(answer.len() / 2),
+            Some(TradesFault::Phantom) => {
+                if let Some(t) = answer.first().cloned() {
+                    // Far above every real trade's id, so it never meets one.
+                    let n = (1u64 << 40) + (self.trades.len() + self.trade_base) as u64;
+                    answer.push(Trade {
+                        trade_id: TradeId::numbered("T", n),
+                        ..t
+                    });
+                }
+            }
             None => {}
         }
         Ok(answer)
@@ -784,7 +832,8 @@ impl Exchange for SimExchange {
             .filter(|&i| &self.order(i).symbol == symbol)
             .ok_or(ExchangeError::NotFound)?;
         self.finish(i, OrderStatus::Canceled, now);
-        Ok(self.order(i).clone())
+        let answer = self.order(i).clone();
+        Ok(self.crossed(answer))
     }
 }
 

@@ -453,7 +453,7 @@ impl Active {
                 let (coid, sent_ms) = (coid.clone(), *sent_ms);
                 self.become_unknown(cx, coid, sent_ms, "timeout");
             }
-            Phase::Unknown { coid, .. } if timed_out => {
+            Phase::Unknown { coid, .. } if timed_out && !cx.cfg.has(Mutant::QueryAtTimeout) => {
                 let coid = coid.clone();
                 self.query_later(cx, coid, "timeout");
             }
@@ -663,7 +663,9 @@ impl Active {
                     .min(deadline.max(cx.now));
                 self.set_timer(cx, at);
             }
-            OrderStatus::Rejected if filled.is_zero() => {
+            OrderStatus::Rejected
+                if filled.is_zero() && !cx.cfg.has(Mutant::RejectedAsCanceled) =>
+            {
                 if self.state == State::Sent {
                     self.transition(
                         cx,
@@ -818,6 +820,7 @@ impl Active {
             .filter(|t| t.order_id == order.order_id)
             .map(|t| t.qty)
             .sum();
+        let first_answer = sum.is_zero();
         // Only this order's trades, each once: venues repeat trades across answers and may
         // include other orders' trades.
         for t in got {
@@ -829,6 +832,9 @@ impl Active {
         }
         if whole_answer {
             sum = mutant::whole_answer_sum(sum, order.filled);
+        }
+        if first_answer && cx.cfg.has(Mutant::TradesAskedTwice) {
+            return self.trades_later(cx, "incomplete");
         }
         if sum != order.filled {
             if sum > order.filled {
@@ -898,7 +904,11 @@ impl Active {
         let qty: Decimal = trades.iter().map(|t| t.qty).sum();
         let notional: Decimal = trades.iter().map(|t| t.qty * t.price).sum();
         let fee: Decimal = trades.iter().map(|t| t.fee).sum();
-        let avg_price = notional.checked_div(qty).unwrap_or_default();
+        let avg_price = if cx.cfg.has(Mutant::AvgPriceUnweighted) {
+            mutant::unweighted_avg(&trades)
+        } else {
+            notional.checked_div(qty).unwrap_or_default()
+        };
         self.transition(
             cx,
             State::Reconciled,

@@ -4,7 +4,7 @@ use super::{Active, OrderFill, Phase};
 use crate::audit::Detail;
 use crate::portfolio::Reservation;
 use crate::router::recover::OpenIntent;
-use crate::router::{MarketRules, Mutant, State};
+use crate::router::{MarketRules, Mutant, RouterConfig, State};
 
 use super::Cx;
 
@@ -91,7 +91,7 @@ impl Active {
     }
 
     /// The intent as the journal so far describes it (what a snapshot holds).
-    pub(in crate::router) fn export(&self) -> OpenIntent {
+    pub(in crate::router) fn export(&self, cfg: &RouterConfig) -> OpenIntent {
         let order = match &self.phase {
             Phase::Placing { coid, sent_ms }
             | Phase::Unknown { coid, sent_ms, .. }
@@ -111,6 +111,7 @@ impl Active {
             orders: self
                 .orders
                 .iter()
+                .filter(|_| !cfg.has(Mutant::SnapshotForgetsFills))
                 .map(|f| (f.client_order_id.clone(), f.order_id.clone(), f.filled))
                 .collect(),
             order: order.filter(|_| OpenIntent::has_order(self.state)),
@@ -182,7 +183,9 @@ impl Active {
             }
             (State::Retry, _) => {
                 self.phase = Phase::Backoff;
-                let at = self.timer.take().unwrap_or(cx.now).max(cx.now);
+                // When the journal says the backoff ends, even if that has passed: it fires at
+                // once, and a snapshot says what the journal says.
+                let at = self.timer.take().unwrap_or(cx.now);
                 self.set_timer(cx, at);
                 Resume::Backoff
             }

@@ -15,7 +15,7 @@ use crate::exchange::Trade;
 use crate::model::{ceil_to, floor_to, on_grid, Asset, IntentId, OrderId, Side, Symbol, TradeId};
 use crate::portfolio::Portfolio;
 use crate::router::limits::*;
-use crate::router::RouterConfig;
+use crate::router::{Finished, RouterConfig, State};
 
 /// Probes every guard once; the first one that fails, as a sentence.
 pub fn probe(seed: u64, cfg: &RouterConfig) -> Option<String> {
@@ -25,7 +25,56 @@ pub fn probe(seed: u64, cfg: &RouterConfig) -> Option<String> {
         .and_then(|()| rounding(&mut rng))
         .and_then(|()| intent(&mut rng))
         .and_then(|()| portfolio(&mut rng))
+        .and_then(|()| finished(&mut rng))
         .err()
+}
+
+/// The set of finished intents (what idempotency outlives every intent by): an entry is found
+/// with its state until removed, whatever the state's bits, and a removal says what it held.
+fn finished(rng: &mut ChaCha8Rng) -> Result<(), String> {
+    let mut set = Finished::default();
+    let states = [State::Reconciled, State::Failed, State::FailedFinal];
+    let fps: Vec<u64> = (0..8).map(|_| rng.random::<u64>()).collect();
+    for (i, fp) in fps.iter().enumerate() {
+        set.insert(*fp, states[i % 3]);
+    }
+    for (i, fp) in fps.iter().enumerate() {
+        if set.get(*fp) != Some(states[i % 3]) {
+            return Err(format!(
+                "a finished intent's state reads back as {:?}",
+                set.get(*fp)
+            ));
+        }
+    }
+    let counts = set.by_state().map(|(_, n)| n);
+    if counts != [3, 3, 2] {
+        return Err(format!(
+            "8 finished intents in turn RECONCILED, FAILED, FAILED_FINAL count by state as {counts:?}"
+        ));
+    }
+    // What a snapshot file stores, read back.
+    let mut copy = Finished::default();
+    for raw in set.raw() {
+        if !copy.insert_raw(raw) {
+            return Err(format!(
+                "a stored entry {raw:#x} of the finished set does not read back"
+            ));
+        }
+    }
+    if let Some(fp) = fps.iter().find(|fp| copy.get(**fp) != set.get(**fp)) {
+        return Err(format!(
+            "the finished set read back from its stored entries says {:?} for an intent it held as {:?}",
+            copy.get(*fp),
+            set.get(*fp)
+        ));
+    }
+    let gone = fps[0];
+    if set.remove(gone) != Some(states[0]) || set.get(gone).is_some() || set.len() != 7 {
+        return Err(
+            "a finished intent removed from the set is still there, or its state was lost".into(),
+        );
+    }
+    Ok(())
 }
 
 fn d(units: i64, scale: u32) -> Decimal {

@@ -7,6 +7,7 @@ use rust_decimal::Decimal;
 use super::{grid_floor, Coverage, Invariants, Violation};
 use crate::audit::{AuditLine, Detail};
 use crate::exchange::sim::SimExchange;
+use crate::exchange::OrderStatus;
 use crate::model::{Asset, Side};
 use crate::router::State;
 
@@ -19,6 +20,11 @@ impl Invariants {
         self.next_seq = Some(line.seq + 1);
         // One lookup of the intent's slot serves every check of the line.
         let slot = self.by_intent.get(&line.intent_id).copied();
+        if !self.in_doubt.is_empty() {
+            if let Some(v) = self.held_after_restart(line) {
+                return Some(v);
+            }
+        }
         if let Some(v) = self.slippage_guard(line, slot) {
             return Some(v);
         }
@@ -208,7 +214,12 @@ impl Invariants {
                 let truthful = &o.order_id == order_id
                     && match line.state {
                         State::Filled => o.filled == *filled_qty && o.amount == *filled_qty,
-                        State::Canceled => o.status.is_final() && o.filled == *filled_qty,
+                        // A refused order did not end as cancelled: that is an ERROR.
+                        State::Canceled => {
+                            o.status.is_final()
+                                && o.status != OrderStatus::Rejected
+                                && o.filled == *filled_qty
+                        }
                         _ => *filled_qty <= o.filled,
                     };
                 if !truthful {
@@ -225,6 +236,7 @@ impl Invariants {
             Detail::Reconciled {
                 fills_count,
                 filled_qty,
+                avg_price,
                 fee,
                 released,
                 ..
@@ -247,6 +259,16 @@ impl Invariants {
                             ),
                         ));
                     }
+                }
+                let avg = t.notional.checked_div(t.filled).unwrap_or_default();
+                if *avg_price != avg {
+                    return Some(self.violation(
+                        "order_truth",
+                        Some(id),
+                        format!(
+                            "reconciled at an average price of {avg_price}; the venue's trades average {avg}"
+                        ),
+                    ));
                 }
                 if *filled_qty != t.filled || *fee != t.fee || *fills_count != t.trades {
                     return Some(self.violation(

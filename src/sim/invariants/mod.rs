@@ -8,7 +8,7 @@
 
 pub(crate) mod guards;
 mod log;
-mod recovery;
+pub(crate) mod recovery;
 
 use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::fmt;
@@ -126,6 +126,8 @@ struct Track {
     /// Venue truth: what its orders filled, the fees and the number of trades.
     filled: Decimal,
     fee: Decimal,
+    /// Sum of price times quantity over the venue's trades: their average price's numerator.
+    notional: Decimal,
     trades: u32,
     orders: u32,
     /// First delivered in the calm phase: it must execute.
@@ -197,6 +199,9 @@ pub struct Invariants {
     coverage: [u64; COVERAGE.len()],
     /// The `seq` the router's next line must carry, once it wrote one.
     next_seq: Option<u64>,
+    /// After a restart: intents whose order may be out (durably `SENT` or `UNKNOWN`) and not
+    /// answered for yet. No new intent may begin while one is.
+    in_doubt: Vec<IntentId>,
 }
 
 impl Invariants {
@@ -229,6 +234,7 @@ impl Invariants {
             signal_ids: HashMap::default(),
             coverage: [0; COVERAGE.len()],
             next_seq: None,
+            in_doubt: Vec::new(),
         }
     }
 
@@ -443,6 +449,7 @@ impl Invariants {
             need,
             filled: Decimal::ZERO,
             fee: Decimal::ZERO,
+            notional: Decimal::ZERO,
             trades: 0,
             orders: 0,
             calm,
@@ -632,6 +639,7 @@ impl Invariants {
             };
             track.filled += t.qty;
             track.fee += t.fee;
+            track.notional += t.qty * t.price;
             track.last_trade = Some(t.price);
             track.trades += 1;
             let notional = t.price * t.qty;

@@ -75,7 +75,7 @@ use config::{ConfigRow, Setting};
 pub const HEADER: [&str; 7] = ["t_ms", "action", "symbol", "side", "qty", "price", "params"];
 
 /// Keys of a `config` row without a symbol.
-pub const CONFIG_KEYS: [&str; 35] = [
+pub const CONFIG_KEYS: [&str; 38] = [
     "max_retries",
     "backoff_ms",
     "backoff_max_ms",
@@ -105,6 +105,9 @@ pub const CONFIG_KEYS: [&str; 35] = [
     "p_trades_repeat",
     "p_trades_foreign",
     "p_trades_split",
+    "p_trades_phantom",
+    "p_order_foreign",
+    "p_rejected_status",
     "p_duplicate_delivery",
     "p_late_delivery",
     "latency_spike_ms",
@@ -582,6 +585,9 @@ impl Builder {
                     "trades_repeat" => FaultKind::TradesRepeat,
                     "trades_foreign" => FaultKind::TradesForeign,
                     "trades_split" => FaultKind::TradesSplit,
+                    "trades_phantom" => FaultKind::TradesPhantom,
+                    "order_foreign" => FaultKind::OrderForeign,
+                    "rejected_status" => FaultKind::RejectedStatus,
                     "latency" => {
                         p.require("ms", "kind=latency")?;
                         FaultKind::Latency {

@@ -130,6 +130,13 @@ pub enum FaultKind {
     /// Trade queries only: the answer holds only the first part of the order's trades (the rest
     /// is not visible yet); the next answer holds them all.
     TradesSplit,
+    /// Trade queries only: the answer holds one trade more than the order filled.
+    TradesPhantom,
+    /// Order queries and cancels: the answer is another order's report.
+    OrderForeign,
+    /// Placements only: taken, then refused by the engine; the answer is an order in status
+    /// `REJECTED` with nothing executed.
+    RejectedStatus,
 }
 
 impl FaultKind {
@@ -147,6 +154,9 @@ impl FaultKind {
             FaultKind::TradesRepeat => "trades_repeat",
             FaultKind::TradesForeign => "trades_foreign",
             FaultKind::TradesSplit => "trades_split",
+            FaultKind::TradesPhantom => "trades_phantom",
+            FaultKind::OrderForeign => "order_foreign",
+            FaultKind::RejectedStatus => "rejected_status",
         }
     }
 
@@ -154,7 +164,10 @@ impl FaultKind {
     pub fn placements_only(&self) -> bool {
         matches!(
             self,
-            FaultKind::Reject | FaultKind::Partial { .. } | FaultKind::Requote { .. }
+            FaultKind::Reject
+                | FaultKind::Partial { .. }
+                | FaultKind::Requote { .. }
+                | FaultKind::RejectedStatus
         )
     }
 }

@@ -711,6 +711,9 @@ fn fault_kind_names_and_placement_scope() {
         FaultKind::TradesRepeat,
         FaultKind::TradesForeign,
         FaultKind::TradesSplit,
+        FaultKind::TradesPhantom,
+        FaultKind::OrderForeign,
+        FaultKind::RejectedStatus,
     ];
     let names: Vec<&str> = all.iter().map(FaultKind::name).collect();
     assert_eq!(names, FAULT_KINDS);
@@ -719,7 +722,10 @@ fn fault_kind_names_and_placement_scope() {
         .filter(|k| k.placements_only())
         .map(FaultKind::name)
         .collect();
-    assert_eq!(placements, ["reject", "partial", "requote"]);
+    assert_eq!(
+        placements,
+        ["reject", "partial", "requote", "rejected_status"]
+    );
 }
 
 proptest! {

@@ -17,7 +17,8 @@ use super::{fault_index, Event, World};
 use crate::audit::{write_line, AuditLine};
 use crate::decision::Intent;
 use crate::portfolio::Portfolio;
-use crate::router::{Replay, Router};
+use crate::router::{Replay, Resume, Router};
+use crate::sim::invariants::recovery::{replay_differs, RestartProbe};
 use crate::sim::invariants::Violation;
 use crate::sim::scenario::{CrashMode, RowKind, Scenario, Spec};
 
@@ -43,6 +44,19 @@ pub(super) struct Crashes {
     /// A restart happened; its checks run after the step that rebuilt the router.
     check_restart: bool,
     pub(super) restarts: u64,
+    /// The router's snapshot taken between steps, with the journal's length then: restarts
+    /// also rebuild from it and the journal, as a deployment that writes snapshot files does.
+    snapshot: Option<(Replay, usize)>,
+    /// The append count at which the next snapshot is taken (spaced ever wider, so a long run
+    /// spends little on them).
+    next_snapshot: u64,
+    /// The harness's own replay of the journal, line by line as each is appended: what a
+    /// snapshot must equal.
+    replay: Replay,
+    /// Lines in the journal.
+    lines: usize,
+    /// The restart probes ran (once a run: each reads the whole journal several times).
+    probed: bool,
 }
 
 impl Crashes {
@@ -72,6 +86,10 @@ impl Crashes {
     pub(super) fn append(&mut self, line: &AuditLine) -> Option<String> {
         write_line(&mut self.journal, line);
         self.last_seq = Some(line.seq);
+        self.lines += 1;
+        if let Err(e) = self.replay.apply(self.lines, line) {
+            return Some(format!("the journal does not replay: {e}"));
+        }
         let expected = self.expect_seq.take()?;
         (line.seq != expected).then(|| {
             format!(
@@ -169,9 +187,7 @@ impl World<'_> {
         while self.router.poll_audit().is_some() {}
         while self.router.poll_command().is_some() {}
         self.report.faults[fault_index("crash")] += 1;
-        self.last_request.clear();
-        self.request_intent.clear();
-        self.rejected.clear();
+        self.requests = Default::default();
         if self.opts.check_invariants {
             self.inv.on_crash();
         }
@@ -189,7 +205,7 @@ impl World<'_> {
         c.down_until = None;
         c.restarts += 1;
         let recovered = Router::recover(
-            config,
+            config.clone(),
             c.funding.clone(),
             Replay::default(),
             &c.journal,
@@ -207,6 +223,39 @@ impl World<'_> {
         };
         // A torn tail is cut off, as a journal file is on reopening.
         c.journal.truncate(rec.scan.valid_len);
+        if self.opts.check_invariants {
+            self.inv.on_restart();
+            // `order-router recover` shows the plan; the restart must carry out that plan.
+            let unplanned = rec
+                .resumed
+                .iter()
+                .find(|(_, state, did)| *did != Resume::planned(*state));
+            if let Some((id, state, did)) = unplanned {
+                let v = format!(
+                    "resumed an intent left in {state} with `{}`; the plan says `{}`",
+                    did.as_str(),
+                    Resume::planned(*state).as_str()
+                );
+                return Some(self.inv.report("recovery", Some(id.as_str()), v));
+            }
+            // On one run in four (by seed): each probe reads the whole journal.
+            if !c.probed && self.opts.seed.is_multiple_of(4) {
+                c.probed = true;
+                let probe = RestartProbe {
+                    cfg: &config,
+                    funding: &c.funding,
+                    journal: &c.journal,
+                    now: self.now,
+                    snapshot: c.snapshot.as_ref().map(|(r, at)| (r, *at)),
+                };
+                if let Some(v) = probe
+                    .snapshot_restarts(&rec.router)
+                    .or_else(|| probe.refusals())
+                {
+                    return Some(self.inv.report("recovery", None, v));
+                }
+            }
+        }
         c.expect_seq = Some(c.last_seq.map_or(0, |s| s + 1));
         c.check_restart = true;
         self.router = rec.router;
@@ -232,6 +281,35 @@ impl World<'_> {
             );
         }
         None
+    }
+
+    /// Between steps, now and then: the router's snapshot, which must be what replaying the
+    /// journal so far gives, with as many open and finished intents as the log says.
+    pub(super) fn take_snapshot(&mut self) -> Option<Violation> {
+        let c = self.crashes.as_mut()?;
+        if c.down_until.is_some() || c.appends < c.next_snapshot {
+            return None;
+        }
+        c.next_snapshot = c.appends + (c.appends / 4).max(16);
+        let snap = self.router.snapshot();
+        let (open, finished) = self.inv.open_and_finished();
+        let differs = replay_differs(&snap, &c.replay).or_else(|| {
+            (snap.open().count() != open || snap.finished().len() != finished).then(|| {
+                format!(
+                    "it holds {} open and {} finished intents, the log {open} and {finished}",
+                    snap.open().count(),
+                    snap.finished().len()
+                )
+            })
+        });
+        c.snapshot = Some((snap, c.journal.len()));
+        differs.map(|d| {
+            self.inv.report(
+                "recovery",
+                None,
+                format!("the router's snapshot is not what its journal replays to: {d}"),
+            )
+        })
     }
 
     /// After the step that rebuilt the router: the `recovery` checks.
@@ -262,40 +340,15 @@ impl World<'_> {
             return None;
         }
         let theirs = self.router.snapshot();
-        let same = scanned.is_ok()
-            && replay.open().eq(theirs.open())
-            && replay.booked == theirs.booked
-            && replay.stats == theirs.stats
-            && replay.edges == theirs.edges
-            && replay.finished().len() == theirs.finished().len();
-        (!same).then(|| {
+        let differs = match scanned {
+            Err(e) => Some(format!("the journal does not replay: {e}")),
+            Ok(_) => replay_differs(&theirs, &replay),
+        };
+        differs.map(|d| {
             self.inv.report(
                 "recovery",
                 None,
-                format!(
-                    "the router's snapshot is not what its journal replays to: {}",
-                    if let Err(e) = &scanned {
-                        format!("the journal does not replay: {e}")
-                    } else if !replay.open().eq(theirs.open()) {
-                        format!(
-                            "open intents {:?} vs {:?}",
-                            theirs.open().collect::<Vec<_>>(),
-                            replay.open().collect::<Vec<_>>()
-                        )
-                    } else if replay.booked != theirs.booked {
-                        format!("booked {:?} vs {:?}", theirs.booked, replay.booked)
-                    } else if replay.stats != theirs.stats {
-                        format!("counters {:?} vs {:?}", theirs.stats, replay.stats)
-                    } else if replay.edges != theirs.edges {
-                        "transition counts differ".to_string()
-                    } else {
-                        format!(
-                            "{} finished vs {}",
-                            theirs.finished().len(),
-                            replay.finished().len()
-                        )
-                    }
-                ),
+                format!("the router's snapshot is not what its journal replays to: {d}"),
             )
         })
     }

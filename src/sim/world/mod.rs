@@ -14,6 +14,7 @@ use rust_decimal::Decimal;
 mod crash;
 mod expect;
 mod report;
+mod requests;
 
 pub use report::{FailedExpect, Report, LIVELOCK};
 
@@ -23,16 +24,12 @@ use super::queue::Queue;
 use super::scenario::{CrashMode, FaultKind, Row, RowKind, Scenario, Spec};
 use smallvec::SmallVec;
 
-use rustc_hash::FxHashMap;
-
 use crate::audit::{write_line, AuditLine, Detail};
 use crate::decision::{assemble, Guards, Intent, Risk, Signal};
 use crate::exchange::sim::{PlacementFault, SimExchange, TradesFault};
 use crate::exchange::ExchangeError;
 use crate::model::{floor_to, ClientOrderId, IntentId, Side, TimeMs};
-use crate::router::{
-    Action, Command, Input, Reply, ReplyOutcome, RequestId, Router, RouterConfig, State,
-};
+use crate::router::{Action, Command, Input, Reply, Router, RouterConfig};
 
 /// How to run a scenario.
 #[derive(Debug, Clone)]
@@ -117,12 +114,8 @@ struct World<'a> {
     calm: bool,
     /// The previous signal row, to count pairs that differ in one input.
     last_signal: Option<SignalKey>,
-    /// Each intent's latest request, and whether its reply reached the router; and the intent
-    /// of each such request. A router that then logs a timeout ignored an answer it had.
-    last_request: FxHashMap<IntentId, (RequestId, bool)>,
-    request_intent: FxHashMap<RequestId, IntentId>,
-    /// The venue's error code of a refusal handed to the router, until its ERROR line.
-    rejected: FxHashMap<IntentId, i32>,
+    /// What the world saw of each intent's requests and their replies.
+    requests: requests::Requests,
     /// Crash simulation, when the scenario, its profile or the options can crash the router.
     crashes: Option<Box<crash::Crashes>>,
     /// The audit lines of one drain, before they are written.
@@ -249,9 +242,7 @@ pub fn run_observed<'a>(
         venue_touched: true,
         calm: false,
         last_signal: None,
-        last_request: FxHashMap::default(),
-        request_intent: FxHashMap::default(),
-        rejected: FxHashMap::default(),
+        requests: requests::Requests::default(),
         crashes: crash::Crashes::wanted(scenario, opts),
         batch: Vec::new(),
         progress,
@@ -335,6 +326,9 @@ impl World<'_> {
                 self.report.violation = self.after_restart();
                 if self.report.violation.is_none() {
                     self.report.violation = self.inv.after_step(&self.router, &self.venue, touched);
+                }
+                if self.report.violation.is_none() {
+                    self.report.violation = self.take_snapshot();
                 }
             }
             if self.report.violation.is_some() {
@@ -432,19 +426,7 @@ impl World<'_> {
             Event::Restart => self.restart(),
             Event::Reply(_, gen) if gen != self.gen() => None,
             Event::Reply(reply, _) => {
-                if let Some(id) = self.request_intent.get(&reply.request_id) {
-                    if let Some(last) = self.last_request.get_mut(id) {
-                        last.1 |= last.0 == reply.request_id;
-                        // The venue's refusal, as the router must log it.
-                        if let (
-                            true,
-                            ReplyOutcome::Order(Err(ExchangeError::Rejected { code, .. })),
-                        ) = (last.0 == reply.request_id, &reply.outcome)
-                        {
-                            self.rejected.insert(id.clone(), *code);
-                        }
-                    }
-                }
+                self.requests.on_reply(&reply, &self.venue);
                 self.router.handle(self.now, Input::Reply(reply));
                 None
             }
@@ -619,55 +601,6 @@ impl World<'_> {
         }
     }
 
-    /// A timeout logged for a request whose reply the router was handed: an answer ignored (it
-    /// may still end well, by asking again, but the router believed less than it was told).
-    fn answered_yet_timed_out(&mut self, line: &AuditLine) -> Option<Violation> {
-        let timeout = matches!(
-            &line.detail,
-            Detail::Unknown {
-                cause: "timeout",
-                ..
-            } | Detail::QueryPending {
-                cause: "timeout",
-                ..
-            } | Detail::TradesPending {
-                cause: "timeout",
-                ..
-            }
-        );
-        if line.state.is_terminal() && line.detail.event().is_none() {
-            if let Some((rid, _)) = self.last_request.remove(&line.intent_id) {
-                self.request_intent.remove(&rid);
-            }
-        }
-        if line.detail.event().is_none() && line.state != State::Error {
-            // Any other transition: a refusal not logged as ERROR was not the placement's.
-            self.rejected.remove(&line.intent_id);
-        }
-        if let Detail::Error { rejection, .. } = &line.detail {
-            let told = self.rejected.remove(&line.intent_id);
-            let logged = rejection.as_ref().map(|r| r.0);
-            if told.is_some() && logged != told {
-                return Some(self.inv.report(
-                    "order_truth",
-                    Some(line.intent_id.as_str()),
-                    format!("the venue refused with {told:?}, the ERROR line says {logged:?}"),
-                ));
-            }
-        }
-        let answered = self
-            .last_request
-            .get(&line.intent_id)
-            .is_some_and(|(_, got)| *got);
-        (timeout && answered).then(|| {
-            self.inv.report(
-                "order_truth",
-                Some(line.intent_id.as_str()),
-                "logged a timeout for a request whose reply it was handed".into(),
-            )
-        })
-    }
-
     /// Coverage: where an intent's quantity sits against its market's lot grid.
     fn count_grid(&mut self, intent: &Intent) {
         let step = self.venue.rules(intent.symbol()).step_size;
@@ -718,14 +651,8 @@ impl World<'_> {
     /// Decides a command's fate on the wire and sends it on its way.
     fn dispatch(&mut self, cmd: Command) {
         if self.opts.check_invariants {
-            let old = self
-                .last_request
-                .insert(cmd.intent_id.clone(), (cmd.request_id, false));
-            if let Some((rid, _)) = old {
-                self.request_intent.remove(&rid);
-            }
-            self.request_intent
-                .insert(cmd.request_id, cmd.intent_id.clone());
+            let backs_off = self.backs_off(&cmd);
+            self.requests.on_dispatch(&cmd, self.now, backs_off);
         }
         let (symbol, request) = match &cmd.action {
             Action::Place(r) => (r.symbol().clone(), Request::Place),
@@ -795,6 +722,7 @@ impl World<'_> {
                 let f = match kind {
                     FaultKind::Partial { ratio } => PlacementFault::Partial { ratio },
                     FaultKind::Requote { bps } => PlacementFault::Requote { bps },
+                    FaultKind::RejectedStatus => PlacementFault::RejectedStatus,
                     _ => PlacementFault::Reject,
                 };
                 self.venue.arm(f);
@@ -803,9 +731,13 @@ impl World<'_> {
                 let f = match kind {
                     FaultKind::TradesRepeat => TradesFault::Repeat,
                     FaultKind::TradesForeign => TradesFault::Foreign,
+                    FaultKind::TradesPhantom => TradesFault::Phantom,
                     _ => TradesFault::Split,
                 };
                 self.venue.arm_trades(f);
+            }
+            (Action::FetchOrder { .. } | Action::Cancel { .. }, Some(FaultKind::OrderForeign)) => {
+                self.venue.arm_foreign_report();
             }
             _ => {}
         }
@@ -867,7 +799,7 @@ impl World<'_> {
                             ),
                         ));
                     } else {
-                        found = self.inv.on_command(&cmd);
+                        found = self.check_command(&cmd);
                     }
                 }
                 self.dispatch(cmd);
@@ -885,10 +817,11 @@ impl World<'_> {
         }
         while let Some(cmd) = self.router.poll_command() {
             if self.opts.check_invariants && found.is_none() {
-                found = self.inv.on_command(&cmd);
+                found = self.check_command(&cmd);
             }
             self.dispatch(cmd);
         }
+        self.requests.end_step();
         found
     }
 
