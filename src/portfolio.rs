@@ -299,7 +299,8 @@ impl Portfolio {
     }
 
     /// Moves a total by what the journal says a booking moved it (recovery): checked, and the
-    /// total may not fall below what is reserved.
+    /// total may not fall below zero (recovery rebooks before it holds any reservation again,
+    /// which then must fit what is available).
     pub(crate) fn rebook(&mut self, asset: &Asset, delta: Decimal) -> Result<(), PortfolioError> {
         let b = self.balances.get_or_insert_with(asset, Balance::default);
         let total = b

@@ -75,10 +75,13 @@ pub enum Mutant {
     SnapshotForgetsFills,
     /// Recovery cuts a journal at any damaged line, as if it were the torn last one.
     CutDamagedMiddle,
+    /// Lets an error answer to a trade query pass silently: the next query goes out when the
+    /// request would have timed out, with nothing in the log.
+    IgnoreTradeErrors,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 34] = [
+    pub const ALL: [Mutant; 35] = [
         Mutant::IgnoreDedup,
         Mutant::FreshIdAfterTimeout,
         Mutant::ReleaseBeforeReconcile,
@@ -113,6 +116,7 @@ impl Mutant {
         Mutant::RejectedAsCanceled,
         Mutant::SnapshotForgetsFills,
         Mutant::CutDamagedMiddle,
+        Mutant::IgnoreTradeErrors,
     ];
 
     /// The kebab-case name used on the command line.
@@ -152,6 +156,7 @@ impl Mutant {
             Mutant::RejectedAsCanceled => "rejected-as-canceled",
             Mutant::SnapshotForgetsFills => "snapshot-forgets-fills",
             Mutant::CutDamagedMiddle => "cut-damaged-middle",
+            Mutant::IgnoreTradeErrors => "ignore-trade-errors",
         }
     }
 

@@ -241,12 +241,12 @@ impl Replay {
             o.retry_at = 0;
         }
         let release = |o: &mut OpenIntent, amount: Decimal| -> Result<(), RecoverError> {
+            // Every release follows the intent's RESERVED line in a journal this router wrote.
             match o.reserved.as_mut() {
                 Some((_, held)) if amount <= *held => {
                     *held -= amount;
                     Ok(())
                 }
-                _ if amount.is_zero() => Ok(()),
                 _ => Err(disagree(format!("releases {amount}, more than it holds"))),
             }
         };

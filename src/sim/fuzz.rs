@@ -278,6 +278,18 @@ impl Campaign {
             .into_iter()
             .map(|e| format!("edge:{e}"))
             .collect();
+        // And the other way round: an edge the runs took that the table does not allow.
+        for (row, from) in std::iter::once(None)
+            .chain(State::ALL.into_iter().map(Some))
+            .enumerate()
+        {
+            for to in State::ALL {
+                if self.edges[row][to.index()] > 0 && !is_legal(from, to) {
+                    let from = from.map_or("start".to_string(), |f| f.to_string());
+                    out.push(format!("edge-not-in-table:{from}->{to}"));
+                }
+            }
+        }
         let never = |kind: &str, names: &[&str], counts: &[u64]| {
             names
                 .iter()

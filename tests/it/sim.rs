@@ -214,6 +214,11 @@ fn each_invariant_catches_a_router_built_to_break_it() {
             "crash_after_partial.csv",
         ),
         ("recovery", "cut-damaged-middle", "crash_dropped.csv"),
+        (
+            "order_truth",
+            "ignore-trade-errors",
+            "reconcile_delayed.csv",
+        ),
     ];
     for (invariant, mutant, file) in cases {
         let path = format!("scenarios/{file}");

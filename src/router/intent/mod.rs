@@ -438,7 +438,9 @@ impl Active {
             (Phase::Reconciling { .. }, ReplyOutcome::Trades(Ok(trades))) => {
                 self.on_trades(cx, trades)
             }
-            (Phase::Reconciling { .. }, ReplyOutcome::Trades(Err(e))) => {
+            (Phase::Reconciling { .. }, ReplyOutcome::Trades(Err(e)))
+                if !cx.cfg.has(Mutant::IgnoreTradeErrors) =>
+            {
                 self.trades_later(cx, e.kind())
             }
             // A reply to a request this phase no longer waits for: nothing to do.

@@ -12,10 +12,12 @@ use rust_decimal::Decimal;
 
 use crate::decision::{assemble, Guards, Intent, Risk, Signal};
 use crate::exchange::Trade;
-use crate::model::{ceil_to, floor_to, on_grid, Asset, IntentId, OrderId, Side, Symbol, TradeId};
-use crate::portfolio::Portfolio;
+use crate::model::{
+    ceil_to, floor_to, on_grid, Asset, ClientOrderId, IntentId, OrderId, Side, Symbol, TradeId,
+};
+use crate::portfolio::{Portfolio, PortfolioError};
 use crate::router::limits::*;
-use crate::router::{Finished, RouterConfig, State};
+use crate::router::{Action, Finished, Resume, RouterConfig, State};
 
 /// Probes every guard once; the first one that fails, as a sentence.
 pub fn probe(seed: u64, cfg: &RouterConfig) -> Option<String> {
@@ -26,13 +28,78 @@ pub fn probe(seed: u64, cfg: &RouterConfig) -> Option<String> {
         .and_then(|()| intent(&mut rng))
         .and_then(|()| portfolio(&mut rng))
         .and_then(|()| finished(&mut rng))
+        .and_then(|()| names())
         .err()
+}
+
+/// The names users read (in the log, `recover`'s plan, violation messages) are the documented
+/// ones.
+fn names() -> Result<(), String> {
+    for s in State::ALL {
+        if s.to_string() != s.as_str() || State::parse(s.as_str()) != Some(s) {
+            return Err(format!(
+                "state {s:?} is written {s} and named {}",
+                s.as_str()
+            ));
+        }
+    }
+    let plan = [
+        (Resume::Reserve, "reserve"),
+        (Resume::Place, "place"),
+        (Resume::Query, "query"),
+        (Resume::Poll, "poll"),
+        (Resume::EndAttempt, "end_attempt"),
+        (Resume::Backoff, "backoff"),
+        (Resume::Reconcile, "reconcile"),
+        (Resume::Wait, "wait"),
+    ];
+    if let Some((r, name)) = plan.iter().find(|(r, name)| r.as_str() != *name) {
+        return Err(format!(
+            "the restart plan {r:?} is named {:?}, not {name:?}",
+            r.as_str()
+        ));
+    }
+    let symbol = Symbol::parse("BTC/USDT").map_err(|e| e.to_string())?;
+    let coid = ClientOrderId::generated("probe");
+    let actions = [
+        (
+            Action::FetchOrder {
+                symbol: symbol.clone(),
+                client_order_id: coid.clone(),
+            },
+            "fetch_order",
+        ),
+        (
+            Action::FetchTrades {
+                symbol: symbol.clone(),
+                order_id: OrderId::generated("1"),
+            },
+            "fetch_trades",
+        ),
+        (
+            Action::Cancel {
+                symbol,
+                client_order_id: coid,
+            },
+            "cancel",
+        ),
+    ];
+    if let Some((a, name)) = actions.iter().find(|(a, name)| a.name() != *name) {
+        return Err(format!(
+            "the request {a:?} is named {:?}, not {name:?}",
+            a.name()
+        ));
+    }
+    Ok(())
 }
 
 /// The set of finished intents (what idempotency outlives every intent by): an entry is found
 /// with its state until removed, whatever the state's bits, and a removal says what it held.
 fn finished(rng: &mut ChaCha8Rng) -> Result<(), String> {
     let mut set = Finished::default();
+    if !set.is_empty() {
+        return Err("a new finished set is not empty".into());
+    }
     let states = [State::Reconciled, State::Failed, State::FailedFinal];
     let fps: Vec<u64> = (0..8).map(|_| rng.random::<u64>()).collect();
     for (i, fp) in fps.iter().enumerate() {
@@ -45,6 +112,9 @@ fn finished(rng: &mut ChaCha8Rng) -> Result<(), String> {
                 set.get(*fp)
             ));
         }
+    }
+    if set.is_empty() {
+        return Err("a finished set holding 8 intents says it is empty".into());
     }
     let counts = set.by_state().map(|(_, n)| n);
     if counts != [3, 3, 2] {
@@ -293,6 +363,22 @@ fn intent(rng: &mut ChaCha8Rng) -> Result<(), String> {
     if assemble(&signal(price), &pass, &Risk { qty }).is_none() {
         return Err("assembler: a positive signal with every guard passed gave no intent".into());
     }
+    // A market whose name does not fit: the readable part is cut, and the id uses all the
+    // room an id has (the hash keeps ids of different markets apart).
+    let long = Symbol::parse(&format!("{}/USDT", "L".repeat(110))).map_err(|e| e.to_string())?;
+    let on_long = Signal {
+        symbol: long,
+        ..signal(price)
+    };
+    match assemble(&on_long, &pass, &Risk { qty }) {
+        Some(i) if i.intent_id().as_str().len() == 128 && i.intent_id().as_str().starts_with("1-LLL") => {}
+        other => {
+            return Err(format!(
+                "assembler: on a market named by 114 characters the id is {:?}, not 128 characters that begin with the time and the market",
+                other.map(|i| i.intent_id().clone())
+            ))
+        }
+    }
     let vetoed = Guards {
         checks: vec![("probe".into(), false)],
     };
@@ -447,6 +533,26 @@ fn portfolio(rng: &mut ChaCha8Rng) -> Result<(), String> {
         || p.balance(&base).total != Decimal::ONE
     {
         return err("a booking moved the balances by other than what it spent and brought in");
+    }
+    // Recovery's rebooking: a move that would take a total below zero is refused, naming what
+    // it wanted and what there was, and changes nothing.
+    let before = p.clone();
+    let have = p.balance(&quote).total;
+    match p.rebook(&quote, -(have + EPS)) {
+        Err(PortfolioError::Insufficient {
+            wanted, available, ..
+        }) if wanted == have + EPS && available == have => {}
+        other => {
+            return Err(format!(
+                "portfolio: rebooking {} of {have} {quote} gave {other:?}",
+                -(have + EPS)
+            ))
+        }
+    }
+    if p != before || p.rebook(&quote, -have).is_err() || p.balance(&quote).total != Decimal::ZERO {
+        return err(
+            "rebooking changed the balances when refused, or refused a move to exactly zero",
+        );
     }
     Ok(())
 }

@@ -225,6 +225,14 @@ impl World<'_> {
         c.journal.truncate(rec.scan.valid_len);
         if self.opts.check_invariants {
             self.inv.on_restart();
+            // What `recover` reports as read must be every whole line of the journal.
+            if rec.scan.lines != c.lines as u64 {
+                let v = format!(
+                    "recovery says it read {} journal lines; the journal holds {}",
+                    rec.scan.lines, c.lines
+                );
+                return Some(self.inv.report("recovery", None, v));
+            }
             // `order-router recover` shows the plan; the restart must carry out that plan.
             let unplanned = rec
                 .resumed

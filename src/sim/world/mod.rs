@@ -426,7 +426,9 @@ impl World<'_> {
             Event::Restart => self.restart(),
             Event::Reply(_, gen) if gen != self.gen() => None,
             Event::Reply(reply, _) => {
-                self.requests.on_reply(&reply, &self.venue);
+                let timeout = self.router.config().request_timeout_ms;
+                self.requests
+                    .on_reply(&reply, &self.venue, self.now, timeout);
                 self.router.handle(self.now, Input::Reply(reply));
                 None
             }
@@ -821,7 +823,15 @@ impl World<'_> {
             }
             self.dispatch(cmd);
         }
-        self.requests.end_step();
+        if let Some(id) = self.requests.end_step() {
+            if self.opts.check_invariants && found.is_none() {
+                found = Some(self.inv.report(
+                    "order_truth",
+                    Some(id.as_str()),
+                    "a trade query was answered with an error, and the router logged nothing (it must say when it asks again)".into(),
+                ));
+            }
+        }
         found
     }
 

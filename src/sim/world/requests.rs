@@ -23,6 +23,9 @@ pub(super) struct Requests {
     /// An intent handed, in this step, a trade answer that holds exactly the venue's trades of
     /// the order it asked about.
     complete_answer: Option<IntentId>,
+    /// An intent handed, in this step, an error in answer to its trade query: it must log when
+    /// it asks again (`trades_pending` with the error's cause).
+    failed_trades: Option<IntentId>,
 }
 
 #[derive(Debug)]
@@ -61,7 +64,13 @@ impl Requests {
 
     /// A reply reaches the router. A trade answer that holds exactly the venue's trades of the
     /// order asked about (each once, no other) is marked complete.
-    pub(super) fn on_reply(&mut self, reply: &Reply, venue: &SimExchange) {
+    pub(super) fn on_reply(
+        &mut self,
+        reply: &Reply,
+        venue: &SimExchange,
+        now: TimeMs,
+        request_timeout_ms: u64,
+    ) {
         let Some(id) = self.intent.get(&reply.request_id) else {
             return;
         };
@@ -76,6 +85,14 @@ impl Requests {
             // The venue's refusal, as the router must log it.
             (ReplyOutcome::Order(Err(ExchangeError::Rejected { code, .. })), _) => {
                 self.rejected.insert(id.clone(), *code);
+            }
+            // Only while the router still waits for it: after the request's timeout a late
+            // answer is rightly let pass.
+            // (An order answer to a trade query is an error the router must not overlook either.)
+            (ReplyOutcome::Trades(Err(_)) | ReplyOutcome::Order(_), Some(_))
+                if now < last.sent_ms + request_timeout_ms =>
+            {
+                self.failed_trades = Some(id.clone());
             }
             (ReplyOutcome::Trades(Ok(got)), Some(order)) => {
                 let mut answered: Vec<&TradeId> = got
@@ -96,9 +113,11 @@ impl Requests {
         }
     }
 
-    /// The step is over: what it handed the router is judged.
-    pub(super) fn end_step(&mut self) {
+    /// The step is over: an error answer to a trade query that the router let pass without a
+    /// word, if any.
+    pub(super) fn end_step(&mut self) -> Option<IntentId> {
         self.complete_answer = None;
+        self.failed_trades.take()
     }
 }
 
@@ -185,6 +204,11 @@ impl World<'_> {
                     format!("the venue refused with {told:?}, the ERROR line says {logged:?}"),
                 ));
             }
+        }
+        if matches!(line.detail, Detail::TradesPending { .. })
+            && self.requests.failed_trades.as_ref() == Some(&line.intent_id)
+        {
+            self.requests.failed_trades = None;
         }
         if matches!(
             line.detail,
