@@ -275,6 +275,19 @@ pub(crate) fn reads_torn_tail(cfg: &RouterConfig, last: bool) -> bool {
     last && cfg.has(Mutant::ReadTornTail)
 }
 
+/// `RejectedAsCanceled`: the status the router acts on.
+pub(crate) fn status_seen(
+    cfg: &RouterConfig,
+    status: crate::exchange::OrderStatus,
+) -> crate::exchange::OrderStatus {
+    use crate::exchange::OrderStatus;
+    if cfg.has(Mutant::RejectedAsCanceled) && status == OrderStatus::Rejected {
+        OrderStatus::Canceled
+    } else {
+        status
+    }
+}
+
 /// `AvgPriceUnweighted`: the mean of the trades' prices.
 pub(crate) fn unweighted_avg(trades: &[crate::exchange::Trade]) -> Decimal {
     let sum: Decimal = trades.iter().map(|t| t.price).sum();

@@ -438,10 +438,10 @@ impl Active {
             (Phase::Reconciling { .. }, ReplyOutcome::Trades(Ok(trades))) => {
                 self.on_trades(cx, trades)
             }
-            (Phase::Reconciling { .. }, ReplyOutcome::Trades(Err(e)))
-                if !cx.cfg.has(Mutant::IgnoreTradeErrors) =>
-            {
-                self.trades_later(cx, e.kind())
+            (Phase::Reconciling { .. }, ReplyOutcome::Trades(Err(e))) => {
+                if !cx.cfg.has(Mutant::IgnoreTradeErrors) {
+                    self.trades_later(cx, e.kind())
+                }
             }
             // A reply to a request this phase no longer waits for: nothing to do.
             _ => {}
@@ -628,7 +628,7 @@ impl Active {
             self.transition(cx, State::Filled, report(filled));
             return self.begin_reconcile(cx);
         }
-        match o.status {
+        match mutant::status_seen(cx.cfg, o.status) {
             OrderStatus::Open => {
                 if filled > prev {
                     self.transition(cx, State::Partial, report(filled));
@@ -665,9 +665,7 @@ impl Active {
                     .min(deadline.max(cx.now));
                 self.set_timer(cx, at);
             }
-            OrderStatus::Rejected
-                if filled.is_zero() && !cx.cfg.has(Mutant::RejectedAsCanceled) =>
-            {
+            OrderStatus::Rejected if filled.is_zero() => {
                 if self.state == State::Sent {
                     self.transition(
                         cx,
