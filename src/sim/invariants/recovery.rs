@@ -206,6 +206,7 @@ impl RestartProbe<'_> {
         if let Some(s) = own_line {
             pieces.push(("the journal from its last line", s));
         }
+        let theirs = run.snapshot();
         for (what, from) in pieces {
             let Some(piece) = self.journal.get(from..) else {
                 continue;
@@ -213,7 +214,7 @@ impl RestartProbe<'_> {
             match self.recover(snap.clone(), piece) {
                 Err(e) => return Some(format!("a snapshot and {what} were refused: {e}")),
                 Ok(r) => {
-                    if let Some(d) = replay_differs(&r.snapshot(), &run.snapshot()) {
+                    if let Some(d) = replay_differs(&r.snapshot(), &theirs) {
                         return Some(format!(
                             "a snapshot and {what} rebuild another router than the journal alone: {d}"
                         ));
