@@ -106,12 +106,85 @@ string_id!(
     /// `(intent_id, attempt)`, so replays are identical.
     ClientOrderId
 );
-string_id!(
-    /// The venue's own id of an order.
+/// A venue's numeric id. Held as the number and formatted only where it is written: no
+/// allocation per order or trade, and a copy instead of a reference count.
+macro_rules! numeric_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(u64);
+
+        impl $name {
+            /// The decimal digits of a number below 2^63 (Binance's ids are signed 64-bit);
+            /// anything else is [`ModelError::BadId`].
+            pub fn new(s: &str) -> Result<Self, ModelError> {
+                let n = (!s.is_empty() && s.len() <= 19 && s.bytes().all(|b| b.is_ascii_digit()))
+                    .then(|| s.parse::<u64>().ok())
+                    .flatten()
+                    .filter(|&n| n <= i64::MAX as u64);
+                n.map($name).ok_or_else(|| ModelError::BadId(s.to_string()))
+            }
+
+            /// The id numbered `n`; at most `i64::MAX`, as on Binance.
+            pub fn from_u64(n: u64) -> Result<Self, ModelError> {
+                if n <= i64::MAX as u64 {
+                    Ok($name(n))
+                } else {
+                    Err(ModelError::BadId(n.to_string()))
+                }
+            }
+
+            pub fn get(self) -> u64 {
+                self.0
+            }
+
+            /// For numbers the crate makes itself (counters from 1).
+            pub(crate) fn numbered(n: u64) -> Self {
+                $name(n)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}", self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({})", stringify!($name), self.0)
+            }
+        }
+
+        /// As a string of digits, as the audit log and snapshots have always carried it.
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(&self.0)
+            }
+        }
+
+        /// From a string of digits or a JSON number.
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let v = serde_json::Value::deserialize(d)?;
+                let text = match &v {
+                    serde_json::Value::String(s) => s.clone(),
+                    serde_json::Value::Number(n) => n.to_string(),
+                    other => other.to_string(),
+                };
+                $name::new(&text).map_err(serde::de::Error::custom)
+            }
+        }
+    };
+}
+
+numeric_id!(
+    /// The venue's own id of an order: a number, as on Binance (`orderId`).
     OrderId
 );
-string_id!(
-    /// The venue's id of one trade (fill); reconciliation de-duplicates by it.
+numeric_id!(
+    /// The venue's id of one trade (fill), a number as on Binance; reconciliation
+    /// de-duplicates by it.
     TradeId
 );
 
@@ -148,8 +221,6 @@ macro_rules! checked_id {
 checked_id!(Asset);
 checked_id!(IntentId);
 checked_id!(ClientOrderId);
-checked_id!(OrderId);
-checked_id!(TradeId);
 
 impl ClientOrderId {
     /// `or-<16 hex of FNV-1a(intent_id)>-<attempt>`: at most 36 characters of Binance's
@@ -467,6 +538,44 @@ impl<K: Ord + Clone, V> SmallMap<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn venue_ids_are_numbers_below_two_to_the_63_written_as_digits() {
+        let id = OrderId::new("9780331417").unwrap();
+        assert_eq!(
+            (id.get(), id.to_string()),
+            (9_780_331_417, "9780331417".to_string())
+        );
+        assert_eq!(serde_json::to_string(&id).unwrap(), r#""9780331417""#);
+        for json in [r#""42""#, "42"] {
+            let t: TradeId = serde_json::from_str(json).unwrap();
+            assert_eq!(t, TradeId::numbered(42));
+        }
+        assert_eq!(
+            OrderId::new("9223372036854775807").unwrap().get(),
+            i64::MAX as u64
+        );
+        for bad in [
+            "",
+            "o1",
+            "-1",
+            "+1",
+            "1.0",
+            " 1",
+            "9223372036854775808",
+            "99999999999999999999",
+        ] {
+            assert_eq!(
+                OrderId::new(bad),
+                Err(ModelError::BadId(bad.to_string())),
+                "{bad}"
+            );
+        }
+        assert!(TradeId::from_u64(1 << 63).is_err());
+        assert!(serde_json::from_str::<OrderId>("true").is_err());
+        // Ordered as numbers, not as text.
+        assert!(OrderId::numbered(9) < OrderId::numbered(10));
+    }
 
     #[test]
     fn interned_names_share_one_allocation_and_compare_as_before() {

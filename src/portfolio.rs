@@ -350,8 +350,8 @@ mod tests {
     }
     fn trade(side: Side, price: &str, qty: &str, fee: &str) -> Trade {
         Trade {
-            trade_id: TradeId::new("t1").unwrap(),
-            order_id: OrderId::new("o1").unwrap(),
+            trade_id: TradeId::new("1").unwrap(),
+            order_id: OrderId::new("1").unwrap(),
             symbol: btc(),
             side,
             price: d(price),

@@ -206,7 +206,7 @@ pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
             avg_price,
         } => {
             w.id(ks!("client_order_id"), client_order_id.as_str());
-            w.id(ks!("order_id"), order_id.as_str());
+            w.num_id(ks!("order_id"), order_id.get());
             w.dec(k!("filled_qty"), *filled_qty);
             if let Some(p) = avg_price {
                 w.dec(k!("avg_price"), *p);
@@ -489,6 +489,14 @@ impl Obj<'_> {
         );
         self.0.extend_from_slice(key);
         self.0.extend_from_slice(v.as_bytes());
+        self.0.push(b'"');
+    }
+
+    /// A venue's numeric id, as a string of digits (`key` comes from `ks!` and opens the quote).
+    #[inline(always)]
+    fn num_id(&mut self, key: &[u8], v: u64) {
+        self.0.extend_from_slice(key);
+        push_u64(self.0, v);
         self.0.push(b'"');
     }
 

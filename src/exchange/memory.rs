@@ -340,8 +340,8 @@ impl MemoryExchange {
             self.open.retain(|&j| j != i);
         }
         let trade = Trade {
-            trade_id: TradeId::numbered("T", (self.trade_base + self.trades.len()) as u64 + 1),
-            order_id: o.order_id.clone(),
+            trade_id: TradeId::numbered((self.trade_base + self.trades.len()) as u64 + 1),
+            order_id: o.order_id,
             symbol: o.symbol.clone(),
             side: o.side,
             price,
@@ -442,7 +442,7 @@ impl MemoryExchange {
         self.open.push(i);
         self.trade_chain.push_back((None, None));
         self.orders
-            .push_back(Order::accepted(OrderId::numbered("", i as u64 + 1), r));
+            .push_back(Order::accepted(OrderId::numbered(i as u64 + 1), r));
         if crosses(r.side(), r.limit_price(), market) {
             let qty = match partial {
                 Some(ratio) => {
@@ -512,9 +512,7 @@ impl Exchange for MemoryExchange {
         let fault = self.take_fault();
         self.request(fault, |x| {
             // This venue numbers its orders 1, 2, ...: the id is the index plus one.
-            let index = order_id
-                .as_str()
-                .parse::<usize>()
+            let index = usize::try_from(order_id.get())
                 .ok()
                 .and_then(|n| n.checked_sub(1))
                 .filter(|&i| x.find(i).is_some_and(|o| &o.order_id == order_id));

@@ -40,7 +40,7 @@ pub fn encode(r: &Replay) -> Vec<u8> {
                 "qty": dec(o.qty),
                 "cap": dec(o.cap),
                 "attempt": o.attempt,
-                "orders": o.orders.iter().map(|(c, id, f)| json!([c.as_str(), id.as_str(), dec(*f)])).collect::<Vec<_>>(),
+                "orders": o.orders.iter().map(|(c, id, f)| json!([c.as_str(), id.to_string(), dec(*f)])).collect::<Vec<_>>(),
                 "order": o.order.as_ref().map(|(c, t)| json!([c.as_str(), t])),
                 "retry_at": o.retry_at,
             })

@@ -442,7 +442,7 @@ pub fn call_for(action: &Action) -> Call {
         }
         Action::FetchTrades { symbol, order_id } => {
             q.append_pair("symbol", &Markets::name(symbol))
-                .append_pair("orderId", order_id.as_str());
+                .append_pair("orderId", &order_id.to_string());
             (reqwest::Method::GET, "/api/v3/myTrades", 5)
         }
     };

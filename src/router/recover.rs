@@ -285,12 +285,12 @@ impl Replay {
                 ..
             } => match o.orders.iter_mut().find(|f| &f.0 == client_order_id) {
                 Some(f) => {
-                    f.1 = order_id.clone();
+                    f.1 = *order_id;
                     f.2 = f.2.max(*filled_qty);
                 }
                 None if *filled_qty > Decimal::ZERO => {
                     o.orders
-                        .push((client_order_id.clone(), order_id.clone(), *filled_qty))
+                        .push((client_order_id.clone(), *order_id, *filled_qty))
                 }
                 None => {}
             },

@@ -43,7 +43,7 @@ pub(super) fn line(
             .map(|t| {
                 json!({
                     "id": trade_id_num(t),
-                    "orderId": t.order_id.as_str().parse::<u64>().unwrap_or(0),
+                    "orderId": t.order_id.get(),
                     "symbol": super::trading::binance_name(&t.symbol),
                     "side": side_name(t.side),
                     "price": Dec(t.price),

@@ -61,16 +61,12 @@ pub struct OrderInfo {
 
 /// The venue's numeric order id (the simulated exchange numbers orders from 1).
 pub fn order_id_num(o: &Order) -> u64 {
-    o.order_id.as_str().parse().unwrap_or(0)
+    o.order_id.get()
 }
 
-/// The venue's numeric trade id (`T<n>` in the simulated exchange).
+/// The venue's numeric trade id.
 pub fn trade_id_num(t: &Trade) -> u64 {
-    t.trade_id
-        .as_str()
-        .trim_start_matches('T')
-        .parse()
-        .unwrap_or(0)
+    t.trade_id.get()
 }
 
 fn quote_qty(o: &Order) -> Decimal {
@@ -306,7 +302,7 @@ impl<'a> MyTrade<'a> {
         MyTrade {
             symbol,
             id: trade_id_num(t),
-            order_id: t.order_id.as_str().parse().unwrap_or(0),
+            order_id: t.order_id.get(),
             order_list_id: -1,
             price: Dec(t.price),
             qty: Dec(t.qty),

@@ -388,7 +388,7 @@ impl Venue {
     /// Whether the account's side of trade `t` was the maker: the trade came after its order's
     /// placement had returned (a resting order filled by a later price).
     pub(super) fn is_maker(&self, t: &crate::exchange::Trade) -> bool {
-        let order = t.order_id.as_str().parse::<usize>().unwrap_or(0);
+        let order = usize::try_from(t.order_id.get()).unwrap_or(0);
         let taker_end = order
             .checked_sub(1)
             .and_then(|i| self.taker_end.get(i))
@@ -425,7 +425,7 @@ impl Venue {
 
     fn find(&self, symbol: &Symbol, by: &By) -> Option<&Order> {
         let o = match by {
-            By::Id(n) => self.ex.order_by_id(&OrderId::new(&n.to_string()).ok()?)?,
+            By::Id(n) => self.ex.order_by_id(&OrderId::from_u64(*n).ok()?)?,
             By::Client(c) => self.ex.order_by_coid(symbol, c)?,
         };
         (&o.symbol == symbol).then_some(o)
@@ -460,7 +460,7 @@ pub(super) fn execute(
         } => {
             let id = v
                 .find(&symbol, &by)
-                .map(|o| o.order_id.clone())
+                .map(|o| o.order_id)
                 .ok_or_else(ApiError::cancel_rejected)?;
             let o =
                 v.ex.cancel_by_id(now, &symbol, &id)
@@ -474,7 +474,7 @@ pub(super) fn execute(
             let ids: Vec<OrderId> =
                 v.ex.open_orders()
                     .filter(|o| o.symbol == symbol)
-                    .map(|o| o.order_id.clone())
+                    .map(|o| o.order_id)
                     .collect();
             if ids.is_empty() {
                 return Err(ApiError::cancel_rejected());
@@ -538,8 +538,8 @@ pub(super) fn execute(
                         Some(FaultKind::TradesPhantom) => v.ex.arm_trades(TradesFault::Phantom),
                         _ => {}
                     }
-                    let oid = OrderId::new(&id.to_string())
-                        .map_err(|_| ApiError::illegal_chars("orderId"))?;
+                    let oid =
+                        OrderId::from_u64(id).map_err(|_| ApiError::illegal_chars("orderId"))?;
                     v.ex.fetch_trades(now, &symbol, &oid).unwrap_or_default()
                 }
                 None => {

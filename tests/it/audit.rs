@@ -670,7 +670,7 @@ proptest! {
             State::Partial,
             Detail::Order {
                 client_order_id: coid("c-1"),
-                order_id: oid("o-1"),
+                order_id: oid("1"),
                 filled_qty: filled,
                 avg_price: Some(qty),
             },
@@ -1165,7 +1165,7 @@ fn complete_legal_log_has_no_problems() {
         "\n",
         r#"{"seq":2,"t_ms":0,"intent_id":"i1","state":"SENT","client_order_id":"c1","attempt":1,"limit_price":50100}"#,
         "\n",
-        r#"{"seq":3,"t_ms":7,"intent_id":"i1","state":"FILLED","client_order_id":"c1","order_id":"o1","filled_qty":0.001,"avg_price":50005}"#,
+        r#"{"seq":3,"t_ms":7,"intent_id":"i1","state":"FILLED","client_order_id":"c1","order_id":"17","filled_qty":0.001,"avg_price":50005}"#,
         "\n",
         r#"{"seq":4,"t_ms":9,"intent_id":"i1","state":"RECONCILED","fills_count":1}"#,
         "\n",

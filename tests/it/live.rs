@@ -46,7 +46,7 @@ fn parsers_read_recorded_binance_answers() {
     let o = binance::parse_order(&response("createOrder"), &sym("SOL/USDT")).unwrap();
     assert_eq!(o.status, OrderStatus::Open);
     assert_eq!(o.amount, Decimal::new(5, 2));
-    assert_eq!(o.order_id.as_str(), "9780331417");
+    assert_eq!(o.order_id.get(), 9780331417);
     let o = binance::parse_order(&response("fetchOrder"), &sym("LTC/USDT")).unwrap();
     assert_eq!(o.status, OrderStatus::Closed);
     assert_eq!(o.average, Some("90.8".parse().unwrap()));

@@ -657,10 +657,10 @@ fn a_venue_with_history_forgets_old_finished_orders_only() {
         let id = IntentId::new(&format!("h{i}")).unwrap();
         assert_eq!(router.state_of(&id), Some(State::Reconciled));
     }
-    let kept: Vec<&str> = venue.orders().iter().map(|o| o.order_id.as_str()).collect();
-    assert_eq!(kept, ["4", "5"]);
-    let trades: Vec<&str> = venue.trades().iter().map(|t| t.trade_id.as_str()).collect();
-    assert_eq!(trades, ["T4", "T5"]);
+    let kept: Vec<u64> = venue.orders().iter().map(|o| o.order_id.get()).collect();
+    assert_eq!(kept, [4, 5]);
+    let trades: Vec<u64> = venue.trades().iter().map(|t| t.trade_id.get()).collect();
+    assert_eq!(trades, [4, 5]);
     let first = first_coid.unwrap();
     assert_eq!(
         venue.fetch_order(0, &btc_usdt(), &first),
@@ -671,7 +671,7 @@ fn a_venue_with_history_forgets_old_finished_orders_only() {
     let last = OrderId::new("5").unwrap();
     let fills = venue.fetch_trades(0, &btc_usdt(), &last).unwrap();
     assert_eq!(fills.len(), 1);
-    assert_eq!(fills[0].trade_id.as_str(), "T5");
+    assert_eq!(fills[0].trade_id.get(), 5);
     assert_eq!(
         venue.balance(&usdt()),
         router.portfolio().balance(&usdt()).total
@@ -709,7 +709,7 @@ fn repeated_and_foreign_trades_in_one_answer_are_booked_once() {
         ) -> Result<Vec<Trade>, ExchangeError> {
             let mut trades = self.0.fetch_trades(now, s, o)?;
             let mut foreign = trades[0].clone();
-            foreign.trade_id = TradeId::new("X1").unwrap();
+            foreign.trade_id = TradeId::new("888").unwrap();
             foreign.order_id = OrderId::new("999").unwrap();
             trades.insert(0, foreign);
             trades.push(trades[1].clone());

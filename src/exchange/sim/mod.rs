@@ -504,8 +504,8 @@ impl SimExchange {
         let (base, quote) = (o.symbol.base().clone(), o.symbol.quote().clone());
         let side = o.side;
         let trade = Trade {
-            trade_id: TradeId::numbered("T", t as u64 + 1),
-            order_id: o.order_id.clone(),
+            trade_id: TradeId::numbered(t as u64 + 1),
+            order_id: o.order_id,
             symbol: o.symbol.clone(),
             side,
             price,
@@ -516,7 +516,7 @@ impl SimExchange {
         };
         let done = o.remaining.is_zero();
         self.trades_by_order
-            .entry(trade.order_id.clone())
+            .entry(trade.order_id)
             .or_default()
             .push(t);
         self.trades.push_back((i, trade));
@@ -619,7 +619,7 @@ impl SimExchange {
     }
 
     fn index_of(&self, id: &OrderId) -> Option<usize> {
-        let n: usize = id.as_str().parse().ok()?;
+        let n = usize::try_from(id.get()).ok()?;
         let i = n.checked_sub(1)?;
         (i >= self.order_base && i < self.order_count() && &self.order(i).order_id == id)
             .then_some(i)
@@ -704,7 +704,7 @@ impl SimExchange {
         let qty = r.qty;
         let fee_asset = r.symbol.quote().clone();
         self.orders.push_back(Order {
-            order_id: OrderId::numbered("", i as u64 + 1),
+            order_id: OrderId::numbered(i as u64 + 1),
             client_order_id: r.client_order_id,
             symbol: r.symbol,
             side: r.side,
@@ -809,7 +809,7 @@ impl Exchange for SimExchange {
                     // Far above every real trade's id, so it never meets one.
                     let n = (1u64 << 40) + (self.trades.len() + self.trade_base) as u64;
                     answer.push(Trade {
-                        trade_id: TradeId::numbered("T", n),
+                        trade_id: TradeId::numbered(n),
                         ..t
                     });
                 }

@@ -144,7 +144,7 @@ fn ioc_buy_walks_levels_with_one_trade_each_and_exact_money() {
     let mut x = venue(VenueConfig::default(), "10000", "0", "0.01");
     let s = btc_usdt();
     let o = x.place(3, &buy("i1", "0.025", "50020", Tif::Ioc)).unwrap();
-    assert_eq!(o.order_id.as_str(), "1");
+    assert_eq!(o.order_id.get(), 1);
     assert_eq!(o.status, OrderStatus::Closed);
     assert_eq!((o.filled, o.remaining), (d("0.025"), d("0")));
     assert_eq!(o.average, Some(d("50009")));
@@ -161,8 +161,8 @@ fn ioc_buy_walks_levels_with_one_trade_each_and_exact_money() {
         ]
     );
     assert!(trades.iter().all(|t| t.t_ms == 3 && t.fee_asset == usdt()));
-    let ids: Vec<_> = trades.iter().map(|t| t.trade_id.as_str()).collect();
-    assert_eq!(ids, ["T1", "T2", "T3"]);
+    let ids: Vec<_> = trades.iter().map(|t| t.trade_id.get()).collect();
+    assert_eq!(ids, [1, 2, 3]);
     // 10000 - 1250.225 notional - 1.250225 fee.
     assert_eq!(
         x.funds(&usdt()),
@@ -324,11 +324,11 @@ fn open_only_dedup_lets_a_blind_resend_of_a_finished_id_create_a_second_order() 
     x.cancel(2, &s, &coid("a")).unwrap();
     // Not open any more: the same id is a new order.
     let second = x.place(3, &buy("a", "0.01", "50100", Tif::Ioc)).unwrap();
-    assert_eq!(second.order_id.as_str(), "2");
+    assert_eq!(second.order_id.get(), 2);
     assert_eq!(second.status, OrderStatus::Closed);
     // The trap: resending a filled order's id buys again.
     let third = x.place(4, &buy("a", "0.01", "50100", Tif::Ioc)).unwrap();
-    assert_eq!(third.order_id.as_str(), "3");
+    assert_eq!(third.order_id.get(), 3);
     assert_eq!(x.funds(&btc()).free, d("0.02"));
     assert_eq!(x.orders().count(), 3);
     // A query by client id answers with the latest order.
@@ -502,8 +502,8 @@ fn resting_orders_fill_oldest_first_against_limited_depth() {
         (second.status, second.filled),
         (OrderStatus::Open, d("0.005"))
     );
-    let open: Vec<_> = x.open_orders().map(|o| o.order_id.as_str()).collect();
-    assert_eq!(open, ["2"]);
+    let open: Vec<_> = x.open_orders().map(|o| o.order_id.get()).collect();
+    assert_eq!(open, [2]);
     // The partly filled resting buy still locks exactly its remaining qty at its limit.
     assert_eq!(
         x.funds(&usdt()).locked,
@@ -606,7 +606,7 @@ fn retention_forgets_orders_finished_long_ago_with_their_trades() {
     let fourth = x
         .place(1_000, &buy("d", "0.01", "50100", Tif::Ioc))
         .unwrap();
-    assert_eq!(fourth.order_id.as_str(), "4");
+    assert_eq!(fourth.order_id.get(), 4);
     assert_eq!(x.order_count(), 4);
     assert_eq!(x.first_retained_order(), 1);
     assert_eq!(
@@ -620,30 +620,27 @@ fn retention_forgets_orders_finished_long_ago_with_their_trades() {
     assert!(x.fetch_trades(1_000, &s, &a.order_id).unwrap().is_empty());
     assert_eq!((x.trade_count(), x.trades().count()), (4, 3));
     assert_eq!(x.first_retained_trade(), 1);
-    let ids: Vec<_> = x.trades().map(|t| t.trade_id.as_str()).collect();
-    assert_eq!(ids, ["T2", "T3", "T4"]);
+    let ids: Vec<_> = x.trades().map(|t| t.trade_id.get()).collect();
+    assert_eq!(ids, [2, 3, 4]);
     // Lookups of what is kept still work.
     assert_eq!(x.fetch_order(1_000, &s, &coid("b")).unwrap(), b);
     let tb = x.fetch_trades(1_000, &s, &b.order_id).unwrap();
-    assert_eq!(
-        tb.iter().map(|t| t.trade_id.as_str()).collect::<Vec<_>>(),
-        ["T2"]
-    );
+    assert_eq!(tb.iter().map(|t| t.trade_id.get()).collect::<Vec<_>>(), [2]);
     // Absolute cursors: from a forgotten index, from the oldest kept; past the end, nothing.
     assert_eq!(x.orders_from(0).count(), 3);
-    let from2: Vec<_> = x.orders_from(2).map(|o| o.order_id.as_str()).collect();
-    assert_eq!(from2, ["3", "4"]);
+    let from2: Vec<_> = x.orders_from(2).map(|o| o.order_id.get()).collect();
+    assert_eq!(from2, [3, 4]);
     assert_eq!(x.orders_from(4).count(), 0);
     assert_eq!(x.orders_from(99).count(), 0);
-    let t3: Vec<_> = x.trades_from(3).map(|t| t.trade_id.as_str()).collect();
-    assert_eq!(t3, ["T4"]);
+    let t3: Vec<_> = x.trades_from(3).map(|t| t.trade_id.get()).collect();
+    assert_eq!(t3, [4]);
     assert_eq!(x.trades_from(0).count(), 3);
     // Numbering goes on from what was ever created.
     let e = x
         .place(1_200, &buy("e", "0.01", "50100", Tif::Ioc))
         .unwrap();
-    assert_eq!(e.order_id.as_str(), "5");
-    assert_eq!(x.trades().last().unwrap().trade_id.as_str(), "T5");
+    assert_eq!(e.order_id.get(), 5);
+    assert_eq!(x.trades().last().unwrap().trade_id.get(), 5);
     // Much later, everything finished is gone; the counts stay.
     x.place(
         10_000,
@@ -695,8 +692,8 @@ fn an_open_order_at_the_front_holds_back_later_ones_until_it_ends() {
     x.set_market(6_000, &s, d("49800"), d("2"), d("1"));
     let g = x.fetch_order(6_000, &s, &coid("g")).unwrap();
     assert_eq!(g.status, OrderStatus::Closed);
-    let ids: Vec<_> = x.trades().map(|t| t.trade_id.as_str()).collect();
-    assert_eq!(ids, ["T1", "T2", "T3", "T4"]);
+    let ids: Vec<_> = x.trades().map(|t| t.trade_id.get()).collect();
+    assert_eq!(ids, [1, 2, 3, 4]);
     // 6999: g ended 999 ms ago, nothing goes.
     x.place(6_999, &at(6_999, Side::Buy, "c", "0.01", "50000", Tif::Ioc))
         .unwrap();
@@ -713,8 +710,8 @@ fn an_open_order_at_the_front_holds_back_later_ones_until_it_ends() {
         );
     }
     // a's trade T1 went; j's T2 (kept) now holds back g's T4 (forgotten order, unreachable).
-    let ids: Vec<_> = x.trades().map(|t| t.trade_id.as_str()).collect();
-    assert_eq!(ids[..3], ["T2", "T3", "T4"]);
+    let ids: Vec<_> = x.trades().map(|t| t.trade_id.get()).collect();
+    assert_eq!(ids[..3], [2, 3, 4]);
     assert!(x.fetch_trades(7_000, &s, &g.order_id).unwrap().is_empty());
     // The kept orders still work by their absolute indices: j fills on a move up, then
     // b is found, and a cancel finds j after the compaction.
@@ -736,7 +733,7 @@ fn an_open_order_at_the_front_holds_back_later_ones_until_it_ends() {
     x.place(8_200, &at(8_200, Side::Buy, "h", "0.01", "50005", Tif::Ioc))
         .unwrap();
     assert_eq!(coids(&x), [coid("h").to_string()]);
-    assert!(x.trades().all(|t| t.order_id.as_str() == "7"));
+    assert!(x.trades().all(|t| t.order_id.get() == 7));
     assert_eq!((x.order_count(), x.trades().count()), (7, 1));
 }
 

@@ -516,7 +516,7 @@ impl Active {
                 if let Some(o) = self.orders.get(next) {
                     let action = Action::FetchTrades {
                         symbol: self.intent.symbol().clone(),
-                        order_id: o.order_id.clone(),
+                        order_id: o.order_id,
                     };
                     self.send(cx, action);
                 }
@@ -605,14 +605,14 @@ impl Active {
             Some(f) => {
                 let prev = f.filled;
                 f.filled = f.filled.max(o.filled);
-                f.order_id = o.order_id.clone();
+                f.order_id = o.order_id;
                 prev
             }
             None => {
                 if o.filled > Decimal::ZERO {
                     self.orders.push(OrderFill {
                         client_order_id: coid.clone(),
-                        order_id: o.order_id.clone(),
+                        order_id: o.order_id,
                         filled: o.filled,
                     });
                 }
@@ -622,7 +622,7 @@ impl Active {
         let filled = prev.max(o.filled);
         let report = |filled| Detail::Order {
             client_order_id: coid.clone(),
-            order_id: o.order_id.clone(),
+            order_id: o.order_id,
             filled_qty: filled,
             avg_price: o.average,
         };
@@ -842,7 +842,7 @@ impl Active {
         if sum != order.filled {
             if sum > order.filled {
                 // More than the order filled: nothing of this order's answers can be trusted.
-                let id = order.order_id.clone();
+                let id = order.order_id;
                 trades.retain(|t| t.order_id != id);
             }
             return self.trades_later(cx, "incomplete");

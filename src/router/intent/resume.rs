@@ -112,7 +112,7 @@ impl Active {
                 .orders
                 .iter()
                 .filter(|_| !cfg.has(Mutant::SnapshotForgetsFills))
-                .map(|f| (f.client_order_id.clone(), f.order_id.clone(), f.filled))
+                .map(|f| (f.client_order_id.clone(), f.order_id, f.filled))
                 .collect(),
             order: order.filter(|_| OpenIntent::has_order(self.state)),
             retry_at: match (self.state, &self.phase) {

@@ -72,7 +72,7 @@ fn names() -> Result<(), String> {
         (
             Action::FetchTrades {
                 symbol: symbol.clone(),
-                order_id: OrderId::generated("1"),
+                order_id: OrderId::numbered(1),
             },
             "fetch_trades",
         ),
@@ -428,8 +428,8 @@ fn portfolio(rng: &mut ChaCha8Rng) -> Result<(), String> {
         return err("a release did not lower the reservation by its amount");
     }
     let trade = |price: Decimal, fee: Decimal, fee_asset: &Asset, symbol: &Symbol| Trade {
-        trade_id: TradeId::generated("probe"),
-        order_id: OrderId::generated("probe"),
+        trade_id: TradeId::numbered(u64::MAX >> 1),
+        order_id: OrderId::numbered(u64::MAX >> 1),
         symbol: symbol.clone(),
         side: Side::Buy,
         price,

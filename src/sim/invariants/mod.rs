@@ -589,7 +589,7 @@ impl Invariants {
             };
             let id = track.id.clone();
             track.orders += 1;
-            track.order_ids.push(o.order_id.clone());
+            track.order_ids.push(o.order_id);
             if o.client_order_id.as_str().is_empty() {
                 return Some(self.violation(
                     "ids_present",
@@ -610,7 +610,7 @@ impl Invariants {
                     ),
                 ));
             }
-            self.by_order.insert(o.order_id.clone(), i);
+            self.by_order.insert(o.order_id, i);
         }
         // An intent never has two live orders (open orders are few: resting GTCs).
         let mut open: Vec<usize> = venue

@@ -51,7 +51,7 @@ impl Requests {
                 sent_ms: now,
                 backs_off,
                 trades_of: match &cmd.action {
-                    Action::FetchTrades { order_id, .. } => Some(order_id.clone()),
+                    Action::FetchTrades { order_id, .. } => Some(*order_id),
                     _ => None,
                 },
             },
