@@ -13,7 +13,7 @@ use crate::output::Output;
 use crate::progress::Reporter;
 
 /// Counts what it is given and passes it on (to an output, or nowhere).
-struct Counter(u64, Option<Output>);
+pub(crate) struct Counter(pub u64, pub Option<Output>);
 
 impl Write for Counter {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -33,7 +33,7 @@ impl Write for Counter {
 }
 
 /// Peak resident memory of this process, from the kernel (Linux); `None` elsewhere.
-fn peak_rss_kib() -> Option<u64> {
+pub(crate) fn peak_rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     line.split_whitespace().nth(1)?.parse().ok()
@@ -109,16 +109,7 @@ pub fn main(intents: u64, check: bool, audit: Option<&Path>, sync: SyncPolicy) -
     );
     say!("time      {secs:.2} s (sim time {} ms)", r.end_ms);
     say!("intents   {:.0}/s", per(r.intents));
-    say!(
-        "events    {} simulator steps, {:.0}/s",
-        r.steps,
-        per(r.steps)
-    );
-    say!(
-        "checks    {} invariant checks, {:.0}/s",
-        r.checks,
-        per(r.checks)
-    );
+    steps_and_checks(&mut summary, &r, secs);
     say!(
         "audit     {} lines, {} bytes, {:.1} MB/s, {:.0} lines/s",
         r.audit_lines,
@@ -138,6 +129,39 @@ pub fn main(intents: u64, check: bool, audit: Option<&Path>, sync: SyncPolicy) -
                 SyncPolicy::Never => "not synced (--sync none)".to_string(),
             }
         );
+    }
+    finish(summary, &r, check, to_stdout)
+}
+
+/// The simulator's steps and checks, and their rates, as workload summaries give them.
+pub(crate) fn steps_and_checks(summary: &mut String, r: &order_router::sim::Report, secs: f64) {
+    let per = |n: u64| n as f64 / secs;
+    let _ = writeln!(
+        summary,
+        "events    {} simulator steps, {:.0}/s",
+        r.steps,
+        per(r.steps)
+    );
+    let _ = writeln!(
+        summary,
+        "checks    {} invariant checks, {:.0}/s",
+        r.checks,
+        per(r.checks)
+    );
+}
+
+/// The end every workload summary shares (`bench`, `replay`): peak memory, final states and
+/// the verdict; printed to standard output, or to standard error when the log goes there.
+pub(crate) fn finish(
+    mut summary: String,
+    r: &order_router::sim::Report,
+    check: bool,
+    to_stdout: bool,
+) -> ExitCode {
+    macro_rules! say {
+        ($($t:tt)*) => {{
+            let _ = writeln!(summary, $($t)*);
+        }};
     }
     match peak_rss_kib() {
         Some(k) => say!("memory    peak {:.1} MiB resident", k as f64 / 1024.0),

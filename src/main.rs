@@ -17,6 +17,7 @@ mod recover;
 mod report_cmd;
 mod run;
 mod serve_venue;
+mod tape_cmd;
 
 /// Deterministic order execution for crypto spot bots, and the harness that proves it safe.
 #[derive(Parser)]
@@ -149,6 +150,54 @@ enum Command {
         /// With --recovery: intents in flight at the restart.
         #[arg(long, default_value_t = 1_000, requires = "recovery")]
         open: u64,
+    },
+    /// Grow a trade tape of many hours from a short trade recording (a seeded block
+    /// bootstrap of its spacing, quantities and tick moves), for `replay`.
+    Tape {
+        /// The recorded trades (CSV with a time, price and qty or amount column).
+        #[arg(value_name = "RECORDED.csv")]
+        from: PathBuf,
+        /// Hours of market time to grow (at most a week).
+        #[arg(long, default_value_t = 24)]
+        hours: u64,
+        /// Seed of the resampling: the same seed, the same tape.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// Where the tape goes (CSV; `-` for standard output).
+        #[arg(long, value_name = "OUT.csv")]
+        out: PathBuf,
+    },
+    /// Replay a market tape of any length (trades, quotes or klines CSV) with the router in
+    /// the loop: one intent every --every-ms of market time at the tape's price, the light
+    /// fault mix, every invariant checked; the tape is streamed, so memory stays flat.
+    Replay {
+        /// The tape (e.g. from `order-router tape`, or a recorded file).
+        #[arg(value_name = "TAPE.csv")]
+        tape: PathBuf,
+        /// The market the tape is.
+        #[arg(long, default_value = "BTC/USDT", value_name = "BASE/QUOTE")]
+        symbol: String,
+        /// Market milliseconds between intents.
+        #[arg(long, default_value_t = 1_000)]
+        every_ms: u64,
+        /// The market's price grid (default: Binance BTC/USDT's, 0.01).
+        #[arg(long)]
+        tick_size: Option<rust_decimal::Decimal>,
+        /// The market's quantity grid (default 0.00001).
+        #[arg(long)]
+        step_size: Option<rust_decimal::Decimal>,
+        /// The market's minimum notional (default 5); intents are 2 to 20 times it.
+        #[arg(long)]
+        min_notional: Option<rust_decimal::Decimal>,
+        /// Seed of the faults and of the intents' sides and sizes.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Switch invariant checking off, to see what it costs.
+        #[arg(long)]
+        no_check: bool,
+        /// Stream the audit log to this file.
+        #[arg(long, value_name = "OUT.jsonl")]
+        audit: Option<PathBuf>,
     },
     /// Route intents (JSON lines) to a Binance-compatible venue with the durable journal;
     /// resume from the journal after a stop or crash (docs/live.md). Keys come from
@@ -356,6 +405,33 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Tape {
+            from,
+            hours,
+            seed,
+            out,
+        } => tape_cmd::grow(&from, hours, seed, &out),
+        Command::Replay {
+            tape,
+            symbol,
+            every_ms,
+            tick_size,
+            step_size,
+            min_notional,
+            seed,
+            no_check,
+            audit,
+        } => tape_cmd::replay(tape_cmd::ReplayArgs {
+            tape: &tape,
+            symbol: &symbol,
+            every_ms,
+            tick_size,
+            step_size,
+            min_notional,
+            seed,
+            check: !no_check,
+            audit: audit.as_deref(),
+        }),
         Command::Fuzz {
             seeds,
             jobs,

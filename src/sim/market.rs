@@ -73,68 +73,134 @@ pub fn load(path: &Path) -> Result<Vec<Tick>, ScenarioError> {
     parse(&file, &bytes)
 }
 
+/// The whole path of a market file in memory, unchanged prices dropped.
 pub fn parse(file: &str, bytes: &[u8]) -> Result<Vec<Tick>, ScenarioError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        let line = bytes[..e.valid_up_to()]
-            .iter()
-            .filter(|&&b| b == b'\n')
-            .count()
-            + 1;
-        err(file, line, "file", "not valid UTF-8")
-    })?;
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .filter(|(_, l)| !l.trim().is_empty());
-    let Some((first_no, first)) = lines.next() else {
-        return Err(err(file, 1, "header", "the file is empty"));
-    };
-    let cells = |l: &str| {
-        l.split(',')
-            .map(|c| c.trim().to_string())
-            .collect::<Vec<_>>()
-    };
-    let first_cells = cells(first);
-    // A headerless Binance kline file starts with a number: open_time, ..., close at 4.
-    let headerless = first_cells
-        .first()
-        .is_some_and(|c| c.parse::<u64>().is_ok());
-    let layout = if headerless {
-        if first_cells.len() < 5 {
-            return Err(err(
-                file,
-                first_no + 1,
-                "columns",
-                "a kline row needs at least 5 columns",
-            ));
-        }
-        Layout::Price { time: 0, price: 4 }
-    } else {
-        let header: Vec<String> = first_cells.iter().map(|c| c.to_ascii_lowercase()).collect();
-        layout(&header).ok_or_else(|| {
-            err(
-                file,
-                first_no + 1,
-                "header",
-                "expected a time column (timestamp, time_ms, open_time) and price, close, or bid_price and ask_price",
-            )
-        })?
-    };
-    let rows = if headerless {
-        Box::new(std::iter::once((first_no, first)).chain(lines))
-            as Box<dyn Iterator<Item = (usize, &str)>>
-    } else {
-        Box::new(lines)
-    };
     let mut ticks: Vec<Tick> = Vec::new();
-    let mut start: Option<u64> = None;
-    let mut last_ts = 0u64;
-    for (no, l) in rows {
-        let line = no + 1;
-        let c = cells(l);
+    for r in Records::new(file, bytes)? {
+        let r = r?;
+        let tick = r.tick;
+        if ticks
+            .last()
+            .is_none_or(|p| p.mid != tick.mid || p.spread_bps != tick.spread_bps)
+        {
+            ticks.push(tick);
+        }
+    }
+    if ticks.is_empty() {
+        return Err(err(file, 1, "file", "no price records"));
+    }
+    Ok(ticks)
+}
+
+/// One record of a market file as read, before unchanged prices are dropped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record {
+    pub tick: Tick,
+    /// The file's own time of the record (milliseconds).
+    pub ts: TimeMs,
+    /// The traded quantity of a trade record; `None` for quotes and klines, or when absent.
+    pub qty: Option<Decimal>,
+    /// 1-based line number in the file.
+    pub line: usize,
+}
+
+/// A market file read one record at a time, in constant memory: a day of trades streams
+/// through the simulator without being held. Each record is validated as it is read; the
+/// first error names file, line and field and ends the stream.
+pub struct Records<R> {
+    file: String,
+    input: R,
+    layout: Layout,
+    qty: Option<usize>,
+    /// A headerless kline file's first line, read to detect the layout, still to be used.
+    first: Option<(usize, String)>,
+    line_no: usize,
+    buf: Vec<u8>,
+    cells: Vec<std::ops::Range<usize>>,
+    start: Option<u64>,
+    last_ts: u64,
+    done: bool,
+}
+
+impl<R: std::io::BufRead> Records<R> {
+    /// Reads the header (or, for headerless klines, the first record) and the layout.
+    pub fn new(file: &str, mut input: R) -> Result<Self, ScenarioError> {
+        let mut line_no = 0;
+        let mut buf = Vec::new();
+        let first = loop {
+            buf.clear();
+            let n = input
+                .read_until(b'\n', &mut buf)
+                .map_err(|e| err(file, line_no + 1, "file", format!("cannot read: {e}")))?;
+            if n == 0 {
+                return Err(err(file, 1, "header", "the file is empty"));
+            }
+            line_no += 1;
+            let text = std::str::from_utf8(&buf)
+                .map_err(|_| err(file, line_no, "file", "not valid UTF-8"))?;
+            if !text.trim().is_empty() {
+                break text.trim_end_matches(['\n', '\r']).to_string();
+            }
+        };
+        let first_cells: Vec<&str> = first.split(',').map(str::trim).collect();
+        // A headerless Binance kline file starts with a number: open_time, ..., close at 4.
+        let headerless = first_cells
+            .first()
+            .is_some_and(|c| c.parse::<u64>().is_ok());
+        let (layout, qty) = if headerless {
+            if first_cells.len() < 5 {
+                return Err(err(
+                    file,
+                    line_no,
+                    "columns",
+                    "a kline row needs at least 5 columns",
+                ));
+            }
+            (Layout::Price { time: 0, price: 4 }, None)
+        } else {
+            let header: Vec<String> = first_cells.iter().map(|c| c.to_ascii_lowercase()).collect();
+            let layout = layout(&header).ok_or_else(|| {
+                err(
+                    file,
+                    line_no,
+                    "header",
+                    "expected a time column (timestamp, time_ms, open_time) and price, close, or bid_price and ask_price",
+                )
+            })?;
+            let qty = match layout {
+                Layout::Price { .. } => find(&header, &["qty", "amount", "quantity"]),
+                Layout::Quotes { .. } => None,
+            };
+            (layout, qty)
+        };
+        Ok(Records {
+            file: file.to_string(),
+            input,
+            layout,
+            qty,
+            first: headerless.then_some((line_no, first)),
+            line_no,
+            buf,
+            cells: Vec::new(),
+            start: None,
+            last_ts: 0,
+            done: false,
+        })
+    }
+
+    fn record(&mut self, line: usize, text: &str) -> Result<Record, ScenarioError> {
+        let file = self.file.as_str();
+        self.cells.clear();
+        let mut at = 0;
+        for c in text.split(',') {
+            self.cells.push(at..at + c.len());
+            at += c.len() + 1;
+        }
+        let cells = &self.cells;
         let get = |i: usize, name: &str| -> Result<&str, ScenarioError> {
-            c.get(i)
-                .map(String::as_str)
+            cells
+                .get(i)
+                .map(|r| text[r.clone()].trim())
                 .ok_or_else(|| err(file, line, name, "missing column"))
         };
         let dec = |i: usize, name: &str| -> Result<Decimal, ScenarioError> {
@@ -149,7 +215,7 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Vec<Tick>, ScenarioError> {
                 )),
             }
         };
-        let (time_i, mid, spread) = match layout {
+        let (time_i, mid, spread) = match self.layout {
             Layout::Price { time, price } => (time, dec(price, "price")?, None),
             Layout::Quotes { time, bid, ask } => {
                 let (b, a) = (dec(bid, "bid_price")?, dec(ask, "ask_price")?);
@@ -166,6 +232,10 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Vec<Tick>, ScenarioError> {
                 (time, mid, Some(spread.round_dp(4)))
             }
         };
+        let qty = match self.qty {
+            Some(i) => Some(dec(i, "qty")?),
+            None => None,
+        };
         let raw = get(time_i, "time")?;
         let mut ts: u64 = raw.parse().map_err(|_| {
             err(
@@ -178,32 +248,73 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Vec<Tick>, ScenarioError> {
         if ts > 100_000_000_000_000 {
             ts /= 1000; // microseconds, as in Binance's newer files
         }
-        if ts < last_ts {
+        if ts < self.last_ts {
             return Err(err(
                 file,
                 line,
                 "time",
-                format!("{ts} goes back before {last_ts}"),
+                format!("{ts} goes back before {}", self.last_ts),
             ));
         }
-        last_ts = ts;
-        let t0 = *start.get_or_insert(ts);
-        let tick = Tick {
-            t_ms: ts - t0,
-            mid,
-            spread_bps: spread,
-        };
-        if ticks
-            .last()
-            .is_none_or(|p| p.mid != tick.mid || p.spread_bps != tick.spread_bps)
-        {
-            ticks.push(tick);
+        self.last_ts = ts;
+        let t0 = *self.start.get_or_insert(ts);
+        Ok(Record {
+            tick: Tick {
+                t_ms: ts - t0,
+                mid,
+                spread_bps: spread,
+            },
+            ts,
+            qty,
+            line,
+        })
+    }
+}
+
+impl<R: std::io::BufRead> Iterator for Records<R> {
+    type Item = Result<Record, ScenarioError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
         }
+        let r = if let Some((line, text)) = self.first.take() {
+            self.record(line, &text)
+        } else {
+            loop {
+                self.buf.clear();
+                match self.input.read_until(b'\n', &mut self.buf) {
+                    Ok(0) => {
+                        self.done = true;
+                        return None;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        break Err(err(
+                            &self.file,
+                            self.line_no + 1,
+                            "file",
+                            format!("cannot read: {e}"),
+                        ))
+                    }
+                }
+                self.line_no += 1;
+                let line = self.line_no;
+                let buf = std::mem::take(&mut self.buf);
+                let r = match std::str::from_utf8(&buf) {
+                    Err(_) => Some(Err(err(&self.file, line, "file", "not valid UTF-8"))),
+                    Ok(t) if t.trim().is_empty() => None,
+                    Ok(t) => Some(self.record(line, t.trim_end_matches(['\n', '\r']))),
+                };
+                self.buf = buf;
+                if let Some(r) = r {
+                    break r;
+                }
+            }
+        };
+        self.done = r.is_err();
+        Some(r)
     }
-    if ticks.is_empty() {
-        return Err(err(file, 1, "file", "no price records"));
-    }
-    Ok(ticks)
 }
 
 impl Scenario {

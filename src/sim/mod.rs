@@ -8,6 +8,7 @@ pub mod invariants;
 pub mod market;
 pub mod queue;
 pub mod scenario;
+pub mod tape;
 pub mod workload;
 pub mod world;
 

@@ -60,6 +60,11 @@ pub fn scenario() -> Scenario {
         venue.markets.insert(s.clone(), rules);
         router.markets.insert(s.clone(), rules);
     }
+    with_light_mix(router, venue)
+}
+
+/// A scenario of these settings with the workload's light fault mix and no rows.
+pub(crate) fn with_light_mix(router: RouterConfig, venue: VenueConfig) -> Scenario {
     Scenario {
         router,
         venue,
@@ -133,30 +138,14 @@ pub fn rows(intents: u64) -> impl Iterator<Item = Row> {
             .round_dp(steps[i])
             .max(Decimal::new(1, steps[i]));
         let id = IntentId::new(&format!("w{n}")).ok()?;
-        let intent = Intent::new(id, t, symbols[i].clone(), side, qty, mids[i]).ok()?;
-        let spec = Spec {
-            symbol: symbols[i].clone(),
-            side,
-            qty: qty.normalize(),
-            ref_price: mids[i].normalize(),
-        };
         n += 1;
-        pending.push(Row {
-            line: 0,
-            t_ms: t,
-            kind: RowKind::Intent {
-                intent,
-                spec,
-                deliveries: 1,
-                gap_ms: 0,
-            },
-        });
+        pending.push(intent_row(id, t, &symbols[i], side, qty, mids[i])?);
         pending.reverse();
         pending.pop()
     }))
 }
 
-fn balance(asset: &Asset, amount: Decimal) -> Row {
+pub(crate) fn balance(asset: &Asset, amount: Decimal) -> Row {
     Row {
         line: 0,
         t_ms: 0,
@@ -165,6 +154,34 @@ fn balance(asset: &Asset, amount: Decimal) -> Row {
             amount,
         },
     }
+}
+
+/// A row delivering one intent once, at `t`.
+pub(crate) fn intent_row(
+    id: IntentId,
+    t: u64,
+    symbol: &Symbol,
+    side: Side,
+    qty: Decimal,
+    ref_price: Decimal,
+) -> Option<Row> {
+    let intent = Intent::new(id, t, symbol.clone(), side, qty, ref_price).ok()?;
+    let spec = Spec {
+        symbol: symbol.clone(),
+        side,
+        qty: qty.normalize(),
+        ref_price: ref_price.normalize(),
+    };
+    Some(Row {
+        line: 0,
+        t_ms: t,
+        kind: RowKind::Intent {
+            intent,
+            spec,
+            deliveries: 1,
+            gap_ms: 0,
+        },
+    })
 }
 
 fn price(t: u64, symbol: &Symbol, mid: Decimal) -> Row {

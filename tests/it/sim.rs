@@ -401,3 +401,131 @@ fn json_summaries_are_single_objects_for_scripts() {
         .unwrap()
         .contains("--mutant no-slippage-cap-on-retry"));
 }
+
+/// A summary line's numbers, by its label (`tape`, `intents`, ...).
+fn summary_numbers(out: &str, label: &str) -> Vec<u64> {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(label))
+        .unwrap_or_else(|| panic!("no {label} line in {out}"));
+    // After the file name, if the line names one.
+    let line = line.rsplit_once(".csv").map_or(line, |(_, rest)| rest);
+    line.split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect()
+}
+
+#[test]
+fn an_hour_grown_from_the_recorded_tape_replays_with_the_router_in_the_loop() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let tape = tmp.path().join("hour.csv");
+    let tape_s = tape.to_string_lossy().to_string();
+    let (code, out, err) = cli(&[
+        "tape", TRADES, "--hours", "1", "--seed", "3", "--out", &tape_s,
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let text = std::fs::read_to_string(&tape).expect("the tape");
+    let trades = text.lines().count() as u64 - 1;
+    assert_eq!(summary_numbers(&out, "tape")[0], trades, "{out}");
+    // About 43 trades a second, as recorded.
+    assert!((100_000..200_000).contains(&trades), "{trades}");
+    // The same seed writes the same tape.
+    let again = tmp.path().join("again.csv");
+    let (code, _, _) = cli(&[
+        "tape",
+        TRADES,
+        "--hours",
+        "1",
+        "--seed",
+        "3",
+        "--out",
+        &again.to_string_lossy(),
+    ]);
+    assert_eq!(code, Some(0));
+    assert_eq!(std::fs::read(&again).unwrap(), text.as_bytes());
+
+    let audit = tmp.path().join("audit.jsonl");
+    let (code, out, err) = cli(&[
+        "replay",
+        &tape_s,
+        "--every-ms",
+        "2000",
+        "--audit",
+        &audit.to_string_lossy(),
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("invariants all held"), "{out}");
+    // Every record was read; one intent every two seconds of the hour.
+    assert_eq!(summary_numbers(&out, "tape")[0], trades, "{out}");
+    let intents = summary_numbers(&out, "intents")[0];
+    assert!((1_790..=1_800).contains(&intents), "{out}");
+    let log = std::fs::read_to_string(&audit).expect("the audit log");
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.contains(r#""state":"NEW""#))
+            .count() as u64,
+        intents
+    );
+    let (code, out, _) = cli(&["check-audit", &audit.to_string_lossy()]);
+    assert_eq!(code, Some(0), "{out}");
+
+    // Another market's tape, on its own grid.
+    let (code, out, err) = cli(&[
+        "replay",
+        "../shared/data/market/xrpeth_trades_20191011.csv",
+        "--symbol",
+        "XRP/ETH",
+        "--tick-size",
+        "0.00000001",
+        "--step-size",
+        "1",
+        "--min-notional",
+        "0.01",
+        "--every-ms",
+        "60000",
+    ]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert_eq!(summary_numbers(&out, "tape")[0], 12_477, "{out}");
+}
+
+#[test]
+fn a_bad_tape_or_setting_is_refused_and_leaves_no_audit() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let tape = tmp.path().join("bad.csv");
+    let mut text = String::from("time_ms,price,qty\n");
+    for i in 0..1000 {
+        text.push_str(&format!("{},{},1\n", 1000 + i * 10, 50_000 + i % 7));
+    }
+    text.push_str("99999,oops,1\n");
+    std::fs::write(&tape, text).unwrap();
+    let audit = tmp.path().join("audit.jsonl");
+    let (code, out, err) = cli(&[
+        "replay",
+        &tape.to_string_lossy(),
+        "--audit",
+        &audit.to_string_lossy(),
+    ]);
+    assert_eq!(code, Some(2), "{out}{err}");
+    assert!(err.contains("bad.csv:1002: price:"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(!audit.exists(), "nothing half-done is written");
+    for (args, field) in [
+        (vec!["replay", TRADES, "--every-ms", "0"], "--every-ms"),
+        (vec!["replay", TRADES, "--symbol", "BTCUSDT"], "--symbol"),
+        (vec!["replay", TRADES, "--tick-size", "0"], "--tick-size"),
+        (vec!["replay", "none-such.csv"], "none-such.csv"),
+        (
+            vec!["tape", TRADES, "--hours", "0", "--out", "x.csv"],
+            "--hours",
+        ),
+        (
+            vec!["tape", QUOTES, "--out", "-"],
+            "needs a quantity column",
+        ),
+    ] {
+        let (code, _, err) = cli(&args);
+        assert_eq!(code, Some(2), "{args:?}");
+        assert!(err.contains(field), "{args:?}: {err}");
+    }
+    assert!(!Path::new("x.csv").exists());
+}
