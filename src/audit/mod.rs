@@ -9,6 +9,7 @@ mod check;
 mod line;
 mod parse;
 pub(crate) mod read;
+mod scan;
 
 pub use check::{Checker, LineView, Policy, Problem, ProblemKind};
 pub(crate) use line::digits_u64;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer};
-use serde_json::{Map, Number, Value};
+use serde_json::{Map, Value};
 
 use super::line::{AuditLine, Detail};
 use super::read::{opt_dec, opt_str, opt_u32, req_u64, ReadError};
@@ -53,7 +53,7 @@ pub fn parse_audit_line(n: usize, raw: &[u8]) -> Result<AuditLine, ReadError> {
     // and so does one that is not UTF-8 throughout, ignored fields included.
     if !raw.contains(&b'\\') {
         if let Ok(text) = std::str::from_utf8(raw) {
-            if let Ok(fast) = serde_json::from_str::<Fast<'_>>(text) {
+            if let Some(fast) = Fast::read(text) {
                 if let Ok(line) = build(&FastFields { line: &fast, n }) {
                     return Ok(line);
                 }
@@ -299,7 +299,7 @@ impl Get for Fields<'_> {
 
 /// A line as the router writes it, borrowed from the input: every field any line can have.
 /// Both readers (this exact one for recovery, and the checker's) take lines through it.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 pub(crate) struct Fast<'a> {
     pub(crate) seq: u64,
     pub(crate) t_ms: u64,
@@ -314,47 +314,47 @@ pub(crate) struct Fast<'a> {
     #[serde(borrow, default)]
     pub(crate) side: Option<&'a str>,
     #[serde(borrow, default)]
-    reason: Option<&'a str>,
+    pub(super) reason: Option<&'a str>,
     #[serde(borrow, default)]
-    detail: Option<&'a str>,
+    pub(super) detail: Option<&'a str>,
     #[serde(borrow, default)]
-    asset: Option<&'a str>,
+    pub(super) asset: Option<&'a str>,
     #[serde(borrow, default)]
     pub(crate) client_order_id: Option<&'a str>,
     #[serde(borrow, default)]
-    tif: Option<&'a str>,
+    pub(super) tif: Option<&'a str>,
     #[serde(borrow, default)]
-    order_id: Option<&'a str>,
+    pub(super) order_id: Option<&'a str>,
     #[serde(borrow, default)]
-    error: Option<&'a str>,
+    pub(super) error: Option<&'a str>,
     #[serde(borrow, default)]
-    msg: Option<&'a str>,
+    pub(super) msg: Option<&'a str>,
     #[serde(borrow, default)]
     pub(crate) cause: Option<&'a str>,
-    #[serde(default)]
-    pub(crate) qty: Option<Number>,
-    #[serde(default)]
-    ref_price: Option<Number>,
-    #[serde(default)]
-    pub(crate) reserved_qty: Option<Number>,
-    #[serde(default)]
-    pub(crate) reserved_price: Option<Number>,
-    #[serde(default)]
-    amount: Option<Number>,
-    #[serde(default)]
-    pub(crate) limit_price: Option<Number>,
-    #[serde(default)]
-    pub(crate) filled_qty: Option<Number>,
-    #[serde(default)]
-    avg_price: Option<Number>,
-    #[serde(default)]
-    remaining_qty: Option<Number>,
-    #[serde(default)]
-    released: Option<Number>,
-    #[serde(default)]
-    fee: Option<Number>,
-    #[serde(default)]
-    market_price: Option<Number>,
+    #[serde(borrow, default)]
+    pub(crate) qty: Option<Num<'a>>,
+    #[serde(borrow, default)]
+    pub(super) ref_price: Option<Num<'a>>,
+    #[serde(borrow, default)]
+    pub(crate) reserved_qty: Option<Num<'a>>,
+    #[serde(borrow, default)]
+    pub(crate) reserved_price: Option<Num<'a>>,
+    #[serde(borrow, default)]
+    pub(super) amount: Option<Num<'a>>,
+    #[serde(borrow, default)]
+    pub(crate) limit_price: Option<Num<'a>>,
+    #[serde(borrow, default)]
+    pub(crate) filled_qty: Option<Num<'a>>,
+    #[serde(borrow, default)]
+    pub(super) avg_price: Option<Num<'a>>,
+    #[serde(borrow, default)]
+    pub(super) remaining_qty: Option<Num<'a>>,
+    #[serde(borrow, default)]
+    pub(super) released: Option<Num<'a>>,
+    #[serde(borrow, default)]
+    pub(super) fee: Option<Num<'a>>,
+    #[serde(borrow, default)]
+    pub(super) market_price: Option<Num<'a>>,
     #[serde(default)]
     pub(crate) backoff_ms: Option<u64>,
     #[serde(default)]
@@ -364,24 +364,55 @@ pub(crate) struct Fast<'a> {
     #[serde(default)]
     pub(crate) attempts: Option<u32>,
     #[serde(default)]
-    fills_count: Option<u32>,
+    pub(super) fills_count: Option<u32>,
     /// Present (even as `null`) or not: the exact reader tells the two apart.
     #[serde(default, deserialize_with = "present")]
-    code: Option<Value>,
+    pub(super) code: Option<Value>,
     #[serde(borrow, default)]
-    booked: Option<BTreeMap<&'a str, Number>>,
+    pub(super) booked: Option<BTreeMap<&'a str, Num<'a>>>,
+}
+
+impl<'a> Fast<'a> {
+    /// The scanner for the router's own lines, else the general JSON reader.
+    pub(crate) fn read(text: &'a str) -> Option<Fast<'a>> {
+        super::scan::scan(text).or_else(|| serde_json::from_str(text).ok())
+    }
 }
 
 fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Value>, D::Error> {
     Value::deserialize(d).map(Some)
 }
 
-/// The exact reader's reading of a number: its digits as written.
-pub(crate) fn number(n: &Number) -> Option<Decimal> {
-    let text = n.to_string();
-    Decimal::from_str(&text)
-        .or_else(|_| Decimal::from_scientific(&text))
-        .ok()
+/// A number as written, borrowed from the line (no allocation): read into a decimal only
+/// when a field is asked for.
+#[derive(Clone, Copy)]
+pub(crate) struct Num<'a>(&'a str);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Num<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let raw = <&'de serde_json::value::RawValue>::deserialize(d)?;
+        let text = raw.get();
+        // Only a JSON number (a string, object or `true` is the exact reader's to refuse).
+        if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+            Ok(Num(text))
+        } else {
+            Err(serde::de::Error::custom("expected a number"))
+        }
+    }
+}
+
+impl<'a> Num<'a> {
+    /// Digits the scanner has checked against JSON's number grammar.
+    pub(super) fn of(text: &'a str) -> Self {
+        Num(text)
+    }
+
+    /// The digits as the exact reader reads them: plain, else scientific.
+    pub(crate) fn dec(self) -> Option<Decimal> {
+        Decimal::from_str(self.0)
+            .or_else(|_| Decimal::from_scientific(self.0))
+            .ok()
+    }
 }
 
 struct FastFields<'a, 'b> {
@@ -434,7 +465,7 @@ impl Get for FastFields<'_, '_> {
         };
         match n {
             None => Ok(None),
-            Some(n) => number(n).map(Some).ok_or_else(|| self.missing(field)),
+            Some(n) => n.dec().map(Some).ok_or_else(|| self.missing(field)),
         }
     }
 
@@ -476,10 +507,7 @@ impl Get for FastFields<'_, '_> {
         };
         let mut out = Vec::with_capacity(moves.len());
         for (asset, n) in moves {
-            let delta = n
-                .to_string()
-                .parse::<Decimal>()
-                .map_err(|_| self.missing("booked"))?;
+            let delta = n.0.parse::<Decimal>().map_err(|_| self.missing("booked"))?;
             out.push((self.asset("booked", asset)?, delta));
         }
         Ok(out.into_boxed_slice())
@@ -529,6 +557,16 @@ mod tests {
             assert!(fast.is_ok(), "{}: {fast:?}", String::from_utf8_lossy(l));
             assert_eq!(fast.ok(), parse_exact(1, l).ok());
             let text = std::str::from_utf8(l).unwrap();
+            // The scanner reads each of the router's lines itself, the same way.
+            let scanned = super::super::scan::scan(text).expect("the scanner reads it");
+            assert_eq!(
+                build(&FastFields {
+                    line: &scanned,
+                    n: 1
+                })
+                .ok(),
+                parse_exact(1, l).ok()
+            );
             assert!(super::super::read::reads_borrowed(text), "{text}");
             let record = super::super::read::parse_line(1, text);
             assert!(record.is_ok());
@@ -569,6 +607,17 @@ mod tests {
             let fast = parse_audit_line(1, &l);
             let exact = parse_exact(1, &l);
             prop_assert_eq!(fast, exact);
+            // Whatever the scanner accepts, serde's borrowing reader accepts and reads the same.
+            if let Some(scanned) = std::str::from_utf8(&l).ok().and_then(super::super::scan::scan) {
+                let general = serde_json::from_slice::<Fast<'_>>(&l);
+                prop_assert!(general.is_ok(), "{}", String::from_utf8_lossy(&l));
+                if let Ok(general) = general {
+                    prop_assert_eq!(
+                        build(&FastFields { line: &scanned, n: 1 }),
+                        build(&FastFields { line: &general, n: 1 })
+                    );
+                }
+            }
             // The checker's reader too.
             if let Ok(text) = std::str::from_utf8(&l) {
                 prop_assert_eq!(

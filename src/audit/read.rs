@@ -169,7 +169,7 @@ pub(crate) fn parse_line(line: usize, text: &str) -> Result<Record, ReadError> {
     // Lines without escapes or nulls (every line this router writes) are read borrowing from
     // the text; anything else, and every error, by the exact reader over a JSON value.
     if !text.contains('\\') && !text.contains("null") {
-        if let Ok(fast) = serde_json::from_str::<Fast<'_>>(text) {
+        if let Some(fast) = Fast::read(text) {
             if let Ok(r) = record(&fast, line) {
                 return Ok(r);
             }
@@ -183,7 +183,7 @@ pub(crate) fn parse_line(line: usize, text: &str) -> Result<Record, ReadError> {
 pub(crate) fn reads_borrowed(text: &str) -> bool {
     !text.contains('\\')
         && !text.contains("null")
-        && serde_json::from_str::<Fast<'_>>(text).is_ok_and(|b| record(&b, 1).is_ok())
+        && Fast::read(text).is_some_and(|b| record(&b, 1).is_ok())
 }
 
 pub(crate) fn parse_line_exact(line: usize, text: &str) -> Result<Record, ReadError> {
@@ -260,9 +260,7 @@ impl Source for Fast<'_> {
         };
         match n {
             None => Ok(None),
-            Some(n) => super::parse::number(n)
-                .map(Some)
-                .ok_or(ReadError::Missing { line, field }),
+            Some(n) => n.dec().map(Some).ok_or(ReadError::Missing { line, field }),
         }
     }
     fn req_u64(&self, line: usize, field: &'static str) -> Result<u64, ReadError> {

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use super::faults::KINDS;
 use super::gen::{generate, FaultMix};
 use super::invariants::{Violation, COVERAGE};
-use super::scenario::parse;
+use super::scenario::{parse, Scenario, ScenarioError};
 use super::world::{run, Report, RunOptions};
 use crate::router::{is_legal, Mutant, State};
 
@@ -75,9 +75,11 @@ pub struct Campaign {
 /// the two logs are compared here and dropped.
 pub fn run_seed(seed: u64, opts: &FuzzOptions) -> SeedRun {
     let csv = generate(seed, opts.intents, opts.mix);
-    let mut report = run_csv(&csv, seed, opts.mutant);
+    // Read once: the determinism check runs the same scenario again, not the parser again.
+    let scenario = parse("generated.csv", csv.as_bytes());
+    let mut report = run_parsed(&scenario, seed, opts.mutant);
     let divergence = opts.check_determinism.then(|| {
-        let again = run_csv(&csv, seed, opts.mutant);
+        let again = run_parsed(&scenario, seed, opts.mutant);
         first_difference(&report.audit, &again.audit)
     });
     report.audit = Vec::new();
@@ -90,7 +92,16 @@ pub fn run_seed(seed: u64, opts: &FuzzOptions) -> SeedRun {
 
 /// Replays scenario text with a seed (and maybe a deliberate bug).
 pub fn run_csv(csv: &str, seed: u64, mutant: Option<Mutant>) -> Report {
-    let scenario = match parse("generated.csv", csv.as_bytes()) {
+    run_parsed(&parse("generated.csv", csv.as_bytes()), seed, mutant)
+}
+
+/// [`run_csv`] of scenario text already read.
+fn run_parsed(
+    scenario: &Result<Scenario, ScenarioError>,
+    seed: u64,
+    mutant: Option<Mutant>,
+) -> Report {
+    let scenario = match scenario {
         Ok(s) => s,
         // A case that is not a scenario tests nothing: that is a failure, not a pass.
         Err(e) => {
@@ -121,7 +132,7 @@ pub fn run_csv(csv: &str, seed: u64, mutant: Option<Mutant>) -> Report {
     }
     #[cfg(not(feature = "mutants"))]
     let _ = mutant;
-    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(&scenario, &opts)));
+    let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run(scenario, &opts)));
     let mut report = match ran {
         Ok(r) => r,
         Err(p) => {

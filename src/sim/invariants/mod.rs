@@ -179,7 +179,8 @@ pub struct Invariants {
     by_intent: HashMap<IntentId, usize>,
     by_coid: HashMap<ClientOrderId, usize>,
     by_order: HashMap<OrderId, usize>,
-    /// Every client order id the venue ever held, as a 64-bit hash: a repeat is a second order.
+    /// The client order ids of intents in flight that the venue holds an order under, as
+    /// 64-bit hashes: a repeat is a second order.
     venue_coids: HashSet<u64>,
     /// Absolute indices (see [`SimExchange::order_count`]) of the next venue order and trade
     /// to look at.
@@ -692,6 +693,10 @@ impl Invariants {
         if let Some(mut t) = self.intents.get_mut(i).and_then(Option::take) {
             for c in t.coids.drain(..) {
                 self.by_coid.remove(&c);
+                // A venue order under a finished intent's client id fails `single_router`
+                // (the id is no longer known) before this set is asked: it need only hold the
+                // ids of intents in flight, so it does not grow with the run.
+                self.venue_coids.remove(&fnv1a64(c.as_str().as_bytes()));
             }
             for o in t.order_ids.drain(..) {
                 self.by_order.remove(&o);
