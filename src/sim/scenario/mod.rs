@@ -198,25 +198,13 @@ pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
 /// Parses a scenario from `bytes`; `file` only names it in errors. Never panics.
 pub fn parse(file: &str, bytes: &[u8]) -> Result<Scenario, ScenarioError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .comment(Some(b'#'))
-        .from_reader(bytes);
+    let mut reader = CsvRecords::new(bytes);
     let mut lines = LineCounter::new(bytes);
     let mut builder = Builder::new();
     let mut header_seen = false;
-    let mut record = csv::ByteRecord::new();
-    loop {
-        let more = reader.read_byte_record(&mut record).map_err(|e| {
-            let line = e.position().map(|p| lines.line_at(p.byte())).unwrap_or(0);
-            error(file, line, "columns", format!("unreadable CSV: {e}"))
-        })?;
-        if !more {
-            break;
-        }
-        let start = record.position().map(|p| p.byte()).unwrap_or(0);
-        let line = lines.line_at(start);
+    while let Some(start) = reader.next_record() {
+        let record = reader.fields();
+        let line = lines.line_at(start as u64);
         let at = At { file, line };
         if record.iter().all(|cell| cell.trim_ascii().is_empty()) {
             continue;
@@ -302,7 +290,97 @@ impl<'a> LineCounter<'a> {
     }
 }
 
-fn check_header(at: At<'_>, record: &csv::ByteRecord) -> Result<(), ScenarioError> {
+/// The CSV reader (RFC 4180 quoting, `#` comment lines, any number of fields), record by
+/// record over bytes in memory. Its state machine is built once per thread and reset for the
+/// next file: building it costs more than reading a generated scenario, and the fuzzer reads
+/// one per seed.
+struct CsvRecords<'a> {
+    core: csv_core::Reader,
+    input: &'a [u8],
+    at: usize,
+    out: Vec<u8>,
+    ends: Vec<usize>,
+    fields: usize,
+    done: bool,
+}
+
+impl<'a> CsvRecords<'a> {
+    fn new(input: &'a [u8]) -> Self {
+        let core = CSV_CORE
+            .with(|c| c.borrow_mut().take())
+            .unwrap_or_else(|| csv_core::ReaderBuilder::new().comment(Some(b'#')).build());
+        CsvRecords {
+            core,
+            input,
+            at: 0,
+            out: vec![0; 1024],
+            ends: vec![0; 16],
+            fields: 0,
+            done: false,
+        }
+    }
+
+    /// Reads the next record; returns the offset where reading it began (where the previous
+    /// one ended, before any blank or comment lines).
+    fn next_record(&mut self) -> Option<usize> {
+        let start = self.at;
+        let (mut out, mut ends) = (0, 0);
+        while !self.done {
+            let (res, read, wrote, ended) = self.core.read_record(
+                &self.input[self.at..],
+                &mut self.out[out..],
+                &mut self.ends[ends..],
+            );
+            // (Field ends count from the record's start: the reader keeps its place.)
+            self.at += read;
+            out += wrote;
+            ends += ended;
+
+            match res {
+                csv_core::ReadRecordResult::InputEmpty => {}
+                csv_core::ReadRecordResult::OutputFull => self.out.resize(self.out.len() * 2, 0),
+                csv_core::ReadRecordResult::OutputEndsFull => {
+                    self.ends.resize(self.ends.len() * 2, 0)
+                }
+                csv_core::ReadRecordResult::Record => {
+                    self.fields = ends;
+                    return Some(start);
+                }
+                csv_core::ReadRecordResult::End => self.done = true,
+            }
+        }
+        None
+    }
+
+    /// The fields of the record just read.
+    fn fields(&self) -> Vec<&[u8]> {
+        let mut from = 0;
+        self.ends[..self.fields]
+            .iter()
+            .map(|&end| {
+                let f = &self.out[from..end];
+                from = end;
+                f
+            })
+            .collect()
+    }
+}
+
+thread_local! {
+    /// The reader's state machine between files (see [`CsvRecords`]).
+    static CSV_CORE: std::cell::RefCell<Option<csv_core::Reader>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+impl Drop for CsvRecords<'_> {
+    fn drop(&mut self) {
+        let mut core = std::mem::take(&mut self.core);
+        core.reset();
+        CSV_CORE.with(|c| *c.borrow_mut() = Some(core));
+    }
+}
+
+fn check_header(at: At<'_>, record: &[&[u8]]) -> Result<(), ScenarioError> {
     let cells: Vec<String> = record
         .iter()
         .map(|c| String::from_utf8_lossy(c).trim().to_string())
