@@ -317,6 +317,29 @@ fn comments_and_blank_lines_keep_line_numbers() {
     assert_eq!(lines, vec![10, 13, 14]);
 }
 
+#[test]
+fn long_cells_and_many_columns_read_whole() {
+    // A cell longer than the reader's first buffer (empty params pieces are skipped), quoted
+    // over two lines; then a row of 40 columns (more than its first table of field ends).
+    let long = format!("{}\nid=long1;deliveries=2", ";".repeat(3000));
+    let head = format!(
+        "t_ms,action,symbol,side,qty,price,params\n0,balance,USDT,,100000,,\n\
+         0,price,BTC/USDT,,,50000,\n1,intent,BTC/USDT,buy,0.001,50000,\"{long}\"\n"
+    );
+    let s = parse("l.csv", head.as_bytes()).unwrap();
+    let RowKind::Intent {
+        intent, deliveries, ..
+    } = &s.rows[2].kind
+    else {
+        panic!("{:?}", s.rows[2]);
+    };
+    assert_eq!((intent.intent_id().as_str(), *deliveries), ("long1", 2));
+    assert_eq!(s.rows[2].line, 4);
+    let wide = format!("{head}{}\n", vec!["9"; 40].join(","));
+    let e = parse("l.csv", wide.as_bytes()).unwrap_err().to_string();
+    assert_eq!(e, "l.csv:6: columns: expected 7 columns, found 40");
+}
+
 /// Parses a header plus `body` (starting on line 2) and returns the error text.
 fn err_of(body: &str) -> String {
     let csv = format!("t_ms,action,symbol,side,qty,price,params\n{body}");
