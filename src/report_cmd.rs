@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use order_router::model::Symbol;
 use order_router::report::fold::Fold;
-use order_router::report::{render, Inputs};
+use order_router::report::{render_with, Inputs, MarketPath};
 use order_router::sim::{market, scenario};
 
 pub struct Args<'a> {
@@ -38,9 +38,11 @@ pub fn main(args: Args<'_>) -> ExitCode {
     };
     let mut ticks = None;
     if let Some(path) = args.market {
-        let t = match market::load(path) {
+        // Read twice, one record at a time (a day of trades is millions of them): once to count
+        // the price changes, once to keep what the page draws.
+        let t = match market_path(path, fold.t_max) {
             Ok(t) => t,
-            Err(e) => return bad(&e.to_string()),
+            Err(e) => return bad(&e),
         };
         let symbol = match args.market_symbol {
             Some(s) => match Symbol::parse(s) {
@@ -69,14 +71,15 @@ pub fn main(args: Args<'_>) -> ExitCode {
         ticks = Some((symbol, t));
     }
     let name = args.file.display().to_string();
-    let html = render(
+    let html = render_with(
         fold,
         Inputs {
             name: &name,
             audit: &[],
-            market: ticks.as_ref().map(|(s, t)| (s, t.as_slice())),
+            market: None,
             scenario: scenario.as_ref(),
         },
+        ticks.as_ref().map(|(s, t)| (s, t)),
     );
     let html = match html {
         Ok(h) => h,
@@ -101,4 +104,23 @@ pub fn main(args: Args<'_>) -> ExitCode {
         html.len().div_ceil(1024)
     );
     ExitCode::SUCCESS
+}
+
+/// The market file's path as the report draws it, in constant memory.
+fn market_path(path: &Path, until: order_router::model::TimeMs) -> Result<MarketPath, String> {
+    let file = path.display().to_string();
+    let open = || -> Result<market::Records<std::io::BufReader<std::fs::File>>, String> {
+        let f =
+            std::fs::File::open(path).map_err(|e| format!("{file}:0: file: cannot read: {e}"))?;
+        market::Records::new(&file, std::io::BufReader::with_capacity(1 << 16, f))
+            .map_err(|e| e.to_string())
+    };
+    let mut count = 0;
+    for t in market::changes(open()?) {
+        t.map_err(|e| e.to_string())?;
+        count += 1;
+    }
+    MarketPath::stream(count, market::changes(open()?), until)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("{file}:1: file: no price records"))
 }

@@ -235,7 +235,7 @@ pub fn price(fold: &Fold, symbol: u16, raw_path: &[(TimeMs, f64)]) -> String {
 }
 
 /// At most `BUCKETS * 2` points: each bucket's first and last price in time order.
-fn downsample(path: &[(TimeMs, f64)]) -> Vec<(TimeMs, f64)> {
+pub(crate) fn downsample(path: &[(TimeMs, f64)]) -> Vec<(TimeMs, f64)> {
     if path.len() <= BUCKETS * 2 {
         return path.to_vec();
     }

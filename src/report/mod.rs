@@ -45,6 +45,74 @@ pub struct Inputs<'a> {
     pub scenario: Option<&'a Scenario>,
 }
 
+/// A recorded market as the report uses it: its time span, at most `2 * BUCKETS` points of its
+/// path (each bucket's first and last), and its price at the run's end. Built from the whole
+/// path in memory ([`MarketPath::of`]), or from a file read twice, one record at a time
+/// ([`MarketPath::stream`]): the same path gives the same page either way.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MarketPath {
+    first_ms: TimeMs,
+    last_ms: TimeMs,
+    points: Vec<(TimeMs, f64)>,
+    /// The last price at or before the run's end (else the first).
+    end_price: f64,
+}
+
+impl MarketPath {
+    /// From the whole path; `until` is the run's last time.
+    pub fn of(ticks: &[Tick], until: TimeMs) -> Option<MarketPath> {
+        let count = ticks.len();
+        Self::stream(count, ticks.iter().map(|t| Ok::<_, ()>(*t)), until)
+            .ok()
+            .flatten()
+    }
+
+    /// From `count` ticks read in order (a first pass counted them), keeping only what the page
+    /// draws; `None` for an empty path.
+    pub fn stream<E>(
+        count: usize,
+        ticks: impl Iterator<Item = Result<Tick, E>>,
+        until: TimeMs,
+    ) -> Result<Option<MarketPath>, E> {
+        // The chunks of `charts::downsample`: the first and last tick of each.
+        let step = if count <= charts::BUCKETS * 2 {
+            1
+        } else {
+            count.div_ceil(charts::BUCKETS)
+        };
+        let mut path: Option<MarketPath> = None;
+        let mut last: Option<(TimeMs, f64)> = None;
+        let mut n = 0;
+        for t in ticks {
+            let t = t?;
+            let point = (t.t_ms, t.mid.to_f64().unwrap_or(0.0));
+            let p = path.get_or_insert(MarketPath {
+                first_ms: t.t_ms,
+                last_ms: t.t_ms,
+                points: Vec::with_capacity(charts::BUCKETS * 2 + 1),
+                end_price: point.1,
+            });
+            p.last_ms = t.t_ms;
+            if t.t_ms <= until {
+                p.end_price = point.1;
+            }
+            let at = n % step;
+            if step == 1 || at == 0 || at == step - 1 {
+                p.points.push(point);
+            }
+            last = Some(point);
+            n += 1;
+        }
+        // A last chunk cut short still ends with its last tick.
+        if let (Some(p), Some(l)) = (path.as_mut(), last) {
+            if step > 1 && n % step != 0 && (n - 1) % step != 0 {
+                p.points.push(l);
+            }
+        }
+        Ok(path)
+    }
+}
+
 /// The page for `inputs`.
 pub fn build(inputs: Inputs<'_>) -> Result<String, ReportError> {
     render(Fold::of(inputs.audit), inputs)
@@ -52,6 +120,25 @@ pub fn build(inputs: Inputs<'_>) -> Result<String, ReportError> {
 
 /// The page for a log already folded (streamed from a file, say); `inputs.audit` is unused.
 pub fn render(fold: Fold, inputs: Inputs<'_>) -> Result<String, ReportError> {
+    let until = fold.t_max;
+    let market = match inputs.market {
+        Some((symbol, ticks)) => Some((
+            symbol,
+            MarketPath::of(ticks, until)
+                .ok_or_else(|| ReportError::Market("the market file has no prices".into()))?,
+        )),
+        None => None,
+    };
+    render_with(fold, inputs, market.as_ref().map(|(s, p)| (*s, p)))
+}
+
+/// [`render`] with the market already reduced to what the page draws; `inputs.market` is
+/// unused.
+pub fn render_with(
+    fold: Fold,
+    inputs: Inputs<'_>,
+    market: Option<(&Symbol, &MarketPath)>,
+) -> Result<String, ReportError> {
     if fold.lines > 0 && fold.intents.is_empty() && fold.bad * 2 >= fold.lines.min(100) {
         return Err(ReportError::NotALog(
             fold.unreadable.first().cloned().unwrap_or_default(),
@@ -73,33 +160,29 @@ pub fn render(fold: Fold, inputs: Inputs<'_>) -> Result<String, ReportError> {
             }
         }
     }
-    if let Some((symbol, ticks)) = inputs.market {
-        let (Some(first), Some(last)) = (ticks.first(), ticks.last()) else {
-            return Err(ReportError::Market("the market file has no prices".into()));
-        };
+    let mut market_end: Option<(String, f64)> = None;
+    if let Some((symbol, m)) = market {
         // The market must be known from the run's start to its last order.
         if let Some(t0) = fold.t_min {
             let last_order = fold.sent.iter().map(|m| m.t).max().unwrap_or(t0);
-            if first.t_ms > t0 || last.t_ms < last_order {
+            if m.first_ms > t0 || m.last_ms < last_order {
                 return Err(ReportError::Market(format!(
                     "it covers t {}..{} ms, but the run places orders from t {t0} to t {last_order} ms: not this run's market",
-                    first.t_ms, last.t_ms
+                    m.first_ms, m.last_ms
                 )));
             }
         }
-        paths.insert(
-            symbol.as_str().to_string(),
-            ticks
-                .iter()
-                .map(|t| (t.t_ms, t.mid.to_f64().unwrap_or(0.0)))
-                .collect(),
-        );
+        paths.insert(symbol.as_str().to_string(), m.points.clone());
+        market_end = Some((symbol.as_str().to_string(), m.end_price));
     }
     let last_price: BTreeMap<String, Decimal> = paths
         .iter()
         .filter_map(|(s, p)| {
-            let last = p.iter().rev().find(|x| x.0 <= fold.t_max).or(p.first())?;
-            Some((s.clone(), Decimal::from_f64_retain(last.1)?))
+            let last = match &market_end {
+                Some((m, end)) if m == s => *end,
+                _ => p.iter().rev().find(|x| x.0 <= fold.t_max).or(p.first())?.1,
+            };
+            Some((s.clone(), Decimal::from_f64_retain(last)?))
         })
         .collect();
     let m = Metrics::of(&fold, &last_price);
@@ -113,7 +196,7 @@ pub fn render(fold: Fold, inputs: Inputs<'_>) -> Result<String, ReportError> {
     for (s, _) in by_orders.into_iter().take(3) {
         let name = &fold.symbols[s as usize];
         let path = paths.get(name).cloned().unwrap_or_default();
-        let source = if inputs.market.is_some_and(|(m, _)| m.as_str() == name) {
+        let source = if market.is_some_and(|(m, _)| m.as_str() == name) {
             "the market file"
         } else if path.is_empty() {
             "no market given: only the router's own prices"
@@ -176,4 +259,40 @@ pub fn render(fold: Fold, inputs: Inputs<'_>) -> Result<String, ReportError> {
         charts::reserved(&fold),
     ));
     Ok(html::page(inputs.name, &fold, &m, &charts))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_streamed_market_keeps_what_the_chart_draws_of_the_whole_path() {
+        for n in [
+            1usize, 2, 3, 799, 800, 801, 802, 1000, 1201, 1234, 4001, 100_003,
+        ] {
+            let ticks: Vec<Tick> = (0..n)
+                .map(|i| Tick {
+                    t_ms: i as u64 * 10,
+                    mid: Decimal::from(1000 + (i * 7919 % 113) as i64),
+                    spread_bps: None,
+                })
+                .collect();
+            let until = (n as u64 * 10) / 2;
+            let m = MarketPath::of(&ticks, until).unwrap();
+            let full: Vec<(TimeMs, f64)> = ticks
+                .iter()
+                .map(|t| (t.t_ms, t.mid.to_f64().unwrap()))
+                .collect();
+            assert_eq!(m.points, charts::downsample(&full), "{n} ticks");
+            assert_eq!(
+                charts::downsample(&m.points),
+                m.points,
+                "{n}: drawn as kept"
+            );
+            assert_eq!((m.first_ms, m.last_ms), (0, (n as u64 - 1) * 10));
+            let end = full.iter().rev().find(|x| x.0 <= until).unwrap_or(&full[0]);
+            assert_eq!(m.end_price, end.1, "{n}");
+        }
+        assert_eq!(MarketPath::of(&[], 0), None);
+    }
 }

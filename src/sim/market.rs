@@ -75,21 +75,28 @@ pub fn load(path: &Path) -> Result<Vec<Tick>, ScenarioError> {
 
 /// The whole path of a market file in memory, unchanged prices dropped.
 pub fn parse(file: &str, bytes: &[u8]) -> Result<Vec<Tick>, ScenarioError> {
-    let mut ticks: Vec<Tick> = Vec::new();
-    for r in Records::new(file, bytes)? {
-        let r = r?;
-        let tick = r.tick;
-        if ticks
-            .last()
-            .is_none_or(|p| p.mid != tick.mid || p.spread_bps != tick.spread_bps)
-        {
-            ticks.push(tick);
-        }
-    }
+    let ticks = changes(Records::new(file, bytes)?).collect::<Result<Vec<Tick>, _>>()?;
     if ticks.is_empty() {
         return Err(err(file, 1, "file", "no price records"));
     }
     Ok(ticks)
+}
+
+/// The path of a market file as it is read: each record that changes the price (or the
+/// spread), in order; the first error ends it.
+pub fn changes<R: std::io::BufRead>(
+    records: Records<R>,
+) -> impl Iterator<Item = Result<Tick, ScenarioError>> {
+    let mut last: Option<Tick> = None;
+    records.filter_map(move |r| match r {
+        Err(e) => Some(Err(e)),
+        Ok(r) => {
+            let tick = r.tick;
+            let changed = last.is_none_or(|p| p.mid != tick.mid || p.spread_bps != tick.spread_bps);
+            last = Some(tick);
+            changed.then_some(Ok(tick))
+        }
+    })
 }
 
 /// One record of a market file as read, before unchanged prices are dropped.
