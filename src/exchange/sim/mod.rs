@@ -156,6 +156,9 @@ struct Meta {
     cost: Decimal,
     /// When the order became final (the `now` of the call that ended it); `None` while open.
     final_ms: Option<TimeMs>,
+    /// Absolute indices of its trades, in execution order. Kept beside the order (its id is
+    /// its index plus one) rather than in a table: nothing to look up or remove by hash.
+    trades: SmallVec<[usize; 2]>,
 }
 
 /// The simulated venue.
@@ -183,7 +186,6 @@ pub struct SimExchange {
     latest_by_symbol_coid: HashMap<(Symbol, ClientOrderId), usize>,
     /// The open order of a client id; dedup keeps it at most one.
     open_by_coid: HashMap<ClientOrderId, usize>,
-    trades_by_order: HashMap<OrderId, SmallVec<[usize; 2]>>,
     /// Open orders, oldest first.
     open: BTreeSet<usize>,
     open_by_symbol: BTreeMap<Symbol, BTreeSet<usize>>,
@@ -251,7 +253,6 @@ impl SimExchange {
             latest_by_coid: HashMap::with_capacity_and_hasher(64, Default::default()),
             latest_by_symbol_coid: HashMap::with_capacity_and_hasher(64, Default::default()),
             open_by_coid: HashMap::with_capacity_and_hasher(64, Default::default()),
-            trades_by_order: HashMap::with_capacity_and_hasher(64, Default::default()),
             open: BTreeSet::new(),
             open_by_symbol: BTreeMap::new(),
             armed: None,
@@ -424,7 +425,6 @@ impl SimExchange {
             if self.latest_by_symbol_coid.get(&key) == Some(&i) {
                 self.latest_by_symbol_coid.remove(&key);
             }
-            self.trades_by_order.remove(&o.order_id);
         }
         // Trades are in execution order; an old resting order's late fills may hold back the
         // trades of orders already forgotten until it goes as well.
@@ -515,10 +515,7 @@ impl SimExchange {
             t_ms: now,
         };
         let done = o.remaining.is_zero();
-        self.trades_by_order
-            .entry(trade.order_id)
-            .or_default()
-            .push(t);
+        meta.trades.push(t);
         self.trades.push_back((i, trade));
         match side {
             Side::Buy => {
@@ -633,11 +630,15 @@ impl SimExchange {
 
     /// The trades of order `id` (retained), in execution order, without any scripted fault.
     pub fn trades_of(&self, id: &OrderId) -> impl Iterator<Item = &Trade> {
-        self.trades_by_order
-            .get(id)
-            .into_iter()
-            .flatten()
+        self.trade_indices(id)
+            .iter()
             .map(|&i| &self.trades[i - self.trade_base].1)
+    }
+
+    /// The absolute indices of the trades of order `id`; none when it is not retained.
+    fn trade_indices(&self, id: &OrderId) -> &[usize] {
+        self.index_of(id)
+            .map_or(&[], |i| &self.meta[i - self.order_base].trades)
     }
 
     /// Cancels the open order with venue id `id` on `symbol`.
@@ -700,6 +701,7 @@ impl SimExchange {
             lock_left: lock,
             cost: Decimal::ZERO,
             final_ms: None,
+            trades: SmallVec::new(),
         });
         let qty = r.qty;
         let fee_asset = r.symbol.quote().clone();
@@ -779,10 +781,8 @@ impl Exchange for SimExchange {
         order_id: &OrderId,
     ) -> Result<Vec<Trade>, ExchangeError> {
         let mut answer: Vec<Trade> = self
-            .trades_by_order
-            .get(order_id)
-            .into_iter()
-            .flatten()
+            .trade_indices(order_id)
+            .iter()
             .map(|&i| &self.trades[i - self.trade_base].1)
             .filter(|t| &t.symbol == symbol)
             .cloned()
