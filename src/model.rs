@@ -28,8 +28,26 @@ pub enum ModelError {
 macro_rules! string_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, Hash)]
+        #[derive(Clone, Eq)]
         pub struct $name(Arc<str>);
+
+        /// By name, as equality compares.
+        impl std::hash::Hash for $name {
+            #[inline]
+            fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+                self.0.hash(state)
+            }
+        }
+
+        /// By name, clones of one allocation without reading it: `Arc<str>`'s own equality
+        /// always compares the bytes (its pointer shortcut needs a sized type), and ids are
+        /// compared on every table lookup.
+        impl PartialEq for $name {
+            #[inline]
+            fn eq(&self, other: &Self) -> bool {
+                Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+            }
+        }
 
         impl PartialOrd for $name {
             fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
