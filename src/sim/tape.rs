@@ -53,6 +53,8 @@ pub enum GrowError {
     NotTrades { file: String },
     #[error("{file}: prices have more than 18 decimal places")]
     TooFine { file: String },
+    #[error("{file}: every trade has the same time, so the recording spans no time to resample")]
+    NoTime { file: String },
     #[error("writing the tape: {0}")]
     Write(#[from] std::io::Error),
 }
@@ -98,6 +100,11 @@ pub fn synthesize(
         };
         let qty = w[1].qty.ok_or_else(not_trades)?;
         steps.push((w[1].ts - w[0].ts, b - a, qty));
+    }
+    if steps.iter().all(|s| s.0 == 0) {
+        return Err(GrowError::NoTime {
+            file: file.to_string(),
+        });
     }
     let first = recorded[0];
     let start = ticks(first.tick.mid).ok_or_else(not_trades)?;
@@ -347,6 +354,14 @@ mod tests {
         );
         let one = &recorded()[..1];
         assert!(synthesize("r.csv", one, 1, 0, &mut Vec::new()).is_err());
+        // A recording of one instant would never reach the hours asked for.
+        let instant = "time_ms,price,qty\n5,100,1\n5,101,1\n5,100,2\n";
+        let r: Vec<Record> = Records::new("i.csv", instant.as_bytes())
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let e = synthesize("i.csv", &r, 1, 0, &mut Vec::new()).unwrap_err();
+        assert!(e.to_string().contains("spans no time"), "{e}");
     }
 
     #[test]
