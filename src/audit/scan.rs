@@ -129,13 +129,24 @@ impl<'a> Cursor<'a> {
         self.text.get(start..i)
     }
 
-    /// A whole number in `u64`, as serde reads one (no fraction, no exponent, no sign).
+    /// A whole number in `u64`, as serde reads one: digits without a leading zero (or `0`),
+    /// no fraction, exponent or sign, no overflow.
     fn u64(&mut self) -> Option<u64> {
-        let n = self.number()?;
-        if !n.bytes().all(|b| b.is_ascii_digit()) {
+        let bytes = self.text.as_bytes();
+        let start = self.at;
+        let mut n: u64 = 0;
+        let mut i = start;
+        while let Some(&b) = bytes.get(i).filter(|b| b.is_ascii_digit()) {
+            n = n.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+            i += 1;
+        }
+        let digits = i - start;
+        let leading_zero = digits > 1 && bytes[start] == b'0';
+        if digits == 0 || leading_zero || matches!(bytes.get(i), Some(b'.' | b'e' | b'E')) {
             return None;
         }
-        n.parse().ok()
+        self.at = i;
+        Some(n)
     }
 
     fn u32(&mut self) -> Option<u32> {

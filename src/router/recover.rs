@@ -386,10 +386,7 @@ pub fn scan(
     let mut start = 0;
     let mut n = 0;
     while start < journal.len() {
-        let end = journal[start..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(journal.len(), |p| start + p);
+        let end = memchr::memchr(b'\n', &journal[start..]).map_or(journal.len(), |p| start + p);
         let raw = journal[start..end]
             .strip_suffix(b"\r")
             .unwrap_or(&journal[start..end]);

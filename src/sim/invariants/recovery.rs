@@ -354,10 +354,7 @@ fn line_starts(journal: &[u8]) -> Vec<usize> {
     let mut at = 0;
     while at < journal.len() {
         starts.push(at);
-        at = journal[at..]
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(journal.len(), |p| at + p + 1);
+        at = memchr::memchr(b'\n', &journal[at..]).map_or(journal.len(), |p| at + p + 1);
     }
     starts
 }
