@@ -826,11 +826,28 @@ impl Active {
         let first_answer = sum.is_zero();
         // Only this order's trades, each once: venues repeat trades across answers and may
         // include other orders' trades.
-        for t in got {
-            let known = trades.iter().any(|x| x.trade_id == t.trade_id);
-            if whole_answer || (t.order_id == order.order_id && !known) {
-                sum += t.qty;
-                trades.push(t);
+        if trades.is_empty() && !whole_answer {
+            // The first answer: kept in its own allocation, what does not belong moved out.
+            let mut got = got;
+            let mut kept = 0;
+            for k in 0..got.len() {
+                let t = &got[k];
+                let known = got[..kept].iter().any(|x| x.trade_id == t.trade_id);
+                if t.order_id == order.order_id && !known {
+                    sum += t.qty;
+                    got.swap(kept, k);
+                    kept += 1;
+                }
+            }
+            got.truncate(kept);
+            *trades = got;
+        } else {
+            for t in got {
+                let known = trades.iter().any(|x| x.trade_id == t.trade_id);
+                if whole_answer || (t.order_id == order.order_id && !known) {
+                    sum += t.qty;
+                    trades.push(t);
+                }
             }
         }
         if whole_answer {
