@@ -108,19 +108,13 @@ pub fn main(args: Args<'_>) -> ExitCode {
 
 /// The market file's path as the report draws it, in constant memory.
 fn market_path(path: &Path, until: order_router::model::TimeMs) -> Result<MarketPath, String> {
-    let file = path.display().to_string();
-    let open = || -> Result<market::Records<std::io::BufReader<std::fs::File>>, String> {
-        let f =
-            std::fs::File::open(path).map_err(|e| format!("{file}:0: file: cannot read: {e}"))?;
-        market::Records::new(&file, std::io::BufReader::with_capacity(1 << 16, f))
-            .map_err(|e| e.to_string())
-    };
     let mut count = 0;
-    for t in market::changes(open()?) {
+    for t in market::changes(market::Records::open(path).map_err(|e| e.to_string())?) {
         t.map_err(|e| e.to_string())?;
         count += 1;
     }
-    MarketPath::stream(count, market::changes(open()?), until)
+    let records = market::Records::open(path).map_err(|e| e.to_string())?;
+    MarketPath::stream(count, market::changes(records), until)
         .map_err(|e| e.to_string())?
-        .ok_or_else(|| format!("{file}:1: file: no price records"))
+        .ok_or_else(|| format!("{}:1: file: no price records", path.display()))
 }

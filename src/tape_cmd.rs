@@ -4,7 +4,6 @@
 
 use std::cell::RefCell;
 use std::fmt::Write as _;
-use std::io::BufReader;
 use std::path::Path;
 use std::process::ExitCode;
 use std::rc::Rc;
@@ -26,12 +25,6 @@ fn bad(message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-fn open(path: &Path) -> Result<BufReader<std::fs::File>, String> {
-    std::fs::File::open(path)
-        .map(|f| BufReader::with_capacity(1 << 16, f))
-        .map_err(|e| format!("{}: cannot read: {e}", path.display()))
-}
-
 /// The longest recording `tape` reads into memory.
 const MAX_RECORDED: usize = 10_000_000;
 
@@ -40,9 +33,9 @@ pub fn grow(from: &Path, hours: u64, seed: u64, out: &Path) -> ExitCode {
         return bad(&format!("--hours: must be in 1..={}", tape::MAX_HOURS));
     }
     let file = from.display().to_string();
-    let records = match open(from).and_then(|r| Records::new(&file, r).map_err(|e| e.to_string())) {
+    let records = match Records::open(from) {
         Ok(r) => r,
-        Err(e) => return bad(&e),
+        Err(e) => return bad(&e.to_string()),
     };
     let mut recorded: Vec<Record> = Vec::new();
     for r in records {
@@ -113,7 +106,7 @@ pub fn replay(a: ReplayArgs<'_>) -> ExitCode {
         return bad(&format!("--every-ms: must be in 1..={MAX_EVERY_MS}"));
     }
     let mut rules: MarketRules = order_router::exchange::sim::VenueConfig::default().default_rules;
-    let limit = Decimal::from(1_000_000_000_000_000u64);
+    let limit = order_router::router::limits::MAX_AMOUNT;
     for (name, v, slot) in [
         ("--tick-size", a.tick_size, &mut rules.tick_size),
         ("--step-size", a.step_size, &mut rules.step_size),
@@ -127,10 +120,9 @@ pub fn replay(a: ReplayArgs<'_>) -> ExitCode {
         }
     }
     let file = a.tape.display().to_string();
-    let records = match open(a.tape).and_then(|r| Records::new(&file, r).map_err(|e| e.to_string()))
-    {
+    let records = match Records::open(a.tape) {
         Ok(r) => r,
-        Err(e) => return bad(&e),
+        Err(e) => return bad(&e.to_string()),
     };
     let scenario = tape::replay_scenario(&symbol, rules, a.seed);
     let opts = RunOptions {

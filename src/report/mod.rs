@@ -81,9 +81,7 @@ impl MarketPath {
             count.div_ceil(charts::BUCKETS)
         };
         let mut path: Option<MarketPath> = None;
-        let mut last: Option<(TimeMs, f64)> = None;
-        let mut n = 0;
-        for t in ticks {
+        for (n, t) in ticks.enumerate() {
             let t = t?;
             let point = (t.t_ms, t.mid.to_f64().unwrap_or(0.0));
             let p = path.get_or_insert(MarketPath {
@@ -96,17 +94,10 @@ impl MarketPath {
             if t.t_ms <= until {
                 p.end_price = point.1;
             }
+            // Each chunk's first and last tick; a last chunk cut short ends with the last tick.
             let at = n % step;
-            if step == 1 || at == 0 || at == step - 1 {
+            if at == 0 || at == step - 1 || n + 1 == count {
                 p.points.push(point);
-            }
-            last = Some(point);
-            n += 1;
-        }
-        // A last chunk cut short still ends with its last tick.
-        if let (Some(p), Some(l)) = (path.as_mut(), last) {
-            if step > 1 && n % step != 0 && (n - 1) % step != 0 {
-                p.points.push(l);
             }
         }
         Ok(path)

@@ -129,6 +129,16 @@ pub struct Records<R> {
     done: bool,
 }
 
+impl Records<std::io::BufReader<std::fs::File>> {
+    /// Opens a market file for reading record by record; errors name the file as [`load`]'s do.
+    pub fn open(path: &Path) -> Result<Self, ScenarioError> {
+        let file = path.display().to_string();
+        let f = std::fs::File::open(path)
+            .map_err(|e| err(&file, 0, "file", format!("cannot read: {e}")))?;
+        Records::new(&file, std::io::BufReader::with_capacity(1 << 16, f))
+    }
+}
+
 impl<R: std::io::BufRead> Records<R> {
     /// Reads the header (or, for headerless klines, the first record) and the layout.
     pub fn new(file: &str, mut input: R) -> Result<Self, ScenarioError> {

@@ -295,11 +295,15 @@ mod tests {
     const RECORDED: &str = "trade_id,time_ms,price,qty\n\
         1,1000,100.50,0.1\n2,1010,100.52,0.2\n3,1010,100.49,0.3\n4,1500,100.51,0.1\n";
 
-    fn recorded() -> Vec<Record> {
-        Records::new("r.csv", RECORDED.as_bytes())
+    fn read(file: &str, text: &str) -> Vec<Record> {
+        Records::new(file, text.as_bytes())
             .unwrap()
             .collect::<Result<_, _>>()
             .unwrap()
+    }
+
+    fn recorded() -> Vec<Record> {
+        read("r.csv", RECORDED)
     }
 
     #[test]
@@ -311,10 +315,7 @@ mod tests {
             g.span_ms >= 3_600_000 && g.span_ms < 3_600_000 + 500,
             "{g:?}"
         );
-        let back: Vec<Record> = Records::new("g.csv", out.as_slice())
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let back = read("g.csv", std::str::from_utf8(&out).unwrap());
         assert_eq!(back.len() as u64, g.trades);
         assert!(
             g.trades > 7_000,
@@ -343,10 +344,7 @@ mod tests {
     #[test]
     fn only_trade_recordings_grow() {
         let quotes = "time_ms,bid_price,ask_price\n1,99,101\n2,99,102\n";
-        let r: Vec<Record> = Records::new("q.csv", quotes.as_bytes())
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let r = read("q.csv", quotes);
         let e = synthesize("q.csv", &r, 1, 0, &mut Vec::new()).unwrap_err();
         assert!(
             e.to_string().starts_with("q.csv: a trade tape needs"),
@@ -356,10 +354,7 @@ mod tests {
         assert!(synthesize("r.csv", one, 1, 0, &mut Vec::new()).is_err());
         // A recording of one instant would never reach the hours asked for.
         let instant = "time_ms,price,qty\n5,100,1\n5,101,1\n5,100,2\n";
-        let r: Vec<Record> = Records::new("i.csv", instant.as_bytes())
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+        let r = read("i.csv", instant);
         let e = synthesize("i.csv", &r, 1, 0, &mut Vec::new()).unwrap_err();
         assert!(e.to_string().contains("spans no time"), "{e}");
     }

@@ -826,30 +826,25 @@ impl Active {
         let first_answer = sum.is_zero();
         // Only this order's trades, each once: venues repeat trades across answers and may
         // include other orders' trades.
-        if trades.is_empty() && !whole_answer {
-            // The first answer: kept in its own allocation, what does not belong moved out.
-            let mut got = got;
-            let mut kept = 0;
-            for k in 0..got.len() {
-                let t = &got[k];
-                let known = got[..kept].iter().any(|x| x.trade_id == t.trade_id);
-                if t.order_id == order.order_id && !known {
-                    sum += t.qty;
-                    got.swap(kept, k);
-                    kept += 1;
-                }
-            }
-            got.truncate(kept);
+        // The answer is appended (a first answer keeps its own allocation), then what does not
+        // belong is moved out of it in place.
+        let from = trades.len();
+        if from == 0 {
             *trades = got;
         } else {
-            for t in got {
-                let known = trades.iter().any(|x| x.trade_id == t.trade_id);
-                if whole_answer || (t.order_id == order.order_id && !known) {
-                    sum += t.qty;
-                    trades.push(t);
-                }
+            trades.extend(got);
+        }
+        let mut kept = from;
+        for k in from..trades.len() {
+            let t = &trades[k];
+            let known = trades[..kept].iter().any(|x| x.trade_id == t.trade_id);
+            if whole_answer || (t.order_id == order.order_id && !known) {
+                sum += t.qty;
+                trades.swap(kept, k);
+                kept += 1;
             }
         }
+        trades.truncate(kept);
         if whole_answer {
             sum = mutant::whole_answer_sum(sum, order.filled);
         }
