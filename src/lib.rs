@@ -12,6 +12,8 @@
 //! * [`router`]: the only place that places orders. A sans-IO state machine per intent,
 //!   idempotent by `intent_id`, that reserves before it sends, never abandons an order whose
 //!   outcome is unknown, retries with backoff, and reconciles fills.
+//! * [`grid`]: quantities and prices as checked integers on a market's lot and tick grid, the
+//!   router's own arithmetic.
 //! * [`portfolio`]: balances and reservations that can never go negative.
 //! * [`exchange`]: the venue trait and unified order/trade types; [`exchange::memory`] is a
 //!   small in-memory venue for examples, tests and benchmarks.
@@ -60,6 +62,7 @@ pub mod bus;
 pub mod decision;
 pub mod driver;
 pub mod exchange;
+pub mod grid;
 pub mod journal;
 #[cfg(feature = "adapters")]
 pub mod live;

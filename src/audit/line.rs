@@ -371,17 +371,6 @@ fn push_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&buf[i..]);
 }
 
-/// `10^k` for `k` in `0..=19`.
-const POW10: [u64; 20] = {
-    let mut p = [1u64; 20];
-    let mut k = 1;
-    while k < 20 {
-        p[k] = p[k - 1] * 10;
-        k += 1;
-    }
-    p
-};
-
 /// The exact digits of a decimal, trailing zeros dropped (`50100.00` -> `50100`), built in one
 /// stack buffer and appended at once.
 pub(crate) fn push_decimal(out: &mut Vec<u8>, v: Decimal) {
@@ -402,7 +391,7 @@ pub(crate) fn push_decimal(out: &mut Vec<u8>, v: Decimal) {
         digits_u64(&mut buf, m)
     } else {
         // Beyond 19 places a u64 mantissa has no integer part.
-        let (int, frac) = match POW10.get(scale) {
+        let (int, frac) = match crate::grid::POW10.get(scale) {
             Some(&p) => (m / p, m % p),
             None => (0, m),
         };

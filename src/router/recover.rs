@@ -54,6 +54,12 @@ pub enum RecoverError {
     Balances(PortfolioError),
     #[error("router config: {0}")]
     Config(#[from] super::ConfigError),
+    /// An open intent's qty, cap or fill beyond its market's integers.
+    #[error("intent {intent}: {source}")]
+    Grid {
+        intent: String,
+        source: crate::grid::GridError,
+    },
 }
 
 /// One intent not yet terminal, as the journal leaves it.
@@ -538,9 +544,13 @@ impl Router {
             let serial = router.next_key;
             router.next_key += 1;
             let fp = fingerprint(&id);
-            let key = router
-                .active
-                .insert(serial, Active::recovered(o, rules, reservation, fp));
+            let active = Active::recovered(o, rules, reservation, fp).map_err(|source| {
+                RecoverError::Grid {
+                    intent: id.to_string(),
+                    source,
+                }
+            })?;
+            let key = router.active.insert(serial, active);
             router.in_flight.insert(fp, key);
             let mut action = Resume::Wait;
             router.with_active(key, now, |a, cx| action = a.resume(cx));

@@ -594,15 +594,25 @@ fn same_inputs_give_byte_identical_audit_logs() {
     assert_eq!(first, run());
 }
 
-#[test]
-fn replies_to_anything_but_the_awaited_request_are_ignored() {
+/// A router and an in-memory venue, each with 1,000 USDT, BTC/USDT at 50,000.
+fn router_and_venue() -> (
+    order_router::router::Router,
+    order_router::exchange::memory::MemoryExchange,
+) {
     use order_router::prelude::*;
     let mut portfolio = Portfolio::new();
     portfolio.deposit(&usdt(), d("1000")).unwrap();
-    let mut router = Router::new(RouterConfig::default(), portfolio).unwrap();
+    let router = Router::new(RouterConfig::default(), portfolio).unwrap();
     let mut venue = MemoryExchange::new();
     venue.deposit(&usdt(), d("1000"));
     venue.set_price(&btc_usdt(), d("50000"));
+    (router, venue)
+}
+
+#[test]
+fn replies_to_anything_but_the_awaited_request_are_ignored() {
+    use order_router::prelude::*;
+    let (mut router, mut venue) = router_and_venue();
     router.handle(0, buy("x", "0.001", "50000"));
     assert!(
         router.poll_command().is_none(),
@@ -627,6 +637,41 @@ fn replies_to_anything_but_the_awaited_request_are_ignored() {
     let query = router.poll_command().expect("a query");
     assert_eq!(query.action.name(), "fetch_order");
     assert!(router.poll_command().is_none());
+}
+
+/// The router counts an intent's fills in lots of its market: a report of a fraction of a lot
+/// is no venue's and is not believed (it is asked again), while the same report on the grid
+/// moves the intent.
+#[test]
+fn a_fill_off_the_lot_grid_is_asked_again_not_booked() {
+    use order_router::prelude::*;
+    use order_router::router::{Reply, ReplyOutcome};
+    let (mut router, mut venue) = router_and_venue();
+    router.handle(0, buy("x", "0.001", "50000"));
+    router.journal_durable(u64::MAX);
+    let place = router.poll_command().expect("placement");
+    let reply = place.execute(&mut venue, 0);
+    let with_fill = |mut r: Reply, filled: &str| {
+        let ReplyOutcome::Order(Ok(o)) = &mut r.outcome else {
+            panic!("an order: {:?}", r.outcome)
+        };
+        (o.filled, o.remaining, o.status) = (d(filled), o.amount - d(filled), OrderStatus::Open);
+        r
+    };
+    let id = IntentId::new("x").unwrap();
+    // 0.0005 and a millionth: the BTC/USDT lot is 0.00001.
+    router.handle(1, Input::Reply(with_fill(reply, "0.000501")));
+    assert_eq!(router.state_of(&id), Some(State::Sent));
+    router.journal_durable(u64::MAX);
+    assert!(router.poll_command().is_none(), "nothing until the timer");
+    // Unanswered, the placement's outcome is unknown: the order is queried.
+    router.handle_timeout(60_000);
+    router.journal_durable(u64::MAX);
+    let query = router.poll_command().expect("a query");
+    assert_eq!(query.action.name(), "fetch_order");
+    let answer = query.execute(&mut venue, 60_000);
+    router.handle(60_001, Input::Reply(with_fill(answer, "0.0005")));
+    assert_eq!(router.state_of(&id), Some(State::Partial));
 }
 
 /// A venue with a history limit forgets old finished orders and their trades, and keeps

@@ -17,6 +17,7 @@ use super::{is_legal, mutant, MarketRules, Mutant, Outputs, RouterConfig, State}
 use crate::audit::{AuditLine, Detail};
 use crate::decision::Intent;
 use crate::exchange::{ExchangeError, Order, OrderStatus, Outcome, Trade};
+use crate::grid::{Grid, Price, Qty};
 use crate::model::{
     bps_fraction, ceil_to, floor_to, ClientOrderId, IntentId, OrderId, Side, TimeMs,
 };
@@ -38,7 +39,7 @@ pub(super) struct Cx<'a> {
 struct OrderFill {
     client_order_id: ClientOrderId,
     order_id: OrderId,
-    filled: Decimal,
+    filled: Qty,
 }
 
 /// Where an intent is between audit states; each phase holds only what it needs.
@@ -84,10 +85,12 @@ pub(super) struct Active {
     pub(super) phase: Phase,
     reservation: Option<Reservation>,
     rules: MarketRules,
+    /// The units of `qty`, `cap` and the fills: the market's lot and tick places.
+    grid: Grid,
     /// The intent's qty on the lot grid.
-    qty: Decimal,
+    qty: Qty,
     /// The slippage cap on the tick grid: every limit price, and the reserved price.
-    cap: Decimal,
+    cap: Price,
     /// Attempts made so far.
     attempt: u32,
     /// Orders that filled something; almost always one.
@@ -114,9 +117,10 @@ impl Active {
             state: State::New,
             phase: Phase::Idle,
             reservation: None,
+            grid: Grid::new(rules.step_size, rules.tick_size),
             rules,
-            qty: Decimal::ZERO,
-            cap: Decimal::ZERO,
+            qty: Qty::ZERO,
+            cap: Price::default(),
             attempt: 0,
             orders: SmallVec::new(),
             timer: None,
@@ -130,8 +134,30 @@ impl Active {
         self.intent.intent_id()
     }
 
-    fn filled(&self) -> Decimal {
-        self.orders.iter().map(|o| o.filled).sum()
+    /// What the orders filled. A sum beyond the grid's integers (reports of absurd fills)
+    /// counts as the whole qty: nothing more is placed.
+    fn filled(&self) -> Qty {
+        self.orders
+            .iter()
+            .try_fold(Qty::ZERO, |sum, o| sum.checked_add(o.filled))
+            .unwrap_or(self.qty)
+    }
+
+    /// What is left to place: the qty less the fills (negative when a venue filled more).
+    fn remaining(&self) -> Qty {
+        self.qty.checked_sub(self.filled()).unwrap_or(Qty::ZERO)
+    }
+
+    /// Whether `qty` at the cap reaches the minimum notional.
+    fn reaches_min_notional(&self, cx: &Cx<'_>, qty: Qty) -> bool {
+        let g = self.grid;
+        match (
+            g.notional(qty, self.cap),
+            g.notional_at_least(self.min_notional(cx)),
+        ) {
+            (Some(n), Some(min)) => n >= min,
+            _ => false,
+        }
     }
 
     fn fee_rate(&self, cx: &Cx<'_>) -> Decimal {
@@ -268,9 +294,15 @@ impl Active {
         if cap <= Decimal::ZERO {
             return self.fail(cx, "price");
         }
-        match qty.checked_mul(cap) {
-            Some(n) if n >= self.min_notional(cx) => {}
-            _ => return self.fail(cx, "min_notional"),
+        // From here on the intent counts in its market's units (the lot's places are the
+        // deliberate bug's when it skips the rounding).
+        let grid = Grid::new(lot, self.rules.tick_size);
+        let (Ok(units), Ok(cap_units)) = (grid.qty(qty), grid.price(cap)) else {
+            return self.fail(cx, "overflow");
+        };
+        (self.grid, self.cap) = (grid, cap_units);
+        if !self.reaches_min_notional(cx, units) {
+            return self.fail(cx, "min_notional");
         }
         let Some((asset, amount)) =
             reservation_need(i.symbol(), i.side(), qty, cap, self.fee_rate(cx))
@@ -288,8 +320,7 @@ impl Active {
             return self.fail(cx, "insufficient_balance");
         };
         self.reservation = Some(reservation);
-        self.qty = qty;
-        self.cap = cap;
+        self.qty = units;
         self.transition(
             cx,
             State::Reserved,
@@ -306,19 +337,20 @@ impl Active {
     /// SENT: the next attempt, for what is still unfilled, at the cap.
     fn place(&mut self, cx: &mut Cx<'_>) {
         self.attempt += 1;
-        let remaining = self.qty - self.filled();
+        let remaining = self.grid.qty_decimal(self.remaining());
+        let cap = self.grid.price_decimal(self.cap);
         let coid = ClientOrderId::for_attempt(self.id(), self.attempt);
         if let Some(market) = cx.portfolio.last_price(self.intent.symbol()) {
             let beyond = match self.intent.side() {
-                Side::Buy => market > self.cap,
-                Side::Sell => market < self.cap,
+                Side::Buy => market > cap,
+                Side::Sell => market < cap,
             };
             if beyond {
                 self.event(
                     cx,
                     Detail::SlippageGuardApplied {
                         market_price: market,
-                        limit_price: self.cap,
+                        limit_price: cap,
                     },
                 );
             }
@@ -328,7 +360,7 @@ impl Active {
             cx.cfg,
             self.intent.side(),
             self.attempt,
-            self.cap,
+            cap,
             self.rules.tick_size,
             || cx.portfolio.last_price(self.intent.symbol()),
             cx.cap_factors.0,
@@ -595,7 +627,12 @@ impl Active {
             | Phase::Working { coid, sent_ms, .. } => (coid.clone(), *sent_ms),
             _ => return,
         };
-        if o.client_order_id != coid || o.filled < Decimal::ZERO || o.filled > o.amount {
+        let on_grid = (self.grid.qty(o.filled), self.grid.qty(o.amount));
+        let (Ok(reported), Ok(amount)) = on_grid else {
+            // A fraction of a lot: no venue fills one. Wait for a proper answer.
+            return self.set_timer_in(cx, cx.cfg.poll_interval_ms);
+        };
+        if o.client_order_id != coid || reported < Qty::ZERO || reported > amount {
             // Not this attempt's order, or nonsense: wait for a proper answer.
             return self.set_timer_in(cx, cx.cfg.poll_interval_ms);
         }
@@ -604,30 +641,31 @@ impl Active {
         let prev = match self.orders.iter_mut().find(|f| f.client_order_id == coid) {
             Some(f) => {
                 let prev = f.filled;
-                f.filled = f.filled.max(o.filled);
+                f.filled = f.filled.max(reported);
                 f.order_id = o.order_id;
                 prev
             }
             None => {
-                if o.filled > Decimal::ZERO {
+                if reported.is_positive() {
                     self.orders.push(OrderFill {
                         client_order_id: coid.clone(),
                         order_id: o.order_id,
-                        filled: o.filled,
+                        filled: reported,
                     });
                 }
-                Decimal::ZERO
+                Qty::ZERO
             }
         };
-        let filled = prev.max(o.filled);
+        let filled = prev.max(reported);
+        let grid = self.grid;
         let report = |filled| Detail::Order {
             client_order_id: coid.clone(),
             order_id: o.order_id,
-            filled_qty: filled,
+            filled_qty: grid.qty_decimal(filled),
             avg_price: o.average,
         };
         let partial_as_filled = mutant::partial_as_filled(cx.cfg, o.status.is_final(), self.state);
-        if (filled >= o.amount || partial_as_filled) && filled > Decimal::ZERO {
+        if (filled >= amount || partial_as_filled) && filled.is_positive() {
             self.transition(cx, State::Filled, report(filled));
             return self.begin_reconcile(cx);
         }
@@ -668,7 +706,7 @@ impl Active {
                     .min(deadline.max(cx.now));
                 self.set_timer(cx, at);
             }
-            OrderStatus::Rejected if filled.is_zero() => {
+            OrderStatus::Rejected if filled == Qty::ZERO => {
                 if self.state == State::Sent {
                     self.transition(
                         cx,
@@ -684,7 +722,7 @@ impl Active {
                 self.end_attempt(cx);
             }
             _ => {
-                let to = if self.state != State::Partial && filled > Decimal::ZERO {
+                let to = if self.state != State::Partial && filled.is_positive() {
                     State::Partial
                 } else {
                     State::Canceled
@@ -704,11 +742,8 @@ impl Active {
     /// The attempt is over and no order of it is live: retry the rest, or stop.
     fn end_attempt(&mut self, cx: &mut Cx<'_>) {
         let filled = self.filled();
-        let remaining = self.qty - filled;
-        let placeable = remaining > Decimal::ZERO
-            && remaining
-                .checked_mul(self.cap)
-                .is_some_and(|n| n >= self.min_notional(cx));
+        let remaining = self.remaining();
+        let placeable = remaining.is_positive() && self.reaches_min_notional(cx, remaining);
         let retries_left = if cx.cfg.has(Mutant::StopRetryingEarly) {
             mutant::retries_left_early(self.attempt, cx.cfg.max_retries)
         } else {
@@ -732,19 +767,19 @@ impl Active {
                 State::Retry,
                 Detail::Retry {
                     attempt: self.attempt + 1,
-                    remaining_qty: remaining,
+                    remaining_qty: self.grid.qty_decimal(remaining),
                     backoff_ms: backoff,
                 },
             );
             self.phase = Phase::Backoff;
             self.set_timer_in(cx, backoff);
-        } else if filled > Decimal::ZERO {
-            let released = self.release_unfilled(cx, remaining);
+        } else if filled.is_positive() {
+            let released = self.release_unfilled(cx, self.grid.qty_decimal(remaining));
             self.transition(
                 cx,
                 State::PartialSuccess,
                 Detail::PartialSuccess {
-                    filled_qty: filled,
+                    filled_qty: self.grid.qty_decimal(filled),
                     released,
                 },
             );
@@ -779,7 +814,8 @@ impl Active {
     /// until its trades are booked.
     fn release_unfilled(&mut self, cx: &mut Cx<'_>, unfilled: Decimal) -> Decimal {
         let i = &self.intent;
-        let need = reservation_need(i.symbol(), i.side(), unfilled, self.cap, self.fee_rate(cx))
+        let cap = self.grid.price_decimal(self.cap);
+        let need = reservation_need(i.symbol(), i.side(), unfilled, cap, self.fee_rate(cx))
             .map_or(Decimal::ZERO, |(_, n)| n);
         let Some(r) = self.reservation.as_mut() else {
             return Decimal::ZERO;
@@ -817,6 +853,8 @@ impl Active {
         let Some(order) = self.orders.get(*next) else {
             return;
         };
+        // Trades are the venue's decimals (the edge); the order's fill meets them there.
+        let order_filled = self.grid.qty_decimal(order.filled);
         // `trades` holds the booked orders' trades, then what is known so far of this one's.
         let mut sum: Decimal = trades
             .iter()
@@ -846,13 +884,13 @@ impl Active {
         }
         trades.truncate(kept);
         if whole_answer {
-            sum = mutant::whole_answer_sum(sum, order.filled);
+            sum = mutant::whole_answer_sum(sum, order_filled);
         }
         if first_answer && cx.cfg.has(Mutant::TradesAskedTwice) {
             return self.trades_later(cx, "incomplete");
         }
-        if sum != order.filled {
-            if sum > order.filled {
+        if sum != order_filled {
+            if sum > order_filled {
                 // More than the order filled: nothing of this order's answers can be trusted.
                 let id = order.order_id;
                 trades.retain(|t| t.order_id != id);

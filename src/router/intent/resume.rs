@@ -2,6 +2,7 @@
 
 use super::{Active, OrderFill, Phase};
 use crate::audit::Detail;
+use crate::grid::GridError;
 use crate::portfolio::Reservation;
 use crate::router::recover::OpenIntent;
 use crate::router::{MarketRules, Mutant, RouterConfig, State};
@@ -65,29 +66,39 @@ impl Active {
         rules: MarketRules,
         reservation: Option<Reservation>,
         fp: u64,
-    ) -> Active {
+    ) -> Result<Active, GridError> {
         let mut a = Active::new(o.intent, rules, fp);
+        // The market's grid, refined where the journal holds finer values (a router that
+        // skipped the lot rounding wrote some): a finer grid holds the coarser one's values.
+        let grid = o
+            .orders
+            .iter()
+            .fold(a.grid.fitting_qty(o.qty), |g, f| g.fitting_qty(f.2))
+            .fitting_price(o.cap);
+        a.grid = grid;
         a.state = o.state;
         a.reservation = reservation;
-        a.qty = o.qty;
-        a.cap = o.cap;
+        a.qty = grid.qty(o.qty)?;
+        a.cap = grid.price(o.cap)?;
         a.attempt = o.attempt;
         a.orders = o
             .orders
             .into_iter()
-            .map(|(client_order_id, order_id, filled)| OrderFill {
-                client_order_id,
-                order_id,
-                filled,
+            .map(|(client_order_id, order_id, filled)| {
+                Ok(OrderFill {
+                    client_order_id,
+                    order_id,
+                    filled: grid.qty(filled)?,
+                })
             })
-            .collect();
+            .collect::<Result<_, GridError>>()?;
         if let Some((coid, sent_ms)) = o.order {
             a.phase = Phase::Placing { coid, sent_ms };
         }
         if o.state == State::Retry {
             a.timer = Some(o.retry_at);
         }
-        a
+        Ok(a)
     }
 
     /// The intent as the journal so far describes it (what a snapshot holds).
@@ -105,14 +116,17 @@ impl Active {
                 .reservation
                 .as_ref()
                 .map(|r| (r.asset().clone(), r.amount())),
-            qty: self.qty,
-            cap: self.cap,
+            qty: self.grid.qty_decimal(self.qty),
+            cap: self.grid.price_decimal(self.cap),
             attempt: self.attempt,
             orders: self
                 .orders
                 .iter()
                 .filter(|_| !cfg.has(Mutant::SnapshotForgetsFills))
-                .map(|f| (f.client_order_id.clone(), f.order_id, f.filled))
+                .map(|f| {
+                    let filled = self.grid.qty_decimal(f.filled);
+                    (f.client_order_id.clone(), f.order_id, filled)
+                })
                 .collect(),
             order: order.filter(|_| OpenIntent::has_order(self.state)),
             retry_at: match (self.state, &self.phase) {
