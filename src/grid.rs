@@ -180,6 +180,10 @@ impl Grid {
     }
 
     pub fn notional(self, q: Qty, p: Price) -> Option<Notional> {
+        // Two 64-bit factors (every real order) cannot overflow 128 bits: one multiplication.
+        if let (Ok(a), Ok(b)) = (i64::try_from(q.0), i64::try_from(p.0)) {
+            return Some(Notional(i128::from(a) * i128::from(b)));
+        }
         q.0.checked_mul(p.0).map(Notional)
     }
 
@@ -187,6 +191,12 @@ impl Grid {
     /// `n >= notional_at_least(x)`. `None` when it does not fit.
     pub fn notional_at_least(self, x: Decimal) -> Option<Notional> {
         let dp = self.qty_dp.checked_add(self.px_dp)?;
+        match to_units(x, dp) {
+            Ok(n) => return Some(Notional(n)),
+            Err(GridError::Overflow(_)) => return None,
+            // More places than the grid's: rounded up below.
+            Err(GridError::OffGrid { .. }) => {}
+        }
         let (m, s) = (x.mantissa(), x.scale());
         if s <= dp {
             return pow10(dp - s)?.checked_mul(m).map(Notional);

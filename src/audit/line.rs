@@ -313,11 +313,14 @@ pub(crate) const CRC_KEY: &[u8] = b",\"crc\":\"";
 fn seal(out: &mut Vec<u8>, start: usize) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     let crc = crc32c::crc32c(&out[start..]);
-    out.extend_from_slice(CRC_KEY);
-    for shift in (0..8).rev() {
-        out.push(HEX[((crc >> (shift * 4)) & 0xf) as usize]);
+    // The whole tail in one buffer and one append.
+    let mut tail = [0u8; CRC_KEY.len() + 11];
+    tail[..CRC_KEY.len()].copy_from_slice(CRC_KEY);
+    for (i, shift) in (0..8).rev().enumerate() {
+        tail[CRC_KEY.len() + i] = HEX[((crc >> (shift * 4)) & 0xf) as usize];
     }
-    out.extend_from_slice(b"\"}\n");
+    tail[CRC_KEY.len() + 8..].copy_from_slice(b"\"}\n");
+    out.extend_from_slice(&tail);
 }
 
 /// Whether a line (without its newline) carries a valid checksum: `Some(true)` or

@@ -972,9 +972,10 @@ impl Active {
                 fee,
                 released,
                 booked: {
-                    let mut b = booked.into_vec();
+                    let mut b = booked;
                     b.sort_unstable_by(|x, y| x.0.as_str().cmp(y.0.as_str()));
-                    b.into_boxed_slice()
+                    // One allocation of the exact size (a vector would be shrunk after).
+                    b.into_iter().collect()
                 },
             },
         );
