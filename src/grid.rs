@@ -207,21 +207,27 @@ impl Grid {
     }
 }
 
-impl Qty {
-    pub const ZERO: Qty = Qty(0);
+/// The checked arithmetic of a value on one grid (a sum or difference stays on it).
+macro_rules! grid_ops {
+    ($($t:ident),*) => {$(
+        impl $t {
+            pub const ZERO: $t = $t(0);
 
-    pub fn checked_add(self, o: Qty) -> Option<Qty> {
-        self.0.checked_add(o.0).map(Qty)
-    }
+            pub fn checked_add(self, o: $t) -> Option<$t> {
+                self.0.checked_add(o.0).map($t)
+            }
 
-    pub fn checked_sub(self, o: Qty) -> Option<Qty> {
-        self.0.checked_sub(o.0).map(Qty)
-    }
+            pub fn checked_sub(self, o: $t) -> Option<$t> {
+                self.0.checked_sub(o.0).map($t)
+            }
 
-    pub fn is_positive(self) -> bool {
-        self.0 > 0
-    }
+            pub fn is_positive(self) -> bool {
+                self.0 > 0
+            }
+        }
+    )*};
 }
+grid_ops!(Qty, Price);
 
 #[cfg(test)]
 mod tests {

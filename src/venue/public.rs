@@ -300,8 +300,8 @@ pub(super) fn execute(v: &mut Venue, now: TimeMs, op: Op) -> Result<Vec<u8>, Api
             let update_id = v.timeline.changes + v.ex.trade_count() as u64;
             to_body(&json!({
                 "lastUpdateId": update_id,
-                "bids": side(v.ex.bids(&symbol)),
-                "asks": side(v.ex.asks(&symbol)),
+                "bids": side(&v.ex.bids(&symbol)),
+                "asks": side(&v.ex.asks(&symbol)),
             }))
         }
         Op::Ticker24(many) => per_market(v, many, |v, name, s| ticker_24h(v, now, name, s)),
@@ -406,7 +406,7 @@ fn best(v: &Venue, s: &Symbol) -> ((Decimal, Decimal), (Decimal, Decimal)) {
             .find(|l| l.qty > Decimal::ZERO)
             .map_or((Decimal::ZERO, Decimal::ZERO), |l| (l.price, l.qty))
     };
-    (first(v.ex.bids(s)), first(v.ex.asks(s)))
+    (first(&v.ex.bids(s)), first(&v.ex.asks(s)))
 }
 
 /// The last trade's price on `s`, else the mid.

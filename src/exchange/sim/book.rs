@@ -1,15 +1,20 @@
 //! The synthetic order book of each market: price levels around a mid, rebuilt at every price
 //! of the scenario (or requote), and what taking from it would give. Orders and funds are the
 //! parent module's; matching an order walks the levels built here.
+//!
+//! Levels are integers on the market's grid (ticks' places for prices, the lot's for
+//! quantities): building a book and walking it are integer additions and comparisons. The
+//! mid, the spread and what a level is read as stay decimals.
 
 use rust_decimal::Decimal;
 
 use super::SimExchange;
 use crate::exchange::OrderStatus;
+use crate::grid::{Grid, Price, Qty};
 use crate::model::{bps_fraction, ceil_to, floor_to, Side, Symbol, TimeMs};
 use crate::router::MarketRules;
 
-/// One price level of the synthetic book.
+/// One price level of the synthetic book, as decimals.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BookLevel {
     pub price: Decimal,
@@ -17,18 +22,55 @@ pub struct BookLevel {
     pub qty: Decimal,
 }
 
+/// One price level on the market's grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Level {
+    pub(super) price: Price,
+    pub(super) qty: Qty,
+}
+
 #[derive(Debug, Clone)]
 pub(super) struct Book {
     pub(super) mid: Decimal,
     spread_bps: Decimal,
     depth: Decimal,
+    /// The units of the levels.
+    pub(super) grid: Grid,
     /// Best (highest) first.
-    pub(super) bids: Vec<BookLevel>,
+    pub(super) bids: Vec<Level>,
     /// Best (lowest) first.
-    pub(super) asks: Vec<BookLevel>,
+    pub(super) asks: Vec<Level>,
 }
 
-pub(super) fn crosses(side: Side, limit: Decimal, level: Decimal) -> bool {
+impl Book {
+    pub(super) fn new(mid: Decimal, spread_bps: Decimal, depth: Decimal, cap: usize) -> Book {
+        Book {
+            mid,
+            spread_bps,
+            depth,
+            grid: Grid::new(Decimal::ONE, Decimal::ONE),
+            bids: Vec::with_capacity(cap),
+            asks: Vec::with_capacity(cap),
+        }
+    }
+
+    fn levels(&self, side: Side) -> &[Level] {
+        match side {
+            Side::Buy => &self.bids,
+            Side::Sell => &self.asks,
+        }
+    }
+
+    /// A level as decimals.
+    pub(super) fn decimal(&self, l: &Level) -> BookLevel {
+        BookLevel {
+            price: self.grid.price_decimal(l.price),
+            qty: self.grid.qty_decimal(l.qty),
+        }
+    }
+}
+
+pub(super) fn crosses<P: PartialOrd>(side: Side, limit: P, level: P) -> bool {
     match side {
         Side::Buy => level <= limit,
         Side::Sell => level >= limit,
@@ -59,22 +101,38 @@ pub(super) fn build_book(
         best_ask = best_bid.checked_add(tick)?;
     }
     let spacing = floor_to(mid.checked_mul(bps_fraction())?, tick)?.max(tick);
+    // Every price above is a multiple of the tick and the depth one of the step: on the grid.
+    let grid = Grid::new(rules.step_size, tick);
+    let units = (
+        grid.price(best_ask).ok()?,
+        grid.price(best_bid).ok()?,
+        grid.price(spacing).ok()?,
+        grid.qty(depth).ok()?,
+    );
+    let (best_ask, best_bid, spacing, depth_units) = units;
     book.mid = mid;
     book.spread_bps = spread_bps;
     book.depth = depth;
+    book.grid = grid;
     book.asks.clear();
     book.bids.clear();
     let (mut ask, mut bid) = (Some(best_ask), Some(best_bid));
     for _ in 0..levels {
-        let bid_ok = bid.filter(|&b| b > Decimal::ZERO);
+        let bid_ok = bid.filter(|b| b.is_positive());
         if ask.is_none() && bid_ok.is_none() {
             break;
         }
         if let Some(price) = ask {
-            book.asks.push(BookLevel { price, qty: depth });
+            book.asks.push(Level {
+                price,
+                qty: depth_units,
+            });
         }
         if let Some(price) = bid_ok {
-            book.bids.push(BookLevel { price, qty: depth });
+            book.bids.push(Level {
+                price,
+                qty: depth_units,
+            });
         }
         ask = ask.and_then(|a| a.checked_add(spacing));
         bid = bid_ok.and_then(|b| b.checked_sub(spacing));
@@ -100,14 +158,7 @@ impl SimExchange {
         let built = match self.books.get_mut(symbol) {
             Some(book) => build_book(book, &rules, levels, mid, spread_bps, depth),
             None => {
-                let cap = levels.min(64) as usize;
-                let mut book = Book {
-                    mid,
-                    spread_bps,
-                    depth,
-                    bids: Vec::with_capacity(cap),
-                    asks: Vec::with_capacity(cap),
-                };
+                let mut book = Book::new(mid, spread_bps, depth, levels.min(64) as usize);
                 let built = build_book(&mut book, &rules, levels, mid, spread_bps, depth);
                 if built.is_some() {
                     self.books.insert(symbol, book);
@@ -143,23 +194,31 @@ impl SimExchange {
     /// is exhausted.
     pub fn best_bid_ask(&self, symbol: &Symbol) -> Option<(Decimal, Decimal)> {
         let book = self.books.get(symbol)?;
-        let live = |levels: &[BookLevel]| {
+        let live = |levels: &[Level]| {
             levels
                 .iter()
-                .find(|l| l.qty > Decimal::ZERO)
-                .map(|l| l.price)
+                .find(|l| l.qty.is_positive())
+                .map(|l| book.grid.price_decimal(l.price))
         };
         Some((live(&book.bids)?, live(&book.asks)?))
     }
 
+    /// The levels of one side of `symbol`'s book (`Buy`: the bids), best first, with what is
+    /// left at each (possibly zero).
+    fn side(&self, symbol: &Symbol, side: Side) -> Vec<BookLevel> {
+        self.books.get(symbol).map_or_else(Vec::new, |b| {
+            b.levels(side).iter().map(|l| b.decimal(l)).collect()
+        })
+    }
+
     /// The bid levels of `symbol`, best first, with what is left at each (possibly zero).
-    pub fn bids(&self, symbol: &Symbol) -> &[BookLevel] {
-        self.books.get(symbol).map_or(&[], |b| &b.bids)
+    pub fn bids(&self, symbol: &Symbol) -> Vec<BookLevel> {
+        self.side(symbol, Side::Buy)
     }
 
     /// The ask levels of `symbol`, best first, with what is left at each (possibly zero).
-    pub fn asks(&self, symbol: &Symbol) -> &[BookLevel] {
-        self.books.get(symbol).map_or(&[], |b| &b.asks)
+    pub fn asks(&self, symbol: &Symbol) -> Vec<BookLevel> {
+        self.side(symbol, Side::Sell)
     }
 
     /// Moves the market of `symbol` `bps` against an order of `side` and rebuilds its book
@@ -188,7 +247,7 @@ impl SimExchange {
             Side::Buy => book.asks.last(),
             Side::Sell => book.bids.last(),
         }
-        .map(|l| l.price)
+        .map(|l| book.grid.price_decimal(l.price))
     }
 
     /// The most of `symbol` that trading `quote` worth of the quote asset against the book
@@ -200,7 +259,7 @@ impl SimExchange {
             Side::Sell => self.bids(symbol),
         };
         let (mut left, mut qty) = (quote, Decimal::ZERO);
-        for l in levels {
+        for l in &levels {
             if left <= Decimal::ZERO || l.price <= Decimal::ZERO {
                 break;
             }

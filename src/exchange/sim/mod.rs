@@ -446,8 +446,14 @@ impl SimExchange {
             (o.symbol.clone(), o.side, o.price)
         };
         let fee_rate = self.meta[k].fee_rate;
-        let mut left = self.orders[k].remaining.min(max_fill);
+        let left = self.orders[k].remaining.min(max_fill);
         let Some(book) = self.books.get_mut(&symbol) else {
+            return;
+        };
+        // An admitted order's limit is on the tick and what it may still fill on the lot (a
+        // market order's limit is the book's own far end): on the book's grid.
+        let grid = book.grid;
+        let (Ok(limit), Ok(mut left)) = (grid.price(limit), grid.qty(left)) else {
             return;
         };
         let levels = match side {
@@ -456,25 +462,27 @@ impl SimExchange {
         };
         let mut fills = Vec::new();
         for level in levels.iter_mut() {
-            if left <= Decimal::ZERO || !crosses(side, limit, level.price) {
+            if !left.is_positive() || !crosses(side, limit, level.price) {
                 break;
             }
             let q = level.qty.min(left);
-            if q <= Decimal::ZERO {
+            if !q.is_positive() {
                 continue;
             }
+            let (price, qty) = (grid.price_decimal(level.price), grid.qty_decimal(q));
             // A fill whose money cannot be computed does not happen.
-            let computable = level
-                .price
-                .checked_mul(q)
+            let computable = price
+                .checked_mul(qty)
                 .and_then(|n| n.checked_mul(fee_rate))
                 .is_some();
+            let (Some(rest), Some(after)) = (level.qty.checked_sub(q), left.checked_sub(q)) else {
+                break;
+            };
             if !computable {
                 break;
             }
-            level.qty -= q;
-            left -= q;
-            fills.push((level.price, q));
+            (level.qty, left) = (rest, after);
+            fills.push((price, qty));
         }
         for (price, qty) in fills {
             self.fill(i, price, qty, now);

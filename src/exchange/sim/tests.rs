@@ -108,7 +108,7 @@ fn book_is_built_from_mid_spread_and_depth_on_the_tick_grid() {
     assert_eq!(asks[1].price, d("50010"));
     assert_eq!(asks[9].price, d("50050"));
     assert_eq!(bids[9].price, d("49950"));
-    assert!(asks.iter().chain(bids).all(|l| l.qty == d("0.5")));
+    assert!(asks.iter().chain(&bids).all(|l| l.qty == d("0.5")));
 
     // Ask rounds up, bid rounds down; spacing never below one tick.
     x.set_market(1, &s, d("100.003"), d("1"), d("2"));

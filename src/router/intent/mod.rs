@@ -120,7 +120,7 @@ impl Active {
             grid: Grid::new(rules.step_size, rules.tick_size),
             rules,
             qty: Qty::ZERO,
-            cap: Price::default(),
+            cap: Price::ZERO,
             attempt: 0,
             orders: SmallVec::new(),
             timer: None,
