@@ -139,6 +139,38 @@ fn book_is_built_from_mid_spread_and_depth_on_the_tick_grid() {
     assert!(x.orders().next().is_none());
 }
 
+/// Ticks of 0.05 and lots of 0.25: the book's integer levels read back as the decimals the
+/// rounding gives, and an order walks them lot by lot up to its limit.
+#[test]
+fn a_book_on_a_grid_of_twentieths_and_quarters_matches_whole_ticks_and_lots() {
+    let s = btc_usdt();
+    let mut cfg = VenueConfig::default();
+    let rules = MarketRules {
+        tick_size: d("0.05"),
+        step_size: d("0.25"),
+        min_notional: Decimal::ZERO,
+        fee_bps: Decimal::ZERO,
+    };
+    cfg.markets.insert(s.clone(), rules);
+    let mut x = SimExchange::new(cfg);
+    x.deposit(&usdt(), d("1000000"));
+    x.set_market(0, &s, d("1000.02"), d("0"), d("0.6"));
+    // Ask up to the tick, bid down; spacing 0.100002 down to 0.10; depth 0.6 down to 0.5.
+    assert_eq!(x.best_bid_ask(&s), Some((d("1000"), d("1000.05"))));
+    let asks = x.asks(&s);
+    assert_eq!((asks[1].price, asks[9].price), (d("1000.15"), d("1000.95")));
+    assert!(asks.iter().all(|l| l.qty == d("0.5")));
+    let r = request("q", &s, Side::Buy, "1.25", "1000.15", Tif::Ioc, 1);
+    let o = x.place(1, &r).unwrap();
+    // Two levels of 0.5 within the limit: one lot of 0.25 expires.
+    assert_eq!(
+        (o.filled, o.remaining, o.status),
+        (d("1"), d("0.25"), OrderStatus::Expired)
+    );
+    assert_eq!(o.average, Some(d("1000.10")));
+    assert_eq!((x.asks(&s)[1].qty, x.asks(&s)[2].qty), (d("0"), d("0.5")));
+}
+
 #[test]
 fn ioc_buy_walks_levels_with_one_trade_each_and_exact_money() {
     let mut x = venue(VenueConfig::default(), "10000", "0", "0.01");
