@@ -22,6 +22,8 @@ fn hot_path(c: &mut Criterion) {
     let mut g = c.benchmark_group("hot_path");
     g.bench_function("intent_to_reconciled_with_audit", |b| {
         let (mut router, mut venue, symbol) = setup();
+        // As a journaling driver runs it: each line written as JSONL when it is made.
+        router.write_audit_jsonl();
         let mut next = intent_maker(symbol);
         let mut log = Vec::with_capacity(1 << 20);
         b.iter_batched(

@@ -10,6 +10,10 @@ fn main() {
     let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(20_000);
     let audit = args.next().as_deref() != Some("--no-audit");
     let (mut router, mut venue, symbol) = hot_path();
+    if audit {
+        // As a journaling driver runs it: each line written as JSONL when it is made.
+        router.write_audit_jsonl();
+    }
     let intents: Vec<Intent> = (1..=n).map(|i| hot_path_intent(&symbol, i)).collect();
     let mut log = Vec::with_capacity(1 << 20);
     let mut bytes = 0;

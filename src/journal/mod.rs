@@ -123,6 +123,15 @@ impl AuditSink for FileJournal {
         self.lines += 1;
     }
 
+    fn jsonl(&mut self, bytes: &[u8], lines: u64) {
+        if self.error.is_none() {
+            if let Err(e) = self.out.write_all(bytes) {
+                self.error = Some(e);
+            }
+        }
+        self.lines += lines;
+    }
+
     fn make_durable(&mut self) -> bool {
         if self.error.is_none() {
             if let Err(e) = self.sync() {

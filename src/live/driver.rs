@@ -257,6 +257,8 @@ pub async fn run(
         (router, journal, 0)
     };
 
+    // The journal is all the live loop does with its lines: the router writes them as JSONL.
+    router.write_audit_jsonl();
     let paper = cfg.observe.then(|| {
         let mut m = MemoryExchange::with_rules(paper_rules(fee_bps));
         for (asset, b) in router.portfolio().balances() {

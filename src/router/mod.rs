@@ -48,7 +48,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use rust_decimal::Decimal;
 
-use crate::audit::{AuditLine, Detail};
+use crate::audit::{write_line, AuditLine, Detail};
 use crate::decision::Intent;
 use crate::model::{fnv1a64, Asset, IntentId, TimeMs};
 use crate::portfolio::{Portfolio, PortfolioError};
@@ -71,6 +71,8 @@ struct Outputs {
     /// Commands, each with the number of audit lines that must be durable before it goes out.
     commands: VecDeque<(u64, Command)>,
     audit: VecDeque<AuditLine>,
+    /// When set, lines are written here as JSONL when they are made, instead of queued.
+    jsonl: Option<Jsonl>,
     seq: u64,
     /// Audit lines with `seq` below this are durable, as the driver reported.
     durable: u64,
@@ -86,6 +88,41 @@ struct Outputs {
     last: Option<LastLine>,
     /// How bookings moved each asset's total, summed: a snapshot holds it.
     booked: Vec<(Asset, Decimal)>,
+}
+
+/// Audit lines written as they are made: the bytes, and how many lines they hold.
+#[derive(Debug, Default)]
+struct Jsonl {
+    bytes: Vec<u8>,
+    lines: u64,
+}
+
+impl Outputs {
+    /// The next audit line: the snapshot's last line, queued as a value or written at once.
+    fn emit(&mut self, now: TimeMs, intent: (&IntentId, u64), state: State, detail: Detail) {
+        let (intent_id, fp) = intent;
+        self.last = Some(LastLine {
+            seq: self.seq,
+            t_ms: now,
+            intent: fp,
+            state,
+        });
+        let line = AuditLine {
+            seq: self.seq,
+            t_ms: now,
+            intent_id: intent_id.clone(),
+            state,
+            detail,
+        };
+        self.seq += 1;
+        match &mut self.jsonl {
+            Some(j) => {
+                write_line(&mut j.bytes, &line);
+                j.lines += 1;
+            }
+            None => self.audit.push_back(line),
+        }
+    }
 }
 
 /// The router. See the module documentation for the drive loop.
@@ -203,6 +240,24 @@ impl Router {
         self.out.audit.pop_front()
     }
 
+    /// From now on the router writes each audit line as JSONL into its own buffer the moment
+    /// it makes it, instead of queueing the line for [`Router::poll_audit`]: for a driver that
+    /// only journals the lines (a simulator that checks them needs the values). Lines queued
+    /// before stay queued.
+    pub fn write_audit_jsonl(&mut self) {
+        self.out.jsonl.get_or_insert_with(Jsonl::default);
+    }
+
+    /// Hands the JSONL written since the last call to `sink` (the bytes and the number of
+    /// lines), then forgets it; the `seq` of the last line, or `None` when there was none.
+    pub fn take_audit_jsonl(&mut self, sink: impl FnOnce(&[u8], u64)) -> Option<u64> {
+        let j = self.out.jsonl.as_mut().filter(|j| j.lines > 0)?;
+        sink(&j.bytes, j.lines);
+        j.bytes.clear();
+        j.lines = 0;
+        self.out.seq.checked_sub(1)
+    }
+
     /// Applies one input at `now`. Time must not go backwards between calls; a `now` beyond
     /// [`limits::MAX_TIME_MS`] counts as that bound.
     pub fn handle(&mut self, now: TimeMs, input: Input) {
@@ -312,21 +367,8 @@ impl Router {
         }
         if let Some(state) = known {
             self.out.stats.duplicates_ignored += 1;
-            self.out.last = Some(LastLine {
-                seq: self.out.seq,
-                t_ms: now,
-                intent: fp,
-                state,
-            });
-            let line = AuditLine {
-                seq: self.out.seq,
-                t_ms: now,
-                intent_id: intent.intent_id().clone(),
-                state,
-                detail: Detail::DuplicateIgnored,
-            };
-            self.out.seq += 1;
-            self.out.audit.push_back(line);
+            let id = (intent.intent_id(), fp);
+            self.out.emit(now, id, state, Detail::DuplicateIgnored);
             return;
         }
         let serial = self.next_key;

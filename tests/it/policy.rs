@@ -322,6 +322,9 @@ fn no_command_leaves_while_the_journal_is_not_durable() {
         fn line(&mut self, _: &AuditLine) {
             self.0 += 1;
         }
+        fn jsonl(&mut self, _: &[u8], lines: u64) {
+            self.0 += lines;
+        }
         fn make_durable(&mut self) -> bool {
             false
         }

@@ -639,6 +639,63 @@ fn replies_to_anything_but_the_awaited_request_are_ignored() {
     assert!(router.poll_command().is_none());
 }
 
+/// A router that writes its lines as JSONL itself journals the same bytes as one whose lines
+/// are queued and written by the driver, and still holds each command until its lines are
+/// durable.
+#[test]
+fn lines_written_as_jsonl_by_the_router_are_the_queued_lines_bytes() {
+    use order_router::driver::{drive, write_ahead, AuditSink};
+    use order_router::prelude::*;
+    let run = |jsonl: bool| {
+        let (mut router, mut venue) = router_and_venue();
+        if jsonl {
+            router.write_audit_jsonl();
+        }
+        let mut log = Vec::new();
+        let inputs = [
+            buy("a", "0.001", "50000"),
+            buy("a", "0.001", "50000"),
+            buy("b", "0.002", "50000"),
+        ];
+        drive(&mut router, &mut venue, 0, inputs, &mut log);
+        assert!(router.poll_audit().is_none());
+        log
+    };
+    let queued = run(false);
+    assert_eq!(
+        String::from_utf8(run(true)).unwrap(),
+        String::from_utf8(queued).unwrap()
+    );
+
+    struct Counting(u64, bool);
+    impl AuditSink for Counting {
+        fn line(&mut self, _: &AuditLine) {
+            self.0 += 100;
+        }
+        fn jsonl(&mut self, bytes: &[u8], lines: u64) {
+            assert_eq!(bytes.iter().filter(|&&b| b == b'\n').count() as u64, lines);
+            self.0 += lines;
+        }
+        fn make_durable(&mut self) -> bool {
+            self.1
+        }
+    }
+    for durable in [false, true] {
+        let (mut router, _venue) = router_and_venue();
+        router.write_audit_jsonl();
+        router.handle(0, buy("c", "0.001", "50000"));
+        assert!(
+            router.poll_command().is_none(),
+            "nothing before the journal"
+        );
+        let mut sink = Counting(0, durable);
+        assert_eq!(write_ahead(&mut router, &mut sink), durable);
+        // NEW, RESERVED and SENT, all written by the router, handed over once.
+        assert_eq!(sink.0, 3);
+        assert_eq!(router.poll_command().is_some(), durable);
+    }
+}
+
 /// The router counts an intent's fills in lots of its market: a report of a fraction of a lot
 /// is no venue's and is not believed (it is asked again), while the same report on the grid
 /// moves the intent.

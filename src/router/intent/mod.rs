@@ -12,9 +12,8 @@ use rust_decimal::Decimal;
 use smallvec::SmallVec;
 
 use super::io::{Action, Command, OrderRequest, ReplyOutcome, RequestId};
-use super::recover::LastLine;
 use super::{is_legal, mutant, MarketRules, Mutant, Outputs, RouterConfig, State};
-use crate::audit::{AuditLine, Detail};
+use crate::audit::Detail;
 use crate::decision::Intent;
 use crate::exchange::{ExchangeError, Order, OrderStatus, Outcome, Trade};
 use crate::grid::{Grid, Price, Qty};
@@ -172,21 +171,8 @@ impl Active {
     }
 
     fn line(&self, cx: &mut Cx<'_>, state: State, detail: Detail) {
-        cx.out.last = Some(LastLine {
-            seq: cx.out.seq,
-            t_ms: cx.now,
-            intent: self.fp,
-            state,
-        });
-        let line = AuditLine {
-            seq: cx.out.seq,
-            t_ms: cx.now,
-            intent_id: self.id().clone(),
-            state,
-            detail,
-        };
-        cx.out.seq += 1;
-        cx.out.audit.push_back(line);
+        cx.out
+            .emit(cx.now, (self.intent.intent_id(), self.fp), state, detail);
     }
 
     fn transition(&mut self, cx: &mut Cx<'_>, to: State, detail: Detail) {
