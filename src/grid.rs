@@ -1,12 +1,12 @@
 //! Quantities and prices as integers on a market's grid.
 //!
 //! A market's lot step and tick fix how many decimal places its quantities and prices can have
-//! (Binance: `stepSize` 0.00001 is five, `tickSize` 0.01 two). Inside the router an intent's
-//! quantity, fills and price cap are counted in those units: sums and comparisons are integer
-//! operations, and a notional (quantity times price) is exact at the two grids' places added.
-//! Every operation is checked; an overflow is `None` or a [`GridError`], never a wrap.
-//! `Decimal` stays at the edges: intents in, venue reports in, order requests and audit lines
-//! out.
+//! (Binance: `stepSize` 0.00001 is five, `tickSize` 0.01 two). The router counts an intent's
+//! quantity, fills and price cap in those units, and the simulated venue its book's levels:
+//! sums and comparisons are integer operations, and a notional (quantity times price) is exact
+//! at the two grids' places added. Every operation is checked; an overflow is `None` or a
+//! [`GridError`], never a wrap. `Decimal` stays at the seams: intents in, venue reports in,
+//! order requests and audit lines out.
 
 use rust_decimal::Decimal;
 
