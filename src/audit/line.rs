@@ -326,6 +326,30 @@ fn seal(out: &mut Vec<u8>, start: usize) {
 /// Whether a line (without its newline) carries a valid checksum: `Some(true)` or
 /// `Some(false)`, or `None` for a line written without one.
 pub fn checksum_ok(line: &[u8]) -> Option<bool> {
+    // As the writer ends a line: the key, eight lower-case hex digits, `"}`. Hex digits hold
+    // no comma, so no later key can follow; anything else is searched for as before.
+    let end = CRC_KEY.len() + 10;
+    if let Some(at) = line.len().checked_sub(end) {
+        let (key, tail) = line[at..].split_at(CRC_KEY.len());
+        let digit = |b: u8| match b {
+            b'0'..=b'9' => Some(u32::from(b - b'0')),
+            b'a'..=b'f' => Some(u32::from(b - b'a' + 10)),
+            _ => None,
+        };
+        if key == CRC_KEY && tail.ends_with(b"\"}") {
+            let hex = tail[..8]
+                .iter()
+                .try_fold(0u32, |n, &b| Some(n << 4 | digit(b)?));
+            if let Some(parsed) = hex {
+                return Some(parsed == crc32c::crc32c(&line[..at]));
+            }
+        }
+    }
+    checksum_searched(line)
+}
+
+/// [`checksum_ok`] for any line: the last checksum key wherever it is.
+fn checksum_searched(line: &[u8]) -> Option<bool> {
     let at = line.windows(CRC_KEY.len()).rposition(|w| w == CRC_KEY)?;
     let tail = &line[at + CRC_KEY.len()..];
     let hex = tail.strip_suffix(b"\"}")?;
@@ -525,6 +549,46 @@ impl Obj<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_checksum_at_the_end_reads_as_a_search_for_it_does() {
+        let mut line = Vec::new();
+        let l = AuditLine {
+            seq: 7,
+            t_ms: 12,
+            intent_id: crate::model::IntentId::new("i-1").unwrap(),
+            state: crate::router::State::New,
+            detail: Detail::DuplicateIgnored,
+        };
+        write_line(&mut line, &l);
+        line.pop(); // the newline
+        assert_eq!(checksum_ok(&line), Some(true));
+        let n = line.len();
+        let mut tried = 0;
+        for at in n.saturating_sub(40)..n {
+            for b in [
+                b',', b'"', b':', b'}', b'0', b'9', b'a', b'f', b'A', b'g', b' ',
+            ] {
+                let mut x = line.clone();
+                x[at] = b;
+                assert_eq!(
+                    checksum_ok(&x),
+                    checksum_searched(&x),
+                    "{:?}",
+                    String::from_utf8_lossy(&x)
+                );
+                tried += 1;
+            }
+            let cut = &line[..at];
+            assert_eq!(checksum_ok(cut), checksum_searched(cut));
+        }
+        // A second key after the first, and a line with two checksums.
+        let mut twice = line.clone();
+        twice.truncate(n - 2);
+        twice.extend_from_slice(b"\",\"crc\":\"00000000\"}");
+        assert_eq!(checksum_ok(&twice), checksum_searched(&twice));
+        assert!(tried > 400);
+    }
 
     #[test]
     fn decimals_match_the_normalised_display_across_scales_and_signs() {
