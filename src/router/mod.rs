@@ -313,7 +313,8 @@ impl Router {
     }
 
     /// Everything a restart needs, as of the last audit line written (drain the audit lines
-    /// first): what replaying the journal up to that line gives. A snapshot file holds it.
+    /// first, with `poll_audit` or `take_audit_jsonl`): what replaying the journal up to that
+    /// line gives. A snapshot file holds it.
     pub fn snapshot(&self) -> Replay {
         let mut open: Vec<(u64, OpenIntent)> = self
             .active
