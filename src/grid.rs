@@ -194,16 +194,11 @@ impl Grid {
         match to_units(x, dp) {
             Ok(n) => return Some(Notional(n)),
             Err(GridError::Overflow(_)) => return None,
-            // More places than the grid's: rounded up below.
+            // More places than the grid's (so `x` is not a whole number of units): rounded up.
             Err(GridError::OffGrid { .. }) => {}
         }
-        let (m, s) = (x.mantissa(), x.scale());
-        if s <= dp {
-            return pow10(dp - s)?.checked_mul(m).map(Notional);
-        }
-        let p = pow10(s - dp)?;
-        let q = m.div_euclid(p);
-        Some(Notional(if m.rem_euclid(p) == 0 { q } else { q + 1 }))
+        let p = pow10(x.scale().checked_sub(dp)?)?;
+        Some(Notional(x.mantissa().div_euclid(p) + 1))
     }
 }
 
