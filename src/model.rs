@@ -41,11 +41,15 @@ macro_rules! string_id {
 
         /// By name, clones of one allocation without reading it: `Arc<str>`'s own equality
         /// always compares the bytes (its pointer shortcut needs a sized type), and ids are
-        /// compared on every table lookup.
+        /// compared on every table lookup. Names that differ mostly differ in length or in
+        /// their last byte (`BTC`, `ETH`; `sig-17`, `sig-18`): both are looked at before the
+        /// bytes are compared in a library call.
         impl PartialEq for $name {
             #[inline]
             fn eq(&self, other: &Self) -> bool {
-                Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+                let (a, b) = (self.0.as_bytes(), other.0.as_bytes());
+                Arc::ptr_eq(&self.0, &other.0)
+                    || (a.len() == b.len() && a.last() == b.last() && a == b)
             }
         }
 
