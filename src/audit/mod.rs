@@ -8,11 +8,13 @@
 mod check;
 mod line;
 mod parse;
+mod problem;
 pub(crate) mod read;
 mod scan;
 
-pub use check::{Checker, LineView, Policy, Problem, ProblemKind};
+pub use check::{Checker, LineView, Policy};
 pub(crate) use line::digits_u64;
 pub use line::{checksum_ok, write_line, AuditLine, Detail};
 pub use parse::{parse_audit_line, word};
+pub use problem::{Problem, ProblemKind};
 pub use read::{read, read_line, read_stream, ReadError, Record};

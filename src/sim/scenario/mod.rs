@@ -61,6 +61,7 @@ use crate::sim::faults::FaultProfile;
 
 mod cells;
 mod config;
+mod csv;
 mod rows;
 
 pub use rows::{Check, CrashMode, Expect, FaultKind, Row, RowKind, Spec};
@@ -70,6 +71,7 @@ use cells::{
     SYMBOL, T_MS,
 };
 use config::{ConfigRow, Setting};
+use csv::{check_header, CsvRecords, LineCounter};
 
 /// The header every scenario file starts with.
 pub const HEADER: [&str; 7] = ["t_ms", "action", "symbol", "side", "qty", "price", "params"];
@@ -237,165 +239,6 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Scenario, ScenarioError> {
         ));
     }
     builder.finish(file)
-}
-
-/// Physical line numbers of byte offsets.
-///
-/// The CSV reader positions a record where the previous one ended, before the blank and comment
-/// lines it skips, so its own line number can be too small. This skips them the same way (at the
-/// start of a record: line terminators are discarded and `#` discards up to the next `\n`) and
-/// counts the `\n`s before the record's first byte.
-struct LineCounter<'a> {
-    bytes: &'a [u8],
-    offset: usize,
-    line: usize,
-}
-
-impl<'a> LineCounter<'a> {
-    fn new(bytes: &'a [u8]) -> Self {
-        LineCounter {
-            bytes,
-            offset: 0,
-            line: 1,
-        }
-    }
-
-    /// The line of the first byte of the record the reader positioned at `start`. Offsets
-    /// must not decrease between calls (smaller ones count from the last).
-    fn line_at(&mut self, start: u64) -> usize {
-        let mut at = usize::try_from(start)
-            .unwrap_or(usize::MAX)
-            .min(self.bytes.len());
-        loop {
-            match self.bytes.get(at) {
-                Some(b'\r' | b'\n') => at += 1,
-                Some(b'#') => {
-                    at = match self.bytes[at..].iter().position(|&b| b == b'\n') {
-                        Some(nl) => at + nl + 1,
-                        None => self.bytes.len(),
-                    }
-                }
-                _ => break,
-            }
-        }
-        if at > self.offset {
-            let newlines = self.bytes[self.offset..at]
-                .iter()
-                .filter(|&&b| b == b'\n')
-                .count();
-            self.line += newlines;
-            self.offset = at;
-        }
-        self.line
-    }
-}
-
-/// The CSV reader (RFC 4180 quoting, `#` comment lines, any number of fields), record by
-/// record over bytes in memory. Its state machine is built once per thread and reset for the
-/// next file: building it costs more than reading a generated scenario, and the fuzzer reads
-/// one per seed.
-struct CsvRecords<'a> {
-    core: csv_core::Reader,
-    input: &'a [u8],
-    at: usize,
-    out: Vec<u8>,
-    ends: Vec<usize>,
-    fields: usize,
-    done: bool,
-}
-
-impl<'a> CsvRecords<'a> {
-    fn new(input: &'a [u8]) -> Self {
-        let core = CSV_CORE
-            .with(|c| c.borrow_mut().take())
-            .unwrap_or_else(|| csv_core::ReaderBuilder::new().comment(Some(b'#')).build());
-        CsvRecords {
-            core,
-            input,
-            at: 0,
-            out: vec![0; 1024],
-            ends: vec![0; 16],
-            fields: 0,
-            done: false,
-        }
-    }
-
-    /// Reads the next record; returns the offset where reading it began (where the previous
-    /// one ended, before any blank or comment lines).
-    fn next_record(&mut self) -> Option<usize> {
-        let start = self.at;
-        let (mut out, mut ends) = (0, 0);
-        while !self.done {
-            let (res, read, wrote, ended) = self.core.read_record(
-                &self.input[self.at..],
-                &mut self.out[out..],
-                &mut self.ends[ends..],
-            );
-            // (Field ends count from the record's start: the reader keeps its place.)
-            self.at += read;
-            out += wrote;
-            ends += ended;
-
-            match res {
-                csv_core::ReadRecordResult::InputEmpty => {}
-                csv_core::ReadRecordResult::OutputFull => self.out.resize(self.out.len() * 2, 0),
-                csv_core::ReadRecordResult::OutputEndsFull => {
-                    self.ends.resize(self.ends.len() * 2, 0)
-                }
-                csv_core::ReadRecordResult::Record => {
-                    self.fields = ends;
-                    return Some(start);
-                }
-                csv_core::ReadRecordResult::End => self.done = true,
-            }
-        }
-        None
-    }
-
-    /// The fields of the record just read.
-    fn fields(&self) -> Vec<&[u8]> {
-        let mut from = 0;
-        self.ends[..self.fields]
-            .iter()
-            .map(|&end| {
-                let f = &self.out[from..end];
-                from = end;
-                f
-            })
-            .collect()
-    }
-}
-
-thread_local! {
-    /// The reader's state machine between files (see [`CsvRecords`]).
-    static CSV_CORE: std::cell::RefCell<Option<csv_core::Reader>> =
-        const { std::cell::RefCell::new(None) };
-}
-
-impl Drop for CsvRecords<'_> {
-    fn drop(&mut self) {
-        let mut core = std::mem::take(&mut self.core);
-        core.reset();
-        CSV_CORE.with(|c| *c.borrow_mut() = Some(core));
-    }
-}
-
-fn check_header(at: At<'_>, record: &[&[u8]]) -> Result<(), ScenarioError> {
-    let cells: Vec<String> = record
-        .iter()
-        .map(|c| String::from_utf8_lossy(c).trim().to_string())
-        .collect();
-    if cells.iter().map(String::as_str).eq(HEADER) {
-        return Ok(());
-    }
-    Err(at.err(
-        "header",
-        format!(
-            "expected {}, found {}",
-            HEADER.join(","),
-            show(&cells.join(","))
-        ),
-    ))
 }
 
 /// What an intent row says beyond its id and time: symbol, side, qty, reference price.
