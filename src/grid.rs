@@ -40,17 +40,7 @@ pub struct Notional(i128);
 
 /// The decimal places of `x` once its trailing zeros go: 0.00100 has 3, 0.5 has 1, 50 has 0.
 pub fn places(x: Decimal) -> u32 {
-    let mut m = x.mantissa().unsigned_abs();
-    let mut s = x.scale();
-    while s > 0 && m != 0 && m.is_multiple_of(10) {
-        m /= 10;
-        s -= 1;
-    }
-    if m == 0 {
-        0
-    } else {
-        s
-    }
+    x.normalize().scale()
 }
 
 fn pow10(n: u32) -> Option<i128> {

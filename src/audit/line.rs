@@ -331,16 +331,8 @@ pub fn checksum_ok(line: &[u8]) -> Option<bool> {
     let end = CRC_KEY.len() + 10;
     if let Some(at) = line.len().checked_sub(end) {
         let (key, tail) = line[at..].split_at(CRC_KEY.len());
-        let digit = |b: u8| match b {
-            b'0'..=b'9' => Some(u32::from(b - b'0')),
-            b'a'..=b'f' => Some(u32::from(b - b'a' + 10)),
-            _ => None,
-        };
         if key == CRC_KEY && tail.ends_with(b"\"}") {
-            let hex = tail[..8]
-                .iter()
-                .try_fold(0u32, |n, &b| Some(n << 4 | digit(b)?));
-            if let Some(parsed) = hex {
+            if let Some(parsed) = crc_hex(&tail[..8]) {
                 return Some(parsed == crc32c::crc32c(&line[..at]));
             }
         }
@@ -353,15 +345,22 @@ fn checksum_searched(line: &[u8]) -> Option<bool> {
     let at = line.windows(CRC_KEY.len()).rposition(|w| w == CRC_KEY)?;
     let tail = &line[at + CRC_KEY.len()..];
     let hex = tail.strip_suffix(b"\"}")?;
-    let parsed = (hex.len() == 8)
-        .then(|| std::str::from_utf8(hex).ok())
-        .flatten()
-        .filter(|h| {
-            h.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        })
-        .and_then(|h| u32::from_str_radix(h, 16).ok());
-    Some(parsed == Some(crc32c::crc32c(&line[..at])))
+    Some(crc_hex(hex) == Some(crc32c::crc32c(&line[..at])))
+}
+
+/// A checksum's value: exactly eight lower-case hex digits, as the writer writes them.
+fn crc_hex(hex: &[u8]) -> Option<u32> {
+    if hex.len() != 8 {
+        return None;
+    }
+    hex.iter().try_fold(0u32, |n, &b| {
+        let digit = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            _ => return None,
+        };
+        Some(n << 4 | u32::from(digit))
+    })
 }
 
 /// "00" to "99": two digits per division.
