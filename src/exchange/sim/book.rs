@@ -103,13 +103,12 @@ pub(super) fn build_book(
     let spacing = floor_to(mid.checked_mul(bps_fraction())?, tick)?.max(tick);
     // Every price above is a multiple of the tick and the depth one of the step: on the grid.
     let grid = Grid::new(rules.step_size, tick);
-    let units = (
+    let (best_ask, best_bid, spacing, depth_units) = (
         grid.price(best_ask).ok()?,
         grid.price(best_bid).ok()?,
         grid.price(spacing).ok()?,
         grid.qty(depth).ok()?,
     );
-    let (best_ask, best_bid, spacing, depth_units) = units;
     book.mid = mid;
     book.spread_bps = spread_bps;
     book.depth = depth;
