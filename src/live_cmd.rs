@@ -35,6 +35,37 @@ fn parse_line(line: &str) -> Result<Intent, String> {
     serde_json::from_str(line).map_err(|e| e.to_string())
 }
 
+/// The intents taken so far, by id: an id used again for a different intent is refused (the
+/// router would take it for a duplicate delivery of the first and ignore it silently).
+#[derive(Default)]
+struct Seen(std::collections::HashMap<String, (String, Intent)>);
+
+impl Seen {
+    /// `Ok(true)` for a new intent, `Ok(false)` for a repeat of one taken at the same id.
+    fn take(&mut self, place: String, intent: &Intent) -> Result<bool, String> {
+        match self.0.get(intent.intent_id().as_str()) {
+            None => {
+                self.0
+                    .insert(intent.intent_id().to_string(), (place, intent.clone()));
+                Ok(true)
+            }
+            Some((_, first)) if first == intent => Ok(false),
+            Some((first_place, first)) => Err(format!(
+                "intent_id {} was used at {first_place} for another intent ({} {} {} at {}); this one is {} {} {} at {}",
+                intent.intent_id(),
+                first.side(),
+                first.qty(),
+                first.symbol(),
+                first.ref_price(),
+                intent.side(),
+                intent.qty(),
+                intent.symbol(),
+                intent.ref_price()
+            )),
+        }
+    }
+}
+
 fn parse_budget(specs: &[String]) -> Result<Vec<(Asset, Decimal)>, String> {
     specs
         .iter()
@@ -137,6 +168,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
     }
     // A file is read and checked whole before anything is routed.
     let mut from_file = None;
+    let mut seen = Seen::default();
     if args.intents != "-" {
         let text = match std::fs::read_to_string(args.intents) {
             Ok(t) => t,
@@ -148,7 +180,12 @@ pub fn main(args: Args<'_>) -> ExitCode {
                 continue;
             }
             match parse_line(line) {
-                Ok(intent) => list.push((i + 1, intent)),
+                Ok(intent) => {
+                    if let Err(e) = seen.take(format!("line {}", i + 1), &intent) {
+                        return bad(&format!("{}:{}: {e}", args.intents, i + 1));
+                    }
+                    list.push((i + 1, intent))
+                }
                 Err(e) => return bad(&format!("{}:{}: {e}", args.intents, i + 1)),
             }
         }
@@ -204,7 +241,10 @@ pub fn main(args: Args<'_>) -> ExitCode {
                     if line.trim().is_empty() {
                         continue;
                     }
-                    match parse_line(&line) {
+                    match parse_line(&line).and_then(|intent| {
+                        seen.take(format!("stdin:{}", i + 1), &intent)
+                            .map(|_| intent)
+                    }) {
                         Ok(intent) => {
                             if tx.blocking_send(intent).is_err() {
                                 return;
@@ -232,7 +272,15 @@ pub fn main(args: Args<'_>) -> ExitCode {
                 _ = received(term) => {}
             }
         };
-        driver::run(client, cfg, rx, stop, |line| outln!("{line}")).await
+        driver::run(
+            client,
+            cfg,
+            rx,
+            stop,
+            |line| outln!("{line}"),
+            |status| errln!("live: {status}"),
+        )
+        .await
     });
     // Stdin may still be blocked in a read; the process ends regardless.
     runtime.shutdown_background();
@@ -242,12 +290,19 @@ pub fn main(args: Args<'_>) -> ExitCode {
                 errln!("error: {r}");
             }
             summary(&end, &journal, args.json);
+            let failed: u64 = ["FAILED", "FAILED_FINAL"]
+                .iter()
+                .filter_map(|s| end.states.get(s))
+                .sum();
             if end.stopped {
                 ExitCode::from(130)
             } else if !end.refused.is_empty()
                 || rejected.load(std::sync::atomic::Ordering::Relaxed) > 0
             {
                 ExitCode::from(2)
+            } else if failed > 0 {
+                errln!("live: {failed} intents ended without executing (FAILED or FAILED_FINAL): see the journal's lines for why");
+                ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS
             }

@@ -258,7 +258,7 @@ impl<'a> From<&'a AuditLine> for LineView<'a> {
                 v.cause = Some(cause);
                 v.next_ms = Some(*next_ms);
             }
-            Detail::TradesPending { cause, next_ms } => {
+            Detail::TradesPending { cause, next_ms } | Detail::Held { cause, next_ms } => {
                 v.cause = Some(cause);
                 v.next_ms = Some(*next_ms);
             }
@@ -588,6 +588,14 @@ impl Checker {
                     current: t.state,
                     got: r.state,
                 }));
+            }
+            // A placement held back by the venue's rate limits goes out when the hold ends: a
+            // pending retry is due then instead.
+            if let (Some("rate_limit" | "order_limit"), Some(next)) = (r.cause, r.next_ms) {
+                if let Some((_, backoff, at)) = t.attempts.retry.as_mut() {
+                    *backoff = next.saturating_sub(*at).max(*backoff);
+                }
+                return;
             }
             // Asking again waits a backoff (not the receive window's end, which has its own).
             if let (Some(p), Some(next)) = (&self.policy, r.next_ms) {

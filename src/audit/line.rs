@@ -114,6 +114,12 @@ pub enum Detail {
     /// Event: the router restarted and rebuilt this intent from its journal; it goes on from
     /// the state the line names.
     Recovered,
+    /// Event: the next placement waits until `next_ms`: the venue's rate-limit hold
+    /// (`rate_limit`) or the pacing under its order limits (`order_limit`). Not an attempt.
+    Held {
+        cause: &'static str,
+        next_ms: TimeMs,
+    },
 }
 
 impl Detail {
@@ -126,6 +132,7 @@ impl Detail {
             Detail::CancelRequested { .. } => Some("cancel_requested"),
             Detail::TradesPending { .. } => Some("trades_pending"),
             Detail::Recovered => Some("recovered"),
+            Detail::Held { .. } => Some("held"),
             _ => None,
         }
     }
@@ -297,6 +304,10 @@ pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
             w.id(ks!("client_order_id"), client_order_id.as_str());
         }
         Detail::TradesPending { cause, next_ms } => {
+            w.str(ks!("cause"), cause);
+            w.num_u64(k!("next_ms"), *next_ms);
+        }
+        Detail::Held { cause, next_ms } => {
             w.str(ks!("cause"), cause);
             w.num_u64(k!("next_ms"), *next_ms);
         }

@@ -35,6 +35,8 @@ const WORDS: &[&str] = &[
     "incomplete",
     "booking_refused",
     "restart",
+    "rate_limit",
+    "order_limit",
 ];
 
 /// One of [`WORDS`], as the `'static` string the router uses.
@@ -166,6 +168,10 @@ trait Get {
                 client_order_id: self.coid()?,
             },
             "trades_pending" => Detail::TradesPending {
+                cause: self.word("cause")?,
+                next_ms: self.u64("next_ms")?,
+            },
+            "held" => Detail::Held {
                 cause: self.word("cause")?,
                 next_ms: self.u64("next_ms")?,
             },

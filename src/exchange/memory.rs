@@ -307,7 +307,9 @@ impl MemoryExchange {
         self.requests += 1;
         match fault {
             Some(Fault::RequestLost) => Err(ExchangeError::Timeout),
-            Some(Fault::RateLimited) => Err(ExchangeError::RateLimited),
+            Some(Fault::RateLimited) => Err(ExchangeError::RateLimited {
+                retry_after_ms: 1_000,
+            }),
             Some(Fault::ResponseLost) => exec(self).and(Err(ExchangeError::Timeout)),
             Some(Fault::ServerError) => {
                 exec(self).and(Err(ExchangeError::ServerError("-1007".into())))

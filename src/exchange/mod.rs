@@ -110,9 +110,11 @@ pub enum ExchangeError {
     /// Refused by the venue's rules (filters, balance, unknown symbol): not executed.
     #[error("rejected ({code}): {message}")]
     Rejected { code: i32, message: String },
-    /// Too many requests (HTTP 429): refused, not executed.
-    #[error("rate limited")]
-    RateLimited,
+    /// Too many requests (HTTP 429, or a 418 ban): refused, not executed. Nothing may be sent
+    /// for `retry_after_ms` (the venue's `Retry-After`): the router holds every request back
+    /// until then, and spends no retry on the wait.
+    #[error("rate limited for {retry_after_ms} ms")]
+    RateLimited { retry_after_ms: u64 },
     /// Arrived after the receive window: refused, not executed.
     #[error("outside the receive window")]
     RecvWindowExpired,
@@ -134,7 +136,7 @@ impl ExchangeError {
     pub fn outcome(&self) -> Outcome {
         match self {
             ExchangeError::Rejected { .. }
-            | ExchangeError::RateLimited
+            | ExchangeError::RateLimited { .. }
             | ExchangeError::RecvWindowExpired
             | ExchangeError::NotFound => Outcome::NotExecuted,
             ExchangeError::DuplicateClientOrderId(_)
@@ -147,7 +149,7 @@ impl ExchangeError {
     pub fn kind(&self) -> &'static str {
         match self {
             ExchangeError::Rejected { .. } => "rejected",
-            ExchangeError::RateLimited => "rate_limited",
+            ExchangeError::RateLimited { .. } => "rate_limited",
             ExchangeError::RecvWindowExpired => "recv_window_expired",
             ExchangeError::DuplicateClientOrderId(_) => "duplicate_client_order_id",
             ExchangeError::NotFound => "not_found",

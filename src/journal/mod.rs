@@ -10,6 +10,7 @@
 //! * [`SyncPolicy::Never`]: the batch is handed to the operating system only; a machine crash
 //!   can lose the last batches (a process crash cannot). For tests and throughput runs.
 
+pub mod lock;
 pub mod snapshot;
 
 use std::fs::File;

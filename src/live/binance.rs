@@ -99,6 +99,10 @@ pub const CODES: &[(i32, Meaning, &str)] = &[
     ),
 ];
 
+/// The wait after a 429 or 418 that names no `Retry-After`: a second, Binance's shortest
+/// rate-limit window. The client replaces it with the header's value when there is one.
+pub const DEFAULT_RETRY_AFTER_MS: u64 = 1_000;
+
 /// Binance's answer to a refused order whose client id an open order holds.
 const DUPLICATE: &str = "Duplicate order sent.";
 
@@ -139,7 +143,9 @@ pub fn classify(status: u16, body: &[u8], action: &Action) -> ExchangeError {
             code: code.unwrap_or(-i32::from(status)),
             message: msg,
         },
-        Meaning::RateLimited => ExchangeError::RateLimited,
+        Meaning::RateLimited => ExchangeError::RateLimited {
+            retry_after_ms: DEFAULT_RETRY_AFTER_MS,
+        },
         Meaning::RecvWindow => ExchangeError::RecvWindowExpired,
         Meaning::NotFound => ExchangeError::NotFound,
         Meaning::Duplicate => match action {
@@ -223,6 +229,40 @@ pub fn parse_weight_limit(body: &[u8]) -> Option<u32> {
             .flatten()
             .and_then(|n| u32::try_from(n).ok())
     })
+}
+
+/// The `ORDERS` rate limits an `exchangeInfo` announces (Binance spot: 100 per 10 seconds and
+/// 200,000 a day), as the router paces by them; malformed or unknown entries are skipped.
+pub fn parse_order_limits(body: &[u8]) -> Vec<crate::router::OrderLimit> {
+    use crate::router::{limits, OrderLimit};
+    let Ok(v) = json(body) else {
+        return Vec::new();
+    };
+    let Some(list) = v.get("rateLimits").and_then(|l| l.as_array()) else {
+        return Vec::new();
+    };
+    let mut out: Vec<OrderLimit> = list
+        .iter()
+        .filter_map(|l| {
+            if l.get("rateLimitType")?.as_str()? != "ORDERS" {
+                return None;
+            }
+            let unit_ms: u64 = match l.get("interval")?.as_str()? {
+                "SECOND" => 1_000,
+                "MINUTE" => 60_000,
+                "HOUR" => 3_600_000,
+                "DAY" => 86_400_000,
+                _ => return None,
+            };
+            let window_ms = unit_ms.checked_mul(l.get("intervalNum")?.as_u64()?)?;
+            let count = u32::try_from(l.get("limit")?.as_u64()?).ok()?;
+            let ok = (1..=limits::MAX_ORDER_LIMIT_COUNT).contains(&count)
+                && (1..=limits::MAX_WAIT_MS).contains(&window_ms);
+            ok.then_some(OrderLimit { count, window_ms })
+        })
+        .collect();
+    out.truncate(limits::MAX_ORDER_LIMITS);
+    out
 }
 
 /// `exchangeInfo` as market rules: `PRICE_FILTER.tickSize`, `LOT_SIZE.stepSize`, and the

@@ -1,8 +1,9 @@
 //! The live adapter's HTTP side: reqwest on tokio. Signs requests as Binance wants them, keeps
 //! the offset between the local clock and the venue's, and honours the rate-limit headers: after
 //! a 429 or 418 (`Retry-After`), or once the minute's weight is nearly spent, nothing is sent
-//! until the wait is over, and commands in the meantime come back rate limited (not executed)
-//! without being sent.
+//! until the wait is over. The driver tells the router of the hold, so it makes no new
+//! requests meanwhile; a command that left the router before it knew waits here, unsent, and
+//! goes out when the hold ends (a wait is not an attempt).
 
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
@@ -56,8 +57,12 @@ pub struct Client {
     offset_ms: AtomicI64,
     /// Local wall-clock time before which nothing is sent.
     not_before: AtomicU64,
+    /// Until when the venue has banned this client (HTTP 418), local time; 0 when never.
+    banned_until: AtomicU64,
     /// The venue's request weight per minute (0: unknown).
     weight_limit: AtomicU32,
+    /// The venue's `ORDERS` rate limits, from `exchangeInfo`.
+    order_limits: std::sync::Mutex<Vec<crate::router::OrderLimit>>,
     /// Requests sent.
     pub sent: AtomicU64,
 }
@@ -93,13 +98,45 @@ impl Client {
             recv_window_ms,
             offset_ms: AtomicI64::new(0),
             not_before: AtomicU64::new(0),
+            banned_until: AtomicU64::new(0),
             weight_limit: AtomicU32::new(0),
+            order_limits: std::sync::Mutex::new(Vec::new()),
             sent: AtomicU64::new(0),
         })
     }
 
     pub fn base(&self) -> &str {
         &self.base
+    }
+
+    /// Local time before which nothing is sent (in the past when there is no hold).
+    pub fn not_before(&self) -> TimeMs {
+        self.not_before.load(Ordering::Relaxed)
+    }
+
+    /// Until when the venue banned this client (HTTP 418), local time; 0 when it never did.
+    pub fn banned_until(&self) -> TimeMs {
+        self.banned_until.load(Ordering::Relaxed)
+    }
+
+    /// The venue's order-rate limits, for the router's pacing.
+    pub fn order_limits(&self) -> Vec<crate::router::OrderLimit> {
+        self.order_limits
+            .lock()
+            .map(|l| l.clone())
+            .unwrap_or_default()
+    }
+
+    /// Sleeps until the rate-limit hold is over (it may grow while waiting).
+    async fn wait_out_hold(&self) {
+        loop {
+            let now = wall_clock_ms();
+            let until = self.not_before();
+            if now >= until {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(until - now)).await;
+        }
     }
 
     fn venue_time(&self, local: TimeMs) -> TimeMs {
@@ -165,6 +202,9 @@ impl Client {
         );
         if let Some(t) = wait {
             self.not_before.fetch_max(t, Ordering::Relaxed);
+            if status == 418 {
+                self.banned_until.fetch_max(t, Ordering::Relaxed);
+            }
         }
     }
 
@@ -231,6 +271,9 @@ impl Client {
         if let Some(limit) = binance::parse_weight_limit(&body) {
             self.weight_limit.store(limit, Ordering::Relaxed);
         }
+        if let Ok(mut l) = self.order_limits.lock() {
+            *l = binance::parse_order_limits(&body);
+        }
         self.parsed(binance::parse_exchange_info(&body, fee_bps))
     }
 
@@ -246,9 +289,7 @@ impl Client {
     /// Runs one router command at local time `now` and returns the router's reply. Every way
     /// a request can fail becomes one of the router's outcomes: see [`binance::CODES`].
     pub async fn execute(&self, cmd: &Command, now: TimeMs) -> Reply {
-        if now < self.not_before.load(Ordering::Relaxed) {
-            return cmd.lost(ExchangeError::RateLimited);
-        }
+        self.wait_out_hold().await;
         let Call {
             method,
             path,
@@ -268,9 +309,15 @@ impl Client {
             Err(_) => return cmd.lost(ExchangeError::Timeout),
         };
         if answer.status != 200 {
-            let error = binance::classify(answer.status, &answer.body, &cmd.action);
+            let mut error = binance::classify(answer.status, &answer.body, &cmd.action);
             if error == ExchangeError::RecvWindowExpired {
                 let _ = self.sync_time().await;
+            }
+            if let ExchangeError::RateLimited { retry_after_ms } = &mut error {
+                let left = self.not_before().saturating_sub(wall_clock_ms());
+                if left > 0 {
+                    *retry_after_ms = left;
+                }
             }
             return cmd.lost(error);
         }

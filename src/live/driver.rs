@@ -25,10 +25,13 @@ use super::binance::Markets;
 use super::client::{wall_clock_ms, Client, LiveError};
 use crate::driver::write_ahead;
 use crate::exchange::memory::MemoryExchange;
+use crate::journal::lock::{JournalLock, LockError};
 use crate::journal::{snapshot, FileJournal, SyncPolicy};
-use crate::model::{Asset, Side};
+use crate::model::{Asset, Side, TimeMs};
 use crate::portfolio::Portfolio;
-use crate::router::{Action, Input, MarketRules, Replay, Reply, Router, RouterConfig};
+use crate::router::{
+    Action, Input, MarketRules, Replay, Reply, ReplyOutcome, Router, RouterConfig,
+};
 use crate::Intent;
 
 /// What the live driver needs besides the intents.
@@ -55,6 +58,8 @@ pub enum DriverError {
     Setup(String),
     #[error("journal {path}: {detail}")]
     Journal { path: String, detail: String },
+    #[error(transparent)]
+    Locked(#[from] LockError),
 }
 
 /// How a live run ended.
@@ -102,6 +107,25 @@ fn journal_err(path: &Path, e: impl std::fmt::Display) -> DriverError {
         path: path.display().to_string(),
         detail: e.to_string(),
     }
+}
+
+/// A resumed journal keeps the funding it started with; a `--budget` may restate a cap it
+/// keeps to, but not ask for less than the journal was funded with (that would be ignored).
+fn check_budget_on_resume(
+    funding: &Portfolio,
+    budget: &[(Asset, Decimal)],
+    path: &Path,
+) -> Result<(), DriverError> {
+    for (asset, cap) in budget {
+        let funded = funding.balance(asset).total;
+        if funded > *cap {
+            return Err(setup(format!(
+                "--budget {asset}={cap}: this journal was funded with {asset} {funded} when it started ({}); a resumed journal keeps its funding. Start a new --journal to change it",
+                path.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn read_funding(path: &Path, mode: &str) -> Result<Portfolio, DriverError> {
@@ -174,15 +198,29 @@ where
     }
 }
 
+/// How often, at most, the driver says it is waiting on the venue.
+const STATUS_EVERY_MS: u64 = 10_000;
+
 /// Runs the router against the venue behind `client` until every intent from `intents` is
-/// terminal (the channel closed), or `stop` completes. `observe` lines go to `on_observe`.
+/// terminal (the channel closed), or `stop` completes. `observe` lines go to `on_observe`;
+/// what the driver waits for (a rate-limit hold, a ban, a venue that does not answer) goes to
+/// `on_status` as it happens, so a long silence is never unexplained.
+///
+/// The journal is locked for the whole run ([`JournalLock`]): a second process on the same
+/// journal is refused before it talks to the venue.
 pub async fn run(
     client: Arc<Client>,
     cfg: LiveConfig,
     mut intents: mpsc::Receiver<Intent>,
     stop: impl Future<Output = ()>,
     on_observe: impl Fn(String) + Send + Sync + 'static,
+    on_status: impl Fn(String),
 ) -> Result<LiveEnd, DriverError> {
+    let mode = if cfg.observe { "observe" } else { "live" };
+    let _lock = JournalLock::acquire(
+        &cfg.journal,
+        &format!("order-router {mode} --venue {}", client.base()),
+    )?;
     retrying(|| client.sync_time()).await?;
     let (balances, fee_bps) = retrying(|| client.account()).await?;
     let markets = retrying(|| client.markets(fee_bps)).await?;
@@ -196,7 +234,8 @@ pub async fn run(
     let mut config = cfg.router.clone();
     config.markets = markets.rules.clone();
     config.default_rules.fee_bps = fee_bps;
-    let mode = if cfg.observe { "observe" } else { "live" };
+    // Placements are paced under the venue's order limits, so a well-behaved run draws no 429.
+    config.order_limits = client.order_limits();
     let funding_file = funding_path(&cfg.journal);
     let existing = std::fs::metadata(&cfg.journal)
         .map(|m| m.len())
@@ -214,6 +253,7 @@ pub async fn run(
             ));
         }
         let funding = read_funding(&funding_file, mode)?;
+        check_budget_on_resume(&funding, &cfg.budget, &funding_file)?;
         let bytes = std::fs::read(&cfg.journal).unwrap_or_default();
         let rec = Router::recover(config, funding, Replay::default(), &bytes, now0)
             .map_err(|e| journal_err(&cfg.journal, e))?;
@@ -272,8 +312,46 @@ pub async fn run(
     let mut source_done = false;
     let mut stopping = false;
     let mut refused = Vec::new();
+    // What the driver last said it waits for, and since when the venue has not answered.
+    let mut told_hold: TimeMs = 0;
+    let mut silent_since: Option<TimeMs> = None;
+    let mut told_silent: TimeMs = 0;
     tokio::pin!(stop);
     loop {
+        // A hold the client learned (a 429's or 418's `Retry-After`, the minute's weight nearly
+        // spent) holds the router's requests back too: a wait, not an attempt.
+        let hold = client.not_before();
+        if hold > router.hold_until() && hold > last_now {
+            router.handle(last_now, Input::Hold { until_ms: hold });
+        }
+        if hold > told_hold && hold > last_now {
+            told_hold = hold;
+            let secs = (hold - last_now).div_ceil(1_000);
+            on_status(if client.banned_until() >= hold {
+                format!(
+                    "banned by the venue (HTTP 418) until {} ({secs} s): nothing is sent until then",
+                    utc(hold)
+                )
+            } else {
+                format!(
+                    "rate limited by the venue until {} ({secs} s): nothing is sent until then; no retry is spent on the wait",
+                    utc(hold)
+                )
+            });
+        }
+        if let Some(since) = silent_since {
+            let waited = last_now.saturating_sub(since);
+            if waited >= STATUS_EVERY_MS && last_now >= told_silent + STATUS_EVERY_MS {
+                told_silent = last_now;
+                on_status(format!(
+                    "no answer from the venue {} for {} s; {} intents open, {} requests waiting; still trying",
+                    client.base(),
+                    waited / 1_000,
+                    router.in_flight(),
+                    outstanding
+                ));
+            }
+        }
         if !write_ahead(&mut router, &mut journal) {
             let detail = journal
                 .error()
@@ -336,6 +414,11 @@ pub async fn run(
             Some(reply) = replies.recv() => {
                 outstanding -= 1;
                 last_now = last_now.max(wall_clock_ms());
+                if answered(&reply) {
+                    silent_since = None;
+                } else {
+                    silent_since.get_or_insert(last_now);
+                }
                 router.handle(last_now, Input::Reply(reply));
             }
             intent = intents.recv(), if !source_done && !stopping => {
@@ -352,7 +435,7 @@ pub async fn run(
                     None => source_done = true,
                 }
             }
-            _ = tokio::time::sleep(std::time::Duration::from_millis(wait.unwrap_or(0))), if wait.is_some() && !stopping => {
+            _ = tokio::time::sleep(std::time::Duration::from_millis(wait.unwrap_or(STATUS_EVERY_MS).min(STATUS_EVERY_MS))), if (wait.is_some() || silent_since.is_some()) && !stopping => {
                 last_now = last_now.max(wall_clock_ms());
                 router.handle_timeout(last_now);
             }
@@ -383,4 +466,19 @@ pub async fn run(
         stopped: stopping && router.in_flight() > 0,
         refused,
     })
+}
+
+/// Whether the venue answered (anything but a timeout or a lost connection).
+fn answered(reply: &Reply) -> bool {
+    use crate::exchange::ExchangeError;
+    !matches!(
+        &reply.outcome,
+        ReplyOutcome::Order(Err(ExchangeError::Timeout))
+            | ReplyOutcome::Trades(Err(ExchangeError::Timeout))
+    )
+}
+
+/// A wall-clock time for people: `Sun, 06 Nov 1994 08:49:37 GMT`.
+fn utc(ms: TimeMs) -> String {
+    httpdate::fmt_http_date(std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms))
 }

@@ -24,6 +24,11 @@ pub mod limits {
     pub const MAX_TIME_MS: u64 = 1_000_000_000_000_000;
     /// Amounts, prices, quantities, grid sizes and minimum notionals: 10^15.
     pub const MAX_AMOUNT: Decimal = Decimal::from_parts(0xA4C6_8000, 0x0003_8D7E, 0, false, 0);
+    /// Order-rate limits: how many, and the most placements one may count.
+    pub const MAX_ORDER_LIMITS: usize = 8;
+    pub const MAX_ORDER_LIMIT_COUNT: u32 = 1_000_000;
+    /// The longest a venue's rate-limit hold is believed: Binance bans last three days at most.
+    pub const MAX_HOLD_MS: u64 = 3 * 86_400_000;
     /// Slippage and fees, in basis points: below 100%.
     pub const MAX_BPS: Decimal = Decimal::from_parts(10_000, 0, 0, false, 0);
 }
@@ -53,6 +58,15 @@ impl Default for MarketRules {
     }
 }
 
+/// A venue's limit on new orders: at most `count` placements in any `window_ms` (Binance's
+/// `ORDERS` rate limits in `exchangeInfo`). The router paces its placements under every one it
+/// is given, so a well-behaved run never draws a 429 for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrderLimit {
+    pub count: u32,
+    pub window_ms: u64,
+}
+
 /// The router's configuration. Defaults are the design note's.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouterConfig {
@@ -78,6 +92,8 @@ pub struct RouterConfig {
     /// Rules for markets not listed in `markets`.
     pub default_rules: MarketRules,
     pub markets: BTreeMap<Symbol, MarketRules>,
+    /// The venue's order-rate limits to pace placements under (none: no pacing).
+    pub order_limits: Vec<OrderLimit>,
     /// A deliberate bug, for proving that the checks catch it.
     #[cfg(feature = "mutants")]
     pub mutant: Option<super::mutant::Mutant>,
@@ -98,6 +114,7 @@ impl Default for RouterConfig {
             order_timeout_ms: 30_000,
             default_rules: MarketRules::default(),
             markets: BTreeMap::new(),
+            order_limits: Vec::new(),
             #[cfg(feature = "mutants")]
             mutant: None,
         }
@@ -180,6 +197,24 @@ impl RouterConfig {
             );
         }
         bps("slippage_bps", self.slippage_bps)?;
+        if self.order_limits.len() > MAX_ORDER_LIMITS {
+            return err(
+                "order_limits",
+                format!(
+                    "{} limits; at most {MAX_ORDER_LIMITS}",
+                    self.order_limits.len()
+                ),
+            );
+        }
+        for l in &self.order_limits {
+            within(
+                "order_limits",
+                u64::from(l.count),
+                1,
+                u64::from(MAX_ORDER_LIMIT_COUNT),
+            )?;
+            within("order_limits", l.window_ms, 1, MAX_WAIT_MS)?;
+        }
         amount("min_notional", self.min_notional, false)?;
         for r in std::iter::once(&self.default_rules).chain(self.markets.values()) {
             amount("tick_size", r.tick_size, true)?;

@@ -189,4 +189,8 @@ pub enum Input {
     Reply(Reply),
     /// Market data: the last traded price of a symbol.
     Market { symbol: Symbol, price: Decimal },
+    /// The venue asked for nothing to be sent before `until_ms` (a `Retry-After` the driver
+    /// read, a ban, or the minute's request weight nearly spent). The router holds every
+    /// request back until then: a wait, not an attempt.
+    Hold { until_ms: TimeMs },
 }

@@ -30,7 +30,7 @@ pub mod mutant;
 mod recover;
 pub mod state;
 
-pub use config::{limits, ConfigError, MarketRules, RouterConfig};
+pub use config::{limits, ConfigError, MarketRules, OrderLimit, RouterConfig};
 pub use intent::Resume;
 pub use io::{Action, Command, Input, OrderRequest, Reply, ReplyOutcome, RequestId};
 pub use mutant::Mutant;
@@ -50,6 +50,7 @@ use rust_decimal::Decimal;
 
 use crate::audit::{write_line, AuditLine, Detail};
 use crate::decision::Intent;
+use crate::exchange::ExchangeError;
 use crate::model::{fnv1a64, Asset, IntentId, TimeMs};
 use crate::portfolio::{Portfolio, PortfolioError};
 
@@ -88,6 +89,11 @@ struct Outputs {
     last: Option<LastLine>,
     /// How bookings moved each asset's total, summed: a snapshot holds it.
     booked: Vec<(Asset, Decimal)>,
+    /// Nothing is sent before this time: the venue's rate-limit hold.
+    hold_until: TimeMs,
+    /// When the latest placements went out (as many as the largest order limit counts), for
+    /// pacing under the venue's order limits.
+    placed: VecDeque<TimeMs>,
 }
 
 /// Audit lines written as they are made: the bytes, and how many lines they hold.
@@ -266,6 +272,7 @@ impl Router {
             Input::Deliver(intent) => self.deliver(now, intent),
             Input::Reply(reply) => self.reply(now, reply),
             Input::Market { symbol, price } => self.portfolio.set_last_price(&symbol, price),
+            Input::Hold { until_ms } => self.hold(now, until_ms),
         }
         self.admit_held(now);
         self.drop_stale_timers();
@@ -381,7 +388,28 @@ impl Router {
         self.with_active(key, now, |a, cx| a.start(cx));
     }
 
+    /// Holds every request back until `until` (at most [`limits::MAX_HOLD_MS`] from now).
+    fn hold(&mut self, now: TimeMs, until: TimeMs) {
+        let until = until.min(now.saturating_add(limits::MAX_HOLD_MS));
+        self.out.hold_until = self.out.hold_until.max(until);
+    }
+
+    /// Until when the venue's rate-limit hold lasts (a time in the past: no hold).
+    pub fn hold_until(&self) -> TimeMs {
+        self.out.hold_until
+    }
+
     fn reply(&mut self, now: TimeMs, reply: Reply) {
+        // A rate limit holds everything back, whichever request drew it and whether or not
+        // that request is still awaited.
+        if let ReplyOutcome::Order(Err(ExchangeError::RateLimited { retry_after_ms }))
+        | ReplyOutcome::Trades(Err(ExchangeError::RateLimited { retry_after_ms })) =
+            &reply.outcome
+        {
+            if !self.config.has(Mutant::IgnoreRateLimitHold) {
+                self.hold(now, now.saturating_add(*retry_after_ms));
+            }
+        }
         let key = reply.request_id.intent;
         let awaited = self
             .active

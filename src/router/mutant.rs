@@ -78,10 +78,15 @@ pub enum Mutant {
     /// Lets an error answer to a trade query pass silently: the next query goes out when the
     /// request would have timed out, with nothing in the log.
     IgnoreTradeErrors,
+    /// Ignores the venue's `Retry-After`: requests go on during a rate-limit hold.
+    IgnoreRateLimitHold,
+    /// Spends an attempt on every placement that waits out a rate-limit hold (logged as a
+    /// `rate_limited` ERROR that no venue answer gave), as a client that refuses locally does.
+    HoldSpendsRetry,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 35] = [
+    pub const ALL: [Mutant; 37] = [
         Mutant::IgnoreDedup,
         Mutant::FreshIdAfterTimeout,
         Mutant::ReleaseBeforeReconcile,
@@ -117,6 +122,8 @@ impl Mutant {
         Mutant::SnapshotForgetsFills,
         Mutant::CutDamagedMiddle,
         Mutant::IgnoreTradeErrors,
+        Mutant::IgnoreRateLimitHold,
+        Mutant::HoldSpendsRetry,
     ];
 
     /// The kebab-case name used on the command line.
@@ -157,6 +164,8 @@ impl Mutant {
             Mutant::SnapshotForgetsFills => "snapshot-forgets-fills",
             Mutant::CutDamagedMiddle => "cut-damaged-middle",
             Mutant::IgnoreTradeErrors => "ignore-trade-errors",
+            Mutant::IgnoreRateLimitHold => "ignore-rate-limit-hold",
+            Mutant::HoldSpendsRetry => "hold-spends-retry",
         }
     }
 

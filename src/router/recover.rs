@@ -188,6 +188,13 @@ impl Replay {
             if matches!(l.detail, Detail::DuplicateIgnored) {
                 self.stats.duplicates_ignored += 1;
             }
+            // A retry held back by the venue's rate limits goes out when the hold ends.
+            if let Detail::Held { next_ms, .. } = &l.detail {
+                let open = self.index.get(&fp).and_then(|&i| self.open[i].as_mut());
+                if let Some(o) = open.filter(|o| o.state == State::Retry) {
+                    o.retry_at = *next_ms;
+                }
+            }
             return Ok(());
         }
         if let Detail::New {

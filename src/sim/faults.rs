@@ -14,6 +14,9 @@ use rust_decimal::Decimal;
 use super::scenario::FaultKind;
 use crate::model::Symbol;
 
+/// The `Retry-After` of a rate-limited answer: a second, Binance's shortest window.
+pub const RETRY_AFTER_MS: u64 = 1_000;
+
 /// Every fault kind by name, for counters and reports.
 pub const KINDS: [&str; 17] = [
     "request_lost",

@@ -131,7 +131,9 @@ fn every_recorded_binance_error_maps_to_a_router_outcome() {
         let code = e["payload"]["code"].as_i64().unwrap() as i32;
         let err = binance::classify(400, &body, &place);
         let want = match code {
-            -1003 | -1015 => ExchangeError::RateLimited,
+            -1003 | -1015 => ExchangeError::RateLimited {
+                retry_after_ms: binance::DEFAULT_RETRY_AFTER_MS,
+            },
             -1021 => ExchangeError::RecvWindowExpired,
             -2011 | -2013 => ExchangeError::NotFound,
             -1000 | -1001 | -1006 | -1007 | -1008 => {
@@ -161,14 +163,14 @@ fn every_recorded_binance_error_maps_to_a_router_outcome() {
         binance::classify(503, body, &place),
         ExchangeError::ServerError(_)
     ));
-    assert_eq!(
+    assert!(matches!(
         binance::classify(429, body, &place),
-        ExchangeError::RateLimited
-    );
-    assert_eq!(
+        ExchangeError::RateLimited { .. }
+    ));
+    assert!(matches!(
         binance::classify(418, b"", &place),
-        ExchangeError::RateLimited
-    );
+        ExchangeError::RateLimited { .. }
+    ));
     assert!(matches!(
         binance::classify(502, b"<html>", &place),
         ExchangeError::ServerError(_)
@@ -359,6 +361,22 @@ fn check(journal: &Path, record: &Path, qty: &BTreeMap<String, Decimal>, summary
         );
     }
     let rec = lines(record);
+    // rate_limit_hold: a wait is not an attempt. Every placement the journal ended as rate
+    // limited is one the venue refused with a 429 or 418, not one held back on this side.
+    let refused_429: BTreeSet<&str> = rec
+        .iter()
+        .filter(|l| l["method"] == "POST" && (l["status"] == 429 || l["status"] == 418))
+        .filter_map(|l| l["params"]["newClientOrderId"].as_str())
+        .collect();
+    for l in &j {
+        if l["state"] == "ERROR" && l["error"] == "rate_limited" {
+            let coid = l["client_order_id"].as_str().unwrap();
+            assert!(
+                refused_429.contains(coid),
+                "{coid} logged as rate limited, but the venue never refused it: {l}"
+            );
+        }
+    }
     let mut coid_of: BTreeMap<u64, String> = BTreeMap::new();
     for l in &rec {
         if let Some(o) = l["order"].as_object() {
@@ -411,17 +429,30 @@ fn check(journal: &Path, record: &Path, qty: &BTreeMap<String, Decimal>, summary
 fn run_to_end(url: &str, intents: &Path, journal: &Path) -> Value {
     let out = live_cmd(url, intents, journal).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let last = stdout
         .lines()
         .last()
         .unwrap_or_else(|| panic!("no summary: {}", String::from_utf8_lossy(&out.stderr)));
-    serde_json::from_str(last).unwrap()
+    let summary: Value = serde_json::from_str(last).unwrap();
+    assert_exit_says_whether_intents_failed(&out, &summary);
+    summary
+}
+
+/// `live` exits 0 when every intent executed, 1 when some ended without executing
+/// (`FAILED`, `FAILED_FINAL`), and says so.
+fn assert_exit_says_whether_intents_failed(out: &std::process::Output, summary: &Value) {
+    let failed = ["FAILED", "FAILED_FINAL"]
+        .iter()
+        .filter_map(|s| summary["states"][s].as_u64())
+        .sum::<u64>();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let want = if failed > 0 { 1 } else { 0 };
+    assert_eq!(out.status.code(), Some(want), "{summary}\n{stderr}");
+    assert_eq!(
+        stderr.contains("intents ended without executing"),
+        failed > 0,
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -649,13 +680,8 @@ fn a_venue_that_goes_away_and_comes_back_loses_no_intent() {
     let _ = second.kill();
     let _ = second.wait();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let summary: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_exit_says_whether_intents_failed(&out, &summary);
     assert_eq!(summary["intents"], 30, "{summary}");
     assert_eq!(summary["reserved"], "0");
     let (code, text, _) = cli(&["check-audit", journal.to_str().unwrap()]);
@@ -698,4 +724,95 @@ fn a_venue_that_goes_away_and_comes_back_loses_no_intent() {
             .unwrap_or_default();
         assert!(f <= *q, "{id}: filled {f} of {q}");
     }
+}
+
+/// One process per journal: a second `live` on a journal in use is refused at once, naming
+/// the holder, and sends nothing; a holder killed with SIGKILL leaves no stale lock.
+#[test]
+fn a_second_live_on_the_same_journal_is_refused_and_a_killed_one_leaves_no_stale_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = venue(dir.path(), "none", 7);
+    let journal = dir.path().join("journal.jsonl");
+    let stdin_live = || {
+        let mut c = bin();
+        c.args(["live", "--venue", &v.url, "--json", "--intents", "-"])
+            .arg("--journal")
+            .arg(&journal)
+            .env("ORDER_ROUTER_API_KEY", KEY)
+            .env("ORDER_ROUTER_API_SECRET", SECRET)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c.spawn().unwrap()
+    };
+    let mut first = stdin_live();
+    // The first holds the lock once its funding file exists.
+    let funding = dir.path().join("journal.jsonl.funding");
+    for _ in 0..200 {
+        if funding.exists() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(funding.exists(), "the first live never started");
+    let posts_before = lines(&v.record)
+        .iter()
+        .filter(|l| l["method"] == "POST")
+        .count();
+    let (file, _) = intents(dir.path(), 3, 1);
+    let out = live_cmd(&v.url, &file, &journal).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("is in use by another process"), "{err}");
+    assert!(err.contains(&format!("pid {}", first.id())), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    let posts_after = lines(&v.record)
+        .iter()
+        .filter(|l| l["method"] == "POST")
+        .count();
+    assert_eq!(posts_before, posts_after, "the refused process sent orders");
+    // SIGKILL: the kernel drops the lock with the process.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let summary = run_to_end(&v.url, &file, &journal);
+    assert_eq!(summary["intents"], 3, "{summary}");
+}
+
+/// Rate limits cost no retries: placements are paced under the venue's order limit (from
+/// `exchangeInfo`), so a run of more orders than one window allows draws no 429 at all.
+#[test]
+fn placements_are_paced_under_the_venues_order_limit_and_draw_no_429() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = dir.path().join("venue.jsonl");
+    let (child, url) = spawn_venue(
+        &[
+            "--faults",
+            "none",
+            "--order-limit",
+            "4",
+            "--record",
+            record.to_str().unwrap(),
+        ],
+        &[
+            ("ORDER_ROUTER_API_KEY", KEY),
+            ("ORDER_ROUTER_API_SECRET", SECRET),
+        ],
+    );
+    let v = VenueProc { child, url, record };
+    let (file, qty) = intents(dir.path(), 7, 3);
+    let journal = dir.path().join("journal.jsonl");
+    let summary = run_to_end(&v.url, &file, &journal);
+    assert_eq!(summary["intents"], 7, "{summary}");
+    let rec = lines(&v.record);
+    let limited: Vec<&Value> = rec
+        .iter()
+        .filter(|l| l["status"] == 429 || l["status"] == 418)
+        .collect();
+    assert!(limited.is_empty(), "{limited:?}");
+    let held = lines(&journal)
+        .iter()
+        .filter(|l| l["event"] == "held" && l["cause"] == "order_limit")
+        .count();
+    assert!(held > 0, "nothing was paced: {summary}");
+    check(&journal, &v.record, &qty, &summary);
 }

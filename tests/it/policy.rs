@@ -38,6 +38,28 @@ fn caught(scenario: &str, mutant: &str, invariant: &str, detail: &str) {
     );
 }
 
+/// rate_limit_hold: after a 429 nothing is sent until its `Retry-After` ends.
+#[test]
+fn requests_during_a_rate_limit_hold_break_rate_limit_hold() {
+    caught(
+        "rate_limit_hold.csv",
+        "ignore-rate-limit-hold",
+        "rate_limit_hold",
+        "place sent at 100 ms, during the venue's rate-limit hold until 1023 ms",
+    );
+}
+
+/// rate_limit_hold: a wait is not an attempt, so no retry is spent on it.
+#[test]
+fn a_retry_spent_on_a_rate_limit_wait_breaks_rate_limit_hold() {
+    caught(
+        "rate_limit_hold.csv",
+        "hold-spends-retry",
+        "rate_limit_hold",
+        "logged as rate limited, but the venue never refused it",
+    );
+}
+
 #[test]
 fn stopping_while_retries_are_left_breaks_the_retry_policy() {
     caught(

@@ -219,6 +219,11 @@ fn each_invariant_catches_a_router_built_to_break_it() {
             "ignore-trade-errors",
             "reconcile_delayed.csv",
         ),
+        (
+            "rate_limit_hold",
+            "ignore-rate-limit-hold",
+            "rate_limit_hold.csv",
+        ),
     ];
     for (invariant, mutant, file) in cases {
         let path = format!("scenarios/{file}");

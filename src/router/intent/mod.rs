@@ -37,6 +37,43 @@ pub(super) struct Cx<'a> {
     pub(super) key: u64,
 }
 
+impl Cx<'_> {
+    /// When a request may go out, if not now: the end of the venue's rate-limit hold, or, for
+    /// a placement, the moment the pacing under the venue's order limits allows one more.
+    fn wait_until(&self, place: bool) -> Option<(TimeMs, &'static str)> {
+        if self.out.hold_until > self.now && !self.cfg.has(Mutant::IgnoreRateLimitHold) {
+            return Some((self.out.hold_until, "rate_limit"));
+        }
+        if !place {
+            return None;
+        }
+        let placed = &self.out.placed;
+        let at = self
+            .cfg
+            .order_limits
+            .iter()
+            .filter_map(|l| {
+                let n = l.count as usize;
+                let i = placed.len().checked_sub(n)?;
+                Some(placed[i].saturating_add(l.window_ms))
+            })
+            .max()?;
+        (at > self.now).then_some((at, "order_limit"))
+    }
+
+    /// Counts a placement going out now, for the pacing.
+    fn count_placement(&mut self) {
+        let Some(keep) = self.cfg.order_limits.iter().map(|l| l.count as usize).max() else {
+            return;
+        };
+        let placed = &mut self.out.placed;
+        placed.push_back(self.now);
+        while placed.len() > keep {
+            placed.pop_front();
+        }
+    }
+}
+
 /// An order of the intent that filled something; reconciliation fetches its trades.
 #[derive(Debug)]
 struct OrderFill {
@@ -324,27 +361,30 @@ impl Active {
         self.place(cx);
     }
 
-    /// SENT: the next attempt, for what is still unfilled, at the cap.
+    /// SENT: the next attempt, for what is still unfilled, at the cap; or, while the venue's
+    /// rate limits say wait, a `held` line and the same step again when the wait is over (a
+    /// wait is not an attempt: no retry is spent on it).
     fn place(&mut self, cx: &mut Cx<'_>) {
+        if let Some((until, cause)) = cx.wait_until(true) {
+            if cx.cfg.has(Mutant::HoldSpendsRetry) {
+                return self.spend_attempt_on_hold(cx);
+            }
+            self.event(
+                cx,
+                Detail::Held {
+                    cause,
+                    next_ms: until,
+                },
+            );
+            self.phase = Phase::Backoff;
+            return self.set_timer(cx, until);
+        }
+        cx.count_placement();
         self.attempt += 1;
         let remaining = self.grid.qty_decimal(self.remaining());
         let cap = self.grid.price_decimal(self.cap);
         let coid = ClientOrderId::for_attempt(self.id(), self.attempt);
-        if let Some(market) = cx.portfolio.last_price(self.intent.symbol()) {
-            let beyond = match self.intent.side() {
-                Side::Buy => market > cap,
-                Side::Sell => market < cap,
-            };
-            if beyond {
-                self.event(
-                    cx,
-                    Detail::SlippageGuardApplied {
-                        market_price: market,
-                        limit_price: cap,
-                    },
-                );
-            }
-        }
+        self.guard_if_beyond(cx, cap);
         let tif = cx.cfg.tif;
         let limit_price = mutant::limit_price(
             cx.cfg,
@@ -385,6 +425,60 @@ impl Active {
             if let Some((_, cmd)) = cx.out.commands.back_mut() {
                 cmd.intent_id = IntentId::generated("anonymous");
             }
+        }
+    }
+
+    /// `HoldSpendsRetry`: the attempt is logged as sent and refused as rate limited, without
+    /// going out, as a client that refuses requests itself during a hold reports them.
+    fn spend_attempt_on_hold(&mut self, cx: &mut Cx<'_>) {
+        self.attempt += 1;
+        let coid = ClientOrderId::for_attempt(self.id(), self.attempt);
+        let qty = self.grid.qty_decimal(self.remaining());
+        let limit_price = self.grid.price_decimal(self.cap);
+        self.guard_if_beyond(cx, limit_price);
+        self.transition(
+            cx,
+            State::Sent,
+            Detail::Sent {
+                client_order_id: coid.clone(),
+                attempt: self.attempt,
+                qty,
+                limit_price,
+                tif: cx.cfg.tif,
+            },
+        );
+        cx.out.stats.orders_sent += 1;
+        self.transition(
+            cx,
+            State::Error,
+            Detail::Error {
+                client_order_id: coid,
+                error: "rate_limited",
+                rejection: None,
+            },
+        );
+        self.phase = Phase::Idle;
+        self.end_attempt(cx);
+    }
+
+    /// The `slippage_guard_applied` event, when the market is beyond the cap an attempt goes
+    /// out at.
+    fn guard_if_beyond(&self, cx: &mut Cx<'_>, cap: Decimal) {
+        let Some(market) = cx.portfolio.last_price(self.intent.symbol()) else {
+            return;
+        };
+        let beyond = match self.intent.side() {
+            Side::Buy => market > cap,
+            Side::Sell => market < cap,
+        };
+        if beyond {
+            self.event(
+                cx,
+                Detail::SlippageGuardApplied {
+                    market_price: market,
+                    limit_price: cap,
+                },
+            );
         }
     }
 
@@ -474,6 +568,19 @@ impl Active {
     }
 
     pub(super) fn on_timer(&mut self, cx: &mut Cx<'_>) {
+        // A query, poll, cancel or trade fetch due during a rate-limit hold waits it out. (A
+        // timed-out query or trade fetch only schedules the next one; a resting order's poll
+        // that timed out is followed by the next at once.)
+        let sends = match self.phase {
+            Phase::Unknown { .. } | Phase::Reconciling { .. } => self.awaiting.is_none(),
+            Phase::Working { .. } => true,
+            _ => false,
+        };
+        if sends {
+            if let Some((until, _)) = cx.wait_until(false) {
+                return self.set_timer(cx, until);
+            }
+        }
         let timed_out = self.awaiting.take().is_some();
         match &mut self.phase {
             Phase::Placing { coid, sent_ms } => {

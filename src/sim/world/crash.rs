@@ -165,6 +165,8 @@ impl World<'_> {
     /// The router's process dies. `torn` is the line it was writing when a torn crash struck.
     pub(super) fn crash(&mut self, torn: Option<&AuditLine>) {
         let restart_at = self.now.saturating_add(self.scenario.restart_ms);
+        // A restarted process has not seen the answers that imposed the hold.
+        self.hold_until = 0;
         if let Some(line) = torn {
             let mut bytes = Vec::new();
             write_line(&mut bytes, line);

@@ -20,7 +20,7 @@ mod rows;
 
 pub use report::{FailedExpect, Report, LIVELOCK};
 
-use super::faults::{Fate, FaultPlan, FaultProfile, Net, Request, KINDS};
+use super::faults::{Fate, FaultPlan, FaultProfile, Net, Request, KINDS, RETRY_AFTER_MS};
 use super::invariants::{Coverage, Invariants, Violation};
 use super::queue::Queue;
 use super::scenario::{CrashMode, FaultKind, Row, RowKind, Scenario, Spec};
@@ -122,6 +122,11 @@ struct World<'a> {
     crashes: Option<Box<crash::Crashes>>,
     /// The audit lines of one drain, before they are written.
     batch: Vec<AuditLine>,
+    /// The rate-limit hold the venue's answers imposed: nothing may leave before it ends.
+    hold_until: TimeMs,
+    /// Placements the venue refused as rate limited, by client order id: the only
+    /// `rate_limited` ERROR lines the router may write.
+    rate_limited_answers: BTreeMap<ClientOrderId, u32>,
     /// Told `(steps, t_ms)` every [`PROGRESS_EVERY`] + 1 steps.
     progress: Option<&'a mut dyn FnMut(u64, TimeMs)>,
     report: Report,
@@ -157,6 +162,18 @@ impl SignalKey {
                 + u32::from(self.ref_price != other.ref_price)
                 + u32::from(self.risk_qty != other.risk_qty)
         })
+    }
+}
+
+/// The wait a rate-limited answer asks for.
+fn retry_after(reply: &Reply) -> Option<u64> {
+    use crate::router::ReplyOutcome;
+    match &reply.outcome {
+        ReplyOutcome::Order(Err(ExchangeError::RateLimited { retry_after_ms }))
+        | ReplyOutcome::Trades(Err(ExchangeError::RateLimited { retry_after_ms })) => {
+            Some(*retry_after_ms)
+        }
+        _ => None,
     }
 }
 
@@ -247,6 +264,8 @@ pub fn run_observed<'a>(
         requests: requests::Requests::default(),
         crashes: crash::Crashes::wanted(scenario, opts),
         batch: Vec::new(),
+        hold_until: 0,
+        rate_limited_answers: BTreeMap::new(),
         progress,
         report,
     };
@@ -431,6 +450,9 @@ impl World<'_> {
                 let timeout = self.router.config().request_timeout_ms;
                 self.requests
                     .on_reply(&reply, &self.venue, self.now, timeout);
+                if let Some(ms) = retry_after(&reply) {
+                    self.hold_until = self.hold_until.max(self.now.saturating_add(ms));
+                }
                 self.router.handle(self.now, Input::Reply(reply));
                 None
             }
@@ -560,6 +582,9 @@ impl World<'_> {
             *found = self.inv.on_audit(&line, &self.venue);
             if found.is_none() {
                 *found = self.answered_yet_timed_out(&line);
+            }
+            if found.is_none() {
+                *found = self.spent_on_hold(&line);
             }
         }
         if line.state.is_terminal() && line.detail.event().is_none() {

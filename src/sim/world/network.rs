@@ -76,7 +76,17 @@ impl World<'_> {
         self.venue_touched = true;
         self.count_limit(&cmd);
         let reply = match fate.net {
-            Net::RateLimited => Some(cmd.lost(ExchangeError::RateLimited)),
+            Net::RateLimited => {
+                if let Action::Place(r) = &cmd.action {
+                    *self
+                        .rate_limited_answers
+                        .entry(r.client_order_id().clone())
+                        .or_default() += 1;
+                }
+                Some(cmd.lost(ExchangeError::RateLimited {
+                    retry_after_ms: RETRY_AFTER_MS,
+                }))
+            }
             Net::ServerError => {
                 // The venue failed somewhere around the request: it may have executed it.
                 if self.rng.random_bool(0.5) {

@@ -127,6 +127,50 @@ impl World<'_> {
         self.inv
             .on_command(cmd)
             .or_else(|| self.query_too_soon(cmd))
+            .or_else(|| self.sent_during_hold(cmd))
+    }
+
+    /// After a 429 nothing goes out until its `Retry-After` ends: a client that keeps sending
+    /// is banned (Binance: for minutes, doubling up to three days).
+    fn sent_during_hold(&self, cmd: &Command) -> Option<Violation> {
+        (self.now < self.hold_until).then(|| {
+            self.inv.report(
+                "rate_limit_hold",
+                Some(cmd.intent_id.as_str()),
+                format!(
+                    "{} sent at {} ms, during the venue's rate-limit hold until {} ms",
+                    cmd.action.name(),
+                    self.now,
+                    self.hold_until
+                ),
+            )
+        })
+    }
+
+    /// A `rate_limited` ERROR ends an attempt the venue refused; a wait the router imposed on
+    /// itself is not an attempt, and spends no retry.
+    pub(super) fn spent_on_hold(&mut self, line: &AuditLine) -> Option<Violation> {
+        let Detail::Error {
+            client_order_id,
+            error: "rate_limited",
+            ..
+        } = &line.detail
+        else {
+            return None;
+        };
+        match self.rate_limited_answers.get_mut(client_order_id) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                None
+            }
+            _ => Some(self.inv.report(
+                "rate_limit_hold",
+                Some(line.intent_id.as_str()),
+                format!(
+                    "{client_order_id} logged as rate limited, but the venue never refused it: a retry spent on a wait"
+                ),
+            )),
+        }
     }
 
     /// Whether a query is one whose timeout the router answers with a backoff.

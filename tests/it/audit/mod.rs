@@ -268,6 +268,13 @@ fn every_variant() -> Vec<AuditLine> {
             },
         ),
         (State::Sent, Detail::Recovered),
+        (
+            State::Retry,
+            Detail::Held {
+                cause: "rate_limit",
+                next_ms: 7_000,
+            },
+        ),
     ];
     details
         .into_iter()
@@ -296,9 +303,10 @@ fn variant_index(detail: &Detail) -> usize {
         Detail::CancelRequested { .. } => 14,
         Detail::TradesPending { .. } => 15,
         Detail::Recovered => 16,
+        Detail::Held { .. } => 17,
     }
 }
-const VARIANTS: usize = 17;
+const VARIANTS: usize = 18;
 
 /// The one record of a one-line log.
 fn read_one(bytes: &[u8]) -> Record {

@@ -174,6 +174,7 @@ fn writer_event_lines_carry_event_name_and_unchanged_state() {
             14 => Some("cancel_requested"),
             15 => Some("trades_pending"),
             16 => Some("recovered"),
+            17 => Some("held"),
             _ => None,
         };
         assert_eq!(event, expected, "variant {v}");
