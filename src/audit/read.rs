@@ -148,17 +148,26 @@ pub struct Damage {
     pub error: ReadError,
 }
 
+impl Damage {
+    /// What is wrong with the line, without its number.
+    pub fn reason(&self) -> String {
+        let e = self.error.to_string();
+        match e.strip_prefix(&format!("line {}: ", self.line)) {
+            Some(why) => why.to_string(),
+            None => e,
+        }
+    }
+}
+
 impl std::fmt::Display for Damage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let e = self.error.to_string();
-        let why = e
-            .strip_prefix(&format!("line {}: ", self.line))
-            .unwrap_or(&e);
         write!(
             f,
-            "damaged line {} (byte {}): {why}; it ends with its newline, so no crash left it \
+            "damaged line {} (byte {}): {}; it ends with its newline, so no crash left it \
              this way: a restart stops here unless --truncate-damaged cuts it off",
-            self.line, self.offset
+            self.line,
+            self.offset,
+            self.reason()
         )
     }
 }

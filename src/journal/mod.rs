@@ -140,15 +140,25 @@ pub struct Cut {
 
 impl std::fmt::Display for Cut {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "journal   {}: {}", self.journal.display(), self.end)?;
-        match &self.kept {
-            Some(side) => write!(
+        write!(f, "journal   {}: ", self.journal.display())?;
+        match (&self.end, &self.kept) {
+            (LogEnd::Damaged(d), Some(side)) => write!(
                 f,
-                "; cut off as --truncate-damaged asked: the {} bytes cut are kept in {}",
+                "damaged line {} (byte {}): {}; cut off with what follows, as --truncate-damaged \
+                 asked: the {} bytes cut are kept in {}",
+                d.line,
+                d.offset,
+                d.reason(),
                 self.bytes,
                 side.display()
             ),
-            None => write!(f, "; cut off ({} bytes)", self.bytes),
+            (LogEnd::Torn { line, offset }, _) => write!(
+                f,
+                "torn tail line {line} (byte {offset}): no newline, so the writer stopped in it; \
+                 cut off ({} bytes)",
+                self.bytes
+            ),
+            (end, _) => write!(f, "{end}; cut off ({} bytes)", self.bytes),
         }
     }
 }
