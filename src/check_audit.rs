@@ -7,7 +7,7 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::process::ExitCode;
 
-use order_router::audit::{read_stream, Checker, Problem, ReadError};
+use order_router::audit::{read_stream, Checker, LogEnd, Problem, ReadError};
 
 /// Problems listed; past this, only their number.
 pub const SHOWN: usize = 100;
@@ -52,9 +52,10 @@ pub fn main(file: &Path, json: bool) -> ExitCode {
         }
         ControlFlow::Continue(())
     });
-    if let Err(e) = streamed {
-        return bad_input(file, json, &e.to_string());
-    }
+    let end = match streamed {
+        Ok(end) => end,
+        Err(e) => return bad_input(file, json, &e.to_string()),
+    };
     if garbage || (lines > 0 && readable == 0) {
         let why = first_error.map(|e| format!(" ({e})")).unwrap_or_default();
         return bad_input(
@@ -79,6 +80,7 @@ pub fn main(file: &Path, json: bool) -> ExitCode {
                 "problem_count": problems.len(),
                 "problems": list,
                 "more_problems": more,
+                "end": end_json(&end),
             })
         );
     } else {
@@ -91,6 +93,10 @@ pub fn main(file: &Path, json: bool) -> ExitCode {
                 file.display(),
                 plural(more, "problem")
             );
+        }
+        // The verdict `recover` gives the same file.
+        if end != LogEnd::Whole {
+            outln!("{}: {end}", file.display());
         }
         outln!(
             "{}: {lines} {}, {intents} {}, {} {}",
@@ -111,6 +117,19 @@ fn problem_json(p: &Problem) -> serde_json::Value {
         "check": p.kind.check(),
         "message": p.to_string(),
     })
+}
+
+/// How the log ends, as `recover` judges it: `whole`, `torn` or `damaged`, with the line.
+fn end_json(end: &LogEnd) -> serde_json::Value {
+    match end {
+        LogEnd::Whole => serde_json::json!({ "kind": "whole" }),
+        LogEnd::Torn { line, offset } => serde_json::json!({
+            "kind": "torn", "line": line, "offset": offset, "message": end.to_string(),
+        }),
+        LogEnd::Damaged(d) => serde_json::json!({
+            "kind": "damaged", "line": d.line, "offset": d.offset, "message": end.to_string(),
+        }),
+    }
 }
 
 /// `word` or `words`, as `n` asks.

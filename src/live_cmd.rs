@@ -23,6 +23,7 @@ pub struct Args<'a> {
     pub budget: &'a [String],
     pub request_timeout_ms: u64,
     pub json: bool,
+    pub truncate_damaged: bool,
 }
 
 fn bad(message: &str) -> ExitCode {
@@ -206,6 +207,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
         budget,
         router,
         needs,
+        truncate_damaged: args.truncate_damaged,
     };
     let runtime = match crate::output::runtime() {
         Ok(r) => r,

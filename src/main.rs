@@ -85,7 +85,7 @@ enum Command {
     },
     /// Print what a restart would rebuild from a journal (and snapshot): open intents and
     /// their states, reservations, the orders it must query, a torn tail. Exit 2 on a journal
-    /// or snapshot it cannot rebuild from.
+    /// or snapshot it cannot rebuild from (damage at its end too, unless --truncate-damaged).
     Recover {
         /// The journal (the router's JSONL audit log).
         #[arg(value_name = "JOURNAL.jsonl")]
@@ -93,6 +93,9 @@ enum Command {
         /// The snapshot the journal continues from.
         #[arg(long, value_name = "FILE")]
         snapshot: Option<PathBuf>,
+        /// Cut damage at the journal's end off (kept in JOURNAL.broken) instead of stopping.
+        #[arg(long)]
+        truncate_damaged: bool,
     },
     /// Run one generated scenario per seed, in parallel, with swarm-drawn fault mixes; on the
     /// first violation write the minimised scenario and exit 1.
@@ -225,6 +228,10 @@ enum Command {
         /// Print the summary as one JSON object.
         #[arg(long)]
         json: bool,
+        /// On restart, cut damage at the journal's end off (kept in JOURNAL.broken) instead of
+        /// stopping.
+        #[arg(long)]
+        truncate_damaged: bool,
     },
     /// Serve the simulated exchange over HTTP in Binance spot's REST dialect, with seeded
     /// faults, for any bot to be tested against (docs/venue.md).
@@ -345,6 +352,7 @@ fn main() -> ExitCode {
             budget,
             request_timeout_ms,
             json,
+            truncate_damaged,
         } => live_cmd::main(live_cmd::Args {
             venue: &venue,
             intents: &intents,
@@ -353,6 +361,7 @@ fn main() -> ExitCode {
             budget: &budget,
             request_timeout_ms,
             json,
+            truncate_damaged,
         }),
         Command::Venue {
             listen,
@@ -389,7 +398,11 @@ fn main() -> ExitCode {
             speed,
             stall_ms,
         }),
-        Command::Recover { journal, snapshot } => recover::main(&journal, snapshot.as_deref()),
+        Command::Recover {
+            journal,
+            snapshot,
+            truncate_damaged,
+        } => recover::main(&journal, snapshot.as_deref(), truncate_damaged),
         Command::Bench {
             intents,
             no_check,

@@ -1,13 +1,15 @@
 //! `order-router recover`: what a restart would rebuild from a journal (and a snapshot),
-//! without trading. The same replay the router recovers with.
+//! without trading. The same replay the router recovers with. It writes nothing, except that
+//! with `--truncate-damaged` it cuts damage off the journal's end as a restart with the flag
+//! would (the cut bytes kept in `JOURNAL.broken`).
 
 use std::path::Path;
 use std::process::ExitCode;
 
-use order_router::journal::snapshot;
-use order_router::router::{scan, Replay, Resume, RouterConfig};
+use order_router::journal::{cut_end, snapshot};
+use order_router::router::{scan_with, OnDamage, Replay, Resume, RouterConfig};
 
-pub fn main(journal: &Path, snapshot_path: Option<&Path>) -> ExitCode {
+pub fn main(journal: &Path, snapshot_path: Option<&Path>, truncate_damaged: bool) -> ExitCode {
     let fail = |m: String| {
         errln!("error: {m}");
         ExitCode::from(2)
@@ -24,9 +26,27 @@ pub fn main(journal: &Path, snapshot_path: Option<&Path>) -> ExitCode {
         None => Replay::default(),
     };
     let covered = replay.last;
-    let found = match scan(&mut replay, &bytes, &RouterConfig::default()) {
+    let on_damage = if truncate_damaged {
+        OnDamage::Cut
+    } else {
+        OnDamage::Stop
+    };
+    let found = match scan_with(&mut replay, &bytes, &RouterConfig::default(), on_damage) {
         Ok(s) => s,
         Err(e) => return fail(format!("{}: {e}; refusing to rebuild", journal.display())),
+    };
+    // Only damage is cut here (a torn tail is left to the restart): the flag asked for that.
+    let cut = match found.damaged {
+        Some(_) => match cut_end(journal, &bytes, &found) {
+            Ok(c) => c,
+            Err(e) => {
+                return fail(format!(
+                    "{}: cutting the damage off: {e}",
+                    journal.display()
+                ))
+            }
+        },
+        None => None,
     };
     outln!(
         "journal   {}: {} lines replayed, next seq {}",
@@ -37,13 +57,10 @@ pub fn main(journal: &Path, snapshot_path: Option<&Path>) -> ExitCode {
     if let (Some(p), Some(c)) = (snapshot_path, covered) {
         outln!("snapshot  {}: covers seq 0..={}", p.display(), c.seq);
     }
-    match found.torn_tail {
-        Some(t) => outln!(
-            "torn tail line {} (byte {}): the writer stopped in it; a restart cuts it off",
-            t.line,
-            t.offset
-        ),
-        None => outln!("torn tail none"),
+    match (&cut, found.torn_tail) {
+        (Some(c), _) => outln!("{c}"),
+        (None, Some(_)) => outln!("{}", found.end()),
+        (None, None) => outln!("torn tail none"),
     }
     let done: Vec<String> = replay
         .finished()

@@ -71,6 +71,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
         ticks = Some((symbol, t));
     }
     let name = args.file.display().to_string();
+    let fold_end = fold.end.clone();
     let html = render_with(
         fold,
         Inputs {
@@ -97,6 +98,10 @@ pub fn main(args: Args<'_>) -> ExitCode {
         .collect();
     if let Err(e) = crate::output::write_whole(args.out, &inputs, html.as_bytes()) {
         return bad(&e);
+    }
+    // The verdict `recover` and `check-audit` give the same file; the page shows it too.
+    if fold_end != order_router::audit::LogEnd::Whole {
+        outln!("journal   {}: {fold_end}", args.file.display());
     }
     outln!(
         "report    {} ({} KiB)",

@@ -17,4 +17,7 @@ pub(crate) use line::digits_u64;
 pub use line::{checksum_ok, write_line, AuditLine, Detail};
 pub use parse::{parse_audit_line, word};
 pub use problem::{Problem, ProblemKind};
-pub use read::{read, read_line, read_stream, ReadError, Record};
+pub use read::{
+    log_end, read, read_line, read_line_with, read_stream, Damage, EndWatch, LogEnd, ReadError,
+    Record,
+};

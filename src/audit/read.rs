@@ -78,8 +78,8 @@ impl ReadError {
 }
 
 /// Parses a whole log. Blank lines are skipped; every other line yields a record or an error.
-/// A last line without its newline that does not parse is reported as truncated: the writer
-/// stopped mid-line.
+/// A last line without its newline that does not read is reported as truncated (torn): the
+/// writer stopped mid-line. See [`read_line_with`].
 pub fn read(bytes: &[u8]) -> Vec<Result<Record, ReadError>> {
     let ends_with_newline = bytes.last() == Some(&b'\n');
     // As `split` on newlines, found 32 bytes at a time.
@@ -91,71 +91,184 @@ pub fn read(bytes: &[u8]) -> Vec<Result<Record, ReadError>> {
     }
     pieces.push(&bytes[at..]);
     let last = pieces.len().saturating_sub(1);
-    let mut out: Vec<_> = pieces
+    pieces
         .into_iter()
         .enumerate()
         .filter_map(|(idx, raw)| read_line(idx + 1, raw, idx == last && !ends_with_newline))
-        .collect();
-    if let Some(r) = out.last_mut() {
-        torn_tail(r);
-    }
-    out
-}
-
-/// The last line of a log that fails its checksum is a torn tail: the writer stopped in it,
-/// the rest of the log is whole. (Without a newline, any unreadable last line is one.)
-fn torn_tail(r: &mut Result<Record, ReadError>) {
-    if let Err(ReadError::Checksum { line }) = r {
-        *r = Err(ReadError::Truncated { line: *line });
-    }
+        .collect()
 }
 
 /// Parses one line (`n` from 1; `raw` without its newline); `None` for a blank line.
 /// `unterminated`: the last line of the log, with no newline after it.
 pub fn read_line(n: usize, raw: &[u8], unterminated: bool) -> Option<Result<Record, ReadError>> {
+    read_line_with(n, raw, unterminated, |n, raw| {
+        match std::str::from_utf8(raw) {
+            Ok(text) => parse_line(n, text),
+            Err(_) => Err(ReadError::NotUtf8 { line: n }),
+        }
+    })
+}
+
+/// The one rule for a line, whatever reads its fields (`parse`): recovery, `live`, `report` and
+/// `check-audit` all read lines through it. A blank line is skipped (`None`). A line that fails
+/// its checksum or that `parse` refuses is *torn* ([`ReadError::Truncated`]) only when it is the
+/// last one and lacks its newline (`unterminated`): the writer stopped in it. With its newline
+/// it was written whole, so it was *damaged* afterwards, and the error says how.
+pub fn read_line_with<T>(
+    n: usize,
+    raw: &[u8],
+    unterminated: bool,
+    parse: impl FnOnce(usize, &[u8]) -> Result<T, ReadError>,
+) -> Option<Result<T, ReadError>> {
     let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
     if raw.iter().all(u8::is_ascii_whitespace) {
         return None;
     }
-    if super::line::checksum_ok(raw) == Some(false) {
-        return Some(Err(if unterminated {
+    let read = if super::line::checksum_ok(raw) == Some(false) {
+        Err(ReadError::Checksum { line: n })
+    } else {
+        parse(n, raw)
+    };
+    Some(read.map_err(|e| {
+        if unterminated {
             ReadError::Truncated { line: n }
         } else {
-            ReadError::Checksum { line: n }
-        }));
+            e
+        }
+    }))
+}
+
+/// A damaged end of a log: from a line that ends with its newline but does not read, to the
+/// end of the file, with no readable line after it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    /// The first damaged line's number (from 1) and where it starts in the file's bytes.
+    pub line: usize,
+    pub offset: u64,
+    pub error: ReadError,
+}
+
+impl Damage {
+    /// What is wrong with the line, without its number.
+    pub fn reason(&self) -> String {
+        let e = self.error.to_string();
+        match e.strip_prefix(&format!("line {}: ", self.line)) {
+            Some(why) => why.to_string(),
+            None => e,
+        }
     }
-    let parsed = match std::str::from_utf8(raw) {
-        Ok(text) => parse_line(n, text),
-        // Cut inside a multi-byte character.
-        Err(e) if unterminated && e.error_len().is_none() => Err(ReadError::Truncated { line: n }),
-        Err(_) => Err(ReadError::NotUtf8 { line: n }),
-    };
-    Some(match parsed {
-        Err(ReadError::Json { .. }) if unterminated => Err(ReadError::Truncated { line: n }),
-        other => other,
-    })
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "damaged line {} (byte {}): {}; it ends with its newline, so no crash left it \
+             this way: a restart stops here unless --truncate-damaged cuts it off",
+            self.line,
+            self.offset,
+            self.reason()
+        )
+    }
+}
+
+/// How a log ends after its last readable line: the one verdict every command gives a file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum LogEnd {
+    /// Nothing unreadable after the last readable line.
+    #[default]
+    Whole,
+    /// The last line lacks its newline and does not read: the writer stopped in it, so nothing
+    /// it describes was made durable. A restart cuts it off and goes on.
+    Torn { line: usize, offset: u64 },
+    /// Damage after it was written, at the end: a restart stops on it.
+    Damaged(Damage),
+}
+
+impl std::fmt::Display for LogEnd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LogEnd::Whole => write!(f, "whole: every line after the last readable one reads"),
+            LogEnd::Torn { line, offset } => write!(
+                f,
+                "torn tail line {line} (byte {offset}): no newline, so the writer stopped in it; a restart cuts it off"
+            ),
+            LogEnd::Damaged(d) => d.fmt(f),
+        }
+    }
+}
+
+/// Follows a log line by line (blank lines left out) to its [`LogEnd`].
+#[derive(Debug, Default)]
+pub struct EndWatch {
+    end: LogEnd,
+}
+
+impl EndWatch {
+    /// Notes how the line starting at byte `offset` read. A readable line after a damaged one
+    /// gives that damage back: it is in the middle, and cutting it off would cut whole lines.
+    pub fn note(&mut self, offset: u64, read: Result<(), &ReadError>) -> Option<ReadError> {
+        match read {
+            Ok(()) => match std::mem::take(&mut self.end) {
+                LogEnd::Damaged(d) => Some(d.error),
+                _ => None,
+            },
+            Err(e) => {
+                if !matches!(self.end, LogEnd::Damaged(_)) {
+                    self.end = match *e {
+                        ReadError::Truncated { line } => LogEnd::Torn { line, offset },
+                        _ => LogEnd::Damaged(Damage {
+                            line: e.line(),
+                            offset,
+                            error: e.clone(),
+                        }),
+                    };
+                }
+                None
+            }
+        }
+    }
+
+    pub fn end(self) -> LogEnd {
+        self.end
+    }
+}
+
+/// How a whole log in memory ends (see [`LogEnd`]).
+pub fn log_end(bytes: &[u8]) -> LogEnd {
+    let mut watch = EndWatch::default();
+    let mut at = 0;
+    let mut n = 0;
+    while at < bytes.len() {
+        let end = memchr::memchr(b'\n', &bytes[at..]).map_or(bytes.len(), |p| at + p);
+        n += 1;
+        if let Some(r) = read_line(n, &bytes[at..end], end == bytes.len()) {
+            watch.note(at as u64, r.as_ref().map(|_| ()));
+        }
+        at = end + 1;
+    }
+    watch.end()
 }
 
 /// Reads a log from `input` one line at a time, in constant memory: the records and errors
-/// [`read`] would give, or an I/O error.
+/// [`read`] would give, or an I/O error; then how the log ends.
 pub fn read_stream(
     mut input: impl std::io::BufRead,
     mut each: impl FnMut(Result<Record, ReadError>) -> std::ops::ControlFlow<()>,
-) -> std::io::Result<()> {
+) -> std::io::Result<LogEnd> {
     let mut buf = Vec::with_capacity(512);
     let mut n = 0;
-    // One line held back: only at the end is it known to be the last (maybe torn) one.
-    let mut held: Option<Result<Record, ReadError>> = None;
+    let mut offset = 0u64;
+    let mut watch = EndWatch::default();
     loop {
         buf.clear();
-        if input.read_until(b'\n', &mut buf)? == 0 {
-            if let Some(mut r) = held {
-                torn_tail(&mut r);
-                let _ = each(r);
-            }
-            return Ok(());
+        let got = input.read_until(b'\n', &mut buf)?;
+        if got == 0 {
+            return Ok(watch.end());
         }
         n += 1;
+        let at = offset;
+        offset += got as u64;
         let terminated = buf.last() == Some(&b'\n');
         let raw = if terminated {
             &buf[..buf.len() - 1]
@@ -163,10 +276,9 @@ pub fn read_stream(
             &buf[..]
         };
         if let Some(r) = read_line(n, raw, !terminated) {
-            if let Some(prev) = held.replace(r) {
-                if each(prev).is_break() {
-                    return Ok(());
-                }
+            watch.note(at, r.as_ref().map(|_| ()));
+            if each(r).is_break() {
+                return Ok(watch.end());
             }
         }
     }

@@ -14,11 +14,12 @@ pub mod lock;
 pub mod snapshot;
 
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
-use std::path::Path;
+use std::io::{self, BufWriter, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
 
-use crate::audit::{write_line, AuditLine};
+use crate::audit::{write_line, AuditLine, LogEnd};
 use crate::driver::AuditSink;
+use crate::router::JournalScan;
 
 /// When the journal syncs to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -71,12 +72,27 @@ impl FileJournal {
     }
 
     /// Reopens a journal after recovery: cuts off its torn tail (everything from `valid_len`,
-    /// which recovery reported), syncs that, and appends from there.
+    /// which recovery reported; damage goes through [`cut_end`] first, to keep it), syncs that,
+    /// and appends from there. A last line recovery read whole but without its newline gets it,
+    /// so the next line does not run into it.
     pub fn resume(path: &Path, valid_len: u64, policy: SyncPolicy) -> io::Result<FileJournal> {
-        let file = std::fs::OpenOptions::new().write(true).open(path)?;
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(path)?;
         if file.metadata()?.len() != valid_len {
             file.set_len(valid_len)?;
             file.sync_all()?;
+        }
+        if valid_len > 0 {
+            let mut last = [0u8; 1];
+            file.seek(SeekFrom::Start(valid_len - 1))?;
+            file.read_exact(&mut last)?;
+            if last[0] != b'\n' {
+                file.seek(SeekFrom::End(0))?;
+                file.write_all(b"\n")?;
+                file.sync_all()?;
+            }
         }
         drop(file);
         FileJournal::append(path, policy)
@@ -110,6 +126,99 @@ impl FileJournal {
         }
         Ok(())
     }
+}
+
+/// What reopening a journal cut off its end.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cut {
+    pub journal: PathBuf,
+    /// The verdict on the end that was cut (torn or damaged).
+    pub end: LogEnd,
+    pub bytes: u64,
+    /// The side file that keeps damaged bytes (a torn write held nothing durable: not kept).
+    pub kept: Option<PathBuf>,
+}
+
+impl std::fmt::Display for Cut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "journal   {}: ", self.journal.display())?;
+        match (&self.end, &self.kept) {
+            (LogEnd::Damaged(d), Some(side)) => write!(
+                f,
+                "damaged line {} (byte {}): {}; cut off with what follows, as --truncate-damaged \
+                 asked: the {} bytes cut are kept in {}",
+                d.line,
+                d.offset,
+                d.reason(),
+                self.bytes,
+                side.display()
+            ),
+            (LogEnd::Torn { line, offset }, _) => write!(
+                f,
+                "torn tail line {line} (byte {offset}): no newline, so the writer stopped in it; \
+                 cut off ({} bytes)",
+                self.bytes
+            ),
+            (end, _) => write!(f, "{end}; cut off ({} bytes)", self.bytes),
+        }
+    }
+}
+
+/// Cuts the journal file at `path` back to what recovery kept (`scan.valid_len`), `bytes` being
+/// what recovery read from it. Damage it was told to cut goes to a side file first
+/// (`JOURNAL.broken`, or `JOURNAL.broken.1`, `.2`, ... when older ones exist, never
+/// overwritten), synced before the journal is cut, so no byte is lost. `None` when nothing is cut.
+pub fn cut_end(path: &Path, bytes: &[u8], scan: &JournalScan) -> io::Result<Option<Cut>> {
+    let Some(cut) = bytes.get(scan.valid_len..).filter(|c| !c.is_empty()) else {
+        return Ok(None);
+    };
+    let kept = match scan.damaged {
+        Some(_) => Some(keep_broken(path, cut)?),
+        None => None,
+    };
+    let file = std::fs::OpenOptions::new().write(true).open(path)?;
+    file.set_len(scan.valid_len as u64)?;
+    file.sync_all()?;
+    Ok(Some(Cut {
+        journal: path.to_path_buf(),
+        end: scan.end(),
+        bytes: cut.len() as u64,
+        kept,
+    }))
+}
+
+/// Writes `cut` to the first free `PATH.broken[.N]` and syncs it and its directory.
+fn keep_broken(path: &Path, cut: &[u8]) -> io::Result<PathBuf> {
+    for i in 0..10_000u32 {
+        let mut side = path.as_os_str().to_owned();
+        side.push(".broken");
+        if i > 0 {
+            side.push(format!(".{i}"));
+        }
+        let side = PathBuf::from(side);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&side)
+        {
+            Ok(mut f) => {
+                f.write_all(cut)?;
+                f.sync_all()?;
+                let dir = side
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                File::open(dir)?.sync_all()?;
+                return Ok(side);
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::other(format!(
+        "{}.broken .. .broken.9999 all exist: move the old ones away",
+        path.display()
+    )))
 }
 
 impl AuditSink for FileJournal {

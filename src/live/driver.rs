@@ -47,6 +47,9 @@ pub struct LiveConfig {
     /// Markets the intents are known to need (`(where, symbol)`), checked against the venue
     /// before anything is routed.
     pub needs: Vec<(String, crate::model::Symbol)>,
+    /// On resuming, cut damage at the journal's end off (kept in `JOURNAL.broken`) instead of
+    /// refusing to start.
+    pub truncate_damaged: bool,
 }
 
 /// Why the driver could not run.
@@ -202,9 +205,10 @@ where
 const STATUS_EVERY_MS: u64 = 10_000;
 
 /// Runs the router against the venue behind `client` until every intent from `intents` is
-/// terminal (the channel closed), or `stop` completes. `observe` lines go to `on_observe`;
-/// what the driver waits for (a rate-limit hold, a ban, a venue that does not answer) goes to
-/// `on_status` as it happens, so a long silence is never unexplained.
+/// terminal (the channel closed), or `stop` completes. `observe` lines, and the line saying what
+/// a restart cut off the journal, go to `on_observe`; what the driver waits for (a rate-limit
+/// hold, a ban, a venue that does not answer) goes to `on_status` as it happens, so a long
+/// silence is never unexplained.
 ///
 /// The journal is locked for the whole run ([`JournalLock`]): a second process on the same
 /// journal is refused before it talks to the venue.
@@ -254,9 +258,19 @@ pub async fn run(
         }
         let funding = read_funding(&funding_file, mode)?;
         check_budget_on_resume(&funding, &cfg.budget, &funding_file)?;
-        let bytes = std::fs::read(&cfg.journal).unwrap_or_default();
-        let rec = Router::recover(config, funding, Replay::default(), &bytes, now0)
+        let bytes = std::fs::read(&cfg.journal).map_err(|e| journal_err(&cfg.journal, e))?;
+        let on_damage = match cfg.truncate_damaged {
+            true => crate::router::OnDamage::Cut,
+            false => crate::router::OnDamage::Stop,
+        };
+        let rec = Router::recover_with(config, funding, Replay::default(), &bytes, now0, on_damage)
             .map_err(|e| journal_err(&cfg.journal, e))?;
+        // A torn tail or (as asked) damage is cut off, and said in one line.
+        if let Some(cut) = crate::journal::cut_end(&cfg.journal, &bytes, &rec.scan)
+            .map_err(|e| journal_err(&cfg.journal, e))?
+        {
+            on_observe(cut.to_string());
+        }
         let journal =
             FileJournal::resume(&cfg.journal, rec.scan.valid_len as u64, SyncPolicy::Batch)
                 .map_err(|e| journal_err(&cfg.journal, e))?;

@@ -9,7 +9,8 @@ use rust_decimal::Decimal;
 use rustc_hash::FxHashMap as HashMap;
 
 use crate::audit::{
-    checksum_ok, parse_audit_line, AuditLine, Checker, Detail, LineView, Problem, ReadError,
+    parse_audit_line, read_line_with, AuditLine, Checker, Detail, EndWatch, LineView, LogEnd,
+    Problem, ReadError,
 };
 use crate::model::{Side, TimeMs};
 use crate::router::State;
@@ -83,6 +84,9 @@ pub struct Fold {
     pub t_min: Option<TimeMs>,
     pub t_max: TimeMs,
     pub torn: Option<usize>,
+    /// How the log ends: whole, torn or damaged, as recovery would judge it.
+    pub end: LogEnd,
+    watch: EndWatch,
     /// Lines that could not be read (a torn tail not counted), and the first hundred reasons.
     pub bad: usize,
     pub unreadable: Vec<String>,
@@ -152,9 +156,12 @@ impl Fold {
     fn read(&mut self, mut input: impl BufRead) -> std::io::Result<()> {
         let mut buf = Vec::with_capacity(512);
         let mut n = 0;
+        let mut offset = 0u64;
         loop {
             buf.clear();
-            if input.read_until(b'\n', &mut buf)? == 0 {
+            let got = input.read_until(b'\n', &mut buf)?;
+            if got == 0 {
+                self.end = std::mem::take(&mut self.watch).end();
                 return Ok(());
             }
             n += 1;
@@ -165,31 +172,17 @@ impl Fold {
                 &buf[..]
             };
             // Only the last line can lack its newline.
-            self.line(n, line, !terminated);
+            self.line(n, offset, line, !terminated);
+            offset += got as u64;
         }
     }
 
-    fn line(&mut self, n: usize, raw: &[u8], unterminated: bool) {
-        let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
-        if raw.iter().all(u8::is_ascii_whitespace) {
+    fn line(&mut self, n: usize, offset: u64, raw: &[u8], unterminated: bool) {
+        let Some(parsed) = read_line_with(n, raw, unterminated, parse_audit_line) else {
             return;
-        }
-        self.lines += 1;
-        let parsed = if checksum_ok(raw) == Some(false) {
-            Err(if unterminated {
-                ReadError::Truncated { line: n }
-            } else {
-                ReadError::Checksum { line: n }
-            })
-        } else {
-            parse_audit_line(n, raw).map_err(|e| {
-                if unterminated {
-                    ReadError::Truncated { line: n }
-                } else {
-                    e
-                }
-            })
         };
+        self.lines += 1;
+        self.watch.note(offset, parsed.as_ref().map(|_| ()));
         match parsed {
             Ok(l) => {
                 let mut v = LineView::from(&l);

@@ -82,11 +82,22 @@ pub fn page(name: &str, fold: &Fold, m: &Metrics, charts: &[(String, String, Str
         m.intents(),
         span
     );
-    if let Some(line) = fold.torn {
-        let _ = writeln!(
-            out,
-            "<div class=\"warn\" id=\"torn\">Torn last line (line {line}): the writer stopped in the middle of it. It is not counted here; a restart from this journal cuts it off.</div>\n"
-        );
+    // The verdict recovery gives the same file (a torn line after damage is part of the damage).
+    match &fold.end {
+        crate::audit::LogEnd::Torn { line, .. } => {
+            let _ = writeln!(
+                out,
+                "<div class=\"warn\" id=\"torn\">Torn last line (line {line}): the writer stopped in the middle of it. It is not counted here; a restart from this journal cuts it off.</div>\n"
+            );
+        }
+        crate::audit::LogEnd::Damaged(d) => {
+            let _ = writeln!(
+                out,
+                "<div class=\"warn\" id=\"damaged\">Journal {}.</div>\n",
+                escape(&d.to_string())
+            );
+        }
+        crate::audit::LogEnd::Whole => {}
     }
     if fold.bad > 0 {
         let _ = write!(

@@ -35,7 +35,8 @@ pub use intent::Resume;
 pub use io::{Action, Command, Input, OrderRequest, Reply, ReplyOutcome, RequestId};
 pub use mutant::Mutant;
 pub use recover::{
-    scan, JournalScan, LastLine, OpenIntent, RecoverError, Recovery, Replay, TornTail,
+    scan, scan_with, JournalScan, LastLine, OnDamage, OpenIntent, RecoverError, Recovery, Replay,
+    TornTail,
 };
 pub use state::{is_legal, Finished, State};
 

@@ -28,7 +28,9 @@ use rustc_hash::FxHashMap as HashMap;
 
 use super::intent::{Active, Resume};
 use super::{fingerprint, is_legal, Finished, Mutant, Router, RouterConfig, RouterStats, State};
-use crate::audit::{checksum_ok, parse_audit_line, AuditLine, Detail, ReadError};
+use crate::audit::{
+    parse_audit_line, read_line_with, AuditLine, Damage, Detail, EndWatch, LogEnd, ReadError,
+};
 use crate::decision::Intent;
 use crate::model::{Asset, ClientOrderId, IntentId, OrderId, TimeMs};
 use crate::portfolio::{Portfolio, PortfolioError};
@@ -36,9 +38,14 @@ use crate::portfolio::{Portfolio, PortfolioError};
 /// Why a router could not be rebuilt. Nothing trades on a state that could not be rebuilt.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RecoverError {
-    /// A damaged line before the last one, or a line that is not this product's.
+    /// A damaged line with whole lines after it (cutting it off would cut them too), or a line
+    /// that is not this product's.
     #[error("corrupt journal: {0}")]
     Corrupt(ReadError),
+    /// The journal ends in damage, not in a torn write: nothing after its last good line may be
+    /// taken for a crash's leftovers (a damaged `SENT` is an order that may be out).
+    #[error("{0}")]
+    Damaged(Damage),
     /// A line the state so far cannot explain.
     #[error("journal line {line} (seq {seq}, intent {intent}): {message}")]
     Disagree {
@@ -362,13 +369,23 @@ pub(super) fn add_booked(
     Some(())
 }
 
-/// A damaged last line: the writer stopped in it. It is not data; a journal continues after
-/// the bytes before it.
+/// A torn last line: it lacks its newline, so the writer stopped in it. It is not data; a
+/// journal continues after the bytes before it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TornTail {
     /// Its line number (from 1) and where it starts in the journal's bytes.
     pub line: usize,
     pub offset: usize,
+}
+
+/// What recovery does with a journal that ends in damage ([`LogEnd::Damaged`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnDamage {
+    /// Refuse it ([`RecoverError::Damaged`]): the operator decides.
+    #[default]
+    Stop,
+    /// Cut it off like a torn tail (the caller keeps the cut bytes): `--truncate-damaged`.
+    Cut,
 }
 
 /// What reading a journal found.
@@ -377,16 +394,46 @@ pub struct JournalScan {
     /// Lines applied (lines a snapshot already covered are skipped, not counted).
     pub lines: u64,
     pub torn_tail: Option<TornTail>,
-    /// The journal's bytes up to the torn tail (all of them without one): where writing goes on.
+    /// Damage at the end, cut off as [`OnDamage::Cut`] asked (a torn line after it is part of it).
+    pub damaged: Option<Damage>,
+    /// The journal's bytes up to what is cut off (all of them if nothing is): where writing
+    /// goes on.
     pub valid_len: usize,
 }
 
-/// Reads a journal's bytes into `replay`. Lines the replay already covers (a snapshot's) must
-/// match it where they overlap; a gap between them is refused.
+impl JournalScan {
+    /// How the journal ends, as `report` and `check-audit` say it.
+    pub fn end(&self) -> LogEnd {
+        match (&self.damaged, self.torn_tail) {
+            (Some(d), _) => LogEnd::Damaged(d.clone()),
+            (None, Some(t)) => LogEnd::Torn {
+                line: t.line,
+                offset: t.offset as u64,
+            },
+            (None, None) => LogEnd::Whole,
+        }
+    }
+}
+
+/// Reads a journal's bytes into `replay`, refusing one that ends in damage (see [`scan_with`]).
 pub fn scan(
     replay: &mut Replay,
     journal: &[u8],
     cfg: &RouterConfig,
+) -> Result<JournalScan, RecoverError> {
+    scan_with(replay, journal, cfg, OnDamage::Stop)
+}
+
+/// Reads a journal's bytes into `replay`. Lines the replay already covers (a snapshot's) must
+/// match it where they overlap; a gap between them is refused. Lines are read by the rule every
+/// command shares ([`read_line_with`], [`EndWatch`]): a torn last line is cut off; a damaged
+/// line with whole lines after it is refused; damage at the end is refused or cut, as
+/// `on_damage` says.
+pub fn scan_with(
+    replay: &mut Replay,
+    journal: &[u8],
+    cfg: &RouterConfig,
+    on_damage: OnDamage,
 ) -> Result<JournalScan, RecoverError> {
     let mut out = JournalScan {
         valid_len: journal.len(),
@@ -398,36 +445,46 @@ pub fn scan(
     let mut first = true;
     let mut start = 0;
     let mut n = 0;
+    let mut watch = EndWatch::default();
+    let mut cut_early = false;
     while start < journal.len() {
         let end = memchr::memchr(b'\n', &journal[start..]).map_or(journal.len(), |p| start + p);
-        let raw = journal[start..end]
-            .strip_suffix(b"\r")
-            .unwrap_or(&journal[start..end]);
+        let raw = &journal[start..end];
         let line_start = start;
         start = end + 1;
         n += 1;
-        if raw.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        let last = start >= journal.len();
         let unterminated = end == journal.len();
-        let crc_bad = checksum_ok(raw) == Some(false);
-        let parsed = if crc_bad && !super::mutant::reads_torn_tail(cfg, last) {
-            Err(ReadError::Checksum { line: n })
-        } else {
-            parse_audit_line(n, raw)
+        let Some(mut parsed) = read_line_with(n, raw, unterminated, parse_audit_line) else {
+            continue;
         };
+        if matches!(parsed, Err(ReadError::Truncated { .. }))
+            && super::mutant::reads_torn_tail(cfg, true)
+        {
+            if let Ok(l) = parse_audit_line(n, raw.strip_suffix(b"\r").unwrap_or(raw)) {
+                parsed = Ok(l);
+            }
+        }
         let line = match parsed {
-            Ok(l) => l,
-            Err(_) if (last || cfg.has(Mutant::CutDamagedMiddle)) && (crc_bad || unterminated) => {
+            Ok(l) => {
+                if let Some(e) = watch.note(line_start as u64, Ok(())) {
+                    return Err(RecoverError::Corrupt(e));
+                }
+                l
+            }
+            Err(e) if cfg.has(Mutant::CutDamagedMiddle) => {
                 out.torn_tail = Some(TornTail {
-                    line: n,
+                    line: e.line(),
                     offset: line_start,
                 });
                 out.valid_len = line_start;
+                cut_early = true;
                 break;
             }
-            Err(e) => return Err(RecoverError::Corrupt(e)),
+            Err(e) => {
+                // Whether more whole lines follow decides what it is: read on, apply nothing.
+                watch.note(line_start as u64, Err(&e));
+                continue;
+            }
         };
         reached = reached.max(Some(line.seq));
         if let Some(c) = covered {
@@ -460,6 +517,25 @@ pub fn scan(
         replay.apply(n, &line)?;
         out.lines += 1;
     }
+    if !cut_early {
+        match watch.end() {
+            LogEnd::Whole => {}
+            LogEnd::Torn { line, offset } => {
+                out.torn_tail = Some(TornTail {
+                    line,
+                    offset: offset as usize,
+                });
+                out.valid_len = offset as usize;
+            }
+            LogEnd::Damaged(d) => match on_damage {
+                OnDamage::Stop => return Err(RecoverError::Damaged(d)),
+                OnDamage::Cut => {
+                    out.valid_len = d.offset as usize;
+                    out.damaged = Some(d);
+                }
+            },
+        }
+    }
     // A journal that stops before the snapshot's last line lost lines the snapshot holds (an
     // empty one is a journal started afresh after the snapshot).
     if let (Some(c), Some(reached)) = (covered, reached) {
@@ -490,11 +566,23 @@ impl Router {
     pub fn recover(
         config: RouterConfig,
         funding: Portfolio,
-        mut replay: Replay,
+        replay: Replay,
         journal: &[u8],
         now: TimeMs,
     ) -> Result<Recovery, RecoverError> {
-        let scan = scan(&mut replay, journal, &config)?;
+        Router::recover_with(config, funding, replay, journal, now, OnDamage::Stop)
+    }
+
+    /// [`Router::recover`], with damage at the journal's end cut off if `on_damage` says so.
+    pub fn recover_with(
+        config: RouterConfig,
+        funding: Portfolio,
+        mut replay: Replay,
+        journal: &[u8],
+        now: TimeMs,
+        on_damage: OnDamage,
+    ) -> Result<Recovery, RecoverError> {
+        let scan = scan_with(&mut replay, journal, &config, on_damage)?;
         let router = Router::resume(config, funding, replay, now)?;
         let (router, resumed) = router;
         Ok(Recovery {

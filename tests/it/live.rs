@@ -816,3 +816,53 @@ fn placements_are_paced_under_the_venues_order_limit_and_draw_no_429() {
     assert!(held > 0, "nothing was paced: {summary}");
     check(&journal, &v.record, &qty, &summary);
 }
+
+#[test]
+fn a_damaged_journal_stops_live_until_truncate_damaged_cuts_it_into_a_broken_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = venue(dir.path(), "none", 11);
+    let (file, qty) = intents(dir.path(), 2, 11);
+    let journal = dir.path().join("journal.jsonl");
+    let summary = run_to_end(&v.url, &file, &journal);
+    // Its last line again, one digit changed, newline intact: damage, not a crash's tear.
+    let whole = std::fs::read(&journal).unwrap();
+    let n = whole.iter().filter(|&&b| b == b'\n').count();
+    let start = whole[..whole.len() - 1]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |p| p + 1);
+    let mut extra = whole[start..].to_vec();
+    let d = extra.iter().position(u8::is_ascii_digit).unwrap();
+    extra[d] = if extra[d] == b'9' { b'0' } else { extra[d] + 1 };
+    let mut damaged = whole.clone();
+    damaged.extend_from_slice(&extra);
+    std::fs::write(&journal, &damaged).unwrap();
+    let out = live_cmd(&v.url, &file, &journal).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.lines().count() == 1
+            && err.contains(&journal.display().to_string())
+            && err.contains(&format!("damaged line {}", n + 1)),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&journal).unwrap(), damaged, "journal touched");
+    let side = dir.path().join("journal.jsonl.broken");
+    assert!(!side.exists());
+    // Asked to: the damage is cut into the side file, said, and the run goes on.
+    let out = live_cmd(&v.url, &file, &journal)
+        .arg("--truncate-damaged")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains(&format!("kept in {}", side.display())),
+        "{stdout}"
+    );
+    assert_eq!(std::fs::read(&side).unwrap(), extra);
+    let again: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(again["orders_sent"], summary["orders_sent"], "{again}");
+    assert!(std::fs::read(&journal).unwrap().starts_with(&whole));
+    check(&journal, &v.record, &qty, &again);
+}

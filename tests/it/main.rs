@@ -3,6 +3,7 @@ mod audit;
 mod cli;
 mod common;
 mod criteria;
+mod damage;
 mod fuzz;
 mod hardening;
 mod live;

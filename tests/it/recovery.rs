@@ -11,7 +11,7 @@ use order_router::sim::scenario::load as load_scenario;
 use order_router::sim::{run, RunOptions};
 
 /// The journal a crash-free run of a scenario writes.
-fn journal_of(file: &str) -> Vec<u8> {
+pub(crate) fn journal_of(file: &str) -> Vec<u8> {
     let scenario = load_scenario(std::path::Path::new(file)).expect("scenario");
     let report = run(&scenario, &RunOptions::default());
     assert!(report.passed(), "{file}");
@@ -19,7 +19,7 @@ fn journal_of(file: &str) -> Vec<u8> {
 }
 
 /// The first `n` lines of a journal.
-fn first_lines(journal: &[u8], n: usize) -> Vec<u8> {
+pub(crate) fn first_lines(journal: &[u8], n: usize) -> Vec<u8> {
     let mut end = 0;
     for _ in 0..n {
         end += journal[end..].iter().position(|&b| b == b'\n').unwrap() + 1;
@@ -27,7 +27,7 @@ fn first_lines(journal: &[u8], n: usize) -> Vec<u8> {
     journal[..end].to_vec()
 }
 
-fn funded() -> Portfolio {
+pub(crate) fn funded() -> Portfolio {
     let mut p = Portfolio::new();
     p.deposit(&Asset::new("USDT").unwrap(), "1000".parse().unwrap())
         .unwrap();
@@ -126,12 +126,20 @@ fn a_torn_last_line_is_cut_off_and_a_damaged_middle_line_refused() {
     middle.extend_from_slice(&journal[whole.len()..]);
     let err = scan(&mut Replay::default(), &middle, &RouterConfig::default()).unwrap_err();
     assert!(matches!(err, RecoverError::Corrupt(_)), "{err}");
-    // A garbled digit keeps the length but breaks the checksum.
+    // A garbled digit keeps the length but breaks the checksum: without its newline a tear,
+    // with it damage (see tests/it/damage.rs).
     let mut garbled = whole.clone();
     let at = garbled.len() - 40;
     garbled[at] = if garbled[at] == b'1' { b'2' } else { b'1' };
-    let s = scan(&mut Replay::default(), &garbled, &RouterConfig::default()).unwrap();
+    let s = scan(
+        &mut Replay::default(),
+        &garbled[..garbled.len() - 1],
+        &RouterConfig::default(),
+    )
+    .unwrap();
     assert_eq!(s.torn_tail.map(|t| t.line), Some(3));
+    let err = scan(&mut Replay::default(), &garbled, &RouterConfig::default()).unwrap_err();
+    assert!(matches!(err, RecoverError::Damaged(_)), "{err}");
 }
 
 #[test]

@@ -259,6 +259,30 @@ impl RestartProbe<'_> {
                 }
             }
         }
+        // The last line damaged with its newline intact: damage, not a torn write (taking it
+        // for one would forget a SENT and place the order again), so refused unless cut.
+        if let Some(&s) = lines.last() {
+            let mut bytes = journal.to_vec();
+            if bytes.last() == Some(&b'\n') {
+                if let Some(d) = (s..bytes.len()).find(|&i| bytes[i].is_ascii_digit()) {
+                    bytes[d] = if bytes[d] == b'9' { b'0' } else { bytes[d] + 1 };
+                    match self.recover(Replay::default(), &bytes) {
+                        Err(RecoverError::Damaged(dmg)) if dmg.line == lines.len() => {}
+                        Err(e) => {
+                            return Some(format!(
+                                "recovery refused a journal damaged in its last line for another reason: {e}"
+                            ))
+                        }
+                        Ok(_) => {
+                            return Some(
+                                "recovery took a damaged last line (its newline intact) for a torn one"
+                                    .into(),
+                            )
+                        }
+                    }
+                }
+            }
+        }
         // An intent started twice.
         if let (Some(first), Some(last)) = (parsed(0), lines.len().checked_sub(1).and_then(parsed))
         {

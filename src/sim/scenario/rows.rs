@@ -68,7 +68,8 @@ pub enum CrashMode {
     Written,
     /// None of them did.
     Dropped,
-    /// Those before the last did; the last is torn (cut short, or a byte garbled).
+    /// Those before the last did; the last is torn (cut short, or a byte garbled), without its
+    /// newline.
     Torn,
 }
 

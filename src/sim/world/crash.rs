@@ -2,8 +2,8 @@
 //!
 //! The journal is a byte vector standing for the file: every drain syncs it (group commit), so
 //! a crash can only catch the lines of the batch being written. A crash after the Nth append
-//! leaves that batch's lines all written, all dropped, or the last one torn (cut short or a
-//! byte garbled), as SQLite's crash tests model a disk. Replies to the dead process are lost;
+//! leaves that batch's lines all written, all dropped, or the last one torn (cut short, or a
+//! byte garbled and its newline missing), as SQLite's crash tests model a disk. Replies to the dead process are lost;
 //! the venue keeps working; deliveries wait on the bus. After `restart_ms` the router is
 //! rebuilt by [`Router::recover`] from the journal's bytes alone (plus the funding the scenario
 //! gave it), the bus delivers again every intent whose `NEW` line is not durable (and, as an
@@ -170,13 +170,16 @@ impl World<'_> {
         if let Some(line) = torn {
             let mut bytes = Vec::new();
             write_line(&mut bytes, line);
-            // Cut short somewhere inside, or whole but with one digit garbled.
+            // Cut short somewhere inside, or all there but its newline with one digit garbled.
+            // Either way it lacks its newline: a line that has one was written whole, and
+            // damage to it is no crash's doing (recovery refuses it).
             let digits: Vec<usize> = (0..bytes.len())
                 .filter(|&i| bytes[i].is_ascii_digit())
                 .collect();
             if self.rng.random_bool(0.5) && !digits.is_empty() {
                 let at = digits[self.rng.random_range(0..digits.len())];
                 bytes[at] = b'0' + (bytes[at] - b'0' + 1 + self.rng.random_range(0..9u8)) % 10;
+                bytes.pop();
             } else {
                 let cut = self.rng.random_range(1..bytes.len() - 1);
                 bytes.truncate(cut);

@@ -1,6 +1,7 @@
 //! Every line carries its CRC-32C, so a damaged line is never read as data.
 
 use super::*;
+use order_router::audit::{Damage, LogEnd};
 
 #[test]
 fn every_line_the_writer_makes_carries_a_valid_checksum() {
@@ -20,7 +21,7 @@ fn every_line_the_writer_makes_carries_a_valid_checksum() {
 }
 
 #[test]
-fn a_damaged_line_is_corruption_in_the_middle_and_a_torn_tail_at_the_end() {
+fn a_damaged_last_line_with_its_newline_is_damage_and_only_one_without_it_is_torn() {
     let log = written(&every_variant()[..4]);
     let text = String::from_utf8(log).expect("utf-8");
     let lines: Vec<&str> = text.lines().collect();
@@ -31,17 +32,36 @@ fn a_damaged_line_is_corruption_in_the_middle_and_a_torn_tail_at_the_end() {
     let recs = read(middle.as_bytes());
     assert_eq!(recs[1], Err(ReadError::Checksum { line: 2 }), "{recs:?}");
     assert!(recs[0].is_ok() && recs[2].is_ok() && recs[3].is_ok());
+    // Last, with its newline: written whole, damaged since. Not a tear.
     let end = format!("{}\n{}\n{damaged}\n", lines[0], lines[2]);
     let recs = read(end.as_bytes());
-    assert_eq!(recs[2], Err(ReadError::Truncated { line: 3 }), "{recs:?}");
-    // The same through the streaming reader, which only knows the last line at the end.
+    assert_eq!(recs[2], Err(ReadError::Checksum { line: 3 }), "{recs:?}");
+    let offset = (lines[0].len() + lines[2].len() + 2) as u64;
+    assert_eq!(
+        order_router::audit::log_end(end.as_bytes()),
+        LogEnd::Damaged(Damage {
+            line: 3,
+            offset,
+            error: ReadError::Checksum { line: 3 }
+        })
+    );
+    // The same through the streaming reader, which gives the same verdict.
     let mut streamed = Vec::new();
-    order_router::audit::read_stream(end.as_bytes(), |r| {
+    let verdict = order_router::audit::read_stream(end.as_bytes(), |r| {
         streamed.push(r);
         std::ops::ControlFlow::Continue(())
     })
     .expect("read");
     assert_eq!(streamed, recs);
+    assert_eq!(verdict, order_router::audit::log_end(end.as_bytes()));
+    // Without its newline: the writer stopped in it, a tear.
+    let torn = end.trim_end_matches('\n');
+    let recs = read(torn.as_bytes());
+    assert_eq!(recs[2], Err(ReadError::Truncated { line: 3 }), "{recs:?}");
+    assert_eq!(
+        order_router::audit::log_end(torn.as_bytes()),
+        LogEnd::Torn { line: 3, offset }
+    );
 }
 
 #[test]

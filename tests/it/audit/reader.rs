@@ -178,7 +178,8 @@ fn unknown_state_name_is_a_field_error() {
             "{state:?}: {recs:?}"
         );
     }
-    let recs = read(br#"{"seq":0,"t_ms":0,"intent_id":"a","state":3}"#);
+    // With its newline: without one, a last line that does not read is a torn one.
+    let recs = read(b"{\"seq\":0,\"t_ms\":0,\"intent_id\":\"a\",\"state\":3}\n");
     assert!(
         matches!(&recs[..], [Err(ReadError::Field { field: "state", .. })]),
         "{recs:?}"
