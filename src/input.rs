@@ -47,12 +47,57 @@ pub fn read_line_within<R: BufRead + ?Sized>(
     Ok(true)
 }
 
+/// [`read_line`] for readers that report `std::io::Error`s: a line too long is an
+/// `InvalidData` error naming `line` (the 1-based number of the line being read).
+pub fn read_line_io<R: BufRead + ?Sized>(
+    input: &mut R,
+    buf: &mut Vec<u8>,
+    line: usize,
+) -> std::io::Result<bool> {
+    read_line(input, buf).map_err(|e| match e {
+        LineError::Io(e) => e,
+        LineError::TooLong => {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, format!("line {line}: {e}"))
+        }
+    })
+}
+
+/// Consumes the rest of a line [`read_line`] refused as too long, without holding it:
+/// `Ok(false)` when the input ended first.
+pub fn skip_line<R: BufRead + ?Sized>(input: &mut R) -> std::io::Result<bool> {
+    loop {
+        let chunk = input.fill_buf()?;
+        if chunk.is_empty() {
+            return Ok(false);
+        }
+        match memchr::memchr(b'\n', chunk) {
+            Some(i) => {
+                input.consume(i + 1);
+                return Ok(true);
+            }
+            None => {
+                let n = chunk.len();
+                input.consume(n);
+            }
+        }
+    }
+}
+
 /// A value for an error message: quoted and escaped, cut after [`MAX_SHOWN_CHARS`]
 /// characters with `…`, so a 100 MB cell prints as one readable line.
 pub fn show(text: &str) -> String {
     match text.char_indices().nth(MAX_SHOWN_CHARS) {
         Some((cut, _)) => format!("{:?}…", &text[..cut]),
         None => format!("{text:?}"),
+    }
+}
+
+/// A message from elsewhere (a JSON parser's, which quotes the value it choked on) cut the
+/// same way, to four times [`MAX_SHOWN_CHARS`] characters.
+pub fn cut(message: &str) -> std::borrow::Cow<'_, str> {
+    match message.char_indices().nth(4 * MAX_SHOWN_CHARS) {
+        Some((at, _)) => format!("{}…", &message[..at]).into(),
+        None => message.into(),
     }
 }
 
@@ -74,6 +119,9 @@ mod tests {
             Err(LineError::TooLong)
         ));
         assert!(buf.len() <= 6, "buffered {} bytes", buf.len());
+        assert!(skip_line(&mut input).unwrap());
+        assert!(read_line_within(&mut input, &mut buf, 4).unwrap());
+        assert_eq!(buf, b"x");
         let mut last: &[u8] = b"x";
         assert!(read_line_within(&mut last, &mut buf, 4).unwrap());
         assert!(!read_line_within(&mut last, &mut buf, 4).unwrap());
@@ -88,5 +136,7 @@ mod tests {
         // Cut on a character, not a byte.
         let wide = "é".repeat(100);
         assert!(show(&wide).starts_with("\"éé"));
+        assert_eq!(cut(&long).chars().count(), 4 * MAX_SHOWN_CHARS + 1);
+        assert_eq!(cut("short"), "short");
     }
 }

@@ -147,8 +147,7 @@ pub fn read_stream(
     // One line held back: only at the end is it known to be the last (maybe torn) one.
     let mut held: Option<Result<Record, ReadError>> = None;
     loop {
-        buf.clear();
-        if input.read_until(b'\n', &mut buf)? == 0 {
+        if !crate::input::read_line_io(&mut input, &mut buf, n + 1)? {
             if let Some(mut r) = held {
                 torn_tail(&mut r);
                 let _ = each(r);

@@ -153,8 +153,7 @@ impl Fold {
         let mut buf = Vec::with_capacity(512);
         let mut n = 0;
         loop {
-            buf.clear();
-            if input.read_until(b'\n', &mut buf)? == 0 {
+            if !crate::input::read_line_io(&mut input, &mut buf, n + 1)? {
                 return Ok(());
             }
             n += 1;
@@ -227,8 +226,7 @@ impl Fold {
         if let Some(&last) = wanted.last() {
             let mut buf = Vec::with_capacity(512);
             for n in 1..=last {
-                buf.clear();
-                if again.read_until(b'\n', &mut buf)? == 0 {
+                if !crate::input::read_line_io(&mut again, &mut buf, n)? {
                     break;
                 }
                 if wanted.contains(&n) {

@@ -281,7 +281,10 @@ impl<R: std::io::BufRead> Records<R> {
                 file,
                 line,
                 "time",
-                format!("{ts} ms is after the year 2200 (at most {MAX_EPOCH_MS})"),
+                format!(
+                    "{} is after the year 2200 (at most {MAX_EPOCH_MS} ms, or that in microseconds)",
+                    show(raw)
+                ),
             ));
         }
         if ts < self.last_ts {

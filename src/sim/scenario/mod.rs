@@ -183,18 +183,28 @@ pub struct Scenario {
 /// The kinds a `fault` row may name: every kind but the bus's own.
 const FAULT_KINDS: &[&str] = crate::sim::faults::SCHEDULABLE;
 
-/// Reads and parses a scenario file; see [`parse`].
+/// Reads and parses a scenario file; see [`parse`]. The file is read a line at a time, so a
+/// line beyond [`crate::input::MAX_LINE_BYTES`] is refused before it is held whole.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
-    match std::fs::read(path) {
-        Ok(bytes) => parse(&file, &bytes),
-        Err(e) => Err(ScenarioError {
-            file,
-            line: 0,
-            field: "file".to_string(),
-            message: format!("cannot read: {e}"),
-        }),
+    let fail = |line, message: String| ScenarioError {
+        file: file.clone(),
+        line,
+        field: "file".to_string(),
+        message,
+    };
+    let f = std::fs::File::open(path).map_err(|e| fail(0, format!("cannot read: {e}")))?;
+    let mut input = std::io::BufReader::new(f);
+    let (mut bytes, mut line, mut n) = (Vec::new(), Vec::new(), 0);
+    loop {
+        match crate::input::read_line(&mut input, &mut line) {
+            Ok(true) => bytes.extend_from_slice(&line),
+            Ok(false) => break,
+            Err(e) => return Err(fail(n + 1, e.to_string())),
+        }
+        n += 1;
     }
+    parse(&file, &bytes)
 }
 
 /// Parses a scenario from `bytes`; `file` only names it in errors. Never panics.
