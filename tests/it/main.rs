@@ -5,6 +5,7 @@ mod common;
 mod criteria;
 mod fuzz;
 mod hardening;
+mod inputs;
 mod live;
 mod policy;
 mod props;
