@@ -292,7 +292,8 @@ fn exact_decimal<'de, D: Deserializer<'de>>(d: D, field: &str) -> Result<Decimal
     };
     parsed.map_err(|e| {
         serde::de::Error::custom(format_args!(
-            "`{field}`: number {text} is not an exact decimal: {e}"
+            "`{field}`: number {} is not an exact decimal: {e}",
+            crate::input::show(text)
         ))
     })
 }

@@ -132,7 +132,10 @@ mod tests {
         assert_eq!(show("abc"), "\"abc\"");
         let long = "x".repeat(100_000);
         let s = show(&long);
-        assert!(s.ends_with('…') && s.chars().count() == MAX_SHOWN_CHARS + 3, "{s}");
+        assert!(
+            s.ends_with('…') && s.chars().count() == MAX_SHOWN_CHARS + 3,
+            "{s}"
+        );
         // Cut on a character, not a byte.
         let wide = "é".repeat(100);
         assert!(show(&wide).starts_with("\"éé"));

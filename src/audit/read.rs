@@ -195,7 +195,7 @@ pub(crate) fn reads_borrowed(text: &str) -> bool {
 pub(crate) fn parse_line_exact(line: usize, text: &str) -> Result<Record, ReadError> {
     let value: Value = serde_json::from_str(text).map_err(|e| ReadError::Json {
         line,
-        message: e.to_string(),
+        message: crate::input::cut(&e.to_string()).into_owned(),
     })?;
     let Value::Object(obj) = value else {
         return Err(ReadError::Json {
@@ -300,7 +300,7 @@ fn record(obj: &impl Source, line: usize) -> Result<Record, ReadError> {
     let state = State::parse(state_text).ok_or_else(|| ReadError::Field {
         line,
         field: "state",
-        message: format!("unknown state `{state_text}`"),
+        message: format!("unknown state {}", crate::input::show(state_text)),
     })?;
     Ok(Record {
         line,
@@ -408,7 +408,10 @@ pub(crate) fn req_u64(
         Some(Value::Number(n)) => n.as_u64().ok_or_else(|| ReadError::Field {
             line,
             field,
-            message: format!("expected a non-negative integer, got {n}"),
+            message: format!(
+                "expected a non-negative integer, got {}",
+                crate::input::show(&n.to_string())
+            ),
         }),
         Some(_) => Err(ReadError::Field {
             line,
@@ -436,7 +439,12 @@ pub(crate) fn opt_dec(
             Decimal::from_str(&text)
                 .or_else(|_| Decimal::from_scientific(&text))
                 .map(Some)
-                .map_err(|_| bad(format!("`{text}` is not a decimal in range")))
+                .map_err(|_| {
+                    bad(format!(
+                        "{} is not a decimal in range",
+                        crate::input::show(&text)
+                    ))
+                })
         }
         Some(_) => Err(bad("expected a number".into())),
     }

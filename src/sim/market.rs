@@ -87,7 +87,10 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Vec<Tick>, ScenarioError> {
     collect(file, Records::new(file, bytes)?)
 }
 
-fn collect<R: std::io::BufRead>(file: &str, records: Records<R>) -> Result<Vec<Tick>, ScenarioError> {
+fn collect<R: std::io::BufRead>(
+    file: &str,
+    records: Records<R>,
+) -> Result<Vec<Tick>, ScenarioError> {
     let ticks = changes(records).collect::<Result<Vec<Tick>, _>>()?;
     if ticks.is_empty() {
         return Err(err(file, 1, "file", "no price records"));
@@ -339,9 +342,7 @@ impl<R: std::io::BufRead> Iterator for Records<R> {
                         return None;
                     }
                     Ok(true) => {}
-                    Err(e) => {
-                        break Err(err(&self.file, self.line_no + 1, "file", e.to_string()))
-                    }
+                    Err(e) => break Err(err(&self.file, self.line_no + 1, "file", e.to_string())),
                 }
                 self.line_no += 1;
                 let line = self.line_no;
@@ -584,9 +585,12 @@ mod tests {
     #[test]
     fn a_time_past_the_year_2200_or_a_week_long_gap_is_refused() {
         // The second trade at 10^18 ms made a replay run for ages of market time.
-        let e = parse("m.csv", b"time_ms,price\n1610064000278,1\n1000000000000000000,2\n")
-            .unwrap_err()
-            .to_string();
+        let e = parse(
+            "m.csv",
+            b"time_ms,price\n1610064000278,1\n1000000000000000000,2\n",
+        )
+        .unwrap_err()
+        .to_string();
         assert!(e.starts_with("m.csv:3: time:") && e.contains("2200"), "{e}");
         let e = parse("m.csv", b"time_ms,price\n7258118400001,1\n")
             .unwrap_err()
@@ -597,7 +601,10 @@ mod tests {
         assert_eq!(parse("m.csv", ok.as_bytes()).unwrap()[1].t_ms, week);
         let gap = format!("time_ms,price\n5,1\n6,2\n{},3\n", 7 + week);
         let e = parse("m.csv", gap.as_bytes()).unwrap_err().to_string();
-        assert!(e.starts_with("m.csv:4: time:") && e.contains("7 days"), "{e}");
+        assert!(
+            e.starts_with("m.csv:4: time:") && e.contains("7 days"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -606,7 +613,10 @@ mod tests {
         csv.extend(std::iter::repeat_n(b'1', crate::input::MAX_LINE_BYTES));
         csv.extend_from_slice(b"\n7,2\n");
         let e = parse("m.csv", &csv).unwrap_err().to_string();
-        assert!(e.starts_with("m.csv:3: file:") && e.contains("longer than"), "{e}");
+        assert!(
+            e.starts_with("m.csv:3: file:") && e.contains("longer than"),
+            "{e}"
+        );
         // A header of a megabyte too.
         let mut csv = vec![b'a'; crate::input::MAX_LINE_BYTES + 1];
         csv.extend_from_slice(b"\n1,2\n");

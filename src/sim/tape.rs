@@ -405,7 +405,11 @@ mod tests {
         let e = estimate(&recorded(), 1).unwrap();
         let near = |a: u64, b: u64| a.abs_diff(b) * 10 < b;
         assert!(near(e.trades, g.trades), "{e:?} vs {}", g.trades);
-        assert!(e.bytes >= out.len() as u64 && near(e.bytes, out.len() as u64), "{e:?} vs {}", out.len());
+        assert!(
+            e.bytes >= out.len() as u64 && near(e.bytes, out.len() as u64),
+            "{e:?} vs {}",
+            out.len()
+        );
         assert!(!e.is_large());
         // Two trades a millisecond apart grow 86.4 million trades a day: large.
         let two = read("t.csv", "time_ms,price,qty\n1000,100,1\n1001,101,1\n");

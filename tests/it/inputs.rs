@@ -69,12 +69,23 @@ fn tape_refuses_to_grow_gigabytes_without_allow_large() {
     );
     let out = dir.path().join("day.csv");
     let (code, _, err) = cli(&["tape", &from, "--out", out.to_str().unwrap()]);
-    one_error_line(code, &err, &["two.csv:", "86400001 trades", "--allow-large"]);
+    one_error_line(
+        code,
+        &err,
+        &["two.csv:", "86400001 trades", "--allow-large"],
+    );
     assert!(!out.exists(), "refused before writing");
     let leftovers = std::fs::read_dir(dir.path()).unwrap().count();
     assert_eq!(leftovers, 1, "only the recording is left");
     // An hour of it is within the bounds.
-    let (code, _, err) = cli(&["tape", &from, "--hours", "1", "--out", out.to_str().unwrap()]);
+    let (code, _, err) = cli(&[
+        "tape",
+        &from,
+        "--hours",
+        "1",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, Some(0), "{err}");
 }
 
@@ -90,7 +101,11 @@ fn crash_at_past_the_runs_last_append_is_refused() {
         "--audit",
         audit.to_str().unwrap(),
     ]);
-    one_error_line(code, &err, &["--crash-at 999", "only 5 journal appends", "1..=5"]);
+    one_error_line(
+        code,
+        &err,
+        &["--crash-at 999", "only 5 journal appends", "1..=5"],
+    );
     assert!(!audit.exists());
     let (code, out, _) = cli(&["run", "scenarios/basic_buy.csv", "--crash-at", "5"]);
     assert_eq!(code, Some(0), "{out}");
@@ -133,7 +148,11 @@ fn a_scenario_line_longer_than_the_bound_is_refused_by_run() {
     bytes.push(b'\n');
     let file = write(dir.path(), "long.csv", &bytes);
     let (code, _, err) = cli(&["run", &file]);
-    one_error_line(code, &err, &["long.csv:3: file:", "longer than 1048576 bytes"]);
+    one_error_line(
+        code,
+        &err,
+        &["long.csv:3: file:", "longer than 1048576 bytes"],
+    );
 }
 
 #[test]
@@ -156,7 +175,13 @@ fn an_intents_line_longer_than_the_bound_is_refused_by_live() {
     let intents = write(dir.path(), "i.jsonl", &bytes);
     let journal = dir.path().join("j.jsonl");
     let out = bin()
-        .args(["live", "--venue", "http://127.0.0.1:9", "--intents", &intents])
+        .args([
+            "live",
+            "--venue",
+            "http://127.0.0.1:9",
+            "--intents",
+            &intents,
+        ])
         .arg("--journal")
         .arg(&journal)
         .env("ORDER_ROUTER_API_KEY", "k")
@@ -171,8 +196,7 @@ fn an_intents_line_longer_than_the_bound_is_refused_by_live() {
 #[test]
 fn an_audit_line_longer_than_the_bound_is_refused_by_check_audit_and_report() {
     let dir = tempfile::tempdir().unwrap();
-    let mut bytes =
-        b"{\"seq\":0,\"t_ms\":0,\"intent_id\":\"a\",\"state\":\"NEW\"}\n".to_vec();
+    let mut bytes = b"{\"seq\":0,\"t_ms\":0,\"intent_id\":\"a\",\"state\":\"NEW\"}\n".to_vec();
     bytes.extend(over_long("{\"seq\":1,\"t_ms\":0,\"intent_id\":\""));
     let log = write(dir.path(), "a.jsonl", &bytes);
     let (code, _, err) = cli(&["check-audit", &log]);
@@ -208,7 +232,11 @@ fn a_scenario_whose_rules_refuse_every_order_is_refused_by_run() {
           10,intent,BTC/USDT,buy,0.5,50000,id=a\n",
     );
     let (code, _, err) = cli(&["run", &file]);
-    one_error_line(code, &err, &["step.csv:2: step_size:", "every order on BTC/USDT"]);
+    one_error_line(
+        code,
+        &err,
+        &["step.csv:2: step_size:", "every order on BTC/USDT"],
+    );
     // The shipped scenario that tests a refusal of min_notional keeps running.
     let (code, out, _) = cli(&["run", "scenarios/min_notional.csv"]);
     assert_eq!(code, Some(0), "{out}");

@@ -725,7 +725,10 @@ impl Builder {
     /// after the symbol-less ones); `None` when the value is the default.
     fn set_at(configs: &[ConfigRow], symbol: &Symbol, key: fn(&Setting) -> bool) -> Option<usize> {
         let sets = |c: &&ConfigRow| c.settings.iter().any(key);
-        let own = configs.iter().rev().filter(|c| c.symbol.as_ref() == Some(symbol));
+        let own = configs
+            .iter()
+            .rev()
+            .filter(|c| c.symbol.as_ref() == Some(symbol));
         let all = configs.iter().rev().filter(|c| c.symbol.is_none());
         own.chain(all).find(sets).map(|c| c.line)
     }
@@ -736,7 +739,11 @@ impl Builder {
     /// at its cap. Markets with signals (sized and priced at run time) and rules left at their
     /// defaults are not judged; a market where one intent can be valid passes, whatever the
     /// others test.
-    fn check_placeable(configs: &[ConfigRow], file: &str, s: &Scenario) -> Result<(), ScenarioError> {
+    fn check_placeable(
+        configs: &[ConfigRow],
+        file: &str,
+        s: &Scenario,
+    ) -> Result<(), ScenarioError> {
         let slip = s.router.slippage_bps * crate::model::bps_fraction();
         let mut symbols: Vec<&Symbol> = Vec::new();
         for r in &s.rows {
@@ -754,7 +761,11 @@ impl Builder {
             if signalled {
                 continue;
             }
-            let rules = s.router.markets.get(symbol).unwrap_or(&s.router.default_rules);
+            let rules = s
+                .router
+                .markets
+                .get(symbol)
+                .unwrap_or(&s.router.default_rules);
             let intents: Vec<(usize, &Spec)> = s
                 .rows
                 .iter()
@@ -764,7 +775,12 @@ impl Builder {
                 })
                 .collect();
             let refuse = |key: &str, line: usize, why: String| {
-                error(file, line, key, format!("{why}, so every order on {symbol} would be refused"))
+                error(
+                    file,
+                    line,
+                    key,
+                    format!("{why}, so every order on {symbol} would be refused"),
+                )
             };
             // The most each intent could be worth at its cap (a sell's cap is below a buy's).
             let most = |spec: &Spec| -> Option<Decimal> {
@@ -774,7 +790,9 @@ impl Builder {
             };
             let biggest = intents.iter().max_by_key(|(_, spec)| spec.qty);
             if let Some((at, big)) = biggest.filter(|(_, b)| b.qty < rules.step_size) {
-                if let Some(line) = Self::set_at(configs, symbol, |x| matches!(x, Setting::StepSize(_))) {
+                if let Some(line) =
+                    Self::set_at(configs, symbol, |x| matches!(x, Setting::StepSize(_)))
+                {
                     return Err(refuse(
                         "step_size",
                         line,
@@ -793,28 +811,34 @@ impl Builder {
                         .is_some_and(|cap| cap < rules.tick_size)
             });
             if buys_under_tick {
-                if let Some(line) = Self::set_at(configs, symbol, |x| matches!(x, Setting::TickSize(_))) {
+                if let Some(line) =
+                    Self::set_at(configs, symbol, |x| matches!(x, Setting::TickSize(_)))
+                {
                     return Err(refuse(
                         "tick_size",
                         line,
-                        format!(
-                            "{} is above every intent's price cap",
-                            rules.tick_size
-                        ),
+                        format!("{} is above every intent's price cap", rules.tick_size),
                     ));
                 }
             }
             let min = s.router.min_notional.max(rules.min_notional);
             let reach = intents.iter().filter_map(|(_, spec)| most(spec)).max();
             // An intent whose worth does not fit a decimal is taken to reach any minimum.
-            let overflows = intents.iter().any(|(_, spec)| most(spec).is_none() && spec.qty >= rules.step_size);
+            let overflows = intents
+                .iter()
+                .any(|(_, spec)| most(spec).is_none() && spec.qty >= rules.step_size);
             if let Some(reach) = reach.filter(|r| *r < min && !overflows) {
                 let (key, line) = if s.router.min_notional >= rules.min_notional {
-                    ("min_notional", Self::set_at(configs, symbol, |x| matches!(x, Setting::MinNotional(_))))
+                    (
+                        "min_notional",
+                        Self::set_at(configs, symbol, |x| matches!(x, Setting::MinNotional(_))),
+                    )
                 } else {
                     (
                         "venue_min_notional",
-                        Self::set_at(configs, symbol, |x| matches!(x, Setting::VenueMinNotional(_))),
+                        Self::set_at(configs, symbol, |x| {
+                            matches!(x, Setting::VenueMinNotional(_))
+                        }),
                     )
                 };
                 if let Some(line) = line {

@@ -852,7 +852,10 @@ fn a_scenario_line_longer_than_the_bound_is_refused_naming_its_line() {
     bytes.extend_from_slice(b"\"\n");
     std::fs::write(&path, &bytes).unwrap();
     let e = load(&path).unwrap_err().to_string();
-    assert!(e.contains("long.csv:3: file:") && e.contains("longer than"), "{e}");
+    assert!(
+        e.contains("long.csv:3: file:") && e.contains("longer than"),
+        "{e}"
+    );
     // A huge cell under the bound is quoted cut.
     let cell = "y".repeat(100_000);
     let body = format!("t_ms,action,symbol,side,qty,price,params\n0,price,BTC/USDT,{cell},,1,\n");
