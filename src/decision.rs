@@ -292,7 +292,8 @@ fn exact_decimal<'de, D: Deserializer<'de>>(d: D, field: &str) -> Result<Decimal
     };
     parsed.map_err(|e| {
         serde::de::Error::custom(format_args!(
-            "`{field}`: number {text} is not an exact decimal: {e}"
+            "`{field}`: number {} is not an exact decimal: {e}",
+            crate::input::show(text)
         ))
     })
 }
@@ -528,7 +529,7 @@ mod tests {
         let as_string = GOOD.replace("0.001", r#""0.001""#);
         assert!(json_err(&as_string).contains("line 1 column"));
         let too_fine = GOOD.replace("0.001", "0.12345678901234567890123456789");
-        assert!(json_err(&too_fine).contains("`qty`: number 0.12345678901234567890123456789"));
+        assert!(json_err(&too_fine).contains(r#"`qty`: number "0.12345678901234567890123456789""#));
         let huge = GOOD.replace("50000", "1e400");
         assert!(json_err(&huge).contains("`ref_price`"));
         let neg_ts = GOOD.replace(":10,", ":-10,");

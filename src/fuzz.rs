@@ -16,7 +16,7 @@ pub const MAX_JOBS: usize = 256;
 /// The most intents `--intents` puts in one generated scenario.
 pub const MAX_INTENTS: u32 = 10_000;
 use order_router::router::Mutant;
-use order_router::sim::fuzz::{campaign, minimise, run_csv, unreached_edges, FuzzOptions};
+use order_router::sim::fuzz::{campaign_until, minimise, run_csv, unreached_edges, FuzzOptions};
 use order_router::sim::gen::{generate, FaultMix};
 use order_router::sim::{COVERAGE, FAULT_KINDS, LIVELOCK};
 
@@ -126,6 +126,19 @@ pub fn main(args: Args<'_>) -> ExitCode {
     } else {
         None
     };
+    let shard = if shard_count > 1 {
+        format!(" (shard {shard_index}/{shard_count})")
+    } else {
+        String::new()
+    };
+    // Said first: a reader that wants only this line (`| head -1`) gets it at once, and its
+    // going away stops the campaign (checked after every seed) instead of running it for nobody.
+    outln!(
+        "fuzz seeds {start}..{end}{shard}, {} intents each, faults {}",
+        args.intents,
+        args.faults
+    );
+    let closed = std::sync::atomic::AtomicBool::new(false);
     let watch = Watch::new();
     // Wall-clock throughput for the user; nothing simulated reads it.
     #[allow(clippy::disallowed_methods)]
@@ -136,7 +149,10 @@ pub fn main(args: Args<'_>) -> ExitCode {
         }
         let c = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             pool.install(|| {
-                campaign(&opts, || {
+                campaign_until(&opts, &closed, || {
+                    if crate::output::stdout_closed() {
+                        closed.store(true, Ordering::Relaxed);
+                    }
                     watch.done.fetch_add(1, Ordering::Relaxed);
                     if let Some(b) = &bar {
                         b.inc(1);
@@ -151,18 +167,11 @@ pub fn main(args: Args<'_>) -> ExitCode {
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
+    if closed.load(Ordering::Relaxed) {
+        crate::output::exit_broken_pipe();
+    }
     let secs = started.elapsed().as_secs_f64().max(1e-9);
 
-    let shard = if shard_count > 1 {
-        format!(" (shard {shard_index}/{shard_count})")
-    } else {
-        String::new()
-    };
-    outln!(
-        "fuzz seeds {start}..{end}{shard}, {} intents each, faults {}",
-        args.intents,
-        args.faults
-    );
     outln!(
         "ran       {} seeds, {} events, {} invariant checks in {secs:.2} s: {:.0} seeds/s, {:.0} events/s",
         c.seeds,

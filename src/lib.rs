@@ -63,6 +63,7 @@ pub mod decision;
 pub mod driver;
 pub mod exchange;
 pub mod grid;
+pub mod input;
 pub mod journal;
 #[cfg(feature = "adapters")]
 pub mod live;

@@ -33,7 +33,21 @@ fn bad(message: &str) -> ExitCode {
 
 /// One intent line: JSON as `Intent` serialises, checked as `Intent::new` checks.
 fn parse_line(line: &str) -> Result<Intent, String> {
-    serde_json::from_str(line).map_err(|e| e.to_string())
+    serde_json::from_str(line).map_err(|e| order_router::input::cut(&e.to_string()).into_owned())
+}
+
+/// The next intents line, read within [`order_router::input::MAX_LINE_BYTES`]: `None` at
+/// the end; a line that is too long or not UTF-8 is an error (and, too long, left unread).
+fn next_line(input: &mut dyn BufRead, buf: &mut Vec<u8>) -> Option<Result<String, String>> {
+    match order_router::input::read_line(input, buf) {
+        Ok(false) => None,
+        Ok(true) => Some(
+            std::str::from_utf8(buf)
+                .map(|t| t.trim_end_matches(['\n', '\r']).to_string())
+                .map_err(|_| "not valid UTF-8".to_string()),
+        ),
+        Err(e) => Some(Err(e.to_string())),
+    }
 }
 
 /// The intents taken so far, by id: an id used again for a different intent is refused (the
@@ -171,23 +185,27 @@ pub fn main(args: Args<'_>) -> ExitCode {
     let mut from_file = None;
     let mut seen = Seen::default();
     if args.intents != "-" {
-        let text = match std::fs::read_to_string(args.intents) {
-            Ok(t) => t,
+        let mut input = match std::fs::File::open(args.intents) {
+            Ok(f) => std::io::BufReader::new(f),
             Err(e) => return bad(&format!("{}: {e}", args.intents)),
         };
-        let mut list = Vec::new();
-        for (i, line) in text.lines().enumerate() {
-            if line.trim().is_empty() {
-                continue;
-            }
-            match parse_line(line) {
-                Ok(intent) => {
-                    if let Err(e) = seen.take(format!("line {}", i + 1), &intent) {
-                        return bad(&format!("{}:{}: {e}", args.intents, i + 1));
+        let (mut list, mut buf, mut i) = (Vec::new(), Vec::new(), 0);
+        while let Some(line) = next_line(&mut input, &mut buf) {
+            i += 1;
+            let parsed = line.and_then(|line| {
+                (!line.trim().is_empty())
+                    .then(|| parse_line(&line))
+                    .transpose()
+            });
+            match parsed {
+                Ok(Some(intent)) => {
+                    if let Err(e) = seen.take(format!("line {i}"), &intent) {
+                        return bad(&format!("{}:{i}: {e}", args.intents));
                     }
-                    list.push((i + 1, intent))
+                    list.push((i, intent))
                 }
-                Err(e) => return bad(&format!("{}:{}: {e}", args.intents, i + 1)),
+                Ok(None) => {}
+                Err(e) => return bad(&format!("{}:{i}: {e}", args.intents)),
             }
         }
         from_file = Some(list);
@@ -238,15 +256,29 @@ pub fn main(args: Args<'_>) -> ExitCode {
             let rejected = rejected.clone();
             std::thread::spawn(move || {
                 let stdin = std::io::stdin();
-                for (i, line) in stdin.lock().lines().enumerate() {
-                    let Ok(line) = line else { break };
+                let (mut input, mut buf, mut i) = (stdin.lock(), Vec::new(), 0);
+                while let Some(line) = next_line(&mut input, &mut buf) {
+                    i += 1;
+                    let line = match line {
+                        Ok(line) => line,
+                        Err(e) => {
+                            rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            errln!("error: stdin:{i}: {e}; line skipped");
+                            // What is left of a line too long to read; a read error ends it.
+                            if !buf.ends_with(b"\n")
+                                && !matches!(order_router::input::skip_line(&mut input), Ok(true))
+                            {
+                                break;
+                            }
+                            continue;
+                        }
+                    };
                     if line.trim().is_empty() {
                         continue;
                     }
-                    match parse_line(&line).and_then(|intent| {
-                        seen.take(format!("stdin:{}", i + 1), &intent)
-                            .map(|_| intent)
-                    }) {
+                    match parse_line(&line)
+                        .and_then(|intent| seen.take(format!("stdin:{i}"), &intent).map(|_| intent))
+                    {
                         Ok(intent) => {
                             if tx.blocking_send(intent).is_err() {
                                 return;
@@ -254,7 +286,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
                         }
                         Err(e) => {
                             rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                            errln!("error: stdin:{}: {e}; line skipped", i + 1);
+                            errln!("error: stdin:{i}: {e}; line skipped");
                         }
                     }
                 }

@@ -169,6 +169,9 @@ enum Command {
         /// Where the tape goes (CSV; `-` for standard output).
         #[arg(long, value_name = "OUT.csv")]
         out: PathBuf,
+        /// Write a tape of more than 50 million trades or 2 GiB (refused without it).
+        #[arg(long)]
+        allow_large: bool,
     },
     /// Replay a market tape of any length (trades, quotes or klines CSV) with the router in
     /// the loop: one intent every --every-ms of market time at the tape's price, the light
@@ -423,7 +426,8 @@ fn main() -> ExitCode {
             hours,
             seed,
             out,
-        } => tape_cmd::grow(&from, hours, seed, &out),
+            allow_large,
+        } => tape_cmd::grow(&from, hours, seed, &out, allow_large),
         Command::Replay {
             tape,
             symbol,

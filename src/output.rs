@@ -43,6 +43,27 @@ pub fn stdout(args: fmt::Arguments<'_>) {
     }
 }
 
+/// Whether standard output is a pipe whose reader has gone (`... | head -1`): a long
+/// command that writes little polls this to stop early instead of running for nothing.
+pub fn stdout_closed() -> bool {
+    use rustix::event::{poll, PollFd, PollFlags};
+    use std::os::fd::AsFd;
+    let out = io::stdout();
+    let fd = out.as_fd();
+    let mut fds = [PollFd::new(&fd, PollFlags::empty())];
+    let now = rustix::event::Timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    matches!(poll(&mut fds, Some(&now)), Ok(1) if fds[0].revents().contains(PollFlags::ERR))
+}
+
+/// Ends the process as a closed standard output does: quietly, temporary files removed.
+pub fn exit_broken_pipe() -> ! {
+    remove_temporary();
+    std::process::exit(BROKEN_PIPE_EXIT);
+}
+
 /// Writes to standard error, ignoring failures: there is nowhere left to report them.
 pub fn stderr(args: fmt::Arguments<'_>) {
     let _ = io::stderr().lock().write_fmt(args);

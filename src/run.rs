@@ -61,6 +61,9 @@ pub fn main(args: Args<'_>) -> ExitCode {
         Ok(s) => s,
         Err(e) => return fail(&e.to_string()),
     };
+    for w in &scenario.warnings {
+        errln!("warning: {w}");
+    }
     let file = args.file.display();
     if let Some(path) = args.market {
         let named = match args.market_symbol.map(Symbol::parse).transpose() {
@@ -125,6 +128,14 @@ pub fn main(args: Args<'_>) -> ExitCode {
     };
     let rows = Box::new(scenario.rows.iter().cloned());
     let report = run_observed(&scenario, rows, &opts, &mut tee, Some(&mut tell));
+    // A crash point past the run's last append never strikes: a run that silently did not
+    // crash would pass for one that survived the crash. Nothing is written.
+    if let Some((n, _)) = args.crash_at.filter(|(n, _)| *n > report.audit_lines) {
+        return fail(&format!(
+            "--crash-at {n}: the run makes only {} journal appends, so it never crashes; pick N in 1..={}",
+            report.audit_lines, report.audit_lines
+        ));
+    }
     let to_stdout = tee.file.as_ref().is_some_and(Output::is_stdout);
     if let Some(out) = tee.file.take() {
         if let Err(e) = out.commit() {

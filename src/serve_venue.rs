@@ -39,7 +39,13 @@ fn bad(message: &str) -> ExitCode {
 
 fn load_scenario(args: &Args<'_>) -> Result<Scenario, String> {
     let mut s = match args.scenario {
-        Some(p) => scenario::load(p).map_err(|e| e.to_string())?,
+        Some(p) => {
+            let s = scenario::load(p).map_err(|e| e.to_string())?;
+            for w in &s.warnings {
+                errln!("warning: {w}");
+            }
+            s
+        }
         None => scenario::parse(
             "(built-in venue scenario)",
             venue::DEFAULT_SCENARIO.as_bytes(),

@@ -28,7 +28,7 @@ fn bad(message: &str) -> ExitCode {
 /// The longest recording `tape` reads into memory.
 const MAX_RECORDED: usize = 10_000_000;
 
-pub fn grow(from: &Path, hours: u64, seed: u64, out: &Path) -> ExitCode {
+pub fn grow(from: &Path, hours: u64, seed: u64, out: &Path, allow_large: bool) -> ExitCode {
     if hours == 0 || hours > tape::MAX_HOURS {
         return bad(&format!("--hours: must be in 1..={}", tape::MAX_HOURS));
     }
@@ -48,6 +48,18 @@ pub fn grow(from: &Path, hours: u64, seed: u64, out: &Path) -> ExitCode {
                 ))
             }
             Err(e) => return bad(&e.to_string()),
+        }
+    }
+    // Checked before anything is written: a tape of gigabytes must be asked for.
+    if let Some(e) = tape::estimate(&recorded, hours).filter(|e| e.is_large()) {
+        if !allow_large {
+            return bad(&format!(
+                "{file}: {hours} h grown from this recording would be about {} trades ({:.1} GiB), more than {} trades or {} GiB; pass --allow-large to write it anyway, or ask for fewer --hours",
+                e.trades,
+                e.bytes as f64 / f64::from(1u32 << 30),
+                tape::MAX_TRADES,
+                tape::MAX_BYTES >> 30,
+            ));
         }
     }
     // The tape is written to a temporary file and renamed when whole.

@@ -261,14 +261,12 @@ pub fn read_stream(
     let mut offset = 0u64;
     let mut watch = EndWatch::default();
     loop {
-        buf.clear();
-        let got = input.read_until(b'\n', &mut buf)?;
-        if got == 0 {
+        if !crate::input::read_line_io(&mut input, &mut buf, n + 1)? {
             return Ok(watch.end());
         }
         n += 1;
         let at = offset;
-        offset += got as u64;
+        offset += buf.len() as u64;
         let terminated = buf.last() == Some(&b'\n');
         let raw = if terminated {
             &buf[..buf.len() - 1]
@@ -308,7 +306,7 @@ pub(crate) fn reads_borrowed(text: &str) -> bool {
 pub(crate) fn parse_line_exact(line: usize, text: &str) -> Result<Record, ReadError> {
     let value: Value = serde_json::from_str(text).map_err(|e| ReadError::Json {
         line,
-        message: e.to_string(),
+        message: crate::input::cut(&e.to_string()).into_owned(),
     })?;
     let Value::Object(obj) = value else {
         return Err(ReadError::Json {
@@ -413,7 +411,7 @@ fn record(obj: &impl Source, line: usize) -> Result<Record, ReadError> {
     let state = State::parse(state_text).ok_or_else(|| ReadError::Field {
         line,
         field: "state",
-        message: format!("unknown state `{state_text}`"),
+        message: format!("unknown state {}", crate::input::show(state_text)),
     })?;
     Ok(Record {
         line,
@@ -521,7 +519,10 @@ pub(crate) fn req_u64(
         Some(Value::Number(n)) => n.as_u64().ok_or_else(|| ReadError::Field {
             line,
             field,
-            message: format!("expected a non-negative integer, got {n}"),
+            message: format!(
+                "expected a non-negative integer, got {}",
+                crate::input::show(&n.to_string())
+            ),
         }),
         Some(_) => Err(ReadError::Field {
             line,
@@ -549,7 +550,12 @@ pub(crate) fn opt_dec(
             Decimal::from_str(&text)
                 .or_else(|_| Decimal::from_scientific(&text))
                 .map(Some)
-                .map_err(|_| bad(format!("`{text}` is not a decimal in range")))
+                .map_err(|_| {
+                    bad(format!(
+                        "{} is not a decimal in range",
+                        crate::input::show(&text)
+                    ))
+                })
         }
         Some(_) => Err(bad("expected a number".into())),
     }

@@ -190,7 +190,12 @@ fn dec(v: &serde_json::Value, field: &str) -> Result<Decimal, ParseError> {
     Decimal::from_str(&s)
         .or_else(|_| Decimal::from_scientific(&s))
         .map(|d| d.normalize())
-        .map_err(|_| bad(format!("`{field}`: {s:?} is not a decimal")))
+        .map_err(|_| {
+            bad(format!(
+                "`{field}`: {} is not a decimal",
+                crate::input::show(&s)
+            ))
+        })
 }
 
 fn text<'a>(v: &'a serde_json::Value, field: &str) -> Result<&'a str, ParseError> {

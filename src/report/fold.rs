@@ -158,9 +158,7 @@ impl Fold {
         let mut n = 0;
         let mut offset = 0u64;
         loop {
-            buf.clear();
-            let got = input.read_until(b'\n', &mut buf)?;
-            if got == 0 {
+            if !crate::input::read_line_io(&mut input, &mut buf, n + 1)? {
                 self.end = std::mem::take(&mut self.watch).end();
                 return Ok(());
             }
@@ -173,7 +171,7 @@ impl Fold {
             };
             // Only the last line can lack its newline.
             self.line(n, offset, line, !terminated);
-            offset += got as u64;
+            offset += buf.len() as u64;
         }
     }
 
@@ -220,8 +218,7 @@ impl Fold {
         if let Some(&last) = wanted.last() {
             let mut buf = Vec::with_capacity(512);
             for n in 1..=last {
-                buf.clear();
-                if again.read_until(b'\n', &mut buf)? == 0 {
+                if !crate::input::read_line_io(&mut again, &mut buf, n)? {
                     break;
                 }
                 if wanted.contains(&n) {

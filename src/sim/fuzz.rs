@@ -1,7 +1,7 @@
 //! Fuzz campaigns: one generated scenario per seed, in parallel, with coverage counters, an
 //! optional determinism check, and minimisation of the first failure to a replayable CSV.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
@@ -260,13 +260,23 @@ impl Campaign {
 /// seed fails, seeds above it are skipped, so the reported failure is the lowest failing seed
 /// whatever the scheduling.
 pub fn campaign(opts: &FuzzOptions, on_seed: impl Fn() + Sync) -> Campaign {
+    campaign_until(opts, &AtomicBool::new(false), on_seed)
+}
+
+/// [`campaign`], skipping every seed not yet started once `stop` is set (the reader of the
+/// results went away): the runs under way finish, the rest never start.
+pub fn campaign_until(
+    opts: &FuzzOptions,
+    stop: &AtomicBool,
+    on_seed: impl Fn() + Sync,
+) -> Campaign {
     let lowest_fail = AtomicU64::new(u64::MAX);
     let shards = opts.shard_count.max(1);
     (opts.start..opts.end)
         .into_par_iter()
         .filter(|s| (s - opts.start) % shards == opts.shard_index)
         .fold(Campaign::default, |mut c, seed| {
-            if seed <= lowest_fail.load(Ordering::Relaxed) {
+            if seed <= lowest_fail.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
                 let r = run_seed(seed, opts);
                 if r.report.violation.is_some() || r.divergence.is_some() {
                     lowest_fail.fetch_min(seed, Ordering::Relaxed);

@@ -12,7 +12,16 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 
 use super::scenario::{Row, RowKind, Scenario, ScenarioError};
+use crate::input::{read_line, show};
 use crate::model::{Symbol, TimeMs};
+
+/// The latest time a record may have: 2200-01-01T00:00:00Z in epoch milliseconds. A later one
+/// is a corrupt or mis-scaled value, which would make a replay run for ages of market time.
+pub const MAX_EPOCH_MS: u64 = 7_258_118_400_000;
+
+/// The longest gap between consecutive records: 7 days. Exchanges pause for hours, not weeks;
+/// a longer gap is a spliced or corrupt file, which a replay would otherwise fill with intents.
+pub const MAX_GAP_MS: u64 = 7 * 24 * 3_600_000;
 
 /// One point of the recorded path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,17 +74,24 @@ fn layout(header: &[String]) -> Option<Layout> {
     Some(Layout::Price { time, price })
 }
 
-/// Reads and validates a market file; errors name file, line and field.
+/// Reads and validates a market file, streamed (only the price changes are held); errors
+/// name file, line and field.
 pub fn load(path: &Path) -> Result<Vec<Tick>, ScenarioError> {
-    let file = path.display().to_string();
-    let bytes =
-        std::fs::read(path).map_err(|e| err(&file, 0, "file", format!("cannot read: {e}")))?;
-    parse(&file, &bytes)
+    let records = Records::open(path)?;
+    let file = records.file.clone();
+    collect(&file, records)
 }
 
 /// The whole path of a market file in memory, unchanged prices dropped.
 pub fn parse(file: &str, bytes: &[u8]) -> Result<Vec<Tick>, ScenarioError> {
-    let ticks = changes(Records::new(file, bytes)?).collect::<Result<Vec<Tick>, _>>()?;
+    collect(file, Records::new(file, bytes)?)
+}
+
+fn collect<R: std::io::BufRead>(
+    file: &str,
+    records: Records<R>,
+) -> Result<Vec<Tick>, ScenarioError> {
+    let ticks = changes(records).collect::<Result<Vec<Tick>, _>>()?;
     if ticks.is_empty() {
         return Err(err(file, 1, "file", "no price records"));
     }
@@ -145,11 +161,9 @@ impl<R: std::io::BufRead> Records<R> {
         let mut line_no = 0;
         let mut buf = Vec::new();
         let first = loop {
-            buf.clear();
-            let n = input
-                .read_until(b'\n', &mut buf)
-                .map_err(|e| err(file, line_no + 1, "file", format!("cannot read: {e}")))?;
-            if n == 0 {
+            let more = read_line(&mut input, &mut buf)
+                .map_err(|e| err(file, line_no + 1, "file", e.to_string()))?;
+            if !more {
                 return Err(err(file, 1, "header", "the file is empty"));
             }
             line_no += 1;
@@ -228,7 +242,7 @@ impl<R: std::io::BufRead> Records<R> {
                     file,
                     line,
                     name,
-                    format!("\"{s}\" must be a positive decimal"),
+                    format!("{} must be a positive decimal", show(s)),
                 )),
             }
         };
@@ -259,11 +273,22 @@ impl<R: std::io::BufRead> Records<R> {
                 file,
                 line,
                 "time",
-                format!("\"{raw}\" is not a whole number of milliseconds"),
+                format!("{} is not a whole number of milliseconds", show(raw)),
             )
         })?;
         if ts > 100_000_000_000_000 {
             ts /= 1000; // microseconds, as in Binance's newer files
+        }
+        if ts > MAX_EPOCH_MS {
+            return Err(err(
+                file,
+                line,
+                "time",
+                format!(
+                    "{} is after the year 2200 (at most {MAX_EPOCH_MS} ms, or that in microseconds)",
+                    show(raw)
+                ),
+            ));
         }
         if ts < self.last_ts {
             return Err(err(
@@ -271,6 +296,18 @@ impl<R: std::io::BufRead> Records<R> {
                 line,
                 "time",
                 format!("{ts} goes back before {}", self.last_ts),
+            ));
+        }
+        if self.start.is_some() && ts - self.last_ts > MAX_GAP_MS {
+            return Err(err(
+                file,
+                line,
+                "time",
+                format!(
+                    "{ts} is {} ms after the record before it ({}); at most 7 days ({MAX_GAP_MS} ms) may separate two records",
+                    ts - self.last_ts,
+                    self.last_ts
+                ),
             ));
         }
         self.last_ts = ts;
@@ -299,21 +336,13 @@ impl<R: std::io::BufRead> Iterator for Records<R> {
             self.record(line, &text)
         } else {
             loop {
-                self.buf.clear();
-                match self.input.read_until(b'\n', &mut self.buf) {
-                    Ok(0) => {
+                match read_line(&mut self.input, &mut self.buf) {
+                    Ok(false) => {
                         self.done = true;
                         return None;
                     }
-                    Ok(_) => {}
-                    Err(e) => {
-                        break Err(err(
-                            &self.file,
-                            self.line_no + 1,
-                            "file",
-                            format!("cannot read: {e}"),
-                        ))
-                    }
+                    Ok(true) => {}
+                    Err(e) => break Err(err(&self.file, self.line_no + 1, "file", e.to_string())),
                 }
                 self.line_no += 1;
                 let line = self.line_no;
@@ -551,6 +580,55 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.starts_with("m.csv:2: file:"), "{e}");
+    }
+
+    #[test]
+    fn a_time_past_the_year_2200_or_a_week_long_gap_is_refused() {
+        // The second trade at 10^18 ms made a replay run for ages of market time.
+        let e = parse(
+            "m.csv",
+            b"time_ms,price\n1610064000278,1\n1000000000000000000,2\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("m.csv:3: time:") && e.contains("2200"), "{e}");
+        let e = parse("m.csv", b"time_ms,price\n7258118400001,1\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("m.csv:2: time:"), "{e}");
+        let week = MAX_GAP_MS;
+        let ok = format!("time_ms,price\n5,1\n{},2\n", 5 + week);
+        assert_eq!(parse("m.csv", ok.as_bytes()).unwrap()[1].t_ms, week);
+        let gap = format!("time_ms,price\n5,1\n6,2\n{},3\n", 7 + week);
+        let e = parse("m.csv", gap.as_bytes()).unwrap_err().to_string();
+        assert!(
+            e.starts_with("m.csv:4: time:") && e.contains("7 days"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_line_longer_than_the_bound_is_refused_naming_its_line() {
+        let mut csv = b"time_ms,price\n5,1\n6,".to_vec();
+        csv.extend(std::iter::repeat_n(b'1', crate::input::MAX_LINE_BYTES));
+        csv.extend_from_slice(b"\n7,2\n");
+        let e = parse("m.csv", &csv).unwrap_err().to_string();
+        assert!(
+            e.starts_with("m.csv:3: file:") && e.contains("longer than"),
+            "{e}"
+        );
+        // A header of a megabyte too.
+        let mut csv = vec![b'a'; crate::input::MAX_LINE_BYTES + 1];
+        csv.extend_from_slice(b"\n1,2\n");
+        let e = parse("m.csv", &csv).unwrap_err().to_string();
+        assert!(e.starts_with("m.csv:1: file:"), "{e}");
+    }
+
+    #[test]
+    fn a_huge_value_is_quoted_cut_in_the_error() {
+        let csv = format!("time_ms,price\n5,{}\n", "9x".repeat(50_000));
+        let e = parse("m.csv", csv.as_bytes()).unwrap_err().to_string();
+        assert!(e.len() < 200 && e.contains('…'), "{} bytes", e.len());
     }
 
     proptest::proptest! {

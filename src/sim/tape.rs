@@ -30,6 +30,63 @@ const BLOCK: usize = 64;
 /// The longest tape [`synthesize`] writes: a week.
 pub const MAX_HOURS: u64 = 24 * 7;
 
+/// The most trades a tape grows to unless the user confirms a larger one: a busy day of
+/// Binance BTC/USDT is a few million.
+pub const MAX_TRADES: u64 = 50_000_000;
+
+/// The most bytes a tape grows to unless the user confirms a larger one: 2 GiB.
+pub const MAX_BYTES: u64 = 2 << 30;
+
+/// What [`synthesize`] would write, known before writing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Estimate {
+    pub trades: u64,
+    pub bytes: u64,
+}
+
+impl Estimate {
+    /// Whether the tape is beyond [`MAX_TRADES`] or [`MAX_BYTES`].
+    pub fn is_large(self) -> bool {
+        self.trades > MAX_TRADES || self.bytes > MAX_BYTES
+    }
+}
+
+/// The size of a tape of `hours` grown from `recorded`: the trades per millisecond of the
+/// resampled blocks (each start equally likely, as [`synthesize`] draws them) over the hours,
+/// times the length of a line. `None` when the recording spans no time (then [`synthesize`]
+/// refuses it anyway).
+pub fn estimate(recorded: &[Record], hours: u64) -> Option<Estimate> {
+    let first = recorded.first()?;
+    // Prefix sums of the gaps between trades: every block's span in one subtraction.
+    let mut at = vec![0u128];
+    for w in recorded.windows(2) {
+        let last = at.last().copied().unwrap_or(0);
+        at.push(last + u128::from(w[1].ts.saturating_sub(w[0].ts)));
+    }
+    let steps = at.len() - 1;
+    let (mut count, mut ms) = (0u128, 0u128);
+    for from in 0..steps {
+        let end = (from + BLOCK).min(steps);
+        count += (end - from) as u128;
+        ms += at[end] - at[from];
+    }
+    if ms == 0 {
+        return None;
+    }
+    let span = u128::from(hours.min(MAX_HOURS) * 3_600_000);
+    let trades = u64::try_from(span * count / ms + 1).unwrap_or(u64::MAX);
+    let digits = |n: u64| u64::from(n.checked_ilog10().unwrap_or(0) + 1);
+    let widest = |f: &dyn Fn(&Record) -> usize| recorded.iter().map(f).max().unwrap_or(0) as u64;
+    let price = widest(&|r| r.tick.mid.normalize().to_string().len());
+    let qty = widest(&|r| r.qty.map_or(1, |q| q.to_string().len()));
+    // trade_id,time_ms,price,qty,is_buyer_maker and four commas and a newline.
+    let line = digits(trades) + digits(first.ts.saturating_add(span as u64)) + price + qty + 5 + 5;
+    Some(Estimate {
+        trades,
+        bytes: trades.saturating_mul(line),
+    })
+}
+
 /// What [`synthesize`] wrote.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Grown {
@@ -339,6 +396,26 @@ mod tests {
         let mut other = Vec::new();
         synthesize("r.csv", &recorded(), 1, 8, &mut other).unwrap();
         assert_ne!(out, other);
+    }
+
+    #[test]
+    fn the_estimate_of_a_tape_is_close_to_what_is_written() {
+        let mut out = Vec::new();
+        let g = synthesize("r.csv", &recorded(), 1, 7, &mut out).unwrap();
+        let e = estimate(&recorded(), 1).unwrap();
+        let near = |a: u64, b: u64| a.abs_diff(b) * 10 < b;
+        assert!(near(e.trades, g.trades), "{e:?} vs {}", g.trades);
+        assert!(
+            e.bytes >= out.len() as u64 && near(e.bytes, out.len() as u64),
+            "{e:?} vs {}",
+            out.len()
+        );
+        assert!(!e.is_large());
+        // Two trades a millisecond apart grow 86.4 million trades a day: large.
+        let two = read("t.csv", "time_ms,price,qty\n1000,100,1\n1001,101,1\n");
+        let e = estimate(&two, 24).unwrap();
+        assert_eq!(e.trades, 86_400_001);
+        assert!(e.is_large());
     }
 
     #[test]

@@ -88,6 +88,7 @@ pub(crate) fn with_light_mix(router: RouterConfig, venue: VenueConfig) -> Scenar
         },
         rows: Vec::new(),
         expects: Vec::new(),
+        warnings: Vec::new(),
     }
 }
 

@@ -6,6 +6,7 @@ mod criteria;
 mod damage;
 mod fuzz;
 mod hardening;
+mod inputs;
 mod live;
 mod policy;
 mod props;

@@ -128,7 +128,8 @@ impl Active {
     pub(super) fn end_attempt(&mut self, cx: &mut Cx<'_>) {
         let filled = self.filled();
         let remaining = self.remaining();
-        let placeable = remaining.is_positive() && self.reaches_min_notional(cx, remaining);
+        let placeable =
+            remaining.is_positive() && self.reaches_min_notional(cx, remaining) == Some(true);
         let retries_left = if cx.cfg.has(Mutant::StopRetryingEarly) {
             mutant::retries_left_early(self.attempt, cx.cfg.max_retries)
         } else {

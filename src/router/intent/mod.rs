@@ -188,16 +188,15 @@ impl Active {
         self.qty.checked_sub(self.filled()).unwrap_or(Qty::ZERO)
     }
 
-    /// Whether `qty` at the cap reaches the minimum notional.
-    fn reaches_min_notional(&self, cx: &Cx<'_>, qty: Qty) -> bool {
+    /// Whether `qty` at the cap reaches the minimum notional; `None` when either notional
+    /// overflows the grid's integers (a failure of its own, not a small order).
+    fn reaches_min_notional(&self, cx: &Cx<'_>, qty: Qty) -> Option<bool> {
         let g = self.grid;
-        match (
-            g.notional(qty, self.cap),
-            g.notional_at_least(self.min_notional(cx)),
-        ) {
-            (Some(n), Some(min)) => n >= min,
-            _ => false,
-        }
+        let (n, min) = (
+            g.notional(qty, self.cap)?,
+            g.notional_at_least(self.min_notional(cx))?,
+        );
+        Some(n >= min)
     }
 
     fn fee_rate(&self, cx: &Cx<'_>) -> Decimal {
@@ -328,8 +327,10 @@ impl Active {
             return self.fail(cx, "overflow");
         };
         (self.grid, self.cap) = (grid, cap_units);
-        if !self.reaches_min_notional(cx, units) {
-            return self.fail(cx, "min_notional");
+        match self.reaches_min_notional(cx, units) {
+            None => return self.fail(cx, "overflow"),
+            Some(false) => return self.fail(cx, "min_notional"),
+            Some(true) => {}
         }
         let Some((asset, amount)) =
             reservation_need(i.symbol(), i.side(), qty, cap, self.fee_rate(cx))

@@ -347,7 +347,15 @@ impl Invariants {
                 self.count_tight(&asset, need, venue);
                 need > available
             }
-            "overflow" => notional.is_none(),
+            // Or, as the router counts, in the market's units (a very fine lot and tick).
+            "overflow" => {
+                notional.is_none() || {
+                    let g = crate::grid::Grid::new(rules.step_size, rules.tick_size);
+                    let units = g.qty(t.qty_grid).ok().zip(g.price(t.cap).ok());
+                    units.and_then(|(q, p)| g.notional(q, p)).is_none()
+                        || g.notional_at_least(min).is_none()
+                }
+            }
             _ => false,
         };
         if holds {

@@ -31,16 +31,7 @@ impl At<'_> {
     }
 }
 
-/// A cell's text for a message: quoted, escaped and cut to a readable length.
-pub(super) fn show(text: &str) -> String {
-    const MAX: usize = 60;
-    if text.chars().count() > MAX {
-        let cut: String = text.chars().take(MAX).collect();
-        format!("{cut:?}...")
-    } else {
-        format!("{text:?}")
-    }
-}
+pub(super) use crate::input::show;
 
 pub(super) const T_MS: usize = 0;
 pub(super) const ACTION: usize = 1;

@@ -168,6 +168,7 @@ impl Setting {
 }
 
 pub(super) struct ConfigRow {
+    pub(super) line: usize,
     pub(super) symbol: Option<Symbol>,
     pub(super) settings: Vec<Setting>,
 }

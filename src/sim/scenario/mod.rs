@@ -178,27 +178,49 @@ pub struct Scenario {
     pub rows: Vec<Row>,
     /// In file order.
     pub expects: Vec<Expect>,
+    /// What [`load`] found suspicious but runs anyway: market rules under which no order of
+    /// the scenario can be valid (a scenario may test exactly that refusal, and a minimised
+    /// fuzz case often does). The command line prints each as a warning.
+    pub warnings: Vec<ScenarioError>,
 }
 
 /// The kinds a `fault` row may name: every kind but the bus's own.
 const FAULT_KINDS: &[&str] = crate::sim::faults::SCHEDULABLE;
 
-/// Reads and parses a scenario file; see [`parse`].
+/// Reads and parses a scenario file; see [`parse`]. The file is read a line at a time, so a
+/// line beyond [`crate::input::MAX_LINE_BYTES`] is refused before it is held whole.
 pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
     let file = path.display().to_string();
-    match std::fs::read(path) {
-        Ok(bytes) => parse(&file, &bytes),
-        Err(e) => Err(ScenarioError {
-            file,
-            line: 0,
-            field: "file".to_string(),
-            message: format!("cannot read: {e}"),
-        }),
+    let fail = |line, message: String| ScenarioError {
+        file: file.clone(),
+        line,
+        field: "file".to_string(),
+        message,
+    };
+    let f = std::fs::File::open(path).map_err(|e| fail(0, format!("cannot read: {e}")))?;
+    let mut input = std::io::BufReader::new(f);
+    let (mut bytes, mut line, mut n) = (Vec::new(), Vec::new(), 0);
+    loop {
+        match crate::input::read_line(&mut input, &mut line) {
+            Ok(true) => bytes.extend_from_slice(&line),
+            Ok(false) => break,
+            Err(e) => return Err(fail(n + 1, e.to_string())),
+        }
+        n += 1;
     }
+    read(&file, &bytes, true)
 }
 
-/// Parses a scenario from `bytes`; `file` only names it in errors. Never panics.
+/// Parses a scenario from `bytes`; `file` only names it in errors. Never panics. Unlike
+/// [`load`], it does not judge whether market rules make every order on a market invalid
+/// (generated cases may draw one).
 pub fn parse(file: &str, bytes: &[u8]) -> Result<Scenario, ScenarioError> {
+    read(file, bytes, false)
+}
+
+/// [`parse`], and with `placeable` the check that each market's rules let some order of the
+/// scenario be valid ([`Builder::check_placeable`]).
+fn read(file: &str, bytes: &[u8], placeable: bool) -> Result<Scenario, ScenarioError> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     let mut reader = CsvRecords::new(bytes);
     let mut lines = LineCounter::new(bytes);
@@ -238,7 +260,7 @@ pub fn parse(file: &str, bytes: &[u8]) -> Result<Scenario, ScenarioError> {
             format!("empty file: expected the header {}", HEADER.join(",")),
         ));
     }
-    builder.finish(file)
+    builder.finish(file, placeable)
 }
 
 /// What an intent row says beyond its id and time: symbol, side, qty, reference price.
@@ -598,7 +620,11 @@ impl Builder {
             }
             settings.push(Setting::parse(c.at, key, value)?);
         }
-        self.configs.push(ConfigRow { symbol, settings });
+        self.configs.push(ConfigRow {
+            line: c.at.line,
+            symbol,
+            settings,
+        });
         self.last_config_line = Some(c.at.line);
         Ok(())
     }
@@ -699,7 +725,142 @@ impl Builder {
         Ok(())
     }
 
-    fn finish(self, file: &str) -> Result<Scenario, ScenarioError> {
+    /// The line of the last `config` row that set `key` for `symbol` (its own rows apply
+    /// after the symbol-less ones); `None` when the value is the default.
+    fn set_at(configs: &[ConfigRow], symbol: &Symbol, key: fn(&Setting) -> bool) -> Option<usize> {
+        let sets = |c: &&ConfigRow| c.settings.iter().any(key);
+        let own = configs
+            .iter()
+            .rev()
+            .filter(|c| c.symbol.as_ref() == Some(symbol));
+        let all = configs.iter().rev().filter(|c| c.symbol.is_none());
+        own.chain(all).find(sets).map(|c| c.line)
+    }
+
+    /// Refuses market rules, set by a `config` row, under which no intent of the scenario on
+    /// that market could ever be a valid order: a lot step above every intent's qty, a tick
+    /// above every buy's price cap, or a minimum notional above what every intent could reach
+    /// at its cap. Markets with signals (sized and priced at run time) and rules left at their
+    /// defaults are not judged; a market where one intent can be valid passes, whatever the
+    /// others test.
+    fn check_placeable(
+        configs: &[ConfigRow],
+        file: &str,
+        s: &Scenario,
+    ) -> Result<(), ScenarioError> {
+        let slip = s.router.slippage_bps * crate::model::bps_fraction();
+        let mut symbols: Vec<&Symbol> = Vec::new();
+        for r in &s.rows {
+            if let RowKind::Intent { spec, .. } = &r.kind {
+                if !symbols.contains(&&spec.symbol) {
+                    symbols.push(&spec.symbol);
+                }
+            }
+        }
+        for symbol in symbols {
+            let signalled = s
+                .rows
+                .iter()
+                .any(|r| matches!(&r.kind, RowKind::Signal { symbol: x, .. } if x == symbol));
+            if signalled {
+                continue;
+            }
+            let rules = s
+                .router
+                .markets
+                .get(symbol)
+                .unwrap_or(&s.router.default_rules);
+            let intents: Vec<(usize, &Spec)> = s
+                .rows
+                .iter()
+                .filter_map(|r| match &r.kind {
+                    RowKind::Intent { spec, .. } if spec.symbol == *symbol => Some((r.line, spec)),
+                    _ => None,
+                })
+                .collect();
+            let refuse = |key: &str, line: usize, why: String| {
+                error(
+                    file,
+                    line,
+                    key,
+                    format!("{why}, so every order on {symbol} would be refused"),
+                )
+            };
+            // The most each intent could be worth at its cap (a sell's cap is below a buy's).
+            let most = |spec: &Spec| -> Option<Decimal> {
+                let lots = crate::model::floor_to(spec.qty, rules.step_size)?;
+                let cap = spec.ref_price.checked_mul(Decimal::ONE + slip)?;
+                lots.checked_mul(cap.checked_add(rules.tick_size)?)
+            };
+            let biggest = intents.iter().max_by_key(|(_, spec)| spec.qty);
+            if let Some((at, big)) = biggest.filter(|(_, b)| b.qty < rules.step_size) {
+                if let Some(line) =
+                    Self::set_at(configs, symbol, |x| matches!(x, Setting::StepSize(_)))
+                {
+                    return Err(refuse(
+                        "step_size",
+                        line,
+                        format!(
+                            "{} is above every intent's qty (the largest is {} on line {at})",
+                            rules.step_size, big.qty
+                        ),
+                    ));
+                }
+            }
+            let buys_under_tick = intents.iter().all(|(_, spec)| {
+                spec.side == Side::Buy
+                    && spec
+                        .ref_price
+                        .checked_mul(Decimal::ONE + slip)
+                        .is_some_and(|cap| cap < rules.tick_size)
+            });
+            if buys_under_tick {
+                if let Some(line) =
+                    Self::set_at(configs, symbol, |x| matches!(x, Setting::TickSize(_)))
+                {
+                    return Err(refuse(
+                        "tick_size",
+                        line,
+                        format!("{} is above every intent's price cap", rules.tick_size),
+                    ));
+                }
+            }
+            let min = s.router.min_notional.max(rules.min_notional);
+            let reach = intents.iter().filter_map(|(_, spec)| most(spec)).max();
+            // An intent whose worth does not fit a decimal is taken to reach any minimum.
+            let overflows = intents
+                .iter()
+                .any(|(_, spec)| most(spec).is_none() && spec.qty >= rules.step_size);
+            if let Some(reach) = reach.filter(|r| *r < min && !overflows) {
+                let (key, line) = if s.router.min_notional >= rules.min_notional {
+                    (
+                        "min_notional",
+                        Self::set_at(configs, symbol, |x| matches!(x, Setting::MinNotional(_))),
+                    )
+                } else {
+                    (
+                        "venue_min_notional",
+                        Self::set_at(configs, symbol, |x| {
+                            matches!(x, Setting::VenueMinNotional(_))
+                        }),
+                    )
+                };
+                if let Some(line) = line {
+                    return Err(refuse(
+                        key,
+                        line,
+                        format!(
+                            "{min} is more than any intent's qty times its price cap reaches (at most {})",
+                            reach.round_dp(8).normalize()
+                        ),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(self, file: &str, placeable: bool) -> Result<Scenario, ScenarioError> {
         let mut router = RouterConfig::default();
         // The venue's default minimum notional, which the router knows as one of its filters.
         router.default_rules.min_notional = Decimal::from(5);
@@ -717,6 +878,7 @@ impl Builder {
             seed: None,
             rows: self.rows,
             expects: self.expects,
+            warnings: Vec::new(),
         };
         for cfg in self.configs.iter().filter(|c| c.symbol.is_none()) {
             for &setting in &cfg.settings {
@@ -745,6 +907,11 @@ impl Builder {
         s.router
             .validate()
             .map_err(|e| error(file, self.last_config_line.unwrap_or(0), e.field, e.message))?;
+        if placeable {
+            if let Err(w) = Self::check_placeable(&self.configs, file, &s) {
+                s.warnings.push(w);
+            }
+        }
         s.rows.sort_by_key(|r| r.t_ms);
         s.intern();
         Ok(s)

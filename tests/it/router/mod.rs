@@ -48,6 +48,20 @@ fn venue_min_notional_is_honoured_too() {
 }
 
 #[test]
+fn a_grid_overflow_is_reported_as_overflow_not_min_notional() {
+    let mut c = RouterConfig::default();
+    // A lot and a tick of 28 places: 0.001 at the cap 50100 is 10^25 lots times 5.01 * 10^32
+    // ticks, beyond the 128-bit integers the router counts a notional in.
+    c.default_rules.step_size = Decimal::new(1, 28);
+    c.default_rules.tick_size = Decimal::new(1, 28);
+    let mut w = World::new(c, "10000", "1", "50000");
+    w.run_at0(vec![buy("fine", "0.001", "50000")]);
+    assert_eq!(w.path("fine"), [State::New, State::Failed]);
+    assert_eq!(w.lines_of("fine")[1]["detail"], "overflow");
+    assert_eq!(w.venue.requests(), 0);
+}
+
+#[test]
 fn budget_that_does_not_cover_price_and_fee_is_refused() {
     // 0.001 at the cap 50100 is 50.1, plus 0.1% fee 50.1501: 50.15 is not enough.
     let mut w = World::new(RouterConfig::default(), "50.15", "0", "50000");
