@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use order_router::sim::scenario::parse;
-use order_router::venue::server::{wall_clock_ms, Server, ServerLimits};
+use order_router::venue::server::{wall_clock_ms, Record, Server, ServerLimits};
 use order_router::venue::{self, Credentials, Limits, Setup, Venue};
 use serde_json::Value;
 
@@ -47,7 +47,11 @@ fn serve_with(csv: &str, limits: ServerLimits) -> (SocketAddr, tempfile::NamedTe
             .unwrap();
         rt.block_on(async move {
             let v = Venue::new(setup, wall_clock_ms());
-            let server = Server::bind("127.0.0.1:0".parse().unwrap(), v, Some(file), limits)
+            let record = Record {
+                out: Box::new(file),
+                name: "record.jsonl".into(),
+            };
+            let server = Server::bind("127.0.0.1:0".parse().unwrap(), v, Some(record), limits)
                 .await
                 .unwrap();
             tx.send(server.local_addr().unwrap()).unwrap();
