@@ -115,9 +115,11 @@ fn open_record<'a>(path: &'a Path, args: &Args<'_>) -> Result<OpenRecord<'a>, St
     }
     match file.try_lock() {
         Ok(()) => {}
-        Err(TryLockError::WouldBlock) => return Err(format!(
+        Err(TryLockError::WouldBlock) => {
+            return Err(format!(
             "--record: {shown} is being written by another venue; give each venue its own record"
-        )),
+        ))
+        }
         Err(TryLockError::Error(e)) => {
             return Err(format!("--record: {shown}: cannot lock it: {e}"))
         }

@@ -14,4 +14,5 @@ mod router;
 mod sim;
 mod venue;
 mod venue_http;
+mod venue_record;
 mod world;
