@@ -2,15 +2,20 @@
 //! Everything is checked before the server starts: a bad flag, scenario or key is one line and
 //! exit 2, and nothing is bound or written.
 
-use std::fs::File;
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{ErrorKind, Write};
 use std::net::SocketAddr;
+use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 use std::process::ExitCode;
 
 use order_router::model::Symbol;
 use order_router::sim::{market, scenario, Scenario};
-use order_router::venue::server::{wall_clock_ms, Server, ServerLimits};
+use order_router::venue::server::{wall_clock_ms, Record, Server, ServerLimits};
 use order_router::venue::{self, Credentials, Limits, Setup, Venue};
+
+/// The default scenario's file, relative to the crate (the binary embeds its text).
+const BUILTIN_SCENARIO: &str = "scenarios/venue/default.csv";
 
 /// Options of `venue`.
 pub struct Args<'a> {
@@ -64,6 +69,90 @@ fn load_scenario(args: &Args<'_>) -> Result<Scenario, String> {
         s.replay_market(&symbol, &ticks);
     }
     Ok(s)
+}
+
+/// The record, open for appending and locked for as long as the venue runs.
+struct OpenRecord<'a> {
+    path: &'a Path,
+    file: File,
+    /// Whether opening it created it.
+    created: bool,
+}
+
+/// Opens `--record` for appending. Never one of the inputs (the same file however reached:
+/// another spelling, a link), the built-in scenario included; never a record another venue
+/// is writing (an exclusive lock held until the process ends, so two venues cannot interleave
+/// lines). A last line left unfinished by an earlier run is ended, so the new lines stay whole.
+fn open_record<'a>(path: &'a Path, args: &Args<'_>) -> Result<OpenRecord<'a>, String> {
+    let shown = path.display();
+    let builtin = Path::new(env!("CARGO_MANIFEST_DIR")).join(BUILTIN_SCENARIO);
+    let inputs = [
+        ("the scenario", args.scenario),
+        ("the market file", args.market),
+        ("the built-in scenario", Some(builtin.as_path())),
+        ("the built-in scenario", Some(Path::new(BUILTIN_SCENARIO))),
+    ];
+    let created = matches!(std::fs::metadata(path), Err(e) if e.kind() == ErrorKind::NotFound);
+    let file = OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .map_err(|e| format!("--record: {shown}: {e}"))?;
+    let meta = file
+        .metadata()
+        .map_err(|e| format!("--record: {shown}: {e}"))?;
+    let same = |m: &std::fs::Metadata| (m.dev(), m.ino()) == (meta.dev(), meta.ino());
+    for (what, input) in inputs {
+        let Some(input) = input else { continue };
+        if std::fs::metadata(input).is_ok_and(|m| same(&m)) {
+            return Err(format!(
+                "--record: {shown} is {what} {}; the record is never written into an input",
+                input.display()
+            ));
+        }
+    }
+    // Devices and pipes (/dev/null, a FIFO) are written as they are, unlocked.
+    if !meta.is_file() {
+        return Ok(OpenRecord {
+            path,
+            file,
+            created,
+        });
+    }
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            return Err(format!(
+            "--record: {shown} is being written by another venue; give each venue its own record"
+        ))
+        }
+        Err(TryLockError::Error(e)) => {
+            return Err(format!("--record: {shown}: cannot lock it: {e}"))
+        }
+    }
+    let len = file
+        .metadata()
+        .map_err(|e| format!("--record: {shown}: {e}"))?
+        .len();
+    let unfinished = len > 0
+        && File::open(path)
+            .and_then(|f| {
+                let mut last = [0u8];
+                f.read_exact_at(&mut last, len - 1)?;
+                Ok(same(&f.metadata()?) && last[0] != b'\n')
+            })
+            .unwrap_or(false);
+    if unfinished {
+        (&file)
+            .write_all(b"\n")
+            .map_err(|e| format!("--record: {shown}: {e}"))?;
+        errln!("warning: --record: {shown} ended in an unfinished line; it is ended before this run's lines");
+    }
+    Ok(OpenRecord {
+        path,
+        file,
+        created,
+    })
 }
 
 pub fn main(args: Args<'_>) -> ExitCode {
@@ -122,25 +211,9 @@ pub fn main(args: Args<'_>) -> ExitCode {
             None => return bad(&format!("--faults: `{name}` is not none, light or rough")),
         },
     };
-    let inputs: Vec<&Path> = args.scenario.into_iter().chain(args.market).collect();
-    let record = match args.record {
-        None => None,
-        Some(path) => {
-            let same = |a: &Path| {
-                let canon = |p: &Path| std::fs::canonicalize(p).ok();
-                canon(a).is_some() && canon(a) == canon(path)
-            };
-            if inputs.iter().any(|i| same(i)) {
-                return bad(&format!(
-                    "--record: {} is one of the inputs",
-                    path.display()
-                ));
-            }
-            match File::create(path) {
-                Ok(f) => Some(f),
-                Err(e) => return bad(&format!("--record: {}: {e}", path.display())),
-            }
-        }
+    let record = match args.record.map(|p| open_record(p, &args)).transpose() {
+        Ok(r) => r,
+        Err(e) => return bad(&e),
     };
     let ignored = scenario
         .rows
@@ -188,9 +261,20 @@ pub fn main(args: Args<'_>) -> ExitCode {
             max_connections: args.max_connections,
             ..ServerLimits::default()
         };
+        let created = record.as_ref().filter(|r| r.created).map(|r| r.path);
+        let record = record.map(|r| Record {
+            out: Box::new(r.file),
+            name: r.path.display().to_string(),
+        });
         let server = match Server::bind(listen, v, record, limits).await {
             Ok(s) => s,
-            Err(e) => return bad(&format!("--listen {listen}: {e}")),
+            Err(e) => {
+                // Nothing half-done: a record this attempt created goes again.
+                if let Some(path) = created {
+                    let _ = std::fs::remove_file(path);
+                }
+                return bad(&format!("--listen {listen}: {e}"));
+            }
         };
         let addr = server.local_addr().unwrap_or(listen);
         outln!(

@@ -210,6 +210,29 @@ impl ApiError {
     pub fn payload_too_large() -> ApiError {
         fixed(413, -1000, "Request too large.")
     }
+    /// HTTP 408: the body did not arrive within the server's read timeout.
+    pub fn body_timeout() -> ApiError {
+        fixed(408, -1000, "Timeout waiting for the request body.")
+    }
+    /// What the HTTP layer answers to a request it cannot parse (400), a path over its limit
+    /// (414) or headers over theirs (431).
+    pub fn protocol(status: u16) -> ApiError {
+        let msg = match status {
+            414 => "Request URI too long.",
+            431 => "Request header fields too large.",
+            _ => "Malformed HTTP request.",
+        };
+        fixed(status, -1000, msg)
+    }
+    /// HTTP 503: the venue can no longer write its record, so it executes nothing more.
+    /// Binance's code for an internal failure.
+    pub fn internal() -> ApiError {
+        fixed(
+            503,
+            -1001,
+            "Internal error; unable to process your request. Please try again.",
+        )
+    }
 
     /// The payload as JSON bytes.
     pub fn body(&self) -> Vec<u8> {

@@ -216,6 +216,8 @@ pub struct Venue {
     recorded_trades: usize,
     /// Placements that came without a client order id so far (their ids are made up).
     anonymous: u64,
+    /// Signed requests are refused: what they would execute could not be recorded.
+    stopped: bool,
 }
 
 impl Venue {
@@ -254,6 +256,7 @@ impl Venue {
             recording: false,
             recorded_trades: 0,
             anonymous: 0,
+            stopped: false,
         };
         v.timeline.advance(start_ms, &mut v.ex, &mut v.plan);
         v
@@ -263,6 +266,13 @@ impl Venue {
     pub fn record(&mut self) {
         self.recording = true;
         self.recorded_trades = self.ex.trade_count();
+    }
+
+    /// Refuses every later SIGNED request with HTTP 503 `-1001`, executing nothing: the
+    /// adapter calls it when the record can no longer be written, so that nothing executes
+    /// unrecorded. Public market data is still answered.
+    pub fn stop_trading(&mut self) {
+        self.stopped = true;
     }
 
     /// The simulated exchange behind the dialect: balances, orders and trades as executed.
@@ -333,6 +343,9 @@ impl Venue {
         let Some(route) = on_path.find(|r| r.method == req.method) else {
             return Err(ApiError::method_not_allowed());
         };
+        if route.signed && self.stopped {
+            return Err(ApiError::internal());
+        }
         let params = Params::parse(req.query, req.body);
         let weight = params.as_ref().map_or(1, |p| (route.weight)(p));
         let who = match req.api_key {

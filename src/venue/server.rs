@@ -1,24 +1,27 @@
-//! The HTTP adapter of the venue: axum on tokio. It reads the wall clock, serialises requests
-//! into the sans-IO [`Venue`], delivers each reply as told (now, late, or never: a stalled or
-//! dropped connection), appends the record, and bounds what a client can make it hold:
-//! connections, body size, time to send a request.
+//! The HTTP adapter of the venue: hyper on tokio, with axum's body types. It reads the wall
+//! clock, serialises requests into the sans-IO [`Venue`], delivers each reply as told (now,
+//! late, or never: a stalled or dropped connection), appends the record, and bounds what a
+//! client can make it hold: connections, body size, time to send a request's headers and
+//! body. Served by hyper's HTTP/1 builder directly (not `axum::serve`), which takes the header
+//! timeout.
 
-use std::fs::File;
+use std::convert::Infallible;
 use std::future::Future;
 use std::io::{BufWriter, Write};
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
-use axum::extract::connect_info::Connected;
-use axum::extract::{ConnectInfo, State};
+use axum::body::{Body, Bytes, HttpBody as _};
 use axum::http::{HeaderValue, Request as HttpRequest, StatusCode};
 use axum::response::Response;
-use axum::serve::{IncomingStream, Listener};
-use axum::Router;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -31,10 +34,14 @@ use crate::model::TimeMs;
 pub struct ServerLimits {
     /// Connections open at once; more wait to be accepted.
     pub max_connections: usize,
-    /// Largest request body.
+    /// Largest request body; a larger `Content-Length` is answered 413 before any body is read.
     pub max_body_bytes: usize,
     /// A client must send its whole body within this time.
     pub read_timeout_ms: u64,
+    /// A connection must deliver a request's headers within this time of opening, or of its
+    /// previous answer, or it is closed: idle and half-sent connections cannot hold the
+    /// connection limit forever.
+    pub header_timeout_ms: u64,
 }
 
 impl Default for ServerLimits {
@@ -43,8 +50,15 @@ impl Default for ServerLimits {
             max_connections: 256,
             max_body_bytes: 64 * 1024,
             read_timeout_ms: 10_000,
+            header_timeout_ms: 10_000,
         }
     }
+}
+
+/// Where record lines go, and the name a failed write is reported under.
+pub struct Record {
+    pub out: Box<dyn Write + Send>,
+    pub name: String,
 }
 
 /// The wall clock, in Unix milliseconds: the one place the venue learns the time.
@@ -55,22 +69,55 @@ pub fn wall_clock_ms() -> TimeMs {
         .map_or(0, |d| d.as_millis() as TimeMs)
 }
 
+/// The venue and its record, under one lock: a line is written before the next request
+/// executes, so lines are in `seq` order and a failed write stops trading before anything
+/// else executes.
+struct Core {
+    venue: Venue,
+    record: Option<Recorder>,
+}
+
+struct Recorder {
+    out: BufWriter<Box<dyn Write + Send>>,
+    name: String,
+    failed: bool,
+}
+
+impl Core {
+    /// Appends `line`; on the first failure, says so once and stops trading.
+    fn write(&mut self, line: &str) {
+        let Some(r) = self.record.as_mut().filter(|r| !r.failed) else {
+            return;
+        };
+        if let Err(e) = writeln!(r.out, "{line}").and_then(|()| r.out.flush()) {
+            r.failed = true;
+            self.venue.stop_trading();
+            eprintln!(
+                "error: --record {}: {e}; the venue stops trading (signed requests get HTTP 503, -1001)",
+                r.name
+            );
+        }
+    }
+}
+
 struct Shared {
-    venue: Mutex<Venue>,
-    record: Option<Mutex<BufWriter<File>>>,
+    core: Mutex<Core>,
     limits: ServerLimits,
 }
 
 /// A TCP listener that holds at most `max_connections` connections open.
-pub struct Limited {
+struct Limited {
     inner: TcpListener,
     permits: Arc<Semaphore>,
 }
 
 /// A connection and its place among the allowed ones.
-pub struct Permitted {
+struct Permitted {
     stream: TcpStream,
     _permit: OwnedSemaphorePermit,
+    /// hyper's own answer to a request it could not parse, with a JSON body added: the bytes,
+    /// and how many of them are written.
+    rewritten: Option<(Vec<u8>, usize)>,
 }
 
 impl AsyncRead for Permitted {
@@ -89,7 +136,27 @@ impl AsyncWrite for Permitted {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().stream).poll_write(cx, buf)
+        let this = self.get_mut();
+        if this.rewritten.is_none() {
+            match with_json_body(buf) {
+                Some(answer) => this.rewritten = Some((answer, 0)),
+                None => return Pin::new(&mut this.stream).poll_write(cx, buf),
+            }
+        }
+        // The rewritten answer goes out whole before hyper's bytes count as written; hyper
+        // offers the same bytes again after a `Pending`.
+        while let Some((answer, done)) = this.rewritten.as_mut() {
+            if *done >= answer.len() {
+                this.rewritten = None;
+                break;
+            }
+            match ready!(Pin::new(&mut this.stream).poll_write(cx, &answer[*done..])) {
+                Ok(0) => return Poll::Ready(Err(std::io::ErrorKind::WriteZero.into())),
+                Ok(n) => *done += n,
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+        Poll::Ready(Ok(buf.len()))
     }
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         Pin::new(&mut self.get_mut().stream).poll_flush(cx)
@@ -99,11 +166,46 @@ impl AsyncWrite for Permitted {
     }
 }
 
-impl Listener for Limited {
-    type Io = Permitted;
-    type Addr = SocketAddr;
+/// hyper answers a request it cannot parse itself (400, 414, 431) with an empty body and
+/// `connection: close`, and offers no hook to change it. Every answer of the venue has a
+/// JSON body, so an error head with `content-length: 0` and nothing after it is hyper's:
+/// it gets Binance's `{"code","msg"}` body, its other headers kept.
+fn with_json_body(buf: &[u8]) -> Option<Vec<u8>> {
+    let head = buf.strip_prefix(b"HTTP/1.1 ")?.strip_suffix(b"\r\n\r\n")?;
+    let head = std::str::from_utf8(head).ok()?;
+    let mut lines = head.split("\r\n");
+    let reason = lines.next()?;
+    let status: u16 = reason.get(..3)?.parse().ok()?;
+    if !(400..600).contains(&status) {
+        return None;
+    }
+    let mut empty = false;
+    let mut kept = String::new();
+    for line in lines {
+        if line.eq_ignore_ascii_case("content-length: 0") {
+            empty = true;
+        } else if line.contains(':') {
+            kept.push_str(line);
+            kept.push_str("\r\n");
+        } else {
+            return None;
+        }
+    }
+    if !empty {
+        return None;
+    }
+    let body = ApiError::protocol(status).body();
+    let mut out = format!(
+        "HTTP/1.1 {reason}\r\ncontent-type: application/json;charset=UTF-8\r\ncontent-length: {}\r\n{kept}\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    Some(out)
+}
 
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+impl Limited {
+    async fn accept(&mut self) -> (Permitted, SocketAddr) {
         loop {
             let Ok(permit) = self.permits.clone().acquire_owned().await else {
                 // The semaphore is never closed; wait and try again if it ever is.
@@ -117,6 +219,7 @@ impl Listener for Limited {
                         Permitted {
                             stream,
                             _permit: permit,
+                            rewritten: None,
                         },
                         addr,
                     );
@@ -125,20 +228,6 @@ impl Listener for Limited {
                 Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
             }
         }
-    }
-
-    fn local_addr(&self) -> std::io::Result<Self::Addr> {
-        self.inner.local_addr()
-    }
-}
-
-/// The client's address.
-#[derive(Debug, Clone, Copy)]
-struct Peer(SocketAddr);
-
-impl Connected<IncomingStream<'_, Limited>> for Peer {
-    fn connect_info(stream: IncomingStream<'_, Limited>) -> Self {
-        Peer(*stream.remote_addr())
     }
 }
 
@@ -149,11 +238,12 @@ pub struct Server {
 }
 
 impl Server {
-    /// Binds `listen`. `record`, when given, receives one JSON line per request.
+    /// Binds `listen`. `record`, when given, receives one JSON line per request; once a line
+    /// cannot be written, the venue stops trading ([`Venue::stop_trading`]).
     pub async fn bind(
         listen: SocketAddr,
         mut venue: Venue,
-        record: Option<File>,
+        record: Option<Record>,
         limits: ServerLimits,
     ) -> std::io::Result<Server> {
         let inner = TcpListener::bind(listen).await?;
@@ -166,36 +256,62 @@ impl Server {
                 permits: Arc::new(Semaphore::new(limits.max_connections.max(1))),
             },
             shared: Arc::new(Shared {
-                venue: Mutex::new(venue),
-                record: record.map(|f| Mutex::new(BufWriter::new(f))),
+                core: Mutex::new(Core {
+                    venue,
+                    record: record.map(|r| Recorder {
+                        out: BufWriter::new(r.out),
+                        name: r.name,
+                        failed: false,
+                    }),
+                }),
                 limits,
             }),
         })
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
-        self.listener.local_addr()
+        self.listener.inner.local_addr()
     }
 
-    /// Serves until `shutdown` completes.
+    /// Serves until `shutdown` completes, then lets the connections finish.
     pub async fn run(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let app = Router::new()
-            .fallback(handle)
-            .with_state(self.shared.clone());
-        let result = axum::serve(
-            self.listener,
-            app.into_make_service_with_connect_info::<Peer>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
-        if let Some(r) = &self.shared.record {
-            let mut w = r.lock().unwrap_or_else(PoisonError::into_inner);
-            w.flush()?;
+        let Server {
+            mut listener,
+            shared,
+        } = self;
+        let mut http = http1::Builder::new();
+        http.timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_millis(
+                shared.limits.header_timeout_ms.max(1),
+            ));
+        let graceful = GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        loop {
+            let (io, peer) = tokio::select! {
+                () = &mut shutdown => break,
+                accepted = listener.accept() => accepted,
+            };
+            let shared = shared.clone();
+            let service = service_fn(move |req| {
+                let shared = shared.clone();
+                async move { Ok::<_, Infallible>(handle(shared, peer, req).await) }
+            });
+            let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
+            tokio::spawn(async move {
+                // A client that goes away, or breaks the protocol, ends its own connection only.
+                let _ = conn.await;
+            });
         }
-        result
+        drop(listener);
+        graceful.shutdown().await;
+        let mut core = shared.core.lock().unwrap_or_else(PoisonError::into_inner);
+        match core.record.as_mut() {
+            Some(r) if !r.failed => r.out.flush(),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -207,6 +323,10 @@ fn json_response(status: u16, body: Vec<u8>) -> Response {
         HeaderValue::from_static("application/json;charset=UTF-8"),
     );
     r
+}
+
+fn error_response(e: &ApiError) -> Response {
+    json_response(e.status, e.body())
 }
 
 /// A response whose body fails before its first byte: the connection is closed with no
@@ -232,31 +352,28 @@ fn futures_once_error() -> impl futures_core::Stream<Item = Result<Bytes, std::i
     Fail(false)
 }
 
-async fn handle(
-    State(shared): State<Arc<Shared>>,
-    ConnectInfo(peer): ConnectInfo<Peer>,
-    req: HttpRequest<Body>,
-) -> Response {
+async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: HttpRequest<Incoming>) -> Response {
     let (parts, body) = req.into_parts();
     let limit = shared.limits.max_body_bytes;
+    // A declared length over the limit is refused before a byte of it is read.
+    if body.size_hint().lower() > limit as u64 {
+        return error_response(&ApiError::payload_too_large());
+    }
     let read = tokio::time::timeout(
         Duration::from_millis(shared.limits.read_timeout_ms),
-        axum::body::to_bytes(body, limit),
+        axum::body::to_bytes(Body::new(body), limit),
     )
     .await;
     let body = match read {
         Ok(Ok(b)) => b,
-        Ok(Err(_)) => {
-            let e = ApiError::payload_too_large();
-            return json_response(e.status, e.body());
-        }
-        Err(_) => return dropped(),
+        Ok(Err(_)) => return error_response(&ApiError::payload_too_large()),
+        Err(_) => return error_response(&ApiError::body_timeout()),
     };
     let api_key = parts
         .headers
         .get("x-mbx-apikey")
         .and_then(|v| v.to_str().ok());
-    let client = peer.0.ip().to_string();
+    let client = peer.ip().to_string();
     let request = Request {
         method: Method::parse(parts.method.as_str()),
         path: parts.uri.path(),
@@ -267,20 +384,19 @@ async fn handle(
     };
     let now = wall_clock_ms();
     let reply = {
-        let mut venue = shared.venue.lock().unwrap_or_else(PoisonError::into_inner);
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| venue.handle(now, &request)))
+        let mut core = shared.core.lock().unwrap_or_else(PoisonError::into_inner);
+        let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            core.venue.handle(now, &request)
+        }));
+        if let Ok(Some(line)) = reply.as_ref().map(|r| r.record.as_deref()) {
+            core.write(line);
+        }
+        reply
     };
     let Ok(reply) = reply else {
         let e = ApiError::unknown_endpoint();
         return json_response(500, e.body());
     };
-    if let (Some(r), Some(line)) = (&shared.record, &reply.record) {
-        let mut w = r.lock().unwrap_or_else(PoisonError::into_inner);
-        let ok = writeln!(w, "{line}").and_then(|()| w.flush());
-        if let Err(e) = ok {
-            eprintln!("venue: --record: {e}");
-        }
-    }
     match reply.delivery {
         Delivery::Now => {}
         Delivery::After(ms) => tokio::time::sleep(Duration::from_millis(ms)).await,

@@ -16,4 +16,5 @@ mod router;
 mod sim;
 mod venue;
 mod venue_http;
+mod venue_record;
 mod world;

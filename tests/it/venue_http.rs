@@ -6,14 +6,14 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use order_router::sim::scenario::parse;
-use order_router::venue::server::{wall_clock_ms, Server, ServerLimits};
+use order_router::venue::server::{wall_clock_ms, Record, Server, ServerLimits};
 use order_router::venue::{self, Credentials, Limits, Setup, Venue};
 use serde_json::Value;
 
 use crate::common::{cli, spawn_venue};
 
-const KEY: &str = "http-key";
-const SECRET: &str = "http-secret";
+pub const KEY: &str = "http-key";
+pub const SECRET: &str = "http-secret";
 
 /// Serves `csv` on a free loopback port from a thread of its own; returns the address and
 /// the record file.
@@ -28,6 +28,14 @@ fn serve(csv: &str) -> (SocketAddr, tempfile::NamedTempFile) {
 }
 
 fn serve_with(csv: &str, limits: ServerLimits) -> (SocketAddr, tempfile::NamedTempFile) {
+    let record = tempfile::NamedTempFile::new().unwrap();
+    let out = Box::new(record.reopen().unwrap());
+    (serve_into(csv, limits, out), record)
+}
+
+/// Serves `csv` on a free loopback port from a thread of its own, its record lines going to
+/// `out`; returns the address.
+pub fn serve_into(csv: &str, limits: ServerLimits, out: Box<dyn Write + Send>) -> SocketAddr {
     let setup = Setup {
         scenario: parse("http.csv", csv.as_bytes()).expect("scenario"),
         credentials: Credentials::new(KEY, SECRET).unwrap(),
@@ -37,8 +45,6 @@ fn serve_with(csv: &str, limits: ServerLimits) -> (SocketAddr, tempfile::NamedTe
         speed: 1,
         stall_ms: 200,
     };
-    let record = tempfile::NamedTempFile::new().unwrap();
-    let file = record.reopen().unwrap();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -47,22 +53,26 @@ fn serve_with(csv: &str, limits: ServerLimits) -> (SocketAddr, tempfile::NamedTe
             .unwrap();
         rt.block_on(async move {
             let v = Venue::new(setup, wall_clock_ms());
-            let server = Server::bind("127.0.0.1:0".parse().unwrap(), v, Some(file), limits)
+            let record = Record {
+                out,
+                name: "record.jsonl".into(),
+            };
+            let server = Server::bind("127.0.0.1:0".parse().unwrap(), v, Some(record), limits)
                 .await
                 .unwrap();
             tx.send(server.local_addr().unwrap()).unwrap();
             let _ = server.run(std::future::pending()).await;
         });
     });
-    (rx.recv().unwrap(), record)
+    rx.recv().unwrap()
 }
 
-const MARKET: &str = "t_ms,action,symbol,side,qty,price,params
+pub const MARKET: &str = "t_ms,action,symbol,side,qty,price,params
 0,balance,USDT,,10000,,
 0,price,BTC/USDT,,,50000,spread_bps=2;depth=1
 ";
 
-fn client() -> reqwest::blocking::Client {
+pub fn client() -> reqwest::blocking::Client {
     order_router::live::client::install_tls();
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(10))
@@ -70,7 +80,7 @@ fn client() -> reqwest::blocking::Client {
         .unwrap()
 }
 
-fn signed_body(params: &str) -> String {
+pub fn signed_body(params: &str) -> String {
     let q = format!("{params}&timestamp={}", wall_clock_ms());
     format!(
         "{q}&signature={}",
@@ -271,4 +281,132 @@ fn connections_beyond_the_limit_wait_until_one_closes() {
         .send()
         .unwrap();
     assert_eq!(r.status(), 200);
+}
+
+/// Sends `raw` on a fresh connection and reads one answer: its status and JSON body. An
+/// answer that never comes fails the test after 10 seconds.
+fn exchange(addr: SocketAddr, raw: &[u8]) -> (u16, Value) {
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    s.write_all(raw).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&got[..end]).to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or_else(|| panic!("no content-length: {head}"));
+            if got.len() >= end + 4 + len {
+                let status = head[9..12].parse().unwrap();
+                let body = serde_json::from_slice(&got[end + 4..end + 4 + len])
+                    .unwrap_or_else(|e| panic!("not JSON ({e}): {head}"));
+                return (status, body);
+            }
+        }
+        let n = s.read(&mut buf).expect("an answer within 10 s");
+        assert!(n > 0, "closed without an answer: {got:?}");
+        got.extend_from_slice(&buf[..n]);
+    }
+}
+
+#[test]
+fn half_sent_requests_cannot_hold_every_connection() {
+    let (addr, _record) = serve_with(
+        MARKET,
+        ServerLimits {
+            max_connections: 8,
+            header_timeout_ms: 300,
+            ..ServerLimits::default()
+        },
+    );
+    // Six times the connection limit, each stuck in the middle of its headers.
+    let stuck: Vec<std::net::TcpStream> = (0..50)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.write_all(b"GET /api/v3/ping HTTP/1.1\r\nHost: venue\r\n")
+                .unwrap();
+            s
+        })
+        .collect();
+    // They are closed as their header time runs out, and a normal client is served.
+    let r = client()
+        .get(format!("http://{addr}/api/v3/ping"))
+        .send()
+        .expect("served despite the stuck connections");
+    assert_eq!(r.status(), 200);
+    drop(stuck);
+}
+
+#[test]
+fn a_declared_body_over_the_limit_is_refused_before_it_arrives() {
+    let (addr, record) = serve(MARKET);
+    // Nothing of the announced body is ever sent: only an answer from the headers can come.
+    let (status, v) = exchange(
+        addr,
+        b"POST /api/v3/order HTTP/1.1\r\nHost: venue\r\nContent-Length: 99999999999999\r\n\r\n",
+    );
+    assert_eq!(status, 413);
+    assert_eq!(v["code"], -1000, "{v}");
+    assert_eq!(std::fs::read_to_string(record.path()).unwrap(), "");
+}
+
+#[test]
+fn protocol_errors_are_answered_with_binance_json() {
+    let (addr, _record) = serve_with(
+        MARKET,
+        ServerLimits {
+            read_timeout_ms: 200,
+            ..ServerLimits::default()
+        },
+    );
+    let long_path = format!(
+        "GET /{} HTTP/1.1\r\nHost: venue\r\n\r\n",
+        "a".repeat(70_000)
+    );
+    let cases: [(&[u8], u16, i64); 7] = [
+        (
+            b"G@T /api/v3/ping HTTP/1.1\r\nHost: venue\r\n\r\n",
+            400,
+            -1000,
+        ),
+        (b"not http at all\r\n\r\n", 400, -1000),
+        (
+            b"GET /api/v3/ping HTTP/1.1\r\nno colon here\r\n\r\n",
+            400,
+            -1000,
+        ),
+        (long_path.as_bytes(), 414, -1000),
+        (
+            b"GET /api/v3/nothing HTTP/1.1\r\nHost: venue\r\n\r\n",
+            404,
+            -1000,
+        ),
+        (
+            b"PATCH /api/v3/ping HTTP/1.1\r\nHost: venue\r\n\r\n",
+            405,
+            -1000,
+        ),
+        (
+            b"GET /api/v3/depth?symbol=%ZZ HTTP/1.1\r\nHost: venue\r\n\r\n",
+            400,
+            -1100,
+        ),
+    ];
+    for (raw, want_status, want_code) in cases {
+        let shown = String::from_utf8_lossy(&raw[..raw.len().min(40)]).into_owned();
+        let (status, v) = exchange(addr, raw);
+        assert_eq!(status, want_status, "{shown}: {v}");
+        assert_eq!(v["code"], want_code, "{shown}: {v}");
+        assert!(v["msg"].as_str().is_some_and(|m| !m.is_empty()), "{v}");
+    }
+    // A body that stops short of its length is answered once the read time is up.
+    let (status, v) = exchange(
+        addr,
+        b"POST /api/v3/order HTTP/1.1\r\nHost: venue\r\nContent-Length: 10\r\n\r\nabc",
+    );
+    assert_eq!(status, 408);
+    assert_eq!(v["code"], -1000, "{v}");
 }
