@@ -6,25 +6,18 @@
 //! Decision -> Intent -> OrderRouter (FSM) -> Reconcile -> Position
 //! ```
 //!
-//! * [`decision`]: signals, guards and risk become an immutable [`Intent`] with a
-//!   deterministic id.
-//! * [`bus`]: at-least-once delivery of intents; duplicates are normal.
-//! * [`router`]: the only place that places orders. A sans-IO state machine per intent,
-//!   idempotent by `intent_id`, that reserves before it sends, never abandons an order whose
-//!   outcome is unknown, retries with backoff, and reconciles fills.
-//! * [`grid`]: quantities and prices as checked integers on a market's lot and tick grid, the
-//!   router's own arithmetic.
-//! * [`portfolio`]: balances and reservations that can never go negative.
-//! * [`exchange`]: the venue trait and unified order/trade types; [`exchange::memory`] is a
-//!   small in-memory venue for examples, tests and benchmarks.
-//! * [`audit`]: the JSONL audit trail, its reader and its checker.
-//! * [`driver`]: the drive loop that connects a router to a synchronous venue.
-//! * [`journal`]: the audit log on disk, synced before the commands it describes go out.
-//! * [`venue`]: the simulated venue in Binance spot's REST dialect (sans-IO), and its HTTP
-//!   server ([`venue::server`]), for testing any bot against seeded faults.
-//! * [`live`]: the same router against a real Binance-compatible venue: the protocol
-//!   ([`live::binance`]), its HTTP client, and the live drive loop with journal and restart.
-//! * [`report`]: the run report, one HTML page of charts and execution metrics from a log.
+//! This crate is the facade: it re-exports the workspace's layers under one name.
+//!
+//! * [`order_router_core`] (always): [`model`], [`grid`], [`decision`], [`bus`],
+//!   [`portfolio`], [`router`], [`audit`], [`journal`], [`driver`], [`input`] and the unified
+//!   types of [`exchange`]. Sans-IO; no async, network or randomness.
+//! * [`order_router_sim`] (feature `sim`, default): the simulated venues
+//!   ([`exchange::memory`], [`exchange::sim`]), the synchronous drive loop
+//!   ([`driver::drive`]) and the harness ([`sim`]).
+//! * `order_router_binance` and `order_router_report` (feature `adapters`, default): the
+//!   venue server (`venue`), the live adapter (`live`) and the run report (`report`).
+//!
+//! `order-router = { version = "0.1", default-features = false }` is the core alone.
 //!
 //! ```
 //! use order_router::prelude::*;
@@ -57,41 +50,53 @@
 //! # let _ = end;
 //! ```
 
-pub mod audit;
-pub mod bus;
-pub mod decision;
-pub mod driver;
-pub mod exchange;
-pub mod grid;
-pub mod input;
-pub mod journal;
-#[cfg(feature = "adapters")]
-pub mod live;
-pub mod model;
-pub mod portfolio;
-#[cfg(feature = "adapters")]
-pub mod report;
-pub mod router;
-pub mod sim;
-#[cfg(feature = "adapters")]
-pub mod venue;
+pub use order_router_core;
+pub use order_router_core::{
+    audit, bus, decision, grid, input, journal, model, portfolio, router, Intent,
+};
 
-pub use decision::Intent;
+#[cfg(feature = "sim")]
+pub use order_router_sim;
+#[cfg(feature = "sim")]
+pub use order_router_sim as sim;
+
+/// The unified order and trade types; with `sim`, also the venues that answer at once.
+pub mod exchange {
+    pub use order_router_core::exchange::*;
+    #[cfg(feature = "sim")]
+    pub use order_router_sim::exchange::{execute, memory, sim, Exchange};
+}
+
+/// The write-ahead step; with `sim`, also the drive loop for a venue that answers at once.
+pub mod driver {
+    pub use order_router_core::driver::*;
+    #[cfg(feature = "sim")]
+    pub use order_router_sim::drive::*;
+}
+
+#[cfg(feature = "adapters")]
+pub use order_router_binance::{live, venue};
+#[cfg(feature = "adapters")]
+pub use order_router_report as report;
 
 /// The names a typical user of the library needs.
 pub mod prelude {
     pub use crate::audit::{write_line, AuditLine, Checker};
     pub use crate::bus::Bus;
     pub use crate::decision::{assemble, Guards, Intent, Risk, Signal};
+    #[cfg(feature = "sim")]
     pub use crate::driver::drive;
+    #[cfg(feature = "sim")]
     pub use crate::exchange::memory::MemoryExchange;
-    pub use crate::exchange::{Exchange, ExchangeError, Order, OrderStatus, Trade};
+    #[cfg(feature = "sim")]
+    pub use crate::exchange::{execute, Exchange};
+    pub use crate::exchange::{ExchangeError, Order, OrderStatus, Trade};
     pub use crate::model::{Asset, IntentId, Side, Symbol, Tif, TimeMs};
     pub use crate::portfolio::Portfolio;
     pub use crate::router::{Input, Router, RouterConfig, State};
 }
 
 /// The README's Rust example runs as a doctest, so it cannot rot.
-#[cfg(doctest)]
+#[cfg(all(doctest, feature = "sim"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

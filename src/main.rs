@@ -7,17 +7,13 @@ use clap::{Parser, Subcommand};
 
 #[macro_use]
 mod output;
-mod bench;
-mod check_audit;
-mod demo;
-mod fuzz;
-mod live_cmd;
+mod cmd;
 mod progress;
-mod recover;
-mod report_cmd;
-mod run;
-mod serve_venue;
-mod tape_cmd;
+
+use cmd::{
+    bench, check_audit, demo, fuzz, live as live_cmd, recover, report as report_cmd, run,
+    tape as tape_cmd, venue as serve_venue,
+};
 
 /// Deterministic order execution for crypto spot bots, and the harness that proves it safe.
 #[derive(Parser)]
@@ -79,7 +75,6 @@ enum Command {
         #[arg(long, value_name = "REPORT.html")]
         report: Option<PathBuf>,
         /// Switch on a deliberate bug in the router (needs a build with `--features mutants`).
-        #[cfg(feature = "mutants")]
         #[arg(long, hide = true)]
         mutant: Option<String>,
     },
@@ -126,7 +121,6 @@ enum Command {
         #[arg(long, default_value = ".", value_name = "DIR")]
         out: PathBuf,
         /// Hunt a deliberate bug in the router (test builds only).
-        #[cfg(feature = "mutants")]
         #[arg(long, hide = true)]
         mutant: Option<String>,
     },
@@ -458,22 +452,12 @@ fn main() -> ExitCode {
             check_determinism,
             require_coverage,
             out,
-            #[cfg(feature = "mutants")]
             mutant,
         } => {
-            #[cfg(feature = "mutants")]
-            let mutant = match mutant.as_deref() {
-                None => None,
-                Some(name) => match order_router::router::Mutant::parse(name) {
-                    Some(m) => Some((m, name)),
-                    None => {
-                        errln!("error: --mutant: unknown mutant `{name}`");
-                        return ExitCode::from(2);
-                    }
-                },
+            let mutant = match mutant.as_deref().map(parse_mutant).transpose() {
+                Ok(m) => m,
+                Err(code) => return code,
             };
-            #[cfg(not(feature = "mutants"))]
-            let mutant = None;
             fuzz::main(fuzz::Args {
                 seeds: &seeds,
                 jobs,
@@ -498,29 +482,22 @@ fn main() -> ExitCode {
             crash_mode,
             crash_everywhere,
             report,
-            #[cfg(feature = "mutants")]
             mutant,
         } => {
             let Some(mode) = order_router::sim::CrashMode::parse(&crash_mode) else {
                 errln!("error: --crash-mode: `{crash_mode}` is not written, dropped or torn");
                 return ExitCode::from(2);
             };
-            #[cfg(feature = "mutants")]
-            let (mutant_name, tweak) = match mutant.as_deref() {
-                None => (None, None),
-                Some(name) => match order_router::router::Mutant::parse(name) {
-                    Some(m) => {
-                        let tweak: run::Tweak = Box::new(move |c| c.mutant = Some(m));
-                        (Some(name), Some(tweak))
-                    }
-                    None => {
-                        errln!("error: --mutant: unknown mutant `{name}`");
-                        return ExitCode::from(2);
-                    }
-                },
+            let (mutant_name, tweak) = match mutant.as_deref().map(parse_mutant).transpose() {
+                Ok(None) => (None, None),
+                Ok(Some((m, name))) => {
+                    let tweak: run::Tweak = Box::new(move |c| {
+                        c.set_mutant(m);
+                    });
+                    (Some(name), Some(tweak))
+                }
+                Err(code) => return code,
             };
-            #[cfg(not(feature = "mutants"))]
-            let (mutant_name, tweak) = (None, None);
             run::main(run::Args {
                 file: &file,
                 seed,
@@ -535,6 +512,24 @@ fn main() -> ExitCode {
                 mutant: mutant_name,
                 tweak,
             })
+        }
+    }
+}
+
+/// A deliberate bug by name, in a build that has them (the test builds).
+fn parse_mutant(name: &str) -> Result<(order_router::router::Mutant, &str), ExitCode> {
+    use order_router::router::Mutant;
+    if !Mutant::AVAILABLE {
+        errln!(
+            "error: --mutant: this build has no deliberate bugs (build with `--features mutants`)"
+        );
+        return Err(ExitCode::from(2));
+    }
+    match Mutant::parse(name) {
+        Some(m) => Ok((m, name)),
+        None => {
+            errln!("error: --mutant: unknown mutant `{name}`");
+            Err(ExitCode::from(2))
         }
     }
 }

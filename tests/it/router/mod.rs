@@ -457,7 +457,7 @@ fn replies_to_anything_but_the_awaited_request_are_ignored() {
     );
     router.journal_durable(u64::MAX);
     let place = router.poll_command().expect("placement");
-    let reply = place.execute(&mut venue, 0);
+    let reply = order_router::exchange::execute(&place, &mut venue, 0);
     // The request times out first: the intent is UNKNOWN and queries.
     router.handle_timeout(2_000);
     assert_eq!(
@@ -544,7 +544,7 @@ fn a_fill_off_the_lot_grid_is_asked_again_not_booked() {
     router.handle(0, buy("x", "0.001", "50000"));
     router.journal_durable(u64::MAX);
     let place = router.poll_command().expect("placement");
-    let reply = place.execute(&mut venue, 0);
+    let reply = order_router::exchange::execute(&place, &mut venue, 0);
     let with_fill = |mut r: Reply, filled: &str| {
         let ReplyOutcome::Order(Ok(o)) = &mut r.outcome else {
             panic!("an order: {:?}", r.outcome)
@@ -563,7 +563,7 @@ fn a_fill_off_the_lot_grid_is_asked_again_not_booked() {
     router.journal_durable(u64::MAX);
     let query = router.poll_command().expect("a query");
     assert_eq!(query.action.name(), "fetch_order");
-    let answer = query.execute(&mut venue, 60_000);
+    let answer = order_router::exchange::execute(&query, &mut venue, 60_000);
     router.handle(60_001, Input::Reply(with_fill(answer, "0.0005")));
     assert_eq!(router.state_of(&id), Some(State::Partial));
 }

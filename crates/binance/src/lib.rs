@@ -1,0 +1,14 @@
+//! # order-router-binance
+//!
+//! Binance spot's dialect, on both sides of the wire: [`venue`] is the simulated exchange served
+//! over HTTP in Binance's REST dialect (sans-IO `Venue::handle`, and its axum/hyper server),
+//! [`live`] the adapter that drives the real router against a Binance-compatible venue (the
+//! protocol, its reqwest client, and the live drive loop with journal and restart). The request
+//! signing and the error table are shared by both.
+
+use order_router_core::{decision, driver, input, journal, model, portfolio, router};
+use order_router_sim as sim;
+use order_router_sim::exchange;
+
+pub mod live;
+pub mod venue;
