@@ -239,7 +239,9 @@ pub fn recovery(finished: u64, open: u64) -> ExitCode {
                 Decimal::from(50_000),
             )
             .expect("an intent");
-            router.handle(i, Input::Deliver(intent));
+            router
+                .handle(i, Input::Deliver(intent))
+                .expect("time goes forward");
             while let Some(l) = router.poll_audit() {
                 order_router::audit::write_line(journal, &l);
             }

@@ -160,7 +160,7 @@ fn commands_wait_for_the_journal() {
     let mut portfolio = Portfolio::new();
     portfolio.deposit(&usdt(), d("1000")).unwrap();
     let mut router = Router::new(RouterConfig::default(), portfolio).unwrap();
-    router.handle(0, crate::world::buy("w", "0.001", "50000"));
+    router.handle(0, crate::world::buy("w", "0.001", "50000")).unwrap();
     let mut last = 0;
     while let Some(line) = router.poll_audit() {
         last = line.seq;
@@ -168,9 +168,9 @@ fn commands_wait_for_the_journal() {
     assert_eq!(last, 2, "NEW, RESERVED, SENT");
     assert!(router.poll_command().is_none());
     // Durable through RESERVED only: the placement's SENT line is not, so it still waits.
-    router.journal_durable(1);
+    router.journal_durable(1).unwrap();
     assert!(router.poll_command().is_none());
-    router.journal_durable(2);
+    router.journal_durable(2).unwrap();
     assert_eq!(
         router.poll_command().expect("released").action.name(),
         "place"
@@ -341,7 +341,7 @@ fn no_command_leaves_while_the_journal_is_not_durable() {
 
     struct Broken(u64);
     impl AuditSink for Broken {
-        fn line(&mut self, _: &AuditLine) {
+        fn line(&mut self, _: AuditLine) {
             self.0 += 1;
         }
         fn jsonl(&mut self, _: &[u8], lines: u64) {

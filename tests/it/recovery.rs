@@ -100,8 +100,8 @@ fn a_restart_after_sent_queries_the_order_and_never_places_it_again() {
     let lines: Vec<_> = std::iter::from_fn(|| router.poll_audit()).collect();
     assert_eq!(lines[0].seq, 3);
     assert_eq!(lines[1].state, State::Unknown);
-    router.journal_durable(lines.last().unwrap().seq);
-    router.handle_timeout(10_000);
+    router.journal_durable(lines.last().unwrap().seq).unwrap();
+    router.handle_timeout(10_000).unwrap();
     let cmd = router.poll_command().expect("a query");
     assert_eq!(cmd.action.name(), "fetch_order");
 }

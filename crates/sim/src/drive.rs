@@ -4,7 +4,7 @@
 //! A live driver runs the same loop with the wall clock and real waits; the simulator runs it
 //! with latency and faults between command and reply.
 
-use crate::driver::{write_ahead, AuditSink};
+use crate::driver::{next_command, AuditSink, Step};
 use crate::exchange::{execute, Exchange};
 use crate::model::TimeMs;
 use crate::router::{Input, Router};
@@ -64,21 +64,26 @@ pub fn drive_observed<E: Exchange + ?Sized>(
     let mut now: TimeMs = inputs.peek().map_or(0, |(t, _)| *t);
     let mut commands = 0u64;
     loop {
-        if !write_ahead(router, log) {
-            return DriveEnd {
-                end_ms: now,
-                commands,
-                idle: false,
-            };
-        }
-        if let Some(cmd) = router.poll_command() {
-            commands += 1;
-            let reply = execute(&cmd, venue, now);
-            router.handle(now, Input::Reply(reply));
-            observe(router, venue, now);
-            if commands < MAX_COMMANDS {
-                continue;
+        match next_command(router, log) {
+            Step::Failed => {
+                return DriveEnd {
+                    end_ms: now,
+                    commands,
+                    idle: false,
+                }
             }
+            Step::Lines => continue,
+            Step::Send(cmd) => {
+                commands += 1;
+                let reply = execute(&cmd, venue, now);
+                // `now` never goes backwards here, so the router has no contract to refuse.
+                let _ = router.handle(now, Input::Reply(reply));
+                observe(router, venue, now);
+                if commands < MAX_COMMANDS {
+                    continue;
+                }
+            }
+            Step::Idle => {}
         }
         if commands >= MAX_COMMANDS {
             return DriveEnd {
@@ -99,13 +104,13 @@ pub fn drive_observed<E: Exchange + ?Sized>(
             }
             (Some(t), i) if i.is_none_or(|i| t < i) => {
                 now = now.max(t);
-                router.handle_timeout(now);
+                let _ = router.handle_timeout(now);
                 observe(router, venue, now);
             }
             _ => {
                 if let Some((t, input)) = inputs.next() {
                     now = now.max(t);
-                    router.handle(now, input);
+                    let _ = router.handle(now, input);
                     observe(router, venue, now);
                 }
             }

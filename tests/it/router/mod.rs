@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use order_router::exchange::memory::Fault;
 use order_router::model::Tif;
 use order_router::router::{is_legal, Input, RouterConfig, State};
+use order_router::driver::{write_ahead, Discard};
 use rust_decimal::Decimal;
 
 use crate::world::*;
@@ -450,23 +451,23 @@ fn router_and_venue() -> (
 fn replies_to_anything_but_the_awaited_request_are_ignored() {
     use order_router::prelude::*;
     let (mut router, mut venue) = router_and_venue();
-    router.handle(0, buy("x", "0.001", "50000"));
+    router.handle(0, buy("x", "0.001", "50000")).unwrap();
     assert!(
         router.poll_command().is_none(),
         "nothing leaves before its lines are durable"
     );
-    router.journal_durable(u64::MAX);
+    write_ahead(&mut router, &mut Discard);
     let place = router.poll_command().expect("placement");
     let reply = order_router::exchange::execute(&place, &mut venue, 0);
     // The request times out first: the intent is UNKNOWN and queries.
-    router.handle_timeout(2_000);
+    router.handle_timeout(2_000).unwrap();
     assert_eq!(
         router.state_of(&IntentId::new("x").unwrap()),
         Some(State::Unknown)
     );
     // The late placement reply is stale now and changes nothing.
-    router.handle(2_001, Input::Reply(reply.clone()));
-    router.handle(2_001, Input::Reply(reply));
+    router.handle(2_001, Input::Reply(reply.clone())).unwrap();
+    router.handle(2_001, Input::Reply(reply)).unwrap();
     assert_eq!(
         router.state_of(&IntentId::new("x").unwrap()),
         Some(State::Unknown)
@@ -481,7 +482,7 @@ fn replies_to_anything_but_the_awaited_request_are_ignored() {
 /// durable.
 #[test]
 fn lines_written_as_jsonl_by_the_router_are_the_queued_lines_bytes() {
-    use order_router::driver::{drive, write_ahead, AuditSink};
+    use order_router::driver::{drive, AuditSink};
     use order_router::prelude::*;
     let run = |jsonl: bool| {
         let (mut router, mut venue) = router_and_venue();
@@ -506,7 +507,7 @@ fn lines_written_as_jsonl_by_the_router_are_the_queued_lines_bytes() {
 
     struct Counting(u64, bool);
     impl AuditSink for Counting {
-        fn line(&mut self, _: &AuditLine) {
+        fn line(&mut self, _: AuditLine) {
             self.0 += 100;
         }
         fn jsonl(&mut self, bytes: &[u8], lines: u64) {
@@ -520,7 +521,7 @@ fn lines_written_as_jsonl_by_the_router_are_the_queued_lines_bytes() {
     for durable in [false, true] {
         let (mut router, _venue) = router_and_venue();
         router.write_audit_jsonl();
-        router.handle(0, buy("c", "0.001", "50000"));
+        router.handle(0, buy("c", "0.001", "50000")).unwrap();
         assert!(
             router.poll_command().is_none(),
             "nothing before the journal"
@@ -541,8 +542,8 @@ fn a_fill_off_the_lot_grid_is_asked_again_not_booked() {
     use order_router::prelude::*;
     use order_router::router::{Reply, ReplyOutcome};
     let (mut router, mut venue) = router_and_venue();
-    router.handle(0, buy("x", "0.001", "50000"));
-    router.journal_durable(u64::MAX);
+    router.handle(0, buy("x", "0.001", "50000")).unwrap();
+    write_ahead(&mut router, &mut Discard);
     let place = router.poll_command().expect("placement");
     let reply = order_router::exchange::execute(&place, &mut venue, 0);
     let with_fill = |mut r: Reply, filled: &str| {
@@ -554,17 +555,17 @@ fn a_fill_off_the_lot_grid_is_asked_again_not_booked() {
     };
     let id = IntentId::new("x").unwrap();
     // 0.0005 and a millionth: the BTC/USDT lot is 0.00001.
-    router.handle(1, Input::Reply(with_fill(reply, "0.000501")));
+    router.handle(1, Input::Reply(with_fill(reply, "0.000501"))).unwrap();
     assert_eq!(router.state_of(&id), Some(State::Sent));
-    router.journal_durable(u64::MAX);
+    write_ahead(&mut router, &mut Discard);
     assert!(router.poll_command().is_none(), "nothing until the timer");
     // Unanswered, the placement's outcome is unknown: the order is queried.
-    router.handle_timeout(60_000);
-    router.journal_durable(u64::MAX);
+    router.handle_timeout(60_000).unwrap();
+    write_ahead(&mut router, &mut Discard);
     let query = router.poll_command().expect("a query");
     assert_eq!(query.action.name(), "fetch_order");
     let answer = order_router::exchange::execute(&query, &mut venue, 60_000);
-    router.handle(60_001, Input::Reply(with_fill(answer, "0.0005")));
+    router.handle(60_001, Input::Reply(with_fill(answer, "0.0005"))).unwrap();
     assert_eq!(router.state_of(&id), Some(State::Partial));
 }
 

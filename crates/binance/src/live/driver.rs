@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 use super::binance::Markets;
 use super::client::{wall_clock_ms, Client, LiveError};
 use crate::decision::Intent;
-use crate::driver::write_ahead;
+use crate::driver::{next_command, write_ahead, Step};
 use crate::exchange::memory::MemoryExchange;
 use crate::journal::lock::{JournalLock, LockError};
 use crate::journal::{snapshot, FileJournal, SyncPolicy};
@@ -336,7 +336,9 @@ pub async fn run(
         // spent) holds the router's requests back too: a wait, not an attempt.
         let hold = client.not_before();
         if hold > router.hold_until() && hold > last_now {
-            router.handle(last_now, Input::Hold { until_ms: hold });
+            router
+                .handle(last_now, Input::Hold { until_ms: hold })
+                .map_err(|e| setup(e.to_string()))?;
         }
         if hold > told_hold && hold > last_now {
             told_hold = hold;
@@ -366,14 +368,29 @@ pub async fn run(
                 ));
             }
         }
-        if !write_ahead(&mut router, &mut journal) {
-            let detail = journal
-                .error()
-                .map_or_else(|| "write failed".to_string(), |e| e.to_string());
-            return Err(journal_err(&cfg.journal, detail));
-        }
-        if !stopping {
-            while let Some(cmd) = router.poll_command() {
+        // The write-ahead step; stopping, the lines are still made durable but nothing is sent.
+        loop {
+            let step = if stopping {
+                if write_ahead(&mut router, &mut journal) {
+                    Step::Idle
+                } else {
+                    Step::Failed
+                }
+            } else {
+                next_command(&mut router, &mut journal)
+            };
+            let cmd = match step {
+                Step::Send(cmd) => cmd,
+                Step::Lines => continue,
+                Step::Idle => break,
+                Step::Failed => {
+                    let detail = journal
+                        .error()
+                        .map_or_else(|| "write failed".to_string(), |e| e.to_string());
+                    return Err(journal_err(&cfg.journal, detail));
+                }
+            };
+            {
                 outstanding += 1;
                 let tx = reply_tx.clone();
                 let client = client.clone();
@@ -433,13 +450,13 @@ pub async fn run(
                 } else {
                     silent_since.get_or_insert(last_now);
                 }
-                router.handle(last_now, Input::Reply(reply));
+                router.handle(last_now, Input::Reply(reply)).map_err(|e| setup(e.to_string()))?;
             }
             intent = intents.recv(), if !source_done && !stopping => {
                 last_now = last_now.max(wall_clock_ms());
                 match intent {
                     Some(i) if markets.symbol(&Markets::name(i.symbol())).is_some() => {
-                        router.handle(last_now, Input::Deliver(i));
+                        router.handle(last_now, Input::Deliver(i)).map_err(|e| setup(e.to_string()))?;
                     }
                     Some(i) => refused.push(format!(
                         "intent {}: {} is not traded on the venue",
@@ -451,7 +468,7 @@ pub async fn run(
             }
             _ = tokio::time::sleep(std::time::Duration::from_millis(wait.unwrap_or(STATUS_EVERY_MS).min(STATUS_EVERY_MS))), if (wait.is_some() || silent_since.is_some()) && !stopping => {
                 last_now = last_now.max(wall_clock_ms());
-                router.handle_timeout(last_now);
+                router.handle_timeout(last_now).map_err(|e| setup(e.to_string()))?;
             }
             _ = &mut stop, if !stopping => {
                 stopping = true;

@@ -222,9 +222,9 @@ fn keep_broken(path: &Path, cut: &[u8]) -> io::Result<PathBuf> {
 }
 
 impl AuditSink for FileJournal {
-    fn line(&mut self, line: &AuditLine) {
+    fn line(&mut self, line: AuditLine) {
         self.line.clear();
-        write_line(&mut self.line, line);
+        write_line(&mut self.line, &line);
         if self.error.is_none() {
             if let Err(e) = self.out.write_all(&self.line) {
                 self.error = Some(e);
@@ -274,8 +274,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal.jsonl");
         let mut j = FileJournal::append(&path, SyncPolicy::Batch).unwrap();
-        j.line(&line(0));
-        j.line(&line(1));
+        j.line(line(0));
+        j.line(line(1));
         // Buffered, not yet written: nothing is durable before make_durable.
         assert_eq!(std::fs::read(&path).unwrap().len(), 0);
         assert!(j.make_durable());
@@ -286,7 +286,7 @@ mod tests {
         // Appending again keeps what is there.
         drop(j);
         let mut j = FileJournal::append(&path, SyncPolicy::Never).unwrap();
-        j.line(&line(2));
+        j.line(line(2));
         assert!(j.make_durable());
         assert_eq!(j.syncs, 0, "never syncs");
         assert_eq!(read(&std::fs::read(&path).unwrap()).len(), 3);
@@ -311,8 +311,8 @@ mod tests {
             },
         };
         let mut j = FileJournal::append(&path, SyncPolicy::Batch).unwrap();
-        j.line(&new(0, "a"));
-        j.line(&new(1, "b"));
+        j.line(new(0, "a"));
+        j.line(new(1, "b"));
         assert!(j.make_durable());
         // Snapshot what the journal holds, then start a new segment.
         let mut replay = Replay::default();
@@ -325,7 +325,7 @@ mod tests {
         snapshot::write_atomic(&snap, &snapshot::encode(&replay)).unwrap();
         j.rotate(&path).unwrap();
         assert_eq!(std::fs::read(&path).unwrap().len(), 0);
-        j.line(&new(2, "c"));
+        j.line(new(2, "c"));
         assert!(j.make_durable());
         drop(j);
         // A torn line after it: resume cuts it off.
@@ -338,7 +338,7 @@ mod tests {
         assert_eq!((found.lines, found.valid_len), (1, whole));
         assert_eq!(r.open().count(), 3);
         let mut j = FileJournal::resume(&path, found.valid_len as u64, SyncPolicy::Batch).unwrap();
-        j.line(&new(3, "d"));
+        j.line(new(3, "d"));
         assert!(j.make_durable());
         let mut r = snapshot::read(&snap).unwrap();
         let found = scan(

@@ -27,6 +27,7 @@ mod config;
 mod intent;
 mod io;
 pub mod mutant;
+mod output;
 mod recover;
 pub mod state;
 
@@ -34,6 +35,7 @@ pub use config::{limits, ConfigError, MarketRules, OrderLimit, RouterConfig};
 pub use intent::Resume;
 pub use io::{Action, Command, Input, OrderRequest, Reply, ReplyOutcome, RequestId};
 pub use mutant::Mutant;
+pub use output::{ContractError, Event, Output};
 pub use recover::{
     scan, scan_with, JournalScan, LastLine, OnDamage, OpenIntent, RecoverError, Recovery, Replay,
     TornTail,
@@ -95,6 +97,12 @@ struct Outputs {
     /// When the latest placements went out (as many as the largest order limit counts), for
     /// pacing under the venue's order limits.
     placed: VecDeque<TimeMs>,
+    /// Lines with `seq` below this were handed to the driver: only those can be durable.
+    handed: u64,
+    /// The latest `now` the driver gave: time must not go backwards.
+    last_now: TimeMs,
+    /// Typed events, when a driver asked for them ([`Router::emit_events`]).
+    events: Option<VecDeque<Event>>,
 }
 
 /// Audit lines written as they are made: the bytes, and how many lines they hold.
@@ -102,9 +110,29 @@ struct Outputs {
 struct Jsonl {
     bytes: Vec<u8>,
     lines: u64,
+    /// The bytes were handed out by [`Router::poll_output`]: they go before the next line.
+    handed: bool,
+}
+
+impl Jsonl {
+    fn forget_handed(&mut self) {
+        if self.handed {
+            self.bytes.clear();
+            self.lines = 0;
+            self.handed = false;
+        }
+    }
 }
 
 impl Outputs {
+    /// Queues an event when a driver asked for them; `make` runs only then.
+    #[inline]
+    fn event(&mut self, make: impl FnOnce() -> Event) {
+        if let Some(q) = &mut self.events {
+            q.push_back(make());
+        }
+    }
+
     /// The next audit line: the snapshot's last line, queued as a value or written at once.
     fn emit(&mut self, now: TimeMs, intent: (&IntentId, u64), state: State, detail: Detail) {
         let (intent_id, fp) = intent;
@@ -124,6 +152,7 @@ impl Outputs {
         self.seq += 1;
         match &mut self.jsonl {
             Some(j) => {
+                j.forget_handed();
                 write_line(&mut j.bytes, &line);
                 j.lines += 1;
             }
@@ -225,7 +254,58 @@ impl Router {
         self.out.timers.peek().map(|&Reverse((t, _))| t)
     }
 
-    /// The next command whose audit lines are durable (see [`Router::journal_durable`]).
+    /// The router's next output: its audit lines first (values, or JSONL bytes after
+    /// [`Router::write_audit_jsonl`]), then the events they describe (after
+    /// [`Router::emit_events`]), then the next command whose lines are durable. `None`: nothing
+    /// more until the driver reports lines durable ([`Router::undurable`]) or feeds an input.
+    pub fn poll_output(&mut self) -> Option<Output<'_>> {
+        if let Some(line) = self.poll_audit() {
+            return Some(Output::Line(line));
+        }
+        let fresh = self.out.jsonl.as_mut().is_some_and(|j| {
+            j.forget_handed();
+            j.lines > 0
+        });
+        if fresh {
+            self.out.handed = self.out.seq;
+            let last_seq = self.out.seq - 1;
+            let j = self.out.jsonl.get_or_insert_with(Jsonl::default);
+            j.handed = true;
+            return Some(Output::Jsonl {
+                bytes: &j.bytes,
+                lines: j.lines,
+                last_seq,
+            });
+        }
+        if let Some(e) = self.out.events.as_mut().and_then(VecDeque::pop_front) {
+            return Some(Output::Event(e));
+        }
+        self.poll_command().map(Output::Command)
+    }
+
+    /// Audit lines wait to be handed out by [`Router::poll_output`].
+    pub fn has_lines(&self) -> bool {
+        !self.out.audit.is_empty() || self.out.jsonl.as_ref().is_some_and(|j| !j.handed && j.lines > 0)
+    }
+
+    /// Events wait to be handed out by [`Router::poll_output`].
+    pub fn has_events(&self) -> bool {
+        self.out.events.as_ref().is_some_and(|q| !q.is_empty())
+    }
+
+    /// The `seq` of the last line handed out that the driver has not reported durable yet.
+    pub fn undurable(&self) -> Option<u64> {
+        (self.out.handed > self.out.durable).then(|| self.out.handed - 1)
+    }
+
+    /// From now on [`Router::poll_output`] also yields typed [`Event`]s. Off, they cost a
+    /// branch each.
+    pub fn emit_events(&mut self) {
+        self.out.events.get_or_insert_with(VecDeque::new);
+    }
+
+    /// The next command whose audit lines are durable (see [`Router::journal_durable`]); what
+    /// [`Router::poll_output`] yields once lines and events are drained.
     pub fn poll_command(&mut self) -> Option<Command> {
         let ready = self.out.commands.front().is_some_and(|(needs, _)| {
             *needs <= self.out.durable || self.config.has(Mutant::SendBeforeDurable)
@@ -238,19 +318,30 @@ impl Router {
     }
 
     /// The driver made the audit lines up to and including `seq` durable: the commands they
-    /// describe may go out now.
-    pub fn journal_durable(&mut self, seq: u64) {
-        self.out.durable = self.out.durable.max(seq.saturating_add(1));
+    /// describe may go out now. A line not handed out yet cannot be durable: that is refused
+    /// with [`ContractError::NotEmitted`] and nothing is released.
+    pub fn journal_durable(&mut self, seq: u64) -> Result<(), ContractError> {
+        if seq >= self.out.handed {
+            return Err(ContractError::NotEmitted {
+                seq,
+                next: self.out.handed,
+            });
+        }
+        self.out.durable = self.out.durable.max(seq + 1);
+        Ok(())
     }
 
+    /// The next queued audit line; what [`Router::poll_output`] yields first.
     pub fn poll_audit(&mut self) -> Option<AuditLine> {
-        self.out.audit.pop_front()
+        let line = self.out.audit.pop_front()?;
+        self.out.handed = line.seq + 1;
+        Some(line)
     }
 
     /// From now on the router writes each audit line as JSONL into its own buffer the moment
-    /// it makes it, instead of queueing the line for [`Router::poll_audit`]: for a driver that
-    /// only journals the lines (a simulator that checks them needs the values). Lines queued
-    /// before stay queued.
+    /// it makes it, instead of queueing the line as a value: for a driver that only journals
+    /// the lines (a simulator that checks them needs the values). Lines queued before stay
+    /// queued.
     pub fn write_audit_jsonl(&mut self) {
         self.out.jsonl.get_or_insert_with(Jsonl::default);
     }
@@ -258,17 +349,35 @@ impl Router {
     /// Hands the JSONL written since the last call to `sink` (the bytes and the number of
     /// lines), then forgets it; the `seq` of the last line, or `None` when there was none.
     pub fn take_audit_jsonl(&mut self, sink: impl FnOnce(&[u8], u64)) -> Option<u64> {
-        let j = self.out.jsonl.as_mut().filter(|j| j.lines > 0)?;
+        let j = self.out.jsonl.as_mut()?;
+        j.forget_handed();
+        if j.lines == 0 {
+            return None;
+        }
         sink(&j.bytes, j.lines);
         j.bytes.clear();
         j.lines = 0;
+        self.out.handed = self.out.seq;
         self.out.seq.checked_sub(1)
     }
 
-    /// Applies one input at `now`. Time must not go backwards between calls; a `now` beyond
-    /// [`limits::MAX_TIME_MS`] counts as that bound.
-    pub fn handle(&mut self, now: TimeMs, input: Input) {
+    /// `now`, checked: at most [`limits::MAX_TIME_MS`], and never earlier than the last one
+    /// (the router goes on at the last one and says so).
+    fn clock(&mut self, now: TimeMs) -> (TimeMs, Result<(), ContractError>) {
         let now = now.min(limits::MAX_TIME_MS);
+        let last = self.out.last_now;
+        if now < last {
+            return (last, Err(ContractError::TimeWentBackwards { now, last }));
+        }
+        self.out.last_now = now;
+        (now, Ok(()))
+    }
+
+    /// Applies one input at `now`. Time must not go backwards between calls: an earlier `now`
+    /// is applied at the last one and answered with [`ContractError::TimeWentBackwards`] (the
+    /// input is not lost). A `now` beyond [`limits::MAX_TIME_MS`] counts as that bound.
+    pub fn handle(&mut self, now: TimeMs, input: Input) -> Result<(), ContractError> {
+        let (now, checked) = self.clock(now);
         match input {
             Input::Deliver(intent) => self.deliver(now, intent),
             Input::Reply(reply) => self.reply(now, reply),
@@ -277,13 +386,15 @@ impl Router {
         }
         self.admit_held(now);
         self.drop_stale_timers();
+        checked
     }
 
-    /// Fires every timer due at or before `now` (at most [`limits::MAX_TIME_MS`]). A timer that
-    /// fires at `now` ends its wait or sends a request timed out strictly later (timeouts are
-    /// at least 1 ms and bounded), so this ends.
-    pub fn handle_timeout(&mut self, now: TimeMs) {
-        let now = now.min(limits::MAX_TIME_MS);
+    /// Fires every timer due at or before `now` (at most [`limits::MAX_TIME_MS`]; time going
+    /// backwards as for [`Router::handle`]). A timer that fires at `now` ends its wait or
+    /// sends a request timed out strictly later (timeouts are at least 1 ms and bounded), so
+    /// this ends.
+    pub fn handle_timeout(&mut self, now: TimeMs) -> Result<(), ContractError> {
+        let (now, checked) = self.clock(now);
         while let Some(&Reverse((t, key))) = self.out.timers.peek() {
             if t > now {
                 break;
@@ -298,6 +409,7 @@ impl Router {
         }
         self.admit_held(now);
         self.drop_stale_timers();
+        checked
     }
 
     /// New intents that waited for a restart's open orders to be answered for go in now.

@@ -27,7 +27,9 @@ use smallvec::SmallVec;
 use rustc_hash::FxHashMap as HashMap;
 
 use super::intent::{Active, Resume};
-use super::{fingerprint, is_legal, Finished, Mutant, Router, RouterConfig, RouterStats, State};
+use super::{
+    fingerprint, is_legal, limits, Finished, Mutant, Router, RouterConfig, RouterStats, State,
+};
 use crate::audit::{
     parse_audit_line, read_line_with, AuditLine, Damage, Detail, EndWatch, LogEnd, ReadError,
 };
@@ -614,6 +616,8 @@ impl Router {
         let next = replay.next_seq();
         router.out.seq = next;
         router.out.durable = next;
+        router.out.handed = next;
+        router.out.last_now = now.min(limits::MAX_TIME_MS);
         router.out.stats = replay.stats;
         router.out.edges = replay.edges;
         router.out.booked = replay.booked;

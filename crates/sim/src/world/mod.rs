@@ -27,11 +27,12 @@ use super::scenario::{CrashMode, FaultKind, Row, RowKind, Scenario, Spec};
 use smallvec::SmallVec;
 
 use crate::audit::{write_line, AuditLine, Detail};
+use crate::driver::{next_command, AuditSink, Step};
 use crate::decision::{assemble, Guards, Intent, Risk, Signal};
 use crate::exchange::sim::{PlacementFault, SimExchange, TradesFault};
 use crate::exchange::ExchangeError;
 use crate::model::{floor_to, ClientOrderId, IntentId, Side, TimeMs};
-use crate::router::{Action, Command, Input, Reply, Router, RouterConfig};
+use crate::router::{Action, Command, ContractError, Input, Reply, Router, RouterConfig};
 
 /// How to run a scenario.
 #[derive(Debug, Clone)]
@@ -129,6 +130,8 @@ struct World<'a> {
     rate_limited_answers: BTreeMap<ClientOrderId, u32>,
     /// Told `(steps, t_ms)` every [`PROGRESS_EVERY`] + 1 steps.
     progress: Option<&'a mut dyn FnMut(u64, TimeMs)>,
+    /// The first contract the world broke in this step (a simulator bug).
+    contract: Option<ContractError>,
     report: Report,
 }
 
@@ -267,6 +270,7 @@ pub fn run_observed<'a>(
         hold_until: 0,
         rate_limited_answers: BTreeMap::new(),
         progress,
+        contract: None,
         report,
     };
     w.report.coverage[Coverage::MarketRules as usize] = scenario.venue.markets.len() as u64;
@@ -276,6 +280,59 @@ pub fn run_observed<'a>(
 
 /// Audit bytes gathered before they go to the sink.
 const AUDIT_CHUNK: usize = 1 << 16;
+
+/// The world's journal as the write-ahead step sees it: lines gathered into a batch the world
+/// checks ([`Step::Lines`]), and made durable by writing the buffered lines out and flushing.
+struct WorldSink<'a, 'b> {
+    batch: &'a mut Vec<AuditLine>,
+    audit_buf: &'a mut Vec<u8>,
+    sink: &'a mut (dyn std::io::Write + 'b),
+    sink_error: &'a mut Option<std::io::Error>,
+    report: &'a mut Report,
+    /// `RunOptions::durable_audit` with the lines kept.
+    sync: bool,
+}
+
+impl AuditSink for WorldSink<'_, '_> {
+    fn line(&mut self, line: AuditLine) {
+        self.batch.push(line);
+    }
+
+    fn jsonl(&mut self, _: &[u8], _: u64) {}
+
+    fn make_durable(&mut self) -> bool {
+        if self.sync {
+            flush_audit(self.audit_buf, self.sink, self.sink_error, self.report);
+            if self.sink_error.is_none() {
+                if let Err(e) = self.sink.flush() {
+                    *self.sink_error = Some(e);
+                }
+            }
+            self.report.syncs += 1;
+        }
+        true
+    }
+
+    fn pause_after_lines(&self) -> bool {
+        true
+    }
+}
+
+/// The buffered audit bytes to the sink; the first write error is kept.
+fn flush_audit(
+    buf: &mut Vec<u8>,
+    sink: &mut dyn std::io::Write,
+    error: &mut Option<std::io::Error>,
+    report: &mut Report,
+) {
+    report.audit_bytes += buf.len() as u64;
+    if error.is_none() {
+        if let Err(e) = sink.write_all(buf) {
+            *error = Some(e);
+        }
+    }
+    buf.clear();
+}
 
 impl World<'_> {
     fn drive(&mut self) {
@@ -323,7 +380,8 @@ impl World<'_> {
             if timer_first {
                 self.now = self.now.max(next_timer.unwrap_or(self.now));
                 self.inv.begin_step(step, self.now);
-                self.router.handle_timeout(self.now);
+                let told = self.router.handle_timeout(self.now);
+                self.told(told);
             } else if row_first {
                 if let Some(row) = self.rows.next() {
                     self.now = self.now.max(row.t_ms);
@@ -340,6 +398,14 @@ impl World<'_> {
                 }
             }
             if let Some(v) = self.drain() {
+                self.report.violation.get_or_insert(v);
+            }
+            if let Some(e) = self.contract.take() {
+                let v = self.inv.report(
+                    "input_guards",
+                    None,
+                    format!("the simulator broke the router's contract: {e}"),
+                );
                 self.report.violation.get_or_insert(v);
             }
             if self.opts.check_invariants && self.report.violation.is_none() && !self.is_down() {
@@ -363,6 +429,14 @@ impl World<'_> {
         }
         if let Some(v) = self.finish_crashes() {
             self.report.violation.get_or_insert(v);
+        }
+    }
+
+    /// The router's answer to an input: a contract error is the simulator's own bug, reported
+    /// after the step.
+    fn told(&mut self, r: Result<(), ContractError>) {
+        if let Err(e) = r {
+            self.contract.get_or_insert(e);
         }
     }
 
@@ -440,7 +514,8 @@ impl World<'_> {
                         );
                     }
                 }
-                self.router.handle(self.now, Input::Deliver(intent));
+                let told = self.router.handle(self.now, Input::Deliver(intent));
+                self.told(told);
                 None
             }
             Event::Arrive { cmd, fate, gen } => self.arrive(cmd, fate, gen),
@@ -453,88 +528,49 @@ impl World<'_> {
                 if let Some(ms) = retry_after(&reply) {
                     self.hold_until = self.hold_until.max(self.now.saturating_add(ms));
                 }
-                self.router.handle(self.now, Input::Reply(reply));
+                let told = self.router.handle(self.now, Input::Reply(reply));
+                self.told(told);
                 None
             }
         }
     }
 
-    /// Audit lines into the journal, then (once they are durable) commands on the wire; both
-    /// are checked on the way. A crash in the middle of the batch stops it there.
+    /// Audit lines into the journal, then (once they are durable) commands on the wire: the
+    /// shared write-ahead step ([`crate::driver::next_command`]), each line and command checked
+    /// on the way. A crash in the middle of the batch stops it there.
     fn drain(&mut self) -> Option<Violation> {
         if self.is_down() {
             return None;
         }
         let mut found = None;
-        let mut last = None;
         // Client order ids whose SENT or cancel_requested line is not durable yet.
         let mut pending: SmallVec<[ClientOrderId; 4]> = SmallVec::new();
-        let mut batch = std::mem::take(&mut self.batch);
-        while let Some(line) = self.router.poll_audit() {
-            batch.push(line);
-        }
-        let cut = self.crash_cut(batch.len());
-        let keep = match cut {
-            None => batch.len(),
-            Some((k, CrashMode::Written)) => k + 1,
-            Some((k, _)) => k,
-        };
-        let mut torn = None;
-        for (i, line) in batch.drain(..).enumerate() {
-            if i < keep {
-                self.take_line(line, &mut found, &mut last, &mut pending);
-            } else if i == keep && matches!(cut, Some((_, CrashMode::Torn))) {
-                torn = Some(line);
-            }
-        }
-        self.batch = batch;
-        if cut.is_some() {
-            self.crash(torn.as_ref());
-            return found;
-        }
-        if let Some(seq) = last {
-            // The journal is not durable yet: no placement or cancel that these lines describe
-            // may leave the router now (a command that needs none of them may).
-            while let Some(cmd) = self.router.poll_command() {
-                let coid = match &cmd.action {
-                    Action::Place(r) => Some(r.client_order_id()),
-                    Action::Cancel {
-                        client_order_id, ..
-                    } => Some(client_order_id),
-                    _ => None,
+        loop {
+            let step = {
+                let mut sink = WorldSink {
+                    batch: &mut self.batch,
+                    audit_buf: &mut self.audit_buf,
+                    sink: &mut *self.sink,
+                    sink_error: &mut self.sink_error,
+                    report: &mut self.report,
+                    sync: self.opts.durable_audit && self.opts.keep_audit,
                 };
-                if self.opts.check_invariants && found.is_none() {
-                    if coid.is_some_and(|c| pending.contains(c)) {
-                        found = Some(self.inv.report(
-                            "write_ahead",
-                            Some(cmd.intent_id.as_str()),
-                            format!(
-                                "{} went out before its line was durable (journal durable before seq {seq})",
-                                cmd.action.name()
-                            ),
-                        ));
-                    } else {
-                        found = self.check_command(&cmd);
+                next_command(&mut self.router, &mut sink)
+            };
+            match step {
+                Step::Lines => {
+                    if self.take_batch(&mut found, &mut pending) {
+                        return found;
                     }
                 }
-                self.dispatch(cmd);
-            }
-            if self.opts.durable_audit && self.opts.keep_audit {
-                self.flush_audit();
-                if self.sink_error.is_none() {
-                    if let Err(e) = self.sink.flush() {
-                        self.sink_error = Some(e);
+                Step::Send(cmd) => {
+                    if self.opts.check_invariants && found.is_none() {
+                        found = self.check_released(&cmd, &pending);
                     }
+                    self.dispatch(cmd);
                 }
-                self.report.syncs += 1;
+                Step::Idle | Step::Failed => break,
             }
-            self.router.journal_durable(seq);
-        }
-        while let Some(cmd) = self.router.poll_command() {
-            if self.opts.check_invariants && found.is_none() {
-                found = self.check_command(&cmd);
-            }
-            self.dispatch(cmd);
         }
         if let Some(id) = self.requests.end_step() {
             if self.opts.check_invariants && found.is_none() {
@@ -546,6 +582,64 @@ impl World<'_> {
             }
         }
         found
+    }
+
+    /// The step's batch of lines into the journal, each checked, unless the router crashes
+    /// in its middle: then `true`, and nothing of the batch goes out.
+    fn take_batch(
+        &mut self,
+        found: &mut Option<Violation>,
+        pending: &mut SmallVec<[ClientOrderId; 4]>,
+    ) -> bool {
+        let mut last = None;
+        let mut batch = std::mem::take(&mut self.batch);
+        let cut = self.crash_cut(batch.len());
+        let keep = match cut {
+            None => batch.len(),
+            Some((k, CrashMode::Written)) => k + 1,
+            Some((k, _)) => k,
+        };
+        let mut torn = None;
+        for (i, line) in batch.drain(..).enumerate() {
+            if i < keep {
+                self.take_line(line, found, &mut last, pending);
+            } else if i == keep && matches!(cut, Some((_, CrashMode::Torn))) {
+                torn = Some(line);
+            }
+        }
+        self.batch = batch;
+        if cut.is_some() {
+            self.crash(torn.as_ref());
+            return true;
+        }
+        false
+    }
+
+    /// A command the router released: a placement or cancel whose line is not durable yet
+    /// breaks write-ahead; any other is checked on its own.
+    fn check_released(
+        &mut self,
+        cmd: &Command,
+        pending: &SmallVec<[ClientOrderId; 4]>,
+    ) -> Option<Violation> {
+        let coid = match &cmd.action {
+            Action::Place(r) => Some(r.client_order_id()),
+            Action::Cancel {
+                client_order_id, ..
+            } => Some(client_order_id),
+            _ => None,
+        };
+        match self.router.undurable() {
+            Some(seq) if coid.is_some_and(|c| pending.contains(c)) => Some(self.inv.report(
+                "write_ahead",
+                Some(cmd.intent_id.as_str()),
+                format!(
+                    "{} went out before its line was durable (journal durable before seq {seq})",
+                    cmd.action.name()
+                ),
+            )),
+            _ => self.check_command(cmd),
+        }
     }
 
     /// One audit line into the journal, checked.
@@ -602,13 +696,12 @@ impl World<'_> {
     }
 
     fn flush_audit(&mut self) {
-        self.report.audit_bytes += self.audit_buf.len() as u64;
-        if self.sink_error.is_none() {
-            if let Err(e) = self.sink.write_all(&self.audit_buf) {
-                self.sink_error = Some(e);
-            }
-        }
-        self.audit_buf.clear();
+        flush_audit(
+            &mut self.audit_buf,
+            &mut *self.sink,
+            &mut self.sink_error,
+            &mut self.report,
+        );
     }
 
     fn finish(mut self) -> Report {

@@ -28,13 +28,14 @@ impl World<'_> {
                     // A restarted router is told the market again before it resumes.
                     c.funding.set_last_price(symbol, *mid);
                 }
-                self.router.handle(
+                let told = self.router.handle(
                     self.now,
                     Input::Market {
                         symbol: symbol.clone(),
                         price: *mid,
                     },
                 );
+                self.told(told);
                 if self.opts.check_invariants {
                     return self.inv.after_venue(&self.venue);
                 }

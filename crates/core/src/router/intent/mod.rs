@@ -16,7 +16,7 @@ use rust_decimal::Decimal;
 use smallvec::SmallVec;
 
 use super::io::{Action, Command, OrderRequest, ReplyOutcome, RequestId};
-use super::{is_legal, mutant, MarketRules, Mutant, Outputs, RouterConfig, State};
+use super::{is_legal, mutant, Event, MarketRules, Mutant, Outputs, RouterConfig, State};
 use crate::audit::Detail;
 use crate::decision::Intent;
 use crate::exchange::{ExchangeError, Order, OrderStatus, Outcome, Trade};
@@ -226,8 +226,21 @@ impl Active {
         if self.state == State::Unknown && to != State::Unknown {
             cx.out.stats.unknown_resolved += 1;
         }
+        let from = self.state;
         self.state = to;
         self.line(cx, to, detail);
+        let id = self.intent.intent_id();
+        cx.out.event(|| Event::IntentStateChanged {
+            intent_id: id.clone(),
+            from: Some(from),
+            to,
+        });
+        if to.is_terminal() {
+            cx.out.event(|| Event::IntentFinished {
+                intent_id: id.clone(),
+                state: to,
+            });
+        }
     }
 
     fn event(&self, cx: &mut Cx<'_>, detail: Detail) {
@@ -285,6 +298,11 @@ impl Active {
                 ref_price: i.ref_price(),
             },
         );
+        cx.out.event(|| Event::IntentStateChanged {
+            intent_id: i.intent_id().clone(),
+            from: None,
+            to: State::New,
+        });
         self.reserve_and_place(cx);
     }
 

@@ -139,21 +139,32 @@ impl Active {
         } else {
             notional.checked_div(qty).unwrap_or_default()
         };
+        let fills = u32::try_from(trades.len()).unwrap_or(u32::MAX);
+        let booked: Box<[(crate::model::Asset, Decimal)]> = {
+            let mut b = booked;
+            b.sort_unstable_by(|x, y| x.0.as_str().cmp(y.0.as_str()));
+            // One allocation of the exact size (a vector would be shrunk after).
+            b.into_iter().collect()
+        };
+        let id = self.intent.intent_id();
+        cx.out.event(|| Event::FillBooked {
+            intent_id: id.clone(),
+            fills,
+            qty,
+            avg_price,
+            fee,
+            booked: booked.clone(),
+        });
         self.transition(
             cx,
             State::Reconciled,
             Detail::Reconciled {
-                fills_count: u32::try_from(trades.len()).unwrap_or(u32::MAX),
+                fills_count: fills,
                 filled_qty: qty,
                 avg_price,
                 fee,
                 released,
-                booked: {
-                    let mut b = booked;
-                    b.sort_unstable_by(|x, y| x.0.as_str().cmp(y.0.as_str()));
-                    // One allocation of the exact size (a vector would be shrunk after).
-                    b.into_iter().collect()
-                },
+                booked,
             },
         );
         self.phase = Phase::Done;

@@ -3,6 +3,7 @@
 mod retention;
 
 use super::*;
+use crate::driver::{next_command, Discard, Step};
 use crate::decision::Intent;
 use crate::model::IntentId;
 use crate::portfolio::Portfolio;
@@ -63,9 +64,9 @@ fn request(
         d(limit),
     )
     .unwrap();
-    router.handle(sent_ms, Input::Deliver(intent));
-    router.journal_durable(u64::MAX);
-    while let Some(cmd) = router.poll_command() {
+    router.handle(sent_ms, Input::Deliver(intent)).unwrap();
+    // write_ahead: the placement goes out once its lines are durable.
+    while let Step::Send(cmd) = next_command(&mut router, &mut Discard) {
         if let Action::Place(r) = cmd.action {
             assert_eq!(r.client_order_id(), &coid(id));
             assert_eq!((r.qty(), r.limit_price()), (d(qty), d(limit)));
