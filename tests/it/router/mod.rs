@@ -2,6 +2,7 @@
 //! behaviour rules of the router (rounding, backoff, partial fills, unknown outcomes, GTC).
 
 mod edges;
+mod output;
 
 use std::collections::BTreeSet;
 
@@ -472,6 +473,7 @@ fn replies_to_anything_but_the_awaited_request_are_ignored() {
         router.state_of(&IntentId::new("x").unwrap()),
         Some(State::Unknown)
     );
+    write_ahead(&mut router, &mut Discard);
     let query = router.poll_command().expect("a query");
     assert_eq!(query.action.name(), "fetch_order");
     assert!(router.poll_command().is_none());
