@@ -93,7 +93,7 @@ pub mod prelude {
     pub use crate::exchange::{ExchangeError, Order, OrderStatus, Trade};
     pub use crate::model::{Asset, IntentId, Side, Symbol, Tif, TimeMs};
     pub use crate::portfolio::Portfolio;
-    pub use crate::router::{Input, Router, RouterConfig, State};
+    pub use crate::router::{Event, Input, Output, Router, RouterConfig, State};
 }
 
 /// The README's Rust example runs as a doctest, so it cannot rot.

@@ -73,7 +73,9 @@ fn the_router_ends_every_call_even_at_the_end_of_time() {
     let mut portfolio = Portfolio::new();
     portfolio.deposit(&usdt(), d("1000")).unwrap();
     let mut router = Router::new(RouterConfig::default(), portfolio).unwrap();
-    router.handle(u64::MAX - 1, crate::world::buy("late", "0.001", "50000")).unwrap();
+    router
+        .handle(u64::MAX - 1, crate::world::buy("late", "0.001", "50000"))
+        .unwrap();
     // The venue never answers: the router times out, asks, times out... at u64::MAX its
     // timers used to saturate there and fire again forever.
     let mut lines = 0;

@@ -114,7 +114,9 @@ fn place_action() -> Action {
         Decimal::from(50_000),
     )
     .unwrap();
-    router.handle(0, order_router::router::Input::Deliver(intent)).unwrap();
+    router
+        .handle(0, order_router::router::Input::Deliver(intent))
+        .unwrap();
     while let Some(l) = router.poll_audit() {
         router.journal_durable(l.seq).unwrap();
     }

@@ -160,7 +160,9 @@ fn commands_wait_for_the_journal() {
     let mut portfolio = Portfolio::new();
     portfolio.deposit(&usdt(), d("1000")).unwrap();
     let mut router = Router::new(RouterConfig::default(), portfolio).unwrap();
-    router.handle(0, crate::world::buy("w", "0.001", "50000")).unwrap();
+    router
+        .handle(0, crate::world::buy("w", "0.001", "50000"))
+        .unwrap();
     let mut last = 0;
     while let Some(line) = router.poll_audit() {
         last = line.seq;

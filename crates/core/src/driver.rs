@@ -102,7 +102,9 @@ fn step(router: &mut Router, log: &mut impl AuditSink, release: bool) -> Step {
                 lines = true;
                 log.line(l);
             }
-            Some(Output::Jsonl { bytes, lines: n, .. }) => {
+            Some(Output::Jsonl {
+                bytes, lines: n, ..
+            }) => {
                 lines = true;
                 log.jsonl(bytes, n);
             }

@@ -6,10 +6,10 @@ mod output;
 
 use std::collections::BTreeSet;
 
+use order_router::driver::{write_ahead, Discard};
 use order_router::exchange::memory::Fault;
 use order_router::model::Tif;
 use order_router::router::{is_legal, Input, RouterConfig, State};
-use order_router::driver::{write_ahead, Discard};
 use rust_decimal::Decimal;
 
 use crate::world::*;
@@ -557,7 +557,9 @@ fn a_fill_off_the_lot_grid_is_asked_again_not_booked() {
     };
     let id = IntentId::new("x").unwrap();
     // 0.0005 and a millionth: the BTC/USDT lot is 0.00001.
-    router.handle(1, Input::Reply(with_fill(reply, "0.000501"))).unwrap();
+    router
+        .handle(1, Input::Reply(with_fill(reply, "0.000501")))
+        .unwrap();
     assert_eq!(router.state_of(&id), Some(State::Sent));
     write_ahead(&mut router, &mut Discard);
     assert!(router.poll_command().is_none(), "nothing until the timer");
@@ -567,7 +569,9 @@ fn a_fill_off_the_lot_grid_is_asked_again_not_booked() {
     let query = router.poll_command().expect("a query");
     assert_eq!(query.action.name(), "fetch_order");
     let answer = order_router::exchange::execute(&query, &mut venue, 60_000);
-    router.handle(60_001, Input::Reply(with_fill(answer, "0.0005"))).unwrap();
+    router
+        .handle(60_001, Input::Reply(with_fill(answer, "0.0005")))
+        .unwrap();
     assert_eq!(router.state_of(&id), Some(State::Partial));
 }
 

@@ -78,9 +78,10 @@ fn every_intent_finishes_exactly_once_in_the_events() {
     let mut last: BTreeMap<String, State> = BTreeMap::new();
     for e in &sink.events {
         match e {
-            Event::IntentFinished { intent_id, state } => {
-                finished.entry(intent_id.to_string()).or_default().push(*state)
-            }
+            Event::IntentFinished { intent_id, state } => finished
+                .entry(intent_id.to_string())
+                .or_default()
+                .push(*state),
             Event::IntentStateChanged {
                 intent_id,
                 from,
@@ -127,7 +128,9 @@ fn poll_output_yields_the_lines_before_the_command_they_describe() {
         while let Some(out) = router.poll_output() {
             kinds.push(match out {
                 Output::Line(_) => "line",
-                Output::Jsonl { lines, last_seq, .. } => {
+                Output::Jsonl {
+                    lines, last_seq, ..
+                } => {
                     assert_eq!((lines, last_seq), (3, 2));
                     "line"
                 }
@@ -136,7 +139,10 @@ fn poll_output_yields_the_lines_before_the_command_they_describe() {
             });
         }
         assert!(kinds.starts_with(&["line"]), "{kinds:?}");
-        assert!(!kinds.contains(&"command"), "no command before the lines are durable");
+        assert!(
+            !kinds.contains(&"command"),
+            "no command before the lines are durable"
+        );
         assert_eq!(router.undurable(), Some(2));
         router.journal_durable(2).unwrap();
         assert!(matches!(router.poll_output(), Some(Output::Command(_))));
@@ -198,7 +204,10 @@ fn journal_durable_of_an_unemitted_seq_is_refused() {
     );
     assert!(router.poll_command().is_none(), "nothing released");
     router.journal_durable(2).unwrap();
-    assert_eq!(router.poll_command().expect("released").action.name(), "place");
+    assert_eq!(
+        router.poll_command().expect("released").action.name(),
+        "place"
+    );
 }
 
 // write_ahead
@@ -223,5 +232,8 @@ fn the_shared_step_releases_nothing_when_the_journal_fails() {
     assert_eq!(sink.0, 3);
     assert!(router.poll_command().is_none());
     // A working journal then gets the placement.
-    assert!(matches!(next_command(&mut router, &mut Discard), Step::Send(_)));
+    assert!(matches!(
+        next_command(&mut router, &mut Discard),
+        Step::Send(_)
+    ));
 }

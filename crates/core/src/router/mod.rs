@@ -1,23 +1,37 @@
 //! The order router: a sans-IO finite state machine per intent.
 //!
 //! The router never reads a clock, draws a random number or touches the network. A driver feeds
-//! it inputs with the current time and drains what it wants done:
+//! it inputs with the current time and drains everything it wants done through one call,
+//! [`Router::poll_output`], which yields in write-ahead order:
 //!
 //! ```text
 //! loop {
-//!     router.handle(now, input)        // an intent delivery, a venue reply, market data
-//!     router.handle_timeout(now)       // once now >= router.poll_timeout()
-//!     while let Some(line) = router.poll_audit() { append to the journal (the JSONL log) }
-//!     make the journal durable (fdatasync), then router.journal_durable(last line's seq)
-//!     while let Some(cmd) = router.poll_command() { execute at the venue, later feed the Reply }
+//!     router.handle(now, input)?       // an intent delivery, a venue reply, market data
+//!     router.handle_timeout(now)?      // once now >= router.poll_timeout()
+//!     match router.poll_output() {
+//!         Line(line) | Jsonl { .. }  => append to the journal (the JSONL log)
+//!         Event(event)               => tell the bot (after router.emit_events())
+//!         Command(cmd)               => execute at the venue, later feed the Reply
+//!         None => if let Some(seq) = router.undurable() {
+//!                     make the journal durable (fdatasync), then router.journal_durable(seq)?
+//!                 } else { wait for an input or the timer }
+//!     }
 //! }
 //! ```
 //!
-//! Write-ahead: a command is released by [`Router::poll_command`] only once the driver has
-//! reported durable every audit line the router wrote before it (the `RESERVED` and `SENT` of
-//! a placement, the `cancel_requested` of a cancel). A driver that forgets to report gets no
-//! command at all, so none can get the order wrong: after a crash the journal always shows
-//! every order that may be out.
+//! That loop is written once, in [`crate::driver::next_command`]: the synchronous driver, the
+//! simulator and the live driver all run it and differ only in what they do with a command.
+//!
+//! Write-ahead: a command is released only once the driver has reported durable every audit
+//! line the router wrote before it (the `RESERVED` and `SENT` of a placement, the
+//! `cancel_requested` of a cancel). A driver that forgets to report gets no command at all, so
+//! none can get the order wrong: after a crash the journal always shows every order that may
+//! be out.
+//!
+//! The driver's side of the contract is checked, never assumed: a `now` earlier than the last
+//! one is applied at the last one and answered with [`ContractError::TimeWentBackwards`], and
+//! `journal_durable` of a line not handed out yet is refused with
+//! [`ContractError::NotEmitted`] (nothing is released).
 //!
 //! Every transition is checked against the one table in [`state`]. An order whose placement
 //! outcome is unknown is only ever resolved by asking the venue for its `client_order_id`; it is
@@ -285,7 +299,12 @@ impl Router {
 
     /// Audit lines wait to be handed out by [`Router::poll_output`].
     pub fn has_lines(&self) -> bool {
-        !self.out.audit.is_empty() || self.out.jsonl.as_ref().is_some_and(|j| !j.handed && j.lines > 0)
+        !self.out.audit.is_empty()
+            || self
+                .out
+                .jsonl
+                .as_ref()
+                .is_some_and(|j| !j.handed && j.lines > 0)
     }
 
     /// Events wait to be handed out by [`Router::poll_output`].

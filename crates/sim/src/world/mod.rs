@@ -27,8 +27,8 @@ use super::scenario::{CrashMode, FaultKind, Row, RowKind, Scenario, Spec};
 use smallvec::SmallVec;
 
 use crate::audit::{write_line, AuditLine, Detail};
-use crate::driver::{next_command, AuditSink, Step};
 use crate::decision::{assemble, Guards, Intent, Risk, Signal};
+use crate::driver::{next_command, AuditSink, Step};
 use crate::exchange::sim::{PlacementFault, SimExchange, TradesFault};
 use crate::exchange::ExchangeError;
 use crate::model::{floor_to, ClientOrderId, IntentId, Side, TimeMs};

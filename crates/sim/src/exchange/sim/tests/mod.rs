@@ -3,8 +3,8 @@
 mod retention;
 
 use super::*;
-use crate::driver::{next_command, Discard, Step};
 use crate::decision::Intent;
+use crate::driver::{next_command, Discard, Step};
 use crate::model::IntentId;
 use crate::portfolio::Portfolio;
 use crate::router::{Action, Input, Router, RouterConfig};
