@@ -25,7 +25,7 @@ pub struct Args<'a> {
     pub jobs: Option<usize>,
     pub shard: Option<&'a str>,
     pub intents: u32,
-    pub faults: &'a str,
+    pub faults: FaultMix,
     pub check_determinism: bool,
     pub require_coverage: bool,
     pub out: &'a Path,
@@ -79,12 +79,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
             None => return usage(format!("--shard: `{s}` is not I/N with I < N")),
         },
     };
-    let Some(mix) = FaultMix::parse(args.faults) else {
-        return usage(format!(
-            "--faults: `{}` is none of none, light, rough, swarm",
-            args.faults
-        ));
-    };
+    let mix = args.faults;
     if args.intents == 0 || args.intents > MAX_INTENTS {
         return usage(format!("--intents: must be in 1..={MAX_INTENTS}"));
     }
@@ -136,7 +131,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
     outln!(
         "fuzz seeds {start}..{end}{shard}, {} intents each, faults {}",
         args.intents,
-        args.faults
+        mix.name()
     );
     let closed = std::sync::atomic::AtomicBool::new(false);
     let watch = Watch::new();
