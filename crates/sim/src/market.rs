@@ -218,12 +218,13 @@ impl<R: std::io::BufRead> Records<R> {
         let mut line_no = 0;
         let mut buf = Vec::new();
         let mut csv = RecordReader::new(csv_core::Reader::new());
-        let line_no_first = match next_fields(file, &mut input, &mut buf, &mut csv, &mut line_no)
-        {
+        let line_no_first = match next_fields(file, &mut input, &mut buf, &mut csv, &mut line_no) {
             Some(r) => r?,
             None => return Err(err(file, 1, "header", "the file is empty")),
         };
-        let first_cells: Vec<&str> = (0..csv.len()).map(|i| cell(&csv, i).unwrap_or("")).collect();
+        let first_cells: Vec<&str> = (0..csv.len())
+            .map(|i| cell(&csv, i).unwrap_or(""))
+            .collect();
         // A headerless Binance kline file starts with a number: open_time, ..., close at 4.
         let headerless = first_cells
             .first()
@@ -660,7 +661,8 @@ mod tests {
     #[test]
     fn a_quoted_market_cell_reads_as_the_unquoted_one() {
         let plain = "time_ms,price,qty,note\n1610064000278,31000.5,1,x\n1610064000300,31001,2,y\n";
-        let quoted = "\"time_ms\",\"price\",qty,note\n\"1610064000278\",\"31000.5\",\"1\",\"a, b\"\n\
+        let quoted =
+            "\"time_ms\",\"price\",qty,note\n\"1610064000278\",\"31000.5\",\"1\",\"a, b\"\n\
                       1610064000300,\" 31001\",2,\"two\nlines, \"\"quoted\"\"\"\n";
         let read = |csv: &str| {
             Records::new("m.csv", csv.as_bytes())
