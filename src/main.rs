@@ -4,10 +4,16 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use order_router::journal::SyncPolicy;
+use order_router::router::Mutant;
+use order_router::sim::gen::FaultMix;
+use order_router::sim::CrashMode;
+use order_router::venue::Faults as VenueFaults;
 
 #[macro_use]
 mod output;
 mod cmd;
+mod measure;
 mod progress;
 
 use cmd::{
@@ -62,11 +68,12 @@ enum Command {
         /// With --crash-at: what the crash leaves of the unsynced lines: written, dropped, torn.
         #[arg(
             long,
-            default_value = "dropped",
+            value_enum,
+            default_value_t = CrashMode::Dropped,
             value_name = "MODE",
             requires = "crash_at"
         )]
-        crash_mode: String,
+        crash_mode: CrashMode,
         /// Replay the scenario once per journal append point and crash mode; report how many
         /// held, or the first that did not with the command that replays it.
         #[arg(long, conflicts_with_all = ["crash_at", "audit", "report"])]
@@ -75,8 +82,8 @@ enum Command {
         #[arg(long, value_name = "REPORT.html")]
         report: Option<PathBuf>,
         /// Switch on a deliberate bug in the router (needs a build with `--features mutants`).
-        #[arg(long, hide = true)]
-        mutant: Option<String>,
+        #[arg(long, value_enum, hide = true)]
+        mutant: Option<Mutant>,
     },
     /// Print what a restart would rebuild from a journal (and snapshot): open intents and
     /// their states, reservations, the orders it must query, a torn tail. Exit 2 on a journal
@@ -108,8 +115,8 @@ enum Command {
         #[arg(long, default_value_t = 8)]
         intents: u32,
         /// none, light, rough, or swarm (each seed draws its own mix).
-        #[arg(long, default_value = "swarm", value_name = "PROFILE")]
-        faults: String,
+        #[arg(long, value_enum, default_value_t = FaultMix::Swarm, value_name = "PROFILE")]
+        faults: FaultMix,
         /// Run each seed twice and report the first step where the runs diverge.
         #[arg(long)]
         check_determinism: bool,
@@ -121,8 +128,8 @@ enum Command {
         #[arg(long, default_value = ".", value_name = "DIR")]
         out: PathBuf,
         /// Hunt a deliberate bug in the router (test builds only).
-        #[arg(long, hide = true)]
-        mutant: Option<String>,
+        #[arg(long, value_enum, hide = true)]
+        mutant: Option<Mutant>,
     },
     /// Measure the fixed workload: intents/s, simulator events/s, invariant checks/s, audit
     /// bytes/s and peak memory.
@@ -138,8 +145,8 @@ enum Command {
         audit: Option<PathBuf>,
         /// With --audit: `batch` syncs the log to disk (fdatasync) before each batch's
         /// commands go out (the journal's group commit); `none` leaves it to the system.
-        #[arg(long, default_value = "none", value_name = "POLICY")]
-        sync: String,
+        #[arg(long, value_enum, default_value_t = SyncPolicy::Never, value_name = "POLICY")]
+        sync: SyncPolicy,
         /// Measure a restart instead: --intents finished intents behind a snapshot, and
         /// --open intents in flight.
         #[arg(long)]
@@ -250,8 +257,8 @@ enum Command {
         #[arg(long, value_name = "BASE/QUOTE", requires = "market")]
         market_symbol: Option<String>,
         /// Random faults: none, light or rough (default: the scenario's p_* settings).
-        #[arg(long, value_name = "PROFILE")]
-        faults: Option<String>,
+        #[arg(long, value_enum, value_name = "PROFILE")]
+        faults: Option<VenueFaults>,
         /// Seed of every fault draw (default: the scenario's seed, else 0).
         #[arg(long)]
         seed: Option<u64>,
@@ -316,6 +323,17 @@ enum Command {
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
+        // A bad value is one line, as the commands report every other bad input.
+        Err(e) if e.kind() == clap::error::ErrorKind::InvalidValue => {
+            let text = e.render().to_string();
+            let parts: Vec<&str> = text
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with("For more information"))
+                .collect();
+            errln!("{}", parts.join(" "));
+            return ExitCode::from(2);
+        }
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
@@ -383,7 +401,7 @@ fn main() -> ExitCode {
             scenario: scenario.as_deref(),
             market: market.as_deref(),
             market_symbol: market_symbol.as_deref(),
-            faults: faults.as_deref(),
+            faults,
             seed,
             record: record.as_deref(),
             api_key: api_key.as_deref(),
@@ -402,19 +420,17 @@ fn main() -> ExitCode {
         } => recover::main(&journal, snapshot.as_deref(), truncate_damaged),
         Command::Bench {
             intents,
+            recovery: true,
+            open,
+            ..
+        } => bench::recovery(intents, open),
+        Command::Bench {
+            intents,
             no_check,
             audit,
             sync,
-            recovery,
-            open,
-        } => match order_router::journal::SyncPolicy::parse(&sync) {
-            Some(_) if recovery => bench::recovery(intents, open),
-            Some(policy) => bench::main(intents, !no_check, audit.as_deref(), policy),
-            None => {
-                errln!("error: --sync: `{sync}` is neither batch nor none");
-                ExitCode::from(2)
-            }
-        },
+            ..
+        } => bench::main(intents, !no_check, audit.as_deref(), sync),
         Command::Tape {
             from,
             hours,
@@ -454,7 +470,7 @@ fn main() -> ExitCode {
             out,
             mutant,
         } => {
-            let mutant = match mutant.as_deref().map(parse_mutant).transpose() {
+            let mutant = match mutant.map(available).transpose() {
                 Ok(m) => m,
                 Err(code) => return code,
             };
@@ -463,7 +479,7 @@ fn main() -> ExitCode {
                 jobs,
                 shard: shard.as_deref(),
                 intents,
-                faults: &faults,
+                faults,
                 check_determinism,
                 require_coverage,
                 out: &out,
@@ -484,11 +500,7 @@ fn main() -> ExitCode {
             report,
             mutant,
         } => {
-            let Some(mode) = order_router::sim::CrashMode::parse(&crash_mode) else {
-                errln!("error: --crash-mode: `{crash_mode}` is not written, dropped or torn");
-                return ExitCode::from(2);
-            };
-            let (mutant_name, tweak) = match mutant.as_deref().map(parse_mutant).transpose() {
+            let (mutant_name, tweak) = match mutant.map(available).transpose() {
                 Ok(None) => (None, None),
                 Ok(Some((m, name))) => {
                     let tweak: run::Tweak = Box::new(move |c| {
@@ -506,7 +518,7 @@ fn main() -> ExitCode {
                 market_symbol: market_symbol.as_deref(),
                 json,
                 max_steps,
-                crash_at: crash_at.map(|n| (n, mode)),
+                crash_at: crash_at.map(|n| (n, crash_mode)),
                 crash_everywhere,
                 report: report.as_deref(),
                 mutant: mutant_name,
@@ -516,20 +528,13 @@ fn main() -> ExitCode {
     }
 }
 
-/// A deliberate bug by name, in a build that has them (the test builds).
-fn parse_mutant(name: &str) -> Result<(order_router::router::Mutant, &str), ExitCode> {
-    use order_router::router::Mutant;
+/// A deliberate bug, in a build that has them (the test builds), with its name.
+fn available(m: Mutant) -> Result<(Mutant, &'static str), ExitCode> {
     if !Mutant::AVAILABLE {
         errln!(
             "error: --mutant: this build has no deliberate bugs (build with `--features mutants`)"
         );
         return Err(ExitCode::from(2));
     }
-    match Mutant::parse(name) {
-        Some(m) => Ok((m, name)),
-        None => {
-            errln!("error: --mutant: unknown mutant `{name}`");
-            Err(ExitCode::from(2))
-        }
-    }
+    Ok((m, m.name()))
 }

@@ -1,13 +1,10 @@
 //! `order-router fuzz`: seed sweeps over generated scenarios, in parallel.
 
-use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
 use std::sync::atomic::Ordering;
-
-use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::progress::{Reporter, Watch};
 
@@ -25,7 +22,7 @@ pub struct Args<'a> {
     pub jobs: Option<usize>,
     pub shard: Option<&'a str>,
     pub intents: u32,
-    pub faults: &'a str,
+    pub faults: FaultMix,
     pub check_determinism: bool,
     pub require_coverage: bool,
     pub out: &'a Path,
@@ -79,12 +76,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
             None => return usage(format!("--shard: `{s}` is not I/N with I < N")),
         },
     };
-    let Some(mix) = FaultMix::parse(args.faults) else {
-        return usage(format!(
-            "--faults: `{}` is none of none, light, rough, swarm",
-            args.faults
-        ));
-    };
+    let mix = args.faults;
     if args.intents == 0 || args.intents > MAX_INTENTS {
         return usage(format!("--intents: must be in 1..={MAX_INTENTS}"));
     }
@@ -114,18 +106,6 @@ pub fn main(args: Args<'_>) -> ExitCode {
         Err(e) => return usage(format!("--jobs: {e}")),
     };
     let total = opts.seeds().count() as u64;
-    // A bar on a terminal; elsewhere (CI logs) a line every few seconds.
-    let bar = if std::io::stderr().is_terminal() {
-        let b = ProgressBar::new(total);
-        if let Ok(style) =
-            ProgressStyle::with_template("{bar:40} {pos}/{len} seeds  {per_sec}  eta {eta}")
-        {
-            b.set_style(style);
-        }
-        Some(b)
-    } else {
-        None
-    };
     let shard = if shard_count > 1 {
         format!(" (shard {shard_index}/{shard_count})")
     } else {
@@ -136,7 +116,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
     outln!(
         "fuzz seeds {start}..{end}{shard}, {} intents each, faults {}",
         args.intents,
-        args.faults
+        mix.name()
     );
     let closed = std::sync::atomic::AtomicBool::new(false);
     let watch = Watch::new();
@@ -144,9 +124,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
     #[allow(clippy::disallowed_methods)]
     let started = Instant::now();
     let c = std::thread::scope(|scope| {
-        if bar.is_none() {
-            scope.spawn(|| watch.report(Reporter::new("fuzz", "seeds").with_total(total)));
-        }
+        scope.spawn(|| watch.report(Reporter::new("fuzz", "seeds").with_total(total)));
         let c = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             pool.install(|| {
                 campaign_until(&opts, &closed, || {
@@ -154,9 +132,6 @@ pub fn main(args: Args<'_>) -> ExitCode {
                         closed.store(true, Ordering::Relaxed);
                     }
                     watch.done.fetch_add(1, Ordering::Relaxed);
-                    if let Some(b) = &bar {
-                        b.inc(1);
-                    }
                 })
             })
         }));
@@ -164,9 +139,6 @@ pub fn main(args: Args<'_>) -> ExitCode {
         watch.finish();
         c.unwrap_or_else(|p| std::panic::resume_unwind(p))
     });
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
     if closed.load(Ordering::Relaxed) {
         crate::output::exit_broken_pipe();
     }

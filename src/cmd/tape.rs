@@ -16,7 +16,7 @@ use order_router::sim::tape::{self, TapeProgress};
 use order_router::sim::{run_observed, RunOptions};
 use rust_decimal::Decimal;
 
-use crate::cmd::bench::Counter;
+use crate::measure::Counter;
 use crate::output::Output;
 use crate::progress::Reporter;
 
@@ -209,7 +209,7 @@ pub fn replay(a: ReplayArgs<'_>) -> ExitCode {
         a.every_ms,
         per(r.intents)
     );
-    crate::cmd::bench::steps_and_checks(&mut s, &r, secs);
+    crate::measure::steps_and_checks(&mut s, &r, secs);
     say!("audit     {} lines, {} bytes", r.audit_lines, written);
-    crate::cmd::bench::finish(s, &r, a.check, to_stdout)
+    crate::measure::finish(s, &r, a.check, to_stdout)
 }

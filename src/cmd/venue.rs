@@ -24,7 +24,7 @@ pub struct Args<'a> {
     pub scenario: Option<&'a Path>,
     pub market: Option<&'a Path>,
     pub market_symbol: Option<&'a str>,
-    pub faults: Option<&'a str>,
+    pub faults: Option<venue::Faults>,
     pub seed: Option<u64>,
     pub record: Option<&'a Path>,
     pub api_key: Option<&'a str>,
@@ -204,13 +204,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
         Ok(s) => s,
         Err(e) => return bad(&e),
     };
-    let profile = match args.faults {
-        None => scenario.profile,
-        Some(name) => match venue::profile(name) {
-            Some(p) => p,
-            None => return bad(&format!("--faults: `{name}` is not none, light or rough")),
-        },
-    };
+    let profile = args.faults.map_or(scenario.profile, venue::fault_profile);
     let record = match args.record.map(|p| open_record(p, &args)).transpose() {
         Ok(r) => r,
         Err(e) => return bad(&e),
@@ -253,7 +247,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
         Ok(r) => r,
         Err(e) => return bad(&format!("cannot start the server runtime: {e}")),
     };
-    let faults = args.faults.unwrap_or("scenario");
+    let faults = args.faults.map_or("scenario", venue::Faults::name);
     runtime.block_on(async move {
         let v = Venue::new(setup, wall_clock_ms());
         let markets: Vec<String> = v.symbols().map(str::to_string).collect();

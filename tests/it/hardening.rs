@@ -526,3 +526,41 @@ fn bench_syncs_the_journal_per_batch_when_asked() {
     assert_eq!(code, Some(2));
     assert!(err.contains("--sync"), "{err}");
 }
+
+#[test]
+fn a_value_outside_a_flags_choices_is_one_line_naming_flag_and_choices() {
+    for (args, flag, choices) in [
+        (&["bench", "--sync", "always"][..], "--sync", "batch, none"),
+        (
+            &[
+                "run",
+                "scenarios/basic_buy.csv",
+                "--crash-at",
+                "1",
+                "--crash-mode",
+                "gone",
+            ],
+            "--crash-mode",
+            "written, dropped, torn",
+        ),
+        (
+            &["fuzz", "--faults", "wild"],
+            "--faults",
+            "none, light, rough, swarm",
+        ),
+        (
+            &["venue", "--faults", "wild"],
+            "--faults",
+            "none, light, rough",
+        ),
+    ] {
+        let (code, out, err) = cli(args);
+        assert_eq!(code, Some(2), "{args:?}: {out}{err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(
+            err.contains(flag) && err.contains(choices),
+            "{args:?}: {err}"
+        );
+        assert!(out.is_empty(), "{args:?}: {out}");
+    }
+}

@@ -372,26 +372,35 @@ impl<'de> Deserialize<'de> for Symbol {
 }
 
 /// Order side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Side {
+    #[strum(to_string = "buy", serialize = "BUY")]
     Buy,
+    #[strum(to_string = "sell", serialize = "SELL")]
     Sell,
 }
 
 impl Side {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Side::Buy => "buy",
-            Side::Sell => "sell",
-        }
+        self.into()
     }
+    /// `buy` or `sell`, in lower or upper case (Binance writes `BUY`).
     pub fn parse(s: &str) -> Result<Side, ModelError> {
-        match s {
-            "buy" | "BUY" => Ok(Side::Buy),
-            "sell" | "SELL" => Ok(Side::Sell),
-            _ => Err(ModelError::BadSide(s.to_string())),
-        }
+        s.parse().map_err(|_| ModelError::BadSide(s.to_string()))
     }
 }
 
@@ -402,29 +411,36 @@ impl fmt::Display for Side {
 }
 
 /// Time in force of the router's limit orders.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::EnumString,
+    strum::IntoStaticStr,
+)]
 pub enum Tif {
     /// Immediate or cancel: the placement reply is final.
     #[serde(rename = "IOC")]
+    #[strum(to_string = "IOC", serialize = "ioc")]
     Ioc,
     /// Good till cancelled: polled until final, cancelled after the order timeout.
     #[serde(rename = "GTC")]
+    #[strum(to_string = "GTC", serialize = "gtc")]
     Gtc,
 }
 
 impl Tif {
     pub fn as_str(self) -> &'static str {
-        match self {
-            Tif::Ioc => "IOC",
-            Tif::Gtc => "GTC",
-        }
+        self.into()
     }
+    /// `IOC` or `GTC`, in upper or lower case.
     pub fn parse(s: &str) -> Result<Tif, ModelError> {
-        match s {
-            "IOC" | "ioc" => Ok(Tif::Ioc),
-            "GTC" | "gtc" => Ok(Tif::Gtc),
-            _ => Err(ModelError::BadTif(s.to_string())),
-        }
+        s.parse().map_err(|_| ModelError::BadTif(s.to_string()))
     }
 }
 

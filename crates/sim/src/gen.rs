@@ -26,7 +26,9 @@ fn ceil_to(x: Decimal, step: Decimal) -> Option<Decimal> {
 }
 
 /// How faults are drawn for generated scenarios.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum FaultMix {
     /// No faults at all.
     None,
@@ -40,13 +42,12 @@ pub enum FaultMix {
 
 impl FaultMix {
     pub fn parse(s: &str) -> Option<FaultMix> {
-        match s {
-            "none" => Some(FaultMix::None),
-            "light" => Some(FaultMix::Light),
-            "rough" => Some(FaultMix::Rough),
-            "swarm" => Some(FaultMix::Swarm),
-            _ => None,
-        }
+        s.parse().ok()
+    }
+
+    /// `none`, `light`, `rough` or `swarm`.
+    pub fn name(self) -> &'static str {
+        self.into()
     }
 }
 

@@ -8,6 +8,7 @@
 // The core's modules, under the names the harness has always used for them.
 use order_router_core::{audit, decision, driver, grid, input, model, portfolio, router};
 
+mod csv;
 pub mod drive;
 pub mod exchange;
 pub mod faults;

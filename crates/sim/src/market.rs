@@ -12,7 +12,8 @@ use std::str::FromStr;
 use rust_decimal::Decimal;
 
 use super::scenario::{Row, RowKind, Scenario, ScenarioError};
-use crate::input::{read_line, show};
+use crate::csv::{Read, RecordReader};
+use crate::input::{read_line, show, MAX_LINE_BYTES};
 use crate::model::{Symbol, TimeMs};
 
 /// The latest time a record may have: 2200-01-01T00:00:00Z in epoch milliseconds. A later one
@@ -135,11 +136,13 @@ pub struct Records<R> {
     input: R,
     layout: Layout,
     qty: Option<usize>,
-    /// A headerless kline file's first line, read to detect the layout, still to be used.
-    first: Option<(usize, String)>,
+    /// A headerless kline file's first record (the reader's current one), read to detect the
+    /// layout, still to be used: its line.
+    first: Option<usize>,
     line_no: usize,
     buf: Vec<u8>,
-    cells: Vec<std::ops::Range<usize>>,
+    /// The CSV reader the scenario file's is (quoting as RFC 4180 says), fed line by line.
+    csv: RecordReader,
     start: Option<u64>,
     last_ts: u64,
     done: bool,
@@ -155,25 +158,73 @@ impl Records<std::io::BufReader<std::fs::File>> {
     }
 }
 
+/// Reads the next record of `input` into `csv`, a physical line at a time (each within the
+/// line bound); lines blank outside a record are skipped. Returns the record's first line, or
+/// `None` at the end of the file.
+fn next_fields<R: std::io::BufRead>(
+    file: &str,
+    input: &mut R,
+    buf: &mut Vec<u8>,
+    csv: &mut RecordReader,
+    line_no: &mut usize,
+) -> Option<Result<usize, ScenarioError>> {
+    let mut first = None;
+    let mut bytes = 0usize;
+    loop {
+        let more = match read_line(input, buf) {
+            Ok(more) => more,
+            Err(e) => return Some(Err(err(file, *line_no + 1, "file", e.to_string()))),
+        };
+        if more {
+            *line_no += 1;
+            let Ok(text) = std::str::from_utf8(buf) else {
+                return Some(Err(err(file, *line_no, "file", "not valid UTF-8")));
+            };
+            if first.is_none() && text.trim().is_empty() {
+                continue;
+            }
+            // A quoted field may hold line breaks, but a record is bounded like a line.
+            bytes += buf.len();
+            if bytes > MAX_LINE_BYTES + 2 {
+                return Some(Err(err(
+                    file,
+                    *line_no,
+                    "file",
+                    format!("a record is longer than {MAX_LINE_BYTES} bytes"),
+                )));
+            }
+            first.get_or_insert(*line_no);
+        }
+        // An empty feed is the end of the file: it ends a record that has no line break.
+        let feed: &[u8] = if more { buf } else { &[] };
+        match csv.read(feed).0 {
+            Read::Record => return first.map(Ok),
+            Read::NeedInput => {}
+            Read::End => return None,
+        }
+    }
+}
+
+/// Field `i` of the record in `csv` as text, trimmed (its line was checked to be UTF-8).
+fn cell(csv: &RecordReader, i: usize) -> Option<&str> {
+    csv.field(i)
+        .and_then(|f| std::str::from_utf8(f).ok())
+        .map(str::trim)
+}
+
 impl<R: std::io::BufRead> Records<R> {
     /// Reads the header (or, for headerless klines, the first record) and the layout.
     pub fn new(file: &str, mut input: R) -> Result<Self, ScenarioError> {
         let mut line_no = 0;
         let mut buf = Vec::new();
-        let first = loop {
-            let more = read_line(&mut input, &mut buf)
-                .map_err(|e| err(file, line_no + 1, "file", e.to_string()))?;
-            if !more {
-                return Err(err(file, 1, "header", "the file is empty"));
-            }
-            line_no += 1;
-            let text = std::str::from_utf8(&buf)
-                .map_err(|_| err(file, line_no, "file", "not valid UTF-8"))?;
-            if !text.trim().is_empty() {
-                break text.trim_end_matches(['\n', '\r']).to_string();
-            }
+        let mut csv = RecordReader::new(csv_core::Reader::new());
+        let line_no_first = match next_fields(file, &mut input, &mut buf, &mut csv, &mut line_no) {
+            Some(r) => r?,
+            None => return Err(err(file, 1, "header", "the file is empty")),
         };
-        let first_cells: Vec<&str> = first.split(',').map(str::trim).collect();
+        let first_cells: Vec<&str> = (0..csv.len())
+            .map(|i| cell(&csv, i).unwrap_or(""))
+            .collect();
         // A headerless Binance kline file starts with a number: open_time, ..., close at 4.
         let headerless = first_cells
             .first()
@@ -182,7 +233,7 @@ impl<R: std::io::BufRead> Records<R> {
             if first_cells.len() < 5 {
                 return Err(err(
                     file,
-                    line_no,
+                    line_no_first,
                     "columns",
                     "a kline row needs at least 5 columns",
                 ));
@@ -193,7 +244,7 @@ impl<R: std::io::BufRead> Records<R> {
             let layout = layout(&header).ok_or_else(|| {
                 err(
                     file,
-                    line_no,
+                    line_no_first,
                     "header",
                     "expected a time column (timestamp, time_ms, open_time) and price, close, or bid_price and ask_price",
                 )
@@ -209,30 +260,22 @@ impl<R: std::io::BufRead> Records<R> {
             input,
             layout,
             qty,
-            first: headerless.then_some((line_no, first)),
+            first: headerless.then_some(line_no_first),
             line_no,
             buf,
-            cells: Vec::new(),
+            csv,
             start: None,
             last_ts: 0,
             done: false,
         })
     }
 
-    fn record(&mut self, line: usize, text: &str) -> Result<Record, ScenarioError> {
+    /// The record the CSV reader holds, which began on `line`.
+    fn record(&mut self, line: usize) -> Result<Record, ScenarioError> {
         let file = self.file.as_str();
-        self.cells.clear();
-        let mut at = 0;
-        for c in text.split(',') {
-            self.cells.push(at..at + c.len());
-            at += c.len() + 1;
-        }
-        let cells = &self.cells;
+        let csv = &self.csv;
         let get = |i: usize, name: &str| -> Result<&str, ScenarioError> {
-            cells
-                .get(i)
-                .map(|r| text[r.clone()].trim())
-                .ok_or_else(|| err(file, line, name, "missing column"))
+            cell(csv, i).ok_or_else(|| err(file, line, name, "missing column"))
         };
         let dec = |i: usize, name: &str| -> Result<Decimal, ScenarioError> {
             let s = get(i, name)?;
@@ -332,31 +375,22 @@ impl<R: std::io::BufRead> Iterator for Records<R> {
         if self.done {
             return None;
         }
-        let r = if let Some((line, text)) = self.first.take() {
-            self.record(line, &text)
-        } else {
-            loop {
-                match read_line(&mut self.input, &mut self.buf) {
-                    Ok(false) => {
-                        self.done = true;
-                        return None;
-                    }
-                    Ok(true) => {}
-                    Err(e) => break Err(err(&self.file, self.line_no + 1, "file", e.to_string())),
+        let r = match self.first.take() {
+            Some(line) => self.record(line),
+            None => match next_fields(
+                &self.file,
+                &mut self.input,
+                &mut self.buf,
+                &mut self.csv,
+                &mut self.line_no,
+            ) {
+                None => {
+                    self.done = true;
+                    return None;
                 }
-                self.line_no += 1;
-                let line = self.line_no;
-                let buf = std::mem::take(&mut self.buf);
-                let r = match std::str::from_utf8(&buf) {
-                    Err(_) => Some(Err(err(&self.file, line, "file", "not valid UTF-8"))),
-                    Ok(t) if t.trim().is_empty() => None,
-                    Ok(t) => Some(self.record(line, t.trim_end_matches(['\n', '\r']))),
-                };
-                self.buf = buf;
-                if let Some(r) = r {
-                    break r;
-                }
-            }
+                Some(Err(e)) => Err(e),
+                Some(Ok(line)) => self.record(line),
+            },
         };
         self.done = r.is_err();
         Some(r)
@@ -622,6 +656,32 @@ mod tests {
         csv.extend_from_slice(b"\n1,2\n");
         let e = parse("m.csv", &csv).unwrap_err().to_string();
         assert!(e.starts_with("m.csv:1: file:"), "{e}");
+    }
+
+    #[test]
+    fn a_quoted_market_cell_reads_as_the_unquoted_one() {
+        let plain = "time_ms,price,qty,note\n1610064000278,31000.5,1,x\n1610064000300,31001,2,y\n";
+        let quoted =
+            "\"time_ms\",\"price\",qty,note\n\"1610064000278\",\"31000.5\",\"1\",\"a, b\"\n\
+                      1610064000300,\" 31001\",2,\"two\nlines, \"\"quoted\"\"\"\n";
+        let read = |csv: &str| {
+            Records::new("m.csv", csv.as_bytes())
+                .unwrap()
+                .collect::<Result<Vec<Record>, _>>()
+                .unwrap()
+        };
+        let (p, q) = (read(plain), read(quoted));
+        assert_eq!(p.len(), 2);
+        assert_eq!(
+            p.iter().map(|r| (r.tick, r.ts, r.qty)).collect::<Vec<_>>(),
+            q.iter().map(|r| (r.tick, r.ts, r.qty)).collect::<Vec<_>>()
+        );
+        assert_eq!(p[1].tick.mid, d("31001"));
+        // A record's line is where it begins, also after a quoted line break.
+        let e = parse("m.csv", b"time_ms,price,note\n5,1,\"a\nb\"\n6,x,c\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("m.csv:4: price:"), "{e}");
     }
 
     #[test]

@@ -129,16 +129,38 @@ pub struct Setup {
     pub stall_ms: u64,
 }
 
-/// A fault profile by name: `none`, `light` (each fault about 1 request in 100) or `rough`
-/// (about 1 in 12).
+/// The venue's named fault profiles (`--faults`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
+pub enum Faults {
+    /// No random faults.
+    None,
+    /// Each fault about 1 request in 100.
+    Light,
+    /// Each fault about 1 request in 12.
+    Rough,
+}
+
+impl Faults {
+    pub fn name(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// A fault profile by name: `none`, `light` or `rough` (see [`Faults`]).
 pub fn profile(name: &str) -> Option<FaultProfile> {
-    let bps = match name {
-        "none" => return Some(FaultProfile::default()),
-        "light" => 100,
-        "rough" => 800,
-        _ => return None,
+    name.parse().ok().map(fault_profile)
+}
+
+/// The random faults of a named profile.
+pub fn fault_profile(faults: Faults) -> FaultProfile {
+    let bps = match faults {
+        Faults::None => return FaultProfile::default(),
+        Faults::Light => 100,
+        Faults::Rough => 800,
     };
-    Some(FaultProfile {
+    FaultProfile {
         request_lost_bps: bps,
         response_lost_bps: bps,
         server_error_bps: bps,
@@ -158,7 +180,7 @@ pub fn profile(name: &str) -> Option<FaultProfile> {
         duplicate_delivery_bps: 0,
         late_delivery_bps: 0,
         crash_bps: 0,
-    })
+    }
 }
 
 /// Everything a call needs, parsed and checked before anything executes.

@@ -374,38 +374,19 @@ fn crc_hex(hex: &[u8]) -> Option<u32> {
     })
 }
 
-/// "00" to "99": two digits per division.
-const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
-2021222324252627282930313233343536373839\
-4041424344454647484950515253545556575859\
-6061626364656667686970717273747576777879\
-8081828384858687888990919293949596979899";
-
 /// Writes the digits of `v` to the end of `buf`; returns where they start.
-pub(crate) fn digits_u64(buf: &mut [u8], mut v: u64) -> usize {
-    let mut i = buf.len();
-    while v >= 100 {
-        let d = (v % 100) as usize * 2;
-        v /= 100;
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
-    }
-    if v >= 10 {
-        let d = v as usize * 2;
-        i -= 2;
-        buf[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
-    } else {
-        i -= 1;
-        buf[i] = b'0' + v as u8;
-    }
+pub(crate) fn digits_u64(buf: &mut [u8], v: u64) -> usize {
+    let mut b = itoa::Buffer::new();
+    let digits = b.format(v).as_bytes();
+    let i = buf.len() - digits.len();
+    buf[i..].copy_from_slice(digits);
     i
 }
 
 /// Digits of `v`, without the formatting machinery (this is the audit hot path).
+#[inline]
 fn push_u64(out: &mut Vec<u8>, v: u64) {
-    let mut buf = [0u8; 20];
-    let i = digits_u64(&mut buf, v);
-    out.extend_from_slice(&buf[i..]);
+    out.extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
 }
 
 /// The exact digits of a decimal, trailing zeros dropped (`50100.00` -> `50100`), built in one
@@ -493,10 +474,8 @@ impl Obj<'_> {
 
     fn num_i64(&mut self, key: &[u8], v: i64) {
         self.0.extend_from_slice(key);
-        if v < 0 {
-            self.0.push(b'-');
-        }
-        push_u64(self.0, v.unsigned_abs());
+        self.0
+            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
     }
 
     #[inline(always)]
@@ -559,6 +538,34 @@ impl Obj<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_keep_their_digits_at_every_magnitude() {
+        for v in [
+            0u64,
+            7,
+            9,
+            10,
+            99,
+            100,
+            12_345,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            let mut buf = [b'x'; 24];
+            let i = digits_u64(&mut buf, v);
+            assert_eq!(&buf[i..], v.to_string().as_bytes());
+            assert!(
+                buf[..i].iter().all(|&b| b == b'x'),
+                "{v}: wrote before its digits"
+            );
+        }
+        for v in [0i64, -1, 42, i64::MIN, i64::MAX] {
+            let mut out = Vec::new();
+            Obj(&mut out).num_i64(b"", v);
+            assert_eq!(out, v.to_string().as_bytes());
+        }
+    }
 
     #[test]
     fn the_checksum_at_the_end_reads_as_a_search_for_it_does() {

@@ -21,24 +21,24 @@ use crate::audit::{write_line, AuditLine, LogEnd};
 use crate::driver::AuditSink;
 use crate::router::JournalScan;
 
-/// When the journal syncs to disk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// When the journal syncs to disk: `batch` or `none`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, strum::EnumString)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum SyncPolicy {
     /// One `fdatasync` per batch, before the batch's commands go out (group commit).
     #[default]
+    #[strum(serialize = "batch")]
     Batch,
     /// Never sync; the operating system writes back when it likes.
+    #[strum(serialize = "none")]
+    #[cfg_attr(feature = "clap", value(name = "none"))]
     Never,
 }
 
 impl SyncPolicy {
     /// `batch` or `none`.
     pub fn parse(s: &str) -> Option<SyncPolicy> {
-        match s {
-            "batch" => Some(SyncPolicy::Batch),
-            "none" => Some(SyncPolicy::Never),
-            _ => None,
-        }
+        s.parse().ok()
     }
 }
 

@@ -2,7 +2,19 @@
 //! turn it on). Each is one plausible bug; the tests show the checks catch every one.
 
 /// One deliberate bug.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "kebab-case")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum Mutant {
     /// Canary: ignores `intent_id` dedup, so a duplicate delivery executes again.
     IgnoreDedup,
@@ -128,52 +140,14 @@ impl Mutant {
 
     /// The kebab-case name used on the command line.
     pub fn name(self) -> &'static str {
-        match self {
-            Mutant::IgnoreDedup => "ignore-dedup",
-            Mutant::FreshIdAfterTimeout => "fresh-id-after-timeout",
-            Mutant::ReleaseBeforeReconcile => "release-before-reconcile",
-            Mutant::ForgetFee => "forget-fee",
-            Mutant::NoSlippageCapOnRetry => "no-slippage-cap-on-retry",
-            Mutant::NoLotRounding => "no-lot-rounding",
-            Mutant::DoubleApplyFills => "double-apply-fills",
-            Mutant::AbandonUnknown => "abandon-unknown",
-            Mutant::LeakReservation => "leak-reservation",
-            Mutant::AnonymousOrder => "anonymous-order",
-            Mutant::UnknownAsNotPlaced => "unknown-as-not-placed",
-            Mutant::RetryAfterFailedFinal => "retry-after-failed-final",
-            Mutant::ReleaseTwice => "release-twice",
-            Mutant::StopRetryingEarly => "stop-retrying-early",
-            Mutant::LinearBackoff => "linear-backoff",
-            Mutant::LimitInsideCap => "limit-inside-cap",
-            Mutant::PartialAsFilled => "partial-as-filled",
-            Mutant::BookWholeAnswer => "book-whole-answer",
-            Mutant::RefuseExactBudget => "refuse-exact-budget",
-            Mutant::RefuseBeyondCap => "refuse-beyond-cap",
-            Mutant::AssemblerIgnoresQty => "assembler-ignores-qty",
-            Mutant::SendBeforeDurable => "send-before-durable",
-            Mutant::ForgetFinishedOnRestart => "forget-finished-on-restart",
-            Mutant::ReplaceInFlightOnRestart => "replace-in-flight-on-restart",
-            Mutant::ReleaseInFlightOnRestart => "release-in-flight-on-restart",
-            Mutant::ReadTornTail => "read-torn-tail",
-            Mutant::LooseSettings => "loose-settings",
-            Mutant::AdmitDuringDoubt => "admit-during-doubt",
-            Mutant::QueryAtTimeout => "query-at-timeout",
-            Mutant::TradesAskedTwice => "trades-asked-twice",
-            Mutant::AvgPriceUnweighted => "avg-price-unweighted",
-            Mutant::RejectedAsCanceled => "rejected-as-canceled",
-            Mutant::SnapshotForgetsFills => "snapshot-forgets-fills",
-            Mutant::CutDamagedMiddle => "cut-damaged-middle",
-            Mutant::IgnoreTradeErrors => "ignore-trade-errors",
-            Mutant::IgnoreRateLimitHold => "ignore-rate-limit-hold",
-            Mutant::HoldSpendsRetry => "hold-spends-retry",
-        }
+        self.into()
     }
 
     /// Whether this build has the deliberate bugs (the `mutants` feature).
     pub const AVAILABLE: bool = cfg!(feature = "mutants");
 
     pub fn parse(s: &str) -> Option<Mutant> {
-        Mutant::ALL.into_iter().find(|m| m.name() == s)
+        s.parse().ok()
     }
 }
 
@@ -331,5 +305,73 @@ pub(crate) fn max_retries_bound(cfg: &RouterConfig) -> u32 {
         bound + 1
     } else {
         bound
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mutant_names_stay_what_commands_and_tests_type() {
+        use strum::VariantArray;
+        assert_eq!(Mutant::ALL.as_slice(), Mutant::VARIANTS);
+        let names: Vec<&str> = Mutant::ALL.iter().map(|m| m.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "ignore-dedup",
+                "fresh-id-after-timeout",
+                "release-before-reconcile",
+                "forget-fee",
+                "no-slippage-cap-on-retry",
+                "no-lot-rounding",
+                "double-apply-fills",
+                "abandon-unknown",
+                "leak-reservation",
+                "anonymous-order",
+                "unknown-as-not-placed",
+                "retry-after-failed-final",
+                "release-twice",
+                "stop-retrying-early",
+                "linear-backoff",
+                "limit-inside-cap",
+                "partial-as-filled",
+                "book-whole-answer",
+                "refuse-exact-budget",
+                "refuse-beyond-cap",
+                "assembler-ignores-qty",
+                "send-before-durable",
+                "forget-finished-on-restart",
+                "replace-in-flight-on-restart",
+                "release-in-flight-on-restart",
+                "read-torn-tail",
+                "loose-settings",
+                "admit-during-doubt",
+                "query-at-timeout",
+                "trades-asked-twice",
+                "avg-price-unweighted",
+                "rejected-as-canceled",
+                "snapshot-forgets-fills",
+                "cut-damaged-middle",
+                "ignore-trade-errors",
+                "ignore-rate-limit-hold",
+                "hold-spends-retry"
+            ]
+        );
+        for m in Mutant::ALL {
+            assert_eq!(Mutant::parse(m.name()), Some(m));
+        }
+        assert_eq!(Mutant::parse("IgnoreDedup"), None);
+    }
+
+    #[cfg(feature = "clap")]
+    #[test]
+    fn the_command_line_spells_mutants_as_their_names() {
+        use clap::ValueEnum;
+        for m in Mutant::ALL {
+            let v = m.to_possible_value().map(|v| v.get_name().to_string());
+            assert_eq!(v.as_deref(), Some(m.name()));
+        }
     }
 }

@@ -3,7 +3,20 @@
 use std::fmt;
 
 /// A state of an intent, as written in the audit log (names exactly as in the specification).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::VariantArray,
+)]
+#[strum(serialize_all = "SCREAMING_SNAKE_CASE")]
 pub enum State {
     New,
     Reserved,
@@ -37,22 +50,11 @@ impl State {
         State::Reconciled,
     ];
 
+    /// The name in the audit log (a `&'static str` from one derived match: the audit line's
+    /// hot path pays nothing for it).
+    #[inline]
     pub fn as_str(self) -> &'static str {
-        match self {
-            State::New => "NEW",
-            State::Reserved => "RESERVED",
-            State::Sent => "SENT",
-            State::Unknown => "UNKNOWN",
-            State::Partial => "PARTIAL",
-            State::Filled => "FILLED",
-            State::Canceled => "CANCELED",
-            State::Error => "ERROR",
-            State::Retry => "RETRY",
-            State::Failed => "FAILED",
-            State::FailedFinal => "FAILED_FINAL",
-            State::PartialSuccess => "PARTIAL_SUCCESS",
-            State::Reconciled => "RECONCILED",
-        }
+        self.into()
     }
 
     /// Position in [`State::ALL`], for counters indexed by state.
@@ -61,7 +63,7 @@ impl State {
     }
 
     pub fn parse(s: &str) -> Option<State> {
-        State::ALL.into_iter().find(|st| st.as_str() == s)
+        s.parse().ok()
     }
 
     /// No transition leaves it; later lines of the intent may only record events.
@@ -111,6 +113,32 @@ pub fn is_legal(from: Option<State>, to: State) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_listed_states_are_every_state_in_order() {
+        use strum::VariantArray;
+        // Counters are indexed by `State::index`, so `ALL` must be the declaration order.
+        assert_eq!(State::ALL.as_slice(), State::VARIANTS);
+        let names: Vec<&str> = State::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "NEW",
+                "RESERVED",
+                "SENT",
+                "UNKNOWN",
+                "PARTIAL",
+                "FILLED",
+                "CANCELED",
+                "ERROR",
+                "RETRY",
+                "FAILED",
+                "FAILED_FINAL",
+                "PARTIAL_SUCCESS",
+                "RECONCILED"
+            ]
+        );
+    }
 
     #[test]
     fn names_round_trip() {

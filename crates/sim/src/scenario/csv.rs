@@ -2,6 +2,7 @@
 //! line numbers for errors, and the header check.
 
 use super::*;
+use crate::csv::{Read, RecordReader};
 
 /// Physical line numbers of byte offsets.
 ///
@@ -54,17 +55,13 @@ impl<'a> LineCounter<'a> {
     }
 }
 
-/// The CSV reader (RFC 4180 quoting, `#` comment lines, any number of fields), record by
-/// record over bytes in memory. Its state machine is built once per thread and reset for the
-/// next file: building it costs more than reading a generated scenario, and the fuzzer reads
-/// one per seed.
+/// The scenario's records (RFC 4180 quoting, `#` comment lines, any number of fields), over
+/// bytes in memory. The state machine is built once per thread and reset for the next file:
+/// building it costs more than reading a generated scenario, and the fuzzer reads one per seed.
 pub(super) struct CsvRecords<'a> {
-    core: csv_core::Reader,
+    reader: Option<RecordReader>,
     input: &'a [u8],
     at: usize,
-    out: Vec<u8>,
-    ends: Vec<usize>,
-    fields: usize,
     done: bool,
 }
 
@@ -74,12 +71,9 @@ impl<'a> CsvRecords<'a> {
             .with(|c| c.borrow_mut().take())
             .unwrap_or_else(|| csv_core::ReaderBuilder::new().comment(Some(b'#')).build());
         CsvRecords {
-            core,
+            reader: Some(RecordReader::new(core)),
             input,
             at: 0,
-            out: vec![0; 1024],
-            ends: vec![0; 16],
-            fields: 0,
             done: false,
         }
     }
@@ -88,29 +82,15 @@ impl<'a> CsvRecords<'a> {
     /// one ended, before any blank or comment lines).
     pub(super) fn next_record(&mut self) -> Option<usize> {
         let start = self.at;
-        let (mut out, mut ends) = (0, 0);
+        let reader = self.reader.as_mut()?;
         while !self.done {
-            let (res, read, wrote, ended) = self.core.read_record(
-                &self.input[self.at..],
-                &mut self.out[out..],
-                &mut self.ends[ends..],
-            );
-            // (Field ends count from the record's start: the reader keeps its place.)
+            // The rest of the input, then (empty) its end.
+            let (what, read) = reader.read(&self.input[self.at..]);
             self.at += read;
-            out += wrote;
-            ends += ended;
-
-            match res {
-                csv_core::ReadRecordResult::InputEmpty => {}
-                csv_core::ReadRecordResult::OutputFull => self.out.resize(self.out.len() * 2, 0),
-                csv_core::ReadRecordResult::OutputEndsFull => {
-                    self.ends.resize(self.ends.len() * 2, 0)
-                }
-                csv_core::ReadRecordResult::Record => {
-                    self.fields = ends;
-                    return Some(start);
-                }
-                csv_core::ReadRecordResult::End => self.done = true,
+            match what {
+                Read::Record => return Some(start),
+                Read::NeedInput => {}
+                Read::End => self.done = true,
             }
         }
         None
@@ -118,15 +98,9 @@ impl<'a> CsvRecords<'a> {
 
     /// The fields of the record just read.
     pub(super) fn fields(&self) -> Vec<&[u8]> {
-        let mut from = 0;
-        self.ends[..self.fields]
-            .iter()
-            .map(|&end| {
-                let f = &self.out[from..end];
-                from = end;
-                f
-            })
-            .collect()
+        self.reader
+            .as_ref()
+            .map_or_else(Vec::new, |r| r.fields().collect())
     }
 }
 
@@ -138,9 +112,10 @@ thread_local! {
 
 impl Drop for CsvRecords<'_> {
     fn drop(&mut self) {
-        let mut core = std::mem::take(&mut self.core);
-        core.reset();
-        CSV_CORE.with(|c| *c.borrow_mut() = Some(core));
+        if let Some(reader) = self.reader.take() {
+            let core = reader.into_core();
+            CSV_CORE.with(|c| *c.borrow_mut() = Some(core));
+        }
     }
 }
 

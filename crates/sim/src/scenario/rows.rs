@@ -62,7 +62,9 @@ pub enum RowKind {
 }
 
 /// What a crash leaves of the journal lines not yet synced.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr)]
+#[strum(serialize_all = "lowercase")]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum CrashMode {
     /// All of them reached the disk.
     Written,
@@ -77,15 +79,11 @@ impl CrashMode {
     pub const ALL: [CrashMode; 3] = [CrashMode::Written, CrashMode::Dropped, CrashMode::Torn];
 
     pub fn name(self) -> &'static str {
-        match self {
-            CrashMode::Written => "written",
-            CrashMode::Dropped => "dropped",
-            CrashMode::Torn => "torn",
-        }
+        self.into()
     }
 
     pub fn parse(s: &str) -> Option<CrashMode> {
-        CrashMode::ALL.into_iter().find(|m| m.name() == s)
+        s.parse().ok()
     }
 }
 
@@ -101,7 +99,8 @@ pub struct Spec {
 }
 
 /// An injected exchange fault.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, strum::IntoStaticStr)]
+#[strum(serialize_all = "snake_case")]
 pub enum FaultKind {
     /// The request never reaches the exchange.
     RequestLost,
@@ -143,22 +142,7 @@ pub enum FaultKind {
 impl FaultKind {
     /// The name used in scenario files.
     pub fn name(&self) -> &'static str {
-        match self {
-            FaultKind::RequestLost => "request_lost",
-            FaultKind::ResponseLost => "response_lost",
-            FaultKind::ServerError => "server_error",
-            FaultKind::RateLimited => "rate_limited",
-            FaultKind::Latency { .. } => "latency",
-            FaultKind::Reject => "reject",
-            FaultKind::Partial { .. } => "partial",
-            FaultKind::Requote { .. } => "requote",
-            FaultKind::TradesRepeat => "trades_repeat",
-            FaultKind::TradesForeign => "trades_foreign",
-            FaultKind::TradesSplit => "trades_split",
-            FaultKind::TradesPhantom => "trades_phantom",
-            FaultKind::OrderForeign => "order_foreign",
-            FaultKind::RejectedStatus => "rejected_status",
-        }
+        self.into()
     }
 
     /// Whether only order placements can suffer it.
