@@ -50,6 +50,7 @@ impl Case {
 }
 
 #[test]
+// rule: no_duplicate_orders
 fn duplicate_signals_create_no_duplicate_orders() {
     // The canary: ignoring intent_id dedup must always be caught.
     let c = Case::new(vec![
@@ -61,6 +62,7 @@ fn duplicate_signals_create_no_duplicate_orders() {
 }
 
 #[test]
+// rule: no_duplicate_orders, reservation_non_negative
 fn a_timed_out_placement_is_never_re_placed_under_a_fresh_id() {
     let mut c = Case::new(vec![(0, buy("t", "0.001", "50000"))]);
     c.faults = vec![Fault::ResponseLost];
@@ -71,6 +73,7 @@ fn a_timed_out_placement_is_never_re_placed_under_a_fresh_id() {
 }
 
 #[test]
+// rule: no_duplicate_orders, reservation_non_negative
 fn an_unknown_outcome_is_never_abandoned_after_the_last_retry() {
     let mut c = Case::new(vec![(0, buy("u", "0.001", "50000"))]);
     c.cfg.max_retries = 0;
@@ -79,6 +82,7 @@ fn an_unknown_outcome_is_never_abandoned_after_the_last_retry() {
 }
 
 #[test]
+// rule: reservation_non_negative, reconciled
 fn budget_stays_reserved_until_the_fills_are_booked() {
     // Booking is delayed by two failed trade fetches; meanwhile the budget must stay held.
     let mut c = Case::new(vec![(0, buy("r", "0.001", "50000"))]);
@@ -87,6 +91,7 @@ fn budget_stays_reserved_until_the_fills_are_booked() {
 }
 
 #[test]
+// rule: reservation_non_negative
 fn the_reservation_covers_the_fee() {
     // Exactly the cap's price plus fee is available, and the fill comes at the cap.
     let mut c = Case::new(vec![(0, buy("f", "0.001", "50000"))]);
@@ -96,6 +101,7 @@ fn the_reservation_covers_the_fee() {
 }
 
 #[test]
+// rule: slippage_cap
 fn retries_stay_under_the_slippage_cap() {
     let mut c = Case::new(vec![
         (
@@ -112,6 +118,7 @@ fn retries_stay_under_the_slippage_cap() {
 }
 
 #[test]
+// rule: min_notional
 fn orders_are_sent_on_the_lot_grid() {
     let c = Case::new(vec![(0, buy("l", "0.0012345", "50000"))]);
     c.proves(Mutant::NoLotRounding, "off the lot/tick grid");
@@ -119,12 +126,14 @@ fn orders_are_sent_on_the_lot_grid() {
 }
 
 #[test]
+// rule: audit_complete, reconciled
 fn fills_are_booked_exactly_once() {
     let c = Case::new(vec![(0, buy("b", "0.001", "50000"))]);
     c.proves(Mutant::DoubleApplyFills, "not terminal");
 }
 
 #[test]
+// rule: no_duplicate_orders, liveness
 fn a_server_error_is_an_unknown_outcome_not_a_refusal() {
     // The venue executed the order, then answered 5xx.
     let mut c = Case::new(vec![(0, buy("se", "0.001", "50000"))]);
@@ -136,6 +145,7 @@ fn a_server_error_is_an_unknown_outcome_not_a_refusal() {
 }
 
 #[test]
+// rule: no_duplicate_orders, audit_complete
 fn a_failed_intent_is_never_executed_again() {
     // Market above the cap: the intent ends FAILED_FINAL; a late duplicate must stay ignored.
     let mut c = Case::new(vec![
@@ -150,6 +160,7 @@ fn a_failed_intent_is_never_executed_again() {
 }
 
 #[test]
+// rule: reservation_non_negative
 fn a_reservation_is_released_once() {
     let mut c = Case::new(vec![(0, buy("rt", "0.001", "50000"))]);
     c.price = "60000";

@@ -48,6 +48,7 @@ fn files_in(dir: &Path) -> usize {
 }
 
 #[test]
+// rule: journal_damage, recovery
 fn a_terminated_sent_line_with_a_flipped_byte_stops_recovery_instead_of_placing_again() {
     let (bytes, two) = damaged_sent();
     let err = scan(&mut Replay::default(), &bytes, &RouterConfig::default()).unwrap_err();
@@ -75,6 +76,7 @@ fn a_terminated_sent_line_with_a_flipped_byte_stops_recovery_instead_of_placing_
 }
 
 #[test]
+// rule: journal_damage
 fn truncate_damaged_cuts_the_damaged_line_off_and_resumes_from_the_lines_before() {
     let (bytes, two) = damaged_sent();
     let rec = Router::recover_with(
@@ -120,6 +122,7 @@ fn truncate_damaged_cuts_the_damaged_line_off_and_resumes_from_the_lines_before(
 }
 
 #[test]
+// rule: journal_damage
 fn recover_refuses_a_damaged_sent_line_with_exit_2_and_leaves_the_journal_untouched() {
     let (bytes, _) = damaged_sent();
     let dir = tempfile::tempdir().unwrap();
@@ -139,6 +142,7 @@ fn recover_refuses_a_damaged_sent_line_with_exit_2_and_leaves_the_journal_untouc
 }
 
 #[test]
+// rule: journal_damage
 fn recover_truncate_damaged_keeps_exactly_the_cut_bytes_in_a_broken_file_and_goes_on() {
     let (bytes, two) = damaged_sent();
     let dir = tempfile::tempdir().unwrap();
@@ -163,6 +167,7 @@ fn recover_truncate_damaged_keeps_exactly_the_cut_bytes_in_a_broken_file_and_goe
 }
 
 #[test]
+// rule: journal_damage
 fn an_unterminated_torn_tail_is_still_cut_and_reported() {
     let (damaged, two) = damaged_sent();
     let whole = first_lines(&journal_of("scenarios/basic_buy.csv"), 3);
@@ -197,6 +202,7 @@ fn an_unterminated_torn_tail_is_still_cut_and_reported() {
 }
 
 #[test]
+// rule: journal_damage
 fn terminated_trailing_garbage_is_damage_not_a_tear() {
     let journal = journal_of("scenarios/basic_buy.csv");
     let lines = read(&journal).len();
@@ -244,6 +250,7 @@ fn terminated_trailing_garbage_is_damage_not_a_tear() {
 }
 
 #[test]
+// rule: journal_damage
 fn recover_report_and_check_audit_give_one_verdict_on_the_same_file() {
     let journal = journal_of("scenarios/basic_buy.csv");
     let (sent, _) = damaged_sent();

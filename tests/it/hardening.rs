@@ -23,6 +23,7 @@ fn scenario_file(dir: &Path, name: &str, rows: &str) -> String {
 }
 
 #[test]
+// rule: input_guards
 fn settings_past_their_bounds_are_refused_by_the_library() {
     let cases: [(&str, RouterConfig); 5] = [
         (
@@ -496,6 +497,7 @@ fn fuzz_creates_its_output_directory_and_reports_progress_in_logs() {
 }
 
 #[test]
+// rule: write_ahead
 fn bench_syncs_the_journal_per_batch_when_asked() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().expect("temp dir");

@@ -124,6 +124,7 @@ fn place_action() -> Action {
 }
 
 #[test]
+// rule: no_duplicate_orders
 fn every_recorded_binance_error_maps_to_a_router_outcome() {
     let all = recorded("binance_error_payloads_ccxt.json");
     let place = place_action();
@@ -204,6 +205,7 @@ fn every_recorded_binance_error_maps_to_a_router_outcome() {
 }
 
 #[test]
+// rule: rate_limit_hold
 fn the_client_holds_back_after_429_418_and_near_the_weight_limit() {
     use order_router::live::client::hold_until;
     let now = 1_000_000;
@@ -475,6 +477,7 @@ fn live_against_the_venue_under_each_fault_profile() {
 }
 
 #[test]
+// rule: recovery, write_ahead, no_duplicate_orders
 fn sigkill_at_random_moments_then_restart() {
     let dir = tempfile::tempdir().unwrap();
     let v = venue(dir.path(), "rough", 7);
@@ -501,6 +504,7 @@ fn sigkill_at_random_moments_then_restart() {
 }
 
 #[test]
+// rule: recovery
 fn ctrl_c_stops_cleanly_and_a_restart_finishes() {
     let dir = tempfile::tempdir().unwrap();
     let v = venue(dir.path(), "rough", 3);
@@ -621,6 +625,7 @@ fn bad_input_is_one_line_and_nothing_is_routed() {
 }
 
 #[test]
+// rule: no_duplicate_orders, liveness
 fn a_venue_that_goes_away_and_comes_back_loses_no_intent() {
     let dir = tempfile::tempdir().unwrap();
     // A free port, for the venue to come back on.
@@ -731,6 +736,7 @@ fn a_venue_that_goes_away_and_comes_back_loses_no_intent() {
 /// One process per journal: a second `live` on a journal in use is refused at once, naming
 /// the holder, and sends nothing; a holder killed with SIGKILL leaves no stale lock.
 #[test]
+// rule: journal_lock
 fn a_second_live_on_the_same_journal_is_refused_and_a_killed_one_leaves_no_stale_lock() {
     let dir = tempfile::tempdir().unwrap();
     let v = venue(dir.path(), "none", 7);
@@ -783,6 +789,7 @@ fn a_second_live_on_the_same_journal_is_refused_and_a_killed_one_leaves_no_stale
 /// Rate limits cost no retries: placements are paced under the venue's order limit (from
 /// `exchangeInfo`), so a run of more orders than one window allows draws no 429 at all.
 #[test]
+// rule: rate_limit_hold
 fn placements_are_paced_under_the_venues_order_limit_and_draw_no_429() {
     let dir = tempfile::tempdir().unwrap();
     let record = dir.path().join("venue.jsonl");
@@ -820,6 +827,7 @@ fn placements_are_paced_under_the_venues_order_limit_and_draw_no_429() {
 }
 
 #[test]
+// rule: journal_damage
 fn a_damaged_journal_stops_live_until_truncate_damaged_cuts_it_into_a_broken_file() {
     let dir = tempfile::tempdir().unwrap();
     let v = venue(dir.path(), "none", 11);

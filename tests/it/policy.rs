@@ -40,6 +40,7 @@ fn caught(scenario: &str, mutant: &str, invariant: &str, detail: &str) {
 
 /// rate_limit_hold: after a 429 nothing is sent until its `Retry-After` ends.
 #[test]
+// rule: rate_limit_hold
 fn requests_during_a_rate_limit_hold_break_rate_limit_hold() {
     caught(
         "rate_limit_hold.csv",
@@ -51,6 +52,7 @@ fn requests_during_a_rate_limit_hold_break_rate_limit_hold() {
 
 /// rate_limit_hold: a wait is not an attempt, so no retry is spent on it.
 #[test]
+// rule: rate_limit_hold
 fn a_retry_spent_on_a_rate_limit_wait_breaks_rate_limit_hold() {
     caught(
         "rate_limit_hold.csv",
@@ -61,6 +63,7 @@ fn a_retry_spent_on_a_rate_limit_wait_breaks_rate_limit_hold() {
 }
 
 #[test]
+// rule: retry_policy
 fn stopping_while_retries_are_left_breaks_the_retry_policy() {
     caught(
         "retries_exhausted.csv",
@@ -71,6 +74,7 @@ fn stopping_while_retries_are_left_breaks_the_retry_policy() {
 }
 
 #[test]
+// rule: retry_policy
 fn a_backoff_that_does_not_double_breaks_the_retry_policy() {
     caught(
         "retries_exhausted.csv",
@@ -81,6 +85,7 @@ fn a_backoff_that_does_not_double_breaks_the_retry_policy() {
 }
 
 #[test]
+// rule: limit_at_cap
 fn an_attempt_inside_the_cap_breaks_limit_at_cap() {
     // The market sits exactly at the cap: one tick inside it, the order never fills.
     caught(
@@ -92,6 +97,7 @@ fn an_attempt_inside_the_cap_breaks_limit_at_cap() {
 }
 
 #[test]
+// rule: order_truth
 fn a_partial_fill_taken_for_a_whole_one_breaks_order_truth() {
     caught(
         "partial_fills.csv",
@@ -102,6 +108,7 @@ fn a_partial_fill_taken_for_a_whole_one_breaks_order_truth() {
 }
 
 #[test]
+// rule: order_truth, audit_complete
 fn a_trade_answer_booked_whole_is_caught() {
     // A split answer, a repeated trade and another order's trade: booked without the filter and
     // the de-duplication, the fills cannot be paid from the reservation and the intent sticks.
@@ -114,6 +121,7 @@ fn a_trade_answer_booked_whole_is_caught() {
 }
 
 #[test]
+// rule: liveness
 fn refusing_a_budget_that_fits_breaks_liveness() {
     caught(
         "fee_reserved.csv",
@@ -124,6 +132,7 @@ fn refusing_a_budget_that_fits_breaks_liveness() {
 }
 
 #[test]
+// rule: liveness
 fn refusing_an_intent_for_a_reason_that_does_not_hold_breaks_liveness() {
     // The market is beyond the cap at delivery; the specification places at the cap anyway.
     caught(
@@ -135,6 +144,7 @@ fn refusing_an_intent_for_a_reason_that_does_not_hold_breaks_liveness() {
 }
 
 #[test]
+// rule: intent_identity
 fn signals_that_differ_but_give_one_intent_break_intent_identity() {
     caught(
         "signal_pairs.csv",
@@ -145,6 +155,7 @@ fn signals_that_differ_but_give_one_intent_break_intent_identity() {
 }
 
 #[test]
+// rule: write_ahead
 fn a_placement_sent_before_its_line_is_durable_breaks_write_ahead() {
     caught(
         "basic_buy.csv",
@@ -156,6 +167,7 @@ fn a_placement_sent_before_its_line_is_durable_breaks_write_ahead() {
 
 /// Without reporting the journal durable, a driver gets no command at all.
 #[test]
+// rule: write_ahead
 fn commands_wait_for_the_journal() {
     let mut portfolio = Portfolio::new();
     portfolio.deposit(&usdt(), d("1000")).unwrap();
@@ -225,6 +237,7 @@ fn kinds(p: &[Problem]) -> Vec<&'static str> {
 }
 
 #[test]
+// rule: retry_policy, limit_at_cap, order_truth
 fn a_well_kept_log_passes_the_policy_checks_with_and_without_settings() {
     let log = [
         NEW.to_string(),
@@ -252,6 +265,7 @@ fn a_well_kept_log_passes_the_policy_checks_with_and_without_settings() {
 }
 
 #[test]
+// rule: retry_policy, limit_at_cap
 fn log_only_checks_catch_a_limit_off_the_cap_a_skipped_attempt_and_a_hasty_retry() {
     let log = [
         NEW.to_string(),
@@ -287,6 +301,7 @@ fn log_only_checks_catch_a_limit_off_the_cap_a_skipped_attempt_and_a_hasty_retry
 }
 
 #[test]
+// rule: order_truth
 fn a_filled_report_short_of_the_attempt_is_caught_from_the_log_alone() {
     let log = [
         NEW.to_string(),
@@ -308,6 +323,7 @@ fn a_filled_report_short_of_the_attempt_is_caught_from_the_log_alone() {
 /// The balance check keeps its own copy of what it last checked: a portfolio change the venue
 /// did not see is caught on a step in which the venue did nothing.
 #[test]
+// rule: reservation_non_negative
 fn the_balance_check_takes_nothing_on_trust() {
     let venue = {
         let mut v = SimExchange::new(VenueConfig::default());
@@ -336,6 +352,7 @@ fn the_balance_check_takes_nothing_on_trust() {
 
 /// A journal that cannot be made durable stops the drive before any command goes out.
 #[test]
+// rule: write_ahead
 fn no_command_leaves_while_the_journal_is_not_durable() {
     use order_router::audit::AuditLine;
     use order_router::driver::{drive, AuditSink};
@@ -374,6 +391,7 @@ fn no_command_leaves_while_the_journal_is_not_durable() {
 
 /// The journal file of the library: a drive through it leaves a log that reads back whole.
 #[test]
+// rule: write_ahead
 fn a_drive_through_a_file_journal_leaves_a_whole_log() {
     use order_router::driver::drive;
     use order_router::exchange::memory::MemoryExchange;

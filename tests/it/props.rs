@@ -205,6 +205,7 @@ proptest! {
 
 /// The property can fail: with a deliberate bug proptest finds a case and shrinks it.
 #[test]
+// rule: reservation_non_negative
 fn a_broken_router_fails_the_property_and_shrinks_to_a_small_case() {
     // A fixed RNG: the test must not depend on luck.
     let config = ProptestConfig {

@@ -35,6 +35,7 @@ pub(crate) fn funded() -> Portfolio {
 }
 
 #[test]
+// rule: recovery
 fn each_recovery_bug_is_caught_on_its_crash_scenario() {
     let cases = [
         (
@@ -74,6 +75,7 @@ fn each_recovery_bug_is_caught_on_its_crash_scenario() {
 }
 
 #[test]
+// rule: recovery, no_duplicate_orders
 fn a_restart_after_sent_queries_the_order_and_never_places_it_again() {
     let journal = journal_of("scenarios/basic_buy.csv");
     // NEW, RESERVED, SENT: the order may be out.
@@ -107,6 +109,7 @@ fn a_restart_after_sent_queries_the_order_and_never_places_it_again() {
 }
 
 #[test]
+// rule: recovery, journal_damage
 fn a_torn_last_line_is_cut_off_and_a_damaged_middle_line_refused() {
     let journal = journal_of("scenarios/basic_buy.csv");
     let whole = first_lines(&journal, 3);
@@ -143,6 +146,7 @@ fn a_torn_last_line_is_cut_off_and_a_damaged_middle_line_refused() {
 }
 
 #[test]
+// rule: recovery
 fn a_line_the_state_cannot_explain_stops_recovery() {
     let journal = journal_of("scenarios/basic_buy.csv");
     // Drop the NEW line: RESERVED names an intent never begun.
@@ -162,6 +166,7 @@ fn a_line_the_state_cannot_explain_stops_recovery() {
 }
 
 #[test]
+// rule: recovery
 fn a_snapshot_plus_the_journal_since_rebuilds_what_the_whole_journal_does() {
     let journal = journal_of("scenarios/partial_fills.csv");
     let mut whole = Replay::default();
@@ -199,6 +204,7 @@ fn a_snapshot_plus_the_journal_since_rebuilds_what_the_whole_journal_does() {
 }
 
 #[test]
+// rule: recovery
 fn a_damaged_or_foreign_snapshot_is_refused() {
     let mut replay = Replay::default();
     scan(
@@ -224,6 +230,7 @@ fn a_damaged_or_foreign_snapshot_is_refused() {
 }
 
 #[test]
+// rule: recovery, journal_damage
 fn recover_prints_what_a_restart_rebuilds_and_refuses_corruption() {
     let dir = tempfile::tempdir().unwrap();
     let journal = journal_of("scenarios/ambiguous_timeouts.csv");
@@ -257,6 +264,7 @@ fn recover_prints_what_a_restart_rebuilds_and_refuses_corruption() {
 }
 
 #[test]
+// rule: recovery
 fn crash_everywhere_holds_on_a_scenario_and_names_the_failing_point_of_a_bug() {
     let (code, out) = cli(&["run", "scenarios/crash_written.csv", "--crash-everywhere"]);
     assert_eq!(code, Some(0), "{out}");

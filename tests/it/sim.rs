@@ -152,6 +152,10 @@ fn random_fault_mixes_never_break_an_invariant() {
 /// command that replays the violation. (`single_router` cannot be broken from outside the
 /// router at all; its check is shown in the router's unit tests.)
 #[test]
+// rule: single_router, ids_present, audit_complete, reservation_non_negative
+// rule: no_duplicate_orders, slippage_cap, min_notional, reconciled, write_ahead, recovery
+// rule: retry_policy, limit_at_cap, order_truth, liveness, intent_identity, input_guards
+// rule: rate_limit_hold
 fn each_invariant_catches_a_router_built_to_break_it() {
     let cases = [
         ("ids_present", "anonymous-order", "basic_buy.csv"),

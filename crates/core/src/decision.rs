@@ -333,6 +333,7 @@ mod tests {
     }
 
     #[test]
+    // rule: intent_identity
     fn intent_id_is_deterministic_and_pinned() {
         let a = assemble(&signal(), &Guards::pass(), &risk("0.001")).unwrap();
         let b = assemble(&signal(), &Guards::pass(), &risk("0.001")).unwrap();
@@ -346,6 +347,7 @@ mod tests {
     }
 
     #[test]
+    // rule: intent_identity
     fn normalized_decimals_give_the_same_id() {
         let mut s = signal();
         let base = id_of(&s, &Guards::pass(), &risk("0.001"));
@@ -355,6 +357,7 @@ mod tests {
     }
 
     #[test]
+    // rule: intent_identity
     fn id_differs_when_any_single_input_differs() {
         let g = Guards::from_checks([("spread_ok", true)]);
         let base = id_of(&signal(), &g, &risk("0.001"));
@@ -390,6 +393,7 @@ mod tests {
     }
 
     #[test]
+    // rule: intent_identity
     fn guard_names_cannot_collide_through_the_separator() {
         let one = Guards::from_checks([("a\u{1f}1\u{1f}b", true)]);
         let two = Guards::from_checks([("a", true), ("b", true)]);
@@ -400,6 +404,7 @@ mod tests {
     }
 
     #[test]
+    // rule: input_guards
     fn a_failed_guard_yields_no_intent() {
         let g = Guards::from_checks([("spread_ok", true), ("cooldown_ok", false)]);
         assert!(!g.all_pass());
@@ -408,6 +413,7 @@ mod tests {
     }
 
     #[test]
+    // rule: input_guards
     fn non_positive_qty_or_price_yields_no_intent() {
         for q in ["0", "-0.001", "0.000"] {
             assert_eq!(assemble(&signal(), &Guards::pass(), &risk(q)), None, "{q}");
@@ -418,6 +424,7 @@ mod tests {
     }
 
     #[test]
+    // rule: intent_identity, ids_present
     fn long_symbols_still_give_a_valid_id() {
         let long = format!("{}/{}", "B".repeat(128), "Q".repeat(128));
         let mut s = signal();
@@ -428,6 +435,7 @@ mod tests {
     }
 
     #[test]
+    // rule: input_guards
     fn new_rejects_non_positive_fields() {
         let make = |q: &str, p: &str| {
             Intent::new(

@@ -299,6 +299,7 @@ mod tests {
     }
 
     #[test]
+    // rule: input_guards
     fn overflow_is_an_error_never_a_wrap() {
         let g = Grid::new(
             d("0.0000000000000000000000000001"),
@@ -317,6 +318,7 @@ mod tests {
     }
 
     #[test]
+    // rule: min_notional
     fn notional_comparisons_agree_with_decimal_arithmetic() {
         let grids = [
             Grid::new(d("0.00001"), d("0.01")),

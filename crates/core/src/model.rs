@@ -632,6 +632,7 @@ mod tests {
     }
 
     #[test]
+    // rule: input_guards, min_notional
     fn on_grid_agrees_with_the_remainder_for_power_of_ten_and_other_steps() {
         let steps = [
             "1", "0.1", "0.01", "0.00001", "0.5", "0.25", "5", "10", "0", "-0.01",
@@ -656,6 +657,7 @@ mod tests {
     }
 
     #[test]
+    // rule: ids_present, no_duplicate_orders
     fn client_order_id_is_a_pure_function_of_intent_and_attempt() {
         let id = IntentId::new("1697040000000-BTCUSDT-00ff").unwrap();
         let a = ClientOrderId::for_attempt(&id, 1);

@@ -363,6 +363,7 @@ mod tests {
     }
 
     #[test]
+    // rule: reservation_non_negative, input_guards
     fn reserve_refuses_what_does_not_fit_and_changes_nothing() {
         let mut p = Portfolio::new();
         p.deposit(&usdt(), d("100")).unwrap();
@@ -377,6 +378,7 @@ mod tests {
     }
 
     #[test]
+    // rule: reservation_non_negative, input_guards
     fn reserve_refuses_zero_and_negative() {
         let mut p = Portfolio::new();
         p.deposit(&usdt(), d("100")).unwrap();
@@ -386,6 +388,7 @@ mod tests {
     }
 
     #[test]
+    // rule: reservation_non_negative, input_guards
     fn release_more_than_held_is_refused() {
         let mut p = Portfolio::new();
         p.deposit(&usdt(), d("100")).unwrap();
@@ -427,6 +430,7 @@ mod tests {
     }
 
     #[test]
+    // rule: reservation_non_negative, input_guards
     fn a_fill_beyond_the_reservation_is_refused_whole() {
         // A reservation that forgot the fee cannot pay for the fill: caught, nothing booked.
         let mut p = Portfolio::new();

@@ -4,6 +4,7 @@ use super::*;
 use order_router::audit::{Damage, LogEnd};
 
 #[test]
+// rule: journal_damage
 fn every_line_the_writer_makes_carries_a_valid_checksum() {
     for l in every_variant() {
         let text = written_str(&l);
@@ -21,6 +22,7 @@ fn every_line_the_writer_makes_carries_a_valid_checksum() {
 }
 
 #[test]
+// rule: journal_damage, audit_complete
 fn a_damaged_last_line_with_its_newline_is_damage_and_only_one_without_it_is_torn() {
     let log = written(&every_variant()[..4]);
     let text = String::from_utf8(log).expect("utf-8");

@@ -4,6 +4,7 @@
 use super::*;
 
 #[test]
+// rule: audit_complete
 fn first_line_of_an_intent_must_be_new() {
     let text = log(&[
         ("a", "NEW", Q),
@@ -44,6 +45,7 @@ fn first_line_of_an_intent_must_be_new() {
 }
 
 #[test]
+// rule: audit_complete
 fn blind_retry_of_a_sent_order_is_illegal() {
     let text = log(&[
         ("a", "NEW", Q),
@@ -68,6 +70,7 @@ fn blind_retry_of_a_sent_order_is_illegal() {
 }
 
 #[test]
+// rule: audit_complete
 fn unknown_found_resting_goes_back_to_sent_under_the_same_client_order_id_only() {
     // The query found the order live: SENT again, same client order id. Legal.
     let text = log(&[
@@ -153,6 +156,7 @@ fn unknown_found_resting_goes_back_to_sent_under_the_same_client_order_id_only()
 }
 
 #[test]
+// rule: audit_complete
 fn a_second_new_for_a_known_intent_is_illegal() {
     let text = log(&[
         ("a", "NEW", Q),
@@ -174,6 +178,7 @@ fn a_second_new_for_a_known_intent_is_illegal() {
 }
 
 #[test]
+// rule: audit_complete
 fn checker_agrees_with_the_table_for_every_pair_of_states() {
     // Shortest legal path from NEW to each state.
     let mut paths: Vec<(State, Vec<State>)> = vec![(State::New, vec![State::New])];
@@ -226,6 +231,7 @@ fn checker_agrees_with_the_table_for_every_pair_of_states() {
 }
 
 #[test]
+// rule: audit_complete
 fn seq_must_increase() {
     let lines = [
         raw(0, 0, "a", "NEW", Q),
@@ -259,6 +265,7 @@ fn seq_must_increase() {
 }
 
 #[test]
+// rule: audit_complete
 fn time_must_not_go_back() {
     let lines = [
         raw(0, 10, "a", "NEW", Q),
@@ -280,6 +287,7 @@ fn time_must_not_go_back() {
 }
 
 #[test]
+// rule: audit_complete
 fn an_event_line_must_claim_the_current_state() {
     let text = log(&[
         ("a", "NEW", Q),
@@ -303,6 +311,7 @@ fn an_event_line_must_claim_the_current_state() {
 }
 
 #[test]
+// rule: audit_complete
 fn fills_that_end_in_failed_final_are_not_reconciled() {
     let text = log(&[
         ("a", "NEW", Q),
@@ -334,6 +343,7 @@ fn fills_that_end_in_failed_final_are_not_reconciled() {
 }
 
 #[test]
+// rule: audit_complete
 fn two_orders_filling_more_than_the_qty_overfill() {
     let text = log(&[
         ("a", "NEW", Q),
@@ -390,6 +400,7 @@ fn two_orders_filling_more_than_the_qty_overfill() {
 }
 
 #[test]
+// rule: audit_complete
 fn log_ending_mid_flight_is_not_terminal() {
     let text = log(&[
         ("a", "NEW", Q),
@@ -419,6 +430,7 @@ fn log_ending_mid_flight_is_not_terminal() {
 }
 
 #[test]
+// rule: audit_complete
 fn a_transition_after_reconciled_is_illegal() {
     let text = log(&[
         ("a", "NEW", Q),
@@ -450,6 +462,7 @@ fn a_transition_after_reconciled_is_illegal() {
 }
 
 #[test]
+// rule: audit_complete
 fn unreadable_lines_are_problems_at_their_line() {
     let text = format!(
         "{}garbage\n{}{{\"seq\":3,\"t_ms\":30,\"int",

@@ -4,6 +4,7 @@
 use super::*;
 
 #[test]
+// rule: audit_complete
 fn complete_legal_log_has_no_problems() {
     let text = concat!(
         r#"{"seq":0,"t_ms":0,"intent_id":"i1","state":"NEW","symbol":"BTC/USDT","side":"buy","qty":0.001}"#,
@@ -21,6 +22,7 @@ fn complete_legal_log_has_no_problems() {
 }
 
 #[test]
+// rule: audit_complete
 fn checker_accepts_what_the_writer_writes() {
     let c = coid("c-1");
     let lines = [
@@ -205,6 +207,7 @@ fn legal_paths() -> Vec<Vec<(&'static str, &'static str)>> {
 }
 
 #[test]
+// rule: audit_complete
 fn every_legal_path_shape_has_no_problems() {
     for (n, path) in legal_paths().into_iter().enumerate() {
         let id = format!("p{n}");
@@ -218,6 +221,7 @@ fn every_legal_path_shape_has_no_problems() {
 }
 
 #[test]
+// rule: audit_complete
 fn every_legal_path_is_legal_in_the_one_table_too() {
     for path in legal_paths() {
         let mut from = None;

@@ -13,6 +13,7 @@ fn lines_of(recs: &[Result<Record, ReadError>]) -> Vec<usize> {
 }
 
 #[test]
+// rule: journal_damage
 fn truncated_last_line_is_reported_as_truncated_with_its_line_number() {
     let text = format!("{L0}\n{L1}\n{{\"seq\":2,\"t_ms\":0,\"intent_id\":\"a\",\"sta");
     let recs = read(text.as_bytes());
@@ -25,6 +26,7 @@ fn truncated_last_line_is_reported_as_truncated_with_its_line_number() {
 }
 
 #[test]
+// rule: journal_damage
 fn garbage_line_in_the_middle_is_a_json_error_not_truncated() {
     for tail in ["\n", ""] {
         let text = format!("{L0}\nthis is not json {{\n{L1}{tail}");
@@ -119,6 +121,7 @@ fn a_blank_line_cannot_hide_later_violations() {
 }
 
 #[test]
+// rule: journal_damage
 fn last_line_cut_inside_a_utf8_character_is_truncated() {
     let full = "{\"seq\":0,\"t_ms\":0,\"intent_id\":\"a\",\"state\":\"FAILED\",\"detail\":\"€";
     let bytes = &full.as_bytes()[..full.len() - 1];
@@ -331,6 +334,7 @@ proptest! {
     }
 
     #[test]
+    // rule: journal_damage
     fn a_log_cut_anywhere_reads_its_whole_lines_and_flags_the_rest_as_truncated(
         cut in any::<proptest::sample::Index>()
     ) {

@@ -156,6 +156,7 @@ fn edge_scenarios() -> Vec<World> {
 }
 
 #[test]
+// rule: audit_complete
 fn every_edge_of_the_transition_table_is_exercised() {
     let mut seen = BTreeSet::new();
     for w in edge_scenarios() {

@@ -25,6 +25,7 @@ fn gtc() -> RouterConfig {
 }
 
 #[test]
+// rule: min_notional
 fn below_min_notional_is_refused_before_any_order() {
     let mut w = World::default_at("50000");
     // 0.00009 * 50100 = 4.509 < 5
@@ -39,6 +40,7 @@ fn below_min_notional_is_refused_before_any_order() {
 }
 
 #[test]
+// rule: min_notional
 fn venue_min_notional_is_honoured_too() {
     let mut c = RouterConfig::default();
     c.default_rules.min_notional = d("10");
@@ -50,6 +52,7 @@ fn venue_min_notional_is_honoured_too() {
 }
 
 #[test]
+// rule: min_notional, input_guards
 fn a_grid_overflow_is_reported_as_overflow_not_min_notional() {
     let mut c = RouterConfig::default();
     // A lot and a tick of 28 places: 0.001 at the cap 50100 is 10^25 lots times 5.01 * 10^32
@@ -64,6 +67,7 @@ fn a_grid_overflow_is_reported_as_overflow_not_min_notional() {
 }
 
 #[test]
+// rule: reservation_non_negative
 fn budget_that_does_not_cover_price_and_fee_is_refused() {
     // 0.001 at the cap 50100 is 50.1, plus 0.1% fee 50.1501: 50.15 is not enough.
     let mut w = World::new(RouterConfig::default(), "50.15", "0", "50000");
@@ -77,6 +81,7 @@ fn budget_that_does_not_cover_price_and_fee_is_refused() {
 }
 
 #[test]
+// rule: reservation_non_negative
 fn sell_without_position_is_refused() {
     let mut w = World::new(RouterConfig::default(), "10000", "0", "50000");
     w.run_at0(vec![sell("naked", "0.001", "50000")]);
@@ -86,6 +91,7 @@ fn sell_without_position_is_refused() {
 }
 
 #[test]
+// rule: min_notional
 fn qty_below_one_lot_is_refused() {
     let mut w = World::default_at("50000");
     w.run_at0(vec![buy("dust", "0.000009", "50000")]);
@@ -93,6 +99,7 @@ fn qty_below_one_lot_is_refused() {
 }
 
 #[test]
+// rule: reservation_non_negative
 fn two_simultaneous_intents_cannot_overbook_the_budget() {
     let mut w = World::new(RouterConfig::default(), "80", "0", "50000");
     w.run_at0(vec![
@@ -105,6 +112,7 @@ fn two_simultaneous_intents_cannot_overbook_the_budget() {
 }
 
 #[test]
+// rule: min_notional, slippage_cap, limit_at_cap
 fn qty_rounds_down_to_the_lot_and_buy_limit_down_to_the_tick() {
     let mut w = World::default_at("12000");
     w.run_at0(vec![buy("r", "0.0012345", "12345.67")]);
@@ -117,6 +125,7 @@ fn qty_rounds_down_to_the_lot_and_buy_limit_down_to_the_tick() {
 }
 
 #[test]
+// rule: slippage_cap, limit_at_cap
 fn sell_limit_rounds_up_to_the_tick_so_it_never_undercuts_the_cap() {
     let mut w = World::default_at("12400");
     w.run_at0(vec![sell("s", "0.0012345", "12345.67")]);
@@ -128,6 +137,7 @@ fn sell_limit_rounds_up_to_the_tick_so_it_never_undercuts_the_cap() {
 }
 
 #[test]
+// rule: retry_policy
 fn retries_back_off_exponentially_and_stop_after_max_retries() {
     let mut w = World::default_at("60000");
     w.run_at0(vec![buy("b", "0.001", "50000")]);
@@ -150,6 +160,7 @@ fn retries_back_off_exponentially_and_stop_after_max_retries() {
 }
 
 #[test]
+// rule: retry_policy
 fn backoff_is_capped() {
     let mut w = World::new(
         cfg(|c| {
@@ -171,6 +182,7 @@ fn backoff_is_capped() {
 }
 
 #[test]
+// rule: retry_policy, no_duplicate_orders
 fn partial_fill_retries_the_rest_under_a_new_client_order_id() {
     let mut w = World::default_at("50000");
     w.fault(Fault::Partial(d("0.3")));
@@ -191,6 +203,7 @@ fn partial_fill_retries_the_rest_under_a_new_client_order_id() {
 }
 
 #[test]
+// rule: reconciled
 fn partial_success_releases_the_unfilled_part_and_reconciles_the_rest() {
     let mut w = World::new(cfg(|c| c.max_retries = 1), "10000", "1", "50000");
     w.fault(Fault::Partial(d("0.5"))).fault(Fault::Reject);
@@ -218,6 +231,7 @@ fn partial_success_releases_the_unfilled_part_and_reconciles_the_rest() {
 }
 
 #[test]
+// rule: retry_policy, min_notional
 fn remainder_below_min_notional_ends_in_partial_success_without_another_order() {
     let mut w = World::default_at("50000");
     // 0.0002 at 50100 = 10.02; 60% fills, the 0.00008 left is worth 4.008 < 5.
@@ -230,6 +244,7 @@ fn remainder_below_min_notional_ends_in_partial_success_without_another_order() 
 }
 
 #[test]
+// rule: no_duplicate_orders
 fn duplicate_deliveries_create_no_orders_even_after_the_end() {
     let mut w = World::default_at("50000");
     w.run(vec![
@@ -254,6 +269,7 @@ fn duplicate_deliveries_create_no_orders_even_after_the_end() {
 }
 
 #[test]
+// rule: no_duplicate_orders
 fn lost_reply_is_resolved_by_query_never_by_a_second_order() {
     let mut w = World::default_at("50000");
     w.fault(Fault::ResponseLost);
@@ -274,6 +290,7 @@ fn lost_reply_is_resolved_by_query_never_by_a_second_order() {
 }
 
 #[test]
+// rule: no_duplicate_orders, reconciled
 fn unknown_order_is_never_abandoned_however_long_the_venue_stays_silent() {
     // The reply is lost, then the next 12 queries fail too: far more than max_retries.
     let mut w = World::new(cfg(|c| c.max_retries = 1), "10000", "1", "50000");
@@ -301,6 +318,7 @@ fn unknown_order_is_never_abandoned_however_long_the_venue_stays_silent() {
 }
 
 #[test]
+// rule: no_duplicate_orders
 fn not_found_is_final_only_after_the_receive_window() {
     let mut w = World::default_at("50000");
     w.fault(Fault::RequestLost);
@@ -378,6 +396,7 @@ fn gtc_order_that_never_fills_is_cancelled_at_its_timeout() {
 }
 
 #[test]
+// rule: reconciled
 fn round_trip_buy_then_sell_leaves_portfolio_equal_to_the_venue() {
     let mut w = World::new(RouterConfig::default(), "1000", "0", "50000");
     w.run(vec![
@@ -393,6 +412,7 @@ fn round_trip_buy_then_sell_leaves_portfolio_equal_to_the_venue() {
 }
 
 #[test]
+// rule: slippage_cap, limit_at_cap
 fn slippage_guard_is_logged_when_the_market_is_beyond_the_cap() {
     let mut w = World::default_at("60000");
     w.run(vec![
@@ -449,6 +469,7 @@ fn router_and_venue() -> (
 }
 
 #[test]
+// rule: order_truth
 fn replies_to_anything_but_the_awaited_request_are_ignored() {
     use order_router::prelude::*;
     let (mut router, mut venue) = router_and_venue();
@@ -483,6 +504,7 @@ fn replies_to_anything_but_the_awaited_request_are_ignored() {
 /// are queued and written by the driver, and still holds each command until its lines are
 /// durable.
 #[test]
+// rule: audit_complete, write_ahead
 fn lines_written_as_jsonl_by_the_router_are_the_queued_lines_bytes() {
     use order_router::driver::{drive, AuditSink};
     use order_router::prelude::*;
@@ -540,6 +562,7 @@ fn lines_written_as_jsonl_by_the_router_are_the_queued_lines_bytes() {
 /// is no venue's and is not believed (it is asked again), while the same report on the grid
 /// moves the intent.
 #[test]
+// rule: order_truth
 fn a_fill_off_the_lot_grid_is_asked_again_not_booked() {
     use order_router::prelude::*;
     use order_router::router::{Reply, ReplyOutcome};
@@ -627,6 +650,7 @@ fn a_venue_with_history_forgets_old_finished_orders_only() {
 /// A venue that answers a trade query with the same fill twice and with another order's fill
 /// (an at-least-once or sloppy API): the router books the intent's own fill exactly once.
 #[test]
+// rule: order_truth, reconciled
 fn repeated_and_foreign_trades_in_one_answer_are_booked_once() {
     use order_router::driver::drive;
     use order_router::exchange::{Exchange, ExchangeError, Order, Trade};

@@ -3,6 +3,7 @@
 use super::*;
 
 #[test]
+// rule: rate_limit_hold
 fn a_client_over_the_weight_limit_gets_429_then_a_418_ban() {
     let limits = Limits {
         weight_per_minute: 10,

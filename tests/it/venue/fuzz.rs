@@ -109,6 +109,7 @@ proptest! {
 
     /// Raw bytes anywhere: never a panic, always Binance's error shape.
     #[test]
+    // rule: reservation_non_negative
     fn raw_requests(m in method(), path in prop::sample::select(PATHS),
                     query in "[a-zA-Z0-9=&%._\\-\\[\\]\"]{0,80}",
                     body in prop::collection::vec(any::<u8>(), 0..80),
@@ -122,6 +123,7 @@ proptest! {
 
     /// Well-signed requests with every parameter the venue knows, valid or not.
     #[test]
+    // rule: reservation_non_negative
     fn signed_requests(m in method(), path in prop::sample::select(PATHS),
                        params in prop::collection::vec(
                            (prop::sample::select(NAMES), prop::sample::select(VALUES)), 0..8),

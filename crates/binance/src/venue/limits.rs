@@ -173,6 +173,7 @@ mod tests {
     use super::*;
 
     #[test]
+    // rule: rate_limit_hold
     fn over_the_weight_429_then_418_for_a_client_that_keeps_going() {
         let mut l = Limiter::new(Limits {
             weight_per_minute: 10,

@@ -568,6 +568,7 @@ mod tests {
     }
 
     #[test]
+    // rule: journal_damage
     fn the_checksum_at_the_end_reads_as_a_search_for_it_does() {
         let mut line = Vec::new();
         let l = AuditLine {

@@ -584,6 +584,7 @@ mod tests {
         /// Damaged lines: whatever the borrowing reader accepts, the exact one reads the same;
         /// the rest (and every error) is the exact reader's.
         #[test]
+        // rule: journal_damage
         fn damaged_lines_read_the_same_either_way(
             pick in any::<prop::sample::Index>(),
             at in any::<prop::sample::Index>(),

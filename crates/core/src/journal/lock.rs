@@ -94,6 +94,7 @@ mod tests {
     use super::*;
 
     #[test]
+    // rule: journal_lock
     fn one_journal_one_process_a_second_lock_is_refused_naming_the_holder() {
         let dir = tempfile::tempdir().unwrap();
         let journal = dir.path().join("live.jsonl");

@@ -270,6 +270,7 @@ mod tests {
     }
 
     #[test]
+    // rule: write_ahead
     fn a_batch_is_on_disk_and_synced_once_when_made_durable() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("journal.jsonl");
@@ -293,6 +294,7 @@ mod tests {
     }
 
     #[test]
+    // rule: recovery, journal_damage
     fn a_snapshot_then_rotation_leaves_what_recovery_needs_and_resume_cuts_a_torn_tail() {
         use crate::router::{scan, Replay, RouterConfig};
         let dir = tempfile::tempdir().unwrap();

@@ -149,6 +149,7 @@ mod tests {
     }
 
     #[test]
+    // rule: audit_complete
     fn terminal_states_have_no_outgoing_edge() {
         for from in State::ALL.into_iter().filter(|s| s.is_terminal()) {
             for to in State::ALL {
@@ -158,6 +159,7 @@ mod tests {
     }
 
     #[test]
+    // rule: audit_complete, liveness
     fn every_non_terminal_state_can_reach_a_terminal_one() {
         for start in State::ALL {
             let mut seen = vec![start];
@@ -175,6 +177,7 @@ mod tests {
     }
 
     #[test]
+    // rule: audit_complete
     fn spec_edges_are_legal_and_shortcuts_are_not() {
         assert!(is_legal(None, State::New));
         assert!(!is_legal(None, State::Sent));
@@ -291,6 +294,7 @@ mod finished_tests {
     use super::*;
 
     #[test]
+    // rule: no_duplicate_orders
     fn remembers_each_terminal_state_and_nothing_else() {
         let mut f = Finished::default();
         f.insert(1, State::Reconciled);

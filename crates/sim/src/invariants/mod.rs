@@ -640,6 +640,7 @@ mod bypass_tests {
     /// else), so an order that bypassed it needs the deliberate bugs' forging door. The
     /// `single_router` check must catch exactly that.
     #[test]
+    // rule: single_router
     fn an_order_that_bypassed_the_router_violates_single_router() {
         let btc = Symbol::parse("BTC/USDT").unwrap();
         let mut venue = SimExchange::new(VenueConfig::default());

@@ -348,6 +348,7 @@ fn armed_reject_refuses_without_any_effect() {
 }
 
 #[test]
+// rule: no_duplicate_orders
 fn open_only_dedup_lets_a_blind_resend_of_a_finished_id_create_a_second_order() {
     let mut x = venue(VenueConfig::default(), "100000", "0", "1");
     let s = btc_usdt();
@@ -376,6 +377,7 @@ fn open_only_dedup_lets_a_blind_resend_of_a_finished_id_create_a_second_order() 
 }
 
 #[test]
+// rule: no_duplicate_orders
 fn always_dedup_refuses_any_repeat() {
     let cfg = VenueConfig {
         dedup: Dedup::Always,
@@ -394,6 +396,7 @@ fn always_dedup_refuses_any_repeat() {
 }
 
 #[test]
+// rule: min_notional
 fn rules_refuse_off_grid_prices_and_quantities_and_small_notionals() {
     let eth = Symbol::parse("ETH/USDT").unwrap();
     let mut cfg = VenueConfig::default();
@@ -611,6 +614,7 @@ fn consumed_depth_is_replenished_by_set_market() {
 /// every step funds are non-negative, locks match the open orders, and both assets'
 /// totals equal the deposits moved by the trades, minus their fees.
 #[test]
+// rule: reservation_non_negative
 fn funds_stay_non_negative_and_are_conserved_except_fees() {
     let mut seed: u64 = 0x5eed;
     let mut next = |n: u64| {
