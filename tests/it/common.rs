@@ -10,6 +10,32 @@ pub fn bin() -> Command {
     c
 }
 
+/// Waits for `child` and its output, killing it after `secs` seconds: a process that hangs
+/// fails its test, with what it printed, instead of stalling the whole suite.
+pub fn output_within(child: Child, secs: u64) -> std::process::Output {
+    let pid = child.id();
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watch = done.clone();
+    std::thread::spawn(move || {
+        for _ in 0..secs * 10 {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            if watch.load(std::sync::atomic::Ordering::Relaxed) {
+                return;
+            }
+        }
+        let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();
+    });
+    let out = child.wait_with_output().expect("wait for the process");
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(
+        out.status.code().is_some(),
+        "killed after {secs} s (hung?): {}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// Exit code, stdout, stderr.
 pub fn cli(args: &[&str]) -> (Option<i32>, String, String) {
     let out = bin().args(args).output().expect("run the binary");

@@ -15,7 +15,7 @@ use rand::{Rng, SeedableRng};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use crate::common::{bin, cli, spawn_venue};
+use crate::common::{bin, cli, output_within, spawn_venue};
 
 const KEY: &str = "live-key";
 const SECRET: &str = "live-secret";
@@ -431,7 +431,12 @@ fn check(journal: &Path, record: &Path, qty: &BTreeMap<String, Decimal>, summary
 }
 
 fn run_to_end(url: &str, intents: &Path, journal: &Path) -> Value {
-    let out = live_cmd(url, intents, journal).output().unwrap();
+    let child = live_cmd(url, intents, journal)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = output_within(child, 180);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let last = stdout
         .lines()
@@ -683,7 +688,7 @@ fn a_venue_that_goes_away_and_comes_back_loses_no_intent() {
     std::thread::sleep(Duration::from_millis(1_500));
     let mut second = start("second.jsonl");
     drop(stdin);
-    let out = live.wait_with_output().unwrap();
+    let out = output_within(live, 180);
     let _ = second.kill();
     let _ = second.wait();
     let stdout = String::from_utf8_lossy(&out.stdout);

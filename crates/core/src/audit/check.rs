@@ -591,10 +591,12 @@ impl Checker {
             }
             // A placement held back by the venue's rate limits goes out when the hold ends: a
             // pending retry is due then instead.
+            // It goes out no sooner than the line says (later, when it has to wait again).
             if let (Some("rate_limit" | "order_limit"), Some(next)) = (r.cause, r.next_ms) {
                 if let Some((_, backoff, at)) = t.attempts.retry.as_mut() {
                     *backoff = next.saturating_sub(*at).max(*backoff);
                 }
+                t.attempts.restarted = true;
                 return;
             }
             // Asking again waits a backoff (not the receive window's end, which has its own).

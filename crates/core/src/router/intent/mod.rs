@@ -145,6 +145,9 @@ pub(super) struct Active {
     pub(super) fp: u64,
     /// Rebuilt after a restart with an order that may be out, not yet answered for.
     pub(super) in_doubt: bool,
+    /// The next placement waits out the venue's rate limits: the `next_ms` its `held` line
+    /// logged (what a snapshot says, as the journal does, even when it waits again).
+    pub(super) held: Option<TimeMs>,
 }
 
 impl Active {
@@ -152,6 +155,7 @@ impl Active {
         Active {
             fp,
             in_doubt: false,
+            held: None,
             key: 0,
             intent,
             state: State::New,
@@ -381,23 +385,29 @@ impl Active {
     }
 
     /// SENT: the next attempt, for what is still unfilled, at the cap; or, while the venue's
-    /// rate limits say wait, a `held` line and the same step again when the wait is over (a
-    /// wait is not an attempt: no retry is spent on it).
+    /// rate limits say wait, the same step again when the wait is over (a wait is not an
+    /// attempt: no retry is spent on it). The first wait of an attempt is logged as `held`;
+    /// one that must wait again (many placements queued for one order window) is not logged
+    /// again, so the log grows with the placements, not with how often they waited.
     fn place(&mut self, cx: &mut Cx<'_>) {
         if let Some((until, cause)) = cx.wait_until(true) {
             if cx.cfg.has(Mutant::HoldSpendsRetry) {
                 return self.spend_attempt_on_hold(cx);
             }
-            self.event(
-                cx,
-                Detail::Held {
-                    cause,
-                    next_ms: until,
-                },
-            );
+            if self.held.is_none() {
+                self.held = Some(until);
+                self.event(
+                    cx,
+                    Detail::Held {
+                        cause,
+                        next_ms: until,
+                    },
+                );
+            }
             self.phase = Phase::Backoff;
             return self.set_timer(cx, until);
         }
+        self.held = None;
         cx.count_placement();
         self.attempt += 1;
         let remaining = self.grid.qty_decimal(self.remaining());

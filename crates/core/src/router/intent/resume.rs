@@ -130,7 +130,7 @@ impl Active {
                 .collect(),
             order: order.filter(|_| OpenIntent::has_order(self.state)),
             retry_at: match (self.state, &self.phase) {
-                (State::Retry, Phase::Backoff) => self.timer.unwrap_or(0),
+                (State::Retry, Phase::Backoff) => self.held.or(self.timer).unwrap_or(0),
                 _ => 0,
             },
         }
