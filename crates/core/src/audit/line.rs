@@ -374,12 +374,33 @@ fn crc_hex(hex: &[u8]) -> Option<u32> {
     })
 }
 
-/// Writes the digits of `v` to the end of `buf`; returns where they start.
-pub(crate) fn digits_u64(buf: &mut [u8], v: u64) -> usize {
-    let mut b = itoa::Buffer::new();
-    let digits = b.format(v).as_bytes();
-    let i = buf.len() - digits.len();
-    buf[i..].copy_from_slice(digits);
+/// Two digits at a time.
+const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Writes the digits of `v` to the end of `buf`; returns where they start. Hand-written for a
+/// measured reason: a decimal's mantissa digits go straight into the buffer its point and sign
+/// are placed in, where `itoa` would format into its own buffer first (3.8% more instructions
+/// on the hot path, `examples/hot_path` under callgrind).
+pub(crate) fn digits_u64(buf: &mut [u8], mut v: u64) -> usize {
+    let mut i = buf.len();
+    while v >= 100 {
+        let d = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
+    }
+    if v >= 10 {
+        let d = v as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[d..d + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + v as u8;
+    }
     i
 }
 
