@@ -17,8 +17,8 @@ use serde_json::Value;
 
 use crate::common::{bin, cli, output_within, spawn_venue};
 
-const KEY: &str = "live-key";
-const SECRET: &str = "live-secret";
+pub(crate) const KEY: &str = "live-key";
+pub(crate) const SECRET: &str = "live-secret";
 
 fn recorded(file: &str) -> Value {
     let text =
@@ -241,10 +241,10 @@ fn the_client_holds_back_after_429_418_and_near_the_weight_limit() {
 }
 
 /// A venue process on a free port: the child, its URL and its record.
-struct VenueProc {
-    child: Child,
-    url: String,
-    record: std::path::PathBuf,
+pub(crate) struct VenueProc {
+    pub(crate) child: Child,
+    pub(crate) url: String,
+    pub(crate) record: std::path::PathBuf,
 }
 
 impl Drop for VenueProc {
@@ -254,7 +254,7 @@ impl Drop for VenueProc {
     }
 }
 
-fn venue(dir: &Path, faults: &str, seed: u64) -> VenueProc {
+pub(crate) fn venue(dir: &Path, faults: &str, seed: u64) -> VenueProc {
     let record = dir.join("venue.jsonl");
     let seed = seed.to_string();
     let (child, url) = spawn_venue(
@@ -277,7 +277,11 @@ fn venue(dir: &Path, faults: &str, seed: u64) -> VenueProc {
 }
 
 /// `n` intents, buys and sells of BTC/USDT, as JSON lines.
-fn intents(dir: &Path, n: usize, seed: u64) -> (std::path::PathBuf, BTreeMap<String, Decimal>) {
+pub(crate) fn intents(
+    dir: &Path,
+    n: usize,
+    seed: u64,
+) -> (std::path::PathBuf, BTreeMap<String, Decimal>) {
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut text = String::new();
     let mut qty = BTreeMap::new();
@@ -296,7 +300,7 @@ fn intents(dir: &Path, n: usize, seed: u64) -> (std::path::PathBuf, BTreeMap<Str
     (p, qty)
 }
 
-fn live_cmd(url: &str, intents: &Path, journal: &Path) -> std::process::Command {
+pub(crate) fn live_cmd(url: &str, intents: &Path, journal: &Path) -> std::process::Command {
     let mut c = bin();
     c.args([
         "live",
@@ -315,7 +319,7 @@ fn live_cmd(url: &str, intents: &Path, journal: &Path) -> std::process::Command 
     c
 }
 
-fn lines(p: &Path) -> Vec<Value> {
+pub(crate) fn lines(p: &Path) -> Vec<Value> {
     std::fs::read_to_string(p)
         .unwrap_or_default()
         .lines()
@@ -324,7 +328,7 @@ fn lines(p: &Path) -> Vec<Value> {
         .collect()
 }
 
-fn dec(v: &Value) -> Decimal {
+pub(crate) fn dec(v: &Value) -> Decimal {
     match v {
         Value::String(s) => s.parse().unwrap(),
         Value::Number(n) => n.to_string().parse().unwrap(),
@@ -336,7 +340,12 @@ fn dec(v: &Value) -> Decimal {
 /// intent ended, nothing stays reserved, no client id holds two venue orders, every venue order
 /// is one the journal sent, and per intent the venue's trades and the journal's reconciled fills
 /// agree and stay within the intent's quantity.
-fn check(journal: &Path, record: &Path, qty: &BTreeMap<String, Decimal>, summary: &Value) {
+pub(crate) fn check(
+    journal: &Path,
+    record: &Path,
+    qty: &BTreeMap<String, Decimal>,
+    summary: &Value,
+) {
     let (code, out, err) = cli(&["check-audit", journal.to_str().unwrap()]);
     assert_eq!(code, Some(0), "check-audit: {out}{err}");
     assert_eq!(summary["reserved"], "0", "{summary}");
@@ -430,7 +439,7 @@ fn check(journal: &Path, record: &Path, qty: &BTreeMap<String, Decimal>, summary
     }
 }
 
-fn run_to_end(url: &str, intents: &Path, journal: &Path) -> Value {
+pub(crate) fn run_to_end(url: &str, intents: &Path, journal: &Path) -> Value {
     let child = live_cmd(url, intents, journal)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -449,7 +458,7 @@ fn run_to_end(url: &str, intents: &Path, journal: &Path) -> Value {
 
 /// `live` exits 0 when every intent executed, 1 when some ended without executing
 /// (`FAILED`, `FAILED_FINAL`), and says so.
-fn assert_exit_says_whether_intents_failed(out: &std::process::Output, summary: &Value) {
+pub(crate) fn assert_exit_says_whether_intents_failed(out: &std::process::Output, summary: &Value) {
     let failed = ["FAILED", "FAILED_FINAL"]
         .iter()
         .filter_map(|s| summary["states"][s].as_u64())
@@ -736,148 +745,4 @@ fn a_venue_that_goes_away_and_comes_back_loses_no_intent() {
             .unwrap_or_default();
         assert!(f <= *q, "{id}: filled {f} of {q}");
     }
-}
-
-/// One process per journal: a second `live` on a journal in use is refused at once, naming
-/// the holder, and sends nothing; a holder killed with SIGKILL leaves no stale lock.
-#[test]
-// rule: journal_lock
-fn a_second_live_on_the_same_journal_is_refused_and_a_killed_one_leaves_no_stale_lock() {
-    let dir = tempfile::tempdir().unwrap();
-    let v = venue(dir.path(), "none", 7);
-    let journal = dir.path().join("journal.jsonl");
-    let stdin_live = || {
-        let mut c = bin();
-        c.args(["live", "--venue", &v.url, "--json", "--intents", "-"])
-            .arg("--journal")
-            .arg(&journal)
-            .env("ORDER_ROUTER_API_KEY", KEY)
-            .env("ORDER_ROUTER_API_SECRET", SECRET)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        c.spawn().unwrap()
-    };
-    let mut first = stdin_live();
-    // The first holds the lock once its funding file exists.
-    let funding = dir.path().join("journal.jsonl.funding");
-    for _ in 0..200 {
-        if funding.exists() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    assert!(funding.exists(), "the first live never started");
-    let posts_before = lines(&v.record)
-        .iter()
-        .filter(|l| l["method"] == "POST")
-        .count();
-    let (file, _) = intents(dir.path(), 3, 1);
-    let out = live_cmd(&v.url, &file, &journal).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(err.contains("is in use by another process"), "{err}");
-    assert!(err.contains(&format!("pid {}", first.id())), "{err}");
-    assert_eq!(err.lines().count(), 1, "{err}");
-    let posts_after = lines(&v.record)
-        .iter()
-        .filter(|l| l["method"] == "POST")
-        .count();
-    assert_eq!(posts_before, posts_after, "the refused process sent orders");
-    // SIGKILL: the kernel drops the lock with the process.
-    first.kill().unwrap();
-    first.wait().unwrap();
-    let summary = run_to_end(&v.url, &file, &journal);
-    assert_eq!(summary["intents"], 3, "{summary}");
-}
-
-/// Rate limits cost no retries: placements are paced under the venue's order limit (from
-/// `exchangeInfo`), so a run of more orders than one window allows draws no 429 at all.
-#[test]
-// rule: rate_limit_hold
-fn placements_are_paced_under_the_venues_order_limit_and_draw_no_429() {
-    let dir = tempfile::tempdir().unwrap();
-    let record = dir.path().join("venue.jsonl");
-    let (child, url) = spawn_venue(
-        &[
-            "--faults",
-            "none",
-            "--order-limit",
-            "4",
-            "--record",
-            record.to_str().unwrap(),
-        ],
-        &[
-            ("ORDER_ROUTER_API_KEY", KEY),
-            ("ORDER_ROUTER_API_SECRET", SECRET),
-        ],
-    );
-    let v = VenueProc { child, url, record };
-    let (file, qty) = intents(dir.path(), 7, 3);
-    let journal = dir.path().join("journal.jsonl");
-    let summary = run_to_end(&v.url, &file, &journal);
-    assert_eq!(summary["intents"], 7, "{summary}");
-    let rec = lines(&v.record);
-    let limited: Vec<&Value> = rec
-        .iter()
-        .filter(|l| l["status"] == 429 || l["status"] == 418)
-        .collect();
-    assert!(limited.is_empty(), "{limited:?}");
-    let held = lines(&journal)
-        .iter()
-        .filter(|l| l["event"] == "held" && l["cause"] == "order_limit")
-        .count();
-    assert!(held > 0, "nothing was paced: {summary}");
-    check(&journal, &v.record, &qty, &summary);
-}
-
-#[test]
-// rule: journal_damage
-fn a_damaged_journal_stops_live_until_truncate_damaged_cuts_it_into_a_broken_file() {
-    let dir = tempfile::tempdir().unwrap();
-    let v = venue(dir.path(), "none", 11);
-    let (file, qty) = intents(dir.path(), 2, 11);
-    let journal = dir.path().join("journal.jsonl");
-    let summary = run_to_end(&v.url, &file, &journal);
-    // Its last line again, one digit changed, newline intact: damage, not a crash's tear.
-    let whole = std::fs::read(&journal).unwrap();
-    let n = whole.iter().filter(|&&b| b == b'\n').count();
-    let start = whole[..whole.len() - 1]
-        .iter()
-        .rposition(|&b| b == b'\n')
-        .map_or(0, |p| p + 1);
-    let mut extra = whole[start..].to_vec();
-    let d = extra.iter().position(u8::is_ascii_digit).unwrap();
-    extra[d] = if extra[d] == b'9' { b'0' } else { extra[d] + 1 };
-    let mut damaged = whole.clone();
-    damaged.extend_from_slice(&extra);
-    std::fs::write(&journal, &damaged).unwrap();
-    let out = live_cmd(&v.url, &file, &journal).output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{err}");
-    assert!(
-        err.lines().count() == 1
-            && err.contains(&journal.display().to_string())
-            && err.contains(&format!("damaged line {}", n + 1)),
-        "{err}"
-    );
-    assert_eq!(std::fs::read(&journal).unwrap(), damaged, "journal touched");
-    let side = dir.path().join("journal.jsonl.broken");
-    assert!(!side.exists());
-    // Asked to: the damage is cut into the side file, said, and the run goes on.
-    let out = live_cmd(&v.url, &file, &journal)
-        .arg("--truncate-damaged")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}");
-    assert!(
-        stdout.contains(&format!("kept in {}", side.display())),
-        "{stdout}"
-    );
-    assert_eq!(std::fs::read(&side).unwrap(), extra);
-    let again: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
-    assert_eq!(again["orders_sent"], summary["orders_sent"], "{again}");
-    assert!(std::fs::read(&journal).unwrap().starts_with(&whole));
-    check(&journal, &v.record, &qty, &again);
 }

@@ -8,6 +8,7 @@ mod fuzz;
 mod hardening;
 mod inputs;
 mod live;
+mod live_safety;
 mod policy;
 mod props;
 mod recovery;

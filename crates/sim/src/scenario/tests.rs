@@ -794,57 +794,6 @@ proptest! {
 }
 
 #[test]
-fn rules_under_which_no_order_can_be_valid_are_warned_of_at_load() {
-    let head = "t_ms,action,symbol,side,qty,price,params\n0,balance,USDT,,100000,,\n\
-                0,price,BTC/USDT,,,50000,\n";
-    let with = |rows: &str| format!("{head}{rows}");
-    let refused = |rows: &str, want: &str| {
-        let s = read("s.csv", with(rows).as_bytes(), true).unwrap();
-        assert_eq!(s.warnings.len(), 1, "{rows:?}");
-        let e = s.warnings[0].to_string();
-        assert!(e.starts_with(want), "{rows:?}: {e}");
-        // `parse` (generated cases) still reads it: it runs, each intent failing.
-        parse("s.csv", with(rows).as_bytes()).unwrap();
-    };
-    refused(
-        "0,config,BTC/USDT,,,,step_size=1\n10,intent,BTC/USDT,buy,0.5,50000,id=a\n",
-        "s.csv:4: step_size:",
-    );
-    refused(
-        "0,config,,,,,min_notional=100\n10,intent,BTC/USDT,buy,0.001,50000,id=a\n\
-         11,intent,BTC/USDT,sell,0.0015,50000,id=b\n",
-        "s.csv:4: min_notional:",
-    );
-    refused(
-        "10,intent,BTC/USDT,buy,0.001,50000,id=a\n0,config,BTC/USDT,,,,venue_min_notional=1000\n",
-        "s.csv:5: venue_min_notional:",
-    );
-    refused(
-        "0,config,,,,,tick_size=100000\n10,intent,BTC/USDT,buy,0.001,50000,id=a\n",
-        "s.csv:4: tick_size:",
-    );
-    // One intent that can be valid is enough: the others may test refusals.
-    let fine = [
-        "0,config,,,,,min_notional=100\n10,intent,BTC/USDT,buy,0.001,50000,id=a\n\
-         11,intent,BTC/USDT,buy,0.01,50000,id=b\n",
-        // Rules left at their defaults are not judged: a lone tiny intent tests min_notional.
-        "10,intent,BTC/USDT,buy,0.00009,50000,id=tiny\n",
-        // A signal is sized at run time.
-        "0,config,BTC/USDT,,,,step_size=1\n10,intent,BTC/USDT,buy,0.5,50000,id=a\n\
-         10,signal,BTC/USDT,buy,,,risk_qty=2\n",
-        // The rules of another market.
-        "0,config,ETH/USDT,,,,step_size=1\n10,intent,BTC/USDT,buy,0.5,50000,id=a\n",
-    ];
-    for rows in fine {
-        let s = read("s.csv", with(rows).as_bytes(), true).unwrap();
-        assert!(s.warnings.is_empty(), "{rows:?}: {:?}", s.warnings);
-    }
-    let shipped = include_bytes!("../../../../scenarios/min_notional.csv");
-    let s = read("min_notional.csv", shipped, true).unwrap();
-    assert!(s.warnings.is_empty(), "{:?}", s.warnings);
-}
-
-#[test]
 fn a_scenario_line_longer_than_the_bound_is_refused_naming_its_line() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("long.csv");
