@@ -60,17 +60,7 @@ impl Active {
                     self.transition(cx, State::Partial, report(filled));
                 } else if self.state == State::Unknown {
                     // Found resting with nothing filled: as if the placement reply had come.
-                    self.transition(
-                        cx,
-                        State::Sent,
-                        Detail::Sent {
-                            client_order_id: coid.clone(),
-                            attempt: self.attempt,
-                            qty: o.amount,
-                            limit_price: o.price,
-                            tif: cx.cfg.tif,
-                        },
-                    );
+                    self.sent(cx, &coid, o.amount, o.price);
                 }
                 let cancel_next = matches!(
                     self.phase,

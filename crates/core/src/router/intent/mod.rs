@@ -424,17 +424,7 @@ impl Active {
             || cx.portfolio.last_price(self.intent.symbol()),
             cx.cap_factors.0,
         );
-        self.transition(
-            cx,
-            State::Sent,
-            Detail::Sent {
-                client_order_id: coid.clone(),
-                attempt: self.attempt,
-                qty: remaining,
-                limit_price,
-                tif,
-            },
-        );
+        self.sent(cx, &coid, remaining, limit_price);
         let request = OrderRequest::new(
             coid.clone(),
             self.intent.symbol().clone(),
@@ -457,14 +447,9 @@ impl Active {
         }
     }
 
-    /// `HoldSpendsRetry`: the attempt is logged as sent and refused as rate limited, without
-    /// going out, as a client that refuses requests itself during a hold reports them.
-    fn spend_attempt_on_hold(&mut self, cx: &mut Cx<'_>) {
-        self.attempt += 1;
-        let coid = ClientOrderId::for_attempt(self.id(), self.attempt);
-        let qty = self.grid.qty_decimal(self.remaining());
-        let limit_price = self.grid.price_decimal(self.cap);
-        self.guard_if_beyond(cx, limit_price);
+    /// SENT for the current attempt's order `coid`, of `qty` at `limit_price`.
+    fn sent(&mut self, cx: &mut Cx<'_>, coid: &ClientOrderId, qty: Decimal, limit_price: Decimal) {
+        let tif = cx.cfg.tif;
         self.transition(
             cx,
             State::Sent,
@@ -473,9 +458,20 @@ impl Active {
                 attempt: self.attempt,
                 qty,
                 limit_price,
-                tif: cx.cfg.tif,
+                tif,
             },
         );
+    }
+
+    /// `HoldSpendsRetry`: the attempt is logged as sent and refused as rate limited, without
+    /// going out, as a client that refuses requests itself during a hold reports them.
+    fn spend_attempt_on_hold(&mut self, cx: &mut Cx<'_>) {
+        self.attempt += 1;
+        let coid = ClientOrderId::for_attempt(self.id(), self.attempt);
+        let qty = self.grid.qty_decimal(self.remaining());
+        let limit_price = self.grid.price_decimal(self.cap);
+        self.guard_if_beyond(cx, limit_price);
+        self.sent(cx, &coid, qty, limit_price);
         cx.out.stats.orders_sent += 1;
         self.transition(
             cx,
