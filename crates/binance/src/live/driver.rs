@@ -258,7 +258,19 @@ pub async fn run(
         }
         let funding = read_funding(&funding_file, mode)?;
         check_budget_on_resume(&funding, &cfg.budget, &funding_file)?;
-        let bytes = std::fs::read(&cfg.journal).map_err(|e| journal_err(&cfg.journal, e))?;
+        let bytes = std::fs::read(&cfg.journal).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                journal_err(
+                    &cfg.journal,
+                    format!(
+                        "it is missing, but its funding file {} is there: restore the journal, or remove the funding file to start a new one",
+                        funding_file.display()
+                    ),
+                )
+            } else {
+                journal_err(&cfg.journal, e)
+            }
+        })?;
         let on_damage = match cfg.truncate_damaged {
             true => crate::router::OnDamage::Cut,
             false => crate::router::OnDamage::Stop,
