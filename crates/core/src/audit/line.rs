@@ -316,7 +316,7 @@ pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
 }
 
 /// The key of the checksum field, which ends every line the writer makes.
-pub(crate) const CRC_KEY: &[u8] = b",\"crc\":\"";
+pub const CRC_KEY: &[u8] = b",\"crc\":\"";
 
 /// Ends the line begun at `start`: its CRC-32C, over every byte of it so far, as the last field
 /// (eight lower-case hex digits), then `}` and the newline. A torn or garbled line no longer

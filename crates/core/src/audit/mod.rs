@@ -14,7 +14,7 @@ mod scan;
 
 pub use check::{Checker, LineView, Policy};
 pub(crate) use line::digits_u64;
-pub use line::{checksum_ok, write_line, AuditLine, Detail};
+pub use line::{checksum_ok, write_line, AuditLine, Detail, CRC_KEY};
 pub use parse::{parse_audit_line, word};
 pub use problem::{Problem, ProblemKind};
 pub use read::{

@@ -95,10 +95,13 @@ pub enum Mutant {
     /// Spends an attempt on every placement that waits out a rate-limit hold (logged as a
     /// `rate_limited` ERROR that no venue answer gave), as a client that refuses locally does.
     HoldSpendsRetry,
+    /// Recovery verifies the checksum of the last journal line only: a line before it that was
+    /// damaged after it was written is read as data when it still parses.
+    ChecksumOnLastLineOnly,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 37] = [
+    pub const ALL: [Mutant; 38] = [
         Mutant::IgnoreDedup,
         Mutant::FreshIdAfterTimeout,
         Mutant::ReleaseBeforeReconcile,
@@ -136,6 +139,7 @@ impl Mutant {
         Mutant::IgnoreTradeErrors,
         Mutant::IgnoreRateLimitHold,
         Mutant::HoldSpendsRetry,
+        Mutant::ChecksumOnLastLineOnly,
     ];
 
     /// The kebab-case name used on the command line.
@@ -356,7 +360,8 @@ mod tests {
                 "cut-damaged-middle",
                 "ignore-trade-errors",
                 "ignore-rate-limit-hold",
-                "hold-spends-retry"
+                "hold-spends-retry",
+                "checksum-on-last-line-only"
             ]
         );
         for m in Mutant::ALL {

@@ -466,6 +466,15 @@ pub fn scan_with(
                 parsed = Ok(l);
             }
         }
+        if matches!(parsed, Err(ReadError::Checksum { .. }))
+            && !unterminated
+            && start < journal.len()
+            && cfg.has(Mutant::ChecksumOnLastLineOnly)
+        {
+            if let Ok(l) = parse_audit_line(n, raw.strip_suffix(b"\r").unwrap_or(raw)) {
+                parsed = Ok(l);
+            }
+        }
         let line = match parsed {
             Ok(l) => {
                 if let Some(e) = watch.note(line_start as u64, Ok(())) {

@@ -4,7 +4,7 @@
 use rust_decimal::Decimal;
 
 use super::{Invariants, Violation};
-use crate::audit::{parse_audit_line, write_line, AuditLine, Detail};
+use crate::audit::{parse_audit_line, write_line, AuditLine, Detail, ReadError, CRC_KEY};
 use crate::decision::Intent;
 use crate::model::TimeMs;
 use crate::portfolio::Portfolio;
@@ -230,6 +230,80 @@ impl RestartProbe<'_> {
         None
     }
 
+    /// A bit of one line's content flipped (a line and byte drawn from the journal's hash) must
+    /// be refused as damage at exactly that line: the line's own checksum finds it.
+    fn flipped_byte_is_damage(&self, lines: &[usize]) -> Option<String> {
+        let journal = self.journal;
+        let h = crate::model::fnv1a64(journal);
+        let k = (h % lines.len().max(1) as u64) as usize;
+        let start = *lines.get(k)?;
+        let end = lines.get(k + 1).copied().unwrap_or(journal.len());
+        // The content the checksum covers: up to the checksum's own key.
+        let body = &journal[start..end];
+        let covered = memchr::memmem::find(body, CRC_KEY).unwrap_or(0);
+        if covered == 0 || !body.ends_with(b"\n") {
+            return None;
+        }
+        let at = start + ((h >> 17) as usize % covered);
+        let mut bytes = journal.to_vec();
+        let mut flipped = bytes[at] ^ (1 << ((h >> 41) % 7));
+        if flipped == b'\n' {
+            flipped ^= 0x40;
+        }
+        bytes[at] = flipped;
+        let by_checksum =
+            |e: &ReadError| matches!(e, ReadError::Checksum { line } if *line == k + 1);
+        match self.recover(Replay::default(), &bytes) {
+            Err(RecoverError::Damaged(d)) if by_checksum(&d.error) => None,
+            Err(RecoverError::Corrupt(e)) if by_checksum(&e) => None,
+            Err(e) => Some(format!(
+                "a bit flipped in line {} (byte {}) was refused for another reason: {e}",
+                k + 1,
+                at - start
+            )),
+            Ok(_) => Some(format!(
+                "recovery took line {} with a bit flipped (byte {}) as whole",
+                k + 1,
+                at - start
+            )),
+        }
+    }
+
+    /// The last line cut short at a length drawn from the journal's hash: a torn write, cut off
+    /// at the line's start, and nothing refused.
+    fn torn_tail_of_any_length(&self, lines: &[usize]) -> Option<String> {
+        let journal = self.journal;
+        let start = *lines.last()?;
+        let len = journal.len() - start;
+        // Cut before its last byte of content at least: a line that lacks only its newline is
+        // whole, and kept.
+        if len < 3 || !journal.ends_with(b"\n") {
+            return None;
+        }
+        let h = crate::model::fnv1a64(journal);
+        let cut = start + 1 + ((h >> 7) as usize % (len - 2));
+        let torn = &journal[..cut];
+        match Router::recover(
+            self.cfg.clone(),
+            self.funding.clone(),
+            Replay::default(),
+            torn,
+            self.now,
+        ) {
+            Ok(r) if r.scan.valid_len == start && r.scan.torn_tail.is_some() => None,
+            Ok(r) => Some(format!(
+                "a last line torn after {} of its {len} bytes was kept up to byte {} of {}",
+                cut - start,
+                r.scan.valid_len,
+                torn.len()
+            )),
+            Err(e) => Some(format!(
+                "a last line torn after {} of its {len} bytes was refused: {e}",
+                cut - start
+            )),
+        }
+    }
+
     /// Journals that say something impossible, or that do not fit the snapshot, must be refused
     /// (and a refusal must name the line): the name of the first one that was not.
     pub fn refusals(&self) -> Option<String> {
@@ -282,6 +356,16 @@ impl RestartProbe<'_> {
                     }
                 }
             }
+        }
+        // Any byte of any line's content, one bit flipped: that line's checksum is what must
+        // refuse it, whichever line and byte (the place is drawn from the journal's own bytes,
+        // so a run is repeatable).
+        if let Some(v) = self.flipped_byte_is_damage(&lines) {
+            return Some(v);
+        }
+        // A torn last line, cut at any length: a tear, cut off; the lines before it stand.
+        if let Some(v) = self.torn_tail_of_any_length(&lines) {
+            return Some(v);
         }
         // An intent started twice.
         if let (Some(first), Some(last)) = (parsed(0), lines.len().checked_sub(1).and_then(parsed))
