@@ -154,7 +154,7 @@ pub(super) fn avg_price(v: &Venue, p: &Params) -> Result<Call, ApiError> {
 /// `GET /api/v3/trades`: the newest trades of the market (here: this venue's own).
 pub(super) fn trades(v: &Venue, p: &Params) -> Result<Call, ApiError> {
     let symbol = v.symbol(p.required("symbol", |p, n| p.ident(n, 20))?)?;
-    let limit = p.limit("limit", 500, 1_000)? as usize;
+    let limit = p.capped_limit("limit", 500, 1_000)? as usize;
     call(
         Op::Trades {
             symbol: symbol.clone(),
@@ -182,7 +182,7 @@ pub(super) fn agg_trades(v: &Venue, p: &Params) -> Result<Call, ApiError> {
     if from_id.is_some() && (start.is_some() || end.is_some()) {
         return Err(ApiError::bad_combination());
     }
-    let limit = p.limit("limit", 500, 1_000)? as usize;
+    let limit = p.capped_limit("limit", 500, 1_000)? as usize;
     call(
         Op::Trades {
             symbol: symbol.clone(),
@@ -235,7 +235,7 @@ pub(super) fn klines(v: &Venue, p: &Params) -> Result<Call, ApiError> {
             return Err(ApiError::illegal_chars("timeZone"));
         }
     }
-    let limit = p.limit("limit", 500, 1_000)? as usize;
+    let limit = p.capped_limit("limit", 500, 1_000)? as usize;
     call(
         Op::Klines {
             symbol: symbol.clone(),

@@ -1,0 +1,46 @@
+//! Where the venue's dialect must match Binance spot's: caps, ticker types, the record's
+//! naming of faults, and what faults may do to a resting order.
+
+use super::*;
+
+#[test]
+fn a_limit_above_the_maximum_is_capped_not_refused() {
+    let mut v = venue();
+    // Over half an hour of 1s candles: more than 1,000 exist.
+    let t = T0 + 2_000_000;
+    for (path, query, max) in [
+        ("/api/v3/klines", "symbol=BTCUSDT&interval=1s&limit=", 1_000),
+        (
+            "/api/v3/uiKlines",
+            "symbol=BTCUSDT&interval=1s&limit=",
+            1_000,
+        ),
+        ("/api/v3/trades", "symbol=BTCUSDT&limit=", 1_000),
+        ("/api/v3/aggTrades", "symbol=BTCUSDT&limit=", 1_000),
+        ("/api/v3/depth", "symbol=BTCUSDT&limit=", 5_000),
+    ] {
+        let over = public(&mut v, t, path, &format!("{query}{}", max * 5));
+        assert_eq!(
+            over.status,
+            200,
+            "{path}: {}",
+            String::from_utf8_lossy(&over.body)
+        );
+        let at_max = public(&mut v, t, path, &format!("{query}{max}"));
+        assert_eq!(over.body, at_max.body, "{path}: capped at {max}");
+        for bad in ["0", "abc", "-1"] {
+            let r = public(&mut v, t, path, &format!("{query}{bad}"));
+            if path == "/api/v3/depth" && bad == "0" {
+                continue;
+            }
+            assert_eq!(error(&r), (400, -1100), "{path} limit={bad}");
+        }
+    }
+    let k = json(&public(
+        &mut v,
+        t,
+        "/api/v3/klines",
+        "symbol=BTCUSDT&interval=1s&limit=99999",
+    ));
+    assert_eq!(k.as_array().unwrap().len(), 1_000);
+}
