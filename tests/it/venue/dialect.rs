@@ -44,3 +44,48 @@ fn a_limit_above_the_maximum_is_capped_not_refused() {
     ));
     assert_eq!(k.as_array().unwrap().len(), 1_000);
 }
+
+#[test]
+fn ticker_24hr_type_mini_is_answered_not_refused() {
+    let mut v = venue();
+    let t = T0 + 90_000;
+    let full = json(&public(&mut v, t, "/api/v3/ticker/24hr", "symbol=BTCUSDT"));
+    let mini = json(&public(
+        &mut v,
+        t,
+        "/api/v3/ticker/24hr",
+        "symbol=BTCUSDT&type=MINI",
+    ));
+    let mut want = vec![
+        "symbol",
+        "openPrice",
+        "highPrice",
+        "lowPrice",
+        "lastPrice",
+        "volume",
+        "quoteVolume",
+        "openTime",
+        "closeTime",
+        "firstId",
+        "lastId",
+        "count",
+    ];
+    want.sort_unstable();
+    assert_eq!(keys(&mini), want, "{mini}");
+    for k in &want {
+        assert_eq!(mini[k], full[k], "{k}");
+    }
+    assert_eq!(mini["lastPrice"], "50100.00000000");
+    let all = json(&public(&mut v, t, "/api/v3/ticker/24hr", "type=MINI"));
+    assert_eq!(all[0], mini, "all markets: an array of the same");
+    let same = json(&public(
+        &mut v,
+        t,
+        "/api/v3/ticker/24hr",
+        "symbol=BTCUSDT&type=FULL",
+    ));
+    assert_eq!(same, full);
+    let bad = public(&mut v, t, "/api/v3/ticker/24hr", "symbol=BTCUSDT&type=TINY");
+    assert_eq!(error(&bad), (400, -1100));
+    assert!(json(&bad)["msg"].as_str().unwrap().contains("FULL|MINI"));
+}
