@@ -89,3 +89,54 @@ fn ticker_24hr_type_mini_is_answered_not_refused() {
     assert_eq!(error(&bad), (400, -1100));
     assert!(json(&bad)["msg"].as_str().unwrap().contains("FULL|MINI"));
 }
+
+fn record_of(r: &Reply) -> Value {
+    serde_json::from_str(r.record.as_deref().expect("recording")).unwrap()
+}
+
+#[test]
+fn the_record_names_reject_partial_and_requote_faults_not_null() {
+    let csv = format!(
+        "{SCENARIO}0,fault,,,,,kind=reject;count=1\n0,fault,,,,,kind=partial;ratio=0.5;count=1\n0,fault,,,,,kind=requote;bps=5;count=1\n"
+    );
+    let mut v = venue_with(&csv, "none");
+    let t = T0 + 2;
+    let mut seen = Vec::new();
+    for i in 0..3 {
+        let r = signed(&mut v, t, Method::Post, "/api/v3/order",
+            &format!("symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=IOC&quantity=0.002&price=50100&newClientOrderId=f{i}"));
+        let rec = record_of(&r);
+        let faults = rec["faults"].as_array().unwrap_or_else(|| panic!("{rec}"));
+        assert_eq!(faults.len(), 1, "{rec}");
+        seen.push(faults[0].as_str().unwrap().to_string());
+    }
+    seen.sort();
+    assert_eq!(seen, ["partial", "reject", "requote"]);
+    // A clean request names none.
+    let q = signed(
+        &mut v,
+        t,
+        Method::Get,
+        "/api/v3/order",
+        "symbol=BTCUSDT&origClientOrderId=f2",
+    );
+    assert_eq!(record_of(&q)["faults"], serde_json::json!([]));
+}
+
+#[test]
+fn a_lost_request_is_recorded_as_never_answered_not_as_a_503() {
+    let csv = format!("{SCENARIO}0,fault,,,,,kind=request_lost;count=1\n");
+    let mut v = venue_with(&csv, "none");
+    let r = signed(&mut v, T0 + 2, Method::Post, "/api/v3/order",
+        "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=IOC&quantity=0.001&price=50100&newClientOrderId=gone");
+    assert!(matches!(r.delivery, Delivery::Drop | Delivery::Stall(_)));
+    let rec = record_of(&r);
+    assert!(rec["status"].is_null(), "{rec}");
+    assert!(rec["code"].is_null(), "{rec}");
+    assert_eq!(rec["faults"], serde_json::json!(["request_lost"]));
+    assert!(
+        rec["delivery"] == "dropped" || rec["delivery"]["stalled_ms"].is_u64(),
+        "{rec}"
+    );
+    assert!(rec["order"].is_null());
+}

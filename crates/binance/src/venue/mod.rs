@@ -419,7 +419,7 @@ impl Venue {
         let fate = self.plan.fate(&mut self.rng, symbol, kind);
         if fate.extra_latency_ms > 0 {
             out.delivery = Delivery::After(fate.extra_latency_ms);
-            out.fault = Some("latency");
+            out.faults.push("latency");
         }
         let lost = |v: &mut Venue| {
             if v.rng.random_bool(0.5) {
@@ -431,25 +431,26 @@ impl Venue {
         match fate.net {
             Net::Clean => {}
             Net::RequestLost => {
-                out.fault = Some("request_lost");
+                out.faults.push("request_lost");
+                out.not_received = true;
                 out.delivery = lost(self);
                 return Err(ApiError::execution_unknown());
             }
             Net::RateLimited => {
-                out.fault = Some("rate_limited");
+                out.faults.push("rate_limited");
                 out.retry_after_s = Some(1);
                 return Err(ApiError::too_much_weight(
                     self.limiter.limits().weight_per_minute,
                 ));
             }
             Net::ResponseLost => {
-                out.fault = Some("response_lost");
+                out.faults.push("response_lost");
                 let answer = trading::execute(self, now, op, fate.venue, out);
                 out.delivery = lost(self);
                 return answer;
             }
             Net::ServerError => {
-                out.fault = Some("server_error");
+                out.faults.push("server_error");
                 if self.rng.random_bool(0.5) {
                     // Executed, but the client is told only that nobody knows.
                     let _ = trading::execute(self, now, op, fate.venue, out);
@@ -468,7 +469,11 @@ pub(crate) struct Outcome {
     pub retry_after_s: Option<u64>,
     pub usage: Option<limits::Usage>,
     pub order: bool,
-    pub fault: Option<&'static str>,
+    /// Every fault that touched the request, in the order they hit: latency, the network's,
+    /// then the venue's (a placement's reject, partial fill or requote, an odd answer).
+    pub faults: Vec<&'static str>,
+    /// The request was lost on the way: the venue never saw it, so nothing answered it.
+    pub not_received: bool,
     /// The parameters sent, without the signature, for the record.
     pub params: Vec<(String, String)>,
     /// The order a placement or cancel touched, as the venue holds it afterwards.
