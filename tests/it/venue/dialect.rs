@@ -140,3 +140,68 @@ fn a_lost_request_is_recorded_as_never_answered_not_as_a_503() {
     );
     assert!(rec["order"].is_null());
 }
+
+#[test]
+fn a_gtc_order_that_does_not_cross_stays_new_under_partial_and_requote_faults() {
+    let csv = format!(
+        "{SCENARIO}0,fault,,,,,kind=partial;ratio=0.5;count=1\n0,fault,,,,,kind=requote;bps=50;count=1\n"
+    );
+    let mut v = venue_with(&csv, "none");
+    let t = T0 + 2;
+    for (i, (side, price)) in [("BUY", 49_000), ("SELL", 51_000), ("BUY", 49_500)]
+        .into_iter()
+        .enumerate()
+    {
+        let r = signed(&mut v, t, Method::Post, "/api/v3/order",
+            &format!("symbol=BTCUSDT&side={side}&type=LIMIT&timeInForce=GTC&quantity=0.002&price={price}&newClientOrderId=g{i}"));
+        let body = json(&r);
+        assert_eq!(body["status"], "NEW", "{side} at {price}: {body}");
+        assert_eq!(body["executedQty"], "0.00000000");
+    }
+    let open = json(&signed(
+        &mut v,
+        t,
+        Method::Get,
+        "/api/v3/openOrders",
+        "symbol=BTCUSDT",
+    ));
+    assert_eq!(open.as_array().unwrap().len(), 3, "{open}");
+    let maker = signed(
+        &mut v,
+        t,
+        Method::Post,
+        "/api/v3/order",
+        "symbol=BTCUSDT&side=BUY&type=LIMIT_MAKER&quantity=0.002&price=49000&newClientOrderId=m",
+    );
+    assert_eq!(json(&maker)["status"], "NEW");
+}
+
+#[test]
+fn a_partly_filled_gtc_order_rests_rather_than_expires() {
+    let csv = format!("{SCENARIO}0,fault,,,,,kind=partial;ratio=0.5;count=2\n");
+    let mut v = venue_with(&csv, "none");
+    let t = T0 + 2;
+    let r = signed(&mut v, t, Method::Post, "/api/v3/order",
+        "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=GTC&quantity=0.002&price=50100&newClientOrderId=half");
+    let body = json(&r);
+    assert_eq!(body["status"], "PARTIALLY_FILLED", "{body}");
+    assert_eq!(body["executedQty"], "0.00100000");
+    assert_eq!(record_of(&r)["faults"], serde_json::json!(["partial"]));
+    let open = json(&signed(
+        &mut v,
+        t,
+        Method::Get,
+        "/api/v3/openOrders",
+        "symbol=BTCUSDT",
+    ));
+    assert_eq!(open[0]["clientOrderId"], "half", "{open}");
+    // An immediate-or-cancel order still has the rest expire.
+    let r = signed(&mut v, t, Method::Post, "/api/v3/order",
+        "symbol=BTCUSDT&side=BUY&type=LIMIT&timeInForce=IOC&quantity=0.002&price=50100&newClientOrderId=ioc");
+    let body = json(&r);
+    assert_eq!(
+        (body["status"].as_str(), body["executedQty"].as_str()),
+        (Some("EXPIRED"), Some("0.00100000")),
+        "{body}"
+    );
+}

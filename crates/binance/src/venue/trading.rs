@@ -627,6 +627,18 @@ fn paged<T>(mut items: Vec<T>, page: &Page, from: bool) -> Vec<T> {
     items
 }
 
+/// Whether `order` would take liquidity if it met the book now.
+fn crosses(v: &Venue, order: &NewOrder) -> bool {
+    let Some((bid, ask)) = v.ex.best_bid_ask(&order.symbol) else {
+        return false;
+    };
+    order.market
+        || match order.side {
+            Side::Buy => order.limit_price >= ask,
+            Side::Sell => order.limit_price <= bid,
+        }
+}
+
 fn place(
     v: &mut Venue,
     now: TimeMs,
@@ -664,6 +676,13 @@ fn place(
         Some(FaultKind::Reject) => Some(PlacementFault::Reject),
         // A fill-or-kill never fills in part: those faults pass it by.
         Some(FaultKind::Partial { .. } | FaultKind::Requote { .. }) if tif == "FOK" => None,
+        // Nothing would fill now, so there is nothing to cut short: a resting order is not
+        // expired by it.
+        Some(FaultKind::Partial { .. }) if !crosses(v, &order) => None,
+        // Binance leaves a partly filled GTC order on the book.
+        Some(FaultKind::Partial { ratio }) if order.tif == Tif::Gtc => {
+            Some(PlacementFault::PartialThenRest { ratio })
+        }
         Some(FaultKind::Partial { ratio }) => Some(PlacementFault::Partial { ratio }),
         Some(FaultKind::Requote { bps }) => Some(PlacementFault::Requote { bps }),
         Some(FaultKind::RejectedStatus) => Some(PlacementFault::RejectedStatus),
