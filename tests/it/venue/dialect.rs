@@ -205,3 +205,54 @@ fn a_partly_filled_gtc_order_rests_rather_than_expires() {
         "{body}"
     );
 }
+
+#[test]
+fn the_startup_calls_of_ccxt_default_options_are_answered_not_unknown() {
+    let mut v = venue();
+    let t = T0 + 2;
+    let coins = json(&signed(
+        &mut v,
+        t,
+        Method::Get,
+        "/sapi/v1/capital/config/getall",
+        "",
+    ));
+    let names: Vec<&str> = coins
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["coin"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["BTC", "USDT"], "{coins}");
+    assert_eq!(coins[1]["free"], "10000.00000000");
+    assert_eq!(coins[0]["networkList"][0]["network"], "BTC");
+    let fee = json(&signed(
+        &mut v,
+        t,
+        Method::Get,
+        "/sapi/v1/asset/tradeFee",
+        "symbol=BTCUSDT",
+    ));
+    assert_eq!(fee[0]["symbol"], "BTCUSDT", "{fee}");
+    assert!(fee[0]["makerCommission"].is_string());
+    assert_eq!(fee[0]["makerCommission"], fee[0]["takerCommission"]);
+    // Unsigned, it is refused as every SIGNED endpoint is.
+    let r = public(&mut v, t, "/sapi/v1/asset/tradeFee", "");
+    assert_ne!(r.status, 200);
+    for (path, list) in [
+        ("/fapi/v1/exchangeInfo", "symbols"),
+        ("/dapi/v1/exchangeInfo", "symbols"),
+        ("/eapi/v1/exchangeInfo", "optionSymbols"),
+    ] {
+        let info = json(&public(&mut v, t, path, ""));
+        assert_eq!(info[list], serde_json::json!([]), "{path}: {info}");
+    }
+    let pairs = json(&signed(
+        &mut v,
+        t,
+        Method::Get,
+        "/sapi/v1/margin/allPairs",
+        "",
+    ));
+    assert_eq!(pairs, serde_json::json!([]));
+}

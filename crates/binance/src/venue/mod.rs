@@ -16,6 +16,7 @@ mod public;
 mod record;
 pub mod server;
 pub mod shapes;
+mod startup;
 mod timeline;
 mod trading;
 
@@ -198,6 +199,8 @@ pub(crate) use trading::Op as TradingOp;
 pub(crate) enum Op {
     Public(PublicOp),
     Trading(TradingOp),
+    /// Signed, but no trading: faults do not hit it.
+    Startup(startup::Op),
 }
 
 /// One route: method, path, whether it is SIGNED, its weight and its parser.
@@ -402,6 +405,7 @@ impl Venue {
         let Call { op, symbol } = call;
         match op {
             Op::Public(op) => public::execute(self, now, op),
+            Op::Startup(op) => startup::execute(self, now, op),
             Op::Trading(op) => self.with_faults(now, symbol.as_ref(), op, out),
         }
     }
@@ -480,7 +484,7 @@ pub(crate) struct Outcome {
     pub executed: Option<crate::exchange::Order>,
 }
 
-static ROUTES: [Route; 21] = [
+static ROUTES: [Route; 28] = [
     Route {
         method: Method::Get,
         path: "/api/v3/ping",
@@ -627,6 +631,55 @@ static ROUTES: [Route; 21] = [
         signed: true,
         weight: |_| 20,
         parse: trading::account,
+    },
+    Route {
+        method: Method::Get,
+        path: "/sapi/v1/capital/config/getall",
+        signed: true,
+        weight: |_| 10,
+        parse: startup::coins,
+    },
+    Route {
+        method: Method::Get,
+        path: "/sapi/v1/asset/tradeFee",
+        signed: true,
+        weight: w1,
+        parse: startup::trade_fee,
+    },
+    Route {
+        method: Method::Get,
+        path: "/sapi/v1/margin/allPairs",
+        signed: true,
+        weight: w1,
+        parse: startup::margin_pairs,
+    },
+    Route {
+        method: Method::Get,
+        path: "/sapi/v1/margin/isolated/allPairs",
+        signed: true,
+        weight: |_| 10,
+        parse: startup::margin_pairs,
+    },
+    Route {
+        method: Method::Get,
+        path: "/fapi/v1/exchangeInfo",
+        signed: false,
+        weight: w1,
+        parse: startup::futures_info,
+    },
+    Route {
+        method: Method::Get,
+        path: "/dapi/v1/exchangeInfo",
+        signed: false,
+        weight: w1,
+        parse: startup::futures_info,
+    },
+    Route {
+        method: Method::Get,
+        path: "/eapi/v1/exchangeInfo",
+        signed: false,
+        weight: w1,
+        parse: startup::options_info,
     },
 ];
 
