@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.parse
 
 import ccxt
 
@@ -299,6 +300,31 @@ class RoughVenue(WithVenue):
         executed = [l["order"] for l in self.venue.lines() if l["order"]]
         ids = [o["clientOrderId"] for o in executed]
         self.assertEqual(len(ids), len(set(ids)))
+
+
+class DefaultOptions(WithVenue):
+    """CCXT as a bot builds it for Binance: default options, only the URLs changed."""
+
+    def test_load_markets_with_default_options_and_only_the_urls_changed(self):
+        ex = ccxt.binance({"apiKey": KEY, "secret": SECRET})
+        for name, url in ex.urls["api"].items():
+            ex.urls["api"][name] = self.venue.url + urllib.parse.urlsplit(url).path
+        markets = ex.load_markets()
+        self.assertIn(SYMBOL, markets)
+        self.assertTrue(all(m["spot"] for m in markets.values()))
+        assets = {a for m in markets.values() for a in (m["base"], m["quote"])}
+        # From the venue's coin list (CCXT adds a few of its own).
+        for a in assets:
+            self.assertEqual(ex.currencies[a]["info"]["coin"], a)
+        fees = ex.fetch_trading_fees()
+        self.assertEqual(fees[SYMBOL]["maker"], 0.001)
+        self.assertEqual(fees[SYMBOL]["taker"], 0.001)
+        paths = {line["path"] for line in self.venue.lines()}
+        for path in ["/api/v3/exchangeInfo", "/fapi/v1/exchangeInfo", "/dapi/v1/exchangeInfo",
+                     "/sapi/v1/capital/config/getall", "/sapi/v1/asset/tradeFee"]:
+            self.assertIn(path, paths)
+        ex.create_order(SYMBOL, "limit", "buy", 0.001, 49000, {"clientOrderId": "ccxt-default-1"})
+        self.assertEqual(ex.fetch_open_orders(SYMBOL)[0]["clientOrderId"], "ccxt-default-1")
 
 
 if __name__ == "__main__":

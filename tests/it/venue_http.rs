@@ -159,7 +159,7 @@ fn a_lost_reply_closes_the_connection_after_the_order_executed() {
             .unwrap(),
     )
     .unwrap();
-    assert_eq!(first["fault"], "response_lost");
+    assert_eq!(first["faults"], serde_json::json!(["response_lost"]));
 }
 
 #[test]

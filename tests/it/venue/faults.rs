@@ -90,9 +90,12 @@ fn faults_are_seeded_same_seed_same_outcomes() {
         "server_error",
         "rate_limited",
         "latency",
+        "reject",
+        "partial",
+        "requote",
     ] {
         assert!(
-            all.contains(&format!("\"fault\":\"{fault}\"")),
+            all.contains(&format!("\"{fault}\"")),
             "no {fault} in 200 rough placements"
         );
     }
@@ -102,7 +105,8 @@ fn faults_are_seeded_same_seed_same_outcomes() {
         "a partial fill expires the rest of an IOC"
     );
     let clean = transcript("none", 11).join("\n");
-    assert!(!clean.contains("\"fault\":\""));
+    assert!(clean.contains("\"faults\":[]"));
+    assert!(!clean.contains("\"faults\":[\""));
 }
 
 #[test]
@@ -116,7 +120,7 @@ fn a_lost_reply_executes_and_the_record_proves_it() {
     let r = signed(&mut v, t, Method::Post, "/api/v3/order", p);
     assert!(matches!(r.delivery, Delivery::Drop | Delivery::Stall(_)));
     let rec: Value = serde_json::from_str(r.record.as_deref().unwrap()).unwrap();
-    assert_eq!(rec["fault"], "response_lost", "{rec}");
+    assert_eq!(rec["faults"], serde_json::json!(["response_lost"]), "{rec}");
     assert_eq!(rec["order"]["status"], "FILLED", "{rec}");
     assert_eq!(rec["trades"].as_array().unwrap().len(), 1);
     assert_eq!(rec["params"]["newClientOrderId"], "lost");
@@ -130,7 +134,7 @@ fn a_lost_reply_executes_and_the_record_proves_it() {
         &p.replace("=lost", "=never"),
     );
     let rec: Value = serde_json::from_str(r.record.as_deref().unwrap()).unwrap();
-    assert_eq!(rec["fault"], "request_lost");
+    assert_eq!(rec["faults"], serde_json::json!(["request_lost"]));
     assert!(rec["order"].is_null());
     // The bot asks: the first order is there, the second is not.
     let q = json(&signed(

@@ -1,6 +1,7 @@
 //! The venue's Binance dialect, driven through its sans-IO core: shapes against recorded
 //! Binance answers, security, parameter errors, limits, faults and the record.
 
+mod dialect;
 mod faults;
 mod fuzz;
 

@@ -246,6 +246,7 @@ fn legal_range(param: &str) -> &'static str {
         "symbol" => "^[A-Z0-9-_.]{1,20}$",
         "newClientOrderId" | "origClientOrderId" => "^[a-zA-Z0-9-_]{1,36}$",
         "quantity" | "price" | "quoteOrderQty" => "^([0-9]{1,20})(\\.[0-9]{1,20})?$",
+        "type" => "^(FULL|MINI)$",
         _ => "^-?[0-9]{1,20}$",
     }
 }

@@ -16,6 +16,7 @@ mod public;
 mod record;
 pub mod server;
 pub mod shapes;
+mod startup;
 mod timeline;
 mod trading;
 
@@ -198,6 +199,8 @@ pub(crate) use trading::Op as TradingOp;
 pub(crate) enum Op {
     Public(PublicOp),
     Trading(TradingOp),
+    /// Signed, but no trading: faults do not hit it.
+    Startup(startup::Op),
 }
 
 /// One route: method, path, whether it is SIGNED, its weight and its parser.
@@ -402,6 +405,7 @@ impl Venue {
         let Call { op, symbol } = call;
         match op {
             Op::Public(op) => public::execute(self, now, op),
+            Op::Startup(op) => startup::execute(self, now, op),
             Op::Trading(op) => self.with_faults(now, symbol.as_ref(), op, out),
         }
     }
@@ -419,7 +423,7 @@ impl Venue {
         let fate = self.plan.fate(&mut self.rng, symbol, kind);
         if fate.extra_latency_ms > 0 {
             out.delivery = Delivery::After(fate.extra_latency_ms);
-            out.fault = Some("latency");
+            out.faults.push("latency");
         }
         let lost = |v: &mut Venue| {
             if v.rng.random_bool(0.5) {
@@ -431,25 +435,26 @@ impl Venue {
         match fate.net {
             Net::Clean => {}
             Net::RequestLost => {
-                out.fault = Some("request_lost");
+                out.faults.push("request_lost");
+                out.not_received = true;
                 out.delivery = lost(self);
                 return Err(ApiError::execution_unknown());
             }
             Net::RateLimited => {
-                out.fault = Some("rate_limited");
+                out.faults.push("rate_limited");
                 out.retry_after_s = Some(1);
                 return Err(ApiError::too_much_weight(
                     self.limiter.limits().weight_per_minute,
                 ));
             }
             Net::ResponseLost => {
-                out.fault = Some("response_lost");
+                out.faults.push("response_lost");
                 let answer = trading::execute(self, now, op, fate.venue, out);
                 out.delivery = lost(self);
                 return answer;
             }
             Net::ServerError => {
-                out.fault = Some("server_error");
+                out.faults.push("server_error");
                 if self.rng.random_bool(0.5) {
                     // Executed, but the client is told only that nobody knows.
                     let _ = trading::execute(self, now, op, fate.venue, out);
@@ -468,14 +473,18 @@ pub(crate) struct Outcome {
     pub retry_after_s: Option<u64>,
     pub usage: Option<limits::Usage>,
     pub order: bool,
-    pub fault: Option<&'static str>,
+    /// Every fault that touched the request, in the order they hit: latency, the network's,
+    /// then the venue's (a placement's reject, partial fill or requote, an odd answer).
+    pub faults: Vec<&'static str>,
+    /// The request was lost on the way: the venue never saw it, so nothing answered it.
+    pub not_received: bool,
     /// The parameters sent, without the signature, for the record.
     pub params: Vec<(String, String)>,
     /// The order a placement or cancel touched, as the venue holds it afterwards.
     pub executed: Option<crate::exchange::Order>,
 }
 
-static ROUTES: [Route; 21] = [
+static ROUTES: [Route; 28] = [
     Route {
         method: Method::Get,
         path: "/api/v3/ping",
@@ -622,6 +631,55 @@ static ROUTES: [Route; 21] = [
         signed: true,
         weight: |_| 20,
         parse: trading::account,
+    },
+    Route {
+        method: Method::Get,
+        path: "/sapi/v1/capital/config/getall",
+        signed: true,
+        weight: |_| 10,
+        parse: startup::coins,
+    },
+    Route {
+        method: Method::Get,
+        path: "/sapi/v1/asset/tradeFee",
+        signed: true,
+        weight: w1,
+        parse: startup::trade_fee,
+    },
+    Route {
+        method: Method::Get,
+        path: "/sapi/v1/margin/allPairs",
+        signed: true,
+        weight: w1,
+        parse: startup::margin_pairs,
+    },
+    Route {
+        method: Method::Get,
+        path: "/sapi/v1/margin/isolated/allPairs",
+        signed: true,
+        weight: |_| 10,
+        parse: startup::margin_pairs,
+    },
+    Route {
+        method: Method::Get,
+        path: "/fapi/v1/exchangeInfo",
+        signed: false,
+        weight: w1,
+        parse: startup::futures_info,
+    },
+    Route {
+        method: Method::Get,
+        path: "/dapi/v1/exchangeInfo",
+        signed: false,
+        weight: w1,
+        parse: startup::futures_info,
+    },
+    Route {
+        method: Method::Get,
+        path: "/eapi/v1/exchangeInfo",
+        signed: false,
+        weight: w1,
+        parse: startup::options_info,
     },
 ];
 

@@ -144,6 +144,17 @@ impl Params {
         }
     }
 
+    /// A market-data `limit`: a whole number from 1, capped at `max` as Binance caps it
+    /// (a larger one is not an error); `default` when absent. Zero and non-numbers are
+    /// refused (`-1100`).
+    pub fn capped_limit(&self, name: &str, default: u64, max: u64) -> Result<u64, ApiError> {
+        match self.uint(name)? {
+            None => Ok(default),
+            Some(0) => Err(ApiError::illegal_chars(name)),
+            Some(n) => Ok(n.min(max)),
+        }
+    }
+
     /// An identifier of Binance's alphabet (`A-Z a-z 0-9 . : / _ -`), 1 to `max` characters.
     pub fn ident(&self, name: &str, max: usize) -> Result<Option<&str>, ApiError> {
         let Some(v) = self.raw(name) else {

@@ -36,7 +36,11 @@ pub enum Op {
         symbol: Symbol,
         limit: usize,
     },
-    Ticker24(Many),
+    /// `mini`: `type=MINI`, without the fields that need the book or the change.
+    Ticker24 {
+        many: Many,
+        mini: bool,
+    },
     TickerPrice(Many),
     BookTicker(Many),
     AvgPrice(Symbol),
@@ -130,12 +134,18 @@ pub(super) fn depth(v: &Venue, p: &Params) -> Result<Call, ApiError> {
 }
 
 pub(super) fn ticker_24hr(v: &Venue, p: &Params) -> Result<Call, ApiError> {
-    if let Some(t) = p.raw("type") {
-        if t != "FULL" {
-            return Err(ApiError::illegal_chars("type"));
-        }
-    }
-    call(Op::Ticker24(many(v, p)?), None)
+    let mini = match p.raw("type") {
+        None | Some("FULL") => false,
+        Some("MINI") => true,
+        Some(_) => return Err(ApiError::illegal_chars("type")),
+    };
+    call(
+        Op::Ticker24 {
+            many: many(v, p)?,
+            mini,
+        },
+        None,
+    )
 }
 
 pub(super) fn ticker_price(v: &Venue, p: &Params) -> Result<Call, ApiError> {
@@ -154,7 +164,7 @@ pub(super) fn avg_price(v: &Venue, p: &Params) -> Result<Call, ApiError> {
 /// `GET /api/v3/trades`: the newest trades of the market (here: this venue's own).
 pub(super) fn trades(v: &Venue, p: &Params) -> Result<Call, ApiError> {
     let symbol = v.symbol(p.required("symbol", |p, n| p.ident(n, 20))?)?;
-    let limit = p.limit("limit", 500, 1_000)? as usize;
+    let limit = p.capped_limit("limit", 500, 1_000)? as usize;
     call(
         Op::Trades {
             symbol: symbol.clone(),
@@ -182,7 +192,7 @@ pub(super) fn agg_trades(v: &Venue, p: &Params) -> Result<Call, ApiError> {
     if from_id.is_some() && (start.is_some() || end.is_some()) {
         return Err(ApiError::bad_combination());
     }
-    let limit = p.limit("limit", 500, 1_000)? as usize;
+    let limit = p.capped_limit("limit", 500, 1_000)? as usize;
     call(
         Op::Trades {
             symbol: symbol.clone(),
@@ -235,7 +245,7 @@ pub(super) fn klines(v: &Venue, p: &Params) -> Result<Call, ApiError> {
             return Err(ApiError::illegal_chars("timeZone"));
         }
     }
-    let limit = p.limit("limit", 500, 1_000)? as usize;
+    let limit = p.capped_limit("limit", 500, 1_000)? as usize;
     call(
         Op::Klines {
             symbol: symbol.clone(),
@@ -304,7 +314,17 @@ pub(super) fn execute(v: &mut Venue, now: TimeMs, op: Op) -> Result<Vec<u8>, Api
                 "asks": side(&v.ex.asks(&symbol)),
             }))
         }
-        Op::Ticker24(many) => per_market(v, many, |v, name, s| ticker_24h(v, now, name, s)),
+        Op::Ticker24 { many, mini } => per_market(v, many, |v, name, s| {
+            let full = ticker_24h(v, now, name, s);
+            if !mini {
+                return full;
+            }
+            let mut m = serde_json::Map::new();
+            for k in MINI_FIELDS {
+                m.insert(k.to_string(), full[k].clone());
+            }
+            serde_json::Value::Object(m)
+        }),
         Op::TickerPrice(many) => per_market(
             v,
             many,
@@ -500,6 +520,22 @@ fn tape(v: &Venue, s: &Symbol) -> Vec<Tape> {
         })
         .collect()
 }
+
+/// The fields of Binance's `type=MINI` 24-hour ticker, in its order.
+const MINI_FIELDS: [&str; 12] = [
+    "symbol",
+    "openPrice",
+    "highPrice",
+    "lowPrice",
+    "lastPrice",
+    "volume",
+    "quoteVolume",
+    "openTime",
+    "closeTime",
+    "firstId",
+    "lastId",
+    "count",
+];
 
 fn ticker_24h(v: &Venue, now: TimeMs, name: &str, s: &Symbol) -> serde_json::Value {
     let from = now.saturating_sub(DAY_MS);

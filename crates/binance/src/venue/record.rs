@@ -54,6 +54,12 @@ pub(super) fn line(
             })
             .collect();
     v.recorded_trades = v.ex.trade_count();
+    // A request lost on the way was never answered: no status to show.
+    let (status, code) = if out.not_received {
+        (None, None)
+    } else {
+        (Some(status), code)
+    };
     let line = json!({
         "seq": v.seq,
         "t_ms": now,
@@ -63,7 +69,7 @@ pub(super) fn line(
         "params": params,
         "status": status,
         "code": code,
-        "fault": out.fault,
+        "faults": out.faults,
         "delivery": delivery,
         "order": order,
         "trades": trades,

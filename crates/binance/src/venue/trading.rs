@@ -447,7 +447,13 @@ pub(super) fn execute(
         Op::Query { symbol, by } => {
             let o = v.find(&symbol, &by).ok_or_else(ApiError::no_such_order)?;
             let o = match fault {
-                Some(FaultKind::OrderForeign) => v.ex.another_order(o).unwrap_or(o),
+                Some(FaultKind::OrderForeign) => match v.ex.another_order(o) {
+                    Some(other) => {
+                        out.faults.push("order_foreign");
+                        other
+                    }
+                    None => o,
+                },
                 _ => o,
             };
             let n = binance_name(&symbol);
@@ -531,12 +537,16 @@ pub(super) fn execute(
             let n = binance_name(&symbol);
             let trades: Vec<crate::exchange::Trade> = match order_id {
                 Some(id) => {
-                    match fault {
-                        Some(FaultKind::TradesRepeat) => v.ex.arm_trades(TradesFault::Repeat),
-                        Some(FaultKind::TradesForeign) => v.ex.arm_trades(TradesFault::Foreign),
-                        Some(FaultKind::TradesSplit) => v.ex.arm_trades(TradesFault::Split),
-                        Some(FaultKind::TradesPhantom) => v.ex.arm_trades(TradesFault::Phantom),
-                        _ => {}
+                    let armed = match fault {
+                        Some(FaultKind::TradesRepeat) => Some(TradesFault::Repeat),
+                        Some(FaultKind::TradesForeign) => Some(TradesFault::Foreign),
+                        Some(FaultKind::TradesSplit) => Some(TradesFault::Split),
+                        Some(FaultKind::TradesPhantom) => Some(TradesFault::Phantom),
+                        _ => None,
+                    };
+                    if let (Some(a), Some(f)) = (armed, fault) {
+                        v.ex.arm_trades(a);
+                        out.faults.push(f.name());
                     }
                     let oid =
                         OrderId::from_u64(id).map_err(|_| ApiError::illegal_chars("orderId"))?;
@@ -617,6 +627,18 @@ fn paged<T>(mut items: Vec<T>, page: &Page, from: bool) -> Vec<T> {
     items
 }
 
+/// Whether `order` would take liquidity if it met the book now.
+fn crosses(v: &Venue, order: &NewOrder) -> bool {
+    let Some((bid, ask)) = v.ex.best_bid_ask(&order.symbol) else {
+        return false;
+    };
+    order.market
+        || match order.side {
+            Side::Buy => order.limit_price >= ask,
+            Side::Sell => order.limit_price <= bid,
+        }
+}
+
 fn place(
     v: &mut Venue,
     now: TimeMs,
@@ -650,14 +672,25 @@ fn place(
             }
         }
     }
-    match fault {
-        Some(FaultKind::Reject) => v.ex.arm(PlacementFault::Reject),
+    let armed = match fault {
+        Some(FaultKind::Reject) => Some(PlacementFault::Reject),
         // A fill-or-kill never fills in part: those faults pass it by.
-        Some(FaultKind::Partial { .. } | FaultKind::Requote { .. }) if tif == "FOK" => {}
-        Some(FaultKind::Partial { ratio }) => v.ex.arm(PlacementFault::Partial { ratio }),
-        Some(FaultKind::Requote { bps }) => v.ex.arm(PlacementFault::Requote { bps }),
-        Some(FaultKind::RejectedStatus) => v.ex.arm(PlacementFault::RejectedStatus),
-        _ => {}
+        Some(FaultKind::Partial { .. } | FaultKind::Requote { .. }) if tif == "FOK" => None,
+        // Nothing would fill now, so there is nothing to cut short: a resting order is not
+        // expired by it.
+        Some(FaultKind::Partial { .. }) if !crosses(v, &order) => None,
+        // Binance leaves a partly filled GTC order on the book.
+        Some(FaultKind::Partial { ratio }) if order.tif == Tif::Gtc => {
+            Some(PlacementFault::PartialThenRest { ratio })
+        }
+        Some(FaultKind::Partial { ratio }) => Some(PlacementFault::Partial { ratio }),
+        Some(FaultKind::Requote { bps }) => Some(PlacementFault::Requote { bps }),
+        Some(FaultKind::RejectedStatus) => Some(PlacementFault::RejectedStatus),
+        _ => None,
+    };
+    if let (Some(a), Some(f)) = (armed, fault) {
+        v.ex.arm(a);
+        out.faults.push(f.name());
     }
     if tif == "FOK" && fault != Some(FaultKind::Reject) {
         let levels = match order.side {

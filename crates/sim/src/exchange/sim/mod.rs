@@ -91,6 +91,10 @@ pub enum PlacementFault {
     /// At most `ratio` of the quantity (rounded down to the step) fills; the rest expires,
     /// whatever the time in force.
     Partial { ratio: Decimal },
+    /// At most `ratio` of the quantity fills now; a good-till-cancel remainder rests on the
+    /// book, as Binance leaves a partly filled GTC order (the venue's partial fill), and only
+    /// an immediate-or-cancel one expires.
+    PartialThenRest { ratio: Decimal },
     /// Before the order matches, the market moves `bps` against it, and stays there.
     Requote { bps: Decimal },
     /// Taken, then refused by the matching engine: the answer is an order in status
@@ -559,7 +563,7 @@ impl SimExchange {
         self.latest_by_symbol_coid
             .insert((r.symbol.clone(), r.client_order_id.clone()), i);
         let partial = match fault {
-            Some(PlacementFault::Partial { ratio }) => {
+            Some(PlacementFault::Partial { ratio } | PlacementFault::PartialThenRest { ratio }) => {
                 Some(partial_cap(r.qty, ratio, self.rules(&r.symbol).step_size))
             }
             _ => None,
@@ -595,7 +599,8 @@ impl SimExchange {
         }
         self.match_order(i, now, partial.unwrap_or(qty));
         if self.orders[k].status == OrderStatus::Open {
-            if partial.is_some() || self.meta[k].tif == Tif::Ioc {
+            let cut_short = matches!(fault, Some(PlacementFault::Partial { .. }));
+            if cut_short || self.meta[k].tif == Tif::Ioc {
                 self.finish(i, OrderStatus::Expired, now);
             } else {
                 let o = &self.orders[k];

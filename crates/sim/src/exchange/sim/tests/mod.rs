@@ -282,6 +282,20 @@ fn partial_fault_fills_the_ratio_and_expires_the_rest_even_for_gtc() {
 }
 
 #[test]
+fn partial_then_rest_leaves_a_gtc_remainder_open_not_expired() {
+    let mut x = venue(VenueConfig::default(), "10000", "1", "1");
+    x.arm(PlacementFault::PartialThenRest { ratio: d("0.5") });
+    let o = x.place(0, &buy("h1", "0.01", "50100", Tif::Gtc)).unwrap();
+    assert_eq!((o.status, o.filled), (OrderStatus::Open, d("0.005")));
+    assert_eq!(x.open_orders().count(), 1);
+    assert!(x.funds(&usdt()).locked > d("0"), "the rest stays locked");
+    // An immediate-or-cancel remainder still expires.
+    x.arm(PlacementFault::PartialThenRest { ratio: d("0.5") });
+    let o = x.place(0, &sell("h2", "0.01", "49000", Tif::Ioc)).unwrap();
+    assert_eq!((o.status, o.filled), (OrderStatus::Expired, d("0.005")));
+}
+
+#[test]
 fn requote_moves_the_market_against_the_order_and_it_stays_there() {
     let mut x = venue(VenueConfig::default(), "10000", "1", "1");
     let s = btc_usdt();
