@@ -262,6 +262,31 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
         }
     }
 
+    // Now and then a minimum notional that one lot of a market meets exactly at a cap on its
+    // tick grid (a fractional minimum, on a fine grid): intents of that lot and one lot either
+    // side, at that cap, are placed later.
+    let mut boundary = None;
+    if rng.random_bool(0.25) {
+        let b = rng.random_range(0..markets.len());
+        let m = &markets[b];
+        let cap = floor_to(m.mid, m.tick).unwrap_or(m.mid);
+        let lot = cap * m.step;
+        let lo = ceil_to(Decimal::from(5), lot).map(|x| (x / lot).max(Decimal::TWO));
+        let hi = floor_to(Decimal::from(60), lot).map(|x| x / lot);
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            let (lo, hi) = (
+                u64::try_from(lo).unwrap_or(u64::MAX),
+                u64::try_from(hi).unwrap_or(0),
+            );
+            if lo <= hi && cap > Decimal::ZERO {
+                let lots = Decimal::from(rng.random_range(lo..=hi.min(lo + 1_000)));
+                let min = (lots * lot).normalize();
+                let _ = writeln!(out, "0,config,{},,,,venue_min_notional={min}", m.symbol);
+                boundary = Some((b, cap, lots * m.step));
+            }
+        }
+    }
+
     // A budget that fits the first intent exactly, or a cent short or over: deposited first,
     // the rest of the money comes after that intent reserved.
     let tight = rng.random_bool(0.15);
@@ -273,7 +298,10 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
         let qty = floor_to(qty, m.step).unwrap_or(qty).max(m.step);
         let reference = m.mid;
         let need = m.buy_need(qty, reference, slippage_bps);
-        let delta = Decimal::new(rng.random_range(-1..=1i64), 2);
+        // A cent either side, or exactly one unit in the need's last decimal place.
+        let cent = Decimal::new(1, 2);
+        let unit = Decimal::new(1, need.normalize().scale());
+        let delta = [-cent, Decimal::ZERO, cent, -unit, unit][rng.random_range(0..5)];
         let budget = (need + delta).max(Decimal::new(1, 2));
         let _ = writeln!(out, "0,balance,USDT,,{},,", budget.normalize());
         events.push((
@@ -331,7 +359,9 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
         let qty = grid_qty(&mut rng, notional / mid, m.step);
         // A reference near the market, or one whose cap sits on the best price or a tick off.
         let mut reference = None;
-        if rng.random_bool(0.3) {
+        if rng.random_bool(0.1) {
+            reference = on_tick_reference(m, side, mid, slippage_bps);
+        } else if rng.random_bool(0.3) {
             let (bid, ask) = m.best(mid, spread);
             let ticks = Decimal::from(rng.random_range(-1..=1i64)) * m.tick;
             let cap = if side == "buy" {
@@ -375,6 +405,22 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
             ));
         }
     }
+    if let Some((b, cap, qty)) = boundary {
+        let m = &markets[b];
+        if let Some(reference) = m.reference_for_cap("buy", cap, slippage_bps) {
+            for (k, qty) in [qty - m.step, qty, qty + m.step].into_iter().enumerate() {
+                let at = rng.random_range(3..=horizon);
+                events.push((
+                    at,
+                    format!(
+                        "{at},intent,{},buy,{},{reference},id=bmin{k}",
+                        m.symbol,
+                        qty.normalize()
+                    ),
+                ));
+            }
+        }
+    }
     if rng.random_bool(0.4) {
         signals(&mut rng, &markets, horizon, &mut events);
     }
@@ -396,6 +442,23 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
     );
     out.push_str("0,expect,,,,,reserved=0\n");
     out
+}
+
+/// A reference near `mid` whose cap, before any rounding, is already on the tick grid:
+/// `reference * (10000 ± slippage_bps) / 10000` a whole number of ticks.
+fn on_tick_reference(m: &Market, side: &str, mid: Decimal, slippage_bps: u32) -> Option<Decimal> {
+    let scaled = if side == "buy" {
+        10_000 + slippage_bps
+    } else {
+        10_000u32.checked_sub(slippage_bps)?
+    };
+    let (mut a, mut b) = (10_000u32, scaled);
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    let unit = m.tick * Decimal::from(10_000 / a);
+    let n = mid.checked_div(unit)?.round().max(Decimal::ONE);
+    (unit * Decimal::TWO <= mid).then(|| (n * unit).normalize())
 }
 
 /// A quantity worth about `raw`: on the lot grid, or a hundredth of a step below or above a
