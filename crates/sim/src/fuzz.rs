@@ -475,7 +475,10 @@ mod tests {
             "cap_on_tick",
         ] {
             assert!(COVERAGE.contains(&name), "{name}");
-            assert!(!gaps.contains(&format!("coverage:{name}")), "{name}: {gaps:?}");
+            assert!(
+                !gaps.contains(&format!("coverage:{name}")),
+                "{name}: {gaps:?}"
+            );
         }
     }
 

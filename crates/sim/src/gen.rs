@@ -653,8 +653,12 @@ mod tests {
                 planned += 1;
                 notionals.sort();
                 notionals.dedup(); // the late duplicate may repeat one of them
-                // One lot below, exactly at, one lot above the minimum.
-                assert_eq!(notionals, [-Decimal::ONE, Decimal::ZERO, Decimal::ONE], "seed {seed}");
+                                   // One lot below, exactly at, one lot above the minimum.
+                assert_eq!(
+                    notionals,
+                    [-Decimal::ONE, Decimal::ZERO, Decimal::ONE],
+                    "seed {seed}"
+                );
             }
         }
         assert!(planned > 20, "{planned}");

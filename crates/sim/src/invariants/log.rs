@@ -175,10 +175,10 @@ impl Invariants {
                 }
             }
             Detail::Failed { detail, .. } => return self.refusal(i, detail, venue),
-            Detail::Sent { attempt, .. } => {
-                if *attempt > 1 && *attempt == self.router_cfg.max_retries.saturating_add(1) {
-                    self.coverage[Coverage::LastRetry as usize] += 1;
-                }
+            Detail::Sent { attempt, .. }
+                if *attempt > 1 && *attempt == self.router_cfg.max_retries.saturating_add(1) =>
+            {
+                self.coverage[Coverage::LastRetry as usize] += 1;
             }
             Detail::PartialSuccess { released, .. } => {
                 // The unfilled part's share of the reservation, and no more, goes back.
