@@ -473,6 +473,7 @@ mod tests {
             "balance_unit_short",
             "last_retry",
             "cap_on_tick",
+            "placement_at_recv_window_end",
         ] {
             assert!(COVERAGE.contains(&name), "{name}");
             assert!(

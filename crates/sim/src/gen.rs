@@ -57,6 +57,9 @@ const ROW_KINDS: &[&str] = SCHEDULABLE;
 /// A market whose base asset's name (110 characters) is longer than an intent id's readable part.
 const LONG_SYMBOL: &str = "ETH_LONG_ASSET_NAME_LONG_ASSET_NAME_LONG_ASSET_NAME_LONG_ASSET_NAME_LONG_ASSET_NAME_LONG_ASSET_NAME_XXXXXXXXXX/USDT";
 
+/// The scenario's default receive window (the generator does not change it).
+const RECV_WINDOW_MS: u64 = 5_000;
+
 /// A generated market: its rules, and where its price stands over time.
 struct Market {
     symbol: &'static str,
@@ -184,6 +187,15 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
         );
     }
     out.push('\n');
+    // Now and then a one-way latency of exactly 1 ms and spikes that bring a request to the
+    // venue at its receive window's last millisecond, or one either side of it.
+    // Drawn from a stream of its own, so the rest of the scenario stays as it was without it.
+    let mut edge_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x00ed_9e0f_3ecf_b10c);
+    let window_edge = mix != FaultMix::None && edge_rng.random_bool(0.1);
+    if window_edge {
+        let spike = RECV_WINDOW_MS - 2 + edge_rng.random_range(0..=2u64);
+        let _ = writeln!(out, "0,config,,,,,latency_ms=1;latency_spike_ms={spike}");
+    }
     // Now and then a setting at the edge of what the router accepts: no backoff at all (and a
     // cap equal to it), the largest cap, no minimum notional of the router's own, the most
     // retries. Each is a valid configuration that must run like any other.
@@ -388,6 +400,15 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
             at,
             format!("{at},intent,{},{side},{qty},{reference},{params}", m.symbol),
         ));
+        if window_edge && edge_rng.random_bool(0.5) {
+            events.push((
+                at,
+                format!(
+                    "{at},fault,,,,,kind=latency;count=1;ms={}",
+                    RECV_WINDOW_MS - 1
+                ),
+            ));
+        }
         if mix != FaultMix::None && rng.random_bool(0.25) {
             let kind = ROW_KINDS[rng.random_range(0..ROW_KINDS.len())];
             let extra = match kind {

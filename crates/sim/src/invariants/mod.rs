@@ -50,7 +50,7 @@ pub const NAMES: [&str; 17] = [
 ];
 
 /// Situations a fuzz campaign should reach, counted per run (see [`Coverage`]).
-pub const COVERAGE: [&str; 19] = [
+pub const COVERAGE: [&str; 20] = [
     "signal",
     "signal_equal",
     "signal_one_input",
@@ -70,6 +70,7 @@ pub const COVERAGE: [&str; 19] = [
     "balance_unit_short",
     "last_retry",
     "cap_on_tick",
+    "placement_at_recv_window_end",
 ];
 
 /// Indices into [`COVERAGE`].
@@ -109,6 +110,9 @@ pub enum Coverage {
     LastRetry,
     /// A reference whose cap, before rounding, already sits on the tick grid.
     CapOnTick,
+    /// A placement arriving at the venue at the last millisecond of its receive window
+    /// (`sent + recv_window_ms`): still executed.
+    PlacementAtRecvWindowEnd,
 }
 
 /// A broken invariant, where and when.
