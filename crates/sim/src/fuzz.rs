@@ -455,6 +455,35 @@ mod tests {
     }
 
     #[test]
+    fn a_campaign_of_five_hundred_seeds_reaches_every_boundary_on_purpose() {
+        let c = campaign(
+            &FuzzOptions {
+                intents: 8,
+                ..opts(0, 500)
+            },
+            || {},
+        );
+        assert!(c.failure.is_none(), "{:?}", c.failure);
+        let gaps = c.gaps(true);
+        for name in [
+            "min_notional_exact",
+            "min_notional_lot_below",
+            "min_notional_lot_above",
+            "balance_exact",
+            "balance_unit_short",
+            "last_retry",
+            "cap_on_tick",
+            "placement_at_recv_window_end",
+        ] {
+            assert!(COVERAGE.contains(&name), "{name}");
+            assert!(
+                !gaps.contains(&format!("coverage:{name}")),
+                "{name}: {gaps:?}"
+            );
+        }
+    }
+
+    #[test]
     fn a_case_that_tests_nothing_or_misses_an_expectation_fails() {
         let v = run_csv("not a scenario", 1, None).violation.expect("fails");
         assert_eq!(v.invariant, INVALID_SCENARIO);

@@ -57,6 +57,9 @@ const ROW_KINDS: &[&str] = SCHEDULABLE;
 /// A market whose base asset's name (110 characters) is longer than an intent id's readable part.
 const LONG_SYMBOL: &str = "ETH_LONG_ASSET_NAME_LONG_ASSET_NAME_LONG_ASSET_NAME_LONG_ASSET_NAME_LONG_ASSET_NAME_LONG_ASSET_NAME_XXXXXXXXXX/USDT";
 
+/// The scenario's default receive window (the generator does not change it).
+const RECV_WINDOW_MS: u64 = 5_000;
+
 /// A generated market: its rules, and where its price stands over time.
 struct Market {
     symbol: &'static str,
@@ -184,6 +187,15 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
         );
     }
     out.push('\n');
+    // Now and then a one-way latency of exactly 1 ms and spikes that bring a request to the
+    // venue at its receive window's last millisecond, or one either side of it.
+    // Drawn from a stream of its own, so the rest of the scenario stays as it was without it.
+    let mut edge_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x00ed_9e0f_3ecf_b10c);
+    let window_edge = mix != FaultMix::None && edge_rng.random_bool(0.1);
+    if window_edge {
+        let spike = RECV_WINDOW_MS - 2 + edge_rng.random_range(0..=2u64);
+        let _ = writeln!(out, "0,config,,,,,latency_ms=1;latency_spike_ms={spike}");
+    }
     // Now and then a setting at the edge of what the router accepts: no backoff at all (and a
     // cap equal to it), the largest cap, no minimum notional of the router's own, the most
     // retries. Each is a valid configuration that must run like any other.
@@ -262,6 +274,31 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
         }
     }
 
+    // Now and then a minimum notional that one lot of a market meets exactly at a cap on its
+    // tick grid (a fractional minimum, on a fine grid): intents of that lot and one lot either
+    // side, at that cap, are placed later.
+    let mut boundary = None;
+    if rng.random_bool(0.25) {
+        let b = rng.random_range(0..markets.len());
+        let m = &markets[b];
+        let cap = floor_to(m.mid, m.tick).unwrap_or(m.mid);
+        let lot = cap * m.step;
+        let lo = ceil_to(Decimal::from(5), lot).map(|x| (x / lot).max(Decimal::TWO));
+        let hi = floor_to(Decimal::from(60), lot).map(|x| x / lot);
+        if let (Some(lo), Some(hi)) = (lo, hi) {
+            let (lo, hi) = (
+                u64::try_from(lo).unwrap_or(u64::MAX),
+                u64::try_from(hi).unwrap_or(0),
+            );
+            if lo <= hi && cap > Decimal::ZERO {
+                let lots = Decimal::from(rng.random_range(lo..=hi.min(lo + 1_000)));
+                let min = (lots * lot).normalize();
+                let _ = writeln!(out, "0,config,{},,,,venue_min_notional={min}", m.symbol);
+                boundary = Some((b, cap, lots * m.step));
+            }
+        }
+    }
+
     // A budget that fits the first intent exactly, or a cent short or over: deposited first,
     // the rest of the money comes after that intent reserved.
     let tight = rng.random_bool(0.15);
@@ -273,7 +310,10 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
         let qty = floor_to(qty, m.step).unwrap_or(qty).max(m.step);
         let reference = m.mid;
         let need = m.buy_need(qty, reference, slippage_bps);
-        let delta = Decimal::new(rng.random_range(-1..=1i64), 2);
+        // A cent either side, or exactly one unit in the need's last decimal place.
+        let cent = Decimal::new(1, 2);
+        let unit = Decimal::new(1, need.normalize().scale());
+        let delta = [-cent, Decimal::ZERO, cent, -unit, unit][rng.random_range(0..5)];
         let budget = (need + delta).max(Decimal::new(1, 2));
         let _ = writeln!(out, "0,balance,USDT,,{},,", budget.normalize());
         events.push((
@@ -331,7 +371,9 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
         let qty = grid_qty(&mut rng, notional / mid, m.step);
         // A reference near the market, or one whose cap sits on the best price or a tick off.
         let mut reference = None;
-        if rng.random_bool(0.3) {
+        if rng.random_bool(0.1) {
+            reference = on_tick_reference(m, side, mid, slippage_bps);
+        } else if rng.random_bool(0.3) {
             let (bid, ask) = m.best(mid, spread);
             let ticks = Decimal::from(rng.random_range(-1..=1i64)) * m.tick;
             let cap = if side == "buy" {
@@ -358,6 +400,15 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
             at,
             format!("{at},intent,{},{side},{qty},{reference},{params}", m.symbol),
         ));
+        if window_edge && edge_rng.random_bool(0.5) {
+            events.push((
+                at,
+                format!(
+                    "{at},fault,,,,,kind=latency;count=1;ms={}",
+                    RECV_WINDOW_MS - 1
+                ),
+            ));
+        }
         if mix != FaultMix::None && rng.random_bool(0.25) {
             let kind = ROW_KINDS[rng.random_range(0..ROW_KINDS.len())];
             let extra = match kind {
@@ -373,6 +424,22 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
                     rng.random_range(1..=3u32)
                 ),
             ));
+        }
+    }
+    if let Some((b, cap, qty)) = boundary {
+        let m = &markets[b];
+        if let Some(reference) = m.reference_for_cap("buy", cap, slippage_bps) {
+            for (k, qty) in [qty - m.step, qty, qty + m.step].into_iter().enumerate() {
+                let at = rng.random_range(3..=horizon);
+                events.push((
+                    at,
+                    format!(
+                        "{at},intent,{},buy,{},{reference},id=bmin{k}",
+                        m.symbol,
+                        qty.normalize()
+                    ),
+                ));
+            }
         }
     }
     if rng.random_bool(0.4) {
@@ -396,6 +463,23 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
     );
     out.push_str("0,expect,,,,,reserved=0\n");
     out
+}
+
+/// A reference near `mid` whose cap, before any rounding, is already on the tick grid:
+/// `reference * (10000 ± slippage_bps) / 10000` a whole number of ticks.
+fn on_tick_reference(m: &Market, side: &str, mid: Decimal, slippage_bps: u32) -> Option<Decimal> {
+    let scaled = if side == "buy" {
+        10_000 + slippage_bps
+    } else {
+        10_000u32.checked_sub(slippage_bps)?
+    };
+    let (mut a, mut b) = (10_000u32, scaled);
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    let unit = m.tick * Decimal::from(10_000 / a);
+    let n = mid.checked_div(unit)?.round().max(Decimal::ONE);
+    (unit * Decimal::TWO <= mid).then(|| (n * unit).normalize())
 }
 
 /// A quantity worth about `raw`: on the lot grid, or a hundredth of a step below or above a
@@ -560,6 +644,79 @@ mod tests {
             generate(1, 8, FaultMix::Swarm),
             generate(2, 8, FaultMix::Swarm)
         );
+    }
+
+    #[test]
+    fn boundary_intents_meet_the_minimum_notional_exactly_and_miss_it_by_one_lot() {
+        use crate::model::Side;
+        use crate::scenario::RowKind;
+        let mut planned = 0;
+        for seed in 0..200 {
+            let s = parse("gen.csv", generate(seed, 8, FaultMix::Swarm).as_bytes()).unwrap();
+            let mut notionals = Vec::new();
+            for row in &s.rows {
+                let RowKind::Intent { intent, spec, .. } = &row.kind else {
+                    continue;
+                };
+                if !intent.intent_id().as_str().contains("bmin") {
+                    continue;
+                }
+                let rules = s.venue.markets.get(&spec.symbol).copied().unwrap();
+                let min = s.router.min_notional.max(rules.min_notional);
+                assert_eq!(spec.side, Side::Buy);
+                let slip = s.router.slippage_bps * bps_fraction();
+                let raw = spec.ref_price * (Decimal::ONE + slip);
+                let cap = (raw / rules.tick_size).floor() * rules.tick_size;
+                assert_eq!(spec.qty % rules.step_size, Decimal::ZERO, "seed {seed}");
+                notionals.push(((spec.qty * cap) - min) / (rules.step_size * cap));
+            }
+            if !notionals.is_empty() {
+                planned += 1;
+                notionals.sort();
+                notionals.dedup(); // the late duplicate may repeat one of them
+                                   // One lot below, exactly at, one lot above the minimum.
+                assert_eq!(
+                    notionals,
+                    [-Decimal::ONE, Decimal::ZERO, Decimal::ONE],
+                    "seed {seed}"
+                );
+            }
+        }
+        assert!(planned > 20, "{planned}");
+    }
+
+    #[test]
+    fn an_on_tick_reference_gives_a_cap_on_the_tick_grid_before_rounding() {
+        let mut found = 0;
+        for tick in [Decimal::new(1, 2), Decimal::new(5, 1), Decimal::ONE] {
+            for bps in 5..=60u32 {
+                for side in ["buy", "sell"] {
+                    let m = Market {
+                        symbol: "BTC/USDT",
+                        base: "BTC",
+                        mid: Decimal::from(30_000),
+                        depth: Decimal::ONE,
+                        tick,
+                        step: Decimal::new(1, 5),
+                        fee_bps: Decimal::TEN,
+                        path: Vec::new(),
+                    };
+                    let Some(r) = on_tick_reference(&m, side, m.mid, bps) else {
+                        continue;
+                    };
+                    found += 1;
+                    let slip = Decimal::from(bps) * bps_fraction();
+                    let raw = if side == "buy" {
+                        r * (Decimal::ONE + slip)
+                    } else {
+                        r * (Decimal::ONE - slip)
+                    };
+                    assert_eq!(raw % tick, Decimal::ZERO, "{tick} {bps} {side}: {r}");
+                    assert!((r - m.mid).abs() * Decimal::TWO <= m.mid, "{r}");
+                }
+            }
+        }
+        assert!(found > 200, "{found}");
     }
 
     #[test]

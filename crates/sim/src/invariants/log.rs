@@ -165,12 +165,21 @@ impl Invariants {
                     ));
                 }
                 self.count_tight(asset, *amount, venue);
+                if self.available(asset, venue) == *amount {
+                    self.coverage[Coverage::BalanceExact as usize] += 1;
+                }
+                self.count_min_notional(i, true);
                 self.money_mut(asset).1 += *amount;
                 if let Some(t) = self.intents[i].as_mut() {
                     t.reserved = Some((asset.clone(), *amount));
                 }
             }
             Detail::Failed { detail, .. } => return self.refusal(i, detail, venue),
+            Detail::Sent { attempt, .. }
+                if *attempt > 1 && *attempt == self.router_cfg.max_retries.saturating_add(1) =>
+            {
+                self.coverage[Coverage::LastRetry as usize] += 1;
+            }
             Detail::PartialSuccess { released, .. } => {
                 // The unfilled part's share of the reservation, and no more, goes back.
                 let released = *released;
@@ -342,9 +351,16 @@ impl Invariants {
         let holds = match reason {
             "lot_size" => !fits_grid,
             "price" => !priced,
-            "min_notional" => notional.is_none_or(|n| n < min),
+            "min_notional" => {
+                self.count_min_notional(i, false);
+                notional.is_none_or(|n| n < min)
+            }
             "insufficient_balance" => {
                 self.count_tight(&asset, need, venue);
+                let unit = Decimal::new(1, need.normalize().scale());
+                if need - available == unit {
+                    self.coverage[Coverage::BalanceUnitShort as usize] += 1;
+                }
                 need > available
             }
             // Or, as the router counts, in the market's units (a very fine lot and tick).
@@ -379,6 +395,27 @@ impl Invariants {
             Some(id.as_str()),
             format!("refused ({reason}) although {fact}"),
         ))
+    }
+
+    /// Coverage: a notional decided exactly at the minimum, or one lot either side of it
+    /// (`reserved`: accepted; otherwise refused for the minimum).
+    fn count_min_notional(&mut self, i: usize, reserved: bool) {
+        let Some(t) = self.intents.get(i).and_then(Option::as_ref) else {
+            return;
+        };
+        let rules = self.rules(&t.symbol);
+        let min = self.router_cfg.min_notional.max(rules.min_notional);
+        let at = |q: Decimal| min > Decimal::ZERO && q.checked_mul(t.cap) == Some(min);
+        let c = if reserved && at(t.qty_grid) {
+            Coverage::MinNotionalExact
+        } else if reserved && at(t.qty_grid - rules.step_size) {
+            Coverage::MinNotionalLotAbove
+        } else if !reserved && at(t.qty_grid + rules.step_size) {
+            Coverage::MinNotionalLotBelow
+        } else {
+            return;
+        };
+        self.coverage[c as usize] += 1;
     }
 
     /// Coverage: a reservation decided within the fee (or a cent) of what was available.

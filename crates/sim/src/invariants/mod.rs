@@ -50,7 +50,7 @@ pub const NAMES: [&str; 17] = [
 ];
 
 /// Situations a fuzz campaign should reach, counted per run (see [`Coverage`]).
-pub const COVERAGE: [&str; 12] = [
+pub const COVERAGE: [&str; 20] = [
     "signal",
     "signal_equal",
     "signal_one_input",
@@ -63,6 +63,14 @@ pub const COVERAGE: [&str; 12] = [
     "market_tick_beyond_cap",
     "tight_budget",
     "calm_intent",
+    "min_notional_exact",
+    "min_notional_lot_below",
+    "min_notional_lot_above",
+    "balance_exact",
+    "balance_unit_short",
+    "last_retry",
+    "cap_on_tick",
+    "placement_at_recv_window_end",
 ];
 
 /// Indices into [`COVERAGE`].
@@ -89,6 +97,22 @@ pub enum Coverage {
     TightBudget,
     /// An intent first delivered in the calm phase.
     CalmIntent,
+    /// A decision with the notional (qty on the lot grid times the cap) exactly at the minimum
+    /// (reserved), one lot below it (refused `min_notional`) or one lot above it (reserved).
+    MinNotionalExact,
+    MinNotionalLotBelow,
+    MinNotionalLotAbove,
+    /// A reservation of exactly what was available, and a refusal (`insufficient_balance`) one
+    /// unit, in the need's last decimal place, short of it.
+    BalanceExact,
+    BalanceUnitShort,
+    /// The last attempt the retry policy allows (`max_retries + 1`, a retry) was sent.
+    LastRetry,
+    /// A reference whose cap, before rounding, already sits on the tick grid.
+    CapOnTick,
+    /// A placement arriving at the venue at the last millisecond of its receive window
+    /// (`sent + recv_window_ms`): still executed.
+    PlacementAtRecvWindowEnd,
 }
 
 /// A broken invariant, where and when.
@@ -332,8 +356,9 @@ impl Invariants {
         }
     }
 
-    /// The worst price a fill of this intent may have, on the tick grid.
-    fn cap(&self, spec: &Spec) -> Decimal {
+    /// The worst price a fill of this intent may have, on the tick grid; and whether it was on
+    /// the grid before rounding.
+    fn cap(&self, spec: &Spec) -> (Decimal, bool) {
         let tick = self
             .venue_cfg
             .markets
@@ -344,11 +369,12 @@ impl Invariants {
             Side::Buy => spec.ref_price * (Decimal::ONE + slip),
             Side::Sell => spec.ref_price * (Decimal::ONE - slip),
         };
-        match (spec.side, raw.checked_div(tick)) {
+        let cap = match (spec.side, raw.checked_div(tick)) {
             (Side::Buy, Some(n)) => n.floor() * tick,
             (Side::Sell, Some(n)) => n.ceil() * tick,
             _ => raw,
-        }
+        };
+        (cap, cap == raw)
     }
 
     /// A violation of `invariant` at the current step, for checks made outside this type.
@@ -428,7 +454,10 @@ impl Invariants {
         {
             return;
         }
-        let cap = self.cap(spec);
+        let (cap, on_tick) = self.cap(spec);
+        if on_tick {
+            self.coverage[Coverage::CapOnTick as usize] += 1;
+        }
         let rules = self.rules(&spec.symbol);
         let qty_grid = grid_floor(spec.qty, rules.step_size).normalize();
         let need = match spec.side {

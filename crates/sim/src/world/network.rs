@@ -4,11 +4,18 @@
 use super::*;
 
 impl World<'_> {
-    /// Coverage: where the market stands against a placement's limit when it arrives.
+    /// Coverage: where the market stands against a placement's limit when it arrives, and
+    /// whether it arrives at the end of its receive window.
     fn count_limit(&mut self, cmd: &Command) {
         let Action::Place(r) = &cmd.action else {
             return;
         };
+        if self.now
+            == r.sent_ms()
+                .saturating_add(self.scenario.venue.recv_window_ms)
+        {
+            self.report.coverage[Coverage::PlacementAtRecvWindowEnd as usize] += 1;
+        }
         let Some((bid, ask)) = self.venue.best_bid_ask(r.symbol()) else {
             return;
         };
