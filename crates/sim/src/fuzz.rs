@@ -474,6 +474,7 @@ mod tests {
             "last_retry",
             "cap_on_tick",
             "placement_at_recv_window_end",
+            "order_timeout_exact",
         ] {
             assert!(COVERAGE.contains(&name), "{name}");
             assert!(

@@ -196,6 +196,19 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
         let spike = RECV_WINDOW_MS - 2 + edge_rng.random_range(0..=2u64);
         let _ = writeln!(out, "0,config,,,,,latency_ms=1;latency_spike_ms={spike}");
     }
+    // Now and then a resting order whose k-th poll answer reaches the router at exactly its
+    // `order_timeout_ms`, or one millisecond either side: with a one-way latency of exactly
+    // 1 ms, answers come at `sent + 2 + k * (poll + 2)`.
+    let mut timeout_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0071_3e0e_d9e0_0c0d);
+    if timeout_rng.random_bool(0.08) {
+        let poll = timeout_rng.random_range(200..=2_000u64);
+        let k = timeout_rng.random_range(1..=3u64);
+        let timeout = 2 + k * (poll + 2) + timeout_rng.random_range(0..=2u64) - 1;
+        let _ = writeln!(
+            out,
+            "0,config,,,,,tif=GTC;latency_ms=1;poll_interval_ms={poll};order_timeout_ms={timeout}"
+        );
+    }
     // Now and then a setting at the edge of what the router accepts: no backoff at all (and a
     // cap equal to it), the largest cap, no minimum notional of the router's own, the most
     // retries. Each is a valid configuration that must run like any other.

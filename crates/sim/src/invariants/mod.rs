@@ -50,7 +50,7 @@ pub const NAMES: [&str; 17] = [
 ];
 
 /// Situations a fuzz campaign should reach, counted per run (see [`Coverage`]).
-pub const COVERAGE: [&str; 20] = [
+pub const COVERAGE: [&str; 21] = [
     "signal",
     "signal_equal",
     "signal_one_input",
@@ -71,6 +71,7 @@ pub const COVERAGE: [&str; 20] = [
     "last_retry",
     "cap_on_tick",
     "placement_at_recv_window_end",
+    "order_timeout_exact",
 ];
 
 /// Indices into [`COVERAGE`].
@@ -113,6 +114,9 @@ pub enum Coverage {
     /// A placement arriving at the venue at the last millisecond of its receive window
     /// (`sent + recv_window_ms`): still executed.
     PlacementAtRecvWindowEnd,
+    /// A reply showing a placement still resting, reaching the router at exactly its
+    /// `sent + order_timeout_ms`: the router must cancel now, not one poll later.
+    OrderTimeoutExact,
 }
 
 /// A broken invariant, where and when.

@@ -525,6 +525,13 @@ impl World<'_> {
                 let timeout = self.router.config().request_timeout_ms;
                 self.requests
                     .on_reply(&reply, &self.venue, self.now, timeout);
+                let order_timeout = self.router.config().order_timeout_ms;
+                if self
+                    .requests
+                    .at_order_timeout(&reply, self.now, order_timeout)
+                {
+                    self.report.coverage[Coverage::OrderTimeoutExact as usize] += 1;
+                }
                 if let Some(ms) = retry_after(&reply) {
                     self.hold_until = self.hold_until.max(self.now.saturating_add(ms));
                 }

@@ -8,8 +8,9 @@ use super::World;
 use crate::audit::{AuditLine, Detail};
 use crate::exchange::sim::SimExchange;
 use crate::exchange::ExchangeError;
+use crate::exchange::OrderStatus;
 use crate::invariants::Violation;
-use crate::model::{IntentId, OrderId, TimeMs, TradeId};
+use crate::model::{ClientOrderId, IntentId, OrderId, TimeMs, TradeId};
 use crate::router::{Action, Command, Reply, ReplyOutcome, RequestId, State};
 
 #[derive(Debug, Default)]
@@ -26,6 +27,8 @@ pub(super) struct Requests {
     /// An intent handed, in this step, an error in answer to its trade query: it must log when
     /// it asks again (`trades_pending` with the error's cause).
     failed_trades: Option<IntentId>,
+    /// When each placement left the router, by client order id (for the timeout boundary).
+    placed: FxHashMap<ClientOrderId, TimeMs>,
 }
 
 #[derive(Debug)]
@@ -60,6 +63,26 @@ impl Requests {
             self.intent.remove(&old.id);
         }
         self.intent.insert(cmd.request_id, cmd.intent_id.clone());
+        if let Action::Place(r) = &cmd.action {
+            self.placed.insert(r.client_order_id().clone(), r.sent_ms());
+        }
+    }
+
+    /// A reply that shows a placement still resting at exactly its `order_timeout_ms`: the
+    /// moment the router must switch from polling to cancelling.
+    pub(super) fn at_order_timeout(
+        &self,
+        reply: &Reply,
+        now: TimeMs,
+        order_timeout_ms: u64,
+    ) -> bool {
+        match &reply.outcome {
+            ReplyOutcome::Order(Ok(o)) if o.status == OrderStatus::Open => self
+                .placed
+                .get(&o.client_order_id)
+                .is_some_and(|sent| sent.saturating_add(order_timeout_ms) == now),
+            _ => false,
+        }
     }
 
     /// A reply reaches the router. A trade answer that holds exactly the venue's trades of the
