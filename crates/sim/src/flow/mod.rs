@@ -53,13 +53,17 @@ impl Ladder {
     /// better than that side's best (nobody can be ahead), the level's size when it is one of
     /// the levels, `None` when it falls between levels (nothing is learnt).
     pub fn shown(&self, side: Side, px: i64) -> Option<i64> {
-        let (levels, better): (&[Level], fn(i64, i64) -> bool) = match side {
-            Side::Buy => (&self.bids, |a, b| a > b),
-            Side::Sell => (&self.asks, |a, b| a < b),
+        let levels = match side {
+            Side::Buy => &self.bids,
+            Side::Sell => &self.asks,
+        };
+        let better = |best: i64| match side {
+            Side::Buy => px > best,
+            Side::Sell => px < best,
         };
         match levels.first() {
             None => Some(0),
-            Some(best) if better(px, best.px) => Some(0),
+            Some(best) if better(best.px) => Some(0),
             _ => levels.iter().find(|l| l.px == px).map(|l| l.qty),
         }
     }

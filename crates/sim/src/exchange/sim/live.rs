@@ -93,6 +93,7 @@ pub(super) struct Live {
 
 impl Live {
     /// The time the market has run to.
+    #[cfg(test)]
     pub(super) fn time(&self) -> TimeMs {
         self.t
     }
@@ -451,6 +452,11 @@ impl SimExchange {
             }
             None => (self.bids(symbol), self.asks(symbol)),
         }
+    }
+
+    /// How far behind the book the public data is.
+    pub fn feed_latency_ms(&self) -> u64 {
+        self.cfg.market.feed_latency_ms
     }
 
     /// The mid as the feed shows it at `now`.
