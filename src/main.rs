@@ -250,12 +250,18 @@ enum Command {
         /// scenarios/venue/default.csv).
         #[arg(long, value_name = "FILE.csv")]
         scenario: Option<PathBuf>,
-        /// Replay a recorded price path (trades, klines or quotes CSV) as the market.
-        #[arg(long, value_name = "FILE.csv")]
+        /// The market: `live` (other traders trade, refill and move the book; the default),
+        /// `static` (a fixed book that moves only with the scenario's prices), or a recorded
+        /// price path (trades, klines or quotes CSV) replayed as the market (docs/market.md).
+        #[arg(long, value_name = "live|static|FILE.csv")]
         market: Option<PathBuf>,
         /// The symbol the market file drives (default: the scenario's only priced symbol).
         #[arg(long, value_name = "BASE/QUOTE", requires = "market")]
         market_symbol: Option<String>,
+        /// The living market's pace: this many times the recorded rate of trades (default:
+        /// the scenario's `market_speed`, else 1).
+        #[arg(long, value_name = "N")]
+        market_speed: Option<u64>,
         /// Random faults: none, light or rough (default: the scenario's p_* settings).
         #[arg(long, value_enum, value_name = "PROFILE")]
         faults: Option<VenueFaults>,
@@ -384,6 +390,7 @@ fn main() -> ExitCode {
             scenario,
             market,
             market_symbol,
+            market_speed,
             faults,
             seed,
             record,
@@ -401,6 +408,7 @@ fn main() -> ExitCode {
             scenario: scenario.as_deref(),
             market: market.as_deref(),
             market_symbol: market_symbol.as_deref(),
+            market_speed,
             faults,
             seed,
             record: record.as_deref(),

@@ -24,6 +24,7 @@ pub struct Args<'a> {
     pub scenario: Option<&'a Path>,
     pub market: Option<&'a Path>,
     pub market_symbol: Option<&'a str>,
+    pub market_speed: Option<u64>,
     pub faults: Option<venue::Faults>,
     pub seed: Option<u64>,
     pub record: Option<&'a Path>,
@@ -42,6 +43,15 @@ fn bad(message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// `--market live` or `--market static`: the market's mode rather than a file.
+fn market_mode(args: &Args<'_>) -> Option<bool> {
+    match args.market.and_then(Path::to_str) {
+        Some("live") => Some(true),
+        Some("static") => Some(false),
+        _ => None,
+    }
+}
+
 fn load_scenario(args: &Args<'_>) -> Result<Scenario, String> {
     let mut s = match args.scenario {
         Some(p) => {
@@ -57,7 +67,15 @@ fn load_scenario(args: &Args<'_>) -> Result<Scenario, String> {
         )
         .map_err(|e| e.to_string())?,
     };
-    if let Some(path) = args.market {
+    // The built-in market is live unless told otherwise; a scenario's is as it says.
+    if args.scenario.is_none() {
+        s.venue.market.live = true;
+    }
+    if let Some(live) = market_mode(args) {
+        s.venue.market.live = live;
+    } else if let Some(path) = args.market {
+        // A recorded path drives the price: the book follows it and nothing else trades.
+        s.venue.market.live = false;
         let named = args
             .market_symbol
             .map(Symbol::parse)
@@ -88,7 +106,10 @@ fn open_record<'a>(path: &'a Path, args: &Args<'_>) -> Result<OpenRecord<'a>, St
     let builtin = Path::new(env!("CARGO_MANIFEST_DIR")).join(BUILTIN_SCENARIO);
     let inputs = [
         ("the scenario", args.scenario),
-        ("the market file", args.market),
+        (
+            "the market file",
+            args.market.filter(|_| market_mode(args).is_none()),
+        ),
         ("the built-in scenario", Some(builtin.as_path())),
         ("the built-in scenario", Some(Path::new(BUILTIN_SCENARIO))),
     ];
@@ -177,7 +198,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
         Ok(c) => c,
         Err(e) => return bad(&format!("--api-key/--api-secret: {e}")),
     };
-    let checks: [(&str, u64, u64, u64); 6] = [
+    let checks: [(&str, u64, u64, u64); 7] = [
         (
             "--weight-limit",
             u64::from(args.weight_limit),
@@ -194,15 +215,24 @@ pub fn main(args: Args<'_>) -> ExitCode {
         ("--max-connections", args.max_connections as u64, 1, 100_000),
         ("--speed", args.speed, 1, 1_000_000),
         ("--stall-ms", args.stall_ms, 0, 600_000),
+        ("--market-speed", args.market_speed.unwrap_or(1), 1, 1_000),
     ];
     for (flag, value, lo, hi) in checks {
         if !(lo..=hi).contains(&value) {
             return bad(&format!("{flag}: {value} is outside {lo}..={hi}"));
         }
     }
-    let scenario = match load_scenario(&args) {
+    let mut scenario = match load_scenario(&args) {
         Ok(s) => s,
         Err(e) => return bad(&e),
+    };
+    if let Some(speed) = args.market_speed {
+        scenario.venue.market.speed = speed;
+    }
+    let market = if scenario.venue.market.live {
+        "live"
+    } else {
+        "static"
     };
     let profile = args.faults.map_or(scenario.profile, venue::fault_profile);
     let record = match args.record.map(|p| open_record(p, &args)).transpose() {
@@ -272,7 +302,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
         };
         let addr = server.local_addr().unwrap_or(listen);
         outln!(
-            "venue listening on http://{addr} (markets {}; faults {faults}; seed {seed})",
+            "venue listening on http://{addr} (markets {}; {market} market; faults {faults}; seed {seed})",
             markets.join(", ")
         );
         match server.run(std::future::pending()).await {

@@ -12,6 +12,7 @@ mod csv;
 pub mod drive;
 pub mod exchange;
 pub mod faults;
+pub mod flow;
 pub mod fuzz;
 pub mod gen;
 pub mod invariants;

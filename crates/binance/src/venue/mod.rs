@@ -266,6 +266,7 @@ impl Venue {
             symbols.insert(format!("{}{}", s.base(), s.quote()), s.clone());
         }
         let venue: VenueConfig = scenario.venue.clone();
+        let live = venue.market.live;
         let mut v = Venue {
             ex: SimExchange::new(venue),
             timeline: Timeline::new(scenario.rows, start_ms, speed),
@@ -284,6 +285,10 @@ impl Venue {
             stopped: false,
         };
         v.timeline.advance(start_ms, &mut v.ex, &mut v.plan);
+        if live {
+            v.ex.go_live(seed, start_ms, true);
+            v.ex.advance_market(start_ms);
+        }
         v
     }
 
@@ -325,6 +330,8 @@ impl Venue {
     pub fn handle(&mut self, now: TimeMs, req: &Request<'_>) -> Reply {
         self.seq += 1;
         self.timeline.advance(now, &mut self.ex, &mut self.plan);
+        // The living market catches up with the wall clock (nothing on a static one).
+        self.ex.advance_market(now);
         let mut out = Outcome::default();
         let (status, body, code) = match self.dispatch(now, req, &mut out) {
             Ok(body) => (200, body, None),

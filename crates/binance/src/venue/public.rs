@@ -307,11 +307,14 @@ pub(super) fn execute(v: &mut Venue, now: TimeMs, op: Op) -> Result<Vec<u8>, Api
                     .map(|l| [dec(l.price), dec(l.qty)])
                     .collect()
             };
-            let update_id = v.timeline.changes + v.ex.trade_count() as u64;
+            let update_id = v.timeline.changes
+                + v.ex.trade_count() as u64
+                + v.ex.public_trades().next_back().map_or(0, |t| t.id);
+            let (bids, asks) = v.ex.seen_book(&symbol, now);
             to_body(&json!({
                 "lastUpdateId": update_id,
-                "bids": side(&v.ex.bids(&symbol)),
-                "asks": side(&v.ex.asks(&symbol)),
+                "bids": side(&bids),
+                "asks": side(&asks),
             }))
         }
         Op::Ticker24 { many, mini } => per_market(v, many, |v, name, s| {
@@ -331,7 +334,7 @@ pub(super) fn execute(v: &mut Venue, now: TimeMs, op: Op) -> Result<Vec<u8>, Api
             |v, name, s| json!({ "symbol": name, "price": dec(last_price(v, s)) }),
         ),
         Op::BookTicker(many) => per_market(v, many, |v, name, s| {
-            let (bid, ask) = best(v, s);
+            let (bid, ask) = best(v, s, now);
             json!({
                 "symbol": name,
                 "bidPrice": dec(bid.0), "bidQty": dec(bid.1),
@@ -369,7 +372,7 @@ pub(super) fn execute(v: &mut Venue, now: TimeMs, op: Op) -> Result<Vec<u8>, Api
             end,
             limit,
         } => {
-            let all: Vec<Tape> = tape(v, &symbol)
+            let all: Vec<Tape> = tape(v, &symbol, now)
                 .into_iter()
                 .filter(|t| from_id.is_none_or(|f| t.id >= f))
                 .filter(|t| start.is_none_or(|s| t.t >= s) && end.is_none_or(|e| t.t <= e))
@@ -418,19 +421,25 @@ pub(super) fn execute(v: &mut Venue, now: TimeMs, op: Op) -> Result<Vec<u8>, Api
     }
 }
 
-/// Best bid and ask with what they hold; zeros without a book.
-fn best(v: &Venue, s: &Symbol) -> ((Decimal, Decimal), (Decimal, Decimal)) {
+/// Best bid and ask with what they hold, as the feed shows them; zeros without a book.
+fn best(v: &Venue, s: &Symbol, now: TimeMs) -> ((Decimal, Decimal), (Decimal, Decimal)) {
     let first = |levels: &[crate::exchange::sim::BookLevel]| {
         levels
             .iter()
             .find(|l| l.qty > Decimal::ZERO)
             .map_or((Decimal::ZERO, Decimal::ZERO), |l| (l.price, l.qty))
     };
-    (first(&v.ex.bids(s)), first(&v.ex.asks(s)))
+    let (bids, asks) = v.ex.seen_book(s, now);
+    (first(&bids), first(&asks))
 }
 
 /// The last trade's price on `s`, else the mid.
 fn last_price(v: &Venue, s: &Symbol) -> Decimal {
+    if v.ex.is_live() {
+        if let Some(t) = v.ex.public_trades().rev().find(|t| &t.symbol == s) {
+            return t.price;
+        }
+    }
     v.ex.trades()
         .rev()
         .find(|t| &t.symbol == s)
@@ -497,6 +506,7 @@ fn exchange_info_body(v: &Venue, now: TimeMs, many: Many) -> Result<Vec<u8>, Api
 }
 
 /// A trade of one market, as the tickers and klines need it.
+#[derive(Clone)]
 struct Tape {
     t: TimeMs,
     id: u64,
@@ -507,7 +517,26 @@ struct Tape {
     maker: bool,
 }
 
-fn tape(v: &Venue, s: &Symbol) -> Vec<Tape> {
+/// The market's trades of `s` as the public sees them at `now`: on a live market every
+/// trade printed (the account's own takers among them) up to the feed's lag; on a static
+/// one this venue's own trades.
+fn tape(v: &Venue, s: &Symbol, now: TimeMs) -> Vec<Tape> {
+    if v.ex.is_live() {
+        let seen = now.saturating_sub(v.ex.feed_latency_ms());
+        return v
+            .ex
+            .public_trades()
+            .filter(|t| &t.symbol == s && t.t_ms <= seen)
+            .map(|t| Tape {
+                t: t.t_ms,
+                id: t.id,
+                price: t.price,
+                qty: t.qty,
+                buy: !t.buyer_maker,
+                maker: false,
+            })
+            .collect();
+    }
     v.ex.trades()
         .filter(|t| &t.symbol == s)
         .map(|t| Tape {
@@ -540,7 +569,7 @@ const MINI_FIELDS: [&str; 12] = [
 fn ticker_24h(v: &Venue, now: TimeMs, name: &str, s: &Symbol) -> serde_json::Value {
     let from = now.saturating_sub(DAY_MS);
     let last = last_price(v, s);
-    let open = v
+    let mut open = v
         .timeline
         .mid_at(s, from)
         .or_else(|| v.timeline.history(s).first().map(|p| p.1))
@@ -552,7 +581,15 @@ fn ticker_24h(v: &Venue, now: TimeMs, name: &str, s: &Symbol) -> serde_json::Val
             low = low.min(mid);
         }
     }
-    let trades: Vec<Tape> = tape(v, s).into_iter().filter(|t| t.t >= from).collect();
+    let all = tape(v, s, now);
+    let trades: Vec<Tape> = all.iter().filter(|t| t.t >= from).cloned().collect();
+    if v.ex.is_live() {
+        // Every number from the trades: open the last price before the window (else the first
+        // in it), high and low over the trades only.
+        let before = all.iter().rev().find(|t| t.t < from).or(trades.first());
+        open = before.map_or(last, |t| t.price);
+        (high, low) = (open.max(last), open.min(last));
+    }
     let (mut volume, mut quote) = (Decimal::ZERO, Decimal::ZERO);
     for t in &trades {
         volume = volume.saturating_add(t.qty);
@@ -566,7 +603,7 @@ fn ticker_24h(v: &Venue, now: TimeMs, name: &str, s: &Symbol) -> serde_json::Val
     } else {
         (change * Decimal::ONE_HUNDRED / open).round_dp(3)
     };
-    let (bid, ask) = best(v, s);
+    let (bid, ask) = best(v, s, now);
     let id = |t: Option<&Tape>| t.map_or(-1, |t| t.id as i64);
     json!({
         "symbol": name,
@@ -602,6 +639,9 @@ fn klines_body(
     end: Option<TimeMs>,
     limit: usize,
 ) -> Vec<serde_json::Value> {
+    if v.ex.is_live() {
+        return live_klines(v, now, s, iv, start, end, limit);
+    }
     let history = v.timeline.history(s);
     let Some(&(first_t, _)) = history.first() else {
         return Vec::new();
@@ -623,7 +663,7 @@ fn klines_body(
         let n = count.min(limit) as u64;
         (0..n).map(|k| last_open - (n - 1 - k) * iv).collect()
     };
-    let trades = tape(v, s);
+    let trades = tape(v, s, now);
     opens
         .into_iter()
         .filter_map(|open_t| {
@@ -665,6 +705,90 @@ fn klines_body(
                 dec(bq),
                 "0"
             ]))
+        })
+        .collect()
+}
+
+/// The open times of the candles asked for, the first no earlier than `first_t`'s.
+fn kline_opens(
+    now: TimeMs,
+    first_t: TimeMs,
+    iv: u64,
+    start: Option<TimeMs>,
+    end: Option<TimeMs>,
+    limit: usize,
+) -> Vec<TimeMs> {
+    // Weeks start on Monday, as Binance's do (the epoch was a Thursday).
+    let offset = if iv == 7 * DAY_MS { 4 * DAY_MS } else { 0 };
+    let align = |t: TimeMs| t.saturating_sub(offset) / iv * iv + offset;
+    let last_open = align(end.unwrap_or(now).min(now));
+    let first_open = align(first_t).max(start.map_or(0, |s| align(s.saturating_add(iv - 1))));
+    if first_open > last_open {
+        return Vec::new();
+    }
+    let count = ((last_open - first_open) / iv + 1) as usize;
+    let n = count.min(limit) as u64;
+    if start.is_some() {
+        (0..n).map(|k| first_open + k * iv).collect()
+    } else {
+        (0..n).map(|k| last_open - (n - 1 - k) * iv).collect()
+    }
+}
+
+/// Candles of a live market, every number from its public trades: open, high, low and close
+/// of the trades in the candle (a candle without trades stays at the last price, volume 0),
+/// so a candle's quote volume over its volume always lies between its low and its high.
+fn live_klines(
+    v: &Venue,
+    now: TimeMs,
+    s: &Symbol,
+    iv: u64,
+    start: Option<TimeMs>,
+    end: Option<TimeMs>,
+    limit: usize,
+) -> Vec<serde_json::Value> {
+    let trades = tape(v, s, now);
+    let Some(first) = trades.first() else {
+        return Vec::new();
+    };
+    kline_opens(now, first.t, iv, start, end, limit)
+        .into_iter()
+        .map(|open_t| {
+            let close_t = open_t + iv - 1;
+            let a = trades.partition_point(|t| t.t < open_t);
+            let b = trades.partition_point(|t| t.t <= close_t);
+            let inside = &trades[a..b];
+            let prev = trades[..a].last().map_or(first.price, |t| t.price);
+            let open = inside.first().map_or(prev, |t| t.price);
+            let close = inside.last().map_or(prev, |t| t.price);
+            let (mut high, mut low) = (open, open);
+            let (mut vol, mut qv, mut bv, mut bq) =
+                (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
+            for t in inside {
+                high = high.max(t.price);
+                low = low.min(t.price);
+                let n = t.price.checked_mul(t.qty).unwrap_or(Decimal::ZERO);
+                vol = vol.saturating_add(t.qty);
+                qv = qv.saturating_add(n);
+                if t.buy {
+                    bv = bv.saturating_add(t.qty);
+                    bq = bq.saturating_add(n);
+                }
+            }
+            json!([
+                open_t,
+                dec(open),
+                dec(high),
+                dec(low),
+                dec(close),
+                dec(vol),
+                close_t,
+                dec(qv),
+                b - a,
+                dec(bv),
+                dec(bq),
+                "0"
+            ])
         })
         .collect()
 }

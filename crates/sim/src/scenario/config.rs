@@ -6,6 +6,7 @@ use rust_decimal::Decimal;
 use super::cells::{decimal_in, int_in, show, At, Bound};
 use super::{Scenario, ScenarioError, CONFIG_KEYS, MAX_LATENCY_MS, MAX_LEVELS, MAX_WAIT_MS};
 use crate::exchange::sim::Dedup;
+use crate::flow::queue::FillModel;
 use crate::model::{Symbol, Tif};
 use crate::router::{limits, MarketRules};
 
@@ -31,6 +32,12 @@ pub(super) enum Setting {
     DedupAlways(bool),
     Levels(u32),
     Seed(u64),
+    /// `market = live` (or `static`).
+    Live(bool),
+    FillModel(FillModel),
+    OrderLatencyMs(u64),
+    FeedLatencyMs(u64),
+    MarketSpeed(u64),
     /// A `p_<kind>` probability (bps) or a drawn fault's size.
     Profile(&'static str, u64),
 }
@@ -73,6 +80,19 @@ impl Setting {
             }),
             "levels" => Setting::Levels(u32_(1, MAX_LEVELS)?),
             "seed" => Setting::Seed(u64_(0, u64::MAX)?),
+            "market" => Setting::Live(match value {
+                "live" => true,
+                "static" => false,
+                _ => return Err(at.err(key, format!("{} is neither live nor static", show(value)))),
+            }),
+            "fill_model" => {
+                Setting::FillModel(value.parse().map_err(|_| {
+                    at.err(key, format!("{} is neither queue nor touch", show(value)))
+                })?)
+            }
+            "order_latency_ms" => Setting::OrderLatencyMs(u64_(0, MAX_LATENCY_MS)?),
+            "feed_latency_ms" => Setting::FeedLatencyMs(u64_(0, MAX_LATENCY_MS)?),
+            "market_speed" => Setting::MarketSpeed(u64_(1, 1_000)?),
             "latency_spike_ms" => Setting::Profile("latency_spike_ms", u64_(0, MAX_WAIT_MS)?),
             "restart_ms" => Setting::RestartMs(u64_(0, MAX_WAIT_MS)?),
             "requote_move_bps" => {
@@ -126,6 +146,11 @@ impl Setting {
             }
             Setting::Levels(v) => s.venue.levels = v,
             Setting::Seed(v) => s.seed = Some(v),
+            Setting::Live(v) => s.venue.market.live = v,
+            Setting::FillModel(v) => s.venue.market.fill_model = v,
+            Setting::OrderLatencyMs(v) => s.venue.market.order_latency_ms = v,
+            Setting::FeedLatencyMs(v) => s.venue.market.feed_latency_ms = v,
+            Setting::MarketSpeed(v) => s.venue.market.speed = v,
             Setting::Profile(key, v) => {
                 let p = &mut s.profile;
                 let bps = u32::try_from(v).unwrap_or(10_000);

@@ -78,7 +78,7 @@ use csv::{check_header, CsvRecords, LineCounter};
 pub const HEADER: [&str; 7] = ["t_ms", "action", "symbol", "side", "qty", "price", "params"];
 
 /// Keys of a `config` row without a symbol.
-pub const CONFIG_KEYS: [&str; 38] = [
+pub const CONFIG_KEYS: [&str; 43] = [
     "max_retries",
     "backoff_ms",
     "backoff_max_ms",
@@ -117,6 +117,11 @@ pub const CONFIG_KEYS: [&str; 38] = [
     "requote_move_bps",
     "p_crash",
     "restart_ms",
+    "market",
+    "fill_model",
+    "order_latency_ms",
+    "feed_latency_ms",
+    "market_speed",
 ];
 
 /// Keys of a `config` row with a symbol: that market's rules.

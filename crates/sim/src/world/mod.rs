@@ -274,6 +274,9 @@ pub fn run_observed<'a>(
         report,
     };
     w.report.coverage[Coverage::MarketRules as usize] = scenario.venue.markets.len() as u64;
+    if scenario.venue.market.live {
+        w.venue.go_live(opts.seed, 0, false);
+    }
     w.drive();
     w.finish()
 }
@@ -396,6 +399,10 @@ impl World<'_> {
                 if let Some(v) = self.event(ev) {
                     self.report.violation = Some(v);
                 }
+            }
+            // The living market catches up with the clock (nothing on a static one).
+            if self.venue.advance_market(self.now) {
+                self.venue_touched = true;
             }
             if let Some(v) = self.drain() {
                 self.report.violation.get_or_insert(v);

@@ -48,7 +48,8 @@ impl World<'_> {
                 guards_pass,
                 label,
             } => {
-                let Some(ref_price) = ref_price.or_else(|| self.venue.mid(symbol)) else {
+                let seen = self.venue.seen_mid(symbol, self.now);
+                let Some(ref_price) = ref_price.or(seen) else {
                     self.report.signals_vetoed += 1;
                     return None;
                 };

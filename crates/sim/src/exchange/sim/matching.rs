@@ -56,7 +56,7 @@ impl SimExchange {
     }
 
     /// One trade of order `i`: `qty` at `price`. The caller made sure the money computes.
-    fn fill(&mut self, i: usize, price: Decimal, qty: Decimal, now: TimeMs) {
+    pub(super) fn fill(&mut self, i: usize, price: Decimal, qty: Decimal, now: TimeMs) {
         let k = i - self.order_base;
         let t = self.trade_count();
         let meta = &mut self.meta[k];

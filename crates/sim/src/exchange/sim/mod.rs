@@ -14,11 +14,13 @@
 //! ([`Dedup::OpenOnly`]), so a blind resend of a finished order's id creates a second order.
 
 mod book;
+mod live;
 mod matching;
 
 use crate::model::SmallMap;
 pub use book::BookLevel;
 use book::{crosses, Book};
+pub use live::{MarketConfig, PublicTrade, MAX_PRINTS};
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -64,6 +66,8 @@ pub struct VenueConfig {
     /// reads as "never placed" once the receive window has passed. With [`Dedup::Always`] a
     /// forgotten client id can be used again.
     pub order_retention_ms: Option<u64>,
+    /// A living market and the fill model of resting orders (static by default).
+    pub market: MarketConfig,
 }
 
 impl Default for VenueConfig {
@@ -79,6 +83,7 @@ impl Default for VenueConfig {
             dedup: Dedup::OpenOnly,
             levels: 10,
             order_retention_ms: None,
+            market: MarketConfig::default(),
         }
     }
 }
@@ -198,6 +203,8 @@ pub struct SimExchange {
     armed_trades: Option<TradesFault>,
     /// The next order answer (query or cancel) carries another order's report.
     armed_foreign_report: bool,
+    /// The living market, when the venue went live.
+    live: Option<Box<live::Live>>,
 }
 
 const INSUFFICIENT_BALANCE: &str = "Account has insufficient balance for requested action.";
@@ -263,6 +270,7 @@ impl SimExchange {
             armed: None,
             armed_trades: None,
             armed_foreign_report: false,
+            live: None,
         }
     }
 
@@ -525,6 +533,10 @@ impl SimExchange {
             .index_of(id)
             .filter(|&i| self.open.contains(&i) && &self.order(i).symbol == symbol)
             .ok_or(ExchangeError::NotFound)?;
+        self.before_cancel(now);
+        if !self.open.contains(&i) {
+            return Err(ExchangeError::NotFound);
+        }
         self.finish(i, OrderStatus::Canceled, now);
         Ok(self.order(i).clone())
     }
@@ -532,6 +544,7 @@ impl SimExchange {
     /// Places `r` as the venue receives it, whoever sent it; the receive window is the
     /// caller's to check.
     pub fn submit(&mut self, now: TimeMs, mut r: NewOrder) -> Result<Order, ExchangeError> {
+        self.advance_market(now);
         self.forget_before(now);
         let fault = self.armed.take();
         if fault == Some(PlacementFault::Reject) {
@@ -597,7 +610,9 @@ impl SimExchange {
             self.finish(i, OrderStatus::Rejected, now);
             return Ok(self.orders[k].clone());
         }
+        let trades_before = self.trade_count();
         self.match_order(i, now, partial.unwrap_or(qty));
+        self.print_own(trades_before);
         if self.orders[k].status == OrderStatus::Open {
             let cut_short = matches!(fault, Some(PlacementFault::Partial { .. }));
             if cut_short || self.meta[k].tif == Tif::Ioc {
@@ -608,6 +623,7 @@ impl SimExchange {
                 self.open.insert(i);
                 self.open_by_symbol.entry(symbol).or_default().insert(i);
                 self.open_by_coid.insert(coid, i);
+                self.rest(i, now);
             }
         }
         Ok(self.orders[k].clone())
@@ -699,6 +715,7 @@ impl Exchange for SimExchange {
         symbol: &Symbol,
         client_order_id: &ClientOrderId,
     ) -> Result<Order, ExchangeError> {
+        self.before_cancel(now);
         let i = self
             .open_by_coid
             .get(client_order_id)

@@ -1,5 +1,6 @@
 //! Tests of the sim module, kept beside it.
 
+mod live;
 mod retention;
 
 use super::*;

@@ -1,0 +1,127 @@
+//! The venue with a living market: the flow trades against the book and resting orders fill
+//! through the fill model.
+
+use super::*;
+use crate::flow::queue::FillModel;
+
+fn live_venue(seed: u64, model: FillModel) -> SimExchange {
+    let mut cfg = VenueConfig::default();
+    cfg.market.live = true;
+    cfg.market.fill_model = model;
+    let mut x = venue(cfg, "1000000", "10", "1");
+    x.go_live(seed, 0, true);
+    x
+}
+
+fn order(id: &str, side: Side, qty: &str, limit: Decimal) -> NewOrder {
+    NewOrder {
+        client_order_id: coid(id),
+        symbol: btc_usdt(),
+        side,
+        qty: d(qty),
+        limit_price: limit,
+        tif: Tif::Gtc,
+        market: false,
+    }
+}
+
+/// Runs the market in 5 ms steps until the order is filled or `until`; its fill time.
+fn filled_at(x: &mut SimExchange, id: &str, until: TimeMs) -> Option<TimeMs> {
+    let mut t = x.live.as_ref().map_or(0, |l| l.time());
+    while t < until {
+        t += 5;
+        x.advance_market(t);
+        let o = x.order_by_coid(&btc_usdt(), &coid(id)).unwrap();
+        if o.status == OrderStatus::Closed {
+            return x.trades_of(&o.order_id).last().map(|tr| tr.t_ms);
+        }
+    }
+    None
+}
+
+#[test]
+fn the_same_seed_and_calls_give_the_same_market() {
+    let run = |seed| {
+        let mut x = live_venue(seed, FillModel::Queue);
+        for t in (0..30_000).step_by(700) {
+            x.advance_market(t);
+        }
+        let prints: Vec<PublicTrade> = x.public_trades().cloned().collect();
+        (format!("{prints:?}"), format!("{:?}", x.bids(&btc_usdt())))
+    };
+    let a = run(7);
+    assert_eq!(a, run(7));
+    assert_ne!(a.0, run(8).0);
+    assert!(a.0.len() > 1_000);
+}
+
+#[test]
+fn the_living_market_prints_trades_and_keeps_a_book_on_the_grid() {
+    let mut x = live_venue(1, FillModel::Queue);
+    x.advance_market(60_000);
+    let prints: Vec<&PublicTrade> = x.public_trades().collect();
+    // About one trade every 20 ms at the recorded pace, each on the tick and lot grids.
+    assert!(prints.len() > 1_500, "{}", prints.len());
+    for p in &prints {
+        assert!(
+            on_grid(p.price, d("0.01")) && on_grid(p.qty, d("0.00001")),
+            "{p:?}"
+        );
+        assert!(p.qty > Decimal::ZERO);
+    }
+    assert!(prints
+        .windows(2)
+        .all(|w| w[0].t_ms <= w[1].t_ms && w[0].id + 1 == w[1].id));
+    let (bid, ask) = x.best_bid_ask(&btc_usdt()).unwrap();
+    assert!(bid < ask);
+    assert_eq!(x.bids(&btc_usdt()).len(), 10);
+    // A taker order of the account takes from the living book and is printed too.
+    let before = x.public_trades().count();
+    let o = x
+        .submit(60_000, order("t1", Side::Buy, "0.001", ask))
+        .unwrap();
+    assert_eq!(o.status, OrderStatus::Closed);
+    assert_eq!(x.public_trades().count(), before + 1);
+}
+
+#[test]
+fn a_bid_joining_the_best_bid_fills_later_in_the_queue_than_on_touch() {
+    let mut later = 0;
+    for seed in 0..20 {
+        let mut times = Vec::new();
+        for model in [FillModel::Queue, FillModel::Touch] {
+            let mut x = live_venue(seed, model);
+            x.advance_market(1_000);
+            let (bid, _) = x.best_bid_ask(&btc_usdt()).unwrap();
+            x.submit(1_000, order("m1", Side::Buy, "0.001", bid))
+                .unwrap();
+            times.push(filled_at(&mut x, "m1", 120_000));
+        }
+        let (q, t) = (times[0], times[1]);
+        // Never earlier in the queue than on touch.
+        assert!(t.is_some());
+        assert!(
+            q.is_none_or(|q| q >= t.unwrap()),
+            "seed {seed}: {q:?} {t:?}"
+        );
+        later += usize::from(q != t);
+    }
+    assert!(later >= 5, "the queue made a difference in {later} of 20");
+}
+
+#[test]
+fn entry_latency_keeps_an_order_out_of_the_queue_until_it_arrives() {
+    let mut cfg = VenueConfig::default();
+    cfg.market.live = true;
+    cfg.market.order_latency_ms = 60_000;
+    let mut x = venue(cfg, "1000000", "10", "1");
+    x.go_live(3, 0, true);
+    x.advance_market(1_000);
+    let (bid, _) = x.best_bid_ask(&btc_usdt()).unwrap();
+    // Far below the market it could only fill by trades through it, and not before it arrives.
+    x.submit(1_000, order("l1", Side::Buy, "0.001", bid))
+        .unwrap();
+    x.advance_market(60_999);
+    let o = x.order_by_coid(&btc_usdt(), &coid("l1")).unwrap();
+    assert_eq!(o.filled, Decimal::ZERO, "{o:?}");
+}
