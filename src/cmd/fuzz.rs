@@ -17,10 +17,10 @@ pub const MAX_INTENTS: u32 = 10_000;
 pub const STACK_EVERY: u64 = 8;
 use order_router::live::mutant::AdapterMutant;
 use order_router::router::Mutant;
-use order_router::stack::StackOptions;
 use order_router::sim::fuzz::{campaign_until, minimise, run_csv, unreached_edges, FuzzOptions};
 use order_router::sim::gen::{generate, FaultMix};
 use order_router::sim::{COVERAGE, FAULT_KINDS, LIVELOCK};
+use order_router::stack::StackOptions;
 
 pub struct Args<'a> {
     pub seeds: &'a str,
@@ -266,18 +266,21 @@ pub fn main(args: Args<'_>) -> ExitCode {
         return ExitCode::from(1);
     }
     if args.stack_every > 0 {
-        let seeds: Vec<u64> = opts
-            .seeds()
-            .filter(|s| s % args.stack_every == 0)
-            .collect();
+        let seeds: Vec<u64> = opts.seeds().filter(|s| s % args.stack_every == 0).collect();
         #[allow(clippy::disallowed_methods)]
         let started = Instant::now();
         let t = pool.install(|| {
-            super::fuzz_stack::campaign(&seeds, &stack_opts, args.check_determinism, &closed, || {
-                if crate::output::stdout_closed() {
-                    closed.store(true, Ordering::Relaxed);
-                }
-            })
+            super::fuzz_stack::campaign(
+                &seeds,
+                &stack_opts,
+                args.check_determinism,
+                &closed,
+                || {
+                    if crate::output::stdout_closed() {
+                        closed.store(true, Ordering::Relaxed);
+                    }
+                },
+            )
         });
         if closed.load(Ordering::Relaxed) {
             crate::output::exit_broken_pipe();

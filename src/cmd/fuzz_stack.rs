@@ -98,7 +98,9 @@ pub fn report(t: &Totals, secs: f64, args: &Args<'_>) -> bool {
         detail: String::new(),
     });
     outln!("VIOLATION seed {} (stack): {check}: {detail}", run.seed);
-    let path = args.out.join(format!("fuzz-failure-{}-stack.jsonl", run.seed));
+    let path = args
+        .out
+        .join(format!("fuzz-failure-{}-stack.jsonl", run.seed));
     match crate::output::write_whole(&path, &[], &run.journal) {
         Ok(()) => outln!("journal   {}", path.display()),
         Err(e) => errln!("warning: the failing run's journal: {e}"),

@@ -13,7 +13,9 @@ use rust_decimal::Decimal;
 
 use super::binance::{self, Call, Markets, ParseError};
 use super::mutant::AdapterMutant;
-use super::transport::{Clock, HttpTransport, NoAnswer, Transport, WallClock, WireAnswer, WireRequest};
+use super::transport::{
+    Clock, HttpTransport, NoAnswer, Transport, WallClock, WireAnswer, WireRequest,
+};
 use crate::exchange::ExchangeError;
 use crate::model::{Asset, Symbol, TimeMs};
 use crate::router::{Action, Command, Reply, ReplyOutcome};

@@ -338,9 +338,7 @@ pub async fn run_on<S: Store>(
             .map_err(|e| journal_err(&funding_file, e))?;
         let funding = read_funding(&store, mode)?;
         let router = Router::new(config, funding).map_err(|e| setup(e.to_string()))?;
-        let journal = store
-            .create()
-            .map_err(|e| journal_err(&journal_path, e))?;
+        let journal = store.create().map_err(|e| journal_err(&journal_path, e))?;
         (router, journal, 0)
     };
 

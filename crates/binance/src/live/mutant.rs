@@ -6,14 +6,7 @@ use crate::exchange::ExchangeError;
 
 /// One deliberate bug of the adapter (client, error table or driver).
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    strum::EnumString,
-    strum::IntoStaticStr,
-    strum::VariantArray,
+    Debug, Clone, Copy, PartialEq, Eq, strum::EnumString, strum::IntoStaticStr, strum::VariantArray,
 )]
 #[strum(serialize_all = "kebab-case")]
 #[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
@@ -31,6 +24,12 @@ pub enum AdapterMutant {
 }
 
 impl AdapterMutant {
+    pub const ALL: [AdapterMutant; 3] = [
+        AdapterMutant::AdapterUnknownAsRefused,
+        AdapterMutant::AdapterIgnoresRetryAfter,
+        AdapterMutant::RestartResendsBlind,
+    ];
+
     /// Whether this build has the deliberate bugs (the `mutants` feature).
     pub const AVAILABLE: bool = cfg!(feature = "mutants");
 
@@ -80,7 +79,8 @@ mod tests {
     #[test]
     fn adapter_mutant_names_stay_what_commands_and_tests_type() {
         use strum::VariantArray;
-        let names: Vec<&str> = AdapterMutant::VARIANTS.iter().map(|m| m.name()).collect();
+        assert_eq!(AdapterMutant::ALL.as_slice(), AdapterMutant::VARIANTS);
+        let names: Vec<&str> = AdapterMutant::ALL.iter().map(|m| m.name()).collect();
         assert_eq!(
             names,
             [

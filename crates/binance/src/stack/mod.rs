@@ -164,14 +164,14 @@ async fn run(seed: u64, opts: &StackOptions) -> StackRun {
         seed,
         ..StackRun::default()
     };
-    let scenario = match crate::sim::scenario::parse("venue", crate::venue::DEFAULT_SCENARIO.as_bytes())
-    {
-        Ok(s) => s,
-        Err(e) => {
-            out.violation = Some(violation(DRIVER_ERROR, e.to_string()));
-            return out;
-        }
-    };
+    let scenario =
+        match crate::sim::scenario::parse("venue", crate::venue::DEFAULT_SCENARIO.as_bytes()) {
+            Ok(s) => s,
+            Err(e) => {
+                out.violation = Some(violation(DRIVER_ERROR, e.to_string()));
+                return out;
+            }
+        };
     let (key, secret) = ("stack-key", "stack-secret");
     let credentials = |out: &mut StackRun| match Credentials::new(key, secret) {
         Ok(c) => Some(c),
@@ -404,7 +404,10 @@ fn check(
     if ended != intents as u64 || end.stopped {
         return Some(violation(
             INTENT_OPEN,
-            format!("{ended} of {intents} intents known at the end: {:?}", end.states),
+            format!(
+                "{ended} of {intents} intents known at the end: {:?}",
+                end.states
+            ),
         ));
     }
     // What the journal says, read back as a restart would read it.

@@ -96,7 +96,10 @@ impl SimTransport {
         // Trading requests only: setup calls retry on their own schedule, and a restarted
         // process cannot know the hold its predecessor was told of.
         let trading = req.path == "/api/v3/order" || req.path == "/api/v3/myTrades";
-        let held = *self.hold_until.lock().unwrap_or_else(PoisonError::into_inner);
+        let held = *self
+            .hold_until
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if trading && started < held {
             self.wire.violation(
                 SENT_DURING_HOLD,
@@ -155,7 +158,9 @@ impl SimTransport {
         }
         tokio::time::sleep(Duration::from_millis(wait)).await;
         if !arrives {
-            return Err(NoAnswer("connection closed before message completed".into()));
+            return Err(NoAnswer(
+                "connection closed before message completed".into(),
+            ));
         }
         let answer = WireAnswer {
             status: reply.status,
@@ -171,7 +176,10 @@ impl SimTransport {
                 .header("retry-after")
                 .and_then(|v| v.trim().parse::<u64>().ok())
                 .unwrap_or(0);
-            let until = self.clock.now_ms().saturating_add(secs.saturating_mul(1_000));
+            let until = self
+                .clock
+                .now_ms()
+                .saturating_add(secs.saturating_mul(1_000));
             let mut held = self
                 .hold_until
                 .lock()
