@@ -129,15 +129,15 @@ fn bad_fuzz_arguments_exit_2() {
 }
 
 #[test]
-// rule: stack_fuzz, mutation
+// rule: stack_fuzz
 fn the_stack_mode_catches_each_adapter_mutant_and_its_replay_command_reproduces_it() {
     use order_router::live::mutant::AdapterMutant;
     for m in AdapterMutant::ALL {
         let tmp = out_dir();
         let dir = tmp.path().to_string_lossy().into_owned();
-        let args = ["fuzz", "--stack", "--seeds", "0..60", "--out", &dir];
+        let args = ["fuzz", "--stack", "--seeds", "0..100", "--out", &dir];
         let (code, out) = cli(&[&args[..], &["--adapter-mutant", m.name()]].concat());
-        assert_eq!(code, Some(1), "{} survived 60 seeds:\n{out}", m.name());
+        assert_eq!(code, Some(1), "{} survived 100 seeds:\n{out}", m.name());
         let line = out
             .lines()
             .find(|l| l.starts_with("VIOLATION seed ") && l.contains("(stack)"))

@@ -35,7 +35,7 @@ fn the_correct_adapter_passes_a_seed_range_with_crashes_torn_tails_and_faults() 
 }
 
 #[test]
-// rule: stack_fuzz, mutation
+// rule: stack_fuzz
 fn each_adapter_mutant_is_caught_within_a_few_seeds() {
     const {
         assert!(
@@ -54,7 +54,7 @@ fn each_adapter_mutant_is_caught_within_a_few_seeds() {
 }
 
 #[test]
-// rule: determinism
+// rule: stack_fuzz
 fn a_stack_seed_reruns_to_the_same_bytes() {
     // Seeds with a torn crash and venue faults: every source of nondeterminism has a chance
     // to show.
