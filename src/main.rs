@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use order_router::journal::SyncPolicy;
+use order_router::live::mutant::AdapterMutant;
 use order_router::router::Mutant;
 use order_router::sim::gen::FaultMix;
 use order_router::sim::CrashMode;
@@ -130,6 +131,16 @@ enum Command {
         /// Hunt a deliberate bug in the router (test builds only).
         #[arg(long, value_enum, hide = true)]
         mutant: Option<Mutant>,
+        /// Run only the stack mode, on every seed: the live driver and Binance client against
+        /// the venue's request handler, on simulated time, with crashes and restarts.
+        #[arg(long)]
+        stack: bool,
+        /// Without --stack: also run the stack mode on every K-th seed (0: never).
+        #[arg(long, default_value_t = fuzz::STACK_EVERY, value_name = "K")]
+        stack_every: u64,
+        /// Hunt a deliberate bug in the live adapter with the stack mode (test builds only).
+        #[arg(long, value_enum, hide = true)]
+        adapter_mutant: Option<AdapterMutant>,
     },
     /// Measure the fixed workload: intents/s, simulator events/s, invariant checks/s, audit
     /// bytes/s and peak memory.
@@ -477,11 +488,18 @@ fn main() -> ExitCode {
             require_coverage,
             out,
             mutant,
+            stack,
+            stack_every,
+            adapter_mutant,
         } => {
             let mutant = match mutant.map(available).transpose() {
                 Ok(m) => m,
                 Err(code) => return code,
             };
+            if adapter_mutant.is_some() && !AdapterMutant::AVAILABLE {
+                errln!("error: --adapter-mutant: this build has no deliberate bugs (build with `--features mutants`)");
+                return ExitCode::from(2);
+            }
             fuzz::main(fuzz::Args {
                 seeds: &seeds,
                 jobs,
@@ -492,6 +510,9 @@ fn main() -> ExitCode {
                 require_coverage,
                 out: &out,
                 mutant,
+                stack,
+                stack_every,
+                adapter_mutant,
             })
         }
         Command::Run {

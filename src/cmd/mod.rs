@@ -5,6 +5,7 @@ pub mod bench;
 pub mod check_audit;
 pub mod demo;
 pub mod fuzz;
+pub mod fuzz_stack;
 pub mod live;
 pub mod recover;
 pub mod report;
