@@ -5,6 +5,7 @@ use rust_decimal::Decimal;
 
 use super::cells::{decimal_in, int_in, show, At, Bound};
 use super::{Scenario, ScenarioError, CONFIG_KEYS, MAX_LATENCY_MS, MAX_LEVELS, MAX_WAIT_MS};
+use crate::exchange::fees::FeeMode;
 use crate::exchange::sim::Dedup;
 use crate::model::{Symbol, Tif};
 use crate::router::{limits, MarketRules};
@@ -29,6 +30,8 @@ pub(super) enum Setting {
     LatencyMs(u64),
     RestartMs(u64),
     DedupAlways(bool),
+    FeeAssetMode(FeeMode),
+    BnbPrice(Decimal),
     Levels(u32),
     Seed(u64),
     /// A `p_<kind>` probability (bps) or a drawn fault's size.
@@ -71,6 +74,10 @@ impl Setting {
                     ))
                 }
             }),
+            "fee_asset_mode" => Setting::FeeAssetMode(FeeMode::parse(value).ok_or_else(|| {
+                at.err(key, format!("{} is neither received nor bnb", show(value)))
+            })?),
+            "bnb_price" => Setting::BnbPrice(dec(Bound::Positive)?),
             "levels" => Setting::Levels(u32_(1, MAX_LEVELS)?),
             "seed" => Setting::Seed(u64_(0, u64::MAX)?),
             "latency_spike_ms" => Setting::Profile("latency_spike_ms", u64_(0, MAX_WAIT_MS)?),
@@ -124,6 +131,8 @@ impl Setting {
                     Dedup::OpenOnly
                 }
             }
+            Setting::FeeAssetMode(m) => s.venue.fees.mode = m,
+            Setting::BnbPrice(v) => s.venue.fees.bnb_price = v,
             Setting::Levels(v) => s.venue.levels = v,
             Setting::Seed(v) => s.seed = Some(v),
             Setting::Profile(key, v) => {

@@ -91,6 +91,14 @@ impl Active {
         if cx.cfg.has(Mutant::DoubleApplyFills) {
             trades.extend_from_within(..);
         }
+        let misread;
+        let to_book: &[Trade] =
+            if cx.cfg.has(Mutant::FeeInQuoteAlways) || cx.cfg.has(Mutant::BuyPositionIgnoresFee) {
+                misread = mutant::misread_fees(cx.cfg, self.intent.symbol(), &trades);
+                &misread
+            } else {
+                &trades
+            };
         if cx.cfg.has(Mutant::ReleaseBeforeReconcile) && self.reservation.is_none() {
             // Re-reserve just what the trades cost, now that the budget was handed out.
             let i = &self.intent;
@@ -107,7 +115,7 @@ impl Active {
         };
         let Ok(booked) = cx
             .portfolio
-            .apply_fills(&mut r, self.intent.symbol(), &trades)
+            .apply_fills(&mut r, self.intent.symbol(), to_book)
         else {
             // The reservation cannot pay for the fills: a bug or a venue out of step. Stay
             // visibly unfinished rather than pretend.

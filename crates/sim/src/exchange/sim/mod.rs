@@ -26,6 +26,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use rust_decimal::Decimal;
 
+use super::fees::{self, FeeSettings};
 use super::{Exchange, ExchangeError, Order, OrderStatus, Trade};
 use crate::model::{
     bps_fraction, floor_to, on_grid, Asset, ClientOrderId, OrderId, Side, Symbol, Tif, TimeMs,
@@ -64,6 +65,9 @@ pub struct VenueConfig {
     /// reads as "never placed" once the receive window has passed. With [`Dedup::Always`] a
     /// forgotten client id can be used again.
     pub order_retention_ms: Option<u64>,
+    /// Which asset the account pays commissions in, and the BNB price ([`FeeSettings`]): the
+    /// received asset by default.
+    pub fees: FeeSettings,
 }
 
 impl Default for VenueConfig {
@@ -79,6 +83,7 @@ impl Default for VenueConfig {
             dedup: Dedup::OpenOnly,
             levels: 10,
             order_retention_ms: None,
+            fees: FeeSettings::default(),
         }
     }
 }
@@ -198,6 +203,8 @@ pub struct SimExchange {
     armed_trades: Option<TradesFault>,
     /// The next order answer (query or cancel) carries another order's report.
     armed_foreign_report: bool,
+    /// The asset of discounted fees ([`fees::BNB`]).
+    bnb: Option<Asset>,
 }
 
 const INSUFFICIENT_BALANCE: &str = "Account has insufficient balance for requested action.";
@@ -219,12 +226,11 @@ fn sub_floor0(a: Decimal, b: Decimal) -> Decimal {
         .map_or(Decimal::ZERO, |x| x.max(Decimal::ZERO))
 }
 
-/// What an order of `qty` at `limit` locks: quote for price and fee, or the base it sells.
-fn lock_for(side: Side, qty: Decimal, limit: Decimal, fee_rate: Decimal) -> Option<Decimal> {
+/// What an order of `qty` at `limit` locks: quote for the price, or the base it sells. The
+/// fee is never locked: it comes out of what the fill brings in (or out of BNB), as on Binance.
+fn lock_for(side: Side, qty: Decimal, limit: Decimal) -> Option<Decimal> {
     match side {
-        Side::Buy => qty
-            .checked_mul(limit)?
-            .checked_mul(Decimal::ONE.checked_add(fee_rate)?),
+        Side::Buy => qty.checked_mul(limit),
         Side::Sell => Some(qty),
     }
 }
@@ -263,6 +269,7 @@ impl SimExchange {
             armed: None,
             armed_trades: None,
             armed_foreign_report: false,
+            bnb: Asset::new(fees::BNB).ok(),
         }
     }
 
@@ -470,8 +477,7 @@ impl SimExchange {
             .fee_bps
             .checked_mul(bps_fraction())
             .ok_or_else(|| filter_failure("NOTIONAL"))?;
-        let lock =
-            lock_for(r.side, qty, limit, fee_rate).ok_or_else(|| filter_failure("NOTIONAL"))?;
+        let lock = lock_for(r.side, qty, limit).ok_or_else(|| filter_failure("NOTIONAL"))?;
         let asset = match r.side {
             Side::Buy => r.symbol.quote().clone(),
             Side::Sell => r.symbol.base().clone(),
@@ -577,7 +583,11 @@ impl SimExchange {
             trades: SmallVec::new(),
         });
         let qty = r.qty;
-        let fee_asset = r.symbol.quote().clone();
+        // Until a fill says otherwise, the asset the order receives.
+        let fee_asset = match r.side {
+            Side::Buy => r.symbol.base().clone(),
+            Side::Sell => r.symbol.quote().clone(),
+        };
         self.orders.push_back(Order {
             order_id: OrderId::numbered(i as u64 + 1),
             client_order_id: r.client_order_id,
