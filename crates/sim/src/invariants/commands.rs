@@ -168,7 +168,10 @@ impl Invariants {
                 continue;
             };
             track.filled += t.qty;
-            track.fee += t.fee;
+            let first = track.fee_asset.get_or_insert_with(|| t.fee_asset.clone());
+            if *first == t.fee_asset {
+                track.fee += t.fee;
+            }
             track.notional += t.qty * t.price;
             track.last_trade = Some(t.price);
             track.trades += 1;

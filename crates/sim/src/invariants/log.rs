@@ -250,6 +250,7 @@ impl Invariants {
                 filled_qty,
                 avg_price,
                 fee,
+                fee_asset,
                 released,
                 ..
             } => {
@@ -282,13 +283,17 @@ impl Invariants {
                         ),
                     ));
                 }
-                if *filled_qty != t.filled || *fee != t.fee || *fills_count != t.trades {
+                if *filled_qty != t.filled
+                    || *fee != t.fee
+                    || *fee_asset != t.fee_asset
+                    || *fills_count != t.trades
+                {
                     return Some(self.violation(
                         "order_truth",
                         Some(id),
                         format!(
-                            "reconciled {fills_count} fills of {filled_qty} with fee {fee}; the venue traded {} fills of {} with fee {}",
-                            t.trades, t.filled, t.fee
+                            "reconciled {fills_count} fills of {filled_qty} with fee {fee} {fee_asset:?}; the venue traded {} fills of {} with fee {} {:?}",
+                            t.trades, t.filled, t.fee, t.fee_asset
                         ),
                     ));
                 }

@@ -165,9 +165,11 @@ struct Track {
     cap: Decimal,
     /// What the intent must reserve at the cap (price and fee, or the base it sells).
     need: Decimal,
-    /// Venue truth: what its orders filled, the fees and the number of trades.
+    /// Venue truth: what its orders filled, the fees (in the asset of its first trade's fee,
+    /// as `RECONCILED` states them) and the number of trades.
     filled: Decimal,
     fee: Decimal,
+    fee_asset: Option<Asset>,
     /// Sum of price times quantity over the venue's trades: their average price's numerator.
     notional: Decimal,
     trades: u32,
@@ -503,6 +505,7 @@ impl Invariants {
             need,
             filled: Decimal::ZERO,
             fee: Decimal::ZERO,
+            fee_asset: None,
             notional: Decimal::ZERO,
             trades: 0,
             orders: 0,
@@ -631,9 +634,9 @@ impl Invariants {
                     format!(
                         "{asset}: the portfolio books {} but the venue holds {} of which {} \
                          is not reconciled yet",
-                        b.total,
-                        f.total(),
-                        unbooked
+                        b.total.normalize(),
+                        f.total().normalize(),
+                        unbooked.normalize()
                     ),
                 ));
             }

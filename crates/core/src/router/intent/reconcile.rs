@@ -141,7 +141,14 @@ impl Active {
         };
         let qty: Decimal = trades.iter().map(|t| t.qty).sum();
         let notional: Decimal = trades.iter().map(|t| t.qty * t.price).sum();
-        let fee: Decimal = trades.iter().map(|t| t.fee).sum();
+        // The fee in the asset the first trade paid it in; any other asset's fee (BNB ran out
+        // part way) is in `booked`.
+        let fee_asset = trades.first().map(|t| t.fee_asset.clone());
+        let fee: Decimal = trades
+            .iter()
+            .filter(|t| Some(&t.fee_asset) == fee_asset.as_ref())
+            .map(|t| t.fee)
+            .sum();
         let avg_price = if cx.cfg.has(Mutant::AvgPriceUnweighted) {
             mutant::unweighted_avg(&trades)
         } else {
@@ -161,6 +168,7 @@ impl Active {
             qty,
             avg_price,
             fee,
+            fee_asset: fee_asset.clone(),
             booked: booked.clone(),
         });
         self.transition(
@@ -171,6 +179,7 @@ impl Active {
                 filled_qty: qty,
                 avg_price,
                 fee,
+                fee_asset,
                 released,
                 booked,
             },
