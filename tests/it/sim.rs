@@ -168,7 +168,11 @@ fn each_invariant_catches_a_router_built_to_break_it() {
         ),
         ("reservation_non_negative", "forget-fee", "fee_at_cap.csv"),
         // The fill it abandoned is at the venue, never in the portfolio.
-        ("balances_match", "abandon-unknown", "unknown_last_attempt.csv"),
+        (
+            "balances_match",
+            "abandon-unknown",
+            "unknown_last_attempt.csv",
+        ),
         (
             "no_duplicate_orders",
             "fresh-id-after-timeout",

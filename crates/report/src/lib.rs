@@ -259,6 +259,39 @@ pub fn render_with(
     Ok(html::page(inputs.name, &fold, &m, &charts))
 }
 
+/// The end balance of each booked asset (the scenario's `balance` rows plus what the run
+/// booked) and its dust below one lot of the market trading it as its base.
+fn positions_from(m: &mut Metrics, s: &Scenario) {
+    for p in &mut m.positions {
+        let start: Decimal = s
+            .rows
+            .iter()
+            .filter_map(|r| match &r.kind {
+                RowKind::Balance { asset, amount } if asset.as_str() == p.asset => Some(*amount),
+                _ => None,
+            })
+            .sum();
+        let end = start + p.booked;
+        p.end = Some(end);
+        let step = s
+            .rows
+            .iter()
+            .find_map(|r| match &r.kind {
+                RowKind::Price { symbol, .. } if symbol.base().as_str() == p.asset => Some(symbol),
+                _ => None,
+            })
+            .map(|sym| {
+                s.venue
+                    .markets
+                    .get(sym)
+                    .map_or(s.venue.default_rules.step_size, |r| r.step_size)
+            });
+        if let Some(lots) = step.and_then(|st| crate::model::floor_to(end, st)) {
+            p.dust = end - lots;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,38 +325,5 @@ mod tests {
             assert_eq!(m.end_price, end.1, "{n}");
         }
         assert_eq!(MarketPath::of(&[], 0), None);
-    }
-}
-
-/// The end balance of each booked asset (the scenario's `balance` rows plus what the run
-/// booked) and its dust below one lot of the market trading it as its base.
-fn positions_from(m: &mut Metrics, s: &Scenario) {
-    for p in &mut m.positions {
-        let start: Decimal = s
-            .rows
-            .iter()
-            .filter_map(|r| match &r.kind {
-                RowKind::Balance { asset, amount } if asset.as_str() == p.asset => Some(*amount),
-                _ => None,
-            })
-            .sum();
-        let end = start + p.booked;
-        p.end = Some(end);
-        let step = s
-            .rows
-            .iter()
-            .find_map(|r| match &r.kind {
-                RowKind::Price { symbol, .. } if symbol.base().as_str() == p.asset => Some(symbol),
-                _ => None,
-            })
-            .map(|sym| {
-                s.venue
-                    .markets
-                    .get(sym)
-                    .map_or(s.venue.default_rules.step_size, |r| r.step_size)
-            });
-        if let Some(lots) = step.and_then(|st| crate::model::floor_to(end, st)) {
-            p.dust = end - lots;
-        }
     }
 }
