@@ -589,3 +589,73 @@ impl Exchange for MemoryExchange {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+    fn a(s: &str) -> Asset {
+        Asset::new(s).unwrap()
+    }
+
+    /// A venue at 50000 with 10 bps fees and the given funds.
+    fn venue(fees: FeeSettings, funds: &[(&str, &str)]) -> (MemoryExchange, Symbol) {
+        let btc = Symbol::parse("BTC/USDT").unwrap();
+        let mut x = MemoryExchange::new().with_fees(fees);
+        for (asset, amount) in funds {
+            x.deposit(&a(asset), d(amount));
+        }
+        x.set_price(&btc, d("50000"));
+        (x, btc)
+    }
+
+    fn order(id: &str, symbol: &Symbol, side: Side, qty: &str) -> OrderRequest {
+        let limit = if side == Side::Buy { "50100" } else { "49900" };
+        OrderRequest::forged(
+            ClientOrderId::generated(id),
+            symbol.clone(),
+            side,
+            d(qty),
+            d(limit),
+        )
+    }
+
+    #[test]
+    // rule: balances_match
+    fn buys_pay_in_base_sells_in_quote() {
+        let (mut x, btc) = venue(FeeSettings::default(), &[("USDT", "1000")]);
+        let o = x.place(0, &order("b", &btc, Side::Buy, "0.01")).unwrap();
+        assert_eq!((o.fee, o.fee_asset.as_str()), (d("0.00001"), "BTC"));
+        assert_eq!(x.balance(&a("BTC")), d("0.00999"));
+        assert_eq!(x.balance(&a("USDT")), d("500"));
+        // The whole fill is not held: refused as Binance refuses it.
+        assert!(x.place(0, &order("s", &btc, Side::Sell, "0.01")).is_err());
+        let o = x
+            .place(0, &order("s2", &btc, Side::Sell, "0.00999"))
+            .unwrap();
+        assert_eq!((o.fee, o.fee_asset.as_str()), (d("0.4995"), "USDT"));
+        assert_eq!(x.balance(&a("USDT")), d("500") + d("499.5") - d("0.4995"));
+        assert_eq!(x.balance(&a("BTC")), Decimal::ZERO);
+    }
+
+    #[test]
+    // rule: balances_match
+    fn bnb_pays_until_it_runs_out() {
+        let fees = FeeSettings {
+            mode: fees::FeeMode::Bnb,
+            bnb_price: d("500"),
+        };
+        // 500 USDT * 0.001 * 0.75 / 500 = 0.00075 BNB a buy: enough for one.
+        let (mut x, btc) = venue(fees, &[("USDT", "2000"), ("BNB", "0.001")]);
+        let o = x.place(0, &order("b1", &btc, Side::Buy, "0.01")).unwrap();
+        assert_eq!((o.fee, o.fee_asset.as_str()), (d("0.00075"), "BNB"));
+        assert_eq!(x.balance(&a("BTC")), d("0.01"));
+        let o = x.place(0, &order("b2", &btc, Side::Buy, "0.01")).unwrap();
+        assert_eq!((o.fee, o.fee_asset.as_str()), (d("0.00001"), "BTC"));
+        assert_eq!(x.balance(&a("BTC")), d("0.01999"));
+        assert_eq!(x.balance(&a("BNB")), d("0.00025"));
+    }
+}
