@@ -306,6 +306,11 @@ enum Command {
         /// How long a connection whose reply was lost is held before it is closed.
         #[arg(long, default_value_t = 30_000, value_name = "MS")]
         stall_ms: u64,
+        /// Pay fees with BNB: commissions in BNB at a 25% discount (at the scenario's
+        /// `bnb_price`, 600 by default) while the account's free BNB covers them, as the scenario
+        /// key `fee_asset_mode=bnb` does.
+        #[arg(long)]
+        bnb_fees: bool,
     },
     /// Make the run report of an audit log: one self-contained HTML page with charts of the
     /// execution and its quality metrics (docs/report.md).
@@ -413,6 +418,7 @@ fn main() -> ExitCode {
             max_connections,
             speed,
             stall_ms,
+            bnb_fees,
         } => serve_venue::main(serve_venue::Args {
             listen: &listen,
             allow_remote,
@@ -431,6 +437,7 @@ fn main() -> ExitCode {
             max_connections,
             speed,
             stall_ms,
+            bnb_fees,
         }),
         Command::Recover {
             journal,

@@ -323,6 +323,25 @@ pub fn summary(file: &Path, args: &Args<'_>, r: &Report) -> String {
         "checked   {} invariant checks over {} steps, {} audit lines, sim time {} ms",
         r.checks, r.steps, r.audit_lines, r.end_ms
     );
+    if !r.balances.is_empty() {
+        let books: Vec<String> = r
+            .balances
+            .iter()
+            .map(|b| {
+                if b.dust.is_zero() {
+                    format!("{} {}", b.asset, b.total.normalize())
+                } else {
+                    format!(
+                        "{} {} (dust {})",
+                        b.asset,
+                        b.total.normalize(),
+                        b.dust.normalize()
+                    )
+                }
+            })
+            .collect();
+        let _ = writeln!(s, "balances  {}", books.join(", "));
+    }
     match &r.violation {
         Some(v) if v.invariant == LIVELOCK => {
             let _ = writeln!(
@@ -361,6 +380,19 @@ pub fn summary_json(file: &Path, args: &Args<'_>, r: &Report) -> String {
         .zip(r.faults.iter())
         .map(|(k, n)| (k.to_string(), (*n).into()))
         .collect();
+    let balances: serde_json::Map<String, serde_json::Value> = r
+        .balances
+        .iter()
+        .map(|b| {
+            (
+                b.asset.to_string(),
+                serde_json::json!({
+                    "total": b.total.normalize().to_string(),
+                    "dust": b.dust.normalize().to_string(),
+                }),
+            )
+        })
+        .collect();
     let violation = r.violation.as_ref().map(|v| {
         serde_json::json!({
             "invariant": v.invariant,
@@ -389,6 +421,7 @@ pub fn summary_json(file: &Path, args: &Args<'_>, r: &Report) -> String {
         "steps": r.steps,
         "audit_lines": r.audit_lines,
         "sim_time_ms": r.end_ms,
+        "balances": balances,
         "violation": violation,
         "expects": r.expects,
         "failed_expects": r.failed_expects,

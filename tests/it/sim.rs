@@ -155,7 +155,7 @@ fn random_fault_mixes_never_break_an_invariant() {
 // rule: single_router, ids_present, audit_complete, reservation_non_negative
 // rule: no_duplicate_orders, slippage_cap, min_notional, reconciled, write_ahead, recovery
 // rule: retry_policy, limit_at_cap, order_truth, liveness, intent_identity, input_guards
-// rule: rate_limit_hold
+// rule: rate_limit_hold, balances_match
 fn each_invariant_catches_a_router_built_to_break_it() {
     let cases = [
         ("ids_present", "anonymous-order", "basic_buy.csv"),
@@ -167,8 +167,9 @@ fn each_invariant_catches_a_router_built_to_break_it() {
             "reconcile_delayed.csv",
         ),
         ("reservation_non_negative", "forget-fee", "fee_at_cap.csv"),
+        // The fill it abandoned is at the venue, never in the portfolio.
         (
-            "reservation_non_negative",
+            "balances_match",
             "abandon-unknown",
             "unknown_last_attempt.csv",
         ),
@@ -227,6 +228,12 @@ fn each_invariant_catches_a_router_built_to_break_it() {
             "rate_limit_hold",
             "ignore-rate-limit-hold",
             "rate_limit_hold.csv",
+        ),
+        ("reconciled", "fee-in-quote-always", "fee_assets.csv"),
+        (
+            "balances_match",
+            "buy-position-ignores-fee",
+            "fee_assets.csv",
         ),
     ];
     for (invariant, mutant, file) in cases {

@@ -98,10 +98,14 @@ pub enum Mutant {
     /// Recovery verifies the checksum of the last journal line only: a line before it that was
     /// damaged after it was written is read as data when it still parses.
     ChecksumOnLastLineOnly,
+    /// Books every fee against the quote asset, whatever asset the venue charged it in.
+    FeeInQuoteAlways,
+    /// Books a buy's whole quantity as its position, as if no fee came out of the base.
+    BuyPositionIgnoresFee,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 38] = [
+    pub const ALL: [Mutant; 40] = [
         Mutant::IgnoreDedup,
         Mutant::FreshIdAfterTimeout,
         Mutant::ReleaseBeforeReconcile,
@@ -140,6 +144,8 @@ impl Mutant {
         Mutant::IgnoreRateLimitHold,
         Mutant::HoldSpendsRetry,
         Mutant::ChecksumOnLastLineOnly,
+        Mutant::FeeInQuoteAlways,
+        Mutant::BuyPositionIgnoresFee,
     ];
 
     /// The kebab-case name used on the command line.
@@ -272,6 +278,28 @@ pub(crate) fn reserve_again(side: Side, trades: &[crate::exchange::Trade]) -> De
     }
 }
 
+/// `FeeInQuoteAlways` and `BuyPositionIgnoresFee`: the trades as the broken router books them
+/// (what it logs of them is still the venue's).
+pub(crate) fn misread_fees(
+    cfg: &RouterConfig,
+    symbol: &crate::model::Symbol,
+    trades: &[crate::exchange::Trade],
+) -> Vec<crate::exchange::Trade> {
+    let mut trades = trades.to_vec();
+    for t in &mut trades {
+        if cfg.has(Mutant::FeeInQuoteAlways) {
+            t.fee_asset = symbol.quote().clone();
+        }
+        if cfg.has(Mutant::BuyPositionIgnoresFee)
+            && t.side == Side::Buy
+            && &t.fee_asset == symbol.base()
+        {
+            t.fee = Decimal::ZERO;
+        }
+    }
+    trades
+}
+
 /// `RetryAfterFailedFinal`: a redelivery of an intent in `state` runs again.
 pub(crate) fn redoes(cfg: &RouterConfig, state: State) -> bool {
     cfg.has(Mutant::RetryAfterFailedFinal) && state == State::FailedFinal
@@ -361,7 +389,9 @@ mod tests {
                 "ignore-trade-errors",
                 "ignore-rate-limit-hold",
                 "hold-spends-retry",
-                "checksum-on-last-line-only"
+                "checksum-on-last-line-only",
+                "fee-in-quote-always",
+                "buy-position-ignores-fee"
             ]
         );
         for m in Mutant::ALL {

@@ -47,6 +47,9 @@
 //! `venue_min_notional` (default 5) sets the venue's minimum notional and the router's copy of the
 //! venue's rules, while `min_notional` is the router's own minimum. The router configuration is
 //! validated after all config rows; its error is reported at the last config row.
+//! `fee_asset_mode` (`received`, the default, or `bnb`) and `bnb_price` (in each market's quote
+//! asset, default 600) say which asset the venue charges commissions in
+//! ([`crate::exchange::fees`]).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -78,7 +81,7 @@ use csv::{check_header, CsvRecords, LineCounter};
 pub const HEADER: [&str; 7] = ["t_ms", "action", "symbol", "side", "qty", "price", "params"];
 
 /// Keys of a `config` row without a symbol.
-pub const CONFIG_KEYS: [&str; 43] = [
+pub const CONFIG_KEYS: [&str; 45] = [
     "max_retries",
     "backoff_ms",
     "backoff_max_ms",
@@ -95,6 +98,8 @@ pub const CONFIG_KEYS: [&str; 43] = [
     "venue_min_notional",
     "latency_ms",
     "dedup",
+    "fee_asset_mode",
+    "bnb_price",
     "levels",
     "seed",
     "p_request_lost",

@@ -18,7 +18,7 @@ mod report;
 mod requests;
 mod rows;
 
-pub use report::{FailedExpect, Report, LIVELOCK};
+pub use report::{Balance, FailedExpect, Report, LIVELOCK};
 
 use super::faults::{Fate, FaultPlan, FaultProfile, Net, Request, KINDS, RETRY_AFTER_MS};
 use super::invariants::{Coverage, Invariants, Violation};
@@ -743,6 +743,22 @@ impl World<'_> {
             *r.final_states.entry(s).or_default() += 1;
         }
         r.edges = *self.router.edges();
+        for (asset, b) in self.router.portfolio().balances() {
+            // The lot of the first market trading it as its base (markets in symbol order).
+            let step = self
+                .venue
+                .symbols()
+                .find(|s| s.base() == asset)
+                .map(|s| self.venue.rules(s).step_size);
+            let dust = step
+                .and_then(|step| floor_to(b.total, step))
+                .map_or(Decimal::ZERO, |lots| b.total - lots);
+            r.balances.push(report::Balance {
+                asset: asset.clone(),
+                total: b.total,
+                dust,
+            });
+        }
         let expects = &self.scenario.expects;
         r.expects = expects.len();
         for e in expects {

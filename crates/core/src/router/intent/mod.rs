@@ -210,6 +210,27 @@ impl Active {
         self.rules.fee_bps * bps_fraction()
     }
 
+    /// A sell never asks for more than is held. A buy's fee comes out of the base it buys, so
+    /// selling what a buy filled can be short by that fee ("fee dust"): a sell whose qty exceeds
+    /// the available base by at most `qty * fee rate` is cut to the available base, rounded
+    /// down to the lot. A larger shortfall is left alone (the reservation refuses it,
+    /// `insufficient_balance`). `None` on overflow.
+    fn sell_within_holdings(&self, cx: &Cx<'_>, qty: Decimal, lot: Decimal) -> Option<Decimal> {
+        let i = &self.intent;
+        if i.side() != Side::Sell {
+            return Some(qty);
+        }
+        let available = cx.portfolio.balance(i.symbol().base()).available();
+        if qty <= available {
+            return Some(qty);
+        }
+        let margin = qty.checked_mul(self.rules.fee_bps.checked_mul(bps_fraction())?)?;
+        if qty.checked_sub(available)? > margin {
+            return Some(qty);
+        }
+        floor_to(available.max(Decimal::ZERO), lot)
+    }
+
     fn min_notional(&self, cx: &Cx<'_>) -> Decimal {
         cx.cfg.min_notional.max(self.rules.min_notional)
     }
@@ -334,6 +355,9 @@ impl Active {
             ),
         };
         let (Some(qty), Some(cap)) = (qty, cap) else {
+            return self.fail(cx, "overflow");
+        };
+        let Some(qty) = self.sell_within_holdings(cx, qty, lot) else {
             return self.fail(cx, "overflow");
         };
         if qty <= Decimal::ZERO {
