@@ -26,6 +26,9 @@ use crate::venue::Credentials;
 pub enum LiveError {
     #[error("venue {url} unreachable: {detail}")]
     Unreachable { url: String, detail: String },
+    /// The venue is there (a connection was made) but this answer was lost.
+    #[error("venue {url} did not answer: {detail}")]
+    NoAnswer { url: String, detail: String },
     #[error("venue {url} refused {what}: HTTP {status} {body}")]
     Refused {
         url: String,
@@ -260,7 +263,16 @@ impl Client {
         let a = self
             .send(reqwest::Method::GET, path, params, at)
             .await
-            .map_err(|e| self.unreachable(e))?;
+            .map_err(|e| {
+                if e.connect {
+                    self.unreachable(e)
+                } else {
+                    LiveError::NoAnswer {
+                        url: self.base.clone(),
+                        detail: e.detail,
+                    }
+                }
+            })?;
         if a.status != 200 {
             return Err(LiveError::Refused {
                 url: self.base.clone(),

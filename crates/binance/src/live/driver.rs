@@ -171,7 +171,8 @@ fn paper_rules(fee_bps: Decimal) -> MarketRules {
 }
 
 /// Setup calls a busy or flaky venue may fail: tried again with backoff (0.2 s doubling) when
-/// rate limited or failing on its side (eight tries, about 25 s) or unreachable (three tries,
+/// rate limited, failing on its side or losing answers (eight tries, about 25 s) or
+/// unreachable, nothing listening (three tries,
 /// about 1 s: a venue that is not there should be said at once); a refusal of the request
 /// itself (a bad key) fails at once.
 async fn retrying<T, F, Fut>(mut call: F) -> Result<T, LiveError>
@@ -185,6 +186,12 @@ where
             Err(e @ LiveError::Unreachable { .. }) => {
                 unreachable += 1;
                 if unreachable >= 3 {
+                    return Err(e);
+                }
+            }
+            Err(e @ LiveError::NoAnswer { .. }) => {
+                busy += 1;
+                if busy >= 8 {
                     return Err(e);
                 }
             }

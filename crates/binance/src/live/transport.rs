@@ -43,8 +43,23 @@ impl WireAnswer {
 /// The request got no answer: timed out, reset, refused. It may or may not have reached the
 /// venue.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct NoAnswer(pub String);
+#[error("{detail}")]
+pub struct NoAnswer {
+    pub detail: String,
+    /// No connection could be made: nothing listens there. A dropped or timed-out
+    /// connection is not this: the venue is there and lost one answer.
+    pub connect: bool,
+}
+
+impl NoAnswer {
+    /// An answer lost on an established connection.
+    pub fn lost(detail: impl Into<String>) -> NoAnswer {
+        NoAnswer {
+            detail: detail.into(),
+            connect: false,
+        }
+    }
+}
 
 /// A boxed future, so the trait stays object safe.
 pub type Sending<'a> = Pin<Box<dyn Future<Output = Result<WireAnswer, NoAnswer>> + Send + 'a>>;
@@ -103,7 +118,10 @@ impl Transport for HttpTransport {
             if let Some(k) = req.api_key {
                 rb = rb.header("X-MBX-APIKEY", k);
             }
-            let failed = |e: reqwest::Error| NoAnswer(super::client::error_chain(&e));
+            let failed = |e: reqwest::Error| NoAnswer {
+                detail: super::client::error_chain(&e),
+                connect: e.is_connect(),
+            };
             let resp = rb.send().await.map_err(failed)?;
             let status = resp.status().as_u16();
             let headers = resp

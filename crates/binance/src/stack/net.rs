@@ -111,7 +111,7 @@ impl SimTransport {
                 ),
             );
         }
-        let timed_out = || NoAnswer("operation timed out".into());
+        let timed_out = || NoAnswer::lost("operation timed out");
         if self.latency_ms >= self.timeout_ms {
             tokio::time::sleep(Duration::from_millis(self.timeout_ms)).await;
             return Err(timed_out());
@@ -158,9 +158,7 @@ impl SimTransport {
         }
         tokio::time::sleep(Duration::from_millis(wait)).await;
         if !arrives {
-            return Err(NoAnswer(
-                "connection closed before message completed".into(),
-            ));
+            return Err(NoAnswer::lost("connection closed before message completed"));
         }
         let answer = WireAnswer {
             status: reply.status,
