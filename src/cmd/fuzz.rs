@@ -169,6 +169,11 @@ pub fn main(args: Args<'_>) -> ExitCode {
         mix != FaultMix::None,
     );
     counters("coverage", "never reached", &COVERAGE, &c.coverage, true);
+    outln!(
+        "model     {} intents predicted, {} abstained",
+        c.model.predicted,
+        c.model.abstained
+    );
     if let Some((seed, d)) = &c.divergence {
         outln!("NONDETERMINISM seed {seed}: two runs diverge at {d}");
     }

@@ -65,6 +65,8 @@ pub struct Campaign {
     pub faults: [u64; KINDS.len()],
     /// How often each situation of [`COVERAGE`] was reached.
     pub coverage: [u64; COVERAGE.len()],
+    /// Intents the lockstep model predicted and abstained on (`model_agrees`).
+    pub model: crate::oracle::OracleStats,
     /// The lowest failing seed and what it broke.
     pub failure: Option<(u64, Violation)>,
     /// The lowest seed whose two runs differ, and where.
@@ -206,6 +208,7 @@ impl From<SeedRun> for Campaign {
             edges: r.report.edges,
             faults: r.report.faults,
             coverage: r.report.coverage,
+            model: r.report.model,
             failure: r.report.violation.map(|v| (r.seed, v)),
             divergence: r.divergence.map(|d| (r.seed, d)),
         }
@@ -242,6 +245,8 @@ impl Campaign {
         for (a, b) in self.coverage.iter_mut().zip(other.coverage.iter()) {
             *a += b;
         }
+        self.model.predicted += other.model.predicted;
+        self.model.abstained += other.model.abstained;
         if let Some((seed, v)) = other.failure {
             self.keep_failure(seed, v);
         }

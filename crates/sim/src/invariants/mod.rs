@@ -29,7 +29,7 @@ use crate::router::{Action, Command, MarketRules, Router, RouterConfig, State};
 
 /// The stable invariant names, as violation reports print them. The first ten say what must
 /// never happen; the rest say what must happen (policy and liveness).
-pub const NAMES: [&str; 17] = [
+pub const NAMES: [&str; 18] = [
     "single_router",
     "ids_present",
     "audit_complete",
@@ -47,6 +47,7 @@ pub const NAMES: [&str; 17] = [
     "intent_identity",
     "input_guards",
     "rate_limit_hold",
+    "model_agrees",
 ];
 
 /// Situations a fuzz campaign should reach, counted per run (see [`Coverage`]).

@@ -46,6 +46,8 @@ pub struct Report {
     pub syncs: u64,
     /// Times the router was rebuilt from its journal after a crash.
     pub restarts: u64,
+    /// Intents the lockstep model predicted, and those it abstained on (`model_agrees`).
+    pub model: crate::oracle::OracleStats,
 }
 
 /// The name a run that never reaches quiescence is reported under. It is not an invariant of
