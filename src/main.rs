@@ -124,6 +124,10 @@ enum Command {
         /// kind or a coverage situation.
         #[arg(long)]
         require_coverage: bool,
+        /// Run without the lockstep model of the router (`model_agrees`): to measure what it
+        /// costs, or to see what the other checks catch alone.
+        #[arg(long)]
+        no_model: bool,
         /// Where the minimised failing scenario is written.
         #[arg(long, default_value = ".", value_name = "DIR")]
         out: PathBuf,
@@ -467,6 +471,7 @@ fn main() -> ExitCode {
             faults,
             check_determinism,
             require_coverage,
+            no_model,
             out,
             mutant,
         } => {
@@ -482,6 +487,7 @@ fn main() -> ExitCode {
                 faults,
                 check_determinism,
                 require_coverage,
+                model: !no_model,
                 out: &out,
                 mutant,
             })

@@ -25,6 +25,8 @@ pub struct Args<'a> {
     pub faults: FaultMix,
     pub check_determinism: bool,
     pub require_coverage: bool,
+    /// Run the lockstep model (`model_agrees`).
+    pub model: bool,
     pub out: &'a Path,
     pub mutant: Option<(Mutant, &'a str)>,
 }
@@ -96,6 +98,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
         mix,
         check_determinism: args.check_determinism,
         mutant: args.mutant.map(|m| m.0),
+        model: args.model,
     };
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(j) = args.jobs {

@@ -36,6 +36,8 @@ pub struct FuzzOptions {
     pub check_determinism: bool,
     /// A deliberate bug to hunt (honoured only with the `mutants` feature).
     pub mutant: Option<Mutant>,
+    /// Run the lockstep model of the router beside it (`model_agrees`).
+    pub model: bool,
 }
 
 impl FuzzOptions {
@@ -79,9 +81,9 @@ pub fn run_seed(seed: u64, opts: &FuzzOptions) -> SeedRun {
     let csv = generate(seed, opts.intents, opts.mix);
     // Read once: the determinism check runs the same scenario again, not the parser again.
     let scenario = parse("generated.csv", csv.as_bytes());
-    let mut report = run_parsed(&scenario, seed, opts.mutant);
+    let mut report = run_parsed(&scenario, seed, opts.mutant, opts.model);
     let divergence = opts.check_determinism.then(|| {
-        let again = run_parsed(&scenario, seed, opts.mutant);
+        let again = run_parsed(&scenario, seed, opts.mutant, opts.model);
         first_difference(&report.audit, &again.audit)
     });
     report.audit = Vec::new();
@@ -94,7 +96,7 @@ pub fn run_seed(seed: u64, opts: &FuzzOptions) -> SeedRun {
 
 /// Replays scenario text with a seed (and maybe a deliberate bug).
 pub fn run_csv(csv: &str, seed: u64, mutant: Option<Mutant>) -> Report {
-    run_parsed(&parse("generated.csv", csv.as_bytes()), seed, mutant)
+    run_parsed(&parse("generated.csv", csv.as_bytes()), seed, mutant, true)
 }
 
 /// [`run_csv`] of scenario text already read.
@@ -102,6 +104,7 @@ fn run_parsed(
     scenario: &Result<Scenario, ScenarioError>,
     seed: u64,
     mutant: Option<Mutant>,
+    model: bool,
 ) -> Report {
     let scenario = match scenario {
         Ok(s) => s,
@@ -123,6 +126,7 @@ fn run_parsed(
     let mut opts = RunOptions {
         seed,
         json_bus: true,
+        model,
         ..RunOptions::default()
     };
     if let Some(m) = mutant {
@@ -427,6 +431,7 @@ mod tests {
             mix: FaultMix::Swarm,
             check_determinism: false,
             mutant: None,
+            model: true,
         }
     }
 

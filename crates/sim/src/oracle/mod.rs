@@ -20,7 +20,7 @@ pub mod rules;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use rust_decimal::Decimal;
 
@@ -75,6 +75,10 @@ pub struct OracleStats {
 pub struct Oracle {
     cfg: rules::Settings,
     intents: BTreeMap<String, Entry>,
+    /// Intents whose terminal line the journal does not hold yet: the only ones a step, a
+    /// timer or a crash can concern (so a long run costs what is open, not what ran).
+    open: BTreeSet<String>,
+    counts: OracleStats,
     /// Money as the predicted lines (and the followed ones) move it.
     ledger: Ledger,
     /// Money as the journal's lines move it: what a restart starts from.
@@ -99,6 +103,8 @@ impl Oracle {
         Oracle {
             cfg: rules::Settings::from_config(cfg),
             intents: BTreeMap::new(),
+            open: BTreeSet::new(),
+            counts: OracleStats::default(),
             ledger: Ledger::default(),
             durable: Ledger::default(),
             waiting: VecDeque::new(),
@@ -128,10 +134,22 @@ impl Oracle {
         self.prices.insert(symbol.to_string(), price);
     }
 
+    fn open_entries(&self) -> impl Iterator<Item = (&String, &Entry)> {
+        self.open
+            .iter()
+            .filter_map(|id| self.intents.get(id).map(|e| (id, e)))
+    }
+
+    /// Whether a rebuilt intent the model only follows is still open.
+    fn fog_now(&self) -> bool {
+        self.open_entries()
+            .any(|(_, e)| matches!(e.kind, Kind::Abstained { recovered: true }))
+    }
+
     /// Time moves to `now`: a predicted timer due earlier should have fired.
     fn advance(&mut self, now: TimeMs) {
         self.now = now;
-        let overdue = self.intents.iter().find_map(|(id, e)| match &e.kind {
+        let overdue = self.open_entries().find_map(|(id, e)| match &e.kind {
             Kind::Predicted(m) => m.timer.filter(|t| *t < now).map(|t| (id.clone(), t)),
             _ => None,
         });
@@ -216,9 +234,8 @@ impl Oracle {
 
     /// Whether some rebuilt intent's order may still be out.
     fn in_doubt(&self) -> bool {
-        self.intents
-            .values()
-            .any(|e| matches!(&e.kind, Kind::Predicted(m) if m.in_doubt))
+        self.open_entries()
+            .any(|(_, e)| matches!(&e.kind, Kind::Predicted(m) if m.in_doubt))
     }
 
     /// Intents that waited go in once nothing is in doubt, in the order they came.
@@ -240,6 +257,12 @@ impl Oracle {
             Kind::Predicted(Box::new(IntentModel::new(intent, &self.cfg)))
         };
         let predicted = matches!(kind, Kind::Predicted(_));
+        if predicted {
+            self.counts.predicted += 1;
+        } else {
+            self.counts.abstained += 1;
+        }
+        self.open.insert(id.clone());
         self.intents.insert(
             id.clone(),
             Entry {
@@ -299,7 +322,7 @@ impl Oracle {
         // A timer rebuilt from the journal may be due before the restart: it fires now.
         self.now = now;
         loop {
-            let due = self.intents.iter().find_map(|(id, e)| match &e.kind {
+            let due = self.open_entries().find_map(|(id, e)| match &e.kind {
                 Kind::Predicted(m) if m.timer.is_some_and(|t| t <= now) => Some(id.clone()),
                 _ => None,
             });
@@ -320,6 +343,9 @@ impl Oracle {
             );
         };
         e.seen = Some(line.state);
+        if line.state.is_terminal() {
+            self.open.remove(id);
+        }
         match &mut e.view {
             Some(v) => v.apply(line),
             None => e.view = View::begin(line),
@@ -327,10 +353,7 @@ impl Oracle {
         if matches!(e.kind, Kind::Abstained { .. }) {
             self.ledger.apply(id, &line.detail);
             if line.state.is_terminal() && line.detail.event().is_none() {
-                self.fog = self.intents.values().any(|e| {
-                    matches!(e.kind, Kind::Abstained { recovered: true })
-                        && !e.seen.is_some_and(State::is_terminal)
-                });
+                self.fog = self.fog_now();
             }
             return;
         }
@@ -423,9 +446,9 @@ impl Oracle {
         self.cmds.clear();
         if self.found.is_none() {
             let (mine, who) = self.next_timer();
-            let open_abstained = self.intents.values().any(|e| {
-                matches!(e.kind, Kind::Abstained { .. }) && !e.seen.is_some_and(State::is_terminal)
-            });
+            let open_abstained = self
+                .open_entries()
+                .any(|(_, e)| matches!(e.kind, Kind::Abstained { .. }));
             let agree = match (router_timer, mine) {
                 (r, m) if r == m => true,
                 (Some(r), Some(m)) => open_abstained && r < m,
@@ -447,7 +470,7 @@ impl Oracle {
 
     fn next_timer(&self) -> (Option<TimeMs>, Option<String>) {
         let mut best: (Option<TimeMs>, Option<String>) = (None, None);
-        for (id, e) in &self.intents {
+        for (id, e) in self.open_entries() {
             if let Kind::Predicted(m) = &e.kind {
                 if let Some(t) = m.timer {
                     if best.0.is_none_or(|b| t < b) {
@@ -470,7 +493,10 @@ impl Oracle {
         self.hold_until = 0;
         self.ledger = self.durable.clone();
         let mut gone = Vec::new();
-        for (id, e) in self.intents.iter_mut() {
+        for id in &self.open {
+            let Some(e) = self.intents.get_mut(id) else {
+                continue;
+            };
             match e.seen {
                 None => gone.push(id.clone()),
                 Some(s) if s.is_terminal() => {
@@ -483,17 +509,25 @@ impl Oracle {
                 Some(_) if e.view.is_some() => e.kind = Kind::Down,
                 Some(_) => {
                     e.kind = Kind::Abstained { recovered: true };
-                    e.abstained = true;
+                    if !e.abstained {
+                        e.abstained = true;
+                        self.counts.predicted -= 1;
+                        self.counts.abstained += 1;
+                    }
                 }
             }
         }
         for id in gone {
-            self.intents.remove(&id);
+            self.open.remove(&id);
+            if let Some(e) = self.intents.remove(&id) {
+                if e.abstained {
+                    self.counts.abstained -= 1;
+                } else {
+                    self.counts.predicted -= 1;
+                }
+            }
         }
-        self.fog = self.intents.values().any(|e| {
-            matches!(e.kind, Kind::Abstained { recovered: true })
-                && !e.seen.is_some_and(State::is_terminal)
-        });
+        self.fog = self.fog_now();
     }
 
     /// The router came back at `now`, rebuilt from its journal: every intent the journal leaves
@@ -501,8 +535,7 @@ impl Oracle {
     pub fn restart(&mut self, now: TimeMs) {
         self.now = now;
         let mut open: Vec<(u64, String)> = self
-            .intents
-            .iter()
+            .open_entries()
             .filter(|(_, e)| matches!(e.kind, Kind::Down))
             .filter_map(|(id, e)| e.view.as_ref().map(|v| (v.first_seq, id.clone())))
             .collect();
@@ -543,11 +576,7 @@ impl Oracle {
 
     /// Intents predicted from their first delivery to their end, and intents abstained on.
     pub fn stats(&self) -> OracleStats {
-        let abstained = self.intents.values().filter(|e| e.abstained).count() as u64;
-        OracleStats {
-            predicted: self.intents.len() as u64 - abstained,
-            abstained,
-        }
+        self.counts
     }
 
     /// At the end of the run: no predicted timer may be left unfired.

@@ -58,6 +58,8 @@ pub struct RunOptions {
     /// Crash the router after this many journal appends (counted from the run's start),
     /// leaving the unsynced lines as the mode says: one point of `run --crash-everywhere`.
     pub crash_at: Option<(u64, CrashMode)>,
+    /// Run the lockstep model of the router beside it (`model_agrees`; with the checks on).
+    pub model: bool,
 }
 
 impl Default for RunOptions {
@@ -72,6 +74,7 @@ impl Default for RunOptions {
             json_bus: false,
             durable_audit: false,
             crash_at: None,
+            model: true,
         }
     }
 }
@@ -273,8 +276,7 @@ pub fn run_observed<'a>(
         rate_limited_answers: BTreeMap::new(),
         progress,
         contract: None,
-        oracle: opts
-            .check_invariants
+        oracle: (opts.check_invariants && opts.model)
             .then(|| Box::new(crate::oracle::Oracle::new(&router_cfg))),
         report,
     };
