@@ -574,6 +574,11 @@ impl Oracle {
         }
     }
 
+    /// A divergence found and not yet reported (the step stopped at another check first).
+    pub fn diverged(&self) -> bool {
+        self.found.is_some()
+    }
+
     /// Intents predicted from their first delivery to their end, and intents abstained on.
     pub fn stats(&self) -> OracleStats {
         self.counts

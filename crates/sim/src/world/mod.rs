@@ -765,6 +765,10 @@ impl World<'_> {
         r.checks = self.inv.checks();
         if let Some(o) = &self.oracle {
             r.model = o.stats();
+            r.model_diverged = o.diverged()
+                || r.violation
+                    .as_ref()
+                    .is_some_and(|v| v.invariant == "model_agrees");
         }
         self.inv.add_coverage(&mut r.coverage);
         // Intents left in flight (a violation stopped the run).

@@ -48,6 +48,9 @@ pub struct Report {
     pub restarts: u64,
     /// Intents the lockstep model predicted, and those it abstained on (`model_agrees`).
     pub model: crate::oracle::OracleStats,
+    /// The model disagreed with the router no later than the step of the reported violation
+    /// (which another check may have reported first).
+    pub model_diverged: bool,
 }
 
 /// The name a run that never reaches quiescence is reported under. It is not an invariant of
