@@ -59,6 +59,9 @@ enum Command {
         /// Print the summary as one JSON object.
         #[arg(long)]
         json: bool,
+        /// Run without the lockstep model of the router (`model_agrees`).
+        #[arg(long)]
+        no_model: bool,
         /// A run not quiescent after this many simulator steps is reported as a livelock.
         #[arg(long, default_value_t = 10_000_000, value_name = "N")]
         max_steps: u64,
@@ -499,6 +502,7 @@ fn main() -> ExitCode {
             market,
             market_symbol,
             json,
+            no_model,
             max_steps,
             crash_at,
             crash_mode,
@@ -523,6 +527,7 @@ fn main() -> ExitCode {
                 market: market.as_deref(),
                 market_symbol: market_symbol.as_deref(),
                 json,
+                model: !no_model,
                 max_steps,
                 crash_at: crash_at.map(|n| (n, crash_mode)),
                 crash_everywhere,
