@@ -60,6 +60,9 @@ enum Command {
         /// Print the summary as one JSON object.
         #[arg(long)]
         json: bool,
+        /// Run without the lockstep model of the router (`model_agrees`).
+        #[arg(long)]
+        no_model: bool,
         /// A run not quiescent after this many simulator steps is reported as a livelock.
         #[arg(long, default_value_t = 10_000_000, value_name = "N")]
         max_steps: u64,
@@ -125,6 +128,10 @@ enum Command {
         /// kind or a coverage situation.
         #[arg(long)]
         require_coverage: bool,
+        /// Run without the lockstep model of the router (`model_agrees`): to measure what it
+        /// costs, or to see what the other checks catch alone.
+        #[arg(long)]
+        no_model: bool,
         /// Where the minimised failing scenario is written.
         #[arg(long, default_value = ".", value_name = "DIR")]
         out: PathBuf,
@@ -493,6 +500,7 @@ fn main() -> ExitCode {
             faults,
             check_determinism,
             require_coverage,
+            no_model,
             out,
             mutant,
             stack,
@@ -515,6 +523,7 @@ fn main() -> ExitCode {
                 faults,
                 check_determinism,
                 require_coverage,
+                model: !no_model,
                 out: &out,
                 mutant,
                 stack,
@@ -529,6 +538,7 @@ fn main() -> ExitCode {
             market,
             market_symbol,
             json,
+            no_model,
             max_steps,
             crash_at,
             crash_mode,
@@ -553,6 +563,7 @@ fn main() -> ExitCode {
                 market: market.as_deref(),
                 market_symbol: market_symbol.as_deref(),
                 json,
+                model: !no_model,
                 max_steps,
                 crash_at: crash_at.map(|n| (n, crash_mode)),
                 crash_everywhere,

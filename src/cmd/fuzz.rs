@@ -30,6 +30,8 @@ pub struct Args<'a> {
     pub faults: FaultMix,
     pub check_determinism: bool,
     pub require_coverage: bool,
+    /// Run the lockstep model (`model_agrees`).
+    pub model: bool,
     pub out: &'a Path,
     pub mutant: Option<(Mutant, &'a str)>,
     /// Only the stack mode, on every seed.
@@ -106,6 +108,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
         mix,
         check_determinism: args.check_determinism,
         mutant: args.mutant.map(|m| m.0),
+        model: args.model,
     };
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(j) = args.jobs {
@@ -187,6 +190,11 @@ pub fn main(args: Args<'_>) -> ExitCode {
         mix != FaultMix::None,
     );
     counters("coverage", "never reached", &COVERAGE, &c.coverage, true);
+    outln!(
+        "model     {} intents predicted, {} abstained",
+        c.model.predicted,
+        c.model.abstained
+    );
     if let Some((seed, d)) = &c.divergence {
         outln!("NONDETERMINISM seed {seed}: two runs diverge at {d}");
     }

@@ -31,6 +31,8 @@ pub struct Args<'a> {
     pub market_symbol: Option<&'a str>,
     /// Print the summary as one JSON object.
     pub json: bool,
+    /// Run the lockstep model of the router (`model_agrees`).
+    pub model: bool,
     /// The step limit: a run still going after it is a livelock.
     pub max_steps: u64,
     /// Crash the router after this journal append, leaving the unsynced lines so.
@@ -108,6 +110,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
         max_steps: args.max_steps,
         keep_audit: audit.is_some() || page.is_some(),
         crash_at: args.crash_at,
+        model: args.model,
         ..RunOptions::default()
     };
     if let Some(tweak) = &args.tweak {
@@ -272,6 +275,9 @@ fn replay_command(args: &Args<'_>, seed: u64) -> String {
     let mutant = args.mutant;
     if let Some(m) = mutant {
         let _ = write!(cmd, " --mutant {m}");
+    }
+    if !args.model {
+        cmd.push_str(" --no-model");
     }
     cmd
 }

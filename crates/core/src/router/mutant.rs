@@ -102,10 +102,20 @@ pub enum Mutant {
     FeeInQuoteAlways,
     /// Books a buy's whole quantity as its position, as if no fee came out of the base.
     BuyPositionIgnoresFee,
+    /// A resting order's timeout compared strictly (`>` for `>=`): the cancel goes out one
+    /// poll after the order timeout instead of at it.
+    LateCancel,
+    /// Repeated queries (an unknown order, trades) back off one doubling ahead of the rule.
+    BackoffOffByOne,
+    /// A resting order's poll fires 1 ms after `poll_interval_ms`.
+    LatePoll,
+    /// After a "not found" inside the receive window, asks again 2 ms after the window closes
+    /// instead of 1 ms.
+    LateRequery,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 40] = [
+    pub const ALL: [Mutant; 44] = [
         Mutant::IgnoreDedup,
         Mutant::FreshIdAfterTimeout,
         Mutant::ReleaseBeforeReconcile,
@@ -146,6 +156,10 @@ impl Mutant {
         Mutant::ChecksumOnLastLineOnly,
         Mutant::FeeInQuoteAlways,
         Mutant::BuyPositionIgnoresFee,
+        Mutant::LateCancel,
+        Mutant::BackoffOffByOne,
+        Mutant::LatePoll,
+        Mutant::LateRequery,
     ];
 
     /// The kebab-case name used on the command line.
@@ -330,6 +344,43 @@ pub(crate) fn unweighted_avg(trades: &[crate::exchange::Trade]) -> Decimal {
         .unwrap_or_default()
 }
 
+/// `LateCancel`: whether a resting order sent at `sent` has outlived its timeout at `now`.
+pub(crate) fn expired(cfg: &RouterConfig, now: u64, sent: u64) -> bool {
+    let deadline = sent.saturating_add(cfg.order_timeout_ms);
+    if cfg.has(Mutant::LateCancel) {
+        now > deadline
+    } else {
+        now >= deadline
+    }
+}
+
+/// `BackoffOffByOne`: the first wait of a series of queries, one doubling ahead.
+pub(crate) fn first_query_backoff(cfg: &RouterConfig) -> u64 {
+    if cfg.has(Mutant::BackoffOffByOne) {
+        cfg.backoff_ms.saturating_mul(2)
+    } else {
+        cfg.backoff_ms
+    }
+}
+
+/// `LatePoll`: the poll interval a resting order is polled at.
+pub(crate) fn poll_interval(cfg: &RouterConfig) -> u64 {
+    if cfg.has(Mutant::LatePoll) {
+        cfg.poll_interval_ms.saturating_add(1)
+    } else {
+        cfg.poll_interval_ms
+    }
+}
+
+/// `LateRequery`: how long after the receive window closes an order is asked about again.
+pub(crate) fn after_window(cfg: &RouterConfig) -> u64 {
+    if cfg.has(Mutant::LateRequery) {
+        2
+    } else {
+        1
+    }
+}
+
 /// The highest `max_retries` validation takes; one more with `LooseSettings`.
 pub(crate) fn max_retries_bound(cfg: &RouterConfig) -> u32 {
     let bound = super::limits::MAX_RETRIES;
@@ -391,7 +442,11 @@ mod tests {
                 "hold-spends-retry",
                 "checksum-on-last-line-only",
                 "fee-in-quote-always",
-                "buy-position-ignores-fee"
+                "buy-position-ignores-fee",
+                "late-cancel",
+                "backoff-off-by-one",
+                "late-poll",
+                "late-requery"
             ]
         );
         for m in Mutant::ALL {

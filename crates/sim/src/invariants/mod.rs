@@ -30,7 +30,7 @@ use crate::router::{Action, Command, MarketRules, Router, RouterConfig, State};
 
 /// The stable invariant names, as violation reports print them. The first ten say what must
 /// never happen; the rest say what must happen (policy and liveness).
-pub const NAMES: [&str; 18] = [
+pub const NAMES: [&str; 19] = [
     "single_router",
     "ids_present",
     "audit_complete",
@@ -49,6 +49,7 @@ pub const NAMES: [&str; 18] = [
     "input_guards",
     "rate_limit_hold",
     "balances_match",
+    "model_agrees",
 ];
 
 /// Situations a fuzz campaign should reach, counted per run (see [`Coverage`]).

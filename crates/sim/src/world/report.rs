@@ -52,6 +52,11 @@ pub struct Report {
     /// part of a base asset below one lot step of its market (what fees in the base leave
     /// behind and no sell can take).
     pub balances: Vec<Balance>,
+    /// Intents the lockstep model predicted, and those it abstained on (`model_agrees`).
+    pub model: crate::oracle::OracleStats,
+    /// The model disagreed with the router no later than the step of the reported violation
+    /// (which another check may have reported first).
+    pub model_diverged: bool,
 }
 
 /// One asset of the router's portfolio at the end of a run.

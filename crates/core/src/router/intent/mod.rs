@@ -583,7 +583,9 @@ impl Active {
                     self.end_attempt(cx);
                 } else if e == ExchangeError::NotFound {
                     // Maybe still in flight: ask again once the receive window has closed.
-                    let next = window_end.saturating_add(1).max(cx.now);
+                    let next = window_end
+                        .saturating_add(mutant::after_window(cx.cfg))
+                        .max(cx.now);
                     self.event(
                         cx,
                         Detail::QueryPending {
@@ -657,7 +659,7 @@ impl Active {
                 sent_ms,
                 cancel_next,
             } => {
-                let expired = cx.now >= sent_ms.saturating_add(cx.cfg.order_timeout_ms);
+                let expired = mutant::expired(cx.cfg, cx.now, *sent_ms);
                 let coid = coid.clone();
                 let symbol = self.intent.symbol().clone();
                 if expired && *cancel_next {
@@ -729,7 +731,7 @@ impl Active {
             sent_ms,
             query_sent_ms: None,
         };
-        self.query_backoff_ms = cx.cfg.backoff_ms;
+        self.query_backoff_ms = mutant::first_query_backoff(cx.cfg);
         let now = cx.now;
         self.set_timer(cx, now);
     }

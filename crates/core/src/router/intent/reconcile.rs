@@ -14,7 +14,7 @@ impl Active {
             next: 0,
             trades: Vec::new(),
         };
-        self.query_backoff_ms = cx.cfg.backoff_ms;
+        self.query_backoff_ms = mutant::first_query_backoff(cx.cfg);
         let now = cx.now;
         self.set_timer(cx, now);
     }
