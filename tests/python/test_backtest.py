@@ -10,7 +10,6 @@ TAPE = "binance_spot_btcusdt_trades_20210108.csv"
 
 
 def test_strategy_sees_its_own_fills_and_never_the_future(market, tmp_path):
-    # rule: python_backtest
     seen = []
 
     def strategy(event, ctx):

@@ -54,8 +54,8 @@ def child(venue, journal, n):
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
 
 
+# rule: no_duplicate_orders, recovery
 def test_route_killed_mid_run_and_rerun_places_no_client_id_twice(venue, tmp_path):
-    # rule: python_ccxt_exactly_once
     journal = str(tmp_path / "bot.jsonl")
     n = 8
     first = child(venue, journal, n)

@@ -20,7 +20,6 @@ def test_version_is_the_crate_version():
 
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_run_scenario_audit_is_byte_identical_to_the_cli(cli, name):
-    # rule: python_cli_bytes
     path = ROOT / "scenarios" / name
     expected = cli("run", path, "--seed", "1", "--audit", "-").stdout
     r = order_router.run_scenario(str(path), seed=1)
@@ -99,7 +98,6 @@ def test_bad_scenarios_raise_with_the_cli_message(cli, tmp_path):
 
 
 def test_fuzz_counts_what_the_cli_counts(cli):
-    # rule: python_fuzz_counts
     out = cli("fuzz", "--seeds", "0..24", "--jobs", "2").stdout.decode()
     m = re.search(r"ran\s+(\d+) seeds, (\d+) events, (\d+) invariant checks", out)
     f = order_router.fuzz(0, 24, jobs=2)
@@ -136,3 +134,14 @@ def test_check_audit_clean_damaged_and_not_a_log(tmp_path, cli):
         order_router.check_audit(tmp_path / "missing.jsonl")
     with pytest.raises(TypeError):
         order_router.check_audit(42)
+
+
+def test_run_scenario_with_a_recorded_market_is_the_cli_run(cli, market):
+    tape = market / "binance_spot_btcusdt_trades_20210108.csv"
+    path = ROOT / "scenarios" / "replay_signals.csv"
+    expected = cli("run", path, "--seed", "4", "--market", tape, "--audit", "-").stdout
+    r = order_router.run_scenario(path, seed=4, market=tape)
+    assert expected and r.audit_jsonl == expected
+    with pytest.raises(order_router.ScenarioError, match="never trades or prices ETH/USDT"):
+        order_router.run_scenario(path, market=tape, market_symbol="ETH/USDT")
+    assert isinstance(r.summary["warnings"], list)

@@ -24,8 +24,8 @@ def drive_loop_source():
     return m.group(1)
 
 
+# rule: write_ahead
 def test_the_documented_drive_loop_runs_to_reconciled(capsys):
-    # rule: python_drive_loop
     env = {}
     exec(compile(drive_loop_source(), "docs/python.md", "exec"), env)
     router = env["router"]
@@ -43,8 +43,8 @@ def test_the_documented_drive_loop_runs_to_reconciled(capsys):
     assert "fill_booked demo-1" in out and "finished demo-1" in out
 
 
+# rule: write_ahead
 def test_commands_wait_for_the_journal():
-    # rule: python_write_ahead
     r = order_router.Router(balances={"USDT": 1000})
     r.deliver(NOW, intent())
     assert r.poll_command() is None  # RESERVED and SENT are not durable yet
@@ -184,8 +184,8 @@ def test_events_are_typed():
     assert kinds.count("finished") == 1 and kinds.count("fill_booked") == 1
 
 
+# rule: recovery
 def test_recover_after_a_crash_asks_instead_of_placing_again():
-    # rule: python_recover
     r = order_router.Router(balances={"USDT": 1000})
     r.deliver(NOW, intent())
     journal = r.drain_audit()

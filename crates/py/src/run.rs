@@ -248,19 +248,32 @@ fn run_scenario(
         keep_audit: true,
         ..RunOptions::default()
     };
+    let warnings: Vec<String> = scenario
+        .warnings
+        .iter()
+        .map(|w| w.to_string())
+        .chain(
+            scenario
+                .warnings()
+                .into_iter()
+                .map(|w| format!("{name}: {w}")),
+        )
+        .collect();
     let (report, log) = py.allow_threads(|| {
         let mut log = Vec::new();
         let rows = Box::new(scenario.rows.iter().cloned());
         let report = run_observed(&scenario, rows, &opts, &mut log, None);
         (report, log)
     });
-    RunResult::new(
+    let result = RunResult::new(
         py,
         name,
         &log,
         &report,
         PricePath::Scenario(Box::new(scenario)),
-    )
+    )?;
+    result.summary_dict(py).set_item("warnings", warnings)?;
+    Ok(result)
 }
 
 /// A fuzz campaign over seeds `start..end`, as `order-router fuzz --seeds START..END`: one
