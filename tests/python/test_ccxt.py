@@ -97,6 +97,17 @@ def test_route_refuses_exchanges_with_unknown_client_id_semantics(tmp_path):
     assert not os.path.exists(tmp_path / "j.jsonl.funding")
 
 
+def test_a_second_process_on_the_same_journal_is_refused(tmp_path):
+    import fcntl
+
+    journal = str(tmp_path / "j.jsonl")
+    with open(journal + ".lock", "a+") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(order_router.ConfigError, match="in use by another process"):
+            order_router.ccxt.route(ccxt.binance(), [], journal, balances={"USDT": 1})
+    assert not os.path.exists(journal + ".funding")
+
+
 def test_ccxt_errors_are_classified_as_live_does():
     ex = ccxt.binance()
     c = order_router.ccxt.classify

@@ -16,6 +16,7 @@ venue's order id): see docs/python.md. Other exchanges are refused unless
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -197,6 +198,21 @@ def route(
         prev = seen.setdefault(i.get("intent_id"), i)
         if prev is not i and prev != i:
             raise InputError(f"intent_id {i.get('intent_id')} is used for two different intents")
+    # One process per journal, as `live` keeps it: two would place every order twice. The
+    # kernel drops the lock when the holder dies, however it dies.
+    lock = open(journal + ".lock", "a+")
+    try:
+        fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        raise ConfigError(f"{journal}: in use by another process (its lock {journal}.lock is held)") from None
+    try:
+        return _route(exchange, intents, journal, config, balances, deadline_s, clock, sleep, on_command)
+    finally:
+        lock.close()
+
+
+def _route(exchange, intents, journal, config, balances, deadline_s, clock, sleep, on_command):
     last = [0]
 
     def now() -> int:
