@@ -370,6 +370,7 @@ fn event_dict<'py>(py: Python<'py>, e: Event) -> PyResult<Bound<'py, PyDict>> {
             qty,
             avg_price,
             fee,
+            fee_asset,
             booked,
         } => {
             d.set_item("kind", "fill_booked")?;
@@ -378,6 +379,7 @@ fn event_dict<'py>(py: Python<'py>, e: Event) -> PyResult<Bound<'py, PyDict>> {
             d.set_item("qty", to_py_decimal(py, qty)?)?;
             d.set_item("avg_price", to_py_decimal(py, avg_price)?)?;
             d.set_item("fee", to_py_decimal(py, fee)?)?;
+            d.set_item("fee_asset", fee_asset.as_ref().map(|a| a.as_str()))?;
             let b = PyDict::new(py);
             for (asset, delta) in booked.iter() {
                 b.set_item(asset.as_str(), to_py_decimal(py, *delta)?)?;

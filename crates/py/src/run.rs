@@ -315,6 +315,7 @@ fn fuzz<'py>(
         mix,
         check_determinism,
         mutant: None,
+        model: true,
     };
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(j) = jobs {
