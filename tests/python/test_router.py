@@ -34,10 +34,11 @@ def test_the_documented_drive_loop_runs_to_reconciled(capsys):
     assert order_router.check_audit(journal) == []
     states = [l["state"] for l in map(__import__("json").loads, journal.splitlines())]
     assert states == ["NEW", "RESERVED", "SENT", "FILLED", "RECONCILED"]
-    # Bought 0.002 BTC at the cap (50000 + 20 bps = 50100), paid 0.1% fee: all exact.
+    # Bought 0.002 BTC at the cap (50000 + 20 bps = 50100), paid the 0.1% fee in the BTC
+    # received: all exact.
     b = router.balances()
-    assert b["BTC"]["total"] == Decimal("0.002")
-    assert b["USDT"]["total"] == Decimal(1000) - Decimal("100.2") - Decimal("0.1002")
+    assert b["BTC"]["total"] == Decimal("0.002") - Decimal("0.000002")
+    assert b["USDT"]["total"] == Decimal(1000) - Decimal("100.2")
     assert b["USDT"]["reserved"] == 0
     out = capsys.readouterr().out
     assert "fill_booked demo-1" in out and "finished demo-1" in out
