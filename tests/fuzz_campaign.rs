@@ -44,3 +44,47 @@ fn a_fuzz_campaign_finds_no_violation() {
     let gaps = c.gaps(true);
     assert!(gaps.is_empty(), "never reached: {}", gaps.join(", "));
 }
+
+/// The same campaign's share that runs through the live adapter (the real Binance client, live
+/// driver and journal on a crashing simulated disk, against the venue's request handler): the
+/// test for mutants of the adapter. `OR_STACK_SEEDS=A..B` (default `0..400`).
+#[cfg(feature = "adapters")]
+#[test]
+#[ignore = "a long campaign, for mutation testing; run with --include-ignored"]
+fn a_stack_campaign_finds_no_violation() {
+    use order_router::stack::{run_seed, StackOptions};
+    let range = std::env::var("OR_STACK_SEEDS").unwrap_or_else(|_| "0..400".into());
+    let (start, end): (u64, u64) = range
+        .split_once("..")
+        .and_then(|(a, b)| Some((a.parse().ok()?, b.parse().ok()?)))
+        .expect("OR_STACK_SEEDS is A..B");
+    let opts = StackOptions {
+        intents: 8,
+        ..StackOptions::default()
+    };
+    // Two workers, odd and even seeds: the machine this runs on has two cores.
+    let failures: Vec<String> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..2u64)
+            .map(|w| {
+                s.spawn(move || {
+                    (start..end)
+                        .filter(|seed| seed % 2 == w)
+                        .filter_map(|seed| {
+                            let r = run_seed(seed, &opts);
+                            r.violation.map(|v| format!("seed {seed}: {v}"))
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|h| h.join().expect("a stack worker panicked"))
+            .collect()
+    });
+    assert!(
+        failures.is_empty(),
+        "{}\nreplay: order-router fuzz --stack --seeds N..N+1",
+        failures.join("\n")
+    );
+}
