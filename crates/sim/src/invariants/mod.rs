@@ -50,7 +50,7 @@ pub const NAMES: [&str; 17] = [
 ];
 
 /// Situations a fuzz campaign should reach, counted per run (see [`Coverage`]).
-pub const COVERAGE: [&str; 21] = [
+pub const COVERAGE: [&str; 23] = [
     "signal",
     "signal_equal",
     "signal_one_input",
@@ -72,6 +72,8 @@ pub const COVERAGE: [&str; 21] = [
     "cap_on_tick",
     "placement_at_recv_window_end",
     "order_timeout_exact",
+    "resting_fill_by_flow",
+    "queue_fill_partial",
 ];
 
 /// Indices into [`COVERAGE`].
@@ -117,6 +119,11 @@ pub enum Coverage {
     /// A reply showing a placement still resting, reaching the router at exactly its
     /// `sent + order_timeout_ms`: the router must cancel now, not one poll later.
     OrderTimeoutExact,
+    /// A resting order of the account filled by another trader's order (a living market).
+    RestingFillByFlow,
+    /// A trade at a resting order's price, in the queue model, that passed the queue ahead and
+    /// filled part of the order, leaving the rest in the queue.
+    QueueFillPartial,
 }
 
 /// A broken invariant, where and when.

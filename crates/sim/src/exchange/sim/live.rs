@@ -89,6 +89,16 @@ pub(super) struct Live {
     keep_prints: bool,
     /// The market has run to here.
     t: TimeMs,
+    /// Fills of the account's resting orders by the market's trades, and how many of those
+    /// (in the queue model) filled part of an order and left the rest queued.
+    counts: MarketCounts,
+}
+
+/// What the market's trades did to the account's resting orders, counted over a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MarketCounts {
+    pub fills_by_flow: u64,
+    pub queue_partials: u64,
 }
 
 impl Live {
@@ -126,12 +136,21 @@ impl SimExchange {
             next_print: 1,
             keep_prints,
             t: now,
+            counts: MarketCounts::default(),
         }));
     }
 
     /// Whether the market is live.
     pub fn is_live(&self) -> bool {
         self.live.is_some()
+    }
+
+    /// What the market's trades did to the account's resting orders so far (zero on a static
+    /// market).
+    pub fn market_counts(&self) -> MarketCounts {
+        self.live
+            .as_ref()
+            .map_or_else(MarketCounts::default, |l| l.counts)
     }
 
     /// The public trades kept, oldest first (empty on a static market).
@@ -324,6 +343,10 @@ impl SimExchange {
                 let lots = r.on_trade(model, p);
                 if lots > 0 {
                     fills.push((i, r.px, lots));
+                    live.counts.fills_by_flow += 1;
+                    if model == FillModel::Queue && r.left > 0 && p.px == r.px {
+                        live.counts.queue_partials += 1;
+                    }
                 }
             }
         }

@@ -20,7 +20,7 @@ mod matching;
 use crate::model::SmallMap;
 pub use book::BookLevel;
 use book::{crosses, Book};
-pub use live::{MarketConfig, PublicTrade, MAX_PRINTS};
+pub use live::{MarketConfig, MarketCounts, PublicTrade, MAX_PRINTS};
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
