@@ -3,7 +3,10 @@
 
 use std::path::Path;
 
+use order_router::model::Symbol;
+use order_router::sim::exchange::sim::{SimExchange, VenueConfig};
 use order_router::sim::flow::queue::FillModel;
+use order_router::sim::flow::tape;
 use order_router::sim::scenario::{load, Scenario};
 use order_router::sim::{run, Report, RunOptions};
 
@@ -69,4 +72,119 @@ fn a_maker_at_the_best_bid_fills_later_in_the_queue_than_on_touch() {
             "seed {seed}: queue {q:?}, touch {t}"
         );
     }
+}
+
+const TRADES: &str = "../shared/data/market/binance_spot_btcusdt_trades_20210108.csv";
+const QUOTES: &str = "../shared/data/market/binance_spot_btcusdt_quotes_20210108.csv";
+
+/// The recording, or `None` with a message when `../shared` is not beside the repository.
+fn recorded(path: &str) -> Option<std::path::PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipped: {} is absent", p.display());
+        None
+    }
+}
+
+/// A maker buy of 0.001 at `limit`, placed 100 ms into the recording, on a living market the
+/// recorded tape plays, levels of 0.01 BTC where the tape does not say.
+fn on_tape(path: &Path, model: FillModel, limit: &str) -> Report {
+    let csv = format!(
+        "t_ms,action,symbol,side,qty,price,params
+0,config,,,,,market=live;fill_model={};tif=GTC;slippage_bps=0;poll_interval_ms=50;order_timeout_ms=60000
+0,balance,USDT,,1000,,
+0,price,BTC/USDT,,,39432,spread_bps=2;depth=0.01
+100,intent,BTC/USDT,buy,0.001,{limit},id=maker
+0,expect,,,,,intent=maker;final_state=RECONCILED;filled_qty=0.001
+",
+        model.name()
+    );
+    let mut s = order_router::sim::scenario::parse("tape.csv", csv.as_bytes()).expect("scenario");
+    let symbol = s.market_symbol(None).expect("one market");
+    let ticks = order_router::sim::market::load(path).expect("ticks");
+    let tape = tape::load(path).expect("tape").expect("trades with sides");
+    s.play_tape(&symbol, &ticks, tape);
+    let r = replay(&s, 0);
+    assert!(r.passed(), "{:?} {:?}", r.violation, r.failed_expects);
+    r
+}
+
+// rule: fill_model
+#[test]
+fn recorded_binance_trades_fill_a_resting_bid_through_the_queue() {
+    let Some(trades) = recorded(TRADES) else {
+        return;
+    };
+    // The recording: a sell of 0.006329 at 39,432.48 at 193 ms, then a sell through it at
+    // 39,432.37 at 332 ms. On touch the first fills the bid; in the queue it is behind the
+    // 0.01 displayed and only the trade through it fills it.
+    let touch = filled_at(&on_tape(&trades, FillModel::Touch, "39432.48")).expect("touch");
+    let queue = filled_at(&on_tape(&trades, FillModel::Queue, "39432.48")).expect("queue");
+    assert!((193..332).contains(&touch), "touch filled at {touch} ms");
+    assert!((332..400).contains(&queue), "queue filled at {queue} ms");
+}
+
+#[test]
+fn recorded_quotes_set_the_best_bid_and_ask_and_their_sizes() {
+    let Some(quotes) = recorded(QUOTES) else {
+        return;
+    };
+    let tape = tape::load(&quotes)
+        .expect("tape")
+        .expect("quotes with sizes");
+    let mut cfg = VenueConfig::default();
+    cfg.market.live = true;
+    let s = Symbol::parse("BTC/USDT").expect("symbol");
+    cfg.tapes.insert(s.clone(), tape);
+    let mut x = SimExchange::new(cfg);
+    x.set_market(0, &s, "39433".parse().unwrap(), 2.into(), 1.into());
+    x.go_live(0, 0, true);
+    x.advance_market(0);
+    // The first quote: 39,432.99 for 0.0031, 39,433.62 for 0.066851 (rounded down to the lot).
+    let (bid, ask) = x.best_bid_ask(&s).expect("both sides");
+    assert_eq!(
+        (bid.to_string(), ask.to_string()),
+        ("39432.99".into(), "39433.62".into())
+    );
+    assert_eq!(x.bids(&s)[0].qty.to_string(), "0.0031");
+    assert_eq!(x.asks(&s)[0].qty.to_string(), "0.06685");
+    // The second, 81 ms later: 39,432.33 for 2.
+    x.advance_market(81);
+    assert_eq!(x.best_bid_ask(&s).expect("both").0.to_string(), "39432.33");
+    assert_eq!(x.bids(&s)[0].qty.to_string(), "2");
+    assert_eq!(x.public_trades().count(), 0, "quotes print no trades");
+}
+
+#[test]
+fn a_tape_of_hand_made_trades_is_the_public_tape_in_full() {
+    let csv = "trade_id,time_ms,price,qty,is_buyer_maker
+1,5000,50000.00,0.000263,true
+2,5010,50000.01,0.5,false
+3,5030,49999.50,0.25,true
+";
+    let tape = tape::parse("tape.csv", csv.as_bytes()).unwrap().unwrap();
+    let mut cfg = VenueConfig::default();
+    cfg.market.live = true;
+    let s = Symbol::parse("BTC/USDT").expect("symbol");
+    cfg.tapes.insert(s.clone(), tape);
+    let mut x = SimExchange::new(cfg);
+    x.set_market(0, &s, 50000.into(), 2.into(), 1.into());
+    x.go_live(0, 0, true);
+    x.advance_market(30);
+    let shown: Vec<String> = x
+        .public_trades()
+        .map(|p| format!("{} {} {} {}", p.t_ms, p.price, p.qty, p.buyer_maker))
+        .collect();
+    // Every trade, at its recorded time from the start, price, quantity (below the lot too)
+    // and side.
+    assert_eq!(
+        shown,
+        [
+            "0 50000.00 0.000263 true",
+            "10 50000.01 0.5 false",
+            "30 49999.50 0.25 true"
+        ]
+    );
 }

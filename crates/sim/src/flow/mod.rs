@@ -17,6 +17,7 @@
 
 pub mod params;
 pub mod queue;
+pub mod tape;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

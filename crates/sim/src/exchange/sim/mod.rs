@@ -68,6 +68,8 @@ pub struct VenueConfig {
     pub order_retention_ms: Option<u64>,
     /// A living market and the fill model of resting orders (static by default).
     pub market: MarketConfig,
+    /// Recorded tapes that drive a living market in place of the seeded flow, by market.
+    pub tapes: BTreeMap<Symbol, crate::flow::tape::Tape>,
 }
 
 impl Default for VenueConfig {
@@ -84,6 +86,7 @@ impl Default for VenueConfig {
             levels: 10,
             order_retention_ms: None,
             market: MarketConfig::default(),
+            tapes: BTreeMap::new(),
         }
     }
 }
