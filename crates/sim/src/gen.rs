@@ -58,7 +58,7 @@ const ROW_KINDS: &[&str] = SCHEDULABLE;
 const LONG_SYMBOL: &str = "ETH_LONG_ASSET_NAME_LONG_ASSET_NAME_LONG_ASSET_NAME_LONG_ASSET_NAME_LONG_ASSET_NAME_LONG_ASSET_NAME_XXXXXXXXXX/USDT";
 
 /// The share of generated scenarios whose market is live.
-const LIVE_SHARE: f64 = 0.2;
+const LIVE_SHARE: f64 = 0.1;
 
 /// The scenario's default receive window (the generator does not change it).
 const RECV_WINDOW_MS: u64 = 5_000;
@@ -230,7 +230,7 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
             "0,config,,,,,market=live;fill_model={model};order_latency_ms={};feed_latency_ms={};market_speed={}{}",
             [0, 1, market_rng.random_range(2..=300u64)][market_rng.random_range(0..3)],
             [0, market_rng.random_range(1..=500u64)][market_rng.random_range(0..2)],
-            [1, 1, 2, 5][market_rng.random_range(0..4)],
+            [1, 1, 1, 2][market_rng.random_range(0..4)],
             if live_gtc { ";tif=GTC" } else { "" },
         );
     }

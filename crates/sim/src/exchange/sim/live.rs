@@ -21,6 +21,12 @@ use crate::flow::tape::Player;
 use crate::flow::{Flow, Grid as FlowGrid, Ladder, Level, Print};
 use crate::model::{Side, Symbol, TimeMs};
 
+/// A simulator's market with none of the account's orders resting on it runs no gap longer
+/// than this event by event: it skips to the caller's time ([`Flow::skip_to`]). Nobody sees
+/// its trades (the simulator keeps no public tape), and a run's long quiet stretches (minutes
+/// before a late delivery) would otherwise cost thousands of events each.
+pub const IDLE_SKIP_MS: u64 = 2_000;
+
 /// Public trades kept per venue (the oldest go first): about 80 minutes of the recorded pace.
 pub const MAX_PRINTS: usize = 200_000;
 
@@ -325,6 +331,18 @@ impl SimExchange {
         let mut exact = Vec::new();
         let model = self.cfg.market.fill_model;
         let lag = self.cfg.market.feed_latency_ms;
+        if !live.keep_prints
+            && now.saturating_sub(lb.source.next_time()) > IDLE_SKIP_MS
+            && !live.resting.keys().any(|&i| self.is_open_on(i, symbol))
+        {
+            if let Source::Flow(f) = &mut lb.source {
+                f.skip_to(&mut lb.ladder, lb.anchor, now);
+                if lag > 0 {
+                    lb.past.clear();
+                    lb.past.push_back((now, lb.ladder.clone()));
+                }
+            }
+        }
         while lb.source.next_time() <= now {
             let t = lb.source.next_time();
             self.show_book(&mut live, symbol, &lb, t);
