@@ -73,7 +73,7 @@ pub struct PublicTrade {
 /// What moves a living market: the seeded flow, or a recorded tape.
 #[derive(Debug, Clone)]
 enum Source {
-    Flow(Flow),
+    Flow(Box<Flow>),
     Tape(Player),
 }
 
@@ -304,13 +304,13 @@ impl SimExchange {
                         let lots = units(depth, g.step).unwrap_or(1);
                         Source::Tape(Player::new(tape, g, levels, lots, start, speed))
                     }
-                    (None, None) => Source::Flow(Flow::new(
+                    (None, None) => Source::Flow(Box::new(Flow::new(
                         symbol_seed(live.seed, symbol),
                         g,
                         levels,
                         start,
                         speed,
-                    )),
+                    ))),
                 };
                 let mut source = source;
                 if let Source::Flow(flow) = &mut source {
