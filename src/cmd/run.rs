@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use order_router::model::Symbol;
 use order_router::router::RouterConfig;
+use order_router::sim::flow::tape;
 use order_router::sim::market;
 use order_router::sim::scenario::load;
 use order_router::sim::{
@@ -83,7 +84,20 @@ pub fn main(args: Args<'_>) -> ExitCode {
         if let Err(e) = scenario.check_market_scale(&symbol, &ticks) {
             return fail(&format!("{}: {e}", path.display()));
         }
-        scenario.replay_market(&symbol, &ticks);
+        // A living market plays a tape of trades or quotes as its market; otherwise (or for
+        // klines) the recorded prices move a static book.
+        let tape = if scenario.venue.market.live {
+            match tape::load(path) {
+                Ok(t) => t,
+                Err(e) => return fail(&e.to_string()),
+            }
+        } else {
+            None
+        };
+        match tape {
+            Some(t) => scenario.play_tape(&symbol, &ticks, t),
+            None => scenario.replay_market(&symbol, &ticks),
+        }
     }
     if let Err(e) = scenario.check_priced() {
         return fail(&format!("{file}: {e}"));

@@ -10,6 +10,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use order_router::model::Symbol;
+use order_router::sim::flow::tape;
 use order_router::sim::{market, scenario, Scenario};
 use order_router::venue::server::{wall_clock_ms, Record, Server, ServerLimits};
 use order_router::venue::{self, Credentials, Limits, Setup, Venue};
@@ -79,8 +80,6 @@ fn load_scenario(args: &Args<'_>) -> Result<Scenario, String> {
     if let Some(live) = market_mode(args) {
         s.venue.market.live = live;
     } else if let Some(path) = args.market {
-        // A recorded path drives the price: the book follows it and nothing else trades.
-        s.venue.market.live = false;
         let named = args
             .market_symbol
             .map(Symbol::parse)
@@ -89,7 +88,15 @@ fn load_scenario(args: &Args<'_>) -> Result<Scenario, String> {
         let symbol = s.market_symbol(named.as_ref())?;
         let ticks = market::load(path).map_err(|e| e.to_string())?;
         s.check_market_scale(&symbol, &ticks)?;
-        s.replay_market(&symbol, &ticks);
+        match tape::load(path).map_err(|e| e.to_string())? {
+            // Recorded trades (with their taker side) or quotes (with sizes) are the market.
+            Some(t) => s.play_tape(&symbol, &ticks, t),
+            // Klines, or trades without sides: the price follows the file, nothing else trades.
+            None => {
+                s.venue.market.live = false;
+                s.replay_market(&symbol, &ticks);
+            }
+        }
     }
     Ok(s)
 }
@@ -234,7 +241,9 @@ pub fn main(args: Args<'_>) -> ExitCode {
     if let Some(speed) = args.market_speed {
         scenario.venue.market.speed = speed;
     }
-    let market = if scenario.venue.market.live {
+    let market = if !scenario.venue.tapes.is_empty() {
+        "recorded"
+    } else if scenario.venue.market.live {
         "live"
     } else {
         "static"

@@ -100,6 +100,9 @@ class WithVenue(unittest.TestCase):
 class TradingFlow(WithVenue):
     """Every call a bot makes, each reply parsed by CCXT without error."""
 
+    # Exact prices: the standing book, not the default living market (test_market.py).
+    venue_args = ("--market", "static")
+
     def test_markets_balance_and_market_data(self):
         markets = self.ex.load_markets()
         self.assertIn(SYMBOL, markets)

@@ -9,6 +9,7 @@ mod hardening;
 mod inputs;
 mod live;
 mod live_safety;
+mod market;
 mod policy;
 mod props;
 mod recovery;

@@ -493,6 +493,8 @@ mod tests {
             "cap_on_tick",
             "placement_at_recv_window_end",
             "order_timeout_exact",
+            "resting_fill_by_flow",
+            "queue_fill_partial",
         ] {
             assert!(COVERAGE.contains(&name), "{name}");
             assert!(

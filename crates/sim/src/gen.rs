@@ -57,6 +57,9 @@ const ROW_KINDS: &[&str] = SCHEDULABLE;
 /// A market whose base asset's name (110 characters) is longer than an intent id's readable part.
 const LONG_SYMBOL: &str = "ETH_LONG_ASSET_NAME_LONG_ASSET_NAME_LONG_ASSET_NAME_LONG_ASSET_NAME_LONG_ASSET_NAME_LONG_ASSET_NAME_XXXXXXXXXX/USDT";
 
+/// The share of generated scenarios whose market is live.
+const LIVE_SHARE: f64 = 0.1;
+
 /// The scenario's default receive window (the generator does not change it).
 const RECV_WINDOW_MS: u64 = 5_000;
 
@@ -207,6 +210,28 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
         let _ = writeln!(
             out,
             "0,config,,,,,tif=GTC;latency_ms=1;poll_interval_ms={poll};order_timeout_ms={timeout}"
+        );
+    }
+    // Now and then a living market (docs/market.md): other traders trade, resting orders fill
+    // through either fill model, orders and the feed lag. A stream of its own, like the edges
+    // above, so that the rest of the scenario stays as it was.
+    let mut market_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x004a_2be7_11fe_0f10);
+    let live = market_rng.random_bool(LIVE_SHARE);
+    // Half of them rest their orders (GTC) and add a maker (below).
+    let live_gtc = live && market_rng.random_bool(0.5);
+    if live {
+        let model = if market_rng.random_bool(0.5) {
+            "queue"
+        } else {
+            "touch"
+        };
+        let _ = writeln!(
+            out,
+            "0,config,,,,,market=live;fill_model={model};order_latency_ms={};feed_latency_ms={};market_speed={}{}",
+            [0, 1, market_rng.random_range(2..=300u64)][market_rng.random_range(0..3)],
+            [0, market_rng.random_range(1..=500u64)][market_rng.random_range(0..2)],
+            [1, 1, 1, 2][market_rng.random_range(0..4)],
+            if live_gtc { ";tif=GTC" } else { "" },
         );
     }
     // Now and then a setting at the edge of what the router accepts: no backoff at all (and a
@@ -472,6 +497,16 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
             }
         }
     }
+    if live_gtc {
+        maker(
+            &mut market_rng,
+            &markets[0],
+            btc_mid,
+            horizon,
+            slippage_bps,
+            &mut events,
+        );
+    }
     if rng.random_bool(0.4) {
         signals(&mut rng, &markets, horizon, &mut events);
     }
@@ -629,6 +664,54 @@ fn signals(
             ),
         };
         events.push((at, twin));
+    }
+}
+
+/// A living market's maker: a funded GTC buy of a few thousand USDT capped at about the mid of
+/// the time, which rests at or near the best bid and fills in parts as the market's trades
+/// pass the queue ahead of it.
+fn maker(
+    rng: &mut ChaCha8Rng,
+    m: &Market,
+    first_mid: Decimal,
+    horizon: u64,
+    slippage_bps: u32,
+    events: &mut Vec<(u64, String)>,
+) {
+    for k in 0..rng.random_range(1..=3u32) {
+        // Mostly just as a price row moves the market: the flow's book is then drawn afresh
+        // around that mid, its best bid at the mid whenever the spread is one tick.
+        let (at, mid) = match m.path.get(rng.random_range(0..m.path.len().max(1))) {
+            Some(&(t, mid, _)) if rng.random_bool(0.8) => (t.max(3), mid),
+            _ => {
+                let at = rng.random_range(3..=horizon);
+                let mid = m
+                    .path
+                    .iter()
+                    .rev()
+                    .find(|p| p.0 <= at)
+                    .map_or(first_mid, |p| p.1);
+                (at, mid)
+            }
+        };
+        let cap = floor_to(mid, m.tick).unwrap_or(mid);
+        let notional = Decimal::from(rng.random_range(500..=5_000u32));
+        let Some(qty) = floor_to(notional / mid, m.step).filter(|q| !q.is_zero()) else {
+            continue;
+        };
+        let Some(reference) = m.reference_for_cap("buy", cap, slippage_bps) else {
+            continue;
+        };
+        let funds = (qty * cap * Decimal::new(101, 2)).round_dp(2) + Decimal::from(10);
+        events.push((at - 1, format!("{},balance,USDT,,{funds},,", at - 1)));
+        events.push((
+            at,
+            format!(
+                "{at},intent,{},buy,{},{reference},id=maker{k}",
+                m.symbol,
+                qty.normalize()
+            ),
+        ));
     }
 }
 

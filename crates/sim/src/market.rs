@@ -40,6 +40,25 @@ enum Layout {
     Quotes { time: usize, bid: usize, ask: usize },
 }
 
+/// The optional columns a recorded tape brings for the living market ([`crate::flow::tape`]):
+/// who took (`is_buyer_maker` or `taker_side`) and the best quotes' sizes.
+#[derive(Debug, Clone, Copy, Default)]
+struct Extra {
+    buyer_maker: Option<usize>,
+    taker_side: Option<usize>,
+    bid_qty: Option<usize>,
+    ask_qty: Option<usize>,
+}
+
+/// The best quotes of a quote record, as recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quote {
+    pub bid: Decimal,
+    pub ask: Decimal,
+    /// `bid_qty` and `ask_qty`, when the file has them.
+    pub sizes: Option<(Decimal, Decimal)>,
+}
+
 fn err(file: &str, line: usize, field: &str, message: impl Into<String>) -> ScenarioError {
     ScenarioError {
         file: file.to_string(),
@@ -124,6 +143,11 @@ pub struct Record {
     pub ts: TimeMs,
     /// The traded quantity of a trade record; `None` for quotes and klines, or when absent.
     pub qty: Option<Decimal>,
+    /// Whether the taker of a trade record sold (`is_buyer_maker`, or `taker_side` `sell`);
+    /// `None` when the file does not say.
+    pub taker_sold: Option<bool>,
+    /// The best quotes of a quote record.
+    pub quote: Option<Quote>,
     /// 1-based line number in the file.
     pub line: usize,
 }
@@ -136,6 +160,7 @@ pub struct Records<R> {
     input: R,
     layout: Layout,
     qty: Option<usize>,
+    extra: Extra,
     /// A headerless kline file's first record (the reader's current one), read to detect the
     /// layout, still to be used: its line.
     first: Option<usize>,
@@ -229,6 +254,7 @@ impl<R: std::io::BufRead> Records<R> {
         let headerless = first_cells
             .first()
             .is_some_and(|c| c.parse::<u64>().is_ok());
+        let mut extra = Extra::default();
         let (layout, qty) = if headerless {
             if first_cells.len() < 5 {
                 return Err(err(
@@ -253,6 +279,12 @@ impl<R: std::io::BufRead> Records<R> {
                 Layout::Price { .. } => find(&header, &["qty", "amount", "quantity"]),
                 Layout::Quotes { .. } => None,
             };
+            extra = Extra {
+                buyer_maker: find(&header, &["is_buyer_maker"]),
+                taker_side: find(&header, &["taker_side", "side"]),
+                bid_qty: find(&header, &["bid_qty", "bid_size"]),
+                ask_qty: find(&header, &["ask_qty", "ask_size"]),
+            };
             (layout, qty)
         };
         Ok(Records {
@@ -260,6 +292,7 @@ impl<R: std::io::BufRead> Records<R> {
             input,
             layout,
             qty,
+            extra,
             first: headerless.then_some(line_no_first),
             line_no,
             buf,
@@ -289,6 +322,7 @@ impl<R: std::io::BufRead> Records<R> {
                 )),
             }
         };
+        let mut quote = None;
         let (time_i, mid, spread) = match self.layout {
             Layout::Price { time, price } => (time, dec(price, "price")?, None),
             Layout::Quotes { time, bid, ask } => {
@@ -301,6 +335,15 @@ impl<R: std::io::BufRead> Records<R> {
                         "the quote is crossed (ask below bid)",
                     ));
                 }
+                let sizes = match (self.extra.bid_qty, self.extra.ask_qty) {
+                    (Some(bq), Some(aq)) => Some((dec(bq, "bid_qty")?, dec(aq, "ask_qty")?)),
+                    _ => None,
+                };
+                quote = Some(Quote {
+                    bid: b,
+                    ask: a,
+                    sizes,
+                });
                 let mid = (a + b) / Decimal::TWO;
                 let spread = (a - b) / mid * Decimal::from(10_000);
                 (time, mid, Some(spread.round_dp(4)))
@@ -309,6 +352,33 @@ impl<R: std::io::BufRead> Records<R> {
         let qty = match self.qty {
             Some(i) => Some(dec(i, "qty")?),
             None => None,
+        };
+        let taker_sold = match (self.extra.buyer_maker, self.extra.taker_side) {
+            (Some(i), _) => Some(match get(i, "is_buyer_maker")? {
+                v if v.eq_ignore_ascii_case("true") => true,
+                v if v.eq_ignore_ascii_case("false") => false,
+                v => {
+                    return Err(err(
+                        file,
+                        line,
+                        "is_buyer_maker",
+                        format!("{} is neither true nor false", show(v)),
+                    ))
+                }
+            }),
+            (None, Some(i)) => Some(match get(i, "taker_side")? {
+                v if v.eq_ignore_ascii_case("sell") => true,
+                v if v.eq_ignore_ascii_case("buy") => false,
+                v => {
+                    return Err(err(
+                        file,
+                        line,
+                        "taker_side",
+                        format!("{} is neither buy nor sell", show(v)),
+                    ))
+                }
+            }),
+            _ => None,
         };
         let raw = get(time_i, "time")?;
         let mut ts: u64 = raw.parse().map_err(|_| {
@@ -363,6 +433,8 @@ impl<R: std::io::BufRead> Records<R> {
             },
             ts,
             qty,
+            taker_sold,
+            quote,
             line,
         })
     }
@@ -516,6 +588,16 @@ impl Scenario {
             }
         }
         out
+    }
+
+    /// Makes a recorded tape drive the living market of `symbol` ([`crate::flow::tape`]): its
+    /// trades are the market's trades and its quotes the best levels. The `price` rows of
+    /// `symbol` give way to one at 0, at the tape's first price (spread and depth from the
+    /// scenario's first row), which places the book before the tape's first record plays.
+    pub fn play_tape(&mut self, symbol: &Symbol, ticks: &[Tick], tape: crate::flow::tape::Tape) {
+        self.replay_market(symbol, &ticks[..ticks.len().min(1)]);
+        self.venue.market.live = true;
+        self.venue.tapes.insert(symbol.clone(), tape);
     }
 
     /// Replaces the `price` rows of `symbol` with the recorded path. The scenario's first

@@ -17,6 +17,7 @@
 
 pub mod params;
 pub mod queue;
+pub mod tape;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -113,6 +114,9 @@ pub struct Flow {
     speed: u64,
     /// The mid of the last book, to rebuild an emptied one around.
     last_mid: i64,
+    /// One lot at one tick, in cents, as `mantissa / 10^scale`: sizes are worked out in
+    /// integers (the flow draws one or more per event).
+    lot_cents: (i128, u32),
 }
 
 impl Flow {
@@ -127,6 +131,15 @@ impl Flow {
             next_t: start,
             speed: speed.max(1),
             last_mid: 0,
+            lot_cents: {
+                let v = grid
+                    .tick
+                    .checked_mul(grid.step)
+                    .and_then(|v| v.checked_mul(Decimal::ONE_HUNDRED))
+                    .unwrap_or(Decimal::ZERO)
+                    .normalize();
+                (v.mantissa(), v.scale())
+            },
         };
         f.next_t = start.saturating_add(f.gap());
         f
@@ -156,6 +169,16 @@ impl Flow {
 
     /// A notional of `cents` in lots at `px`, at least one.
     fn lots(&self, px: i64, cents: u64) -> i64 {
+        // cents / (px * m / 10^s) = cents * 10^s / (px * m), in integers when they fit.
+        let (m, scale) = self.lot_cents;
+        let exact = 10i128
+            .checked_pow(scale)
+            .and_then(|p| i128::from(cents).checked_mul(p))
+            .zip(i128::from(px.max(1)).checked_mul(m).filter(|d| *d > 0))
+            .map(|(n, d)| n / d);
+        if let Some(l) = exact {
+            return i64::try_from(l).unwrap_or(i64::MAX).max(1);
+        }
         let value = Decimal::from(px.max(1))
             .checked_mul(self.grid.tick)
             .and_then(|p| p.checked_mul(self.grid.step))
@@ -276,6 +299,22 @@ impl Flow {
             self.rebuild(book, mid);
         }
         self.refill(book);
+    }
+
+    /// Skips every event up to `now` at once, for a market nobody watches trade by trade:
+    /// the quotes move once, as a move does, and the next event comes after `now`.
+    pub fn skip_to(&mut self, book: &mut Ladder, anchor: i64, now: TimeMs) {
+        if book.mid().is_none() {
+            let mid = if self.last_mid > 0 {
+                self.last_mid
+            } else {
+                anchor
+            };
+            self.rebuild(book, mid);
+        }
+        self.shift(book, anchor);
+        let gap = self.gap();
+        self.next_t = now.saturating_add(gap).max(self.next_t);
     }
 
     /// After a taker emptied the best level of one side, the other side steps up to a drawn

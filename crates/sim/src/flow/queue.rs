@@ -5,7 +5,8 @@
 //! With best quotes and trades only (no order-by-order book), the queue ahead of an order is
 //! not observable; the model is hftbacktest's risk-averse one:
 //!
-//! * an order joins behind everything displayed at its price when it reaches the book;
+//! * an order joins behind everything displayed at its price when it reaches the book, or,
+//!   when the book does not show its price then, when it first does;
 //! * the queue ahead shrinks only by trades at its price, never by cancellations;
 //! * when the displayed size at its price falls below the queue ahead, the queue is clamped
 //!   to it (what is not displayed cannot be ahead); a price better than the best quote has
@@ -85,14 +86,16 @@ impl Resting {
 
     /// The book at `t` displays `shown` lots at this order's price (`Some(0)`: nothing, the
     /// price being inside the spread; `None`: the price is not a level the book shows, so
-    /// nothing is learnt). An order that has just reached the book joins behind `shown`; a
-    /// queue already joined is clamped to it.
+    /// nothing is learnt). An order on the book joins behind `shown` the first time its price
+    /// is shown; a queue already joined is clamped to it.
     pub fn on_book(&mut self, t: TimeMs, shown: Option<i64>) {
         if !self.live_at(t) {
             return;
         }
         match (self.ahead, shown) {
-            (None, s) => self.ahead = Some(s.unwrap_or(0).max(0)),
+            // Not joined until the book shows its price: an order below the displayed levels
+            // joins behind what is displayed there when the price comes to it.
+            (None, Some(s)) => self.ahead = Some(s.max(0)),
             (Some(a), Some(s)) if s < a => self.ahead = Some(s.max(0)),
             _ => {}
         }

@@ -53,7 +53,7 @@ pub const NAMES: [&str; 19] = [
 ];
 
 /// Situations a fuzz campaign should reach, counted per run (see [`Coverage`]).
-pub const COVERAGE: [&str; 25] = [
+pub const COVERAGE: [&str; 27] = [
     "signal",
     "signal_equal",
     "signal_one_input",
@@ -79,6 +79,8 @@ pub const COVERAGE: [&str; 25] = [
     "fee_in_bnb",
     "bnb_ran_out",
     "sell_cut_to_holdings",
+    "resting_fill_by_flow",
+    "queue_fill_partial",
 ];
 
 /// Indices into [`COVERAGE`].
@@ -133,6 +135,11 @@ pub enum Coverage {
     BnbRanOut,
     /// A sell short of the available base by at most its fee, cut to what is held.
     SellCutToHoldings,
+    /// A resting order of the account filled by another trader's order (a living market).
+    RestingFillByFlow,
+    /// A trade at a resting order's price, in the queue model, that passed the queue ahead and
+    /// filled part of the order, leaving the rest in the queue.
+    QueueFillPartial,
 }
 
 /// A broken invariant, where and when.

@@ -288,6 +288,24 @@ pub fn run_observed<'a>(
     w.finish()
 }
 
+impl World<'_> {
+    /// The living market catches up with the clock before anything happens at `now` (nothing
+    /// on a static one): a signal reads the market as it is now, and the checks see the fills
+    /// of resting orders before the router's next decision is judged.
+    fn catch_up_market(&mut self) {
+        if !self.venue.advance_market(self.now) {
+            return;
+        }
+        self.venue_touched = true;
+        let c = self.venue.market_counts();
+        self.report.coverage[Coverage::RestingFillByFlow as usize] = c.fills_by_flow;
+        self.report.coverage[Coverage::QueueFillPartial as usize] = c.queue_partials;
+        if self.opts.check_invariants && self.report.violation.is_none() {
+            self.report.violation = self.inv.after_venue(&self.venue);
+        }
+    }
+}
+
 /// Audit bytes gathered before they go to the sink.
 const AUDIT_CHUNK: usize = 1 << 16;
 
@@ -390,6 +408,7 @@ impl World<'_> {
             if timer_first {
                 self.now = self.now.max(next_timer.unwrap_or(self.now));
                 self.inv.begin_step(step, self.now);
+                self.catch_up_market();
                 if let Some(o) = self.oracle.as_mut() {
                     o.timeout(self.now);
                 }
@@ -399,6 +418,7 @@ impl World<'_> {
                 if let Some(row) = self.rows.next() {
                     self.now = self.now.max(row.t_ms);
                     self.inv.begin_step(step, self.now);
+                    self.catch_up_market();
                     if let Some(v) = self.row(row) {
                         self.report.violation = Some(v);
                     }
@@ -406,13 +426,10 @@ impl World<'_> {
             } else if let Some((t, ev)) = self.queue.pop() {
                 self.now = self.now.max(t);
                 self.inv.begin_step(step, self.now);
+                self.catch_up_market();
                 if let Some(v) = self.event(ev) {
                     self.report.violation = Some(v);
                 }
-            }
-            // The living market catches up with the clock (nothing on a static one).
-            if self.venue.advance_market(self.now) {
-                self.venue_touched = true;
             }
             if let Some(v) = self.drain() {
                 self.report.violation.get_or_insert(v);

@@ -43,6 +43,11 @@ pub(super) struct Book {
 }
 
 impl Book {
+    /// The size of each level the scenario asked for (its `price` row's `depth`).
+    pub(super) fn depth(&self) -> Decimal {
+        self.depth
+    }
+
     pub(super) fn new(mid: Decimal, spread_bps: Decimal, depth: Decimal, cap: usize) -> Book {
         Book {
             mid,

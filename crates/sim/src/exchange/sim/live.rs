@@ -17,8 +17,15 @@ use super::book::Level as BookLevelUnits;
 use super::SimExchange;
 use crate::exchange::OrderStatus;
 use crate::flow::queue::{FillModel, Resting};
+use crate::flow::tape::Player;
 use crate::flow::{Flow, Grid as FlowGrid, Ladder, Level, Print};
 use crate::model::{Side, Symbol, TimeMs};
+
+/// A simulator's market with none of the account's orders resting on it runs no gap longer
+/// than this event by event: it skips to the caller's time ([`Flow::skip_to`]). Nobody sees
+/// its trades (the simulator keeps no public tape), and a run's long quiet stretches (minutes
+/// before a late delivery) would otherwise cost thousands of events each.
+pub const IDLE_SKIP_MS: u64 = 2_000;
 
 /// Public trades kept per venue (the oldest go first): about 80 minutes of the recorded pace.
 pub const MAX_PRINTS: usize = 200_000;
@@ -63,10 +70,41 @@ pub struct PublicTrade {
     pub buyer_maker: bool,
 }
 
+/// What moves a living market: the seeded flow, or a recorded tape.
+#[derive(Debug, Clone)]
+enum Source {
+    Flow(Box<Flow>),
+    Tape(Player),
+}
+
+impl Source {
+    fn next_time(&self) -> TimeMs {
+        match self {
+            Source::Flow(f) => f.next_time(),
+            Source::Tape(p) => p.next_time(),
+        }
+    }
+
+    /// The next event: its trades into `out`, and a tape's quantities as recorded into
+    /// `exact` (the flow's are whole lots).
+    fn step(
+        &mut self,
+        book: &mut Ladder,
+        anchor: i64,
+        out: &mut Vec<Print>,
+        exact: &mut Vec<Decimal>,
+    ) {
+        match self {
+            Source::Flow(f) => f.step(book, anchor, out),
+            Source::Tape(p) => p.step(book, out, exact),
+        }
+    }
+}
+
 /// One market's living book.
 #[derive(Debug, Clone)]
 struct LiveBook {
-    flow: Flow,
+    source: Source,
     ladder: Ladder,
     grid: FlowGrid,
     /// The mid the scenario last set (ticks): moves are drawn toward it.
@@ -89,6 +127,16 @@ pub(super) struct Live {
     keep_prints: bool,
     /// The market has run to here.
     t: TimeMs,
+    /// Fills of the account's resting orders by the market's trades, and how many of those
+    /// (in the queue model) filled part of an order and left the rest queued.
+    counts: MarketCounts,
+}
+
+/// What the market's trades did to the account's resting orders, counted over a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MarketCounts {
+    pub fills_by_flow: u64,
+    pub queue_partials: u64,
 }
 
 impl Live {
@@ -126,12 +174,21 @@ impl SimExchange {
             next_print: 1,
             keep_prints,
             t: now,
+            counts: MarketCounts::default(),
         }));
     }
 
     /// Whether the market is live.
     pub fn is_live(&self) -> bool {
         self.live.is_some()
+    }
+
+    /// What the market's trades did to the account's resting orders so far (zero on a static
+    /// market).
+    pub fn market_counts(&self) -> MarketCounts {
+        self.live
+            .as_ref()
+            .map_or_else(MarketCounts::default, |l| l.counts)
     }
 
     /// The public trades kept, oldest first (empty on a static market).
@@ -214,9 +271,10 @@ impl SimExchange {
             tick: rules.tick_size,
             step: rules.step_size,
         };
-        let Some(set_mid) = self.books.get(symbol).map(|b| b.mid) else {
+        let Some((set_mid, depth)) = self.books.get(symbol).map(|b| (b.mid, b.depth())) else {
             return false;
         };
+        let tape = self.cfg.tapes.get(symbol).cloned();
         let levels = self.cfg.levels.clamp(1, 64) as usize;
         let speed = self.cfg.market.speed;
         let Some(mut live) = self.live.take() else {
@@ -229,17 +287,37 @@ impl SimExchange {
                 lb.ladder = self.ladder_of(symbol, g);
                 lb
             }
+            Some(lb) if matches!(lb.source, Source::Tape(_)) => {
+                // A tape sets the book itself; a price row changes nothing of it.
+                let mut lb = lb;
+                lb.ladder = self.ladder_of(symbol, g);
+                lb
+            }
             old => {
                 // A new market, or the scenario set a new price: the flow starts over there.
                 let anchor = units(set_mid, g.tick).unwrap_or(0);
-                let mut flow = match old {
-                    Some(o) => o.flow,
-                    None => Flow::new(symbol_seed(live.seed, symbol), g, levels, start, speed),
-                };
                 let mut ladder = Ladder::default();
-                flow.rebuild(&mut ladder, anchor);
+                let source = match (old, tape) {
+                    (Some(o), _) => o.source,
+                    (None, Some(tape)) => {
+                        ladder = self.ladder_of(symbol, g);
+                        let lots = units(depth, g.step).unwrap_or(1);
+                        Source::Tape(Player::new(tape, g, levels, lots, start, speed))
+                    }
+                    (None, None) => Source::Flow(Box::new(Flow::new(
+                        symbol_seed(live.seed, symbol),
+                        g,
+                        levels,
+                        start,
+                        speed,
+                    ))),
+                };
+                let mut source = source;
+                if let Source::Flow(flow) = &mut source {
+                    flow.rebuild(&mut ladder, anchor);
+                }
                 LiveBook {
-                    flow,
+                    source,
                     ladder,
                     grid: g,
                     anchor,
@@ -250,14 +328,34 @@ impl SimExchange {
         };
         let mut filled = false;
         let mut prints = Vec::new();
+        let mut exact = Vec::new();
         let model = self.cfg.market.fill_model;
         let lag = self.cfg.market.feed_latency_ms;
-        while lb.flow.next_time() <= now {
-            let t = lb.flow.next_time();
+        if !live.keep_prints
+            && now.saturating_sub(lb.source.next_time()) > IDLE_SKIP_MS
+            && !live.resting.keys().any(|&i| self.is_open_on(i, symbol))
+        {
+            if let Source::Flow(f) = &mut lb.source {
+                f.skip_to(&mut lb.ladder, lb.anchor, now);
+                if lag > 0 {
+                    lb.past.clear();
+                    lb.past.push_back((now, lb.ladder.clone()));
+                }
+            }
+        }
+        while lb.source.next_time() <= now {
+            let t = lb.source.next_time();
             self.show_book(&mut live, symbol, &lb, t);
             prints.clear();
-            lb.flow.step(&mut lb.ladder, lb.anchor, &mut prints);
-            for p in &prints {
+            exact.clear();
+            lb.source
+                .step(&mut lb.ladder, lb.anchor, &mut prints, &mut exact);
+            if matches!(lb.source, Source::Tape(_)) {
+                // A tape's trade shows the level it hit as it set the book: an order at that
+                // price joins behind it before the trade reaches the queue.
+                self.show_book(&mut live, symbol, &lb, t);
+            }
+            for (k, p) in prints.iter().enumerate() {
                 filled |= self.trade_reaches(&mut live, symbol, g, model, p);
                 if live.keep_prints {
                     let id = live.next_print;
@@ -267,7 +365,10 @@ impl SimExchange {
                         symbol: symbol.clone(),
                         t_ms: p.t,
                         price: g.tick * Decimal::from(p.px),
-                        qty: g.step * Decimal::from(p.qty),
+                        qty: exact
+                            .get(k)
+                            .copied()
+                            .unwrap_or_else(|| g.step * Decimal::from(p.qty)),
                         buyer_maker: p.taker == Side::Sell,
                     });
                 }
@@ -324,6 +425,10 @@ impl SimExchange {
                 let lots = r.on_trade(model, p);
                 if lots > 0 {
                     fills.push((i, r.px, lots));
+                    live.counts.fills_by_flow += 1;
+                    if model == FillModel::Queue && r.left > 0 && p.px == r.px {
+                        live.counts.queue_partials += 1;
+                    }
                 }
             }
         }

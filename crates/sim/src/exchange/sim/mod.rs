@@ -20,7 +20,7 @@ mod matching;
 use crate::model::SmallMap;
 pub use book::BookLevel;
 use book::{crosses, Book};
-pub use live::{MarketConfig, PublicTrade, MAX_PRINTS};
+pub use live::{MarketConfig, MarketCounts, PublicTrade, MAX_PRINTS};
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -72,6 +72,8 @@ pub struct VenueConfig {
     /// Which asset the account pays commissions in, and the BNB price ([`FeeSettings`]): the
     /// received asset by default.
     pub fees: FeeSettings,
+    /// Recorded tapes that drive a living market in place of the seeded flow, by market.
+    pub tapes: BTreeMap<Symbol, crate::flow::tape::Tape>,
 }
 
 impl Default for VenueConfig {
@@ -89,6 +91,7 @@ impl Default for VenueConfig {
             order_retention_ms: None,
             market: MarketConfig::default(),
             fees: FeeSettings::default(),
+            tapes: BTreeMap::new(),
         }
     }
 }

@@ -125,3 +125,80 @@ fn entry_latency_keeps_an_order_out_of_the_queue_until_it_arrives() {
     let o = x.order_by_coid(&btc_usdt(), &coid("l1")).unwrap();
     assert_eq!(o.filled, Decimal::ZERO, "{o:?}");
 }
+
+/// A venue whose market plays `csv` (a tape) from 0, with levels of `depth` BTC.
+fn tape_venue(csv: &str, model: FillModel, depth: &str) -> SimExchange {
+    let mut cfg = VenueConfig::default();
+    cfg.market.live = true;
+    cfg.market.fill_model = model;
+    let tape = crate::flow::tape::parse("tape.csv", csv.as_bytes())
+        .unwrap()
+        .unwrap();
+    cfg.tapes.insert(btc_usdt(), tape);
+    let mut x = venue(cfg, "1000000", "10", depth);
+    x.go_live(0, 0, true);
+    x.advance_market(0);
+    x
+}
+
+/// Sells at 50,000.00 (the taker sold: `is_buyer_maker` true) of 0.4 BTC at 0, 100, 200 and
+/// 300 ms, then one at 49,999.99 at 400 ms.
+const SELLS: &str = "trade_id,time_ms,price,qty,is_buyer_maker
+1,1000,50000.00,0.4,true
+2,1100,50000.00,0.4,true
+3,1200,50000.00,0.4,true
+4,1300,50000.00,0.4,true
+5,1400,49999.99,0.4,true
+";
+
+#[test]
+fn a_recorded_tape_is_the_public_tape_and_sets_the_book() {
+    let mut x = tape_venue(SELLS, FillModel::Queue, "1");
+    x.advance_market(250);
+    let prints: Vec<(Decimal, Decimal, bool)> = x
+        .public_trades()
+        .map(|p| (p.price, p.qty, p.buyer_maker))
+        .collect();
+    assert_eq!(prints, vec![(d("50000"), d("0.4"), true); 3]);
+    // The taker sold at 50,000: the best bid is there, the ask a tick above.
+    assert_eq!(
+        x.best_bid_ask(&btc_usdt()),
+        Some((d("50000"), d("50000.01")))
+    );
+    // Quotes set the best levels and their sizes.
+    let quotes = "time_ms,bid_price,bid_qty,ask_price,ask_qty\n0,49990.5,0.25,49991.5,0.75\n";
+    let x = tape_venue(quotes, FillModel::Queue, "1");
+    assert_eq!(
+        x.best_bid_ask(&btc_usdt()),
+        Some((d("49990.5"), d("49991.5")))
+    );
+    assert_eq!(x.bids(&btc_usdt())[0].qty, d("0.25"));
+    assert_eq!(x.asks(&btc_usdt())[0].qty, d("0.75"));
+    assert_eq!(x.public_trades().count(), 0);
+}
+
+#[test]
+fn recorded_trades_at_a_resting_orders_price_consume_the_queue_ahead_of_it() {
+    // A bid of 0.5 at 50,000 placed at 50 ms joins behind the 1 BTC displayed there (the
+    // scenario's depth): the trades of 0.4 at 100 and 200 ms leave 0.2 ahead, the one at
+    // 300 ms fills 0.2 of it, the trade through it at 400 ms the rest.
+    let mut x = tape_venue(SELLS, FillModel::Queue, "1");
+    x.advance_market(50);
+    x.submit(50, order("q", Side::Buy, "0.5", d("50000")))
+        .unwrap();
+    let filled = |x: &SimExchange| x.order_by_coid(&btc_usdt(), &coid("q")).unwrap().filled;
+    x.advance_market(250);
+    assert_eq!(filled(&x), Decimal::ZERO);
+    x.advance_market(350);
+    assert_eq!(filled(&x), d("0.2"));
+    assert_eq!(x.market_counts().queue_partials, 1);
+    x.advance_market(450);
+    assert_eq!(filled(&x), d("0.5"));
+    // On touch the first trade at its price fills all of it.
+    let mut x = tape_venue(SELLS, FillModel::Touch, "1");
+    x.advance_market(50);
+    x.submit(50, order("q", Side::Buy, "0.5", d("50000")))
+        .unwrap();
+    x.advance_market(150);
+    assert_eq!(filled(&x), d("0.5"));
+}
