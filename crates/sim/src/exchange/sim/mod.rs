@@ -17,6 +17,7 @@ mod book;
 mod lists;
 mod live;
 mod matching;
+mod trigger;
 
 use crate::model::SmallMap;
 pub use book::BookLevel;
