@@ -15,6 +15,7 @@ mod orderlist;
 pub mod params;
 mod public;
 mod record;
+mod replace;
 pub mod server;
 pub mod shapes;
 mod startup;
@@ -616,7 +617,7 @@ static ROUTES: [Route; 37] = [
         path: "/api/v3/order/cancelReplace",
         signed: true,
         weight: w1,
-        parse: orderlist::cancel_replace,
+        parse: replace::parse,
     },
     Route {
         method: Method::Post,

@@ -1,5 +1,4 @@
-//! Order lists (OCO, OTO, OTOCO: place, cancel, query) and cancel-replace, in Binance spot's
-//! REST dialect, over the simulated exchange's lists ([`crate::exchange::sim::NewList`]).
+//! Order lists (OCO, OTO, OTOCO: place, cancel, query) in Binance spot's REST dialect, over the simulated exchange's lists ([`crate::exchange::sim::NewList`]).
 
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -10,8 +9,8 @@ use super::params::Params;
 use super::public::MAX_PRICE;
 use super::shapes::{order_id_num, Ack, Canceled, Fill, OrderInfo, OrderType, Placed};
 use super::trading::{
-    binance_name, call, client_id, in_page, page, paged, placement_error, symbol, to_body, By,
-    Op as TradingOp, Page, Placement, Resp,
+    binance_name, call, client_id, in_page, page, paged, placement_error, symbol, to_body,
+    Op as TradingOp, Page, Resp,
 };
 use super::{Call, Outcome, Venue};
 use crate::exchange::sim::{
@@ -51,7 +50,7 @@ pub enum Op {
         from_id: Option<u64>,
         page: Page,
     },
-    CancelReplace(Box<CancelReplace>),
+    CancelReplace(Box<super::replace::CancelReplace>),
 }
 
 impl Op {
@@ -61,18 +60,7 @@ impl Op {
     }
 }
 
-#[derive(Debug, Clone)]
-pub struct CancelReplace {
-    symbol: Symbol,
-    by: By,
-    /// The client id the order must have when `cancelOrderId` names it too.
-    check: Option<ClientOrderId>,
-    cancel_id: Option<String>,
-    allow_failure: bool,
-    placement: Placement,
-}
-
-fn list_call(op: Op, symbol: Option<Symbol>) -> Result<Call, ApiError> {
+pub(super) fn list_call(op: Op, symbol: Option<Symbol>) -> Result<Call, ApiError> {
     call(TradingOp::List(Box::new(op)), symbol)
 }
 
@@ -470,48 +458,6 @@ pub(super) fn all(_: &Venue, p: &Params) -> Result<Call, ApiError> {
     list_call(Op::All { from_id, page }, None)
 }
 
-/// `POST /api/v3/order/cancelReplace`: the new order's parameters are a placement's.
-pub(super) fn cancel_replace(v: &Venue, p: &Params) -> Result<Call, ApiError> {
-    let allow_failure = match p.required("cancelReplaceMode", |p, n| Ok(p.raw(n)))? {
-        "STOP_ON_FAILURE" => false,
-        "ALLOW_FAILURE" => true,
-        _ => return Err(ApiError::illegal_chars("cancelReplaceMode")),
-    };
-    let id = p.uint("cancelOrderId")?;
-    let orig = client_id(p, "cancelOrigClientOrderId")?;
-    let (by, check) = match (id, orig) {
-        (Some(id), c) => (By::Id(id), c),
-        (None, Some(c)) => (By::Client(c), None),
-        (None, None) => return Err(ApiError::one_of("cancelOrderId", "cancelOrigClientOrderId")),
-    };
-    let cancel_id = client_id(p, "cancelNewClientOrderId")?.map(|c| c.as_str().to_string());
-    match p.raw("cancelRestrictions") {
-        None | Some("ONLY_NEW" | "ONLY_PARTIALLY_FILLED") => {}
-        Some(_) => return Err(ApiError::illegal_chars("cancelRestrictions")),
-    }
-    match p.raw("orderRateLimitExceededMode") {
-        None | Some("DO_NOTHING" | "CANCEL_ONLY") => {}
-        Some(_) => return Err(ApiError::illegal_chars("orderRateLimitExceededMode")),
-    }
-    let placed = super::trading::new_order(v, p)?;
-    let (super::Op::Trading(TradingOp::Place(placement)), Some(symbol)) =
-        (placed.op, placed.symbol)
-    else {
-        return Err(ApiError::unknown_endpoint());
-    };
-    list_call(
-        Op::CancelReplace(Box::new(CancelReplace {
-            symbol: symbol.clone(),
-            by,
-            check,
-            cancel_id,
-            allow_failure,
-            placement: *placement,
-        })),
-        Some(symbol),
-    )
-}
-
 /// One order of a list, as `orders` names it.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -535,16 +481,6 @@ struct ListStatus<'a> {
     orders: Vec<Member>,
     #[serde(skip_serializing_if = "Option::is_none")]
     order_reports: Option<Vec<Box<RawValue>>>,
-}
-
-/// What each half of a cancel-replace did, in Binance's order.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Halves {
-    cancel_result: &'static str,
-    new_order_result: &'static str,
-    cancel_response: Box<RawValue>,
-    new_order_response: Option<Box<RawValue>>,
 }
 
 impl Venue {
@@ -593,14 +529,14 @@ impl Venue {
 }
 
 /// A body serialized once, its fields kept in their order.
-fn value(body: &impl Serialize) -> Box<RawValue> {
+pub(super) fn value(body: &impl Serialize) -> Box<RawValue> {
     serde_json::to_string(body)
         .ok()
         .and_then(|s| RawValue::from_string(s).ok())
         .unwrap_or_else(null)
 }
 
-fn null() -> Box<RawValue> {
+pub(super) fn null() -> Box<RawValue> {
     RawValue::from_string("null".to_string()).unwrap_or_default()
 }
 
@@ -732,78 +668,6 @@ pub(super) fn execute(
                 .collect();
             to_body(&body)
         }
-        Op::CancelReplace(cr) => cancel_replace_run(v, now, *cr, fault, out),
-    }
-}
-
-fn error_value(e: &ApiError) -> Box<RawValue> {
-    value(e)
-}
-
-/// Cancels, then (unless the cancel failed under `STOP_ON_FAILURE`) places; answers 200 when
-/// both succeeded, `-2021` (409) when one did, `-2022` (400) when neither did.
-fn cancel_replace_run(
-    v: &mut Venue,
-    now: TimeMs,
-    cr: CancelReplace,
-    fault: Option<FaultKind>,
-    out: &mut Outcome,
-) -> Result<Vec<u8>, ApiError> {
-    let CancelReplace {
-        symbol,
-        by,
-        check,
-        cancel_id,
-        allow_failure,
-        placement,
-    } = cr;
-    let n = binance_name(&symbol);
-    let found = v
-        .find(&symbol, &by)
-        .filter(|o| check.as_ref().is_none_or(|c| c == &o.client_order_id))
-        .map(|o| o.order_id);
-    let cancelled = found.ok_or_else(ApiError::cancel_rejected).and_then(|id| {
-        v.ex.cancel_by_id(now, &symbol, &id)
-            .map_err(|_| ApiError::cancel_rejected())
-    });
-    let cancel_report = match &cancelled {
-        Ok(o) => {
-            let cid = cancel_id.unwrap_or_else(|| format!("cancel-{}", order_id_num(o)));
-            value(&Canceled::new(&n, o, &v.info(o), &cid, now).shown(&v.shown(o)))
-        }
-        Err(e) => error_value(e),
-    };
-    let cancel_ok = cancelled.is_ok();
-    if let Ok(o) = &cancelled {
-        out.executed = Some(o.clone());
-    }
-    if !cancel_ok && !allow_failure {
-        return Err(ApiError::cancel_replace_failed(&value(&Halves {
-            cancel_result: "FAILURE",
-            new_order_result: "NOT_ATTEMPTED",
-            cancel_response: cancel_report,
-            new_order_response: None,
-        })));
-    }
-    let placed = super::trading::place(v, now, placement, fault, out);
-    let new_report = match &placed {
-        Ok(body) => String::from_utf8(body.clone())
-            .ok()
-            .and_then(|s| RawValue::from_string(s).ok())
-            .unwrap_or_else(null),
-        Err(e) => error_value(e),
-    };
-    let result = |ok: bool| if ok { "SUCCESS" } else { "FAILURE" };
-    let halves = Halves {
-        cancel_result: result(cancel_ok),
-        new_order_result: result(placed.is_ok()),
-        cancel_response: cancel_report,
-        new_order_response: Some(new_report),
-    };
-    let data = value(&halves);
-    match (cancel_ok, placed.is_ok()) {
-        (true, true) => to_body(&halves),
-        (false, false) => Err(ApiError::cancel_replace_failed(&data)),
-        _ => Err(ApiError::cancel_replace_partial(&data)),
+        Op::CancelReplace(cr) => super::replace::run(v, now, *cr, fault, out),
     }
 }
