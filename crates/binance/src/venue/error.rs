@@ -14,6 +14,10 @@ pub struct ApiError {
     pub status: u16,
     pub code: i32,
     pub msg: Cow<'static, str>,
+    /// What each half of a cancel-replace did (`-2021`, `-2022`).
+    /// Serialized already, its fields in Binance's order.
+    #[serde(skip_serializing_if = "Option::is_none", serialize_with = "raw")]
+    pub data: Option<String>,
 }
 
 const fn fixed(status: u16, code: i32, msg: &'static str) -> ApiError {
@@ -21,6 +25,7 @@ const fn fixed(status: u16, code: i32, msg: &'static str) -> ApiError {
         status,
         code,
         msg: Cow::Borrowed(msg),
+        data: None,
     }
 }
 
@@ -29,10 +34,43 @@ fn owned(status: u16, code: i32, msg: String) -> ApiError {
         status,
         code,
         msg: Cow::Owned(msg),
+        data: None,
+    }
+}
+
+/// Writes already serialized JSON as it is.
+fn raw<S: serde::Serializer>(data: &Option<String>, s: S) -> Result<S::Ok, S::Error> {
+    match data {
+        Some(d) => serde_json::value::RawValue::from_string(d.clone())
+            .map_err(serde::ser::Error::custom)?
+            .serialize(s),
+        None => s.serialize_none(),
     }
 }
 
 impl ApiError {
+    /// A matching-engine refusal under its own code (the OCO role errors, `-11xx`).
+    pub fn rejected_with(code: i32, msg: String) -> ApiError {
+        owned(400, code, msg)
+    }
+    /// `-2021`: one half of a cancel-replace failed (HTTP 409).
+    pub fn cancel_replace_partial(data: &serde_json::value::RawValue) -> ApiError {
+        ApiError {
+            data: Some(data.get().to_string()),
+            ..fixed(409, -2021, "Order cancel-replace partially failed.")
+        }
+    }
+    /// `-2022`: the cancel failed, and the new order failed or was not attempted (HTTP 400).
+    pub fn cancel_replace_failed(data: &serde_json::value::RawValue) -> ApiError {
+        ApiError {
+            data: Some(data.get().to_string()),
+            ..fixed(400, -2022, "Order cancel-replace failed.")
+        }
+    }
+    /// `-1158`: a leg type an OCO does not take.
+    pub fn oco_order_type() -> ApiError {
+        fixed(400, -1158, "Order type not supported in OCO.")
+    }
     pub fn unknown_endpoint() -> ApiError {
         fixed(
             404,

@@ -11,9 +11,11 @@
 pub mod auth;
 pub mod error;
 pub mod limits;
+mod orderlist;
 pub mod params;
 mod public;
 mod record;
+mod replace;
 pub mod server;
 pub mod shapes;
 mod startup;
@@ -384,7 +386,11 @@ impl Venue {
             Some(k) if route.signed && self.credentials.check_key(Some(k)).is_ok() => k,
             _ => req.client,
         };
-        let is_order = route.method == Method::Post && route.path == trading::ORDER_PATH;
+        let is_order = route.method == Method::Post
+            && (route.path == trading::ORDER_PATH
+                || route.path.starts_with("/api/v3/orderList/")
+                || route.path == "/api/v3/order/oco"
+                || route.path == "/api/v3/order/cancelReplace");
         out.order = is_order;
         match self.limiter.admit(who, now, weight, is_order) {
             Ok(u) => out.usage = Some(u),
@@ -489,9 +495,11 @@ pub(crate) struct Outcome {
     pub params: Vec<(String, String)>,
     /// The order a placement or cancel touched, as the venue holds it afterwards.
     pub executed: Option<crate::exchange::Order>,
+    /// The order list a list call placed or cancelled.
+    pub list: Option<u64>,
 }
 
-static ROUTES: [Route; 28] = [
+static ROUTES: [Route; 37] = [
     Route {
         method: Method::Get,
         path: "/api/v3/ping",
@@ -603,6 +611,69 @@ static ROUTES: [Route; 28] = [
         signed: true,
         weight: w1,
         parse: trading::cancel_order,
+    },
+    Route {
+        method: Method::Post,
+        path: "/api/v3/order/cancelReplace",
+        signed: true,
+        weight: w1,
+        parse: replace::parse,
+    },
+    Route {
+        method: Method::Post,
+        path: "/api/v3/orderList/oco",
+        signed: true,
+        weight: w1,
+        parse: orderlist::oco,
+    },
+    Route {
+        method: Method::Post,
+        path: "/api/v3/orderList/oto",
+        signed: true,
+        weight: w1,
+        parse: orderlist::oto,
+    },
+    Route {
+        method: Method::Post,
+        path: "/api/v3/orderList/otoco",
+        signed: true,
+        weight: w1,
+        parse: orderlist::otoco,
+    },
+    Route {
+        method: Method::Post,
+        path: "/api/v3/order/oco",
+        signed: true,
+        weight: w1,
+        parse: orderlist::oco_deprecated,
+    },
+    Route {
+        method: Method::Delete,
+        path: "/api/v3/orderList",
+        signed: true,
+        weight: w1,
+        parse: orderlist::cancel,
+    },
+    Route {
+        method: Method::Get,
+        path: "/api/v3/orderList",
+        signed: true,
+        weight: |_| 4,
+        parse: orderlist::query,
+    },
+    Route {
+        method: Method::Get,
+        path: "/api/v3/openOrderList",
+        signed: true,
+        weight: |_| 6,
+        parse: orderlist::open,
+    },
+    Route {
+        method: Method::Get,
+        path: "/api/v3/allOrderList",
+        signed: true,
+        weight: |_| 20,
+        parse: orderlist::all,
     },
     Route {
         method: Method::Get,

@@ -454,6 +454,7 @@ fn exchange_info_body(v: &Venue, now: TimeMs, many: Many) -> Result<Vec<u8>, Api
         .into_iter()
         .map(|(name, s)| {
             let r = v.ex.rules(&s);
+            let lim = v.ex.config().limits;
             json!({
                 "symbol": name,
                 "status": "TRADING",
@@ -464,13 +465,13 @@ fn exchange_info_body(v: &Venue, now: TimeMs, many: Many) -> Result<Vec<u8>, Api
                 "quoteAssetPrecision": 8,
                 "baseCommissionPrecision": 8,
                 "quoteCommissionPrecision": 8,
-                "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
+                "orderTypes": super::shapes::OrderType::NAMES,
                 "icebergAllowed": false,
-                "ocoAllowed": false,
-                "otoAllowed": false,
+                "ocoAllowed": true,
+                "otoAllowed": true,
                 "quoteOrderQtyMarketAllowed": true,
                 "allowTrailingStop": false,
-                "cancelReplaceAllowed": false,
+                "cancelReplaceAllowed": true,
                 "isSpotTradingAllowed": true,
                 "isMarginTradingAllowed": false,
                 "filters": [
@@ -483,6 +484,9 @@ fn exchange_info_body(v: &Venue, now: TimeMs, many: Many) -> Result<Vec<u8>, Api
                     {"filterType": "NOTIONAL", "minNotional": dec(r.min_notional),
                      "applyMinToMarket": true, "maxNotional": dec(MAX_QTY * MAX_PRICE),
                      "applyMaxToMarket": false, "avgPriceMins": 0},
+                    {"filterType": "MAX_NUM_ORDERS", "maxNumOrders": lim.max_orders},
+                    {"filterType": "MAX_NUM_ALGO_ORDERS", "maxNumAlgoOrders": lim.max_algo_orders},
+                    {"filterType": "MAX_NUM_ORDER_LISTS", "maxNumOrderLists": lim.max_order_lists},
                 ],
                 "permissions": [],
                 "permissionSets": [["SPOT"]],

@@ -38,6 +38,32 @@ pub(super) fn line(
             "executedQty": Dec(o.filled),
         })
     });
+    // A list call: the list and each leg as the venue holds it afterwards.
+    let list = out.list.and_then(|id| v.ex.order_list(id)).map(|l| {
+        let legs: Vec<Value> = l
+            .orders
+            .iter()
+            .filter_map(|id| v.ex.order_by_id(id))
+            .map(|o| {
+                json!({
+                    "orderId": order_id_num(o),
+                    "clientOrderId": o.client_order_id.as_str(),
+                    "side": side_name(o.side),
+                    "status": v.shown(o).status,
+                    "origQty": Dec(o.amount),
+                    "executedQty": Dec(o.filled),
+                })
+            })
+            .collect();
+        let open = v.ex.list_open(l.id);
+        json!({
+            "orderListId": l.id,
+            "listClientOrderId": l.list_client_id.as_str(),
+            "contingencyType": l.contingency.name(),
+            "listOrderStatus": if open { "EXECUTING" } else { "ALL_DONE" },
+            "orders": legs,
+        })
+    });
     let trades: Vec<Value> =
         v.ex.trades_from(v.recorded_trades)
             .map(|t| {
@@ -72,6 +98,7 @@ pub(super) fn line(
         "faults": out.faults,
         "delivery": delivery,
         "order": order,
+        "list": list,
         "trades": trades,
     });
     line.to_string()

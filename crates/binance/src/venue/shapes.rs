@@ -29,6 +29,86 @@ pub enum OrderType {
     Limit,
     Market,
     LimitMaker,
+    StopLoss,
+    StopLossLimit,
+    TakeProfit,
+    TakeProfitLimit,
+}
+
+impl OrderType {
+    /// Every type the venue takes, as `exchangeInfo` lists them.
+    pub const NAMES: [&'static str; 7] = [
+        "LIMIT",
+        "LIMIT_MAKER",
+        "MARKET",
+        "STOP_LOSS",
+        "STOP_LOSS_LIMIT",
+        "TAKE_PROFIT",
+        "TAKE_PROFIT_LIMIT",
+    ];
+
+    pub fn parse(name: &str) -> Option<OrderType> {
+        Some(match name {
+            "LIMIT" => OrderType::Limit,
+            "MARKET" => OrderType::Market,
+            "LIMIT_MAKER" => OrderType::LimitMaker,
+            "STOP_LOSS" => OrderType::StopLoss,
+            "STOP_LOSS_LIMIT" => OrderType::StopLossLimit,
+            "TAKE_PROFIT" => OrderType::TakeProfit,
+            "TAKE_PROFIT_LIMIT" => OrderType::TakeProfitLimit,
+            _ => return None,
+        })
+    }
+
+    /// Executes as a market order (when it triggers, for the stop forms): no price.
+    pub fn is_market(self) -> bool {
+        matches!(
+            self,
+            OrderType::Market | OrderType::StopLoss | OrderType::TakeProfit
+        )
+    }
+
+    /// A stop form: it has a `stopPrice` and waits for it.
+    pub fn is_stop(self) -> bool {
+        matches!(
+            self,
+            OrderType::StopLoss
+                | OrderType::StopLossLimit
+                | OrderType::TakeProfit
+                | OrderType::TakeProfitLimit
+        )
+    }
+}
+
+/// What an order's answers show beyond the exchange's public record: its list, its stop,
+/// whether it waits (`workingTime` -1) or is a pending leg (`PENDING_NEW`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shown {
+    pub list_id: i64,
+    pub status: &'static str,
+    pub stop: Option<Decimal>,
+    /// `-1` while the order waits for its trigger or its list.
+    pub working_time: i64,
+}
+
+impl Shown {
+    pub fn of(o: &Order, x: Option<&crate::exchange::sim::OrderExtras>, time: TimeMs) -> Shown {
+        let waiting = x.is_some_and(|x| x.waiting || x.pending);
+        Shown {
+            list_id: x.and_then(|x| x.list_id).map_or(-1, |l| l as i64),
+            status: if x.is_some_and(|x| x.pending) {
+                "PENDING_NEW"
+            } else {
+                status_name(o)
+            },
+            stop: x.and_then(|x| x.stop).map(|s| s.price),
+            working_time: if waiting {
+                -1
+            } else {
+                x.and_then(|x| x.working_ms).unwrap_or(time) as i64
+            },
+        }
+    }
 }
 
 pub fn status_name(o: &Order) -> &'static str {
@@ -76,7 +156,7 @@ fn quote_qty(o: &Order) -> Decimal {
 }
 
 fn shown_price(o: &Order, info: &OrderInfo) -> Decimal {
-    if info.kind == OrderType::Market {
+    if info.kind.is_market() {
         Decimal::ZERO
     } else {
         o.price
@@ -113,7 +193,9 @@ pub struct Placed<'a> {
     #[serde(rename = "type")]
     pub kind: OrderType,
     pub side: &'static str,
-    pub working_time: TimeMs,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_price: Option<Dec>,
+    pub working_time: i64,
     pub self_trade_prevention_mode: &'static str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fills: Option<Vec<Fill<'a>>>,
@@ -153,10 +235,20 @@ impl<'a> Placed<'a> {
             time_in_force: info.tif,
             kind: info.kind,
             side: side_name(o.side),
-            working_time: info.time,
+            stop_price: None,
+            working_time: info.time as i64,
             self_trade_prevention_mode: "EXPIRE_MAKER",
             fills,
         }
+    }
+
+    /// With its list, stop and stage.
+    pub fn shown(mut self, s: &Shown) -> Self {
+        self.order_list_id = s.list_id;
+        self.status = s.status;
+        self.stop_price = s.stop.map(Dec);
+        self.working_time = s.working_time;
+        self
     }
 }
 
@@ -194,7 +286,7 @@ pub struct Queried<'a> {
     pub time: TimeMs,
     pub update_time: TimeMs,
     pub is_working: bool,
-    pub working_time: TimeMs,
+    pub working_time: i64,
     pub orig_quote_order_qty: Dec,
     pub self_trade_prevention_mode: &'static str,
 }
@@ -219,10 +311,20 @@ impl<'a> Queried<'a> {
             time: info.time,
             update_time,
             is_working: true,
-            working_time: info.time,
+            working_time: info.time as i64,
             orig_quote_order_qty: Dec(info.orig_quote_qty),
             self_trade_prevention_mode: "EXPIRE_MAKER",
         }
+    }
+
+    /// With its list, stop and stage.
+    pub fn shown(mut self, s: &Shown) -> Self {
+        self.order_list_id = s.list_id;
+        self.status = s.status;
+        self.stop_price = Dec(s.stop.unwrap_or(Decimal::ZERO));
+        self.is_working = s.working_time >= 0;
+        self.working_time = s.working_time;
+        self
     }
 }
 
@@ -246,10 +348,19 @@ pub struct Canceled<'a> {
     #[serde(rename = "type")]
     pub kind: OrderType,
     pub side: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stop_price: Option<Dec>,
     pub self_trade_prevention_mode: &'static str,
 }
 
 impl<'a> Canceled<'a> {
+    /// With its list and stop.
+    pub fn shown(mut self, s: &Shown) -> Self {
+        self.order_list_id = s.list_id;
+        self.stop_price = s.stop.map(Dec);
+        self
+    }
+
     pub fn new(
         symbol: &'a str,
         o: &'a Order,
@@ -273,6 +384,7 @@ impl<'a> Canceled<'a> {
             time_in_force: info.tif,
             kind: info.kind,
             side: side_name(o.side),
+            stop_price: None,
             self_trade_prevention_mode: "EXPIRE_MAKER",
         }
     }

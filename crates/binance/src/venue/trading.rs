@@ -8,10 +8,10 @@ use super::params::Params;
 use super::public::{MAX_PRICE, MAX_QTY};
 use super::shapes::{
     order_id_num, trade_id_num, Account, Ack, Balance, Canceled, CommissionRates, Dec, Fill,
-    MyTrade, OrderInfo, OrderType, Placed, Queried,
+    MyTrade, OrderInfo, OrderType, Placed, Queried, Shown,
 };
 use super::{Call, Op as VenueOp, Outcome, Venue};
-use crate::exchange::sim::{NewOrder, PlacementFault, TradesFault};
+use crate::exchange::sim::{NewOrder, PlacementFault, Stop, StopKind, TradesFault};
 use crate::exchange::{Exchange, ExchangeError, Order};
 use crate::model::{bps_fraction, ClientOrderId, OrderId, Side, Symbol, Tif, TimeMs};
 use crate::sim::faults::Request as FaultRequest;
@@ -44,14 +44,16 @@ pub struct Placement {
     /// A market order sized by what it spends (or receives) in the quote asset.
     quote_qty: Option<Decimal>,
     resp: Resp,
+    /// The trigger of a stop form.
+    stop: Option<Stop>,
 }
 
 /// A time window and page size of a listing.
 #[derive(Debug, Clone, Copy)]
 pub struct Page {
-    start: Option<TimeMs>,
-    end: Option<TimeMs>,
-    limit: usize,
+    pub(super) start: Option<TimeMs>,
+    pub(super) end: Option<TimeMs>,
+    pub(super) limit: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -88,6 +90,8 @@ pub enum Op {
     Account {
         omit_zero: bool,
     },
+    /// Order lists and cancel-replace ([`super::orderlist`]).
+    List(Box<super::orderlist::Op>),
 }
 
 impl Op {
@@ -95,6 +99,7 @@ impl Op {
     pub(super) fn fault_request(&self) -> FaultRequest {
         match self {
             Op::Place(_) => FaultRequest::Place,
+            Op::List(op) if op.places() => FaultRequest::Place,
             Op::Trades {
                 order_id: Some(_), ..
             } => FaultRequest::FetchTrades,
@@ -103,18 +108,18 @@ impl Op {
     }
 }
 
-fn call(op: Op, symbol: Option<Symbol>) -> Result<Call, ApiError> {
+pub(super) fn call(op: Op, symbol: Option<Symbol>) -> Result<Call, ApiError> {
     Ok(Call {
         op: VenueOp::Trading(op),
         symbol,
     })
 }
 
-fn symbol(v: &Venue, p: &Params) -> Result<Symbol, ApiError> {
+pub(super) fn symbol(v: &Venue, p: &Params) -> Result<Symbol, ApiError> {
     v.symbol(p.required("symbol", |p, n| p.ident(n, 20))?)
 }
 
-fn client_id(p: &Params, name: &str) -> Result<Option<ClientOrderId>, ApiError> {
+pub(super) fn client_id(p: &Params, name: &str) -> Result<Option<ClientOrderId>, ApiError> {
     p.ident(name, MAX_CLIENT_ID)?
         .map(|s| ClientOrderId::new(s).map_err(|_| ApiError::illegal_chars(name)))
         .transpose()
@@ -131,7 +136,7 @@ fn by(p: &Params) -> Result<By, ApiError> {
     }
 }
 
-fn page(p: &Params) -> Result<Page, ApiError> {
+pub(super) fn page(p: &Params) -> Result<Page, ApiError> {
     let start = p.uint("startTime")?;
     let end = p.uint("endTime")?;
     if let (Some(s), Some(e)) = (start, end) {
@@ -156,17 +161,32 @@ pub(super) fn new_order(v: &Venue, p: &Params) -> Result<Call, ApiError> {
         "SELL" => Side::Sell,
         _ => return Err(ApiError::invalid_side()),
     };
-    let kind = match p.required("type", |p, n| Ok(p.raw(n)))? {
-        "LIMIT" => OrderType::Limit,
-        "MARKET" => OrderType::Market,
-        "LIMIT_MAKER" => OrderType::LimitMaker,
-        _ => return Err(ApiError::invalid_order_type()),
+    let kind = OrderType::parse(p.required("type", |p, n| Ok(p.raw(n)))?)
+        .ok_or_else(ApiError::invalid_order_type)?;
+    let stop_price = p.decimal("stopPrice")?;
+    let stop = match (kind, stop_price) {
+        (OrderType::StopLoss | OrderType::StopLossLimit, Some(price)) => Some(Stop {
+            kind: StopKind::StopLoss,
+            price,
+        }),
+        (OrderType::TakeProfit | OrderType::TakeProfitLimit, Some(price)) => Some(Stop {
+            kind: StopKind::TakeProfit,
+            price,
+        }),
+        (k, None) if k.is_stop() => return Err(ApiError::mandatory("stopPrice")),
+        (_, Some(_)) => return Err(ApiError::not_required("stopPrice")),
+        (_, None) => None,
     };
+    if stop.is_some_and(|s| s.price > MAX_PRICE) {
+        return Err(ApiError::filter("Filter failure: PRICE_FILTER".into()));
+    }
     let tif = p.raw("timeInForce");
     let qty = p.decimal("quantity")?;
     let quote_qty = p.decimal("quoteOrderQty")?;
     let price = p.decimal("price")?;
     let resp = match p.raw("newOrderRespType") {
+        // Binance answers the stop forms with ACK unless asked otherwise.
+        None if kind.is_stop() => Resp::Ack,
         None | Some("FULL") => Resp::Full,
         Some("RESULT") => Resp::Result,
         Some("ACK") => Resp::Ack,
@@ -178,7 +198,7 @@ pub(super) fn new_order(v: &Venue, p: &Params) -> Result<Call, ApiError> {
     }
     let client = client_id(p, "newClientOrderId")?;
     let (tif, tif_name, limit_price, qty) = match kind {
-        OrderType::Limit => {
+        OrderType::Limit | OrderType::StopLossLimit | OrderType::TakeProfitLimit => {
             let (tif, name) = match tif {
                 None => return Err(ApiError::mandatory("timeInForce")),
                 Some("GTC") => (Tif::Gtc, "GTC"),
@@ -205,6 +225,19 @@ pub(super) fn new_order(v: &Venue, p: &Params) -> Result<Call, ApiError> {
             let qty = qty.ok_or_else(|| ApiError::mandatory("quantity"))?;
             (Tif::Gtc, "GTC", price, qty)
         }
+        OrderType::StopLoss | OrderType::TakeProfit => {
+            if tif.is_some() {
+                return Err(ApiError::not_required("timeInForce"));
+            }
+            if price.is_some() {
+                return Err(ApiError::not_required("price"));
+            }
+            if quote_qty.is_some() {
+                return Err(ApiError::not_required("quoteOrderQty"));
+            }
+            let qty = qty.ok_or_else(|| ApiError::mandatory("quantity"))?;
+            (Tif::Ioc, "GTC", Decimal::ZERO, qty)
+        }
         OrderType::Market => {
             if tif.is_some() {
                 return Err(ApiError::not_required("timeInForce"));
@@ -222,7 +255,7 @@ pub(super) fn new_order(v: &Venue, p: &Params) -> Result<Call, ApiError> {
         }
     };
     let rules = v.ex.rules(&symbol);
-    if kind != OrderType::Market && limit_price > MAX_PRICE {
+    if !kind.is_market() && limit_price > MAX_PRICE {
         return Err(ApiError::filter("Filter failure: PRICE_FILTER".into()));
     }
     if qty > MAX_QTY {
@@ -246,12 +279,13 @@ pub(super) fn new_order(v: &Venue, p: &Params) -> Result<Call, ApiError> {
                 qty,
                 limit_price,
                 tif,
-                market: kind == OrderType::Market,
+                market: kind.is_market(),
             },
             kind,
             tif: tif_name,
             quote_qty,
             resp,
+            stop,
         })),
         Some(symbol),
     )
@@ -361,7 +395,7 @@ pub(super) fn account(_: &Venue, p: &Params) -> Result<Call, ApiError> {
     call(Op::Account { omit_zero }, None)
 }
 
-fn to_body(value: &impl Serialize) -> Result<Vec<u8>, ApiError> {
+pub(super) fn to_body(value: &impl Serialize) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(value).map_err(|_| ApiError::unknown_endpoint())
 }
 
@@ -371,14 +405,18 @@ pub(super) fn binance_name(s: &Symbol) -> String {
 }
 
 /// A placement refused by the simulated exchange, in Binance's words.
-fn placement_error(e: ExchangeError) -> ApiError {
+pub(super) fn placement_error(e: ExchangeError) -> ApiError {
     match e {
         ExchangeError::Rejected {
             code: -1013,
             message,
         } => ApiError::filter(message),
         ExchangeError::Rejected { code: -1121, .. } => ApiError::invalid_symbol(),
-        ExchangeError::Rejected { message, .. } => ApiError::new_order_rejected(&message),
+        ExchangeError::Rejected {
+            code: -2010,
+            message,
+        } => ApiError::new_order_rejected(&message),
+        ExchangeError::Rejected { code, message } => ApiError::rejected_with(code, message),
         ExchangeError::DuplicateClientOrderId(_) => ApiError::duplicate_order(),
         _ => ApiError::execution_unknown(),
     }
@@ -397,7 +435,7 @@ impl Venue {
         trade_id_num(t) as usize > taker_end
     }
 
-    fn info(&self, o: &Order) -> OrderInfo {
+    pub(super) fn info(&self, o: &Order) -> OrderInfo {
         self.infos
             .get(order_id_num(o).wrapping_sub(1) as usize)
             .copied()
@@ -420,10 +458,26 @@ impl Venue {
     }
 
     fn queried<'a>(&self, name: &'a str, o: &'a Order) -> Queried<'a> {
-        Queried::new(name, o, &self.info(o), self.update_time(o))
+        Queried::new(name, o, &self.info(o), self.update_time(o)).shown(&self.shown(o))
     }
 
-    fn find(&self, symbol: &Symbol, by: &By) -> Option<&Order> {
+    /// The order's list, stop and stage as its answers show them.
+    pub(super) fn shown(&self, o: &Order) -> Shown {
+        Shown::of(o, self.ex.extras(&o.order_id).as_ref(), self.info(o).time)
+    }
+
+    /// Keeps what the answers need of an order the exchange just created.
+    pub(super) fn remember(&mut self, o: &Order, info: OrderInfo) {
+        let index = order_id_num(o).saturating_sub(1) as usize;
+        if self.infos.len() <= index {
+            self.infos.resize(index + 1, info);
+            self.taker_end.resize(index + 1, 0);
+        }
+        self.infos[index] = info;
+        self.taker_end[index] = self.ex.trade_count();
+    }
+
+    pub(super) fn find(&self, symbol: &Symbol, by: &By) -> Option<&Order> {
         let o = match by {
             By::Id(n) => self.ex.order_by_id(&OrderId::from_u64(*n).ok()?)?,
             By::Client(c) => self.ex.order_by_coid(symbol, c)?,
@@ -443,6 +497,7 @@ pub(super) fn execute(
 ) -> Result<Vec<u8>, ApiError> {
     match op {
         Op::Place(p) => place(v, now, *p, fault, out),
+        Op::List(op) => super::orderlist::execute(v, now, *op, fault, out),
         Op::Test => Ok(b"{}".to_vec()),
         Op::Query { symbol, by } => {
             let o = v.find(&symbol, &by).ok_or_else(ApiError::no_such_order)?;
@@ -474,7 +529,7 @@ pub(super) fn execute(
             out.executed = Some(o.clone());
             let cancel_id = cancel_id.unwrap_or_else(|| format!("cancel-{}", order_id_num(&o)));
             let n = binance_name(&symbol);
-            to_body(&Canceled::new(&n, &o, &v.info(&o), &cancel_id, now))
+            to_body(&Canceled::new(&n, &o, &v.info(&o), &cancel_id, now).shown(&v.shown(&o)))
         }
         Op::CancelAll { symbol } => {
             let ids: Vec<OrderId> =
@@ -499,7 +554,7 @@ pub(super) fn execute(
             let body: Vec<Canceled> = done
                 .iter()
                 .zip(&cancel_ids)
-                .map(|(o, c)| Canceled::new(&n, o, &v.info(o), c, now))
+                .map(|(o, c)| Canceled::new(&n, o, &v.info(o), c, now).shown(&v.shown(o)))
                 .collect();
             to_body(&body)
         }
@@ -612,13 +667,13 @@ pub(super) fn execute(
     }
 }
 
-fn in_page(page: &Page, t: TimeMs) -> bool {
+pub(super) fn in_page(page: &Page, t: TimeMs) -> bool {
     page.start.is_none_or(|s| t >= s) && page.end.is_none_or(|e| t <= e)
 }
 
 /// Binance's paging: from the start (with `startTime` or a from-id) the oldest `limit`,
 /// otherwise the newest `limit`; oldest first either way.
-fn paged<T>(mut items: Vec<T>, page: &Page, from: bool) -> Vec<T> {
+pub(super) fn paged<T>(mut items: Vec<T>, page: &Page, from: bool) -> Vec<T> {
     if from || page.start.is_some() {
         items.truncate(page.limit);
     } else if items.len() > page.limit {
@@ -639,7 +694,7 @@ fn crosses(v: &Venue, order: &NewOrder) -> bool {
         }
 }
 
-fn place(
+pub(super) fn place(
     v: &mut Venue,
     now: TimeMs,
     p: Placement,
@@ -652,6 +707,7 @@ fn place(
         tif,
         quote_qty,
         resp,
+        stop,
     } = p;
     if order.client_order_id.as_str().starts_with("venue-") {
         v.anonymous += 1;
@@ -674,6 +730,8 @@ fn place(
     }
     let armed = match fault {
         Some(FaultKind::Reject) => Some(PlacementFault::Reject),
+        // A stop order does not match when placed: only a refusal can hit it.
+        _ if stop.is_some() => None,
         // A fill-or-kill never fills in part: those faults pass it by.
         Some(FaultKind::Partial { .. } | FaultKind::Requote { .. }) if tif == "FOK" => None,
         // Nothing would fill now, so there is nothing to cut short: a resting order is not
@@ -692,7 +750,7 @@ fn place(
         v.ex.arm(a);
         out.faults.push(f.name());
     }
-    if tif == "FOK" && fault != Some(FaultKind::Reject) {
+    if tif == "FOK" && stop.is_none() && fault != Some(FaultKind::Reject) {
         let levels = match order.side {
             Side::Buy => v.ex.asks(&order.symbol),
             Side::Sell => v.ex.bids(&order.symbol),
@@ -711,34 +769,32 @@ fn place(
             });
         }
     }
-    let o = v.ex.submit(now, order).map_err(placement_error)?;
+    let o = match stop {
+        Some(stop) => v.ex.submit_stop(now, order, stop),
+        None => v.ex.submit(now, order),
+    }
+    .map_err(placement_error)?;
     let info = OrderInfo {
         kind,
         tif,
         time: now,
         orig_quote_qty: quote_qty.unwrap_or(Decimal::ZERO),
     };
-    let index = order_id_num(&o).saturating_sub(1) as usize;
-    if v.infos.len() <= index {
-        v.infos.resize(index + 1, info);
-        v.taker_end.resize(index + 1, 0);
-    }
-    v.infos[index] = info;
-    v.taker_end[index] = v.ex.trade_count();
+    v.remember(&o, info);
     out.executed = Some(o.clone());
     let n = binance_name(&o.symbol);
     match resp {
         Resp::Ack => to_body(&Ack {
             symbol: &n,
             order_id: order_id_num(&o),
-            order_list_id: -1,
+            order_list_id: v.shown(&o).list_id,
             client_order_id: o.client_order_id.as_str(),
             transact_time: now,
         }),
-        Resp::Result => to_body(&Placed::new(&n, &o, &info, now, None)),
+        Resp::Result => to_body(&Placed::new(&n, &o, &info, now, None).shown(&v.shown(&o))),
         Resp::Full => {
             let fills: Vec<Fill> = v.ex.trades_of(&o.order_id).map(Fill::new).collect();
-            to_body(&Placed::new(&n, &o, &info, now, Some(fills)))
+            to_body(&Placed::new(&n, &o, &info, now, Some(fills)).shown(&v.shown(&o)))
         }
     }
 }

@@ -182,11 +182,17 @@ impl SimExchange {
             .collect();
         for i in resting {
             let o = self.order(i);
-            if o.status == OrderStatus::Open {
+            if o.status == OrderStatus::Open && self.is_working(i) {
                 let left = o.remaining;
                 self.match_order(i, now, left);
             }
         }
+        // A static market prints nothing: its new price is the last trade price stop orders
+        // are judged by. A living market's own trades do that.
+        if !self.is_live() {
+            self.note_trade(symbol, mid);
+        }
+        self.settle(now);
     }
 
     /// The symbols the venue has a book of, in symbol order.

@@ -262,6 +262,8 @@ impl SimExchange {
         if let Some(l) = self.live.as_mut() {
             l.t = now;
         }
+        // Stop orders the market's trades reached trigger now, with the market restored.
+        self.settle(now);
         filled
     }
 
@@ -356,6 +358,7 @@ impl SimExchange {
                 self.show_book(&mut live, symbol, &lb, t);
             }
             for (k, p) in prints.iter().enumerate() {
+                self.note_trade(symbol, g.tick * Decimal::from(p.px));
                 filled |= self.trade_reaches(&mut live, symbol, g, model, p);
                 if live.keep_prints {
                     let id = live.next_print;
@@ -463,6 +466,11 @@ impl SimExchange {
     ) -> bool {
         let any = !fills.is_empty();
         for (i, px, lots) in fills {
+            // An OCO leg expired by its pair's earlier fill in the same batch.
+            if self.order(i).status != OrderStatus::Open {
+                live.resting.remove(&i);
+                continue;
+            }
             let price = g.tick * Decimal::from(px);
             let qty = (g.step * Decimal::from(lots)).min(self.order(i).remaining);
             if qty > Decimal::ZERO {

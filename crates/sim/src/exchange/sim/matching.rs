@@ -60,6 +60,8 @@ impl SimExchange {
     /// The commission comes out of what the fill brings in, or out of free BNB
     /// ([`fees::charge`]).
     pub(super) fn fill(&mut self, i: usize, price: Decimal, qty: Decimal, now: TimeMs) {
+        // A leg of an undecided OCO takes the pair's lock before it spends it.
+        self.oco_activate(i, now);
         let k = i - self.order_base;
         let t = self.trade_count();
         let bnb_free = self
@@ -142,6 +144,7 @@ impl SimExchange {
             let b = self.funds.get_or_insert_with(&fee_asset, Funds::default);
             b.free = sub_floor0(b.free, fee);
         }
+        self.note_trade(&symbol, price);
         if done {
             self.finish(i, OrderStatus::Closed, now);
         }
@@ -177,5 +180,6 @@ impl SimExchange {
         if self.open_by_coid.get(&o.client_order_id) == Some(&i) {
             self.open_by_coid.remove(&o.client_order_id);
         }
+        self.list_finished(i, status, now);
     }
 }

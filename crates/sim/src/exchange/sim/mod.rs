@@ -14,12 +14,18 @@
 //! ([`Dedup::OpenOnly`]), so a blind resend of a finished order's id creates a second order.
 
 mod book;
+mod lists;
 mod live;
 mod matching;
+mod trigger;
 
 use crate::model::SmallMap;
 pub use book::BookLevel;
 use book::{crosses, Book};
+pub use lists::{
+    Contingency, ExpiryReason, Leg, ListShape, NewList, OrderExtras, OrderLimits, OrderList, Stop,
+    StopKind,
+};
 pub use live::{MarketConfig, MarketCounts, PublicTrade, MAX_PRINTS};
 use smallvec::SmallVec;
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
@@ -74,6 +80,9 @@ pub struct VenueConfig {
     pub fees: FeeSettings,
     /// Recorded tapes that drive a living market in place of the seeded flow, by market.
     pub tapes: BTreeMap<Symbol, crate::flow::tape::Tape>,
+    /// How many open orders, stop orders and order lists a symbol allows
+    /// (`MAX_NUM_ORDERS`, `MAX_NUM_ALGO_ORDERS`, `MAX_NUM_ORDER_LISTS`).
+    pub limits: OrderLimits,
 }
 
 impl Default for VenueConfig {
@@ -92,6 +101,7 @@ impl Default for VenueConfig {
             market: MarketConfig::default(),
             fees: FeeSettings::default(),
             tapes: BTreeMap::new(),
+            limits: OrderLimits::default(),
         }
     }
 }
@@ -177,6 +187,8 @@ struct Meta {
     /// Absolute indices of its trades, in execution order. Kept beside the order (its id is
     /// its index plus one) rather than in a table: nothing to look up or remove by hash.
     trades: SmallVec<[usize; 2]>,
+    /// Its stop, its list, whether it waits ([`lists`]).
+    ext: lists::Ext,
 }
 
 /// The simulated venue.
@@ -215,6 +227,8 @@ pub struct SimExchange {
     live: Option<Box<live::Live>>,
     /// The asset of discounted fees ([`fees::BNB`]).
     bnb: Option<Asset>,
+    /// Order lists, stop triggers and the last trade prices ([`lists`]).
+    lists: lists::Lists,
 }
 
 const INSUFFICIENT_BALANCE: &str = "Account has insufficient balance for requested action.";
@@ -281,6 +295,7 @@ impl SimExchange {
             armed_foreign_report: false,
             live: None,
             bnb: Asset::new(fees::BNB).ok(),
+            lists: lists::Lists::default(),
         }
     }
 
@@ -461,9 +476,14 @@ impl SimExchange {
         }
     }
 
-    /// Checks (4) and (5) of a placement: returns the lock and the fee rate. A market order's
+    /// Checks (4) and (5) of a placement: returns the lock and the fee rate (the funds are
+    /// the caller's to check). A market order's
     /// limit is the far end of the book, and its notional is judged at the mid.
-    fn admit(&self, r: &NewOrder) -> Result<(Asset, Decimal, Decimal), ExchangeError> {
+    fn admit(
+        &self,
+        r: &NewOrder,
+        market: bool,
+    ) -> Result<(Asset, Decimal, Decimal), ExchangeError> {
         let Some(book) = self.books.get(&r.symbol) else {
             return Err(rejected(-1121, "Invalid symbol."));
         };
@@ -472,14 +492,14 @@ impl SimExchange {
             return Err(rejected(-1013, "Invalid market rules: fee_bps."));
         }
         let (qty, limit) = (r.qty, r.limit_price);
-        if !r.market && (limit <= Decimal::ZERO || !on_grid(limit, rules.tick_size)) {
+        if !market && (limit <= Decimal::ZERO || !on_grid(limit, rules.tick_size)) {
             return Err(filter_failure("PRICE_FILTER"));
         }
         if qty <= Decimal::ZERO || !on_grid(qty, rules.step_size) {
             return Err(filter_failure("LOT_SIZE"));
         }
         let notional = qty
-            .checked_mul(if r.market { book.mid } else { limit })
+            .checked_mul(if market { book.mid } else { limit })
             .ok_or_else(|| filter_failure("NOTIONAL"))?;
         if notional < rules.min_notional {
             return Err(filter_failure("NOTIONAL"));
@@ -493,9 +513,6 @@ impl SimExchange {
             Side::Buy => r.symbol.quote().clone(),
             Side::Sell => r.symbol.base().clone(),
         };
-        if self.funds(&asset).free < lock {
-            return Err(rejected(-2010, INSUFFICIENT_BALANCE));
-        }
         Ok((asset, lock, fee_rate))
     }
 
@@ -552,30 +569,52 @@ impl SimExchange {
 
     /// Places `r` as the venue receives it, whoever sent it; the receive window is the
     /// caller's to check.
-    pub fn submit(&mut self, now: TimeMs, mut r: NewOrder) -> Result<Order, ExchangeError> {
+    pub fn submit(&mut self, now: TimeMs, r: NewOrder) -> Result<Order, ExchangeError> {
         self.advance_market(now);
         self.forget_before(now);
         let fault = self.armed.take();
         if fault == Some(PlacementFault::Reject) {
             return Err(filter_failure("PERCENT_PRICE_BY_SIDE"));
         }
-        let duplicate = match self.cfg.dedup {
-            Dedup::OpenOnly => self.open_by_coid.contains_key(&r.client_order_id),
-            Dedup::Always => self.latest_by_coid.contains_key(&r.client_order_id),
-        };
-        if duplicate {
+        self.check_room(&r.symbol, 1, 0, 0)?;
+        let i = self.create(now, r, lists::Ext::default(), None, fault)?;
+        self.start(i, now, fault);
+        self.settle(now);
+        Ok(self.order(i).clone())
+    }
+
+    /// Records order `r` and locks its funds (`lock`, when a list worked the lock out for
+    /// it; else what it needs, refused when the free funds fall short). A working market
+    /// order's limit becomes the far end of the book. It does not match yet ([`Self::start`]).
+    fn create(
+        &mut self,
+        now: TimeMs,
+        mut r: NewOrder,
+        ext: lists::Ext,
+        lock: Option<Decimal>,
+        fault: Option<PlacementFault>,
+    ) -> Result<usize, ExchangeError> {
+        if self.is_duplicate(&r.client_order_id) {
             return Err(ExchangeError::DuplicateClientOrderId(r.client_order_id));
         }
-        if r.market {
+        let working = ext.stage == lists::Stage::Working;
+        if r.market && working {
             let Some(limit) = self.market_limit(&r.symbol, r.side) else {
                 return Err(rejected(-1121, "Invalid symbol."));
             };
             r.limit_price = limit;
             r.tif = Tif::Ioc;
         }
-        let (asset, lock, fee_rate) = self.admit(&r)?;
+        let (asset, need, fee_rate) = self.admit(&r, r.market && working)?;
+        let lock = match lock {
+            Some(l) => l,
+            None if self.funds(&asset).free < need => {
+                return Err(rejected(-2010, INSUFFICIENT_BALANCE));
+            }
+            None => need,
+        };
         let f = self.funds.get_or_insert_with(&asset, Funds::default);
-        f.free -= lock; // admit checked lock <= free
+        f.free = sub_floor0(f.free, lock);
         f.locked = f.locked.saturating_add(lock);
         if let Some(PlacementFault::Requote { bps }) = fault {
             self.requote(now, &r.symbol, r.side, bps);
@@ -584,12 +623,6 @@ impl SimExchange {
         self.latest_by_coid.insert(r.client_order_id.clone(), i);
         self.latest_by_symbol_coid
             .insert((r.symbol.clone(), r.client_order_id.clone()), i);
-        let partial = match fault {
-            Some(PlacementFault::Partial { ratio } | PlacementFault::PartialThenRest { ratio }) => {
-                Some(partial_cap(r.qty, ratio, self.rules(&r.symbol).step_size))
-            }
-            _ => None,
-        };
         self.meta.push_back(Meta {
             tif: r.tif,
             fee_rate,
@@ -597,6 +630,7 @@ impl SimExchange {
             cost: Decimal::ZERO,
             final_ms: None,
             trades: SmallVec::new(),
+            ext,
         });
         let qty = r.qty;
         // Until a fill says otherwise, the asset the order receives.
@@ -618,28 +652,61 @@ impl SimExchange {
             fee: Decimal::ZERO,
             fee_asset,
         });
+        Ok(i)
+    }
+
+    /// Puts order `i` among the open orders.
+    fn open_insert(&mut self, i: usize) {
+        let o = self.order(i);
+        let (symbol, coid) = (o.symbol.clone(), o.client_order_id.clone());
+        self.open.insert(i);
+        self.open_by_symbol.entry(symbol).or_default().insert(i);
+        self.open_by_coid.insert(coid, i);
+    }
+
+    /// Order `i` goes to work: a working order matches now (under the placement's `fault`)
+    /// and rests or expires; a waiting or pending one only joins the open orders.
+    fn start(&mut self, i: usize, now: TimeMs, fault: Option<PlacementFault>) {
         let k = i - self.order_base;
+        match self.meta[k].ext.stage {
+            lists::Stage::Working => {}
+            stage => {
+                self.open_insert(i);
+                if stage == lists::Stage::Waiting {
+                    self.lists_waiting_insert(i);
+                }
+                return;
+            }
+        }
+        self.meta[k].ext.working_ms = Some(now);
         if fault == Some(PlacementFault::RejectedStatus) {
             self.finish(i, OrderStatus::Rejected, now);
-            return Ok(self.orders[k].clone());
+            return;
         }
+        let partial = match fault {
+            Some(PlacementFault::Partial { ratio } | PlacementFault::PartialThenRest { ratio }) => {
+                let o = &self.orders[k];
+                Some(partial_cap(
+                    o.amount,
+                    ratio,
+                    self.rules(&o.symbol).step_size,
+                ))
+            }
+            _ => None,
+        };
+        let left = self.orders[k].remaining;
         let trades_before = self.trade_count();
-        self.match_order(i, now, partial.unwrap_or(qty));
+        self.match_order(i, now, partial.unwrap_or(left));
         self.print_own(trades_before);
         if self.orders[k].status == OrderStatus::Open {
             let cut_short = matches!(fault, Some(PlacementFault::Partial { .. }));
             if cut_short || self.meta[k].tif == Tif::Ioc {
                 self.finish(i, OrderStatus::Expired, now);
             } else {
-                let o = &self.orders[k];
-                let (symbol, coid) = (o.symbol.clone(), o.client_order_id.clone());
-                self.open.insert(i);
-                self.open_by_symbol.entry(symbol).or_default().insert(i);
-                self.open_by_coid.insert(coid, i);
+                self.open_insert(i);
                 self.rest(i, now);
             }
         }
-        Ok(self.orders[k].clone())
     }
 }
 

@@ -202,3 +202,46 @@ fn recorded_trades_at_a_resting_orders_price_consume_the_queue_ahead_of_it() {
     x.advance_market(150);
     assert_eq!(filled(&x), d("0.5"));
 }
+
+// rule: stop_orders
+#[test]
+fn a_stop_triggers_on_the_living_markets_trades() {
+    let mut x = live_venue(7, FillModel::Queue);
+    x.advance_market(1_000);
+    let last = x.last_price(&btc_usdt()).unwrap();
+    let prints_before = x.public_trades().count();
+    // A sell stop one tick below the last trade: the market's next dip reaches it.
+    let stop_px = last - d("0.01");
+    let o = x
+        .submit_stop(
+            1_000,
+            NewOrder {
+                market: true,
+                tif: Tif::Ioc,
+                ..order("stop", Side::Sell, "0.001", Decimal::ZERO)
+            },
+            Stop {
+                kind: StopKind::StopLoss,
+                price: stop_px,
+            },
+        )
+        .unwrap();
+    let mut t = 1_000;
+    while x.extras(&o.order_id).unwrap().waiting && t < 600_000 {
+        t += 50;
+        x.advance_market(t);
+    }
+    let after = x.order_by_id(&o.order_id).unwrap();
+    assert_eq!(
+        after.status,
+        OrderStatus::Closed,
+        "the stop never triggered"
+    );
+    // A trade of the market after placement reached the stop before the order traded.
+    let reached = x
+        .public_trades()
+        .skip(prints_before)
+        .any(|p| p.price <= stop_px && p.t_ms <= t);
+    assert!(reached);
+    assert_eq!(x.extras(&o.order_id).unwrap().working_ms, Some(t));
+}

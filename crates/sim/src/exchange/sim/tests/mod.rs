@@ -1,6 +1,7 @@
 //! Tests of the sim module, kept beside it.
 
 mod fee_assets;
+mod lists;
 mod live;
 mod retention;
 
