@@ -341,7 +341,7 @@ class FeeAssets(WithVenue):
 class BnbFees(WithVenue):
     """`--bnb-fees`: the built-in market's account holds BNB and pays its fees with it."""
 
-    venue_args = ("--bnb-fees",)
+    venue_args = ("--bnb-fees", "--market", "static")
 
     def test_fees_are_paid_in_bnb(self):
         self.ex.load_markets()
