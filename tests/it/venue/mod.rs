@@ -5,6 +5,7 @@ mod dialect;
 mod faults;
 mod fees;
 mod fuzz;
+mod stream;
 
 use order_router::sim::scenario::parse;
 use order_router::venue::{

@@ -17,8 +17,10 @@ mod record;
 pub mod server;
 pub mod shapes;
 mod startup;
+pub mod stream;
 mod timeline;
 mod trading;
+pub mod ws;
 
 use std::collections::BTreeMap;
 
@@ -243,6 +245,12 @@ pub struct Venue {
     anonymous: u64,
     /// Signed requests are refused: what they would execute could not be recorded.
     stopped: bool,
+    /// The market streams' books and cursors.
+    feed: stream::feed::Feed,
+    /// What the user data stream has reported.
+    user: stream::user::UserTracker,
+    /// The client id of each cancel request, by order id, for the `CANCELED` report's `c`.
+    cancel_ids: BTreeMap<u64, String>,
 }
 
 impl Venue {
@@ -283,12 +291,16 @@ impl Venue {
             recorded_trades: 0,
             anonymous: 0,
             stopped: false,
+            feed: stream::feed::Feed::default(),
+            user: stream::user::UserTracker::default(),
+            cancel_ids: BTreeMap::new(),
         };
         v.timeline.advance(start_ms, &mut v.ex, &mut v.plan);
         if live {
             v.ex.go_live(seed, start_ms, true);
             v.ex.advance_market(start_ms);
         }
+        v.user = stream::user::UserTracker::start(&v);
         v
     }
 
@@ -328,12 +340,91 @@ impl Venue {
 
     /// Handles one request at wall-clock time `now`.
     pub fn handle(&mut self, now: TimeMs, req: &Request<'_>) -> Reply {
-        self.seq += 1;
+        self.handle_signed(now, req, None)
+    }
+
+    /// Handles one WebSocket API request standing for the REST call `method path`: the same
+    /// checks, limits, faults and record as over HTTP, the signature checked over `req`'s
+    /// sorted parameters (`apiKey` included) instead of a query string.
+    pub fn handle_ws(
+        &mut self,
+        now: TimeMs,
+        method: Method,
+        path: &str,
+        req: &stream::api::ApiRequest,
+        signed: bool,
+        client: &str,
+    ) -> Reply {
+        let query = req.query();
+        let payload = signed.then(|| req.signed_payload());
+        let request = Request {
+            method,
+            path,
+            query: &query,
+            body: b"",
+            api_key: req.param("apiKey"),
+            client,
+        };
+        self.handle_signed(now, &request, payload.as_deref())
+    }
+
+    /// `userDataStream.subscribe.signature`: the key, timestamp and signature checked as for
+    /// any SIGNED request (weight 2); nothing executes.
+    pub fn authorize_user_stream(
+        &mut self,
+        now: TimeMs,
+        req: &stream::api::ApiRequest,
+        client: &str,
+    ) -> Result<(), ApiError> {
+        self.catch_up(now);
+        let key = req.param("apiKey");
+        let who = match key {
+            Some(k) if self.credentials.check_key(Some(k)).is_ok() => k,
+            _ => client,
+        };
+        self.limiter
+            .admit(who, now, 2, false)
+            .map_err(|r| r.error)?;
+        let params = Params::parse(&req.query(), b"")?;
+        self.credentials.check_key(key)?;
+        self.credentials
+            .check_signed_payload(&params, &req.signed_payload(), now)?;
+        params.all_read()
+    }
+
+    /// The request-weight limit per minute and the order limit per ten seconds.
+    pub fn rate_limit_settings(&self) -> (u32, u32) {
+        let l = self.limiter.limits();
+        (l.weight_per_minute, l.orders_per_10s)
+    }
+
+    /// Runs the scenario's price rows and the living market up to `now`.
+    fn catch_up(&mut self, now: TimeMs) {
         self.timeline.advance(now, &mut self.ex, &mut self.plan);
         // The living market catches up with the wall clock (nothing on a static one).
         self.ex.advance_market(now);
+    }
+
+    /// Runs the market to `now` and returns the events of the streams in `wanted` since the
+    /// last tick (see [`stream::feed::tick`]).
+    pub fn tick(
+        &mut self,
+        now: TimeMs,
+        wanted: &std::collections::BTreeSet<String>,
+    ) -> Vec<stream::MarketEvent> {
+        stream::feed::tick(self, now, wanted)
+    }
+
+    /// The account's events since the last call (see [`stream::user::events`]).
+    pub fn user_events(&mut self, now: TimeMs) -> Vec<String> {
+        stream::user::events(self, now)
+    }
+
+    fn handle_signed(&mut self, now: TimeMs, req: &Request<'_>, payload: Option<&[u8]>) -> Reply {
+        self.seq += 1;
+        self.catch_up(now);
         let mut out = Outcome::default();
-        let (status, body, code) = match self.dispatch(now, req, &mut out) {
+        let (status, body, code) = match self.dispatch(now, req, payload, &mut out) {
             Ok(body) => (200, body, None),
             Err(e) => (e.status, e.body(), Some(e.code)),
         };
@@ -363,6 +454,7 @@ impl Venue {
         &mut self,
         now: TimeMs,
         req: &Request<'_>,
+        payload: Option<&[u8]>,
         out: &mut Outcome,
     ) -> Result<Vec<u8>, ApiError> {
         let mut on_path = Self::routes()
@@ -404,8 +496,12 @@ impl Venue {
         }
         if route.signed {
             self.credentials.check_key(req.api_key)?;
-            self.credentials
-                .check_signed(&params, req.query, req.body, now)?;
+            match payload {
+                Some(p) => self.credentials.check_signed_payload(&params, p, now)?,
+                None => self
+                    .credentials
+                    .check_signed(&params, req.query, req.body, now)?,
+            }
         }
         let call = (route.parse)(self, &params)?;
         params.all_read()?;
