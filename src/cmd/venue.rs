@@ -39,6 +39,8 @@ pub struct Args<'a> {
     pub stall_ms: u64,
     /// How long a WebSocket connection lives.
     pub ws_expiry_ms: u64,
+    /// Stream faults, when not those of `faults`.
+    pub ws_faults: Option<venue::Faults>,
     /// Commissions in BNB (`fee_asset_mode=bnb`), whatever the scenario says.
     pub bnb_fees: bool,
 }
@@ -271,7 +273,8 @@ pub fn main(args: Args<'_>) -> ExitCode {
     let ws = WsConfig {
         expiry_ms: args.ws_expiry_ms,
         faults: args
-            .faults
+            .ws_faults
+            .or(args.faults)
             .map_or_else(StreamFaults::default, StreamFaults::of),
         seed,
         ..WsConfig::default()
