@@ -100,6 +100,9 @@ class WithVenue(unittest.TestCase):
 class TradingFlow(WithVenue):
     """Every call a bot makes, each reply parsed by CCXT without error."""
 
+    # Exact prices: the standing book, not the living market that moves under the requests.
+    venue_args = ("--market", "static")
+
     def test_markets_balance_and_market_data(self):
         markets = self.ex.load_markets()
         self.assertIn(SYMBOL, markets)
@@ -338,7 +341,7 @@ class FeeAssets(WithVenue):
 class BnbFees(WithVenue):
     """`--bnb-fees`: the built-in market's account holds BNB and pays its fees with it."""
 
-    venue_args = ("--bnb-fees",)
+    venue_args = ("--bnb-fees", "--market", "static")
 
     def test_fees_are_paid_in_bnb(self):
         self.ex.load_markets()
