@@ -17,6 +17,6 @@ mod router;
 mod sim;
 mod venue;
 mod venue_http;
-mod venue_ws;
 mod venue_record;
+mod venue_ws;
 mod world;

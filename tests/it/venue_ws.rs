@@ -29,13 +29,18 @@ async fn serve(expiry_ms: u64) -> SocketAddr {
         stall_ms: 200,
     };
     let v = Venue::new(setup, wall_clock_ms());
-    let server = Server::bind("127.0.0.1:0".parse().unwrap(), v, None, ServerLimits::default())
-        .await
-        .unwrap()
-        .with_ws(WsConfig {
-            expiry_ms,
-            ..WsConfig::default()
-        });
+    let server = Server::bind(
+        "127.0.0.1:0".parse().unwrap(),
+        v,
+        None,
+        ServerLimits::default(),
+    )
+    .await
+    .unwrap()
+    .with_ws(WsConfig {
+        expiry_ms,
+        ..WsConfig::default()
+    });
     let addr = server.local_addr().unwrap();
     tokio::spawn(server.run(std::future::pending()));
     addr
@@ -44,8 +49,7 @@ async fn serve(expiry_ms: u64) -> SocketAddr {
 /// The next text frame, within ten seconds.
 async fn next_text<S>(ws: &mut S) -> Value
 where
-    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>>
-        + Unpin,
+    S: futures_util::Stream<Item = Result<Message, tokio_tungstenite::tungstenite::Error>> + Unpin,
 {
     loop {
         let m = tokio::time::timeout(Duration::from_secs(10), ws.next())
@@ -59,7 +63,7 @@ where
     }
 }
 
-// rule: ws-server-streams
+// rule: venue_streams
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn combined_streams_carry_depth_diffs_and_trades_from_the_living_market() {
     let addr = serve(86_400_000).await;
@@ -72,7 +76,10 @@ async fn combined_streams_carry_depth_diffs_and_trades_from_the_living_market() 
         let stream = m["stream"].as_str().unwrap().to_string();
         if stream == "btcusdt@depth@100ms" {
             assert_eq!(m["data"]["e"], "depthUpdate");
-            let (big_u, u) = (m["data"]["U"].as_u64().unwrap(), m["data"]["u"].as_u64().unwrap());
+            let (big_u, u) = (
+                m["data"]["U"].as_u64().unwrap(),
+                m["data"]["u"].as_u64().unwrap(),
+            );
             assert!(last_u == 0 || big_u == last_u + 1, "contiguous diffs");
             last_u = u;
         } else {
@@ -81,9 +88,11 @@ async fn combined_streams_carry_depth_diffs_and_trades_from_the_living_market() 
         streams.insert(stream);
     }
     // LIST_SUBSCRIPTIONS answers amid the events.
-    ws.send(Message::Text(r#"{"method":"LIST_SUBSCRIPTIONS","id":7}"#.into()))
-        .await
-        .unwrap();
+    ws.send(Message::Text(
+        r#"{"method":"LIST_SUBSCRIPTIONS","id":7}"#.into(),
+    ))
+    .await
+    .unwrap();
     loop {
         let m = next_text(&mut ws).await;
         if m["id"] == 7 {
@@ -93,7 +102,7 @@ async fn combined_streams_carry_depth_diffs_and_trades_from_the_living_market() 
     }
 }
 
-// rule: ws-server-bounds
+// rule: venue_streams
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ws_api_answers_and_bad_or_oversized_frames_never_crash_it() {
     let addr = serve(86_400_000).await;
@@ -107,10 +116,15 @@ async fn the_ws_api_answers_and_bad_or_oversized_frames_never_crash_it() {
     assert!(t["result"]["serverTime"].as_u64().unwrap() > 1_600_000_000_000);
     ws.send(Message::Text("{\"id\":".into())).await.unwrap();
     assert_eq!(next_text(&mut ws).await["error"]["code"], -1135);
-    ws.send(Message::Binary(vec![0, 1, 2].into())).await.unwrap();
+    ws.send(Message::Binary(vec![0, 1, 2].into()))
+        .await
+        .unwrap();
     assert_eq!(next_text(&mut ws).await["error"]["code"], -1135);
     // A message over 64 KiB closes the connection (1009, message too big).
-    let big = format!(r#"{{"id":2,"method":"ping","params":{{"x":"{}"}}}}"#, "a".repeat(70_000));
+    let big = format!(
+        r#"{{"id":2,"method":"ping","params":{{"x":"{}"}}}}"#,
+        "a".repeat(70_000)
+    );
     let _ = ws.send(Message::Text(big.into())).await;
     let mut closed = false;
     while let Ok(Some(m)) = tokio::time::timeout(Duration::from_secs(10), ws.next()).await {
@@ -147,7 +161,7 @@ async fn the_ws_api_answers_and_bad_or_oversized_frames_never_crash_it() {
     assert!(body["code"].is_i64());
 }
 
-// rule: ws-expiry
+// rule: venue_streams
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_is_closed_when_it_expires() {
     let addr = serve(300).await;

@@ -295,7 +295,7 @@ pub fn subscription_inactive() -> ApiError {
 mod tests {
     use super::*;
 
-    // rule: ws-api-envelope
+    // rule: venue_streams
     #[test]
     fn the_envelope_is_read_and_bad_frames_get_binances_errors() {
         let r = parse(r#"{"id":"a1","method":"order.place","params":{"symbol":"BTCUSDT","quantity":0.001,"timestamp":1700000000000,"newOrderRespType":"ACK","test":true}}"#).unwrap();
@@ -316,7 +316,7 @@ mod tests {
         assert_eq!(action("order.explode"), None);
     }
 
-    // rule: ws-api-signature
+    // rule: venue_streams
     #[test]
     fn the_signed_payload_is_the_sorted_parameters_apikey_included() {
         // Binance's worked example (WebSocket API, SIGNED request example (HMAC)).

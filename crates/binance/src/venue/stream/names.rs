@@ -127,7 +127,7 @@ mod tests {
         s == "BTCUSDT"
     }
 
-    // rule: stream-names
+    // rule: venue_streams
     #[test]
     fn names_parse_as_binance_writes_them() {
         let p = |n| parse(n, known).map(|s| s.kind);
