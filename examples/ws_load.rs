@@ -53,16 +53,19 @@ fn main() {
         tokio::spawn(server.run(std::future::pending()));
         let frames = Arc::new(AtomicU64::new(0));
         let bytes = Arc::new(AtomicU64::new(0));
+        // Subscribers the venue dropped (a consumer too slow for its queue is dropped).
+        let dropped = Arc::new(AtomicU64::new(0));
         let mut clients = Vec::new();
         for _ in 0..subscribers {
             let url = format!("ws://{addr}/stream?streams={STREAMS}");
             let (mut ws, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
-            let (frames, bytes) = (frames.clone(), bytes.clone());
+            let (frames, bytes, dropped) = (frames.clone(), bytes.clone(), dropped.clone());
             clients.push(tokio::spawn(async move {
                 while let Some(Ok(m)) = ws.next().await {
                     frames.fetch_add(1, Ordering::Relaxed);
                     bytes.fetch_add(m.len() as u64, Ordering::Relaxed);
                 }
+                dropped.fetch_add(1, Ordering::Relaxed);
             }));
         }
         // Warm up a second, then count.
@@ -74,10 +77,11 @@ fn main() {
         let f = frames.load(Ordering::Relaxed) - f0;
         let b = bytes.load(Ordering::Relaxed) - b0;
         println!(
-            "{subscribers} subscribers, market speed {speed}: {:.0} events/s in all ({:.0} per subscriber), {:.1} MB/s",
+            "{subscribers} subscribers, market speed {speed}: {:.0} events/s in all ({:.0} per subscriber), {:.1} MB/s; {} dropped as too slow",
             f as f64 / secs,
             f as f64 / secs / subscribers as f64,
-            b as f64 / secs / 1e6
+            b as f64 / secs / 1e6,
+            dropped.load(Ordering::Relaxed)
         );
         for c in clients {
             c.abort();
