@@ -343,84 +343,19 @@ impl Venue {
         self.handle_signed(now, req, None)
     }
 
-    /// Handles one WebSocket API request standing for the REST call `method path`: the same
-    /// checks, limits, faults and record as over HTTP, the signature checked over `req`'s
-    /// sorted parameters (`apiKey` included) instead of a query string.
-    pub fn handle_ws(
-        &mut self,
-        now: TimeMs,
-        method: Method,
-        path: &str,
-        req: &stream::api::ApiRequest,
-        signed: bool,
-        client: &str,
-    ) -> Reply {
-        let query = req.query();
-        let payload = signed.then(|| req.signed_payload());
-        let request = Request {
-            method,
-            path,
-            query: &query,
-            body: b"",
-            api_key: req.param("apiKey"),
-            client,
-        };
-        self.handle_signed(now, &request, payload.as_deref())
-    }
-
-    /// `userDataStream.subscribe.signature`: the key, timestamp and signature checked as for
-    /// any SIGNED request (weight 2); nothing executes.
-    pub fn authorize_user_stream(
-        &mut self,
-        now: TimeMs,
-        req: &stream::api::ApiRequest,
-        client: &str,
-    ) -> Result<(), ApiError> {
-        self.catch_up(now);
-        let key = req.param("apiKey");
-        let who = match key {
-            Some(k) if self.credentials.check_key(Some(k)).is_ok() => k,
-            _ => client,
-        };
-        self.limiter
-            .admit(who, now, 2, false)
-            .map_err(|r| r.error)?;
-        let params = Params::parse(&req.query(), b"")?;
-        self.credentials.check_key(key)?;
-        self.credentials
-            .check_signed_payload(&params, &req.signed_payload(), now)?;
-        params.all_read()
-    }
-
-    /// The request-weight limit per minute and the order limit per ten seconds.
-    pub fn rate_limit_settings(&self) -> (u32, u32) {
-        let l = self.limiter.limits();
-        (l.weight_per_minute, l.orders_per_10s)
-    }
-
     /// Runs the scenario's price rows and the living market up to `now`.
-    fn catch_up(&mut self, now: TimeMs) {
+    pub(crate) fn catch_up(&mut self, now: TimeMs) {
         self.timeline.advance(now, &mut self.ex, &mut self.plan);
         // The living market catches up with the wall clock (nothing on a static one).
         self.ex.advance_market(now);
     }
 
-    /// Runs the market to `now` and returns the events of the streams in `wanted` since the
-    /// last tick (see [`stream::feed::tick`]).
-    pub fn tick(
+    pub(crate) fn handle_signed(
         &mut self,
         now: TimeMs,
-        wanted: &std::collections::BTreeSet<String>,
-    ) -> Vec<stream::MarketEvent> {
-        stream::feed::tick(self, now, wanted)
-    }
-
-    /// The account's events since the last call (see [`stream::user::events`]).
-    pub fn user_events(&mut self, now: TimeMs) -> Vec<String> {
-        stream::user::events(self, now)
-    }
-
-    fn handle_signed(&mut self, now: TimeMs, req: &Request<'_>, payload: Option<&[u8]>) -> Reply {
+        req: &Request<'_>,
+        payload: Option<&[u8]>,
+    ) -> Reply {
         self.seq += 1;
         self.catch_up(now);
         let mut out = Outcome::default();
