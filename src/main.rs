@@ -313,6 +313,13 @@ enum Command {
         /// How long a connection whose reply was lost is held before it is closed.
         #[arg(long, default_value_t = 30_000, value_name = "MS")]
         stall_ms: u64,
+        /// How long a WebSocket connection lives before the venue closes it (Binance: 24 hours).
+        #[arg(long, default_value_t = 86_400_000, value_name = "MS")]
+        ws_expiry_ms: u64,
+        /// Random faults on the WebSocket streams only: none, light or rough (default: as
+        /// --faults, else none).
+        #[arg(long, value_enum, value_name = "PROFILE")]
+        ws_faults: Option<VenueFaults>,
         /// Pay fees with BNB: commissions in BNB at a 25% discount (at the scenario's
         /// `bnb_price`, 600 by default) while the account's free BNB covers them, as the scenario
         /// key `fee_asset_mode=bnb` does.
@@ -425,6 +432,8 @@ fn main() -> ExitCode {
             max_connections,
             speed,
             stall_ms,
+            ws_expiry_ms,
+            ws_faults,
             bnb_fees,
         } => serve_venue::main(serve_venue::Args {
             listen: &listen,
@@ -444,6 +453,8 @@ fn main() -> ExitCode {
             max_connections,
             speed,
             stall_ms,
+            ws_expiry_ms,
+            ws_faults,
             bnb_fees,
         }),
         Command::Recover {

@@ -13,6 +13,7 @@ use order_router::model::Symbol;
 use order_router::sim::flow::tape;
 use order_router::sim::{market, scenario, Scenario};
 use order_router::venue::server::{wall_clock_ms, Record, Server, ServerLimits};
+use order_router::venue::stream::{StreamFaults, WsConfig};
 use order_router::venue::{self, Credentials, Limits, Setup, Venue};
 
 /// The default scenario's file, relative to the crate (the binary embeds its text).
@@ -37,6 +38,10 @@ pub struct Args<'a> {
     pub max_connections: usize,
     pub speed: u64,
     pub stall_ms: u64,
+    /// How long a WebSocket connection lives.
+    pub ws_expiry_ms: u64,
+    /// Stream faults, when not those of `faults`.
+    pub ws_faults: Option<venue::Faults>,
     /// Commissions in BNB (`fee_asset_mode=bnb`), whatever the scenario says.
     pub bnb_fees: bool,
 }
@@ -210,7 +215,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
         Ok(c) => c,
         Err(e) => return bad(&format!("--api-key/--api-secret: {e}")),
     };
-    let checks: [(&str, u64, u64, u64); 7] = [
+    let checks: [(&str, u64, u64, u64); 8] = [
         (
             "--weight-limit",
             u64::from(args.weight_limit),
@@ -227,6 +232,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
         ("--max-connections", args.max_connections as u64, 1, 100_000),
         ("--speed", args.speed, 1, 1_000_000),
         ("--stall-ms", args.stall_ms, 0, 600_000),
+        ("--ws-expiry-ms", args.ws_expiry_ms, 1, 86_400_000),
         ("--market-speed", args.market_speed.unwrap_or(1), 1, 1_000),
     ];
     for (flag, value, lo, hi) in checks {
@@ -273,6 +279,15 @@ pub fn main(args: Args<'_>) -> ExitCode {
         );
     }
     let seed = args.seed.or(scenario.seed).unwrap_or(0);
+    let ws = WsConfig {
+        expiry_ms: args.ws_expiry_ms,
+        faults: args
+            .ws_faults
+            .or(args.faults)
+            .map_or_else(StreamFaults::default, StreamFaults::of),
+        seed,
+        ..WsConfig::default()
+    };
     let setup = Setup {
         scenario,
         credentials,
@@ -314,6 +329,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
                 return bad(&format!("--listen {listen}: {e}"));
             }
         };
+        let server = server.with_ws(ws);
         let addr = server.local_addr().unwrap_or(listen);
         outln!(
             "venue listening on http://{addr} (markets {}; {market} market; faults {faults}; seed {seed})",

@@ -19,4 +19,5 @@ mod sim;
 mod venue;
 mod venue_http;
 mod venue_record;
+mod venue_ws;
 mod world;

@@ -6,6 +6,7 @@ mod faults;
 mod fees;
 mod fuzz;
 mod lists;
+mod stream;
 
 use order_router::sim::scenario::parse;
 use order_router::venue::{

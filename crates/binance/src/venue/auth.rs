@@ -131,6 +131,17 @@ impl Credentials {
         mac.verify_slice(&sig)
             .map_err(|_| ApiError::bad_signature())
     }
+
+    /// Checks a SIGNED WebSocket API request: the same `timestamp` and `recvWindow` rules,
+    /// the signature over `payload` (the sorted parameters, as the client signed them).
+    pub fn check_signed_payload(
+        &self,
+        params: &Params,
+        payload: &[u8],
+        now: TimeMs,
+    ) -> Result<(), ApiError> {
+        self.check_signed(params, "", payload, now)
+    }
 }
 
 fn valid_key(k: &str) -> bool {

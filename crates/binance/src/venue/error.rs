@@ -245,6 +245,14 @@ impl ApiError {
             "Invalid API-key, IP, or permissions for action.",
         )
     }
+    /// More WebSocket connection attempts from one IP than Binance allows (300 in 5 minutes).
+    pub fn too_many_connections() -> ApiError {
+        fixed(
+            429,
+            -1003,
+            "Too many connection attempts; please use the WebSocket connections you have.",
+        )
+    }
     pub fn payload_too_large() -> ApiError {
         fixed(413, -1000, "Request too large.")
     }

@@ -19,8 +19,10 @@ mod replace;
 pub mod server;
 pub mod shapes;
 mod startup;
+pub mod stream;
 mod timeline;
 mod trading;
+pub mod ws;
 
 use std::collections::BTreeMap;
 
@@ -245,6 +247,12 @@ pub struct Venue {
     anonymous: u64,
     /// Signed requests are refused: what they would execute could not be recorded.
     stopped: bool,
+    /// The market streams' books and cursors.
+    feed: stream::feed::Feed,
+    /// What the user data stream has reported.
+    user: stream::user::UserTracker,
+    /// The client id of each cancel request, by order id, for the `CANCELED` report's `c`.
+    cancel_ids: BTreeMap<u64, String>,
 }
 
 impl Venue {
@@ -285,12 +293,16 @@ impl Venue {
             recorded_trades: 0,
             anonymous: 0,
             stopped: false,
+            feed: stream::feed::Feed::default(),
+            user: stream::user::UserTracker::default(),
+            cancel_ids: BTreeMap::new(),
         };
         v.timeline.advance(start_ms, &mut v.ex, &mut v.plan);
         if live {
             v.ex.go_live(seed, start_ms, true);
             v.ex.advance_market(start_ms);
         }
+        v.user = stream::user::UserTracker::start(&v);
         v
     }
 
@@ -330,12 +342,26 @@ impl Venue {
 
     /// Handles one request at wall-clock time `now`.
     pub fn handle(&mut self, now: TimeMs, req: &Request<'_>) -> Reply {
-        self.seq += 1;
+        self.handle_signed(now, req, None)
+    }
+
+    /// Runs the scenario's price rows and the living market up to `now`.
+    pub(crate) fn catch_up(&mut self, now: TimeMs) {
         self.timeline.advance(now, &mut self.ex, &mut self.plan);
         // The living market catches up with the wall clock (nothing on a static one).
         self.ex.advance_market(now);
+    }
+
+    pub(crate) fn handle_signed(
+        &mut self,
+        now: TimeMs,
+        req: &Request<'_>,
+        payload: Option<&[u8]>,
+    ) -> Reply {
+        self.seq += 1;
+        self.catch_up(now);
         let mut out = Outcome::default();
-        let (status, body, code) = match self.dispatch(now, req, &mut out) {
+        let (status, body, code) = match self.dispatch(now, req, payload, &mut out) {
             Ok(body) => (200, body, None),
             Err(e) => (e.status, e.body(), Some(e.code)),
         };
@@ -365,6 +391,7 @@ impl Venue {
         &mut self,
         now: TimeMs,
         req: &Request<'_>,
+        payload: Option<&[u8]>,
         out: &mut Outcome,
     ) -> Result<Vec<u8>, ApiError> {
         let mut on_path = Self::routes()
@@ -410,8 +437,12 @@ impl Venue {
         }
         if route.signed {
             self.credentials.check_key(req.api_key)?;
-            self.credentials
-                .check_signed(&params, req.query, req.body, now)?;
+            match payload {
+                Some(p) => self.credentials.check_signed_payload(&params, p, now)?,
+                None => self
+                    .credentials
+                    .check_signed(&params, req.query, req.body, now)?,
+            }
         }
         let call = (route.parse)(self, &params)?;
         params.all_read()?;

@@ -307,10 +307,9 @@ pub(super) fn execute(v: &mut Venue, now: TimeMs, op: Op) -> Result<Vec<u8>, Api
                     .map(|l| [dec(l.price), dec(l.qty)])
                     .collect()
             };
-            let update_id = v.timeline.changes
-                + v.ex.trade_count() as u64
-                + v.ex.public_trades().next_back().map_or(0, |t| t.id);
-            let (bids, asks) = v.ex.seen_book(&symbol, now);
+            // The diff streams' last update id: the snapshot is the book after it.
+            let update_id = super::stream::feed::sync_book(v, &symbol, now);
+            let (bids, asks) = v.ex.seen_book(&symbol, v.feed_clock());
             to_body(&json!({
                 "lastUpdateId": update_id,
                 "bids": side(&bids),
@@ -511,9 +510,9 @@ fn exchange_info_body(v: &Venue, now: TimeMs, many: Many) -> Result<Vec<u8>, Api
 
 /// A trade of one market, as the tickers and klines need it.
 #[derive(Clone)]
-struct Tape {
-    t: TimeMs,
-    id: u64,
+pub(in crate::venue) struct Tape {
+    pub(in crate::venue) t: TimeMs,
+    pub(in crate::venue) id: u64,
     price: Decimal,
     qty: Decimal,
     buy: bool,
@@ -524,7 +523,7 @@ struct Tape {
 /// The market's trades of `s` as the public sees them at `now`: on a live market every
 /// trade printed (the account's own takers among them) up to the feed's lag; on a static
 /// one this venue's own trades.
-fn tape(v: &Venue, s: &Symbol, now: TimeMs) -> Vec<Tape> {
+pub(in crate::venue) fn tape(v: &Venue, s: &Symbol, now: TimeMs) -> Vec<Tape> {
     if v.ex.is_live() {
         let seen = now.saturating_sub(v.ex.feed_latency_ms());
         return v
@@ -570,7 +569,12 @@ const MINI_FIELDS: [&str; 12] = [
     "count",
 ];
 
-fn ticker_24h(v: &Venue, now: TimeMs, name: &str, s: &Symbol) -> serde_json::Value {
+pub(in crate::venue) fn ticker_24h(
+    v: &Venue,
+    now: TimeMs,
+    name: &str,
+    s: &Symbol,
+) -> serde_json::Value {
     let from = now.saturating_sub(DAY_MS);
     let last = last_price(v, s);
     let mut open = v
@@ -634,7 +638,7 @@ fn ticker_24h(v: &Venue, now: TimeMs, name: &str, s: &Symbol) -> serde_json::Val
 
 /// Candles of the mid-price path (open, high, low, close) with this venue's own trades as
 /// volume; none before the market's first price.
-fn klines_body(
+pub(in crate::venue) fn klines_body(
     v: &Venue,
     now: TimeMs,
     s: &Symbol,

@@ -21,11 +21,12 @@ use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::stream::WsConfig;
+use super::ws::{self, Hub};
 use super::{ApiError, Delivery, Method, Request, Venue};
 use crate::model::TimeMs;
 
@@ -72,8 +73,8 @@ pub fn wall_clock_ms() -> TimeMs {
 /// The venue and its record, under one lock: a line is written before the next request
 /// executes, so lines are in `seq` order and a failed write stops trading before anything
 /// else executes.
-struct Core {
-    venue: Venue,
+pub(super) struct Core {
+    pub(super) venue: Venue,
     record: Option<Recorder>,
 }
 
@@ -84,8 +85,13 @@ struct Recorder {
 }
 
 impl Core {
+    /// Whether lines are being recorded.
+    pub(super) fn recording(&self) -> bool {
+        self.record.as_ref().is_some_and(|r| !r.failed)
+    }
+
     /// Appends `line`; on the first failure, says so once and stops trading.
-    fn write(&mut self, line: &str) {
+    pub(super) fn write(&mut self, line: &str) {
         let Some(r) = self.record.as_mut().filter(|r| !r.failed) else {
             return;
         };
@@ -100,9 +106,10 @@ impl Core {
     }
 }
 
-struct Shared {
-    core: Mutex<Core>,
+pub(super) struct Shared {
+    pub(super) core: Mutex<Core>,
     limits: ServerLimits,
+    pub(super) hub: Hub,
 }
 
 /// A TCP listener that holds at most `max_connections` connections open.
@@ -265,8 +272,18 @@ impl Server {
                     }),
                 }),
                 limits,
+                hub: Hub::new(WsConfig::default()),
             }),
         })
+    }
+
+    /// Sets how WebSocket connections are served: expiry, stream faults and their seed,
+    /// queue length.
+    pub fn with_ws(mut self, cfg: WsConfig) -> Server {
+        if let Some(shared) = Arc::get_mut(&mut self.shared) {
+            shared.hub = Hub::new(cfg);
+        }
+        self
     }
 
     pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
@@ -287,7 +304,10 @@ impl Server {
             .header_read_timeout(Duration::from_millis(
                 shared.limits.header_timeout_ms.max(1),
             ));
-        let graceful = GracefulShutdown::new();
+        // hyper-util's graceful shutdown does not take connections that can upgrade: each
+        // connection watches `stop` itself, and the server waits until every one has let go.
+        let (stop, _) = tokio::sync::watch::channel(false);
+        let ticker = tokio::spawn(ws::ticker(shared.clone()));
         tokio::pin!(shutdown);
         loop {
             let (io, peer) = tokio::select! {
@@ -299,14 +319,27 @@ impl Server {
                 let shared = shared.clone();
                 async move { Ok::<_, Infallible>(handle(shared, peer, req).await) }
             });
-            let conn = graceful.watch(http.serve_connection(TokioIo::new(io), service));
+            let conn = http
+                .serve_connection(TokioIo::new(io), service)
+                .with_upgrades();
+            let mut stopping = stop.subscribe();
             tokio::spawn(async move {
+                tokio::pin!(conn);
                 // A client that goes away, or breaks the protocol, ends its own connection only.
-                let _ = conn.await;
+                tokio::select! {
+                    _ = conn.as_mut() => {}
+                    _ = stopping.changed() => {
+                        conn.as_mut().graceful_shutdown();
+                        let _ = conn.await;
+                    }
+                }
             });
         }
         drop(listener);
-        graceful.shutdown().await;
+        ticker.abort();
+        shared.hub.close_all();
+        let _ = stop.send(true);
+        stop.closed().await;
         let mut core = shared.core.lock().unwrap_or_else(PoisonError::into_inner);
         match core.record.as_mut() {
             Some(r) if !r.failed => r.out.flush(),
@@ -315,7 +348,7 @@ impl Server {
     }
 }
 
-fn json_response(status: u16, body: Vec<u8>) -> Response {
+pub(super) fn json_response(status: u16, body: Vec<u8>) -> Response {
     let mut r = Response::new(Body::from(body));
     *r.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     r.headers_mut().insert(
@@ -353,6 +386,9 @@ fn futures_once_error() -> impl futures_core::Stream<Item = Result<Bytes, std::i
 }
 
 async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: HttpRequest<Incoming>) -> Response {
+    if let Some((kind, streams)) = ws::route(req.uri().path(), req.uri().query()) {
+        return ws::upgrade(shared, peer, req, kind, streams).await;
+    }
     let (parts, body) = req.into_parts();
     let limit = shared.limits.max_body_bytes;
     // A declared length over the limit is refused before a byte of it is read.
@@ -391,6 +427,7 @@ async fn handle(shared: Arc<Shared>, peer: SocketAddr, req: HttpRequest<Incoming
         if let Ok(Some(line)) = reply.as_ref().map(|r| r.record.as_deref()) {
             core.write(line);
         }
+        ws::after_request(&shared, &mut core);
         reply
     };
     let Ok(reply) = reply else {

@@ -435,7 +435,7 @@ impl Venue {
         trade_id_num(t) as usize > taker_end
     }
 
-    pub(super) fn info(&self, o: &Order) -> OrderInfo {
+    pub(in crate::venue) fn info(&self, o: &Order) -> OrderInfo {
         self.infos
             .get(order_id_num(o).wrapping_sub(1) as usize)
             .copied()
@@ -528,6 +528,7 @@ pub(super) fn execute(
                     .map_err(|_| ApiError::cancel_rejected())?;
             out.executed = Some(o.clone());
             let cancel_id = cancel_id.unwrap_or_else(|| format!("cancel-{}", order_id_num(&o)));
+            v.cancel_ids.insert(order_id_num(&o), cancel_id.clone());
             let n = binance_name(&symbol);
             to_body(&Canceled::new(&n, &o, &v.info(&o), &cancel_id, now).shown(&v.shown(&o)))
         }
