@@ -601,3 +601,62 @@ fn exchange_info_lists_the_new_types_and_list_filters() {
         assert!(filters.contains(&f), "{f}");
     }
 }
+
+// rule: order_lists
+#[test]
+fn the_user_data_stream_reports_a_list_as_it_starts_and_as_it_ends() {
+    let mut v = venue();
+    let t = T0 + 10;
+    let _ = v.user_events(t);
+    let placed = ok(&post(&mut v, t, "/api/v3/orderList/oco", SELL_OCO));
+    let id = placed["orderListId"].as_u64().unwrap();
+    let events: Vec<Value> = v
+        .user_events(t)
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events.iter().map(|e| e["e"].as_str().unwrap()).collect();
+    // Each leg's report, then the list, then the balances (Binance's order of events).
+    assert_eq!(
+        kinds,
+        [
+            "executionReport",
+            "executionReport",
+            "listStatus",
+            "outboundAccountPosition"
+        ]
+    );
+    let list = &events[2];
+    assert_eq!(list["g"], id);
+    assert_eq!(list["c"], "OCO");
+    assert_eq!(list["l"], "EXEC_STARTED");
+    assert_eq!(list["L"], "EXECUTING");
+    assert_eq!(list["C"], "oco-1");
+    let legs: Vec<&str> = list["O"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["c"].as_str().unwrap())
+        .collect();
+    assert_eq!(legs, ["sl-1", "tp-1"]);
+    // Nothing changed: no event.
+    assert!(v.user_events(t + 1).is_empty());
+    let t = t + 2;
+    ok(&signed(
+        &mut v,
+        t,
+        Method::Delete,
+        "/api/v3/orderList",
+        &format!("symbol=BTCUSDT&orderListId={id}"),
+    ));
+    let ended: Vec<Value> = v
+        .user_events(t)
+        .iter()
+        .map(|e| serde_json::from_str(e).unwrap())
+        .filter(|e: &Value| e["e"] == "listStatus")
+        .collect();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(ended[0]["l"], "ALL_DONE");
+    assert_eq!(ended[0]["L"], "ALL_DONE");
+    assert_eq!(ended[0]["g"], id);
+}

@@ -1,6 +1,6 @@
 //! The user data stream, sans-IO: what happened to the account's orders and balances since the
-//! last look, as Binance's `executionReport`, `outboundAccountPosition` and `balanceUpdate`
-//! events. The venue compares the exchange with what it last reported, so every change is
+//! last look, as Binance's `executionReport`, `listStatus`, `outboundAccountPosition` and
+//! `balanceUpdate` events. The venue compares the exchange with what it last reported, so every change is
 //! reported once whatever caused it: a REST or WebSocket request, or the living market filling
 //! a resting order.
 
@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 
+use crate::exchange::sim::OrderList;
 use crate::exchange::{Order, OrderStatus, Trade};
 use crate::model::{OrderId, TimeMs};
 use crate::venue::shapes::{order_id_num, side_name, trade_id_num, Dec, OrderType};
@@ -35,6 +36,9 @@ pub struct UserTracker {
     funds: BTreeMap<String, (Decimal, Decimal)>,
     /// Execution ids given out (`I`).
     executions: u64,
+    /// Order lists announced, oldest first, and those announced while still executing.
+    lists_seen: usize,
+    lists_open: std::collections::BTreeSet<u64>,
 }
 
 impl UserTracker {
@@ -62,8 +66,34 @@ impl UserTracker {
                 .map(|(a, f)| (a.as_str().to_string(), (f.free, f.locked)))
                 .collect(),
             executions: 0,
+            lists_seen: v.ex.order_lists().count(),
+            lists_open: v.ex.open_order_lists().map(|l| l.id).collect(),
         }
     }
+}
+
+/// A list's `listStatus` event: its legs, and whether it still executes.
+fn list_status(v: &Venue, now: TimeMs, l: &OrderList, open: bool) -> Value {
+    let name = binance_name(&l.symbol);
+    let legs: Vec<Value> = l
+        .orders
+        .iter()
+        .filter_map(|id| v.ex.order_by_id(id))
+        .map(|o| json!({"s": name, "i": order_id_num(o), "c": o.client_order_id.as_str()}))
+        .collect();
+    json!({
+        "e": "listStatus",
+        "E": now,
+        "s": name,
+        "g": l.id,
+        "c": l.contingency.name(),
+        "l": if open { "EXEC_STARTED" } else { "ALL_DONE" },
+        "L": if open { "EXECUTING" } else { "ALL_DONE" },
+        "r": "NONE",
+        "C": l.list_client_id.as_str(),
+        "T": now,
+        "O": legs,
+    })
 }
 
 fn quote(o: &Order) -> Decimal {
@@ -265,6 +295,30 @@ pub fn events(v: &mut Venue, now: TimeMs) -> Vec<String> {
             },
             id,
         ));
+    }
+    // Order lists placed since, and lists that stopped executing: listStatus.
+    let fresh: Vec<OrderList> =
+        v.ex.order_lists()
+            .skip(tracker.lists_seen)
+            .cloned()
+            .collect();
+    tracker.lists_seen += fresh.len();
+    for l in &fresh {
+        let open = v.ex.list_open(l.id);
+        if open {
+            tracker.lists_open.insert(l.id);
+        }
+        out.push(list_status(v, now, l, open));
+    }
+    let executing: Vec<u64> = tracker.lists_open.iter().copied().collect();
+    for id in executing {
+        if v.ex.list_open(id) {
+            continue;
+        }
+        tracker.lists_open.remove(&id);
+        if let Some(l) = v.ex.order_list(id).cloned() {
+            out.push(list_status(v, now, &l, false));
+        }
     }
     // Balances that moved: outboundAccountPosition; moved with no order event, a deposit or
     // withdrawal: balanceUpdate first.
