@@ -219,6 +219,55 @@ impl Intent {
     }
 }
 
+/// A cancel intent: stop the intent `target` (by its id). It places nothing of its own: the
+/// target's open order is cancelled, the target makes no further attempt and reconciles what
+/// filled before the cancel landed (a fill is never lost), and the cancel intent ends at once
+/// in one `DONE` line saying what it found (`cancelled`, `already_final`, `unknown_target`).
+/// Its own id makes it idempotent like any intent: a redelivery is a duplicate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelIntent {
+    intent_id: IntentId,
+    ts_ms: TimeMs,
+    target: IntentId,
+}
+
+impl CancelIntent {
+    pub fn new(intent_id: IntentId, ts_ms: TimeMs, target: IntentId) -> CancelIntent {
+        CancelIntent {
+            intent_id,
+            ts_ms,
+            target,
+        }
+    }
+
+    /// A cancel decided at `ts_ms`, its id `<ts>-CANCEL-<fnv1a64 of ts and target>`: equal for
+    /// equal inputs, as an assembled intent's.
+    pub fn assemble(ts_ms: TimeMs, target: &IntentId) -> Option<CancelIntent> {
+        let mut bytes = Vec::with_capacity(64);
+        for field in [
+            b"cancel/v1".as_slice(),
+            ts_ms.to_string().as_bytes(),
+            target.as_str().as_bytes(),
+        ] {
+            bytes.extend_from_slice(field);
+            bytes.push(SEP);
+        }
+        let id = IntentId::new(&format!("{ts_ms}-CANCEL-{:016x}", fnv1a64(&bytes))).ok()?;
+        Some(CancelIntent::new(id, ts_ms, target.clone()))
+    }
+
+    pub fn intent_id(&self) -> &IntentId {
+        &self.intent_id
+    }
+    pub fn ts_ms(&self) -> TimeMs {
+        self.ts_ms
+    }
+    /// The intent to stop.
+    pub fn target(&self) -> &IntentId {
+        &self.target
+    }
+}
+
 fn positive(field: &'static str, value: Decimal) -> Result<(), IntentError> {
     if value > Decimal::ZERO {
         Ok(())

@@ -274,6 +274,8 @@ fn extra_fields_and_any_key_order_are_accepted() {
             backoff_ms: None,
             next_ms: None,
             cause: None,
+            target: None,
+            outcome: None,
         }
     );
 }

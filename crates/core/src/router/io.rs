@@ -4,7 +4,7 @@ use std::fmt;
 
 use rust_decimal::Decimal;
 
-use crate::decision::Intent;
+use crate::decision::{CancelIntent, Intent};
 use crate::exchange::{ExchangeError, Order, Trade};
 use crate::model::{ClientOrderId, IntentId, OrderId, Side, Symbol, Tif, TimeMs};
 
@@ -176,6 +176,8 @@ impl Command {
 pub enum Input {
     /// A delivery of an intent by the bus (duplicates are normal).
     Deliver(Intent),
+    /// A delivery of a cancel intent (duplicates are normal): stops the intent it names.
+    Cancel(CancelIntent),
     /// A reply to one of the router's commands.
     Reply(Reply),
     /// Market data: the last traded price of a symbol.

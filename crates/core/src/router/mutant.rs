@@ -112,10 +112,13 @@ pub enum Mutant {
     /// After a "not found" inside the receive window, asks again 2 ms after the window closes
     /// instead of 1 ms.
     LateRequery,
+    /// A cancel intent's target ends `FAILED_FINAL` releasing its whole reservation even when
+    /// something filled before the cancel landed: the fill is never booked.
+    CancelLosesFill,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 44] = [
+    pub const ALL: [Mutant; 45] = [
         Mutant::IgnoreDedup,
         Mutant::FreshIdAfterTimeout,
         Mutant::ReleaseBeforeReconcile,
@@ -160,6 +163,7 @@ impl Mutant {
         Mutant::BackoffOffByOne,
         Mutant::LatePoll,
         Mutant::LateRequery,
+        Mutant::CancelLosesFill,
     ];
 
     /// The kebab-case name used on the command line.

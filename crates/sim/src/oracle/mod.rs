@@ -29,7 +29,7 @@ use intent::{IntentModel, Out, Step, Want};
 use journal::View;
 
 use crate::audit::{AuditLine, Detail};
-use crate::decision::Intent;
+use crate::decision::{CancelIntent, Intent};
 use crate::exchange::ExchangeError;
 use crate::model::{Asset, Side, Symbol, TimeMs};
 use crate::router::{Action, Command, Reply, ReplyOutcome, RequestId, RouterConfig, State};
@@ -230,6 +230,88 @@ impl Oracle {
         }
         self.begin(intent);
         self.admit();
+    }
+
+    /// A delivery of a cancel intent. The model predicts its one `DONE` line from what it
+    /// knows of the target; a target it cancels is followed from then on, not predicted (the
+    /// model does not know cancels), and where it cannot say (an order in doubt after a
+    /// restart, a target it only follows) it abstains on the cancel too.
+    pub fn cancel(&mut self, now: TimeMs, cancel: &CancelIntent) {
+        self.advance(now);
+        let id = cancel.intent_id().as_str().to_string();
+        if let Some(e) = self.intents.get(&id) {
+            if let Kind::Finished(state) = e.kind {
+                self.lines
+                    .entry(id)
+                    .or_default()
+                    .push_back((state, Detail::DuplicateIgnored));
+            }
+            return self.admit();
+        }
+        let target = cancel.target().as_str().to_string();
+        let outcome = match self.intents.get(&target).map(|e| &e.kind) {
+            _ if self.in_doubt() || self.fog => None,
+            None => Some("unknown_target"),
+            Some(Kind::Finished(_)) => Some("already_final"),
+            Some(Kind::Predicted(m)) => Some(match m.phase {
+                intent::Phase::Placing { .. }
+                | intent::Phase::Unknown { .. }
+                | intent::Phase::Working { .. }
+                | intent::Phase::Backoff => "cancelled",
+                _ => "already_final",
+            }),
+            Some(_) => None,
+        };
+        let (symbol, side) = match self.intents.get(&target) {
+            Some(e) => (e.symbol.clone(), e.side),
+            None => (
+                Symbol::parse("CANCEL/TARGET").expect("a literal symbol"),
+                Side::Buy,
+            ),
+        };
+        if outcome.is_some() {
+            self.counts.predicted += 1;
+        } else {
+            self.counts.abstained += 1;
+        }
+        self.open.insert(id.clone());
+        self.intents.insert(
+            id.clone(),
+            Entry {
+                kind: match outcome {
+                    Some(_) => Kind::Finished(State::Done),
+                    None => Kind::Abstained { recovered: false },
+                },
+                seen: None,
+                symbol,
+                side,
+                abstained: outcome.is_none(),
+                view: None,
+            },
+        );
+        if let Some(outcome) = outcome {
+            self.lines.entry(id).or_default().push_back((
+                State::Done,
+                Detail::CancelIntent {
+                    target: cancel.target().clone(),
+                    outcome,
+                },
+            ));
+        }
+        if outcome.is_none_or(|o| o == "cancelled") {
+            if let Some(e) = self.intents.get_mut(&target) {
+                if matches!(e.kind, Kind::Predicted(_)) {
+                    e.kind = Kind::Abstained { recovered: false };
+                    if !e.abstained {
+                        e.abstained = true;
+                        self.counts.predicted -= 1;
+                        self.counts.abstained += 1;
+                    }
+                    self.lines.remove(&target);
+                    self.cmds.remove(&target);
+                }
+            }
+        }
     }
 
     /// Whether some rebuilt intent's order may still be out.

@@ -62,19 +62,25 @@ impl Active {
                     // Found resting with nothing filled: as if the placement reply had come.
                     self.sent(cx, &coid, o.amount, o.price);
                 }
-                let cancel_next = matches!(
-                    self.phase,
-                    Phase::Working {
-                        cancel_next: true,
-                        ..
-                    }
-                );
+                let cancel_next = self.cancelled
+                    || matches!(
+                        self.phase,
+                        Phase::Working {
+                            cancel_next: true,
+                            ..
+                        }
+                    );
                 self.phase = Phase::Working {
                     coid,
                     sent_ms,
                     cancel_next,
                 };
-                let deadline = sent_ms.saturating_add(cx.cfg.order_timeout_ms);
+                // A cancelled intent's resting order is cancelled at once.
+                let deadline = if self.cancelled {
+                    cx.now
+                } else {
+                    sent_ms.saturating_add(cx.cfg.order_timeout_ms)
+                };
                 let at = cx
                     .now
                     .saturating_add(mutant::poll_interval(cx.cfg))
@@ -125,7 +131,7 @@ impl Active {
         } else {
             self.attempt <= cx.cfg.max_retries
         };
-        if retries_left && placeable {
+        if retries_left && placeable && !self.cancelled {
             let shift = self.attempt.saturating_sub(1).min(62);
             let factor = if cx.cfg.has(Mutant::LinearBackoff) {
                 u64::from(self.attempt)
@@ -149,7 +155,7 @@ impl Active {
             );
             self.phase = Phase::Backoff;
             self.set_timer_in(cx, backoff);
-        } else if filled.is_positive() {
+        } else if filled.is_positive() && !(self.cancelled && cx.cfg.has(Mutant::CancelLosesFill)) {
             let released = self.release_unfilled(cx, self.grid.qty_decimal(remaining));
             self.transition(
                 cx,
