@@ -459,9 +459,18 @@ impl Router {
         }
     }
 
-    /// Intents delivered after a restart that wait until its open orders are answered for.
+    /// Intents delivered after a restart that wait until its open orders are answered for
+    /// (cancel intents among them).
     pub fn held(&self) -> usize {
         self.held.len()
+    }
+
+    /// Of [`Router::held`], the cancel intents.
+    pub fn held_cancels(&self) -> usize {
+        self.held
+            .iter()
+            .filter(|h| matches!(h, Held::Cancel(_)))
+            .count()
     }
 
     /// The `seq` of the next audit line.

@@ -589,14 +589,15 @@ impl Invariants {
         // The router counts in flight exactly the intents the log has begun and not ended.
         // (Intents held back after a restart are delivered but not begun.)
         self.checks += 1;
-        if router.in_flight() + router.held() != self.by_intent.len() {
+        let held = router.held() - router.held_cancels();
+        if router.in_flight() + held != self.by_intent.len() {
             return Some(self.violation(
                 "audit_complete",
                 None,
                 format!(
                     "the router counts {} intents in flight and {} held, its log {}",
                     router.in_flight(),
-                    router.held(),
+                    held,
                     self.by_intent.len()
                 ),
             ));

@@ -49,6 +49,22 @@ enum Kind {
     Down,
 }
 
+/// A delivery that waits, as the router holds it, until no order is in doubt.
+#[derive(Debug)]
+enum Waiting {
+    Order(Intent),
+    Cancel(CancelIntent),
+}
+
+impl Waiting {
+    fn id(&self) -> &str {
+        match self {
+            Waiting::Order(i) => i.intent_id().as_str(),
+            Waiting::Cancel(c) => c.intent_id().as_str(),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Entry {
     kind: Kind,
@@ -60,6 +76,8 @@ struct Entry {
     abstained: bool,
     /// What its durable lines say (from its `NEW` on).
     view: Option<View>,
+    /// A durable cancel intent cancelled it: the model cannot resume it after a restart.
+    cancelled: bool,
 }
 
 /// Counts for the coverage line: intents predicted from their first delivery, and intents the
@@ -84,7 +102,7 @@ pub struct Oracle {
     /// Money as the journal's lines move it: what a restart starts from.
     durable: Ledger,
     /// New intents waiting until no rebuilt intent's order may still be out.
-    waiting: VecDeque<Intent>,
+    waiting: VecDeque<Waiting>,
     prices: BTreeMap<String, Decimal>,
     hold_until: TimeMs,
     /// The router's request ids of the commands the model matched, to its own numbers.
@@ -219,12 +237,8 @@ impl Oracle {
             return self.admit();
         }
         if self.in_doubt() {
-            if !self
-                .waiting
-                .iter()
-                .any(|i| i.intent_id() == intent.intent_id())
-            {
-                self.waiting.push_back(intent.clone());
+            if !self.waiting.iter().any(|w| w.id() == id) {
+                self.waiting.push_back(Waiting::Order(intent.clone()));
             }
             return;
         }
@@ -248,9 +262,22 @@ impl Oracle {
             }
             return self.admit();
         }
+        if self.in_doubt() {
+            if !self.waiting.iter().any(|w| w.id() == id) {
+                self.waiting.push_back(Waiting::Cancel(cancel.clone()));
+            }
+            return;
+        }
+        self.begin_cancel(cancel);
+        self.admit();
+    }
+
+    /// A cancel intent the router takes now: its line predicted, its target followed.
+    fn begin_cancel(&mut self, cancel: &CancelIntent) {
+        let id = cancel.intent_id().as_str().to_string();
         let target = cancel.target().as_str().to_string();
         let outcome = match self.intents.get(&target).map(|e| &e.kind) {
-            _ if self.in_doubt() || self.fog => None,
+            _ if self.fog => None,
             None => Some("unknown_target"),
             Some(Kind::Finished(_)) => Some("already_final"),
             Some(Kind::Predicted(m)) => Some(match m.phase {
@@ -287,6 +314,7 @@ impl Oracle {
                 side,
                 abstained: outcome.is_none(),
                 view: None,
+                cancelled: false,
             },
         );
         if let Some(outcome) = outcome {
@@ -323,10 +351,11 @@ impl Oracle {
     /// Intents that waited go in once nothing is in doubt, in the order they came.
     fn admit(&mut self) {
         while !self.in_doubt() {
-            let Some(intent) = self.waiting.pop_front() else {
-                break;
-            };
-            self.begin(&intent);
+            match self.waiting.pop_front() {
+                None => break,
+                Some(Waiting::Order(intent)) => self.begin(&intent),
+                Some(Waiting::Cancel(cancel)) => self.begin_cancel(&cancel),
+            }
         }
     }
 
@@ -354,6 +383,7 @@ impl Oracle {
                 side: intent.side(),
                 abstained: !predicted,
                 view: None,
+                cancelled: false,
             },
         );
         if predicted {
@@ -418,6 +448,15 @@ impl Oracle {
     pub fn on_line(&mut self, line: &AuditLine) {
         let id = line.intent_id.as_str();
         self.durable.apply(id, &line.detail);
+        if let Detail::CancelIntent {
+            target,
+            outcome: "cancelled",
+        } = &line.detail
+        {
+            if let Some(t) = self.intents.get_mut(target.as_str()) {
+                t.cancelled = true;
+            }
+        }
         let Some(e) = self.intents.get_mut(id) else {
             return self.diverge(
                 Some(id),
@@ -588,7 +627,7 @@ impl Oracle {
                         e.kind = Kind::Finished(s);
                     }
                 }
-                Some(_) if e.view.is_some() => e.kind = Kind::Down,
+                Some(_) if e.view.is_some() && !e.cancelled => e.kind = Kind::Down,
                 Some(_) => {
                     e.kind = Kind::Abstained { recovered: true };
                     if !e.abstained {
