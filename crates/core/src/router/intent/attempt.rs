@@ -131,7 +131,7 @@ impl Active {
         } else {
             self.attempt <= cx.cfg.max_retries
         };
-        if retries_left && placeable && !self.cancelled {
+        if retries_left && placeable && !mutant::cancel_stops(cx.cfg, self.cancelled) {
             let shift = self.attempt.saturating_sub(1).min(62);
             let factor = if cx.cfg.has(Mutant::LinearBackoff) {
                 u64::from(self.attempt)
@@ -155,7 +155,9 @@ impl Active {
             );
             self.phase = Phase::Backoff;
             self.set_timer_in(cx, backoff);
-        } else if filled.is_positive() && !(self.cancelled && cx.cfg.has(Mutant::CancelLosesFill)) {
+        } else if filled.is_positive()
+            && !mutant::cancel_loses_fill(cx.cfg, self.cancelled, self.state)
+        {
             let released = self.release_unfilled(cx, self.grid.qty_decimal(remaining));
             self.transition(
                 cx,

@@ -417,7 +417,7 @@ impl Active {
     /// one that must wait again (many placements queued for one order window) is not logged
     /// again, so the log grows with the placements, not with how often they waited.
     fn place(&mut self, cx: &mut Cx<'_>) {
-        if self.cancelled {
+        if mutant::cancel_stops(cx.cfg, self.cancelled) {
             // Cancelled while it waited (also after a restart): no attempt, end with what filled.
             self.held = None;
             self.phase = Phase::Idle;
