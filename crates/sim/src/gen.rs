@@ -222,6 +222,18 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
         let _ = writeln!(out, "0,config,,,,,{edge}");
     }
 
+    // Now and then retries with jitter (a stream of its own): the backoff shortened by a
+    // seeded draw per intent and attempt, which the checker and the model work out too.
+    let mut jitter_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0071_77e2_bac0_ff5e);
+    if jitter_rng.random_bool(0.25) {
+        let bps = [1_000u32, 5_000, 10_000][jitter_rng.random_range(0..3)];
+        let _ = writeln!(
+            out,
+            "0,config,,,,,backoff_jitter_bps={bps};backoff_seed={}",
+            jitter_rng.random::<u32>()
+        );
+    }
+
     // Now and then an account that pays its fees in BNB: with no BNB at all, a little (it runs
     // out during the run and the received asset pays again) or plenty. A stream of its own.
     let mut fee_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x00fe_e0a5_5e70_b9b1);

@@ -24,6 +24,9 @@ pub struct Policy {
     pub min_notional: Decimal,
     /// Per symbol (`BASE/QUOTE`), where a market's own rule differs.
     pub min_notional_by_symbol: Vec<(String, Decimal)>,
+    /// The retry backoff's jitter and its seed (`router::backoff_jitter`).
+    pub backoff_jitter_bps: u32,
+    pub backoff_seed: u64,
 }
 
 impl Policy {
@@ -39,6 +42,8 @@ impl Policy {
                 .iter()
                 .map(|(s, r)| (s.to_string(), cfg.min_notional.max(r.min_notional)))
                 .collect(),
+            backoff_jitter_bps: cfg.backoff_jitter_bps,
+            backoff_seed: cfg.backoff_seed,
         }
     }
 
@@ -48,12 +53,23 @@ impl Policy {
             .map_or(self.min_notional, |(_, n)| *n)
     }
 
-    /// The backoff before attempt `next` (2 or later).
+    /// The backoff before attempt `next` (2 or later), before jitter.
     pub fn backoff(&self, next: u32) -> u64 {
         let shift = next.saturating_sub(2).min(62);
         self.backoff_ms
             .saturating_mul(1u64 << shift)
             .min(self.backoff_max_ms)
+    }
+
+    /// The backoff before attempt `next` of `intent_id`, jitter included.
+    pub fn backoff_of(&self, intent_id: &str, next: u32) -> u64 {
+        crate::router::backoff_jitter(
+            self.backoff(next),
+            self.backoff_jitter_bps,
+            self.backoff_seed,
+            intent_id,
+            next,
+        )
     }
 }
 
@@ -389,9 +405,9 @@ fn attempt_rules(
             }
             if let Some(b) = r.backoff_ms {
                 match (policy, a.last_backoff) {
-                    (Some(p), _) if b != p.backoff(next) => {
+                    (Some(p), _) if b != p.backoff_of(&t.id, next) => {
                         found.push(ProblemKind::BackoffOffSchedule {
-                            expected: format!("{} ms", p.backoff(next)),
+                            expected: format!("{} ms", p.backoff_of(&t.id, next)),
                             got: b,
                         });
                     }

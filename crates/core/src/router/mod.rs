@@ -45,7 +45,7 @@ mod output;
 mod recover;
 pub mod state;
 
-pub use config::{limits, ConfigError, MarketRules, OrderLimit, RouterConfig};
+pub use config::{backoff_jitter, limits, ConfigError, MarketRules, OrderLimit, RouterConfig};
 pub use intent::Resume;
 pub use io::{Action, Command, Input, OrderRequest, Reply, ReplyOutcome, RequestId};
 pub use mutant::Mutant;

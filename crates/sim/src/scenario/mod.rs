@@ -81,10 +81,12 @@ use csv::{check_header, CsvRecords, LineCounter};
 pub const HEADER: [&str; 7] = ["t_ms", "action", "symbol", "side", "qty", "price", "params"];
 
 /// Keys of a `config` row without a symbol.
-pub const CONFIG_KEYS: [&str; 45] = [
+pub const CONFIG_KEYS: [&str; 47] = [
     "max_retries",
     "backoff_ms",
     "backoff_max_ms",
+    "backoff_jitter_bps",
+    "backoff_seed",
     "tif",
     "slippage_bps",
     "min_notional",

@@ -2,6 +2,7 @@
 //! leaves (a retry, a cancel, a release of what did not fill, or reconciliation).
 
 use super::*;
+use crate::router::config::backoff_jitter;
 
 impl Active {
     /// The venue's report of the current attempt's order, from any reply.
@@ -138,11 +139,18 @@ impl Active {
             } else {
                 1u64 << shift
             };
-            let backoff = cx
+            let base = cx
                 .cfg
                 .backoff_ms
                 .saturating_mul(factor)
                 .min(cx.cfg.backoff_max_ms);
+            let backoff = backoff_jitter(
+                base,
+                cx.cfg.backoff_jitter_bps,
+                cx.cfg.backoff_seed,
+                self.intent.intent_id().as_str(),
+                self.attempt + 1,
+            );
             cx.out.stats.retries += 1;
             self.transition(
                 cx,
