@@ -296,6 +296,7 @@ mod jitter_tests {
                 .map(|k| backoff_jitter(800, 10_000, 2, &format!("i{k}"), 2))
                 .collect::<Vec<_>>()
         );
-        assert!(backoff_jitter(u64::MAX, 10_000, 3, "x", 9) <= u64::MAX);
+        // The largest backoff does not overflow: at most all of it is cut.
+        let _ = backoff_jitter(u64::MAX, 10_000, 3, "x", 9);
     }
 }

@@ -47,7 +47,7 @@ pub mod state;
 
 pub use config::{backoff_jitter, limits, ConfigError, MarketRules, OrderLimit, RouterConfig};
 pub use intent::Resume;
-pub use io::{Action, Command, Input, OrderRequest, Reply, ReplyOutcome, RequestId};
+pub use io::{Action, Command, Input, ListRequest, OrderRequest, Reply, ReplyOutcome, RequestId};
 pub use mutant::Mutant;
 pub use output::{ContractError, Event, Output};
 pub use recover::{
@@ -610,8 +610,8 @@ impl Router {
         // A rate limit holds everything back, whichever request drew it and whether or not
         // that request is still awaited.
         if let ReplyOutcome::Order(Err(ExchangeError::RateLimited { retry_after_ms }))
-        | ReplyOutcome::Trades(Err(ExchangeError::RateLimited { retry_after_ms })) =
-            &reply.outcome
+        | ReplyOutcome::Trades(Err(ExchangeError::RateLimited { retry_after_ms }))
+        | ReplyOutcome::List(Err(ExchangeError::RateLimited { retry_after_ms })) = &reply.outcome
         {
             if !self.config.has(Mutant::IgnoreRateLimitHold) {
                 self.hold(now, now.saturating_add(*retry_after_ms));

@@ -424,6 +424,8 @@ impl Oracle {
                         m.trades_later(s, intent_error_name(e));
                     }
                 }
+                // The router places no lists yet: an answer to one is nothing it waits for.
+                ReplyOutcome::List(_) => {}
             }
         });
         self.admit();
