@@ -467,7 +467,9 @@ mod tests {
                 "late-cancel",
                 "backoff-off-by-one",
                 "late-poll",
-                "late-requery"
+                "late-requery",
+                "cancel-loses-fill",
+                "retry-after-cancel"
             ]
         );
         for m in Mutant::ALL {

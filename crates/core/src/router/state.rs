@@ -168,7 +168,7 @@ mod tests {
         for s in State::ALL {
             assert_eq!(State::parse(s.as_str()), Some(s));
         }
-        assert_eq!(State::parse("DONE"), None);
+        assert_eq!(State::parse("FINISHED"), None);
     }
 
     #[test]
