@@ -6,12 +6,12 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use order_router::decision::Delivery;
 use order_router::live::client::Client;
 use order_router::live::driver::{self, LiveConfig, LiveEnd};
 use order_router::model::Asset;
 use order_router::router::RouterConfig;
 use order_router::venue::Credentials;
-use order_router::Intent;
 use rust_decimal::Decimal;
 use tokio::sync::mpsc;
 
@@ -31,9 +31,10 @@ fn bad(message: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-/// One intent line: JSON as `Intent` serialises, checked as `Intent::new` checks.
-fn parse_line(line: &str) -> Result<Intent, String> {
-    serde_json::from_str(line).map_err(|e| order_router::input::cut(&e.to_string()).into_owned())
+/// One intent line: JSON as `Intent` serialises, checked as `Intent::new` checks; or a cancel
+/// intent, `{"intent_id":..,"ts_ms":..,"cancel":"ID"}`.
+fn parse_line(line: &str) -> Result<Delivery, String> {
+    Delivery::from_json(line).map_err(|e| order_router::input::cut(&e.to_string()).into_owned())
 }
 
 /// The next intents line, read within [`order_router::input::MAX_LINE_BYTES`]: `None` at
@@ -53,31 +54,39 @@ fn next_line(input: &mut dyn BufRead, buf: &mut Vec<u8>) -> Option<Result<String
 /// The intents taken so far, by id: an id used again for a different intent is refused (the
 /// router would take it for a duplicate delivery of the first and ignore it silently).
 #[derive(Default)]
-struct Seen(std::collections::HashMap<String, (String, Intent)>);
+struct Seen(std::collections::HashMap<String, (String, Delivery)>);
 
 impl Seen {
     /// `Ok(true)` for a new intent, `Ok(false)` for a repeat of one taken at the same id.
-    fn take(&mut self, place: String, intent: &Intent) -> Result<bool, String> {
-        match self.0.get(intent.intent_id().as_str()) {
+    fn take(&mut self, place: String, delivery: &Delivery) -> Result<bool, String> {
+        match self.0.get(delivery.intent_id().as_str()) {
             None => {
                 self.0
-                    .insert(intent.intent_id().to_string(), (place, intent.clone()));
+                    .insert(delivery.intent_id().to_string(), (place, delivery.clone()));
                 Ok(true)
             }
-            Some((_, first)) if first == intent => Ok(false),
+            Some((_, first)) if first == delivery => Ok(false),
             Some((first_place, first)) => Err(format!(
-                "intent_id {} was used at {first_place} for another intent ({} {} {} at {}); this one is {} {} {} at {}",
-                intent.intent_id(),
-                first.side(),
-                first.qty(),
-                first.symbol(),
-                first.ref_price(),
-                intent.side(),
-                intent.qty(),
-                intent.symbol(),
-                intent.ref_price()
+                "intent_id {} was used at {first_place} for another intent ({}); this one is {}",
+                delivery.intent_id(),
+                describe(first),
+                describe(delivery)
             )),
         }
+    }
+}
+
+/// An intent as an error message names it.
+fn describe(d: &Delivery) -> String {
+    match d {
+        Delivery::Intent(i) => format!(
+            "{} {} {} at {}",
+            i.side(),
+            i.qty(),
+            i.symbol(),
+            i.ref_price()
+        ),
+        Delivery::Cancel(c) => format!("a cancel of {}", c.target()),
     }
 }
 
@@ -217,7 +226,10 @@ pub fn main(args: Args<'_>) -> ExitCode {
     let needs = from_file
         .iter()
         .flatten()
-        .map(|(n, i)| (format!("{}:{n}", args.intents), i.symbol().clone()))
+        .filter_map(|(n, d)| match d {
+            Delivery::Intent(i) => Some((format!("{}:{n}", args.intents), i.symbol().clone())),
+            Delivery::Cancel(_) => None,
+        })
         .collect();
     let cfg = LiveConfig {
         journal: args.journal.to_path_buf(),
@@ -240,7 +252,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
         Ok(c) => Arc::new(c),
         Err(e) => return bad(&e.to_string()),
     };
-    let (tx, rx) = mpsc::channel::<Intent>(1024);
+    let (tx, rx) = mpsc::channel::<Delivery>(1024);
     let rejected = Arc::new(std::sync::atomic::AtomicU64::new(0));
     match from_file {
         Some(list) => {

@@ -587,6 +587,43 @@ fn observe_mode_places_nothing() {
 }
 
 #[test]
+// rule: cancel_honoured
+fn cancel_lines_are_routed_as_cancel_intents() {
+    let dir = tempfile::tempdir().unwrap();
+    let v = venue(dir.path(), "none", 3);
+    let journal = dir.path().join("j.jsonl");
+    let file = dir.path().join("intents.jsonl");
+    let good = "{\"intent_id\":\"a\",\"ts_ms\":1,\"symbol\":\"BTC/USDT\",\"side\":\"buy\",\"qty\":0.001,\"ref_price\":50000}";
+    std::fs::write(
+        &file,
+        format!(
+            "{good}\n{{\"intent_id\":\"ca\",\"ts_ms\":2,\"cancel\":\"a\"}}\n{{\"intent_id\":\"cn\",\"ts_ms\":3,\"cancel\":\"nobody\"}}\n"
+        ),
+    )
+    .unwrap();
+    let summary = run_to_end(&v.url, &file, &journal);
+    assert_eq!(summary["intents"], 3, "{summary}");
+    assert_eq!(summary["states"]["DONE"], 2, "{summary}");
+    let done = |id: &str| {
+        lines(&journal)
+            .into_iter()
+            .find(|l| l["intent_id"] == id && l["state"] == "DONE")
+            .unwrap_or_else(|| panic!("no DONE for {id}"))
+    };
+    assert_eq!(done("cn")["outcome"], "unknown_target");
+    // The cancel comes right after the buy: it finds it live or already ended, never unknown.
+    let o = done("ca")["outcome"].clone();
+    assert!(o == "cancelled" || o == "already_final", "{o}");
+    let out = bin().args(["check-audit"]).arg(&journal).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
 fn bad_input_is_one_line_and_nothing_is_routed() {
     let dir = tempfile::tempdir().unwrap();
     let v = venue(dir.path(), "none", 1);
@@ -602,6 +639,14 @@ fn bad_input_is_one_line_and_nothing_is_routed() {
         (
             format!("{}\n", good.replace("BTC/USDT", "DOGE/EUR")),
             "not traded on the venue",
+        ),
+        (
+            format!("{good}\n{{\"intent_id\":\"c\",\"ts_ms\":2,\"cancel\":\"a\",\"qty\":1}}\n"),
+            "bad.jsonl:2",
+        ),
+        (
+            format!("{good}\n{{\"intent_id\":\"a\",\"ts_ms\":2,\"cancel\":\"b\"}}\n"),
+            "used at line 1",
         ),
     ];
     for (text, want) in cases {

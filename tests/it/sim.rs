@@ -235,6 +235,16 @@ fn each_invariant_catches_a_router_built_to_break_it() {
             "buy-position-ignores-fee",
             "fee_assets.csv",
         ),
+        (
+            "cancel_keeps_fills",
+            "cancel-loses-fill",
+            "cancel_intents.csv",
+        ),
+        (
+            "cancel_honoured",
+            "retry-after-cancel",
+            "cancel_intents.csv",
+        ),
         ("model_agrees", "late-poll", "gtc_timeout_cancel.csv"),
         ("model_agrees", "late-cancel", "gtc_timeout_cancel.csv"),
     ];
@@ -328,7 +338,7 @@ fn bad_scenario_input_exits_2_naming_file_line_and_field() {
             ":2: spread_bps:",
         ),
         (
-            b"0,expect,,,,,intent=a;final_state=DONE\n",
+            b"0,expect,,,,,intent=a;final_state=FINISHED\n",
             ":2: final_state:",
         ),
     ];

@@ -38,6 +38,14 @@ pub fn intent(id: &str, side: Side, qty: &str, ref_price: &str) -> Intent {
 pub fn buy(id: &str, qty: &str, ref_price: &str) -> Input {
     Input::Deliver(intent(id, Side::Buy, qty, ref_price))
 }
+/// A cancel intent `id` for the intent `target`.
+pub fn cancel(id: &str, target: &str) -> Input {
+    Input::Cancel(order_router::decision::CancelIntent::new(
+        IntentId::new(id).expect("id"),
+        0,
+        IntentId::new(target).expect("id"),
+    ))
+}
 pub fn sell(id: &str, qty: &str, ref_price: &str) -> Input {
     Input::Deliver(intent(id, Side::Sell, qty, ref_price))
 }

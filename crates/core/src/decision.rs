@@ -219,6 +219,106 @@ impl Intent {
     }
 }
 
+/// A cancel intent: stop the intent `target` (by its id). It places nothing of its own: the
+/// target's open order is cancelled, the target makes no further attempt and reconciles what
+/// filled before the cancel landed (a fill is never lost), and the cancel intent ends at once
+/// in one `DONE` line saying what it found (`cancelled`, `already_final`, `unknown_target`).
+/// Its own id makes it idempotent like any intent: a redelivery is a duplicate.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CancelIntent {
+    intent_id: IntentId,
+    ts_ms: TimeMs,
+    target: IntentId,
+}
+
+impl CancelIntent {
+    pub fn new(intent_id: IntentId, ts_ms: TimeMs, target: IntentId) -> CancelIntent {
+        CancelIntent {
+            intent_id,
+            ts_ms,
+            target,
+        }
+    }
+
+    /// A cancel decided at `ts_ms`, its id `<ts>-CANCEL-<fnv1a64 of ts and target>`: equal for
+    /// equal inputs, as an assembled intent's.
+    pub fn assemble(ts_ms: TimeMs, target: &IntentId) -> Option<CancelIntent> {
+        let mut bytes = Vec::with_capacity(64);
+        for field in [
+            b"cancel/v1".as_slice(),
+            ts_ms.to_string().as_bytes(),
+            target.as_str().as_bytes(),
+        ] {
+            bytes.extend_from_slice(field);
+            bytes.push(SEP);
+        }
+        let id = IntentId::new(&format!("{ts_ms}-CANCEL-{:016x}", fnv1a64(&bytes))).ok()?;
+        Some(CancelIntent::new(id, ts_ms, target.clone()))
+    }
+
+    pub fn intent_id(&self) -> &IntentId {
+        &self.intent_id
+    }
+    pub fn ts_ms(&self) -> TimeMs {
+        self.ts_ms
+    }
+    /// The intent to stop.
+    pub fn target(&self) -> &IntentId {
+        &self.target
+    }
+}
+
+/// What an upstream hands the router: an intent to execute, or a cancel intent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Intent(Intent),
+    Cancel(CancelIntent),
+}
+
+impl Delivery {
+    pub fn intent_id(&self) -> &IntentId {
+        match self {
+            Delivery::Intent(i) => i.intent_id(),
+            Delivery::Cancel(c) => c.intent_id(),
+        }
+    }
+
+    /// The router's input for it.
+    pub fn into_input(self) -> crate::router::Input {
+        match self {
+            Delivery::Intent(i) => crate::router::Input::Deliver(i),
+            Delivery::Cancel(c) => crate::router::Input::Cancel(c),
+        }
+    }
+
+    /// One JSON line: an intent as [`Intent::to_json`] writes it, or a cancel intent
+    /// `{"intent_id":"c1","ts_ms":1700000000000,"cancel":"ID"}` (`cancel`: the id of the
+    /// intent to stop). Unknown keys are refused in both.
+    pub fn from_json(json: &str) -> Result<Delivery, IntentError> {
+        let value: serde_json::Value =
+            serde_json::from_str(json).map_err(|e| IntentError::Json(e.to_string()))?;
+        if value.get("cancel").is_some() {
+            let c: CancelRepr =
+                serde_json::from_value(value).map_err(|e| IntentError::Json(e.to_string()))?;
+            return Ok(Delivery::Cancel(CancelIntent::new(
+                c.intent_id,
+                c.ts_ms,
+                c.cancel,
+            )));
+        }
+        Intent::from_json(json).map(Delivery::Intent)
+    }
+}
+
+/// A cancel intent's wire form.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CancelRepr {
+    intent_id: IntentId,
+    ts_ms: TimeMs,
+    cancel: IntentId,
+}
+
 fn positive(field: &'static str, value: Decimal) -> Result<(), IntentError> {
     if value > Decimal::ZERO {
         Ok(())
@@ -512,6 +612,40 @@ mod tests {
     }
 
     const GOOD: &str = r#"{"intent_id":"i1","ts_ms":10,"symbol":"BTC/USDT","side":"buy","qty":0.001,"ref_price":50000}"#;
+
+    #[test]
+    fn a_delivery_line_is_an_intent_or_a_cancel_and_nothing_else() {
+        assert!(matches!(Delivery::from_json(GOOD), Ok(Delivery::Intent(_))));
+        let c = Delivery::from_json(r#"{"intent_id":"c1","ts_ms":11,"cancel":"i1"}"#).unwrap();
+        let Delivery::Cancel(c) = c else {
+            panic!("a cancel")
+        };
+        assert_eq!(
+            (c.intent_id().as_str(), c.ts_ms(), c.target().as_str()),
+            ("c1", 11, "i1")
+        );
+        // A cancel carries nothing else; a cancel without its own id is refused.
+        for bad in [
+            r#"{"intent_id":"c1","ts_ms":11,"cancel":"i1","qty":1}"#,
+            r#"{"ts_ms":11,"cancel":"i1"}"#,
+            r#"{"intent_id":"c1","ts_ms":11,"cancel":""}"#,
+        ] {
+            assert!(
+                matches!(Delivery::from_json(bad), Err(IntentError::Json(_))),
+                "{bad}"
+            );
+        }
+        // Equal inputs, equal assembled cancel ids.
+        let target = IntentId::new("i1").unwrap();
+        assert_eq!(
+            CancelIntent::assemble(5, &target),
+            CancelIntent::assemble(5, &target)
+        );
+        assert_ne!(
+            CancelIntent::assemble(5, &target),
+            CancelIntent::assemble(6, &target)
+        );
+    }
 
     fn json_err(j: &str) -> String {
         match Intent::from_json(j) {

@@ -162,3 +162,65 @@ impl ExchangeError {
         }
     }
 }
+
+/// What role a leg plays in an order list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LegRole {
+    /// The working leg of an OTOCO (a bracket's entry).
+    Entry,
+    /// The limit leg of the exit pair: fills at or better than the take-profit price.
+    TakeProfit,
+    /// The stop leg of the exit pair: triggered when the last trade reaches the stop price.
+    StopLoss,
+}
+
+/// Binance's `listOrderStatus`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ListStatus {
+    /// Placed and not yet over (`EXECUTING`).
+    Executing,
+    /// Every leg is final (`ALL_DONE`).
+    AllDone,
+    /// Refused whole (`REJECT`): no leg was placed.
+    Rejected,
+}
+
+/// One leg of a list as the venue reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ListLeg {
+    pub role: LegRole,
+    /// A pending leg of an OTOCO not placed yet (`PENDING_NEW`): it holds nothing and cannot
+    /// fill until the entry has filled completely. `order.status` is `Open` meanwhile.
+    pub pending: bool,
+    pub order: Order,
+}
+
+/// The venue's report of an order list: every leg, each with its fill so far.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrderList {
+    /// The venue's id (`orderListId`).
+    pub list_order_id: u64,
+    pub list_client_order_id: ClientOrderId,
+    pub symbol: Symbol,
+    pub status: ListStatus,
+    pub legs: Vec<ListLeg>,
+}
+
+impl OrderList {
+    /// The leg playing `role`, if the list has one.
+    pub fn leg(&self, role: LegRole) -> Option<&ListLeg> {
+        self.legs.iter().find(|l| l.role == role)
+    }
+
+    /// What the exit legs sold (or bought) together: never more than the list's quantity on a
+    /// venue with Binance's OCO rule (a fill of one leg expires the other).
+    pub fn exit_filled(&self) -> Decimal {
+        self.legs
+            .iter()
+            .filter(|l| l.role != LegRole::Entry)
+            .map(|l| l.order.filled)
+            .sum()
+    }
+}

@@ -138,6 +138,25 @@ impl Router {
                 d.set_item("client_order_id", coid.as_ref().map(|c| c.as_str()))?;
                 (true, coid)
             }
+            // Order lists: named by their list client id; the Python driver has no list
+            // answers yet, so a reply to one can only be an error.
+            Action::PlaceList(r) => {
+                d.set_item("symbol", r.symbol().as_str())?;
+                d.set_item("list_client_order_id", r.list_client_order_id().as_str())?;
+                (false, None)
+            }
+            Action::FetchList {
+                symbol,
+                list_client_order_id,
+            }
+            | Action::CancelList {
+                symbol,
+                list_client_order_id,
+            } => {
+                d.set_item("symbol", symbol.as_str())?;
+                d.set_item("list_client_order_id", list_client_order_id.as_str())?;
+                (false, None)
+            }
         };
         self.pending.insert(
             rid,

@@ -63,7 +63,7 @@ pub struct Campaign {
     pub seeds: u64,
     pub steps: u64,
     pub checks: u64,
-    pub edges: [[u64; 13]; 14],
+    pub edges: order_router_core::router::EdgeCounts,
     pub faults: [u64; KINDS.len()],
     /// How often each situation of [`COVERAGE`] was reached.
     pub coverage: [u64; COVERAGE.len()],
@@ -341,7 +341,7 @@ impl Campaign {
 }
 
 /// Legal edges of the table never taken in a campaign: the generator's blind spots.
-pub fn unreached_edges(edges: &[[u64; 13]; 14]) -> Vec<String> {
+pub fn unreached_edges(edges: &order_router_core::router::EdgeCounts) -> Vec<String> {
     let mut out = Vec::new();
     for (row, from) in std::iter::once(None)
         .chain(State::ALL.into_iter().map(Some))

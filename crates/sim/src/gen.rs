@@ -247,6 +247,18 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
         let _ = writeln!(out, "0,config,,,,,{edge}");
     }
 
+    // Now and then retries with jitter (a stream of its own): the backoff shortened by a
+    // seeded draw per intent and attempt, which the checker and the model work out too.
+    let mut jitter_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0071_77e2_bac0_ff5e);
+    if jitter_rng.random_bool(0.25) {
+        let bps = [1_000u32, 5_000, 10_000][jitter_rng.random_range(0..3)];
+        let _ = writeln!(
+            out,
+            "0,config,,,,,backoff_jitter_bps={bps};backoff_seed={}",
+            jitter_rng.random::<u32>()
+        );
+    }
+
     // Now and then an account that pays its fees in BNB: with no BNB at all, a little (it runs
     // out during the run and the received asset pays again) or plenty. A stream of its own.
     let mut fee_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x00fe_e0a5_5e70_b9b1);
@@ -417,8 +429,10 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
             ),
         ));
     }
+    let mut intent_times = Vec::with_capacity(intents as usize);
     for n in 0..intents {
         let at = rng.random_range(0..=horizon);
+        intent_times.push((n, at));
         let m = &markets[rng.random_range(0..markets.len())];
         let side = if rng.random_bool(0.65) { "buy" } else { "sell" };
         let (mid, spread) = m.at(at);
@@ -510,6 +524,7 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
     if rng.random_bool(0.4) {
         signals(&mut rng, &markets, horizon, &mut events);
     }
+    cancels(seed, &intent_times, &mut events);
     events.sort_by_key(|e| e.0);
     for (_, row) in events {
         out.push_str(&row);
@@ -531,6 +546,37 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
     }
     out.push_str("0,expect,,,,,reserved=0\n");
     out
+}
+
+/// Now and then cancel intents for some of the stormy phase's intents: at the moment the
+/// intent arrives (its placement in flight), soon after (resting, unknown or between
+/// attempts) or long after (already final), and now and then one for an id never seen. Drawn
+/// from a stream of its own, so seeds without them keep their bytes.
+fn cancels(seed: u64, intents: &[(u32, u64)], events: &mut Vec<(u64, String)>) {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x00ca_2ce1_1ed0_b0a7);
+    if intents.is_empty() || !rng.random_bool(0.3) {
+        return;
+    }
+    for k in 0..rng.random_range(1..=3u32) {
+        let (n, at) = intents[rng.random_range(0..intents.len())];
+        let later = match rng.random_range(0..4u32) {
+            0 => 0,
+            1 => rng.random_range(1..=200u64),
+            2 => rng.random_range(200..=5_000u64),
+            _ => rng.random_range(5_000..=60_000u64),
+        };
+        let t = at + later;
+        let target = if rng.random_bool(0.1) {
+            format!("never{k}")
+        } else {
+            format!("i{n}")
+        };
+        let deliveries = if rng.random_bool(0.2) { 2 } else { 1 };
+        events.push((
+            t,
+            format!("{t},cancel,,,,,id=k{k};target={target};deliveries={deliveries};gap_ms=50"),
+        ));
+    }
 }
 
 /// In the calm phase, on a market of its own: a buy, then a sell of the same quantity once the

@@ -276,6 +276,13 @@ fn every_variant() -> Vec<AuditLine> {
                 next_ms: 7_000,
             },
         ),
+        (
+            State::Done,
+            Detail::CancelIntent {
+                target: IntentId::new("1-BTCUSDT-00000000000000aa").unwrap(),
+                outcome: "cancelled",
+            },
+        ),
     ];
     details
         .into_iter()
@@ -305,9 +312,10 @@ fn variant_index(detail: &Detail) -> usize {
         Detail::TradesPending { .. } => 15,
         Detail::Recovered => 16,
         Detail::Held { .. } => 17,
+        Detail::CancelIntent { .. } => 18,
     }
 }
-const VARIANTS: usize = 18;
+const VARIANTS: usize = 19;
 
 /// The one record of a one-line log.
 fn read_one(bytes: &[u8]) -> Record {

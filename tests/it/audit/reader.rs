@@ -166,7 +166,7 @@ fn missing_required_fields_are_named() {
 
 #[test]
 fn unknown_state_name_is_a_field_error() {
-    for state in ["DONE", "new", "Filled", "", "NEW "] {
+    for state in ["FINISHED", "new", "Filled", "", "NEW "] {
         let text = raw(0, 0, "a", state, "");
         let recs = read(text.as_bytes());
         assert!(
@@ -274,6 +274,8 @@ fn extra_fields_and_any_key_order_are_accepted() {
             backoff_ms: None,
             next_ms: None,
             cause: None,
+            target: None,
+            outcome: None,
         }
     );
 }

@@ -152,6 +152,39 @@ fn edge_scenarios() -> Vec<World> {
         &[Fault::Partial(d("0.5"))],
         at0(buy("gtc-partial-timeout", "0.002", "50000")),
     );
+    // start -> DONE, RETRY -> PARTIAL_SUCCESS: a partial fill, then a cancel intent while
+    // the retry waits out its backoff.
+    run(
+        &mut out,
+        World::default_at("50000"),
+        &[Fault::Partial(d("0.5"))],
+        vec![
+            (0, buy("cancel-after-partial", "0.002", "50000")),
+            (1, cancel("k-after-partial", "cancel-after-partial")),
+        ],
+    );
+    // RETRY -> FAILED_FINAL: refused, then cancelled during the backoff.
+    run(
+        &mut out,
+        World::default_at("50000"),
+        &[Fault::Reject],
+        vec![
+            (0, buy("cancel-after-reject", "0.001", "50000")),
+            (1, cancel("k-after-reject", "cancel-after-reject")),
+        ],
+    );
+    // RESERVED -> FAILED_FINAL: the first placement waits out a rate-limit hold when the
+    // cancel comes.
+    run(
+        &mut out,
+        World::default_at("50000"),
+        &[],
+        vec![
+            (0, Input::Hold { until_ms: 5_000 }),
+            (0, buy("cancel-while-held", "0.001", "50000")),
+            (1, cancel("k-while-held", "cancel-while-held")),
+        ],
+    );
     out
 }
 

@@ -724,3 +724,72 @@ fn repeated_and_foreign_trades_in_one_answer_are_booked_once() {
     let log = String::from_utf8(log).unwrap();
     assert!(log.contains("\"fills_count\":1,"), "{log}");
 }
+
+#[test]
+// rule: cancel_honoured
+fn a_cancel_stops_a_resting_order_and_no_attempt_follows() {
+    let mut w = World::new(gtc(), "10000", "1", "50500");
+    w.run(vec![
+        (0, buy("rest", "0.001", "50000")),
+        (100, cancel("k", "rest")),
+    ]);
+    w.assert_clean();
+    assert_eq!(w.state("k"), Some(State::Done));
+    assert_eq!(w.state("rest"), Some(State::FailedFinal));
+    // One order, cancelled at the venue; nothing placed after the cancel.
+    let orders = w.orders_of("rest");
+    assert_eq!(orders.len(), 1);
+    assert!(orders[0].status.is_final());
+    let done = &w.lines_of("k")[0];
+    assert_eq!(done["outcome"], "cancelled");
+    assert_eq!(done["target"], "rest");
+}
+
+#[test]
+// rule: cancel_keeps_fills
+fn a_fill_before_the_cancel_is_reconciled() {
+    let mut w = World::default_at("50000");
+    w.fault(Fault::Partial(d("0.5")));
+    w.run(vec![
+        (0, buy("half", "0.002", "50000")),
+        (1, cancel("k", "half")),
+    ]);
+    w.assert_clean();
+    assert_eq!(
+        w.path("half"),
+        [
+            State::New,
+            State::Reserved,
+            State::Sent,
+            State::Partial,
+            State::Retry,
+            State::PartialSuccess,
+            State::Reconciled
+        ]
+    );
+    // The portfolio holds the half that filled (less the fee in BTC), as the venue does.
+    assert_eq!(
+        w.router.portfolio().balance(&btc()).total,
+        w.venue.balance(&btc())
+    );
+    assert!(w.venue.balance(&btc()) > d("1"));
+}
+
+#[test]
+// rule: cancel_honoured
+fn a_cancel_says_what_it_found() {
+    let mut w = World::default_at("50000");
+    w.run(vec![
+        (0, buy("done", "0.001", "50000")),
+        (1_000, cancel("late", "done")),
+        (1_000, cancel("nobody", "never-delivered")),
+        (1_001, cancel("late", "done")),
+    ]);
+    w.assert_clean();
+    let outcome = |id: &str| w.lines_of(id)[0]["outcome"].clone();
+    assert_eq!(outcome("late"), "already_final");
+    assert_eq!(outcome("nobody"), "unknown_target");
+    // A redelivered cancel is a duplicate, like any intent.
+    assert_eq!(w.lines_of("late")[1]["event"], "duplicate_ignored");
+    assert_eq!(w.state("done"), Some(State::Reconciled));
+}

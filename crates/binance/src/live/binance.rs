@@ -490,6 +490,33 @@ pub fn call_for(action: &Action) -> Call {
                 .append_pair("orderId", &order_id.to_string());
             (reqwest::Method::GET, "/api/v3/myTrades", 5)
         }
+        // Order lists: the endpoints Binance spot has for them. The live client does not send
+        // them yet (`Client::execute` refuses lists before a request is made).
+        Action::PlaceList(r) => {
+            q.append_pair("symbol", &Markets::name(r.symbol()))
+                .append_pair("listClientOrderId", r.list_client_order_id().as_str());
+            let path = if r.entry().is_some() {
+                "/api/v3/orderList/otoco"
+            } else {
+                "/api/v3/orderList/oco"
+            };
+            (reqwest::Method::POST, path, 1)
+        }
+        Action::FetchList {
+            list_client_order_id,
+            ..
+        } => {
+            q.append_pair("origClientOrderId", list_client_order_id.as_str());
+            (reqwest::Method::GET, "/api/v3/orderList", 4)
+        }
+        Action::CancelList {
+            symbol,
+            list_client_order_id,
+        } => {
+            q.append_pair("symbol", &Markets::name(symbol))
+                .append_pair("listClientOrderId", list_client_order_id.as_str());
+            (reqwest::Method::DELETE, "/api/v3/orderList", 1)
+        }
     };
     Call {
         method,

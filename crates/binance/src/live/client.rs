@@ -335,6 +335,16 @@ impl Client {
     /// Runs one router command at local time `now` and returns the router's reply. Every way
     /// a request can fail becomes one of the router's outcomes: see [`binance::CODES`].
     pub async fn execute(&self, cmd: &Command, now: TimeMs) -> Reply {
+        if matches!(
+            cmd.action,
+            Action::PlaceList(_) | Action::FetchList { .. } | Action::CancelList { .. }
+        ) {
+            // Lists are not parsed by this adapter yet: refused here, nothing is sent.
+            return cmd.lost(ExchangeError::Rejected {
+                code: -1014,
+                message: "order lists are not supported by the live adapter yet".into(),
+            });
+        }
         self.wait_out_hold().await;
         let Call {
             method,
@@ -384,6 +394,10 @@ impl Client {
                     binance::parse_order(&answer.body, symbol)
                         .map_err(|e| ExchangeError::ServerError(e.to_string())),
                 )
+            }
+            // Refused before any request, above.
+            Action::PlaceList(_) | Action::FetchList { .. } | Action::CancelList { .. } => {
+                ReplyOutcome::List(Err(ExchangeError::NotFound))
             }
         };
         Reply {

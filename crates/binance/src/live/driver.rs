@@ -25,7 +25,7 @@ use super::binance::Markets;
 use super::client::{Client, LiveError};
 use super::mutant::AdapterMutant;
 use super::store::{FsStore, JournalFile, Store};
-use crate::decision::Intent;
+use crate::decision::Delivery;
 use crate::driver::{next_command, write_ahead, Step};
 use crate::exchange::memory::MemoryExchange;
 use crate::journal::lock::LockError;
@@ -224,7 +224,7 @@ const STATUS_EVERY_MS: u64 = 10_000;
 pub async fn run(
     client: Arc<Client>,
     cfg: LiveConfig,
-    intents: mpsc::Receiver<Intent>,
+    intents: mpsc::Receiver<Delivery>,
     stop: impl Future<Output = ()>,
     on_observe: impl Fn(String) + Send + Sync + 'static,
     on_status: impl Fn(String),
@@ -239,7 +239,7 @@ pub async fn run_on<S: Store>(
     client: Arc<Client>,
     cfg: LiveConfig,
     mut store: S,
-    mut intents: mpsc::Receiver<Intent>,
+    mut intents: mpsc::Receiver<Delivery>,
     stop: impl Future<Output = ()>,
     on_observe: impl Fn(String) + Send + Sync + 'static,
     on_status: impl Fn(String),
@@ -499,14 +499,17 @@ pub async fn run_on<S: Store>(
             intent = intents.recv(), if !source_done && !stopping => {
                 last_now = last_now.max(client.now_ms());
                 match intent {
-                    Some(i) if markets.symbol(&Markets::name(i.symbol())).is_some() => {
+                    Some(Delivery::Intent(i)) if markets.symbol(&Markets::name(i.symbol())).is_some() => {
                         router.handle(last_now, Input::Deliver(i)).map_err(|e| setup(e.to_string()))?;
                     }
-                    Some(i) => refused.push(format!(
+                    Some(Delivery::Intent(i)) => refused.push(format!(
                         "intent {}: {} is not traded on the venue",
                         i.intent_id(),
                         i.symbol()
                     )),
+                    Some(Delivery::Cancel(c)) => {
+                        router.handle(last_now, Input::Cancel(c)).map_err(|e| setup(e.to_string()))?;
+                    }
                     None => source_done = true,
                 }
             }

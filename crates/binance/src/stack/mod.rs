@@ -23,7 +23,7 @@ use rand_chacha::ChaCha8Rng;
 use rust_decimal::Decimal;
 use tokio::sync::mpsc;
 
-use crate::decision::Intent;
+use crate::decision::{Delivery, Intent};
 use crate::live::client::Client;
 use crate::live::driver::{self, DriverError, LiveConfig, LiveEnd};
 use crate::live::mutant::AdapterMutant;
@@ -251,7 +251,7 @@ async fn run(seed: u64, opts: &StackOptions) -> StackRun {
             client.set_mutant(m);
         }
         let client = Arc::new(client);
-        let (tx, rx) = mpsc::channel::<Intent>(1024);
+        let (tx, rx) = mpsc::channel::<Delivery>(1024);
         // The upstream delivers every intent again after a restart (it knows nothing of the
         // journal): the router's intake must take each once.
         let feed = intents.clone();
@@ -263,7 +263,7 @@ async fn run(seed: u64, opts: &StackOptions) -> StackRun {
                 if due > now {
                     tokio::time::sleep(Duration::from_millis(due - now)).await;
                 }
-                if tx.send(intent.clone()).await.is_err() {
+                if tx.send(Delivery::Intent(intent.clone())).await.is_err() {
                     return;
                 }
             }

@@ -74,7 +74,10 @@ impl Timeline {
                     count,
                 } => plan.schedule(symbol.clone(), *kind, *count),
                 RowKind::Calm => plan.calm(),
-                RowKind::Signal { .. } | RowKind::Intent { .. } | RowKind::Crash { .. } => {}
+                RowKind::Signal { .. }
+                | RowKind::Intent { .. }
+                | RowKind::Cancel { .. }
+                | RowKind::Crash { .. } => {}
             }
             self.next += 1;
         }

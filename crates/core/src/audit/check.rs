@@ -24,6 +24,9 @@ pub struct Policy {
     pub min_notional: Decimal,
     /// Per symbol (`BASE/QUOTE`), where a market's own rule differs.
     pub min_notional_by_symbol: Vec<(String, Decimal)>,
+    /// The retry backoff's jitter and its seed (`router::backoff_jitter`).
+    pub backoff_jitter_bps: u32,
+    pub backoff_seed: u64,
 }
 
 impl Policy {
@@ -39,6 +42,8 @@ impl Policy {
                 .iter()
                 .map(|(s, r)| (s.to_string(), cfg.min_notional.max(r.min_notional)))
                 .collect(),
+            backoff_jitter_bps: cfg.backoff_jitter_bps,
+            backoff_seed: cfg.backoff_seed,
         }
     }
 
@@ -48,12 +53,23 @@ impl Policy {
             .map_or(self.min_notional, |(_, n)| *n)
     }
 
-    /// The backoff before attempt `next` (2 or later).
+    /// The backoff before attempt `next` (2 or later), before jitter.
     pub fn backoff(&self, next: u32) -> u64 {
         let shift = next.saturating_sub(2).min(62);
         self.backoff_ms
             .saturating_mul(1u64 << shift)
             .min(self.backoff_max_ms)
+    }
+
+    /// The backoff before attempt `next` of `intent_id`, jitter included.
+    pub fn backoff_of(&self, intent_id: &str, next: u32) -> u64 {
+        crate::router::backoff_jitter(
+            self.backoff(next),
+            self.backoff_jitter_bps,
+            self.backoff_seed,
+            intent_id,
+            next,
+        )
     }
 }
 
@@ -74,6 +90,9 @@ struct Track {
     overfill_reported: bool,
     /// Retry bookkeeping: see [`Attempts`].
     attempts: Attempts,
+    /// A cancel intent found it live (`cancelled`): it may stop without using its retries,
+    /// and must place nothing more.
+    cancelled: bool,
 }
 
 /// What the retry and cap checks remember of one intent.
@@ -118,6 +137,7 @@ impl Track {
             filled: Decimal::ZERO,
             overfill_reported: false,
             attempts: Attempts::default(),
+            cancelled: false,
         });
         t.id.clear();
         t.id.push_str(id);
@@ -129,6 +149,7 @@ impl Track {
         t.filled = Decimal::ZERO;
         t.overfill_reported = false;
         t.attempts = Attempts::default();
+        t.cancelled = false;
         t
     }
 
@@ -172,6 +193,9 @@ pub struct LineView<'a> {
     /// `next_ms` and `cause` of the `query_pending` and `trades_pending` events.
     pub next_ms: Option<u64>,
     pub cause: Option<&'a str>,
+    /// `target` and `outcome` of a cancel intent's `DONE` line.
+    pub target: Option<&'a str>,
+    pub outcome: Option<&'a str>,
 }
 
 impl<'a> From<&'a Record> for LineView<'a> {
@@ -195,6 +219,8 @@ impl<'a> From<&'a Record> for LineView<'a> {
             backoff_ms: r.backoff_ms,
             next_ms: r.next_ms,
             cause: r.cause.as_deref(),
+            target: r.target.as_deref(),
+            outcome: r.outcome.as_deref(),
         }
     }
 }
@@ -220,6 +246,8 @@ impl<'a> From<&'a AuditLine> for LineView<'a> {
             backoff_ms: None,
             next_ms: None,
             cause: None,
+            target: None,
+            outcome: None,
         };
         match &l.detail {
             Detail::New {
@@ -289,6 +317,10 @@ impl<'a> From<&'a AuditLine> for LineView<'a> {
                 v.backoff_ms = Some(*backoff_ms);
             }
             Detail::FailedFinal { attempts, .. } => v.attempt = Some(*attempts),
+            Detail::CancelIntent { target, outcome } => {
+                v.target = Some(target.as_str());
+                v.outcome = Some(outcome);
+            }
             _ => {}
         }
         v
@@ -310,6 +342,9 @@ fn attempt_rules(
             a.reserved_qty = r.order_qty;
         }
         State::Sent => {
+            if t.cancelled && t.state != State::Unknown {
+                found.push(ProblemKind::PlacedAfterCancel);
+            }
             if let (Some(limit), Some(cap)) = (r.price, a.cap) {
                 if limit != cap {
                     let beyond = match a.buy {
@@ -370,9 +405,9 @@ fn attempt_rules(
             }
             if let Some(b) = r.backoff_ms {
                 match (policy, a.last_backoff) {
-                    (Some(p), _) if b != p.backoff(next) => {
+                    (Some(p), _) if b != p.backoff_of(&t.id, next) => {
                         found.push(ProblemKind::BackoffOffSchedule {
-                            expected: format!("{} ms", p.backoff(next)),
+                            expected: format!("{} ms", p.backoff_of(&t.id, next)),
                             got: b,
                         });
                     }
@@ -424,6 +459,9 @@ fn attempt_rules(
             found.extend(report);
         }
         State::FailedFinal | State::PartialSuccess => {
+            if matches!(t.state, State::Reserved | State::Retry) && !t.cancelled {
+                found.push(ProblemKind::StoppedWithoutCancel { from: t.state });
+            }
             if r.state == State::FailedFinal {
                 if let Some(got) = r.attempt.filter(|&n| n != a.last) {
                     found.push(ProblemKind::AttemptOutOfOrder {
@@ -440,7 +478,7 @@ fn attempt_rules(
                 let remaining = qty - t.filled;
                 let placeable = remaining > Decimal::ZERO
                     && remaining.checked_mul(cap).is_some_and(|n| n >= min);
-                if a.last <= p.max_retries && placeable {
+                if a.last <= p.max_retries && placeable && !t.cancelled {
                     found.push(ProblemKind::StoppedEarly {
                         terminal: r.state,
                         attempts: a.last,
@@ -528,13 +566,21 @@ impl Checker {
         self.last_t = self.last_t.max(r.t_ms);
 
         let key = fnv1a64(r.intent_id.as_bytes());
+        // A cancel intent's one line: judged against its target before it is tracked.
+        if r.state == State::Done
+            && !r.is_event
+            && !self.live.contains_key(&key)
+            && self.done.get(key).is_none()
+        {
+            self.cancel_outcome(&r);
+        }
         // One lookup for a live intent: the common case.
         let t = match self.live.entry(key) {
             Entry::Occupied(o) => o.into_mut(),
             Entry::Vacant(slot) => match self.done.get(key) {
                 None => {
                     // An intent's first line.
-                    if r.state != State::New || r.is_event {
+                    if !is_legal(None, r.state) || r.is_event {
                         self.problems.push(report(ProblemKind::IllegalTransition {
                             from: None,
                             to: r.state,
@@ -673,6 +719,36 @@ impl Checker {
                 self.spare.push(t);
             }
             self.done.insert(key, state);
+        }
+    }
+
+    /// A cancel intent's `DONE` line: its outcome must agree with what the log says of the
+    /// target so far; a target found live is marked cancelled.
+    fn cancel_outcome(&mut self, r: &LineView<'_>) {
+        let Some(target) = r.target else {
+            return;
+        };
+        let key = fnv1a64(target.as_bytes());
+        let live = self.live.get_mut(&key);
+        let known = self.done.get(key).is_some();
+        let agrees = match r.outcome {
+            Some("cancelled") => live.is_some_and(|t| {
+                t.cancelled = true;
+                true
+            }),
+            Some("already_final") => known || self.live.contains_key(&key),
+            Some("unknown_target") => !known && !self.live.contains_key(&key),
+            _ => false,
+        };
+        if !agrees {
+            self.problems.push(Problem {
+                line: r.line,
+                intent_id: Some(r.intent_id.to_string()),
+                kind: ProblemKind::CancelOutcomeWrong {
+                    target: target.to_string(),
+                    outcome: r.outcome.unwrap_or_default().to_string(),
+                },
+            });
         }
     }
 

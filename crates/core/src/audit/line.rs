@@ -97,6 +97,13 @@ pub enum Detail {
         released: Decimal,
         booked: Box<[(Asset, Decimal)]>,
     },
+    /// `DONE`: a cancel intent's one line. `outcome` is `cancelled` (the target was live: its
+    /// open order is cancelled, it places nothing more and reconciles what filled),
+    /// `already_final` (the target had ended or was booking its fills) or `unknown_target`.
+    CancelIntent {
+        target: IntentId,
+        outcome: &'static str,
+    },
     /// Event: a repeated delivery of a known intent was ignored.
     DuplicateIgnored,
     /// Event: the market is beyond the slippage cap; the order goes out at the cap anyway.
@@ -292,6 +299,10 @@ pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
                 push_decimal(w.0, *delta);
             }
             w.0.push(b'}');
+        }
+        Detail::CancelIntent { target, outcome } => {
+            w.id(ks!("target"), target.as_str());
+            w.str(ks!("outcome"), outcome);
         }
         Detail::DuplicateIgnored | Detail::Recovered => {}
         Detail::SlippageGuardApplied {

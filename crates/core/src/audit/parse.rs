@@ -37,6 +37,9 @@ const WORDS: &[&str] = &[
     "restart",
     "rate_limit",
     "order_limit",
+    "cancelled",
+    "already_final",
+    "unknown_target",
 ];
 
 /// One of [`WORDS`], as the `'static` string the router uses.
@@ -247,6 +250,10 @@ trait Get {
                 released: self.dec("released")?,
                 booked: self.booked()?,
             },
+            State::Done => Detail::CancelIntent {
+                target: IntentId::new(self.str("target")?).map_err(|e| self.bad("target", e))?,
+                outcome: self.word("outcome")?,
+            },
         })
     }
 }
@@ -343,6 +350,10 @@ pub(crate) struct Fast<'a> {
     pub(super) msg: Option<&'a str>,
     #[serde(borrow, default)]
     pub(crate) cause: Option<&'a str>,
+    #[serde(borrow, default)]
+    pub(crate) target: Option<&'a str>,
+    #[serde(borrow, default)]
+    pub(crate) outcome: Option<&'a str>,
     #[serde(borrow, default)]
     pub(crate) qty: Option<Num<'a>>,
     #[serde(borrow, default)]
@@ -455,6 +466,8 @@ impl Get for FastFields<'_, '_> {
             "error" => l.error,
             "msg" => l.msg,
             "cause" => l.cause,
+            "target" => l.target,
+            "outcome" => l.outcome,
             _ => return Err(self.missing(field)),
         })
     }

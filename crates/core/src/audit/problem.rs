@@ -55,6 +55,13 @@ pub enum ProblemKind {
         attempts: u32,
         remaining: Decimal,
     },
+    /// A new attempt after a cancel intent found the intent live and cancelled it.
+    PlacedAfterCancel,
+    /// An intent that waited (`RESERVED` or `RETRY`) ended without a cancel intent naming it.
+    StoppedWithoutCancel { from: State },
+    /// A cancel intent's outcome the log before it contradicts (`cancelled` of an intent not
+    /// live, `unknown_target` of one seen, `already_final` of one never seen).
+    CancelOutcomeWrong { target: String, outcome: String },
     /// `FILLED` with less than the attempt's quantity: a partial fill taken for a whole one.
     FilledShort { filled: Decimal, qty: Decimal },
     /// A `PARTIAL` that reports no new fill (or a whole one), or a `CANCELED` that reports a
@@ -78,6 +85,9 @@ impl ProblemKind {
             | ProblemKind::TooManyAttempts { .. }
             | ProblemKind::StoppedEarly { .. } => "retry_policy",
             ProblemKind::FilledShort { .. } | ProblemKind::FillMisreported { .. } => "order_truth",
+            ProblemKind::PlacedAfterCancel
+            | ProblemKind::StoppedWithoutCancel { .. }
+            | ProblemKind::CancelOutcomeWrong { .. } => "cancel_honoured",
             _ => "audit_complete",
         }
     }
@@ -174,6 +184,16 @@ impl fmt::Display for Problem {
             } => write!(
                 f,
                 "ended {terminal} after {attempts} attempts with {remaining} still placeable and retries left"
+            ),
+            ProblemKind::PlacedAfterCancel => {
+                write!(f, "a new attempt after a cancel intent cancelled the intent")
+            }
+            ProblemKind::StoppedWithoutCancel { from } => {
+                write!(f, "ended from {from} although no cancel intent named it")
+            }
+            ProblemKind::CancelOutcomeWrong { target, outcome } => write!(
+                f,
+                "cancel of {target} says `{outcome}`, which the log before it contradicts"
             ),
             ProblemKind::FilledShort { filled, qty } => {
                 write!(f, "FILLED with {filled} of the attempt's {qty}")

@@ -40,6 +40,9 @@ pub struct Record {
     /// `next_ms` and `cause` of the `query_pending` and `trades_pending` events.
     pub next_ms: Option<u64>,
     pub cause: Option<String>,
+    /// `target` and `outcome` of a cancel intent's `DONE` line.
+    pub target: Option<String>,
+    pub outcome: Option<String>,
 }
 
 /// Why a line could not be read.
@@ -363,6 +366,8 @@ impl Source for Fast<'_> {
             "symbol" => self.symbol,
             "side" => self.side,
             "cause" => self.cause,
+            "target" => self.target,
+            "outcome" => self.outcome,
             _ => return Err(ReadError::Missing { line, field }),
         })
     }
@@ -463,6 +468,14 @@ fn record(obj: &impl Source, line: usize) -> Result<Record, ReadError> {
         cause: match obj.has("event") {
             true => obj.opt_str(line, "cause")?.map(str::to_string),
             false => None,
+        },
+        target: match state {
+            State::Done => obj.opt_str(line, "target")?.map(str::to_string),
+            _ => None,
+        },
+        outcome: match state {
+            State::Done => obj.opt_str(line, "outcome")?.map(str::to_string),
+            _ => None,
         },
     })
 }
@@ -583,6 +596,8 @@ impl Record {
             backoff_ms: v.backoff_ms,
             next_ms: v.next_ms,
             cause: v.cause.map(str::to_string),
+            target: v.target.map(str::to_string),
+            outcome: v.outcome.map(str::to_string),
         }
     }
 }

@@ -57,6 +57,8 @@ fn field(key: &str) -> Option<u32> {
         (6, b'b', b'o') => (34, "booked"),
         (3, b'c', b'r') => (35, "crc"),
         (9, b'f', b'e') => (36, "fee_asset"),
+        (6, b't', b'a') => (37, "target"),
+        (7, b'o', b'u') => (38, "outcome"),
         _ => return None,
     };
     (key == name).then_some(k)
@@ -210,7 +212,7 @@ pub(super) fn scan(text: &str) -> Option<Fast<'_>> {
                 _ => return None,
             }
         };
-        if k < 35 {
+        if k != 35 {
             if seen & (1 << k) != 0 {
                 return None;
             }
@@ -261,6 +263,8 @@ pub(super) fn scan(text: &str) -> Option<Fast<'_>> {
             }
             34 => f.booked = Some(c.booked()?),
             36 => f.fee_asset = Some(c.string()?),
+            37 => f.target = Some(c.string()?),
+            38 => f.outcome = Some(c.string()?),
             _ => {
                 c.string()?;
             }

@@ -16,7 +16,10 @@ use smallvec::SmallVec;
 
 use crate::decision::Intent;
 use crate::model::{Asset, ClientOrderId, OrderId};
-use crate::router::{Finished, LastLine, OpenIntent, RecoverError, Replay, RouterStats, State};
+use crate::router::{
+    EdgeCounts, Finished, LastLine, OpenIntent, RecoverError, Replay, RouterStats, State,
+    STATE_COUNT,
+};
 
 /// The `format` a snapshot's header names, and the one version this build reads.
 pub const FORMAT: &str = "order-router snapshot";
@@ -43,6 +46,7 @@ pub fn encode(r: &Replay) -> Vec<u8> {
                 "orders": o.orders.iter().map(|(c, id, f)| json!([c.as_str(), id.to_string(), dec(*f)])).collect::<Vec<_>>(),
                 "order": o.order.as_ref().map(|(c, t)| json!([c.as_str(), t])),
                 "retry_at": o.retry_at,
+                "cancelled": o.cancelled,
             })
         })
         .collect();
@@ -147,15 +151,18 @@ pub fn decode(bytes: &[u8]) -> Result<Replay, RecoverError> {
             unknown_resolved: s[5],
         }
     };
-    let mut edges = [[0u64; 13]; 14];
+    // A snapshot written before `DONE` existed has one row and one column fewer: the
+    // missing counts are zero.
+    let mut edges: EdgeCounts = [[0u64; STATE_COUNT]; STATE_COUNT + 1];
     let rows = header
         .get("edges")
         .and_then(Value::as_array)
-        .filter(|r| r.len() == 14)
-        .ok_or_else(|| bad("edges: expected 14 rows"))?;
+        .filter(|r| r.len() == STATE_COUNT + 1 || r.len() == STATE_COUNT)
+        .ok_or_else(|| bad(format!("edges: expected {} rows", STATE_COUNT + 1)))?;
+    let width = rows.len() - 1;
     for (row, v) in edges.iter_mut().zip(rows) {
-        let v = Header(v).as_u64s(13)?;
-        row.copy_from_slice(&v);
+        let v = Header(v).as_u64s(width)?;
+        row[..width].copy_from_slice(&v);
     }
     let mut booked = Vec::new();
     if let Some(m) = header.get("booked").and_then(Value::as_object) {
@@ -227,6 +234,8 @@ fn open_intent(v: &Value) -> Result<OpenIntent, RecoverError> {
         orders,
         order,
         retry_at: h.u64("retry_at")?,
+        // Absent in a snapshot written before cancel intents.
+        cancelled: v.get("cancelled").and_then(Value::as_bool).unwrap_or(false),
     })
 }
 

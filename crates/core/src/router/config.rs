@@ -26,6 +26,8 @@ pub mod limits {
     pub const MAX_AMOUNT: Decimal = Decimal::from_parts(0xA4C6_8000, 0x0003_8D7E, 0, false, 0);
     /// Order-rate limits: how many, and the most placements one may count.
     pub const MAX_ORDER_LIMITS: usize = 8;
+    /// `backoff_jitter_bps`: at most the whole backoff (10000 basis points).
+    pub const MAX_JITTER_BPS: u64 = 10_000;
     pub const MAX_ORDER_LIMIT_COUNT: u32 = 1_000_000;
     /// The longest a venue's rate-limit hold is believed: Binance bans last three days at most.
     pub const MAX_HOLD_MS: u64 = 3 * 86_400_000;
@@ -94,6 +96,14 @@ pub struct RouterConfig {
     pub markets: BTreeMap<Symbol, MarketRules>,
     /// The venue's order-rate limits to pace placements under (none: no pacing).
     pub order_limits: Vec<OrderLimit>,
+    /// Jitter of a retry's backoff, in basis points of it (0, the default: none). The backoff
+    /// before attempt `k + 1` is shortened by up to this share, by a draw of the seeded
+    /// generator [`backoff_jitter`] describes, so many intents refused together (a rate limit,
+    /// a venue outage) do not all come back in the same millisecond.
+    pub backoff_jitter_bps: u32,
+    /// The jitter generator's seed: jitter is a pure function of it, the intent id and the
+    /// attempt, so it is the same on every replay and after a restart.
+    pub backoff_seed: u64,
     /// A deliberate bug, for proving that the checks catch it.
     #[cfg(feature = "mutants")]
     pub mutant: Option<super::mutant::Mutant>,
@@ -115,6 +125,8 @@ impl Default for RouterConfig {
             default_rules: MarketRules::default(),
             markets: BTreeMap::new(),
             order_limits: Vec::new(),
+            backoff_jitter_bps: 0,
+            backoff_seed: 0,
             #[cfg(feature = "mutants")]
             mutant: None,
         }
@@ -127,6 +139,30 @@ impl Default for RouterConfig {
 pub struct ConfigError {
     pub field: &'static str,
     pub message: String,
+}
+
+/// The backoff before attempt `next` (2 or later) of the intent `intent_id`: `base` (the
+/// doubling schedule's value) less its jitter. With `jitter_bps` 0 it is `base`. Otherwise a
+/// 64-bit draw `x = splitmix64(seed ^ fnv1a64(intent_id) ^ next * 0x9E3779B97F4A7C15)` picks
+/// `u = x % 10001` (0 to 10000), and the backoff is `base - floor(base * jitter_bps * u /
+/// 10^8)`: between `base * (1 - jitter_bps / 10^4)` and `base`, never more than the plain
+/// schedule. A pure function (no state, no order of draws), so the router, a restart, the audit
+/// checker and an independent model all get the same value.
+pub fn backoff_jitter(base: u64, jitter_bps: u32, seed: u64, intent_id: &str, next: u32) -> u64 {
+    if jitter_bps == 0 || base == 0 {
+        return base;
+    }
+    let mut z = seed
+        ^ crate::model::fnv1a64(intent_id.as_bytes())
+        ^ u64::from(next).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    // splitmix64's output step.
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    let u = u128::from(z % 10_001);
+    let cut = u128::from(base) * u128::from(jitter_bps) * u / 100_000_000;
+    base - u64::try_from(cut).unwrap_or(base).min(base)
 }
 
 impl RouterConfig {
@@ -197,6 +233,12 @@ impl RouterConfig {
             );
         }
         bps("slippage_bps", self.slippage_bps)?;
+        within(
+            "backoff_jitter_bps",
+            u64::from(self.backoff_jitter_bps),
+            0,
+            MAX_JITTER_BPS,
+        )?;
         if self.order_limits.len() > MAX_ORDER_LIMITS {
             return err(
                 "order_limits",
@@ -223,5 +265,38 @@ impl RouterConfig {
             bps("fee_bps", r.fee_bps)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod jitter_tests {
+    use super::backoff_jitter;
+
+    #[test]
+    // rule: retry_policy
+    fn jitter_shortens_within_its_share_and_is_a_pure_function() {
+        assert_eq!(backoff_jitter(800, 0, 1, "a", 2), 800);
+        let mut seen = std::collections::BTreeSet::new();
+        for k in 0..200u32 {
+            let id = format!("i{k}");
+            let b = backoff_jitter(800, 2_500, 9, &id, 2);
+            // At most a quarter off, never longer than the plain schedule.
+            assert!((600..=800).contains(&b), "{b}");
+            assert_eq!(b, backoff_jitter(800, 2_500, 9, &id, 2));
+            seen.insert(b);
+        }
+        // Intents spread out: many distinct waits, not one.
+        assert!(seen.len() > 100, "{}", seen.len());
+        // Another seed or attempt draws anew.
+        assert_ne!(
+            (0..20)
+                .map(|k| backoff_jitter(800, 10_000, 1, &format!("i{k}"), 2))
+                .collect::<Vec<_>>(),
+            (0..20)
+                .map(|k| backoff_jitter(800, 10_000, 2, &format!("i{k}"), 2))
+                .collect::<Vec<_>>()
+        );
+        // The largest backoff does not overflow: at most all of it is cut.
+        let _ = backoff_jitter(u64::MAX, 10_000, 3, "x", 9);
     }
 }

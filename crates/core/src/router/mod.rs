@@ -45,16 +45,16 @@ mod output;
 mod recover;
 pub mod state;
 
-pub use config::{limits, ConfigError, MarketRules, OrderLimit, RouterConfig};
+pub use config::{backoff_jitter, limits, ConfigError, MarketRules, OrderLimit, RouterConfig};
 pub use intent::Resume;
-pub use io::{Action, Command, Input, OrderRequest, Reply, ReplyOutcome, RequestId};
+pub use io::{Action, Command, Input, ListRequest, OrderRequest, Reply, ReplyOutcome, RequestId};
 pub use mutant::Mutant;
 pub use output::{ContractError, Event, Output};
 pub use recover::{
     scan, scan_with, JournalScan, LastLine, OnDamage, OpenIntent, RecoverError, Recovery, Replay,
     TornTail,
 };
-pub use state::{is_legal, Finished, State};
+pub use state::{is_legal, EdgeCounts, Finished, State, STATE_COUNT};
 
 use intent::{Active, Cx, Phase};
 
@@ -66,7 +66,7 @@ use rustc_hash::FxHashMap as HashMap;
 use rust_decimal::Decimal;
 
 use crate::audit::{write_line, AuditLine, Detail};
-use crate::decision::Intent;
+use crate::decision::{CancelIntent, Intent};
 use crate::exchange::ExchangeError;
 use crate::model::{fnv1a64, Asset, IntentId, TimeMs};
 use crate::portfolio::{Portfolio, PortfolioError};
@@ -101,7 +101,7 @@ struct Outputs {
     stats: RouterStats,
     /// Transitions taken: `edges[from][to]`, `from` 0 for an intent's start and
     /// `1 + State::index()` otherwise.
-    edges: [[u64; 13]; 14],
+    edges: EdgeCounts,
     /// The last line written: a snapshot names it.
     last: Option<LastLine>,
     /// How bookings moved each asset's total, summed: a snapshot holds it.
@@ -197,7 +197,23 @@ pub struct Router {
     /// Intents rebuilt after a restart whose order may be out and is not yet answered for;
     /// new intents wait in `held` until none is left.
     in_doubt: usize,
-    held: VecDeque<Intent>,
+    held: VecDeque<Held>,
+}
+
+/// A delivery that waits for a restart's open orders to be answered for.
+#[derive(Debug)]
+enum Held {
+    Order(Intent),
+    Cancel(CancelIntent),
+}
+
+impl Held {
+    fn id(&self) -> &IntentId {
+        match self {
+            Held::Order(i) => i.intent_id(),
+            Held::Cancel(c) => c.intent_id(),
+        }
+    }
 }
 
 impl Router {
@@ -240,7 +256,7 @@ impl Router {
 
     /// How often each edge of the transition table was taken: `edges[from][to]`, where `from`
     /// is 0 for an intent's start and `1 + State::index()` otherwise. A coverage counter.
-    pub fn edges(&self) -> &[[u64; 13]; 14] {
+    pub fn edges(&self) -> &EdgeCounts {
         &self.out.edges
     }
 
@@ -399,6 +415,7 @@ impl Router {
         let (now, checked) = self.clock(now);
         match input {
             Input::Deliver(intent) => self.deliver(now, intent),
+            Input::Cancel(cancel) => self.cancel(now, cancel),
             Input::Reply(reply) => self.reply(now, reply),
             Input::Market { symbol, price } => self.portfolio.set_last_price(&symbol, price),
             Input::Hold { until_ms } => self.hold(now, until_ms),
@@ -434,16 +451,26 @@ impl Router {
     /// New intents that waited for a restart's open orders to be answered for go in now.
     fn admit_held(&mut self, now: TimeMs) {
         while self.in_doubt == 0 {
-            let Some(intent) = self.held.pop_front() else {
-                break;
-            };
-            self.deliver(now, intent);
+            match self.held.pop_front() {
+                None => break,
+                Some(Held::Order(intent)) => self.deliver(now, intent),
+                Some(Held::Cancel(cancel)) => self.cancel(now, cancel),
+            }
         }
     }
 
-    /// Intents delivered after a restart that wait until its open orders are answered for.
+    /// Intents delivered after a restart that wait until its open orders are answered for
+    /// (cancel intents among them).
     pub fn held(&self) -> usize {
         self.held.len()
+    }
+
+    /// Of [`Router::held`], the cancel intents.
+    pub fn held_cancels(&self) -> usize {
+        self.held
+            .iter()
+            .filter(|h| matches!(h, Held::Cancel(_)))
+            .count()
     }
 
     /// The `seq` of the next audit line.
@@ -496,12 +523,8 @@ impl Router {
             .filter(|_| dedup)
             .filter(|s| !mutant::redoes(&self.config, *s));
         if known.is_none() && self.in_doubt > 0 && !self.config.has(Mutant::AdmitDuringDoubt) {
-            if !self
-                .held
-                .iter()
-                .any(|i| i.intent_id() == intent.intent_id())
-            {
-                self.held.push_back(intent);
+            if !self.held.iter().any(|i| i.id() == intent.intent_id()) {
+                self.held.push_back(Held::Order(intent));
             }
             return;
         }
@@ -520,6 +543,58 @@ impl Router {
         self.with_active(key, now, |a, cx| a.start(cx));
     }
 
+    /// A cancel intent: one `DONE` line saying what it found. A live target's open order is
+    /// cancelled and it places nothing more (its fills are reconciled as usual); a target that
+    /// ended, or is booking its fills, is `already_final`; an id never seen is `unknown_target`.
+    fn cancel(&mut self, now: TimeMs, cancel: CancelIntent) {
+        let fp = fingerprint(cancel.intent_id());
+        let known = match self.in_flight.get(&fp) {
+            Some(k) => Some(self.active.get(*k).map_or(State::New, |a| a.state)),
+            None => self.finished.get(fp),
+        };
+        if let Some(state) = known {
+            self.out.stats.duplicates_ignored += 1;
+            let id = (cancel.intent_id(), fp);
+            self.out.emit(now, id, state, Detail::DuplicateIgnored);
+            return;
+        }
+        if self.in_doubt > 0 && !self.config.has(Mutant::AdmitDuringDoubt) {
+            if !self.held.iter().any(|i| i.id() == cancel.intent_id()) {
+                self.held.push_back(Held::Cancel(cancel));
+            }
+            return;
+        }
+        let target = fingerprint(cancel.target());
+        let outcome = match self.in_flight.get(&target) {
+            Some(&key) if self.active.get(key).is_some_and(Active::cancellable) => "cancelled",
+            Some(_) => "already_final",
+            None if self.finished.get(target).is_some() => "already_final",
+            None => "unknown_target",
+        };
+        self.out.stats.intents += 1;
+        self.out.edges[0][State::Done.index()] += 1;
+        let id = (cancel.intent_id(), fp);
+        self.out.emit(
+            now,
+            id,
+            State::Done,
+            Detail::CancelIntent {
+                target: cancel.target().clone(),
+                outcome,
+            },
+        );
+        self.finished.insert(fp, State::Done);
+        self.out.event(|| Event::IntentFinished {
+            intent_id: cancel.intent_id().clone(),
+            state: State::Done,
+        });
+        if outcome == "cancelled" {
+            if let Some(&key) = self.in_flight.get(&target) {
+                self.with_active(key, now, |a, cx| a.cancel(cx));
+            }
+        }
+    }
+
     /// Holds every request back until `until` (at most [`limits::MAX_HOLD_MS`] from now).
     fn hold(&mut self, now: TimeMs, until: TimeMs) {
         let until = until.min(now.saturating_add(limits::MAX_HOLD_MS));
@@ -535,8 +610,8 @@ impl Router {
         // A rate limit holds everything back, whichever request drew it and whether or not
         // that request is still awaited.
         if let ReplyOutcome::Order(Err(ExchangeError::RateLimited { retry_after_ms }))
-        | ReplyOutcome::Trades(Err(ExchangeError::RateLimited { retry_after_ms })) =
-            &reply.outcome
+        | ReplyOutcome::Trades(Err(ExchangeError::RateLimited { retry_after_ms }))
+        | ReplyOutcome::List(Err(ExchangeError::RateLimited { retry_after_ms })) = &reply.outcome
         {
             if !self.config.has(Mutant::IgnoreRateLimitHold) {
                 self.hold(now, now.saturating_add(*retry_after_ms));

@@ -112,10 +112,16 @@ pub enum Mutant {
     /// After a "not found" inside the receive window, asks again 2 ms after the window closes
     /// instead of 1 ms.
     LateRequery,
+    /// A cancel intent's target ends `FAILED_FINAL` releasing its whole reservation even when
+    /// something filled before the cancel landed (where the table allows that edge): the fill
+    /// is never booked.
+    CancelLosesFill,
+    /// A cancel intent's target is marked cancelled but goes on retrying its remainder.
+    RetryAfterCancel,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 44] = [
+    pub const ALL: [Mutant; 46] = [
         Mutant::IgnoreDedup,
         Mutant::FreshIdAfterTimeout,
         Mutant::ReleaseBeforeReconcile,
@@ -160,6 +166,8 @@ impl Mutant {
         Mutant::BackoffOffByOne,
         Mutant::LatePoll,
         Mutant::LateRequery,
+        Mutant::CancelLosesFill,
+        Mutant::RetryAfterCancel,
     ];
 
     /// The kebab-case name used on the command line.
@@ -183,6 +191,19 @@ use rust_decimal::Decimal;
 
 use super::{RouterConfig, State};
 use crate::model::{floor_to, Side};
+
+/// `cancel-loses-fill`: a cancelled intent ends `FAILED_FINAL` as if nothing had filled,
+/// wherever the table lets it (not from `PARTIAL`).
+pub(super) fn cancel_loses_fill(cfg: &RouterConfig, cancelled: bool, state: State) -> bool {
+    cancelled
+        && cfg.has(Mutant::CancelLosesFill)
+        && super::is_legal(Some(state), State::FailedFinal)
+}
+
+/// Whether a cancel intent stops the intent's attempts (not under `retry-after-cancel`).
+pub(super) fn cancel_stops(cfg: &RouterConfig, cancelled: bool) -> bool {
+    cancelled && !cfg.has(Mutant::RetryAfterCancel)
+}
 
 impl RouterConfig {
     /// Whether the deliberate bug `m` is switched on; always false without the feature.
@@ -446,7 +467,9 @@ mod tests {
                 "late-cancel",
                 "backoff-off-by-one",
                 "late-poll",
-                "late-requery"
+                "late-requery",
+                "cancel-loses-fill",
+                "retry-after-cancel"
             ]
         );
         for m in Mutant::ALL {

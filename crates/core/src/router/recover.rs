@@ -28,7 +28,8 @@ use rustc_hash::FxHashMap as HashMap;
 
 use super::intent::{Active, Resume};
 use super::{
-    fingerprint, is_legal, limits, Finished, Mutant, Router, RouterConfig, RouterStats, State,
+    fingerprint, is_legal, limits, EdgeCounts, Finished, Mutant, Router, RouterConfig, RouterStats,
+    State,
 };
 use crate::audit::{
     parse_audit_line, read_line_with, AuditLine, Damage, Detail, EndWatch, LogEnd, ReadError,
@@ -88,6 +89,8 @@ pub struct OpenIntent {
     pub order: Option<(ClientOrderId, TimeMs)>,
     /// When the backoff of a `RETRY` ends.
     pub retry_at: TimeMs,
+    /// A cancel intent stopped it (`DONE` with `cancelled`): it places nothing more.
+    pub cancelled: bool,
 }
 
 /// The last line a replay applied: a snapshot names it, so it can only be paired with the
@@ -128,7 +131,7 @@ pub struct Replay {
     /// How bookings moved each asset's total, summed.
     pub booked: Vec<(Asset, Decimal)>,
     pub stats: RouterStats,
-    pub edges: [[u64; 13]; 14],
+    pub edges: EdgeCounts,
     pub last: Option<LastLine>,
 }
 
@@ -153,7 +156,7 @@ impl Replay {
         finished: Finished,
         booked: Vec<(Asset, Decimal)>,
         stats: RouterStats,
-        edges: [[u64; 13]; 14],
+        edges: EdgeCounts,
         last: Option<LastLine>,
     ) -> Replay {
         let index = open
@@ -238,7 +241,27 @@ impl Replay {
                 orders: SmallVec::new(),
                 order: None,
                 retry_at: 0,
+                cancelled: false,
             }));
+            return Ok(());
+        }
+        if let Detail::CancelIntent { target, outcome } = &l.detail {
+            if self.index.contains_key(&fp) || self.finished.get(fp).is_some() {
+                return Err(disagree("a cancel intent already known".into()));
+            }
+            if !is_legal(None, l.state) {
+                return Err(disagree(format!("a cancel intent in {}", l.state)));
+            }
+            self.stats.intents += 1;
+            self.edges[0][l.state.index()] += 1;
+            self.finished.insert(fp, l.state);
+            if *outcome == "cancelled" {
+                let i = self.index.get(&fingerprint(target)).copied();
+                match i.and_then(|i| self.open[i].as_mut()) {
+                    Some(o) => o.cancelled = true,
+                    None => return Err(disagree(format!("cancels {target}, which is not open"))),
+                }
+            }
             return Ok(());
         }
         let Some(&i) = self.index.get(&fp) else {

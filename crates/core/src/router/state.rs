@@ -31,10 +31,20 @@ pub enum State {
     FailedFinal,
     PartialSuccess,
     Reconciled,
+    /// A cancel intent's one line: it places nothing of its own, so it starts and ends here,
+    /// its outcome (`cancelled`, `already_final`, `unknown_target`) in the line.
+    Done,
 }
 
+/// How many states there are: the size of counters indexed by state.
+pub const STATE_COUNT: usize = 14;
+
+/// Transitions taken: `[from][to]`, `from` 0 for an intent's start and `1 + State::index()`
+/// otherwise.
+pub type EdgeCounts = [[u64; STATE_COUNT]; STATE_COUNT + 1];
+
 impl State {
-    pub const ALL: [State; 13] = [
+    pub const ALL: [State; STATE_COUNT] = [
         State::New,
         State::Reserved,
         State::Sent,
@@ -48,6 +58,7 @@ impl State {
         State::FailedFinal,
         State::PartialSuccess,
         State::Reconciled,
+        State::Done,
     ];
 
     /// The name in the audit log (a `&'static str` from one derived match: the audit line's
@@ -68,7 +79,10 @@ impl State {
 
     /// No transition leaves it; later lines of the intent may only record events.
     pub fn is_terminal(self) -> bool {
-        matches!(self, State::Reconciled | State::Failed | State::FailedFinal)
+        matches!(
+            self,
+            State::Reconciled | State::Failed | State::FailedFinal | State::Done
+        )
     }
 }
 
@@ -86,6 +100,9 @@ pub fn is_legal(from: Option<State>, to: State) -> bool {
     use State::*;
     match (from, to) {
         (None, New) => true,
+        // A cancel intent is one line: it finds its target live (and cancels it), already
+        // final, or unknown, and ends.
+        (None, Done) => true,
         // Reserve, or refuse before any order: min notional, lot size, budget.
         (Some(New), Reserved | Failed) => true,
         (Some(Reserved), Sent) => true,
@@ -104,6 +121,11 @@ pub fn is_legal(from: Option<State>, to: State) -> bool {
         // An attempt ended with no live order: try again, or stop (with or without fills).
         (Some(Canceled | Error), Retry | FailedFinal | PartialSuccess) => true,
         (Some(Retry), Sent) => true,
+        // A cancel intent stops an intent that waits (before its first attempt, or between
+        // attempts) with no order live: it ends with what filled, the rest released. The
+        // checker allows these only after a cancel intent named it (`cancelled`).
+        (Some(Reserved), FailedFinal) => true,
+        (Some(Retry), FailedFinal | PartialSuccess) => true,
         // Fills are fetched and booked before the intent ends.
         (Some(Filled | PartialSuccess), Reconciled) => true,
         _ => false,
@@ -135,7 +157,8 @@ mod tests {
                 "FAILED",
                 "FAILED_FINAL",
                 "PARTIAL_SUCCESS",
-                "RECONCILED"
+                "RECONCILED",
+                "DONE"
             ]
         );
     }
@@ -145,7 +168,7 @@ mod tests {
         for s in State::ALL {
             assert_eq!(State::parse(s.as_str()), Some(s));
         }
-        assert_eq!(State::parse("DONE"), None);
+        assert_eq!(State::parse("FINISHED"), None);
     }
 
     #[test]
@@ -217,7 +240,12 @@ impl std::hash::Hash for Entry {
 }
 
 impl Finished {
-    const TERMINAL: [State; 3] = [State::Reconciled, State::Failed, State::FailedFinal];
+    const TERMINAL: [State; 4] = [
+        State::Reconciled,
+        State::Failed,
+        State::FailedFinal,
+        State::Done,
+    ];
 
     fn entry(fingerprint: u64, code: usize) -> Entry {
         Entry((fingerprint << 2) | code as u64)
@@ -271,16 +299,17 @@ impl Finished {
         ))
     }
 
-    /// How many ended in each terminal state: `RECONCILED`, `FAILED`, `FAILED_FINAL`.
-    pub fn by_state(&self) -> [(State, usize); 3] {
-        let mut n = [0usize; 3];
+    /// How many ended in each terminal state: `RECONCILED`, `FAILED`, `FAILED_FINAL`, `DONE`.
+    pub fn by_state(&self) -> [(State, usize); 4] {
+        let mut n = [0usize; 4];
         for e in &self.0 {
-            n[(e.0 & 3) as usize % 3] += 1;
+            n[(e.0 & 3) as usize] += 1;
         }
         [
             (Self::TERMINAL[0], n[0]),
             (Self::TERMINAL[1], n[1]),
             (Self::TERMINAL[2], n[2]),
+            (Self::TERMINAL[3], n[3]),
         ]
     }
 
@@ -301,6 +330,9 @@ mod finished_tests {
         f.insert(2, State::Failed);
         f.insert(3, State::FailedFinal);
         f.insert(4, State::Sent); // not terminal: ignored
+        f.insert(5, State::Done);
+        assert_eq!(f.get(5), Some(State::Done));
+        assert_eq!(f.remove(5), Some(State::Done));
         assert_eq!(f.get(1), Some(State::Reconciled));
         assert_eq!(f.get(2), Some(State::Failed));
         assert_eq!(f.get(3), Some(State::FailedFinal));

@@ -29,6 +29,9 @@ impl Invariants {
             return Some(v);
         }
         self.count(line, slot);
+        if let Some(v) = self.cancel_keeps_fills(line, slot) {
+            return Some(v);
+        }
         self.audit.observe_line(line);
         let problems = self.audit.problems();
         if problems.len() > self.audit_problems {
@@ -45,6 +48,25 @@ impl Invariants {
             self.retire(&line.intent_id);
         }
         found
+    }
+
+    /// A cancelled intent may stop early, but what its orders filled at the venue before the
+    /// cancel landed must be reconciled: it cannot end `FAILED_FINAL` with fills.
+    fn cancel_keeps_fills(&self, line: &AuditLine, slot: Option<usize>) -> Option<Violation> {
+        let t = self.intents.get(slot?)?.as_ref()?;
+        if !t.cancelled || line.state != State::FailedFinal || line.detail.event().is_some() {
+            return None;
+        }
+        (t.filled > Decimal::ZERO).then(|| {
+            self.violation(
+                "cancel_keeps_fills",
+                Some(line.intent_id.as_str()),
+                format!(
+                    "cancelled, it ended FAILED_FINAL although its orders filled {} at the venue",
+                    t.filled
+                ),
+            )
+        })
     }
 
     /// Counts the line's transition (or ignored duplicate), as the router must count it.

@@ -30,7 +30,7 @@ use crate::router::{Action, Command, MarketRules, Router, RouterConfig, State};
 
 /// The stable invariant names, as violation reports print them. The first ten say what must
 /// never happen; the rest say what must happen (policy and liveness).
-pub const NAMES: [&str; 19] = [
+pub const NAMES: [&str; 21] = [
     "single_router",
     "ids_present",
     "audit_complete",
@@ -50,6 +50,8 @@ pub const NAMES: [&str; 19] = [
     "rate_limit_hold",
     "balances_match",
     "model_agrees",
+    "cancel_honoured",
+    "cancel_keeps_fills",
 ];
 
 /// Situations a fuzz campaign should reach, counted per run (see [`Coverage`]).
@@ -188,6 +190,9 @@ struct Track {
     orders: u32,
     /// First delivered in the calm phase: it must execute.
     calm: bool,
+    /// A cancel intent named it while it was live: it need not execute, and what filled
+    /// before the cancel must still be booked.
+    cancelled: bool,
     /// Its state as the log last said (before the line being checked), and whether the log
     /// has any line of it yet.
     state: State,
@@ -226,7 +231,7 @@ pub struct Invariants {
     free: Vec<usize>,
     /// What the log says the router did, counted here to hold the router's own counters to:
     /// transitions `edges[from][to]` (as [`Router::edges`]) and duplicate deliveries ignored.
-    log_edges: [[u64; 13]; 14],
+    log_edges: order_router_core::router::EdgeCounts,
     log_duplicates: u64,
     /// The last `price` row's mid per symbol (what the router was told), for the slippage
     /// guard event; and intents whose next `SENT` that event announced.
@@ -287,7 +292,8 @@ impl Invariants {
             orders_seen: 0,
             trades_seen: 0,
             balance_bits: Vec::new(),
-            log_edges: [[0; 13]; 14],
+            log_edges: [[0; order_router_core::router::STATE_COUNT];
+                order_router_core::router::STATE_COUNT + 1],
             log_duplicates: 0,
             last_mid: Vec::new(),
             guarded: Vec::new(),
@@ -480,6 +486,19 @@ impl Invariants {
         }
     }
 
+    /// A cancel intent handed to the router: its target (if it is live) no longer has to
+    /// execute in a calm market, but must keep every fill.
+    pub fn on_cancel(&mut self, cancel: &crate::decision::CancelIntent) {
+        if let Some(t) = self
+            .by_intent
+            .get(cancel.target())
+            .and_then(|&i| self.intents.get_mut(i)?.as_mut())
+        {
+            t.calm = false;
+            t.cancelled = true;
+        }
+    }
+
     /// An intent handed to the router (any delivery; the first one registers it) as the
     /// scenario specified it. `calm`: its first delivery came in the calm phase. A delivery of
     /// an intent the log already ended is a redelivery and registers nothing.
@@ -522,6 +541,7 @@ impl Invariants {
             trades: 0,
             orders: 0,
             calm,
+            cancelled: false,
             state: State::New,
             begun: false,
             last_trade: None,
@@ -576,14 +596,15 @@ impl Invariants {
         // The router counts in flight exactly the intents the log has begun and not ended.
         // (Intents held back after a restart are delivered but not begun.)
         self.checks += 1;
-        if router.in_flight() + router.held() != self.by_intent.len() {
+        let held = router.held() - router.held_cancels();
+        if router.in_flight() + held != self.by_intent.len() {
             return Some(self.violation(
                 "audit_complete",
                 None,
                 format!(
                     "the router counts {} intents in flight and {} held, its log {}",
                     router.in_flight(),
-                    router.held(),
+                    held,
                     self.by_intent.len()
                 ),
             ));

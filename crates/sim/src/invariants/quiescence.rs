@@ -56,7 +56,10 @@ impl Invariants {
             .sum();
         let counted = [
             ("edges", router.edges() == edges),
-            ("intents", stats.intents == edges[0][State::New.index()]),
+            (
+                "intents",
+                stats.intents == edges[0][State::New.index()] + edges[0][State::Done.index()],
+            ),
             (
                 "duplicates_ignored",
                 stats.duplicates_ignored == self.log_duplicates,

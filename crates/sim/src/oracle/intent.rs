@@ -559,7 +559,8 @@ impl IntentModel {
         let remaining = self.qty - filled;
         let placeable = remaining > Decimal::ZERO && self.min_notional_met(s, remaining);
         if placeable && self.attempt <= s.cfg.max_retries {
-            let backoff = s.cfg.backoff_before_next(self.attempt);
+            let wait = s.cfg.backoff_before_next(self.attempt);
+            let backoff = rules::jittered(s.cfg, &self.id, self.attempt + 1, wait);
             self.go(
                 s,
                 State::Retry,

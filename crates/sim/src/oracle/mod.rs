@@ -29,7 +29,7 @@ use intent::{IntentModel, Out, Step, Want};
 use journal::View;
 
 use crate::audit::{AuditLine, Detail};
-use crate::decision::Intent;
+use crate::decision::{CancelIntent, Intent};
 use crate::exchange::ExchangeError;
 use crate::model::{Asset, Side, Symbol, TimeMs};
 use crate::router::{Action, Command, Reply, ReplyOutcome, RequestId, RouterConfig, State};
@@ -49,6 +49,22 @@ enum Kind {
     Down,
 }
 
+/// A delivery that waits, as the router holds it, until no order is in doubt.
+#[derive(Debug)]
+enum Waiting {
+    Order(Intent),
+    Cancel(CancelIntent),
+}
+
+impl Waiting {
+    fn id(&self) -> &str {
+        match self {
+            Waiting::Order(i) => i.intent_id().as_str(),
+            Waiting::Cancel(c) => c.intent_id().as_str(),
+        }
+    }
+}
+
 #[derive(Debug)]
 struct Entry {
     kind: Kind,
@@ -60,6 +76,8 @@ struct Entry {
     abstained: bool,
     /// What its durable lines say (from its `NEW` on).
     view: Option<View>,
+    /// A durable cancel intent cancelled it: the model cannot resume it after a restart.
+    cancelled: bool,
 }
 
 /// Counts for the coverage line: intents predicted from their first delivery, and intents the
@@ -84,7 +102,7 @@ pub struct Oracle {
     /// Money as the journal's lines move it: what a restart starts from.
     durable: Ledger,
     /// New intents waiting until no rebuilt intent's order may still be out.
-    waiting: VecDeque<Intent>,
+    waiting: VecDeque<Waiting>,
     prices: BTreeMap<String, Decimal>,
     hold_until: TimeMs,
     /// The router's request ids of the commands the model matched, to its own numbers.
@@ -219,17 +237,109 @@ impl Oracle {
             return self.admit();
         }
         if self.in_doubt() {
-            if !self
-                .waiting
-                .iter()
-                .any(|i| i.intent_id() == intent.intent_id())
-            {
-                self.waiting.push_back(intent.clone());
+            if !self.waiting.iter().any(|w| w.id() == id) {
+                self.waiting.push_back(Waiting::Order(intent.clone()));
             }
             return;
         }
         self.begin(intent);
         self.admit();
+    }
+
+    /// A delivery of a cancel intent. The model predicts its one `DONE` line from what it
+    /// knows of the target; a target it cancels is followed from then on, not predicted (the
+    /// model does not know cancels), and where it cannot say (an order in doubt after a
+    /// restart, a target it only follows) it abstains on the cancel too.
+    pub fn cancel(&mut self, now: TimeMs, cancel: &CancelIntent) {
+        self.advance(now);
+        let id = cancel.intent_id().as_str().to_string();
+        if let Some(e) = self.intents.get(&id) {
+            if let Kind::Finished(state) = e.kind {
+                self.lines
+                    .entry(id)
+                    .or_default()
+                    .push_back((state, Detail::DuplicateIgnored));
+            }
+            return self.admit();
+        }
+        if self.in_doubt() {
+            if !self.waiting.iter().any(|w| w.id() == id) {
+                self.waiting.push_back(Waiting::Cancel(cancel.clone()));
+            }
+            return;
+        }
+        self.begin_cancel(cancel);
+        self.admit();
+    }
+
+    /// A cancel intent the router takes now: its line predicted, its target followed.
+    fn begin_cancel(&mut self, cancel: &CancelIntent) {
+        let id = cancel.intent_id().as_str().to_string();
+        let target = cancel.target().as_str().to_string();
+        let outcome = match self.intents.get(&target).map(|e| &e.kind) {
+            _ if self.fog => None,
+            None => Some("unknown_target"),
+            Some(Kind::Finished(_)) => Some("already_final"),
+            Some(Kind::Predicted(m)) => Some(match m.phase {
+                intent::Phase::Placing { .. }
+                | intent::Phase::Unknown { .. }
+                | intent::Phase::Working { .. }
+                | intent::Phase::Backoff => "cancelled",
+                _ => "already_final",
+            }),
+            Some(_) => None,
+        };
+        let (symbol, side) = match self.intents.get(&target) {
+            Some(e) => (e.symbol.clone(), e.side),
+            None => (
+                Symbol::parse("CANCEL/TARGET").expect("a literal symbol"),
+                Side::Buy,
+            ),
+        };
+        if outcome.is_some() {
+            self.counts.predicted += 1;
+        } else {
+            self.counts.abstained += 1;
+        }
+        self.open.insert(id.clone());
+        self.intents.insert(
+            id.clone(),
+            Entry {
+                kind: match outcome {
+                    Some(_) => Kind::Finished(State::Done),
+                    None => Kind::Abstained { recovered: false },
+                },
+                seen: None,
+                symbol,
+                side,
+                abstained: outcome.is_none(),
+                view: None,
+                cancelled: false,
+            },
+        );
+        if let Some(outcome) = outcome {
+            self.lines.entry(id).or_default().push_back((
+                State::Done,
+                Detail::CancelIntent {
+                    target: cancel.target().clone(),
+                    outcome,
+                },
+            ));
+        }
+        if outcome.is_none_or(|o| o == "cancelled") {
+            if let Some(e) = self.intents.get_mut(&target) {
+                if matches!(e.kind, Kind::Predicted(_)) {
+                    e.kind = Kind::Abstained { recovered: false };
+                    if !e.abstained {
+                        e.abstained = true;
+                        self.counts.predicted -= 1;
+                        self.counts.abstained += 1;
+                    }
+                    self.lines.remove(&target);
+                    self.cmds.remove(&target);
+                }
+            }
+        }
     }
 
     /// Whether some rebuilt intent's order may still be out.
@@ -241,10 +351,11 @@ impl Oracle {
     /// Intents that waited go in once nothing is in doubt, in the order they came.
     fn admit(&mut self) {
         while !self.in_doubt() {
-            let Some(intent) = self.waiting.pop_front() else {
-                break;
-            };
-            self.begin(&intent);
+            match self.waiting.pop_front() {
+                None => break,
+                Some(Waiting::Order(intent)) => self.begin(&intent),
+                Some(Waiting::Cancel(cancel)) => self.begin_cancel(&cancel),
+            }
         }
     }
 
@@ -272,6 +383,7 @@ impl Oracle {
                 side: intent.side(),
                 abstained: !predicted,
                 view: None,
+                cancelled: false,
             },
         );
         if predicted {
@@ -312,6 +424,8 @@ impl Oracle {
                         m.trades_later(s, intent_error_name(e));
                     }
                 }
+                // The router places no lists yet: an answer to one is nothing it waits for.
+                ReplyOutcome::List(_) => {}
             }
         });
         self.admit();
@@ -336,6 +450,15 @@ impl Oracle {
     pub fn on_line(&mut self, line: &AuditLine) {
         let id = line.intent_id.as_str();
         self.durable.apply(id, &line.detail);
+        if let Detail::CancelIntent {
+            target,
+            outcome: "cancelled",
+        } = &line.detail
+        {
+            if let Some(t) = self.intents.get_mut(target.as_str()) {
+                t.cancelled = true;
+            }
+        }
         let Some(e) = self.intents.get_mut(id) else {
             return self.diverge(
                 Some(id),
@@ -506,7 +629,7 @@ impl Oracle {
                         e.kind = Kind::Finished(s);
                     }
                 }
-                Some(_) if e.view.is_some() => e.kind = Kind::Down,
+                Some(_) if e.view.is_some() && !e.cancelled => e.kind = Kind::Down,
                 Some(_) => {
                     e.kind = Kind::Abstained { recovered: true };
                     if !e.abstained {

@@ -13,6 +13,8 @@ pub struct Settings {
     pub max_retries: u32,
     pub backoff_ms: u64,
     pub backoff_max_ms: u64,
+    pub backoff_jitter_bps: u32,
+    pub backoff_seed: u64,
     pub tif: crate::model::Tif,
     pub slippage_bps: Decimal,
     pub min_notional: Decimal,
@@ -30,6 +32,8 @@ impl Settings {
             max_retries: cfg.max_retries,
             backoff_ms: cfg.backoff_ms,
             backoff_max_ms: cfg.backoff_max_ms,
+            backoff_jitter_bps: cfg.backoff_jitter_bps,
+            backoff_seed: cfg.backoff_seed,
             tif: cfg.tif,
             slippage_bps: cfg.slippage_bps,
             min_notional: cfg.min_notional,
@@ -136,6 +140,29 @@ pub fn on_places(x: Decimal, step: Decimal) -> bool {
 }
 
 /// `or-<16 hex of FNV-1a 64 of the intent id>-<attempt>` (docs/audit-log.md).
+/// docs/router.md's jitter: the backoff `wait` before attempt `next` of `intent_id`, less
+/// `floor(wait * jitter_bps * u / 10^8)` where `u` is a splitmix64 draw of `seed ^
+/// fnv1a64(id) ^ next * 0x9E3779B97F4A7C15`, modulo 10001. Written out again here.
+pub fn jittered(settings: &Settings, intent_id: &str, next: u32, wait: u64) -> u64 {
+    if settings.backoff_jitter_bps == 0 || wait == 0 {
+        return wait;
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in intent_id.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    let golden: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut x = settings.backoff_seed ^ h ^ u64::from(next).wrapping_mul(golden);
+    x = x.wrapping_add(golden);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^= x >> 31;
+    let u = x % 10_001;
+    let cut = (wait as u128) * (settings.backoff_jitter_bps as u128) * (u as u128) / 100_000_000;
+    wait - (cut as u64).min(wait)
+}
+
 pub fn client_order_id(intent_id: &str, attempt: u32) -> String {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for b in intent_id.bytes() {

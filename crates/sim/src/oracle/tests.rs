@@ -391,3 +391,24 @@ fn how_many_deliberate_bugs_the_model_sees() {
         crate::router::Mutant::ALL.len()
     );
 }
+
+#[test]
+// rule: model_agrees
+fn the_models_jitter_is_the_routers() {
+    let cfg = crate::router::RouterConfig {
+        backoff_jitter_bps: 7_000,
+        backoff_seed: 42,
+        ..crate::router::RouterConfig::default()
+    };
+    let s = super::rules::Settings::from_config(&cfg);
+    for k in 0..100u32 {
+        let id = format!("{k}-BTCUSDT-x");
+        for next in 2..6 {
+            let wait = s.backoff_before_next(next - 1);
+            assert_eq!(
+                super::rules::jittered(&s, &id, next, wait),
+                crate::router::backoff_jitter(wait, 7_000, 42, &id, next)
+            );
+        }
+    }
+}

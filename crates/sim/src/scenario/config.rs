@@ -17,6 +17,8 @@ pub(super) enum Setting {
     MaxRetries(u32),
     BackoffMs(u64),
     BackoffMaxMs(u64),
+    BackoffJitterBps(u32),
+    BackoffSeed(u64),
     Tif(Tif),
     SlippageBps(Decimal),
     MinNotional(Decimal),
@@ -56,6 +58,8 @@ impl Setting {
             "max_retries" => Setting::MaxRetries(u32_(0, limits::MAX_RETRIES)?),
             "backoff_ms" => Setting::BackoffMs(u64_(0, MAX_WAIT_MS)?),
             "backoff_max_ms" => Setting::BackoffMaxMs(u64_(0, MAX_WAIT_MS)?),
+            "backoff_jitter_bps" => Setting::BackoffJitterBps(u32_(0, 10_000)?),
+            "backoff_seed" => Setting::BackoffSeed(u64_(0, u64::MAX)?),
             "tif" => Setting::Tif(
                 Tif::parse(value)
                     .map_err(|_| at.err(key, format!("{} is neither IOC nor GTC", show(value))))?,
@@ -125,6 +129,8 @@ impl Setting {
             Setting::MaxRetries(v) => r.max_retries = v,
             Setting::BackoffMs(v) => r.backoff_ms = v,
             Setting::BackoffMaxMs(v) => r.backoff_max_ms = v,
+            Setting::BackoffJitterBps(v) => r.backoff_jitter_bps = v,
+            Setting::BackoffSeed(v) => r.backoff_seed = v,
             Setting::Tif(v) => r.tif = v,
             Setting::SlippageBps(v) => r.slippage_bps = v,
             Setting::MinNotional(v) => r.min_notional = v,

@@ -56,7 +56,7 @@ use std::path::Path;
 
 use rust_decimal::Decimal;
 
-use crate::decision::Intent;
+use crate::decision::{CancelIntent, Intent};
 use crate::exchange::sim::VenueConfig;
 use crate::faults::FaultProfile;
 use crate::model::{Asset, Interner, Side, Symbol};
@@ -81,10 +81,12 @@ use csv::{check_header, CsvRecords, LineCounter};
 pub const HEADER: [&str; 7] = ["t_ms", "action", "symbol", "side", "qty", "price", "params"];
 
 /// Keys of a `config` row without a symbol.
-pub const CONFIG_KEYS: [&str; 45] = [
+pub const CONFIG_KEYS: [&str; 47] = [
     "max_retries",
     "backoff_ms",
     "backoff_max_ms",
+    "backoff_jitter_bps",
+    "backoff_seed",
     "tif",
     "slippage_bps",
     "min_notional",
@@ -133,8 +135,8 @@ pub const CONFIG_KEYS: [&str; 45] = [
 pub const MARKET_KEYS: [&str; 4] = ["fee_bps", "tick_size", "step_size", "venue_min_notional"];
 
 /// The actions a row may name.
-pub const ACTIONS: [&str; 9] = [
-    "config", "balance", "price", "signal", "intent", "fault", "calm", "crash", "expect",
+pub const ACTIONS: [&str; 10] = [
+    "config", "balance", "price", "signal", "intent", "cancel", "fault", "calm", "crash", "expect",
 ];
 
 /// How long a crashed router stays down when no `restart_ms` is configured.
@@ -310,7 +312,10 @@ impl Scenario {
                     spec.symbol = symbol.clone();
                     intent.share_symbol(symbol);
                 }
-                RowKind::Fault { symbol: None, .. } | RowKind::Calm | RowKind::Crash { .. } => {}
+                RowKind::Fault { symbol: None, .. }
+                | RowKind::Calm
+                | RowKind::Crash { .. }
+                | RowKind::Cancel { .. } => {}
             }
         }
         for markets in [&mut self.router.markets, &mut self.venue.markets] {
@@ -487,6 +492,29 @@ impl Builder {
                 RowKind::Intent {
                     intent,
                     spec,
+                    deliveries,
+                    gap_ms,
+                }
+            }
+            "cancel" => {
+                c.unused(&[SYMBOL, SIDE, QTY, PRICE])?;
+                let p = c.params(&["id", "target", "deliveries", "gap_ms"])?;
+                p.require("id", "cancel")?;
+                p.require("target", "cancel")?;
+                let (Some(id), Some(target)) = (p.id("id")?, p.id("target")?) else {
+                    return Err(at.err("params", "cancel needs id=... and target=..."));
+                };
+                if self.intent_rows.contains_key(id.as_str()) {
+                    return Err(at.err(
+                        "id",
+                        format!("{} is already an intent's id", show(id.as_str())),
+                    ));
+                }
+                self.intent_ids.insert(id.as_str().to_string());
+                let deliveries = p.int("deliveries", 1, MAX_DELIVERIES)?.unwrap_or(1) as u32;
+                let gap_ms = p.int("gap_ms", 0, MAX_WAIT_MS)?.unwrap_or(0);
+                RowKind::Cancel {
+                    cancel: CancelIntent::new(id, t_ms, target),
                     deliveries,
                     gap_ms,
                 }

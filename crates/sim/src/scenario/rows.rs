@@ -3,7 +3,7 @@
 
 use rust_decimal::Decimal;
 
-use crate::decision::Intent;
+use crate::decision::{CancelIntent, Intent};
 use crate::model::{Asset, Side, Symbol, TimeMs};
 use crate::router::State;
 
@@ -44,6 +44,12 @@ pub enum RowKind {
     Intent {
         intent: Intent,
         spec: Spec,
+        deliveries: u32,
+        gap_ms: u64,
+    },
+    /// A cancel intent delivered `deliveries` times, `gap_ms` apart: stops the intent it names.
+    Cancel {
+        cancel: CancelIntent,
         deliveries: u32,
         gap_ms: u64,
     },

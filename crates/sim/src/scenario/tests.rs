@@ -593,8 +593,8 @@ fn row_errors_name_file_line_and_field() {
             "x.csv:3: reserved: \"1\" is not 0",
         ),
         (
-            "3,expect,,,,,intent=i1;final_state=DONE",
-            "x.csv:3: final_state: unknown state \"DONE\"",
+            "3,expect,,,,,intent=i1;final_state=FINISHED",
+            "x.csv:3: final_state: unknown state \"FINISHED\"",
         ),
         (
             "3,expect,,,,,intent=i1;orders=x",

@@ -15,7 +15,7 @@ use rustc_hash::FxHashSet;
 
 use super::{fault_index, Event, World};
 use crate::audit::{write_line, AuditLine};
-use crate::decision::Intent;
+use crate::decision::{CancelIntent, Intent};
 use crate::invariants::recovery::{replay_differs, RestartProbe};
 use crate::invariants::Violation;
 use crate::portfolio::Portfolio;
@@ -34,6 +34,8 @@ pub(super) struct Crashes {
     pub(super) funding: Portfolio,
     /// Every intent delivered, in order, once.
     delivered: Vec<(Intent, Spec)>,
+    /// Every cancel intent delivered, in order, once.
+    cancels: Vec<CancelIntent>,
     seen: FxHashSet<crate::model::IntentId>,
     /// The router's generation (one per restart), and until when it is down.
     gen: u32,
@@ -74,6 +76,13 @@ impl Crashes {
             }
             c
         })
+    }
+
+    /// A cancel intent delivered: the bus delivers it again after a restart that lost it.
+    pub(super) fn delivered_cancel(&mut self, cancel: &CancelIntent) {
+        if self.seen.insert(cancel.intent_id().clone()) {
+            self.cancels.push(cancel.clone());
+        }
     }
 
     pub(super) fn delivered(&mut self, intent: &Intent, spec: &Spec) {
@@ -298,6 +307,15 @@ impl World<'_> {
                     original: false,
                 },
             );
+        }
+        let cancels: Vec<CancelIntent> = c
+            .cancels
+            .iter()
+            .filter(|k| self.router.state_of(k.intent_id()).is_none())
+            .cloned()
+            .collect();
+        for cancel in cancels {
+            self.queue.push(self.now, Event::Cancel { cancel });
         }
         None
     }

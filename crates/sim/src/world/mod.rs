@@ -27,7 +27,7 @@ use super::scenario::{CrashMode, FaultKind, Row, RowKind, Scenario, Spec};
 use smallvec::SmallVec;
 
 use crate::audit::{write_line, AuditLine, Detail};
-use crate::decision::{assemble, Guards, Intent, Risk, Signal};
+use crate::decision::{assemble, CancelIntent, Guards, Intent, Risk, Signal};
 use crate::driver::{next_command, AuditSink, Step};
 use crate::exchange::sim::{PlacementFault, SimExchange, TradesFault};
 use crate::exchange::ExchangeError;
@@ -85,6 +85,10 @@ enum Event {
         intent: Intent,
         spec: Spec,
         original: bool,
+    },
+    /// A delivery of a cancel intent.
+    Cancel {
+        cancel: CancelIntent,
     },
     /// `gen`: the router process that sent it; a reply to a process that died is lost.
     Arrive {
@@ -570,6 +574,25 @@ impl World<'_> {
                     o.deliver(self.now, &intent);
                 }
                 let told = self.router.handle(self.now, Input::Deliver(intent));
+                self.told(told);
+                None
+            }
+            Event::Cancel { cancel } => {
+                if let Some(at) = self.down_until() {
+                    self.queue.push(at, Event::Cancel { cancel });
+                    return None;
+                }
+                self.report.deliveries += 1;
+                if self.opts.check_invariants {
+                    self.inv.on_cancel(&cancel);
+                }
+                if let Some(c) = self.crashes.as_mut() {
+                    c.delivered_cancel(&cancel);
+                }
+                if let Some(o) = self.oracle.as_mut() {
+                    o.cancel(self.now, &cancel);
+                }
+                let told = self.router.handle(self.now, Input::Cancel(cancel));
                 self.told(told);
                 None
             }

@@ -53,6 +53,11 @@ impl World<'_> {
             Action::FetchOrder { symbol, .. } | Action::Cancel { symbol, .. } => {
                 (symbol.clone(), Request::Other)
             }
+            // The wire's faults hit a list as any request (no placement-only fault applies).
+            Action::PlaceList(r) => (r.symbol().clone(), Request::Other),
+            Action::FetchList { symbol, .. } | Action::CancelList { symbol, .. } => {
+                (symbol.clone(), Request::Other)
+            }
         };
         let fate = self.plan.fate(&mut self.rng, Some(&symbol), request);
         let net = match fate.net {

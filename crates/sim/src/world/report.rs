@@ -41,7 +41,7 @@ pub struct Report {
     pub audit_bytes: u64,
     /// How often each edge of the transition table was taken: `edges[from][to]`, where `from`
     /// is 0 for an intent's start and `1 + State::index()` otherwise.
-    pub edges: [[u64; 13]; 14],
+    pub edges: order_router_core::router::EdgeCounts,
     /// How often the run reached each situation of [`COVERAGE`], in that order.
     pub coverage: [u64; COVERAGE.len()],
     /// Batches made durable (with [`RunOptions::durable_audit`]).

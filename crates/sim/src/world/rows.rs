@@ -148,6 +148,21 @@ impl World<'_> {
                     );
                 }
             }
+            RowKind::Cancel {
+                cancel,
+                deliveries,
+                gap_ms,
+            } => {
+                for k in 0..u64::from(*deliveries) {
+                    let at = self.now.saturating_add(k.saturating_mul(*gap_ms));
+                    self.queue.push(
+                        at,
+                        Event::Cancel {
+                            cancel: cancel.clone(),
+                        },
+                    );
+                }
+            }
             RowKind::Fault {
                 symbol,
                 kind,

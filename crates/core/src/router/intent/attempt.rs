@@ -2,6 +2,7 @@
 //! leaves (a retry, a cancel, a release of what did not fill, or reconciliation).
 
 use super::*;
+use crate::router::config::backoff_jitter;
 
 impl Active {
     /// The venue's report of the current attempt's order, from any reply.
@@ -62,19 +63,25 @@ impl Active {
                     // Found resting with nothing filled: as if the placement reply had come.
                     self.sent(cx, &coid, o.amount, o.price);
                 }
-                let cancel_next = matches!(
-                    self.phase,
-                    Phase::Working {
-                        cancel_next: true,
-                        ..
-                    }
-                );
+                let cancel_next = self.cancelled
+                    || matches!(
+                        self.phase,
+                        Phase::Working {
+                            cancel_next: true,
+                            ..
+                        }
+                    );
                 self.phase = Phase::Working {
                     coid,
                     sent_ms,
                     cancel_next,
                 };
-                let deadline = sent_ms.saturating_add(cx.cfg.order_timeout_ms);
+                // A cancelled intent's resting order is cancelled at once.
+                let deadline = if self.cancelled {
+                    cx.now
+                } else {
+                    sent_ms.saturating_add(cx.cfg.order_timeout_ms)
+                };
                 let at = cx
                     .now
                     .saturating_add(mutant::poll_interval(cx.cfg))
@@ -125,18 +132,25 @@ impl Active {
         } else {
             self.attempt <= cx.cfg.max_retries
         };
-        if retries_left && placeable {
+        if retries_left && placeable && !mutant::cancel_stops(cx.cfg, self.cancelled) {
             let shift = self.attempt.saturating_sub(1).min(62);
             let factor = if cx.cfg.has(Mutant::LinearBackoff) {
                 u64::from(self.attempt)
             } else {
                 1u64 << shift
             };
-            let backoff = cx
+            let base = cx
                 .cfg
                 .backoff_ms
                 .saturating_mul(factor)
                 .min(cx.cfg.backoff_max_ms);
+            let backoff = backoff_jitter(
+                base,
+                cx.cfg.backoff_jitter_bps,
+                cx.cfg.backoff_seed,
+                self.intent.intent_id().as_str(),
+                self.attempt + 1,
+            );
             cx.out.stats.retries += 1;
             self.transition(
                 cx,
@@ -149,7 +163,9 @@ impl Active {
             );
             self.phase = Phase::Backoff;
             self.set_timer_in(cx, backoff);
-        } else if filled.is_positive() {
+        } else if filled.is_positive()
+            && !mutant::cancel_loses_fill(cx.cfg, self.cancelled, self.state)
+        {
             let released = self.release_unfilled(cx, self.grid.qty_decimal(remaining));
             self.transition(
                 cx,

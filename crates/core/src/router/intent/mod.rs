@@ -148,6 +148,8 @@ pub(super) struct Active {
     /// The next placement waits out the venue's rate limits: the `next_ms` its `held` line
     /// logged (what a snapshot says, as the journal does, even when it waits again).
     pub(super) held: Option<TimeMs>,
+    /// A cancel intent stopped it: its open order is cancelled and nothing more is placed.
+    pub(super) cancelled: bool,
 }
 
 impl Active {
@@ -156,6 +158,7 @@ impl Active {
             fp,
             in_doubt: false,
             held: None,
+            cancelled: false,
             key: 0,
             intent,
             state: State::New,
@@ -414,6 +417,12 @@ impl Active {
     /// one that must wait again (many placements queued for one order window) is not logged
     /// again, so the log grows with the placements, not with how often they waited.
     fn place(&mut self, cx: &mut Cx<'_>) {
+        if mutant::cancel_stops(cx.cfg, self.cancelled) {
+            // Cancelled while it waited (also after a restart): no attempt, end with what filled.
+            self.held = None;
+            self.phase = Phase::Idle;
+            return self.end_attempt(cx);
+        }
         if let Some((until, cause)) = cx.wait_until(true) {
             if cx.cfg.has(Mutant::HoldSpendsRetry) {
                 return self.spend_attempt_on_hold(cx);
@@ -659,7 +668,7 @@ impl Active {
                 sent_ms,
                 cancel_next,
             } => {
-                let expired = mutant::expired(cx.cfg, cx.now, *sent_ms);
+                let expired = self.cancelled || mutant::expired(cx.cfg, cx.now, *sent_ms);
                 let coid = coid.clone();
                 let symbol = self.intent.symbol().clone();
                 if expired && *cancel_next {
@@ -702,6 +711,34 @@ impl Active {
                 }
             }
             Phase::Idle | Phase::Stuck | Phase::Done => {}
+        }
+    }
+
+    /// Whether a cancel intent can still stop it: an order may be out or an attempt may come.
+    /// Booking its fills (or stuck booking them), it is past cancelling.
+    pub(super) fn cancellable(&self) -> bool {
+        matches!(
+            self.phase,
+            Phase::Placing { .. } | Phase::Unknown { .. } | Phase::Working { .. } | Phase::Backoff
+        )
+    }
+
+    /// A cancel intent stops it. A resting order is cancelled (polls and cancels alternate
+    /// until the venue reports it final, as at the order timeout); an order whose outcome is
+    /// not known yet is resolved first, then cancelled if it rests; an intent between attempts
+    /// ends at once. Whatever filled before is reconciled.
+    pub(super) fn cancel(&mut self, cx: &mut Cx<'_>) {
+        self.cancelled = true;
+        match &mut self.phase {
+            Phase::Backoff => self.place(cx),
+            Phase::Working { cancel_next, .. } => {
+                *cancel_next = true;
+                if self.awaiting.is_none() {
+                    let now = cx.now;
+                    self.set_timer(cx, now);
+                }
+            }
+            _ => {}
         }
     }
 

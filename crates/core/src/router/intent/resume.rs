@@ -81,6 +81,7 @@ impl Active {
         a.qty = grid.qty(o.qty)?;
         a.cap = grid.price(o.cap)?;
         a.attempt = o.attempt;
+        a.cancelled = o.cancelled;
         a.orders = o
             .orders
             .into_iter()
@@ -133,6 +134,7 @@ impl Active {
                 (State::Retry, Phase::Backoff) => self.held.or(self.timer).unwrap_or(0),
                 _ => 0,
             },
+            cancelled: self.cancelled,
         }
     }
 
