@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::line::{AuditLine, Detail};
 use super::read::{opt_dec, opt_str, opt_u32, req_u64, ReadError};
-use crate::model::{Asset, ClientOrderId, IntentId, OrderId, Side, Symbol, Tif};
+use crate::model::{Asset, ClientOrderId, IntentId, OrderId, Side, Symbol, Tif, TradeId};
 use crate::router::State;
 
 /// Every word the router writes in a fixed-vocabulary field (`reason`, `detail`, `error`,
@@ -37,6 +37,12 @@ const WORDS: &[&str] = &[
     "restart",
     "rate_limit",
     "order_limit",
+    "open",
+    "filled",
+    "canceled",
+    "expired",
+    "rest",
+    "stream",
 ];
 
 /// One of [`WORDS`], as the `'static` string the router uses.
@@ -174,6 +180,30 @@ trait Get {
             "held" => Detail::Held {
                 cause: self.word("cause")?,
                 next_ms: self.u64("next_ms")?,
+            },
+            "stream_update" => Detail::StreamUpdate {
+                client_order_id: self.coid()?,
+                order_id: self.order_id()?,
+                status: self.word("status")?,
+                filled_qty: self.dec("filled_qty")?,
+                last_qty: self.dec("last_qty")?,
+                last_price: self.dec("last_price")?,
+                fee: self.dec("fee")?,
+                fee_asset: match self.opt_str("fee_asset")? {
+                    Some(a) => Some(self.asset("fee_asset", a)?),
+                    None => None,
+                },
+                trade_id: match self.opt_str("trade_id")? {
+                    Some(t) => Some(TradeId::new(t).map_err(|e| self.bad("trade_id", e))?),
+                    None => None,
+                },
+                event_ms: self.u64("event_ms")?,
+            },
+            "stale_report_ignored" => Detail::StaleReportIgnored {
+                client_order_id: self.coid()?,
+                source: self.word("source")?,
+                filled_qty: self.dec("filled_qty")?,
+                known_qty: self.dec("known_qty")?,
             },
             other => return Err(self.bad("event", format!("unknown event `{other}`"))),
         })

@@ -112,10 +112,18 @@ pub enum Mutant {
     /// After a "not found" inside the receive window, asks again 2 ms after the window closes
     /// instead of 1 ms.
     LateRequery,
+    /// Lets a REST report that shows less filled than the user data stream already reported
+    /// take the fill back (an older snapshot overriding a newer event).
+    TrustStaleRest,
+    /// Skips the REST gap fill after the user data stream reconnects: a resting order is
+    /// asked for only at its next poll.
+    NoGapFillAfterReconnect,
+    /// Books a fill the stream reported and the REST trade query listed twice.
+    DoubleBookStreamFill,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 44] = [
+    pub const ALL: [Mutant; 47] = [
         Mutant::IgnoreDedup,
         Mutant::FreshIdAfterTimeout,
         Mutant::ReleaseBeforeReconcile,
@@ -160,6 +168,9 @@ impl Mutant {
         Mutant::BackoffOffByOne,
         Mutant::LatePoll,
         Mutant::LateRequery,
+        Mutant::TrustStaleRest,
+        Mutant::NoGapFillAfterReconnect,
+        Mutant::DoubleBookStreamFill,
     ];
 
     /// The kebab-case name used on the command line.
@@ -464,4 +475,36 @@ mod tests {
             assert_eq!(v.as_deref(), Some(m.name()));
         }
     }
+}
+
+/// The fill a report of the current order leaves: the larger of the known and the reported
+/// one; `TrustStaleRest` takes a REST report's word even when it shows less.
+pub(super) fn fill_seen(
+    cfg: &RouterConfig,
+    from_stream: bool,
+    known: crate::grid::Qty,
+    reported: crate::grid::Qty,
+) -> crate::grid::Qty {
+    if cfg.has(Mutant::TrustStaleRest) && !from_stream {
+        reported
+    } else {
+        known.max(reported)
+    }
+}
+
+/// `DoubleBookStreamFill`: the stream's fills that the REST answer also listed, booked again.
+pub(super) fn add_stream_fills(
+    cfg: &RouterConfig,
+    trades: &mut Vec<crate::exchange::Trade>,
+    stream: &[crate::exchange::Trade],
+) {
+    if !cfg.has(Mutant::DoubleBookStreamFill) {
+        return;
+    }
+    let again: Vec<_> = stream
+        .iter()
+        .filter(|s| trades.iter().any(|t| t.trade_id == s.trade_id))
+        .cloned()
+        .collect();
+    trades.extend(again);
 }

@@ -30,7 +30,7 @@ use crate::router::{Action, Command, MarketRules, Router, RouterConfig, State};
 
 /// The stable invariant names, as violation reports print them. The first ten say what must
 /// never happen; the rest say what must happen (policy and liveness).
-pub const NAMES: [&str; 19] = [
+pub const NAMES: [&str; 21] = [
     "single_router",
     "ids_present",
     "audit_complete",
@@ -50,10 +50,12 @@ pub const NAMES: [&str; 19] = [
     "rate_limit_hold",
     "balances_match",
     "model_agrees",
+    "stream_fill_booked_once",
+    "stream_gap_resolved",
 ];
 
 /// Situations a fuzz campaign should reach, counted per run (see [`Coverage`]).
-pub const COVERAGE: [&str; 25] = [
+pub const COVERAGE: [&str; 28] = [
     "signal",
     "signal_equal",
     "signal_one_input",
@@ -79,6 +81,9 @@ pub const COVERAGE: [&str; 25] = [
     "fee_in_bnb",
     "bnb_ran_out",
     "sell_cut_to_holdings",
+    "stream_fill",
+    "stream_drop",
+    "stale_report_ignored",
 ];
 
 /// Indices into [`COVERAGE`].
@@ -133,6 +138,12 @@ pub enum Coverage {
     BnbRanOut,
     /// A sell short of the available base by at most its fee, cut to what is held.
     SellCutToHoldings,
+    /// A fill reached the router on the user data stream.
+    StreamFill,
+    /// The stream's connection dropped or went silent.
+    StreamDrop,
+    /// A report showing less filled than already known was ignored (`stale_report_ignored`).
+    StaleReportIgnored,
 }
 
 /// A broken invariant, where and when.

@@ -16,6 +16,7 @@
 mod book;
 mod intent;
 mod journal;
+mod stream;
 pub mod rules;
 #[cfg(test)]
 mod tests;

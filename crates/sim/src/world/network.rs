@@ -109,6 +109,7 @@ impl World<'_> {
             }
             Net::Clean | Net::RequestLost => Some(self.execute(&cmd, fate)),
         };
+        self.stream_publish();
         if let Some(reply) = reply {
             let at = self.now + self.latency();
             self.queue.push(at, Event::Reply(reply, gen));

@@ -9,6 +9,7 @@
 mod attempt;
 mod reconcile;
 mod resume;
+mod stream;
 
 pub use resume::Resume;
 
@@ -148,6 +149,11 @@ pub(super) struct Active {
     /// The next placement waits out the venue's rate limits: the `next_ms` its `held` line
     /// logged (what a snapshot says, as the journal does, even when it waits again).
     pub(super) held: Option<TimeMs>,
+    /// Fills the user data stream reported, each trade id once: a witness only; what is
+    /// booked is what the REST trade query confirms.
+    stream_trades: Vec<Trade>,
+    /// The report being applied came from the stream (for the `stale_report_ignored` line).
+    from_stream: bool,
 }
 
 impl Active {
@@ -171,6 +177,8 @@ impl Active {
             awaiting: None,
             next_request: 0,
             query_backoff_ms: 0,
+            stream_trades: Vec::new(),
+            from_stream: false,
         }
     }
 
