@@ -251,7 +251,7 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
             p(&mut stream_rng, 2_000),
             p(&mut stream_rng, 1_500),
             p(&mut stream_rng, 500),
-            p(&mut stream_rng, 1_500),
+            p(&mut stream_rng, 5_000),
         );
         let _ = writeln!(
             out,

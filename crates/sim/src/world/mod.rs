@@ -420,8 +420,10 @@ impl World<'_> {
             // The living market catches up with the clock (nothing on a static one).
             if self.venue.advance_market(self.now) {
                 self.venue_touched = true;
-                self.stream_publish();
             }
+            // What the step changed at the venue (a placement, a fill on a price move or in
+            // the living market, a cancel) goes out on the user data stream.
+            self.stream_publish();
             if let Some(v) = self.drain() {
                 self.report.violation.get_or_insert(v);
             }

@@ -107,9 +107,14 @@ impl World<'_> {
                 self.execute(&cmd, fate);
                 None
             }
-            Net::Clean | Net::RequestLost => Some(self.execute(&cmd, fate)),
+            Net::Clean | Net::RequestLost => {
+                let mut reply = self.execute(&cmd, fate);
+                if matches!(cmd.action, Action::FetchOrder { .. }) {
+                    self.stale_answer(&mut reply);
+                }
+                Some(reply)
+            }
         };
-        self.stream_publish();
         if let Some(reply) = reply {
             let at = self.now + self.latency();
             self.queue.push(at, Event::Reply(reply, gen));

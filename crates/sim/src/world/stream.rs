@@ -186,6 +186,42 @@ impl World<'_> {
         }
     }
 
+    /// With the stream on, an order query is now and then answered from a lagging replica
+    /// (`p_stream_delay`, as Binance's REST may serve an order from a database a moment
+    /// behind the matching engine): the order as it was before its latest fills. The stream
+    /// has said more by then; the router must not go back on it.
+    pub(super) fn stale_answer(&mut self, reply: &mut Reply) {
+        use crate::router::ReplyOutcome;
+        let Some(st) = self.stream.as_mut() else {
+            return;
+        };
+        let ReplyOutcome::Order(Ok(o)) = &mut reply.outcome else {
+            return;
+        };
+        let p = st.profile;
+        if o.filled.is_zero() || !st.roll(p.delay_bps.saturating_mul(4)) {
+            return;
+        }
+        // Long enough, now and then, to predate fills of a few polls ago.
+        let poll = self.scenario.router.poll_interval_ms;
+        let lag = st
+            .rng
+            .random_range(1..=p.gap_ms.max(1).saturating_add(poll.saturating_mul(2)));
+        let since = self.now.saturating_sub(lag);
+        let (mut qty, mut cost) = (Decimal::ZERO, Decimal::ZERO);
+        for t in self.venue.trades_of(&o.order_id).filter(|t| t.t_ms <= since) {
+            qty += t.qty;
+            cost += t.qty * t.price;
+        }
+        if qty >= o.filled {
+            return;
+        }
+        o.filled = qty;
+        o.remaining = o.amount - qty;
+        o.average = cost.checked_div(qty);
+        o.status = OrderStatus::Open;
+    }
+
     /// One event onto the channel, through its faults.
     fn stream_send(&mut self, u: OrderUpdate) {
         let down = self.is_down();
