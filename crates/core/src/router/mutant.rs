@@ -402,6 +402,38 @@ pub(crate) fn max_retries_bound(cfg: &RouterConfig) -> u32 {
     }
 }
 
+/// The fill a report of the current order leaves: the larger of the known and the reported
+/// one; `TrustStaleRest` takes a REST report's word even when it shows less.
+pub(super) fn fill_seen(
+    cfg: &RouterConfig,
+    from_stream: bool,
+    known: crate::grid::Qty,
+    reported: crate::grid::Qty,
+) -> crate::grid::Qty {
+    if cfg.has(Mutant::TrustStaleRest) && !from_stream {
+        reported
+    } else {
+        known.max(reported)
+    }
+}
+
+/// `DoubleBookStreamFill`: the stream's fills that the REST answer also listed, booked again.
+pub(super) fn add_stream_fills(
+    cfg: &RouterConfig,
+    trades: &mut Vec<crate::exchange::Trade>,
+    stream: &[crate::exchange::Trade],
+) {
+    if !cfg.has(Mutant::DoubleBookStreamFill) {
+        return;
+    }
+    let again: Vec<_> = stream
+        .iter()
+        .filter(|s| trades.iter().any(|t| t.trade_id == s.trade_id))
+        .cloned()
+        .collect();
+    trades.extend(again);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -475,36 +507,4 @@ mod tests {
             assert_eq!(v.as_deref(), Some(m.name()));
         }
     }
-}
-
-/// The fill a report of the current order leaves: the larger of the known and the reported
-/// one; `TrustStaleRest` takes a REST report's word even when it shows less.
-pub(super) fn fill_seen(
-    cfg: &RouterConfig,
-    from_stream: bool,
-    known: crate::grid::Qty,
-    reported: crate::grid::Qty,
-) -> crate::grid::Qty {
-    if cfg.has(Mutant::TrustStaleRest) && !from_stream {
-        reported
-    } else {
-        known.max(reported)
-    }
-}
-
-/// `DoubleBookStreamFill`: the stream's fills that the REST answer also listed, booked again.
-pub(super) fn add_stream_fills(
-    cfg: &RouterConfig,
-    trades: &mut Vec<crate::exchange::Trade>,
-    stream: &[crate::exchange::Trade],
-) {
-    if !cfg.has(Mutant::DoubleBookStreamFill) {
-        return;
-    }
-    let again: Vec<_> = stream
-        .iter()
-        .filter(|s| trades.iter().any(|t| t.trade_id == s.trade_id))
-        .cloned()
-        .collect();
-    trades.extend(again);
 }

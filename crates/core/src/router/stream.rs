@@ -119,13 +119,7 @@ impl Router {
     /// The user data stream is (again) connected: events sent while it was down are lost, so
     /// every resting order is asked for by REST at once.
     pub(super) fn stream_connected(&mut self, now: TimeMs) {
-        let keys: Vec<u64> = self
-            .active
-            .slots
-            .iter()
-            .flatten()
-            .map(|a| a.key)
-            .collect();
+        let keys: Vec<u64> = self.active.slots.iter().flatten().map(|a| a.key).collect();
         for key in keys {
             self.with_active(key, now, |a, cx| a.on_stream_connected(cx));
         }
@@ -144,9 +138,6 @@ mod tests {
             fingerprint_of(&coid),
             Some(crate::model::fnv1a64(id.as_str().as_bytes()))
         );
-        assert_eq!(
-            fingerprint_of(&ClientOrderId::generated("web_abc")),
-            None
-        );
+        assert_eq!(fingerprint_of(&ClientOrderId::generated("web_abc")), None);
     }
 }

@@ -16,8 +16,8 @@
 mod book;
 mod intent;
 mod journal;
-mod stream;
 pub mod rules;
+mod stream;
 #[cfg(test)]
 mod tests;
 

@@ -8,8 +8,8 @@ use super::intent::{IntentModel, Step};
 use super::{Kind, Oracle};
 use crate::audit::Detail;
 use crate::exchange::{Order, OrderStatus};
-use crate::router::OrderUpdate;
 use crate::model::TimeMs;
+use crate::router::OrderUpdate;
 
 fn word(s: OrderStatus) -> &'static str {
     match s {

@@ -123,7 +123,8 @@ impl World<'_> {
             st.up = false;
             st.extra_ms = 0;
             let at = now + st.profile.latency_ms;
-            self.queue.push(at, Event::Stream(StreamMsg::Up, st.conn, gen));
+            self.queue
+                .push(at, Event::Stream(StreamMsg::Up, st.conn, gen));
         }
     }
 
@@ -209,7 +210,11 @@ impl World<'_> {
             .random_range(1..=p.gap_ms.max(1).saturating_add(poll.saturating_mul(2)));
         let since = self.now.saturating_sub(lag);
         let (mut qty, mut cost) = (Decimal::ZERO, Decimal::ZERO);
-        for t in self.venue.trades_of(&o.order_id).filter(|t| t.t_ms <= since) {
+        for t in self
+            .venue
+            .trades_of(&o.order_id)
+            .filter(|t| t.t_ms <= since)
+        {
             qty += t.qty;
             cost += t.qty * t.price;
         }
@@ -267,8 +272,10 @@ impl World<'_> {
                 Event::Stream(StreamMsg::Update(Box::new(u.clone())), st.conn, gen),
             );
         }
-        self.queue
-            .push(at, Event::Stream(StreamMsg::Update(Box::new(u)), st.conn, gen));
+        self.queue.push(
+            at,
+            Event::Stream(StreamMsg::Update(Box::new(u)), st.conn, gen),
+        );
     }
 
     /// A message of the channel reaches the router (or is lost with its connection).
@@ -375,11 +382,14 @@ impl World<'_> {
             venue_trades.extend(self.venue.trades_of(&o.order_id));
         }
         let streamed = st.stream_fills.remove(&line.intent_id);
-        if let (true, Detail::Reconciled {
-            fills_count,
-            filled_qty,
-            ..
-        }) = (streamed, &line.detail)
+        if let (
+            true,
+            Detail::Reconciled {
+                fills_count,
+                filled_qty,
+                ..
+            },
+        ) = (streamed, &line.detail)
         {
             let mut ids: Vec<&TradeId> = venue_trades.iter().map(|t| &t.trade_id).collect();
             ids.sort_unstable();

@@ -12,9 +12,9 @@ impl Active {
     /// answer, older than what the stream said, is dropped like any other late reply.
     pub(in crate::router) fn on_stream(&mut self, cx: &mut Cx<'_>, u: &OrderUpdate) {
         let coid = match &self.phase {
-            Phase::Placing { coid, .. } | Phase::Unknown { coid, .. } | Phase::Working { coid, .. } => {
-                coid
-            }
+            Phase::Placing { coid, .. }
+            | Phase::Unknown { coid, .. }
+            | Phase::Working { coid, .. } => coid,
             _ => return,
         };
         if *coid != u.client_order_id {
@@ -53,7 +53,13 @@ impl Active {
 
     /// A report of the current order (REST or stream) showing `reported` filled where `known`
     /// was already reported: an older snapshot. It is ignored and logged; the fill stands.
-    pub(super) fn stale_report(&self, cx: &mut Cx<'_>, coid: &ClientOrderId, reported: Qty, known: Qty) {
+    pub(super) fn stale_report(
+        &self,
+        cx: &mut Cx<'_>,
+        coid: &ClientOrderId,
+        reported: Qty,
+        known: Qty,
+    ) {
         self.event(
             cx,
             Detail::StaleReportIgnored {
