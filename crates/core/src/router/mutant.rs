@@ -489,7 +489,10 @@ mod tests {
                 "late-cancel",
                 "backoff-off-by-one",
                 "late-poll",
-                "late-requery"
+                "late-requery",
+                "trust-stale-rest",
+                "no-gap-fill-after-reconnect",
+                "double-book-stream-fill",
             ]
         );
         for m in Mutant::ALL {
