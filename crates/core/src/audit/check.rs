@@ -289,6 +289,15 @@ impl<'a> From<&'a AuditLine> for LineView<'a> {
                 v.backoff_ms = Some(*backoff_ms);
             }
             Detail::FailedFinal { attempts, .. } => v.attempt = Some(*attempts),
+            // Events of the user data stream name their order; only transitions report fills.
+            Detail::StreamUpdate {
+                client_order_id, ..
+            }
+            | Detail::StaleReportIgnored {
+                client_order_id, ..
+            } => {
+                v.client_order_id = Some(client_order_id.as_str());
+            }
             _ => {}
         }
         v

@@ -352,6 +352,18 @@ impl World<'_> {
             Detail::StaleReportIgnored { .. } => {
                 self.report.coverage[Coverage::StaleReportIgnored as usize] += 1;
             }
+            // The venue here is never out of step: a booking the reservation cannot pay for
+            // books more than the venue's trades, a fill counted twice.
+            Detail::TradesPending {
+                cause: "booking_refused",
+                ..
+            } if st.stream_fills.contains(&line.intent_id) => {
+                return Some(self.inv.report(
+                    "stream_fill_booked_once",
+                    Some(line.intent_id.as_str()),
+                    "booking refused: the fills to book exceed what the intent reserved for the venue's trades (a fill seen on the stream and by REST counted twice?)".into(),
+                ));
+            }
             _ => {}
         }
         if !line.state.is_terminal() || line.detail.event().is_some() {
