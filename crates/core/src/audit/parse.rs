@@ -397,6 +397,20 @@ pub(crate) struct Fast<'a> {
     pub(super) fee: Option<Num<'a>>,
     #[serde(borrow, default)]
     pub(super) market_price: Option<Num<'a>>,
+    #[serde(borrow, default)]
+    pub(super) status: Option<&'a str>,
+    #[serde(borrow, default)]
+    pub(super) source: Option<&'a str>,
+    #[serde(borrow, default)]
+    pub(super) trade_id: Option<&'a str>,
+    #[serde(borrow, default)]
+    pub(super) last_qty: Option<Num<'a>>,
+    #[serde(borrow, default)]
+    pub(super) last_price: Option<Num<'a>>,
+    #[serde(borrow, default)]
+    pub(super) known_qty: Option<Num<'a>>,
+    #[serde(default)]
+    pub(super) event_ms: Option<u64>,
     #[serde(default)]
     pub(crate) backoff_ms: Option<u64>,
     #[serde(default)]
@@ -485,6 +499,9 @@ impl Get for FastFields<'_, '_> {
             "error" => l.error,
             "msg" => l.msg,
             "cause" => l.cause,
+            "status" => l.status,
+            "source" => l.source,
+            "trade_id" => l.trade_id,
             _ => return Err(self.missing(field)),
         })
     }
@@ -504,6 +521,9 @@ impl Get for FastFields<'_, '_> {
             "released" => &l.released,
             "fee" => &l.fee,
             "market_price" => &l.market_price,
+            "last_qty" => &l.last_qty,
+            "last_price" => &l.last_price,
+            "known_qty" => &l.known_qty,
             _ => return Err(self.missing(field)),
         };
         match n {
@@ -519,6 +539,7 @@ impl Get for FastFields<'_, '_> {
             "t_ms" => Ok(l.t_ms),
             "backoff_ms" => l.backoff_ms.ok_or_else(|| self.missing(field)),
             "next_ms" => l.next_ms.ok_or_else(|| self.missing(field)),
+            "event_ms" => l.event_ms.ok_or_else(|| self.missing(field)),
             _ => Err(self.missing(field)),
         }
     }

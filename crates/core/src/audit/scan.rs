@@ -57,6 +57,13 @@ fn field(key: &str) -> Option<u32> {
         (6, b'b', b'o') => (34, "booked"),
         (3, b'c', b'r') => (35, "crc"),
         (9, b'f', b'e') => (36, "fee_asset"),
+        (6, b's', b't') => (37, "status"),
+        (6, b's', b'o') => (38, "source"),
+        (8, b't', b'r') => (39, "trade_id"),
+        (8, b'l', b'a') => (40, "last_qty"),
+        (10, b'l', b'a') => (41, "last_price"),
+        (9, b'k', b'n') => (42, "known_qty"),
+        (8, b'e', b'v') => (43, "event_ms"),
         _ => return None,
     };
     (key == name).then_some(k)
@@ -210,7 +217,7 @@ pub(super) fn scan(text: &str) -> Option<Fast<'_>> {
                 _ => return None,
             }
         };
-        if k < 35 {
+        if k != 35 && k != 36 {
             if seen & (1 << k) != 0 {
                 return None;
             }
@@ -261,6 +268,13 @@ pub(super) fn scan(text: &str) -> Option<Fast<'_>> {
             }
             34 => f.booked = Some(c.booked()?),
             36 => f.fee_asset = Some(c.string()?),
+            37 => f.status = Some(c.string()?),
+            38 => f.source = Some(c.string()?),
+            39 => f.trade_id = Some(c.string()?),
+            40 => f.last_qty = Some(Num::of(c.number()?)),
+            41 => f.last_price = Some(Num::of(c.number()?)),
+            42 => f.known_qty = Some(Num::of(c.number()?)),
+            43 => f.event_ms = Some(c.u64()?),
             _ => {
                 c.string()?;
             }
