@@ -271,3 +271,26 @@ impl FaultPlan {
         )
     }
 }
+
+/// The user data stream between the simulated venue and the router, and its faults: off unless
+/// a scenario says `stream=on`. Probabilities in basis points per event.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StreamProfile {
+    pub on: bool,
+    /// One-way delay of every event on a healthy connection.
+    pub latency_ms: u64,
+    /// An event lost on an open connection (Binance keeps per-connection order and does not
+    /// lose events; a lost one stands for a bug or a proxy in between).
+    pub lost_bps: u32,
+    /// An event delivered twice in a row.
+    pub duplicate_bps: u32,
+    /// The connection drops at an event: it and every event until the reconnect are lost.
+    pub drop_bps: u32,
+    /// The connection goes silent at an event: nothing arrives until the client notices (no
+    /// pong) and reconnects, a longer gap than a drop.
+    pub silence_bps: u32,
+    /// Extra delay of the whole connection from an event on (order kept).
+    pub delay_bps: u32,
+    /// How long a dropped connection stays down; a silence lasts four times as long.
+    pub gap_ms: u64,
+}

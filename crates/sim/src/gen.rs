@@ -276,6 +276,26 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
     }
     let round_trip = fee_rng.random_bool(0.3);
 
+    // On about two seeds in five, the user data stream, with its own faults: drops, silences,
+    // lost, repeated and slowed events. A stream of its own, so the other draws stay put.
+    let mut stream_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0057_4ea3_5eed_0001);
+    if stream_rng.random_bool(0.4) {
+        let latency = stream_rng.random_range(0..=40u64);
+        let gap = stream_rng.random_range(1..=3_000u64);
+        let p = |r: &mut ChaCha8Rng, max: u32| r.random_range(0..=max);
+        let (lost, dup, drop, silence, delay) = (
+            p(&mut stream_rng, 1_500),
+            p(&mut stream_rng, 2_000),
+            p(&mut stream_rng, 1_500),
+            p(&mut stream_rng, 500),
+            p(&mut stream_rng, 5_000),
+        );
+        let _ = writeln!(
+            out,
+            "0,config,,,,,stream=on;stream_latency_ms={latency};stream_gap_ms={gap};p_stream_lost={lost};p_stream_duplicate={dup};p_stream_drop={drop};p_stream_silence={silence};p_stream_delay={delay}"
+        );
+    }
+
     let default_rules = || (Decimal::new(1, 2), Decimal::new(1, 5), Decimal::from(10));
     let (tick, step, fee_bps) = default_rules();
     let btc_mid = Decimal::from(rng.random_range(20_000..=60_000u32));

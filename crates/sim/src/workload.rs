@@ -71,6 +71,7 @@ pub(crate) fn with_light_mix(router: RouterConfig, venue: VenueConfig) -> Scenar
         latency_ms: 5,
         restart_ms: super::scenario::DEFAULT_RESTART_MS,
         seed: Some(1),
+        stream: Default::default(),
         profile: FaultProfile {
             request_lost_bps: 50,
             response_lost_bps: 50,

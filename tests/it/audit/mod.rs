@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use order_router::audit::{
     read, write_line, AuditLine, Checker, Detail, Problem, ProblemKind, ReadError, Record,
 };
-use order_router::model::{Asset, ClientOrderId, IntentId, OrderId, Side, Symbol, Tif};
+use order_router::model::{Asset, ClientOrderId, IntentId, OrderId, Side, Symbol, Tif, TradeId};
 use order_router::router::{is_legal, State};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -283,6 +283,30 @@ fn every_variant() -> Vec<AuditLine> {
                 outcome: "cancelled",
             },
         ),
+        (
+            State::Sent,
+            Detail::StreamUpdate {
+                client_order_id: ClientOrderId::new("or-0123456789abcdef-1").unwrap(),
+                order_id: OrderId::new("42").unwrap(),
+                status: "open",
+                filled_qty: Decimal::new(4, 4),
+                last_qty: Decimal::new(4, 4),
+                last_price: Decimal::new(5_000_012, 2),
+                fee: Decimal::new(4, 7),
+                fee_asset: Some(Asset::new("BTC").unwrap()),
+                trade_id: Some(TradeId::new("77").unwrap()),
+                event_ms: 8_123,
+            },
+        ),
+        (
+            State::Partial,
+            Detail::StaleReportIgnored {
+                client_order_id: ClientOrderId::new("or-0123456789abcdef-1").unwrap(),
+                source: "rest",
+                filled_qty: Decimal::ZERO,
+                known_qty: Decimal::new(4, 4),
+            },
+        ),
     ];
     details
         .into_iter()
@@ -313,9 +337,11 @@ fn variant_index(detail: &Detail) -> usize {
         Detail::Recovered => 16,
         Detail::Held { .. } => 17,
         Detail::CancelIntent { .. } => 18,
+        Detail::StreamUpdate { .. } => 19,
+        Detail::StaleReportIgnored { .. } => 20,
     }
 }
-const VARIANTS: usize = 19;
+const VARIANTS: usize = 21;
 
 /// The one record of a one-line log.
 fn read_one(bytes: &[u8]) -> Record {

@@ -195,6 +195,8 @@ fn writer_event_lines_carry_event_name_and_unchanged_state() {
             15 => Some("trades_pending"),
             16 => Some("recovered"),
             17 => Some("held"),
+            19 => Some("stream_update"),
+            20 => Some("stale_report_ignored"),
             _ => None,
         };
         assert_eq!(event, expected, "variant {v}");

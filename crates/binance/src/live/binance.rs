@@ -17,7 +17,7 @@ use crate::router::{Action, MarketRules};
 #[error("unexpected answer from the venue: {0}")]
 pub struct ParseError(pub String);
 
-fn bad(what: impl Into<String>) -> ParseError {
+pub(crate) fn bad(what: impl Into<String>) -> ParseError {
     ParseError(what.into())
 }
 
@@ -181,7 +181,7 @@ impl Markets {
     }
 }
 
-fn dec(v: &serde_json::Value, field: &str) -> Result<Decimal, ParseError> {
+pub(crate) fn dec(v: &serde_json::Value, field: &str) -> Result<Decimal, ParseError> {
     let s = match v.get(field) {
         Some(serde_json::Value::String(s)) => s.clone(),
         Some(serde_json::Value::Number(n)) => n.to_string(),
@@ -198,14 +198,14 @@ fn dec(v: &serde_json::Value, field: &str) -> Result<Decimal, ParseError> {
         })
 }
 
-fn text<'a>(v: &'a serde_json::Value, field: &str) -> Result<&'a str, ParseError> {
+pub(crate) fn text<'a>(v: &'a serde_json::Value, field: &str) -> Result<&'a str, ParseError> {
     v.get(field)
         .and_then(|x| x.as_str())
         .ok_or_else(|| bad(format!("`{field}` missing or not a string")))
 }
 
 /// An id Binance sends as a number (or, in some recordings, a string).
-fn id_text(v: &serde_json::Value, field: &str) -> Result<String, ParseError> {
+pub(crate) fn id_text(v: &serde_json::Value, field: &str) -> Result<String, ParseError> {
     match v.get(field) {
         Some(serde_json::Value::Number(n)) => Ok(n.to_string()),
         Some(serde_json::Value::String(s)) => Ok(s.clone()),
@@ -213,13 +213,13 @@ fn id_text(v: &serde_json::Value, field: &str) -> Result<String, ParseError> {
     }
 }
 
-fn int(v: &serde_json::Value, field: &str) -> Result<u64, ParseError> {
+pub(crate) fn int(v: &serde_json::Value, field: &str) -> Result<u64, ParseError> {
     id_text(v, field)?
         .parse()
         .map_err(|_| bad(format!("`{field}` is not a whole number")))
 }
 
-fn json(body: &[u8]) -> Result<serde_json::Value, ParseError> {
+pub(crate) fn json(body: &[u8]) -> Result<serde_json::Value, ParseError> {
     serde_json::from_slice(body).map_err(|e| bad(format!("not JSON: {e}")))
 }
 
@@ -357,7 +357,7 @@ pub fn parse_book_ticker(body: &[u8]) -> Result<(Decimal, Decimal), ParseError> 
     Ok((dec(&v, "bidPrice")?, dec(&v, "askPrice")?))
 }
 
-fn status(s: &str) -> Result<OrderStatus, ParseError> {
+pub(crate) fn status(s: &str) -> Result<OrderStatus, ParseError> {
     Ok(match s {
         "NEW" | "PARTIALLY_FILLED" | "PENDING_NEW" | "PENDING_CANCEL" => OrderStatus::Open,
         "FILLED" => OrderStatus::Closed,

@@ -6,10 +6,13 @@
 //!   rate-limit headers.
 //! * [`driver`]: the drive loop on the wall clock, with requests in flight concurrently, the
 //!   durable journal, restarts from it, observe mode and a clean stop.
+//! * [`stream`]: the user data stream of the WebSocket API, sans-IO: the signed subscription
+//!   and `executionReport` read into the router's `OrderUpdate`.
 
 pub mod binance;
 pub mod client;
 pub mod driver;
 pub mod mutant;
 pub mod store;
+pub mod stream;
 pub mod transport;

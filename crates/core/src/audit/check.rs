@@ -321,6 +321,15 @@ impl<'a> From<&'a AuditLine> for LineView<'a> {
                 v.target = Some(target.as_str());
                 v.outcome = Some(outcome);
             }
+            // Events of the user data stream name their order; only transitions report fills.
+            Detail::StreamUpdate {
+                client_order_id, ..
+            }
+            | Detail::StaleReportIgnored {
+                client_order_id, ..
+            } => {
+                v.client_order_id = Some(client_order_id.as_str());
+            }
             _ => {}
         }
         v

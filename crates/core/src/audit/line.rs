@@ -2,7 +2,7 @@
 
 use rust_decimal::Decimal;
 
-use crate::model::{Asset, ClientOrderId, IntentId, OrderId, Side, Symbol, Tif, TimeMs};
+use crate::model::{Asset, ClientOrderId, IntentId, OrderId, Side, Symbol, Tif, TimeMs, TradeId};
 use crate::router::State;
 
 /// One line of the audit log. `state` is the intent's state after the line; event lines
@@ -133,6 +133,28 @@ pub enum Detail {
         cause: &'static str,
         next_ms: TimeMs,
     },
+    /// Event: the user data stream reported the intent's current order (an
+    /// `executionReport`): its status word, cumulative `filled_qty`, and the fill it carries.
+    StreamUpdate {
+        client_order_id: ClientOrderId,
+        order_id: OrderId,
+        status: &'static str,
+        filled_qty: Decimal,
+        last_qty: Decimal,
+        last_price: Decimal,
+        fee: Decimal,
+        fee_asset: Option<Asset>,
+        trade_id: Option<TradeId>,
+        event_ms: TimeMs,
+    },
+    /// Event: a report of the current order (`source`: `rest` or `stream`) showed less filled
+    /// than already known: an older snapshot, ignored; the known fill stands.
+    StaleReportIgnored {
+        client_order_id: ClientOrderId,
+        source: &'static str,
+        filled_qty: Decimal,
+        known_qty: Decimal,
+    },
 }
 
 impl Detail {
@@ -145,6 +167,8 @@ impl Detail {
             Detail::CancelRequested { .. } => Some("cancel_requested"),
             Detail::TradesPending { .. } => Some("trades_pending"),
             Detail::Recovered => Some("recovered"),
+            Detail::StreamUpdate { .. } => Some("stream_update"),
+            Detail::StaleReportIgnored { .. } => Some("stale_report_ignored"),
             Detail::Held { .. } => Some("held"),
             _ => None,
         }
@@ -331,6 +355,44 @@ pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
         Detail::Held { cause, next_ms } => {
             w.str(ks!("cause"), cause);
             w.num_u64(k!("next_ms"), *next_ms);
+        }
+        Detail::StreamUpdate {
+            client_order_id,
+            order_id,
+            status,
+            filled_qty,
+            last_qty,
+            last_price,
+            fee,
+            fee_asset,
+            trade_id,
+            event_ms,
+        } => {
+            w.id(ks!("client_order_id"), client_order_id.as_str());
+            w.num_id(ks!("order_id"), order_id.get());
+            w.str(ks!("status"), status);
+            w.dec(k!("filled_qty"), *filled_qty);
+            w.dec(k!("last_qty"), *last_qty);
+            w.dec(k!("last_price"), *last_price);
+            w.dec(k!("fee"), *fee);
+            if let Some(a) = fee_asset {
+                w.id(ks!("fee_asset"), a.as_str());
+            }
+            if let Some(t) = trade_id {
+                w.num_id(ks!("trade_id"), t.get());
+            }
+            w.num_u64(k!("event_ms"), *event_ms);
+        }
+        Detail::StaleReportIgnored {
+            client_order_id,
+            source,
+            filled_qty,
+            known_qty,
+        } => {
+            w.id(ks!("client_order_id"), client_order_id.as_str());
+            w.str(ks!("source"), source);
+            w.dec(k!("filled_qty"), *filled_qty);
+            w.dec(k!("known_qty"), *known_qty);
         }
     }
     seal(w.0, start);

@@ -12,7 +12,7 @@ use serde_json::{Map, Value};
 
 use super::line::{AuditLine, Detail};
 use super::read::{opt_dec, opt_str, opt_u32, req_u64, ReadError};
-use crate::model::{Asset, ClientOrderId, IntentId, OrderId, Side, Symbol, Tif};
+use crate::model::{Asset, ClientOrderId, IntentId, OrderId, Side, Symbol, Tif, TradeId};
 use crate::router::State;
 
 /// Every word the router writes in a fixed-vocabulary field (`reason`, `detail`, `error`,
@@ -40,6 +40,12 @@ const WORDS: &[&str] = &[
     "cancelled",
     "already_final",
     "unknown_target",
+    "open",
+    "filled",
+    "canceled",
+    "expired",
+    "rest",
+    "stream",
 ];
 
 /// One of [`WORDS`], as the `'static` string the router uses.
@@ -177,6 +183,30 @@ trait Get {
             "held" => Detail::Held {
                 cause: self.word("cause")?,
                 next_ms: self.u64("next_ms")?,
+            },
+            "stream_update" => Detail::StreamUpdate {
+                client_order_id: self.coid()?,
+                order_id: self.order_id()?,
+                status: self.word("status")?,
+                filled_qty: self.dec("filled_qty")?,
+                last_qty: self.dec("last_qty")?,
+                last_price: self.dec("last_price")?,
+                fee: self.dec("fee")?,
+                fee_asset: match self.opt_str("fee_asset")? {
+                    Some(a) => Some(self.asset("fee_asset", a)?),
+                    None => None,
+                },
+                trade_id: match self.opt_str("trade_id")? {
+                    Some(t) => Some(TradeId::new(t).map_err(|e| self.bad("trade_id", e))?),
+                    None => None,
+                },
+                event_ms: self.u64("event_ms")?,
+            },
+            "stale_report_ignored" => Detail::StaleReportIgnored {
+                client_order_id: self.coid()?,
+                source: self.word("source")?,
+                filled_qty: self.dec("filled_qty")?,
+                known_qty: self.dec("known_qty")?,
             },
             other => return Err(self.bad("event", format!("unknown event `{other}`"))),
         })
@@ -378,6 +408,20 @@ pub(crate) struct Fast<'a> {
     pub(super) fee: Option<Num<'a>>,
     #[serde(borrow, default)]
     pub(super) market_price: Option<Num<'a>>,
+    #[serde(borrow, default)]
+    pub(super) status: Option<&'a str>,
+    #[serde(borrow, default)]
+    pub(super) source: Option<&'a str>,
+    #[serde(borrow, default)]
+    pub(super) trade_id: Option<&'a str>,
+    #[serde(borrow, default)]
+    pub(super) last_qty: Option<Num<'a>>,
+    #[serde(borrow, default)]
+    pub(super) last_price: Option<Num<'a>>,
+    #[serde(borrow, default)]
+    pub(super) known_qty: Option<Num<'a>>,
+    #[serde(default)]
+    pub(super) event_ms: Option<u64>,
     #[serde(default)]
     pub(crate) backoff_ms: Option<u64>,
     #[serde(default)]
@@ -468,6 +512,9 @@ impl Get for FastFields<'_, '_> {
             "cause" => l.cause,
             "target" => l.target,
             "outcome" => l.outcome,
+            "status" => l.status,
+            "source" => l.source,
+            "trade_id" => l.trade_id,
             _ => return Err(self.missing(field)),
         })
     }
@@ -487,6 +534,9 @@ impl Get for FastFields<'_, '_> {
             "released" => &l.released,
             "fee" => &l.fee,
             "market_price" => &l.market_price,
+            "last_qty" => &l.last_qty,
+            "last_price" => &l.last_price,
+            "known_qty" => &l.known_qty,
             _ => return Err(self.missing(field)),
         };
         match n {
@@ -502,6 +552,7 @@ impl Get for FastFields<'_, '_> {
             "t_ms" => Ok(l.t_ms),
             "backoff_ms" => l.backoff_ms.ok_or_else(|| self.missing(field)),
             "next_ms" => l.next_ms.ok_or_else(|| self.missing(field)),
+            "event_ms" => l.event_ms.ok_or_else(|| self.missing(field)),
             _ => Err(self.missing(field)),
         }
     }

@@ -430,8 +430,12 @@ fn record(obj: &impl Source, line: usize) -> Result<Record, ReadError> {
             _ => None,
         },
         client_order_id: obj.opt_str(line, "client_order_id")?.map(str::to_string),
+        // Only an order report carries a fill; an event line's `filled_qty` (a stream update,
+        // a stale report) is what someone said, not a transition.
         filled_qty: match state {
-            State::Filled | State::Partial | State::Canceled => obj.opt_dec(line, "filled_qty")?,
+            State::Filled | State::Partial | State::Canceled if !obj.has("event") => {
+                obj.opt_dec(line, "filled_qty")?
+            }
             _ => None,
         },
         symbol: match state {

@@ -59,6 +59,13 @@ fn field(key: &str) -> Option<u32> {
         (9, b'f', b'e') => (36, "fee_asset"),
         (6, b't', b'a') => (37, "target"),
         (7, b'o', b'u') => (38, "outcome"),
+        (6, b's', b't') => (39, "status"),
+        (6, b's', b'o') => (40, "source"),
+        (8, b't', b'r') => (41, "trade_id"),
+        (8, b'l', b'a') => (42, "last_qty"),
+        (10, b'l', b'a') => (43, "last_price"),
+        (9, b'k', b'n') => (44, "known_qty"),
+        (8, b'e', b'v') => (45, "event_ms"),
         _ => return None,
     };
     (key == name).then_some(k)
@@ -212,7 +219,7 @@ pub(super) fn scan(text: &str) -> Option<Fast<'_>> {
                 _ => return None,
             }
         };
-        if k != 35 {
+        if k != 35 && k != 36 {
             if seen & (1 << k) != 0 {
                 return None;
             }
@@ -265,6 +272,13 @@ pub(super) fn scan(text: &str) -> Option<Fast<'_>> {
             36 => f.fee_asset = Some(c.string()?),
             37 => f.target = Some(c.string()?),
             38 => f.outcome = Some(c.string()?),
+            39 => f.status = Some(c.string()?),
+            40 => f.source = Some(c.string()?),
+            41 => f.trade_id = Some(c.string()?),
+            42 => f.last_qty = Some(Num::of(c.number()?)),
+            43 => f.last_price = Some(Num::of(c.number()?)),
+            44 => f.known_qty = Some(Num::of(c.number()?)),
+            45 => f.event_ms = Some(c.u64()?),
             _ => {
                 c.string()?;
             }

@@ -4,6 +4,7 @@ use std::fmt;
 
 use rust_decimal::Decimal;
 
+use super::stream::OrderUpdate;
 use crate::decision::{CancelIntent, Intent};
 use crate::exchange::{ExchangeError, Order, OrderList, Trade};
 use crate::model::{ClientOrderId, IntentId, OrderId, Side, Symbol, Tif, TimeMs};
@@ -290,6 +291,12 @@ pub enum Input {
     /// read, a ban, or the minute's request weight nearly spent). The router holds every
     /// request back until then: a wait, not an attempt.
     Hold { until_ms: TimeMs },
+    /// An order update from the venue's user data stream (Binance's `executionReport`),
+    /// believed as far as a REST report of the same order would be ([`super::stream`]).
+    Stream(OrderUpdate),
+    /// The user data stream is connected again (or for the first time): what it sent while
+    /// it was down is lost, so the router asks for every resting order by REST at once.
+    StreamConnected,
 }
 
 #[cfg(test)]

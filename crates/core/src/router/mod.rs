@@ -44,6 +44,7 @@ pub mod mutant;
 mod output;
 mod recover;
 pub mod state;
+mod stream;
 
 pub use config::{backoff_jitter, limits, ConfigError, MarketRules, OrderLimit, RouterConfig};
 pub use intent::Resume;
@@ -55,6 +56,7 @@ pub use recover::{
     TornTail,
 };
 pub use state::{is_legal, EdgeCounts, Finished, State, STATE_COUNT};
+pub use stream::{status_word, OrderUpdate};
 
 use intent::{Active, Cx, Phase};
 
@@ -419,6 +421,8 @@ impl Router {
             Input::Reply(reply) => self.reply(now, reply),
             Input::Market { symbol, price } => self.portfolio.set_last_price(&symbol, price),
             Input::Hold { until_ms } => self.hold(now, until_ms),
+            Input::Stream(update) => self.stream_update(now, update),
+            Input::StreamConnected => self.stream_connected(now),
         }
         self.admit_held(now);
         self.drop_stale_timers();

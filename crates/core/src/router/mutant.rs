@@ -118,10 +118,18 @@ pub enum Mutant {
     CancelLosesFill,
     /// A cancel intent's target is marked cancelled but goes on retrying its remainder.
     RetryAfterCancel,
+    /// Lets a REST report that shows less filled than the user data stream already reported
+    /// take the fill back (an older snapshot overriding a newer event).
+    TrustStaleRest,
+    /// Skips the REST gap fill after the user data stream reconnects: a resting order is
+    /// asked for only at its next poll.
+    NoGapFillAfterReconnect,
+    /// Books a fill the stream reported and the REST trade query listed twice.
+    DoubleBookStreamFill,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 46] = [
+    pub const ALL: [Mutant; 49] = [
         Mutant::IgnoreDedup,
         Mutant::FreshIdAfterTimeout,
         Mutant::ReleaseBeforeReconcile,
@@ -168,6 +176,9 @@ impl Mutant {
         Mutant::LateRequery,
         Mutant::CancelLosesFill,
         Mutant::RetryAfterCancel,
+        Mutant::TrustStaleRest,
+        Mutant::NoGapFillAfterReconnect,
+        Mutant::DoubleBookStreamFill,
     ];
 
     /// The kebab-case name used on the command line.
@@ -412,6 +423,38 @@ pub(crate) fn max_retries_bound(cfg: &RouterConfig) -> u32 {
     }
 }
 
+/// The fill a report of the current order leaves: the larger of the known and the reported
+/// one; `TrustStaleRest` takes a REST report's word even when it shows less.
+pub(super) fn fill_seen(
+    cfg: &RouterConfig,
+    from_stream: bool,
+    known: crate::grid::Qty,
+    reported: crate::grid::Qty,
+) -> crate::grid::Qty {
+    if cfg.has(Mutant::TrustStaleRest) && !from_stream {
+        reported
+    } else {
+        known.max(reported)
+    }
+}
+
+/// `DoubleBookStreamFill`: the stream's fills that the REST answer also listed, booked again.
+pub(super) fn add_stream_fills(
+    cfg: &RouterConfig,
+    trades: &mut Vec<crate::exchange::Trade>,
+    stream: &[crate::exchange::Trade],
+) {
+    if !cfg.has(Mutant::DoubleBookStreamFill) {
+        return;
+    }
+    let again: Vec<_> = stream
+        .iter()
+        .filter(|s| trades.iter().any(|t| t.trade_id == s.trade_id))
+        .cloned()
+        .collect();
+    trades.extend(again);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,7 +512,10 @@ mod tests {
                 "late-poll",
                 "late-requery",
                 "cancel-loses-fill",
-                "retry-after-cancel"
+                "retry-after-cancel",
+                "trust-stale-rest",
+                "no-gap-fill-after-reconnect",
+                "double-book-stream-fill",
             ]
         );
         for m in Mutant::ALL {

@@ -30,7 +30,7 @@ use crate::router::{Action, Command, MarketRules, Router, RouterConfig, State};
 
 /// The stable invariant names, as violation reports print them. The first ten say what must
 /// never happen; the rest say what must happen (policy and liveness).
-pub const NAMES: [&str; 21] = [
+pub const NAMES: [&str; 23] = [
     "single_router",
     "ids_present",
     "audit_complete",
@@ -52,10 +52,12 @@ pub const NAMES: [&str; 21] = [
     "model_agrees",
     "cancel_honoured",
     "cancel_keeps_fills",
+    "stream_fill_booked_once",
+    "stream_gap_resolved",
 ];
 
 /// Situations a fuzz campaign should reach, counted per run (see [`Coverage`]).
-pub const COVERAGE: [&str; 27] = [
+pub const COVERAGE: [&str; 30] = [
     "signal",
     "signal_equal",
     "signal_one_input",
@@ -83,6 +85,9 @@ pub const COVERAGE: [&str; 27] = [
     "sell_cut_to_holdings",
     "resting_fill_by_flow",
     "queue_fill_partial",
+    "stream_fill",
+    "stream_drop",
+    "stale_report_ignored",
 ];
 
 /// Indices into [`COVERAGE`].
@@ -142,6 +147,12 @@ pub enum Coverage {
     /// A trade at a resting order's price, in the queue model, that passed the queue ahead and
     /// filled part of the order, leaving the rest in the queue.
     QueueFillPartial,
+    /// A fill reached the router on the user data stream.
+    StreamFill,
+    /// The stream's connection dropped or went silent.
+    StreamDrop,
+    /// A report showing less filled than already known was ignored (`stale_report_ignored`).
+    StaleReportIgnored,
 }
 
 /// A broken invariant, where and when.

@@ -108,6 +108,8 @@ pub struct IntentModel {
     /// intents wait until no intent is.
     pub(super) in_doubt: bool,
     pub(super) asset: Option<Asset>,
+    /// The report being read came from the user data stream.
+    pub(super) from_stream: bool,
 }
 
 impl IntentModel {
@@ -141,7 +143,23 @@ impl IntentModel {
             held: Decimal::ZERO,
             asset: None,
             in_doubt: false,
+            from_stream: false,
         }
+    }
+
+    /// The client order id of the order the intent waits on, if it waits on one.
+    pub(super) fn waiting_on(&self) -> Option<&str> {
+        match &self.phase {
+            Phase::Placing { coid, .. }
+            | Phase::Unknown { coid, .. }
+            | Phase::Working { coid, .. } => Some(coid),
+            _ => None,
+        }
+    }
+
+    /// Whether its order rests (polled): the one a reconnect's gap fill asks for at once.
+    pub(super) fn resting(&self) -> bool {
+        matches!(self.phase, Phase::Working { .. })
     }
 
     pub fn done(&self) -> bool {
@@ -443,7 +461,7 @@ impl IntentModel {
     }
 
     /// The venue's report of the current attempt's order.
-    fn on_order(&mut self, s: &mut Step<'_>, o: &Order) {
+    pub(super) fn on_order(&mut self, s: &mut Step<'_>, o: &Order) {
         let (coid, sent) = match &self.phase {
             Phase::Placing { coid, sent }
             | Phase::Unknown { coid, sent, .. }
@@ -482,6 +500,18 @@ impl IntentModel {
             }
         };
         let filled = if o.filled > prev { o.filled } else { prev };
+        if o.filled < prev {
+            // An older snapshot than what is known: ignored, and said so.
+            self.event(
+                s,
+                Detail::StaleReportIgnored {
+                    client_order_id: self.named(&coid),
+                    source: if self.from_stream { "stream" } else { "rest" },
+                    filled_qty: o.filled,
+                    known_qty: prev,
+                },
+            );
+        }
         let report = Detail::Order {
             client_order_id: self.named(&coid),
             order_id: o.order_id,

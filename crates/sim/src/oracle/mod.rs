@@ -17,6 +17,7 @@ mod book;
 mod intent;
 mod journal;
 pub mod rules;
+mod stream;
 #[cfg(test)]
 mod tests;
 

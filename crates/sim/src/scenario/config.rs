@@ -45,6 +45,10 @@ pub(super) enum Setting {
     MarketSpeed(u64),
     /// A `p_<kind>` probability (bps) or a drawn fault's size.
     Profile(&'static str, u64),
+    /// `stream = on` (or `off`).
+    Stream(bool),
+    /// A `stream_*` delay or `p_stream_*` probability (bps).
+    StreamProfile(&'static str, u64),
 }
 
 impl Setting {
@@ -75,6 +79,24 @@ impl Setting {
             "step_size" => Setting::StepSize(dec(Bound::Positive)?),
             "venue_min_notional" => Setting::VenueMinNotional(dec(Bound::NonNegative)?),
             "latency_ms" => Setting::LatencyMs(u64_(0, MAX_LATENCY_MS)?),
+            "stream" => Setting::Stream(match value {
+                "on" => true,
+                "off" => false,
+                _ => return Err(at.err(key, format!("{} is neither on nor off", show(value)))),
+            }),
+            "stream_latency_ms" => {
+                Setting::StreamProfile("stream_latency_ms", u64_(0, MAX_LATENCY_MS)?)
+            }
+            "stream_gap_ms" => Setting::StreamProfile("stream_gap_ms", u64_(0, MAX_WAIT_MS)?),
+            "p_stream_lost" | "p_stream_duplicate" | "p_stream_drop" | "p_stream_silence"
+            | "p_stream_delay" => {
+                let name = super::CONFIG_KEYS
+                    .iter()
+                    .copied()
+                    .find(|k| *k == key)
+                    .unwrap_or("p_stream_lost");
+                Setting::StreamProfile(name, int_in(at, key, value, 0, 10_000)?)
+            }
             "dedup" => Setting::DedupAlways(match value {
                 "open_only" => false,
                 "always" => true,
@@ -166,6 +188,20 @@ impl Setting {
             Setting::OrderLatencyMs(v) => s.venue.market.order_latency_ms = v,
             Setting::FeedLatencyMs(v) => s.venue.market.feed_latency_ms = v,
             Setting::MarketSpeed(v) => s.venue.market.speed = v,
+            Setting::Stream(on) => s.stream.on = on,
+            Setting::StreamProfile(key, v) => {
+                let p = &mut s.stream;
+                let bps = u32::try_from(v).unwrap_or(10_000);
+                match key {
+                    "stream_latency_ms" => p.latency_ms = v,
+                    "stream_gap_ms" => p.gap_ms = v,
+                    "p_stream_lost" => p.lost_bps = bps,
+                    "p_stream_duplicate" => p.duplicate_bps = bps,
+                    "p_stream_drop" => p.drop_bps = bps,
+                    "p_stream_silence" => p.silence_bps = bps,
+                    _ => p.delay_bps = bps,
+                }
+            }
             Setting::Profile(key, v) => {
                 let p = &mut s.profile;
                 let bps = u32::try_from(v).unwrap_or(10_000);

@@ -81,7 +81,7 @@ use csv::{check_header, CsvRecords, LineCounter};
 pub const HEADER: [&str; 7] = ["t_ms", "action", "symbol", "side", "qty", "price", "params"];
 
 /// Keys of a `config` row without a symbol.
-pub const CONFIG_KEYS: [&str; 47] = [
+pub const CONFIG_KEYS: [&str; 55] = [
     "max_retries",
     "backoff_ms",
     "backoff_max_ms",
@@ -129,6 +129,14 @@ pub const CONFIG_KEYS: [&str; 47] = [
     "order_latency_ms",
     "feed_latency_ms",
     "market_speed",
+    "stream",
+    "stream_latency_ms",
+    "stream_gap_ms",
+    "p_stream_lost",
+    "p_stream_duplicate",
+    "p_stream_drop",
+    "p_stream_silence",
+    "p_stream_delay",
 ];
 
 /// Keys of a `config` row with a symbol: that market's rules.
@@ -187,6 +195,8 @@ pub struct Scenario {
     /// Random faults on top of the `fault` rows (`p_<kind>` keys, basis points per request or
     /// delivery); all zero unless configured.
     pub profile: FaultProfile,
+    /// The user data stream and its faults (`stream=on`, `p_stream_*`): off by default.
+    pub stream: crate::faults::StreamProfile,
     /// Every row except `config` and `expect`, sorted by `t_ms`, stable for equal times.
     pub rows: Vec<Row>,
     /// In file order.
@@ -779,6 +789,7 @@ impl Builder {
             latency_ms: DEFAULT_LATENCY_MS,
             restart_ms: DEFAULT_RESTART_MS,
             profile: FaultProfile::default(),
+            stream: crate::faults::StreamProfile::default(),
             seed: None,
             rows: self.rows,
             expects: self.expects,

@@ -17,6 +17,7 @@ mod network;
 mod report;
 mod requests;
 mod rows;
+mod stream;
 
 pub use report::{Balance, FailedExpect, Report, LIVELOCK};
 
@@ -99,6 +100,8 @@ enum Event {
     Reply(Reply, u32),
     /// A crashed router comes back.
     Restart,
+    /// A message of the user data stream: its connection, and the router process it is for.
+    Stream(stream::StreamMsg, u32, u32),
 }
 
 struct World<'a> {
@@ -141,6 +144,8 @@ struct World<'a> {
     contract: Option<ContractError>,
     /// The independent model of the router, run in lockstep (with the checks on).
     oracle: Option<Box<crate::oracle::Oracle>>,
+    /// The user data stream, when the scenario turns it on.
+    stream: Option<Box<stream::Stream>>,
     report: Report,
 }
 
@@ -282,8 +287,10 @@ pub fn run_observed<'a>(
         contract: None,
         oracle: (opts.check_invariants && opts.model)
             .then(|| Box::new(crate::oracle::Oracle::new(&router_cfg))),
+        stream: stream::Stream::new(scenario.stream, opts.seed),
         report,
     };
+    w.stream_start();
     w.report.coverage[Coverage::MarketRules as usize] = scenario.venue.markets.len() as u64;
     if scenario.venue.market.live {
         w.venue.go_live(opts.seed, 0, false);
@@ -435,6 +442,9 @@ impl World<'_> {
                     self.report.violation = Some(v);
                 }
             }
+            // What the step changed at the venue (a placement, a fill on a price move or in
+            // the living market, a cancel) goes out on the user data stream.
+            self.stream_publish();
             if let Some(v) = self.drain() {
                 self.report.violation.get_or_insert(v);
             }
@@ -597,7 +607,15 @@ impl World<'_> {
                 None
             }
             Event::Arrive { cmd, fate, gen } => self.arrive(cmd, fate, gen),
-            Event::Restart => self.restart(),
+            Event::Restart => {
+                let v = self.restart();
+                self.stream_restart();
+                v
+            }
+            Event::Stream(msg, conn, gen) => {
+                self.stream_arrive(msg, conn, gen);
+                None
+            }
             Event::Reply(_, gen) if gen != self.gen() => None,
             Event::Reply(reply, _) => {
                 let timeout = self.router.config().request_timeout_ms;
@@ -764,6 +782,12 @@ impl World<'_> {
             write_line(&mut self.audit_buf, &line);
             if self.audit_buf.len() >= AUDIT_CHUNK {
                 self.flush_audit();
+            }
+        }
+        if self.stream.is_some() {
+            let v = self.stream_line(&line);
+            if self.opts.check_invariants && found.is_none() {
+                *found = v;
             }
         }
         if self.opts.check_invariants && found.is_none() {

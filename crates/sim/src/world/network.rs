@@ -112,7 +112,13 @@ impl World<'_> {
                 self.execute(&cmd, fate);
                 None
             }
-            Net::Clean | Net::RequestLost => Some(self.execute(&cmd, fate)),
+            Net::Clean | Net::RequestLost => {
+                let mut reply = self.execute(&cmd, fate);
+                if matches!(cmd.action, Action::FetchOrder { .. }) {
+                    self.stale_answer(&mut reply);
+                }
+                Some(reply)
+            }
         };
         if let Some(reply) = reply {
             let at = self.now + self.latency();

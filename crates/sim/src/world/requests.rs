@@ -42,6 +42,8 @@ struct Last {
     backs_off: bool,
     /// The order a trade query asked about.
     trades_of: Option<OrderId>,
+    /// What it asked ([`Action::name`]).
+    action: &'static str,
 }
 
 impl Requests {
@@ -53,6 +55,7 @@ impl Requests {
                 answered: false,
                 sent_ms: now,
                 backs_off,
+                action: cmd.action.name(),
                 trades_of: match &cmd.action {
                     Action::FetchTrades { order_id, .. } => Some(*order_id),
                     _ => None,
@@ -218,6 +221,13 @@ impl World<'_> {
             return None;
         }
         let cfg = self.router.config();
+        // Still inside its timeout, or another question: not the same question asked again
+        // (a stream update moved the intent on while the last query was out or backing off).
+        if self.now < last.sent_ms.saturating_add(cfg.request_timeout_ms)
+            || last.action != cmd.action.name()
+        {
+            return None;
+        }
         let earliest = last
             .sent_ms
             .saturating_add(cfg.request_timeout_ms)

@@ -27,7 +27,7 @@ impl Active {
         let prev = match self.orders.iter_mut().find(|f| f.client_order_id == coid) {
             Some(f) => {
                 let prev = f.filled;
-                f.filled = f.filled.max(reported);
+                f.filled = mutant::fill_seen(cx.cfg, self.from_stream, prev, reported);
                 f.order_id = o.order_id;
                 prev
             }
@@ -42,7 +42,10 @@ impl Active {
                 Qty::ZERO
             }
         };
-        let filled = prev.max(reported);
+        let filled = mutant::fill_seen(cx.cfg, self.from_stream, prev, reported);
+        if reported < prev && filled == prev {
+            self.stale_report(cx, &coid, reported, prev);
+        }
         let grid = self.grid;
         let report = |filled| Detail::Order {
             client_order_id: coid.clone(),

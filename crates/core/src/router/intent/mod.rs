@@ -9,6 +9,7 @@
 mod attempt;
 mod reconcile;
 mod resume;
+mod stream;
 
 pub use resume::Resume;
 
@@ -150,6 +151,11 @@ pub(super) struct Active {
     pub(super) held: Option<TimeMs>,
     /// A cancel intent stopped it: its open order is cancelled and nothing more is placed.
     pub(super) cancelled: bool,
+    /// Fills the user data stream reported, each trade id once: a witness only; what is
+    /// booked is what the REST trade query confirms.
+    stream_trades: Vec<Trade>,
+    /// The report being applied came from the stream (for the `stale_report_ignored` line).
+    from_stream: bool,
 }
 
 impl Active {
@@ -174,6 +180,8 @@ impl Active {
             awaiting: None,
             next_request: 0,
             query_backoff_ms: 0,
+            stream_trades: Vec::new(),
+            from_stream: false,
         }
     }
 

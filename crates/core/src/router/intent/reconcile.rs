@@ -91,6 +91,7 @@ impl Active {
         if cx.cfg.has(Mutant::DoubleApplyFills) {
             trades.extend_from_within(..);
         }
+        mutant::add_stream_fills(cx.cfg, &mut trades, &self.stream_trades);
         let misread;
         let to_book: &[Trade] =
             if cx.cfg.has(Mutant::FeeInQuoteAlways) || cx.cfg.has(Mutant::BuyPositionIgnoresFee) {
