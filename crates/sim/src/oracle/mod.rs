@@ -79,6 +79,9 @@ struct Entry {
     view: Option<View>,
     /// A durable cancel intent cancelled it: the model cannot resume it after a restart.
     cancelled: bool,
+    /// Lines of it the model had predicted, and so already applied to its ledger, when it
+    /// stopped predicting it: the journal's copies of them must not be applied again.
+    ahead: usize,
 }
 
 /// Counts for the coverage line: intents predicted from their first delivery, and intents the
@@ -316,6 +319,7 @@ impl Oracle {
                 abstained: outcome.is_none(),
                 view: None,
                 cancelled: false,
+                ahead: 0,
             },
         );
         if let Some(outcome) = outcome {
@@ -330,16 +334,20 @@ impl Oracle {
         if outcome.is_none_or(|o| o == "cancelled") {
             if let Some(e) = self.intents.get_mut(&target) {
                 if matches!(e.kind, Kind::Predicted(_)) {
-                    e.kind = Kind::Abstained { recovered: false };
+                    // What the cancel does to the target's reservation is not modelled, so
+                    // intents that begin while it is open are followed, not predicted (as
+                    // after a restart): their budget depends on it.
+                    e.kind = Kind::Abstained { recovered: true };
                     if !e.abstained {
                         e.abstained = true;
                         self.counts.predicted -= 1;
                         self.counts.abstained += 1;
                     }
-                    self.lines.remove(&target);
+                    e.ahead = self.lines.remove(&target).map_or(0, |q| q.len());
                     self.cmds.remove(&target);
                 }
             }
+            self.fog = self.fog_now();
         }
     }
 
@@ -385,6 +393,7 @@ impl Oracle {
                 abstained: !predicted,
                 view: None,
                 cancelled: false,
+                ahead: 0,
             },
         );
         if predicted {
@@ -475,7 +484,11 @@ impl Oracle {
             None => e.view = View::begin(line),
         }
         if matches!(e.kind, Kind::Abstained { .. }) {
-            self.ledger.apply(id, &line.detail);
+            if e.ahead > 0 {
+                e.ahead -= 1;
+            } else {
+                self.ledger.apply(id, &line.detail);
+            }
             if line.state.is_terminal() && line.detail.event().is_none() {
                 self.fog = self.fog_now();
             }
@@ -616,6 +629,10 @@ impl Oracle {
         self.waiting.clear();
         self.hold_until = 0;
         self.ledger = self.durable.clone();
+        // Lines not yet durable died with the router: nothing of them is in the ledger now.
+        for e in self.intents.values_mut() {
+            e.ahead = 0;
+        }
         let mut gone = Vec::new();
         for id in &self.open {
             let Some(e) = self.intents.get_mut(id) else {
