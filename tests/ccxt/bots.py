@@ -13,7 +13,7 @@ PRICE_SELL = 49900
 
 class NaiveBot:
     """Retries a failed placement with a fresh client id, resends the same one on a timeout,
-    waits a fixed 0.7 s after a rate limit whatever Retry-After said, repeats refused orders,
+    waits a fixed 0.55 s after a rate limit whatever Retry-After said, repeats refused orders,
     cancels without checking, and never syncs its clock."""
 
     def __init__(self, ex, log):
@@ -33,7 +33,7 @@ class NaiveBot:
                                             {"timeInForce": "IOC", "clientOrderId": cid})
             except (ccxt.RateLimitExceeded, ccxt.DDoSProtection):
                 self.log("rate limited; trying again in a moment")
-                time.sleep(0.7)
+                time.sleep(0.55)
             except ccxt.RequestTimeout:
                 self.log("timeout; sending %s again" % cid)
             except ccxt.NetworkError:

@@ -53,14 +53,15 @@ pub fn page(name: &str, audit: &Audit) -> String {
     if audit.clean {
         o.push_str("<p class=\"ok\">No finding: every order the record shows, each client either knew of or asked about, and no client ignored a wait, a ban or a refusal.</p>");
     }
-    for c in &audit.clients {
-        client(&mut o, c, &audit.records);
+    for (k, c) in audit.clients.iter().enumerate() {
+        client(&mut o, k, c, &audit.records);
     }
     o.push_str("</body></html>\n");
     o
 }
 
-fn client(o: &mut String, c: &ClientAudit, records: &[Line]) {
+/// One client's section; `k` numbers it for the finding anchors (a key may hold any character).
+fn client(o: &mut String, k: usize, c: &ClientAudit, records: &[Line]) {
     let s = &c.summary;
     let _ = write!(o, "<h2>Client {}</h2>", escape(&c.client));
     o.push_str("<table>");
@@ -92,8 +93,7 @@ fn client(o: &mut String, c: &ClientAudit, records: &[Line]) {
     for (n, f) in c.findings.iter().enumerate() {
         let _ = write!(
             o,
-            "<div class=\"warn\" id=\"f{}-{n}\"><b>{} {}</b>",
-            escape(&c.client),
+            "<div class=\"warn\" id=\"f{k}-{n}\"><b>{} {}</b>",
             n + 1,
             f.kind.title()
         );
@@ -123,11 +123,12 @@ fn client(o: &mut String, c: &ClientAudit, records: &[Line]) {
         }
         o.push_str("</ul></div>");
     }
-    timeline(o, c, records, &marks);
+    timeline(o, k, c, records, &marks);
 }
 
 fn timeline(
     o: &mut String,
+    k: usize,
     c: &ClientAudit,
     records: &[Line],
     marks: &BTreeMap<String, Vec<usize>>,
@@ -170,13 +171,7 @@ fn timeline(
         let badges: String = hit
             .map(|v| {
                 v.iter()
-                    .map(|n| {
-                        format!(
-                            "<a class=\"badge\" href=\"#f{}-{n}\">{}</a>",
-                            escape(&c.client),
-                            n + 1
-                        )
-                    })
+                    .map(|n| format!("<a class=\"badge\" href=\"#f{k}-{n}\">{}</a>", n + 1))
                     .collect()
             })
             .unwrap_or_default();
