@@ -64,7 +64,7 @@ pub use order_router_sim as sim;
 pub mod exchange {
     pub use order_router_core::exchange::*;
     #[cfg(feature = "sim")]
-    pub use order_router_sim::exchange::{execute, memory, sim, Exchange};
+    pub use order_router_sim::exchange::{execute, fees, memory, sim, Exchange};
 }
 
 /// The write-ahead step; with `sim`, also the drive loop for a venue that answers at once.
@@ -75,7 +75,7 @@ pub mod driver {
 }
 
 #[cfg(feature = "adapters")]
-pub use order_router_binance::{bot_audit, live, venue};
+pub use order_router_binance::{bot_audit, live, stack, venue};
 #[cfg(feature = "adapters")]
 pub use order_router_report as report;
 

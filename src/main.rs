@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use order_router::journal::SyncPolicy;
+use order_router::live::mutant::AdapterMutant;
 use order_router::router::Mutant;
 use order_router::sim::gen::FaultMix;
 use order_router::sim::CrashMode;
@@ -59,6 +60,9 @@ enum Command {
         /// Print the summary as one JSON object.
         #[arg(long)]
         json: bool,
+        /// Run without the lockstep model of the router (`model_agrees`).
+        #[arg(long)]
+        no_model: bool,
         /// A run not quiescent after this many simulator steps is reported as a livelock.
         #[arg(long, default_value_t = 10_000_000, value_name = "N")]
         max_steps: u64,
@@ -124,12 +128,26 @@ enum Command {
         /// kind or a coverage situation.
         #[arg(long)]
         require_coverage: bool,
+        /// Run without the lockstep model of the router (`model_agrees`): to measure what it
+        /// costs, or to see what the other checks catch alone.
+        #[arg(long)]
+        no_model: bool,
         /// Where the minimised failing scenario is written.
         #[arg(long, default_value = ".", value_name = "DIR")]
         out: PathBuf,
         /// Hunt a deliberate bug in the router (test builds only).
         #[arg(long, value_enum, hide = true)]
         mutant: Option<Mutant>,
+        /// Run only the stack mode, on every seed: the live driver and Binance client against
+        /// the venue's request handler, on simulated time, with crashes and restarts.
+        #[arg(long)]
+        stack: bool,
+        /// Without --stack: also run the stack mode on every K-th seed (0: never).
+        #[arg(long, default_value_t = fuzz::STACK_EVERY, value_name = "K")]
+        stack_every: u64,
+        /// Hunt a deliberate bug in the live adapter with the stack mode (test builds only).
+        #[arg(long, value_enum, hide = true)]
+        adapter_mutant: Option<AdapterMutant>,
     },
     /// Measure the fixed workload: intents/s, simulator events/s, invariant checks/s, audit
     /// bytes/s and peak memory.
@@ -295,6 +313,11 @@ enum Command {
         /// How long a connection whose reply was lost is held before it is closed.
         #[arg(long, default_value_t = 30_000, value_name = "MS")]
         stall_ms: u64,
+        /// Pay fees with BNB: commissions in BNB at a 25% discount (at the scenario's
+        /// `bnb_price`, 600 by default) while the account's free BNB covers them, as the scenario
+        /// key `fee_asset_mode=bnb` does.
+        #[arg(long)]
+        bnb_fees: bool,
         /// The account starts as a fresh exchange account's: only the quote currency, none of
         /// the assets the markets sell (the scenario's base-asset balances are dropped).
         #[arg(long)]
@@ -435,6 +458,7 @@ fn main() -> ExitCode {
             stall_ms,
             fresh_account,
             bot_audit,
+            bnb_fees,
         } => serve_venue::main(serve_venue::Args {
             listen: &listen,
             allow_remote,
@@ -455,6 +479,7 @@ fn main() -> ExitCode {
             stall_ms,
             fresh_account,
             bot_audit: bot_audit.as_deref(),
+            bnb_fees,
         }),
         Command::Recover {
             journal,
@@ -510,13 +535,21 @@ fn main() -> ExitCode {
             faults,
             check_determinism,
             require_coverage,
+            no_model,
             out,
             mutant,
+            stack,
+            stack_every,
+            adapter_mutant,
         } => {
             let mutant = match mutant.map(available).transpose() {
                 Ok(m) => m,
                 Err(code) => return code,
             };
+            if adapter_mutant.is_some() && !AdapterMutant::AVAILABLE {
+                errln!("error: --adapter-mutant: this build has no deliberate bugs (build with `--features mutants`)");
+                return ExitCode::from(2);
+            }
             fuzz::main(fuzz::Args {
                 seeds: &seeds,
                 jobs,
@@ -525,8 +558,12 @@ fn main() -> ExitCode {
                 faults,
                 check_determinism,
                 require_coverage,
+                model: !no_model,
                 out: &out,
                 mutant,
+                stack,
+                stack_every,
+                adapter_mutant,
             })
         }
         Command::Run {
@@ -536,6 +573,7 @@ fn main() -> ExitCode {
             market,
             market_symbol,
             json,
+            no_model,
             max_steps,
             crash_at,
             crash_mode,
@@ -560,6 +598,7 @@ fn main() -> ExitCode {
                 market: market.as_deref(),
                 market_symbol: market_symbol.as_deref(),
                 json,
+                model: !no_model,
                 max_steps,
                 crash_at: crash_at.map(|n| (n, crash_mode)),
                 crash_everywhere,

@@ -29,6 +29,7 @@ fn a_fuzz_campaign_finds_no_violation() {
         mix: FaultMix::Swarm,
         check_determinism: false,
         mutant: None,
+        model: true,
     };
     let c = campaign(&opts, || {});
     if let Some((seed, v)) = &c.failure {

@@ -12,10 +12,15 @@ use crate::progress::{Reporter, Watch};
 pub const MAX_JOBS: usize = 256;
 /// The most intents `--intents` puts in one generated scenario.
 pub const MAX_INTENTS: u32 = 10_000;
+/// The stack mode runs on every this-many-th seed of a campaign by default (see
+/// docs/fuzzing.md for what it costs).
+pub const STACK_EVERY: u64 = 8;
+use order_router::live::mutant::AdapterMutant;
 use order_router::router::Mutant;
 use order_router::sim::fuzz::{campaign_until, minimise, run_csv, unreached_edges, FuzzOptions};
 use order_router::sim::gen::{generate, FaultMix};
 use order_router::sim::{COVERAGE, FAULT_KINDS, LIVELOCK};
+use order_router::stack::StackOptions;
 
 pub struct Args<'a> {
     pub seeds: &'a str,
@@ -25,8 +30,15 @@ pub struct Args<'a> {
     pub faults: FaultMix,
     pub check_determinism: bool,
     pub require_coverage: bool,
+    /// Run the lockstep model (`model_agrees`).
+    pub model: bool,
     pub out: &'a Path,
     pub mutant: Option<(Mutant, &'a str)>,
+    /// Only the stack mode, on every seed.
+    pub stack: bool,
+    /// Also the stack mode on every K-th seed (0: never).
+    pub stack_every: u64,
+    pub adapter_mutant: Option<AdapterMutant>,
 }
 
 fn usage(msg: String) -> ExitCode {
@@ -96,6 +108,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
         mix,
         check_determinism: args.check_determinism,
         mutant: args.mutant.map(|m| m.0),
+        model: args.model,
     };
     let mut pool = rayon::ThreadPoolBuilder::new();
     if let Some(j) = args.jobs {
@@ -105,6 +118,14 @@ pub fn main(args: Args<'_>) -> ExitCode {
         Ok(p) => p,
         Err(e) => return usage(format!("--jobs: {e}")),
     };
+    let stack_opts = StackOptions {
+        intents: args.intents,
+        mutant: opts.mutant,
+        adapter_mutant: args.adapter_mutant,
+    };
+    if args.stack {
+        return stack_only(&args, &opts, &stack_opts, &pool);
+    }
     let total = opts.seeds().count() as u64;
     let shard = if shard_count > 1 {
         format!(" (shard {shard_index}/{shard_count})")
@@ -169,6 +190,11 @@ pub fn main(args: Args<'_>) -> ExitCode {
         mix != FaultMix::None,
     );
     counters("coverage", "never reached", &COVERAGE, &c.coverage, true);
+    outln!(
+        "model     {} intents predicted, {} abstained",
+        c.model.predicted,
+        c.model.abstained
+    );
     if let Some((seed, d)) = &c.divergence {
         outln!("NONDETERMINISM seed {seed}: two runs diverge at {d}");
     }
@@ -247,11 +273,80 @@ pub fn main(args: Args<'_>) -> ExitCode {
     if c.divergence.is_some() {
         return ExitCode::from(1);
     }
+    if args.stack_every > 0 {
+        let seeds: Vec<u64> = opts.seeds().filter(|s| s % args.stack_every == 0).collect();
+        #[allow(clippy::disallowed_methods)]
+        let started = Instant::now();
+        let t = pool.install(|| {
+            super::fuzz_stack::campaign(
+                &seeds,
+                &stack_opts,
+                args.check_determinism,
+                &closed,
+                || {
+                    if crate::output::stdout_closed() {
+                        closed.store(true, Ordering::Relaxed);
+                    }
+                },
+            )
+        });
+        if closed.load(Ordering::Relaxed) {
+            crate::output::exit_broken_pipe();
+        }
+        let secs = started.elapsed().as_secs_f64().max(1e-9);
+        if super::fuzz_stack::report(&t, secs, &args) {
+            return ExitCode::from(1);
+        }
+    }
     outln!("invariants all held");
     let gaps = c.gaps(mix != FaultMix::None);
     if args.require_coverage && !gaps.is_empty() {
         outln!("COVERAGE GAP never reached: {}", gaps.join(", "));
         return ExitCode::from(1);
     }
+    ExitCode::SUCCESS
+}
+
+/// `--stack`: every seed of the shard through the live adapter, nothing else.
+fn stack_only(
+    args: &Args<'_>,
+    opts: &FuzzOptions,
+    stack: &StackOptions,
+    pool: &rayon::ThreadPool,
+) -> ExitCode {
+    let seeds: Vec<u64> = opts.seeds().collect();
+    outln!(
+        "fuzz seeds {}..{}, {} intents each, stack mode",
+        opts.start,
+        opts.end,
+        args.intents
+    );
+    let closed = std::sync::atomic::AtomicBool::new(false);
+    let watch = Watch::new();
+    #[allow(clippy::disallowed_methods)]
+    let started = Instant::now();
+    let t = std::thread::scope(|scope| {
+        scope.spawn(|| watch.report(Reporter::new("fuzz", "seeds").with_total(seeds.len() as u64)));
+        let t = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool.install(|| {
+                super::fuzz_stack::campaign(&seeds, stack, args.check_determinism, &closed, || {
+                    if crate::output::stdout_closed() {
+                        closed.store(true, Ordering::Relaxed);
+                    }
+                    watch.done.fetch_add(1, Ordering::Relaxed);
+                })
+            })
+        }));
+        watch.finish();
+        t.unwrap_or_else(|p| std::panic::resume_unwind(p))
+    });
+    if closed.load(Ordering::Relaxed) {
+        crate::output::exit_broken_pipe();
+    }
+    let secs = started.elapsed().as_secs_f64().max(1e-9);
+    if super::fuzz_stack::report(&t, secs, args) {
+        return ExitCode::from(1);
+    }
+    outln!("invariants all held");
     ExitCode::SUCCESS
 }

@@ -6,6 +6,7 @@ pub mod bot_audit;
 pub mod check_audit;
 pub mod demo;
 pub mod fuzz;
+pub mod fuzz_stack;
 pub mod live;
 pub mod recover;
 pub mod report;

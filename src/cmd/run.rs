@@ -31,6 +31,8 @@ pub struct Args<'a> {
     pub market_symbol: Option<&'a str>,
     /// Print the summary as one JSON object.
     pub json: bool,
+    /// Run the lockstep model of the router (`model_agrees`).
+    pub model: bool,
     /// The step limit: a run still going after it is a livelock.
     pub max_steps: u64,
     /// Crash the router after this journal append, leaving the unsynced lines so.
@@ -108,6 +110,7 @@ pub fn main(args: Args<'_>) -> ExitCode {
         max_steps: args.max_steps,
         keep_audit: audit.is_some() || page.is_some(),
         crash_at: args.crash_at,
+        model: args.model,
         ..RunOptions::default()
     };
     if let Some(tweak) = &args.tweak {
@@ -273,6 +276,9 @@ fn replay_command(args: &Args<'_>, seed: u64) -> String {
     if let Some(m) = mutant {
         let _ = write!(cmd, " --mutant {m}");
     }
+    if !args.model {
+        cmd.push_str(" --no-model");
+    }
     cmd
 }
 
@@ -323,6 +329,25 @@ pub fn summary(file: &Path, args: &Args<'_>, r: &Report) -> String {
         "checked   {} invariant checks over {} steps, {} audit lines, sim time {} ms",
         r.checks, r.steps, r.audit_lines, r.end_ms
     );
+    if !r.balances.is_empty() {
+        let books: Vec<String> = r
+            .balances
+            .iter()
+            .map(|b| {
+                if b.dust.is_zero() {
+                    format!("{} {}", b.asset, b.total.normalize())
+                } else {
+                    format!(
+                        "{} {} (dust {})",
+                        b.asset,
+                        b.total.normalize(),
+                        b.dust.normalize()
+                    )
+                }
+            })
+            .collect();
+        let _ = writeln!(s, "balances  {}", books.join(", "));
+    }
     match &r.violation {
         Some(v) if v.invariant == LIVELOCK => {
             let _ = writeln!(
@@ -361,6 +386,19 @@ pub fn summary_json(file: &Path, args: &Args<'_>, r: &Report) -> String {
         .zip(r.faults.iter())
         .map(|(k, n)| (k.to_string(), (*n).into()))
         .collect();
+    let balances: serde_json::Map<String, serde_json::Value> = r
+        .balances
+        .iter()
+        .map(|b| {
+            (
+                b.asset.to_string(),
+                serde_json::json!({
+                    "total": b.total.normalize().to_string(),
+                    "dust": b.dust.normalize().to_string(),
+                }),
+            )
+        })
+        .collect();
     let violation = r.violation.as_ref().map(|v| {
         serde_json::json!({
             "invariant": v.invariant,
@@ -389,6 +427,7 @@ pub fn summary_json(file: &Path, args: &Args<'_>, r: &Report) -> String {
         "steps": r.steps,
         "audit_lines": r.audit_lines,
         "sim_time_ms": r.end_ms,
+        "balances": balances,
         "violation": violation,
         "expects": r.expects,
         "failed_expects": r.failed_expects,

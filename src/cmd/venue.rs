@@ -37,6 +37,8 @@ pub struct Args<'a> {
     pub max_connections: usize,
     pub speed: u64,
     pub stall_ms: u64,
+    /// Commissions in BNB (`fee_asset_mode=bnb`), whatever the scenario says.
+    pub bnb_fees: bool,
     /// Drop the scenario's base-asset balances: a fresh exchange account.
     pub fresh_account: bool,
     /// Write the bot audit of this run here when the venue stops.
@@ -112,6 +114,9 @@ fn load_scenario(args: &Args<'_>) -> Result<Scenario, String> {
         )
         .map_err(|e| e.to_string())?,
     };
+    if args.bnb_fees {
+        s.venue.fees.mode = order_router::exchange::fees::FeeMode::Bnb;
+    }
     // The built-in market is live unless told otherwise; a scenario's is as it says.
     if args.scenario.is_none() {
         s.venue.market.live = true;

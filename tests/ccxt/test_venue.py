@@ -132,7 +132,8 @@ class TradingFlow(WithVenue):
         self.assertEqual(ioc["clientOrderId"], "ccxt-ioc-1")
         self.assertEqual(ioc["filled"], 0.001)
         self.assertEqual(ioc["average"], 50005.0)
-        self.assertEqual(ioc["fee"]["currency"], "USDT")
+        # Binance charges a buy's fee in the asset it receives.
+        self.assertEqual(ioc["fee"]["currency"], "BTC")
 
         gtc = self.ex.create_order(SYMBOL, "limit", "buy", 0.002, 49000,
                                    {"timeInForce": "GTC", "clientOrderId": "ccxt-gtc-1"})
@@ -166,7 +167,7 @@ class TradingFlow(WithVenue):
         self.assertEqual(len(trades), 3)
         self.assertEqual({t["side"] for t in trades}, {"buy", "sell"})
         for t in trades:
-            self.assertEqual(t["fee"]["currency"], "USDT")
+            self.assertEqual(t["fee"]["currency"], "BTC" if t["side"] == "buy" else "USDT")
             self.assertEqual(t["takerOrMaker"], "taker")
         public = self.ex.fetch_trades(SYMBOL)
         self.assertEqual(sorted(t["id"] for t in public), sorted(t["id"] for t in trades))
@@ -174,7 +175,9 @@ class TradingFlow(WithVenue):
         balance = self.ex.fetch_balance()
         bought = sum(t["amount"] for t in trades if t["side"] == "buy")
         sold = sum(t["amount"] for t in trades if t["side"] == "sell")
-        self.assertAlmostEqual(balance["BTC"]["total"], 1 + bought - sold, places=8)
+        # A buy's fee came out of the BTC it bought.
+        btc_fees = sum(t["fee"]["cost"] for t in trades if t["fee"]["currency"] == "BTC")
+        self.assertAlmostEqual(balance["BTC"]["total"], 1 + bought - sold - btc_fees, places=8)
         # The record holds every request, and the trades the venue executed.
         lines = self.venue.lines()
         recorded = [t for line in lines for t in line["trades"]]
@@ -300,6 +303,54 @@ class RoughVenue(WithVenue):
         executed = [l["order"] for l in self.venue.lines() if l["order"]]
         ids = [o["clientOrderId"] for o in executed]
         self.assertEqual(len(ids), len(set(ids)))
+
+
+class FeeAssets(WithVenue):
+    """Fees in the asset received, as Binance charges them: a bot that sells everything a buy
+    filled is refused, as it would be on Binance."""
+
+    venue_scenario = "\n".join([
+        "t_ms,action,symbol,side,qty,price,params",
+        "0,config,,,,,seed=5;fee_bps=10;venue_min_notional=5",
+        "0,balance,USDT,,100000,,",
+        "0,price,BTC/USDT,,,50000,spread_bps=2;depth=1",
+    ]) + "\n"
+
+    def test_a_buy_pays_in_btc_and_only_what_is_held_can_be_sold(self):
+        self.ex.load_markets()
+        buy = self.ex.create_order(SYMBOL, "market", "buy", 0.01)
+        self.assertEqual(buy["filled"], 0.01)
+        trades = self.ex.fetch_my_trades(SYMBOL)
+        self.assertEqual(len(trades), 1)
+        fee = trades[0]["fee"]
+        self.assertEqual(fee["currency"], "BTC")
+        self.assertEqual(fee["cost"], 0.00001)
+        self.assertEqual(self.ex.fetch_balance()["BTC"]["free"], 0.00999)
+        with self.assertRaises(ccxt.InsufficientFunds):
+            self.ex.create_order(SYMBOL, "market", "sell", 0.01)
+        sell = self.ex.create_order(SYMBOL, "market", "sell", 0.01 - fee["cost"])
+        self.assertEqual(sell["status"], "closed")
+        self.assertEqual(sell["filled"], 0.00999)
+        self.assertEqual(sell["fee"]["currency"], "USDT")
+        self.assertEqual(self.ex.fetch_balance()["BTC"]["total"], 0.0)
+
+
+class BnbFees(WithVenue):
+    """`--bnb-fees`: the built-in market's account holds BNB and pays its fees with it."""
+
+    venue_args = ("--bnb-fees",)
+
+    def test_fees_are_paid_in_bnb(self):
+        self.ex.load_markets()
+        self.assertEqual(self.ex.fetch_balance()["BNB"]["free"], 1.0)
+        self.ex.create_order(SYMBOL, "market", "buy", 0.01)
+        fee = self.ex.fetch_my_trades(SYMBOL)[0]["fee"]
+        self.assertEqual(fee["currency"], "BNB")
+        # 500.05 USDT at 0.1%, 25% off, at 600 USDT a BNB: 0.000625063 rounded half up.
+        self.assertEqual(fee["cost"], 0.00062506)
+        balance = self.ex.fetch_balance()
+        self.assertEqual(balance["BTC"]["total"], 1.01)
+        self.assertAlmostEqual(balance["BNB"]["total"], 1 - 0.00062506, places=8)
 
 
 class DefaultOptions(WithVenue):

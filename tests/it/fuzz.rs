@@ -127,3 +127,64 @@ fn bad_fuzz_arguments_exit_2() {
         assert!(out.contains(args[1]), "{args:?} names the flag: {out}");
     }
 }
+
+#[test]
+// rule: stack_fuzz
+fn the_stack_mode_catches_each_adapter_mutant_and_its_replay_command_reproduces_it() {
+    use order_router::live::mutant::AdapterMutant;
+    for m in AdapterMutant::ALL {
+        let tmp = out_dir();
+        let dir = tmp.path().to_string_lossy().into_owned();
+        let args = ["fuzz", "--stack", "--seeds", "0..100", "--out", &dir];
+        let (code, out) = cli(&[&args[..], &["--adapter-mutant", m.name()]].concat());
+        assert_eq!(code, Some(1), "{} survived 100 seeds:\n{out}", m.name());
+        let line = out
+            .lines()
+            .find(|l| l.starts_with("VIOLATION seed ") && l.contains("(stack)"))
+            .expect("violation line");
+        let replay = out
+            .lines()
+            .find_map(|l| l.strip_prefix("reproduce: order-router "))
+            .expect("reproduce line");
+        assert!(
+            replay.contains(&format!("--adapter-mutant {}", m.name())),
+            "{replay}"
+        );
+        let replay_args: Vec<&str> = replay.split(' ').chain(["--out", &dir]).collect();
+        let (code, again) = cli(&replay_args);
+        assert_eq!(code, Some(1), "{again}");
+        assert!(again.contains(line), "{line}\n{again}");
+        // The correct adapter passes the same seed.
+        let clean: Vec<&str> = replay_args
+            .iter()
+            .copied()
+            .filter(|a| *a != "--adapter-mutant" && *a != m.name())
+            .collect();
+        let (code, out) = cli(&clean);
+        assert_eq!(code, Some(0), "{out}");
+    }
+}
+
+#[test]
+// rule: stack_fuzz
+fn the_default_campaign_runs_every_eighth_seed_through_the_live_adapter() {
+    let tmp = out_dir();
+    let dir = tmp.path().to_string_lossy().into_owned();
+    let (code, out) = cli(&["fuzz", "--seeds", "0..40", "--out", &dir]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("stack     5 seeds through the live adapter"),
+        "{out}"
+    );
+    let (code, out) = cli(&[
+        "fuzz",
+        "--seeds",
+        "0..40",
+        "--stack-every",
+        "0",
+        "--out",
+        &dir,
+    ]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(!out.contains("stack "), "{out}");
+}

@@ -155,7 +155,7 @@ fn random_fault_mixes_never_break_an_invariant() {
 // rule: single_router, ids_present, audit_complete, reservation_non_negative
 // rule: no_duplicate_orders, slippage_cap, min_notional, reconciled, write_ahead, recovery
 // rule: retry_policy, limit_at_cap, order_truth, liveness, intent_identity, input_guards
-// rule: rate_limit_hold
+// rule: rate_limit_hold, balances_match
 fn each_invariant_catches_a_router_built_to_break_it() {
     let cases = [
         ("ids_present", "anonymous-order", "basic_buy.csv"),
@@ -167,8 +167,9 @@ fn each_invariant_catches_a_router_built_to_break_it() {
             "reconcile_delayed.csv",
         ),
         ("reservation_non_negative", "forget-fee", "fee_at_cap.csv"),
+        // The fill it abandoned is at the venue, never in the portfolio.
         (
-            "reservation_non_negative",
+            "balances_match",
             "abandon-unknown",
             "unknown_last_attempt.csv",
         ),
@@ -228,10 +229,26 @@ fn each_invariant_catches_a_router_built_to_break_it() {
             "ignore-rate-limit-hold",
             "rate_limit_hold.csv",
         ),
+        ("reconciled", "fee-in-quote-always", "fee_assets.csv"),
+        (
+            "balances_match",
+            "buy-position-ignores-fee",
+            "fee_assets.csv",
+        ),
+        ("model_agrees", "late-poll", "gtc_timeout_cancel.csv"),
+        ("model_agrees", "late-cancel", "gtc_timeout_cancel.csv"),
     ];
     for (invariant, mutant, file) in cases {
         let path = format!("scenarios/{file}");
-        let (code, out, _) = cli(&["run", &path, "--mutant", mutant]);
+        // The other checks on their own: the lockstep model sees many of these bugs first.
+        let model = if invariant == "model_agrees" {
+            None
+        } else {
+            Some("--no-model")
+        };
+        let mut args = vec!["run", &path, "--mutant", mutant];
+        args.extend(model);
+        let (code, out, _) = cli(&args);
         assert_eq!(code, Some(1), "{mutant} on {file} was not caught:\n{out}");
         assert!(
             out.contains(&format!("VIOLATION {invariant} violated at step ")),

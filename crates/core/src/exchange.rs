@@ -53,14 +53,17 @@ pub struct Order {
     /// Average fill price; `None` while nothing filled.
     pub average: Option<Decimal>,
     pub status: OrderStatus,
-    /// Fee charged so far, in `fee_asset`.
+    /// Fee charged so far in `fee_asset`: the asset the order receives (base for a buy, quote
+    /// for a sell) or BNB, as its first fill was charged. A later fill charged in another
+    /// asset (the account's BNB ran out) shows in its trade only: the trades, not this sum,
+    /// are what gets booked.
     pub fee: Decimal,
     pub fee_asset: Asset,
 }
 
 impl Order {
     /// A placement the venue just accepted under `order_id`: open, nothing filled yet, fees
-    /// charged in the quote asset.
+    /// to be charged in the asset it receives (base for a buy, quote for a sell).
     pub fn accepted(order_id: OrderId, r: &OrderRequest) -> Order {
         Order {
             order_id,
@@ -74,7 +77,10 @@ impl Order {
             average: None,
             status: OrderStatus::Open,
             fee: Decimal::ZERO,
-            fee_asset: r.symbol().quote().clone(),
+            fee_asset: match r.side() {
+                Side::Buy => r.symbol().base().clone(),
+                Side::Sell => r.symbol().quote().clone(),
+            },
         }
     }
 }

@@ -459,4 +459,45 @@ mod tests {
         assert_eq!(p.balance(&usdt()).total, d("499.5"));
         let _ = p.release_all(r);
     }
+
+    #[test]
+    // rule: balances_match
+    fn a_fee_in_base_or_bnb_comes_out_of_its_own_asset() {
+        let (btc_a, bnb) = (Asset::new("BTC").unwrap(), Asset::new("BNB").unwrap());
+        let mut p = Portfolio::new();
+        p.deposit(&usdt(), d("1100")).unwrap();
+        p.deposit(&bnb, d("0.001")).unwrap();
+        let (asset, need) =
+            reservation_need(&btc(), Side::Buy, d("0.02"), d("50100"), d("0.001")).unwrap();
+        let mut r = p.reserve(&asset, need).unwrap();
+        // One fill paid in BTC, one in BNB.
+        let in_base = Trade {
+            fee: d("0.00001"),
+            fee_asset: btc_a.clone(),
+            ..trade(Side::Buy, "50000", "0.01", "0")
+        };
+        let in_bnb = Trade {
+            trade_id: TradeId::new("2").unwrap(),
+            fee: d("0.000625"),
+            fee_asset: bnb.clone(),
+            ..trade(Side::Buy, "50000", "0.01", "0")
+        };
+        let booked = p.apply_fills(&mut r, &btc(), &[in_base, in_bnb]).unwrap();
+        // The position is what filled less the fee taken from it; BNB pays its own.
+        assert_eq!(p.balance(&btc_a).total, d("0.01999"));
+        assert_eq!(p.balance(&bnb).total, d("0.000375"));
+        // The quote pays the price only; the reserved fee is still held, to be released.
+        assert_eq!(p.balance(&usdt()).total, d("100"));
+        assert_eq!(r.amount(), need - d("1000"));
+        assert_eq!(
+            booked.as_slice(),
+            &[
+                (usdt(), d("-1000")),
+                (btc_a, d("0.01999")),
+                (bnb, d("-0.000625"))
+            ]
+        );
+        let _ = p.release_all(r);
+        assert_eq!(p.reserved_total(), Decimal::ZERO);
+    }
 }

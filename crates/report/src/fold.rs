@@ -40,7 +40,9 @@ pub struct IntentFacts {
     pub retries: u32,
     pub filled: Decimal,
     pub avg_price: Option<Decimal>,
+    /// The fees `RECONCILED` states, in `fee_asset` (the quote asset in a log that names none).
     pub fee: Decimal,
+    pub fee_asset: Option<String>,
 }
 
 /// How an unknown outcome ended.
@@ -79,6 +81,8 @@ pub struct Fold {
     /// Reservations taken and given back: (t, asset, signed amount).
     pub reserved: Vec<(TimeMs, u16, f64)>,
     pub assets: Vec<String>,
+    /// How the run's bookings moved each asset (the sum of `RECONCILED`'s `booked`).
+    pub booked: BTreeMap<String, Decimal>,
     /// Per intent: its reservation (asset, amount), to give back when it ends.
     holding: HashMap<usize, (u16, f64)>,
     pub t_min: Option<TimeMs>,
@@ -266,6 +270,7 @@ impl Fold {
                     filled: Decimal::ZERO,
                     avg_price: None,
                     fee: Decimal::ZERO,
+                    fee_asset: None,
                 });
                 self.changes
                     .push((t, (self.intents.len() - 1) as u32, State::New, State::New));
@@ -397,12 +402,18 @@ impl Fold {
                 filled_qty,
                 avg_price,
                 fee,
+                fee_asset,
+                booked,
                 ..
             } => {
+                for (asset, delta) in booked.iter() {
+                    *self.booked.entry(asset.to_string()).or_default() += *delta;
+                }
                 let facts = &mut self.intents[i];
                 facts.filled = *filled_qty;
                 facts.avg_price = Some(*avg_price);
                 facts.fee = *fee;
+                facts.fee_asset = fee_asset.as_ref().map(|a| a.to_string());
                 self.end(i, t);
             }
             _ => {}

@@ -191,7 +191,33 @@ pub fn page(name: &str, fold: &Fold, m: &Metrics, charts: &[(String, String, Str
         "retries per intent (mean)",
         &format!("{:.3}", m.retries as f64 / n),
     );
-    row(&mut out, "fees paid", &dec(m.fees));
+    let fees: Vec<String> = m
+        .fees
+        .iter()
+        .map(|(a, f)| format!("{} {a}", dec(*f)))
+        .collect();
+    row(
+        &mut out,
+        "fees paid",
+        &if fees.is_empty() {
+            "0".to_string()
+        } else {
+            fees.join(", ")
+        },
+    );
+    for b in &m.positions {
+        let value = match b.end {
+            None => format!("{} booked by the run", dec(b.booked)),
+            Some(end) if b.dust.is_zero() => format!("{} (booked {})", dec(end), dec(b.booked)),
+            Some(end) => format!(
+                "{} (booked {}; dust below one lot: {})",
+                dec(end),
+                dec(b.booked),
+                dec(b.dust)
+            ),
+        };
+        row(&mut out, &format!("{} at the end", b.asset), &value);
+    }
     row(&mut out, "traded notional", &dec(m.notional));
     row(
         &mut out,

@@ -180,7 +180,10 @@ pub fn render_with(
             Some((s.clone(), Decimal::from_f64_retain(last)?))
         })
         .collect();
-    let m = Metrics::of(&fold, &last_price);
+    let mut m = Metrics::of(&fold, &last_price);
+    if let Some(s) = inputs.scenario {
+        positions_from(&mut m, s);
+    }
 
     // The symbols with the most orders first; at most three price charts.
     let mut by_orders: Vec<(u16, usize)> = (0..fold.symbols.len() as u16)
@@ -254,6 +257,39 @@ pub fn render_with(
         charts::reserved(&fold),
     ));
     Ok(html::page(inputs.name, &fold, &m, &charts))
+}
+
+/// The end balance of each booked asset (the scenario's `balance` rows plus what the run
+/// booked) and its dust below one lot of the market trading it as its base.
+fn positions_from(m: &mut Metrics, s: &Scenario) {
+    for p in &mut m.positions {
+        let start: Decimal = s
+            .rows
+            .iter()
+            .filter_map(|r| match &r.kind {
+                RowKind::Balance { asset, amount } if asset.as_str() == p.asset => Some(*amount),
+                _ => None,
+            })
+            .sum();
+        let end = start + p.booked;
+        p.end = Some(end);
+        let step = s
+            .rows
+            .iter()
+            .find_map(|r| match &r.kind {
+                RowKind::Price { symbol, .. } if symbol.base().as_str() == p.asset => Some(symbol),
+                _ => None,
+            })
+            .map(|sym| {
+                s.venue
+                    .markets
+                    .get(sym)
+                    .map_or(s.venue.default_rules.step_size, |r| r.step_size)
+            });
+        if let Some(lots) = step.and_then(|st| crate::model::floor_to(end, st)) {
+            p.dust = end - lots;
+        }
+    }
 }
 
 #[cfg(test)]

@@ -50,10 +50,26 @@ pub struct Metrics {
     pub retries_per_intent: BTreeMap<u32, u64>,
     pub orders: u64,
     pub retries: u64,
-    pub fees: Decimal,
+    /// Fees paid per asset (a buy's in the base, a sell's in the quote, or BNB).
+    pub fees: BTreeMap<String, Decimal>,
     pub notional: Decimal,
     /// Marked to the market's last price per symbol, when a market is given.
     pub pnl: Option<Decimal>,
+    /// Each asset the run booked, in asset order (filled in with the scenario, when given).
+    pub positions: Vec<Position>,
+}
+
+/// One asset at the end of the run, as the log's bookings and the scenario's balances say.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Position {
+    pub asset: String,
+    /// How the run's bookings moved it.
+    pub booked: Decimal,
+    /// Starting balances (the scenario's `balance` rows) plus `booked`; `None` without them.
+    pub end: Option<Decimal>,
+    /// The part of `end` below one lot step of the market trading it as its base: what a
+    /// buy's fee in the base leaves and no sell can take.
+    pub dust: Decimal,
 }
 
 impl Metrics {
@@ -70,7 +86,14 @@ impl Metrics {
             m.retries += u64::from(i.retries);
             *m.orders_per_intent.entry(i.orders).or_default() += 1;
             *m.retries_per_intent.entry(i.retries).or_default() += 1;
-            m.fees += i.fee;
+            let quote = || {
+                let s = &fold.symbols[i.symbol as usize];
+                s.split_once('/').map_or(s.as_str(), |(_, q)| q).to_string()
+            };
+            let fee_asset = i.fee_asset.clone().unwrap_or_else(quote);
+            if !i.fee.is_zero() {
+                *m.fees.entry(fee_asset.clone()).or_default() += i.fee;
+            }
             if let Some(ms) = i.first_reply_ms {
                 reply.push(ms as f64);
             }
@@ -84,9 +107,17 @@ impl Metrics {
                     slip_cap.extend(slippage_bps(i.side, avg, cap));
                 }
                 if marked {
-                    match last_price.get(&fold.symbols[i.symbol as usize]) {
-                        Some(last) => pnl += mark(i, avg, *last),
-                        None => marked = false,
+                    let symbol = &fold.symbols[i.symbol as usize];
+                    let in_quote = match symbol.split_once('/') {
+                        _ if i.fee.is_zero() => Some(Decimal::ZERO),
+                        Some((_, q)) if q == fee_asset => Some(i.fee),
+                        Some((b, _)) if b == fee_asset => last_price.get(symbol).map(|l| i.fee * l),
+                        // A fee in BNB has no price here.
+                        _ => None,
+                    };
+                    match (last_price.get(symbol), in_quote) {
+                        (Some(last), Some(fee)) => pnl += mark(i, avg, *last) - fee,
+                        _ => marked = false,
                     }
                 }
             }
@@ -96,6 +127,15 @@ impl Metrics {
         m.to_first_reply = sorted(reply);
         m.to_fill = sorted(fill);
         m.pnl = marked.then_some(pnl);
+        m.positions = fold
+            .booked
+            .iter()
+            .map(|(asset, booked)| Position {
+                asset: asset.clone(),
+                booked: *booked,
+                ..Position::default()
+            })
+            .collect();
         m
     }
 
@@ -108,11 +148,10 @@ impl Metrics {
     }
 }
 
-/// What a filled intent made against `last`, fees paid in the quote asset.
+/// What a filled intent made against `last`, before fees.
 fn mark(i: &IntentFacts, avg: Decimal, last: Decimal) -> Decimal {
-    let gain = match i.side {
+    match i.side {
         Side::Buy => (last - avg) * i.filled,
         Side::Sell => (avg - last) * i.filled,
-    };
-    gain - i.fee
+    }
 }

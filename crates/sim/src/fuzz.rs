@@ -36,6 +36,8 @@ pub struct FuzzOptions {
     pub check_determinism: bool,
     /// A deliberate bug to hunt (honoured only with the `mutants` feature).
     pub mutant: Option<Mutant>,
+    /// Run the lockstep model of the router beside it (`model_agrees`).
+    pub model: bool,
 }
 
 impl FuzzOptions {
@@ -65,6 +67,8 @@ pub struct Campaign {
     pub faults: [u64; KINDS.len()],
     /// How often each situation of [`COVERAGE`] was reached.
     pub coverage: [u64; COVERAGE.len()],
+    /// Intents the lockstep model predicted and abstained on (`model_agrees`).
+    pub model: crate::oracle::OracleStats,
     /// The lowest failing seed and what it broke.
     pub failure: Option<(u64, Violation)>,
     /// The lowest seed whose two runs differ, and where.
@@ -77,9 +81,10 @@ pub fn run_seed(seed: u64, opts: &FuzzOptions) -> SeedRun {
     let csv = generate(seed, opts.intents, opts.mix);
     // Read once: the determinism check runs the same scenario again, not the parser again.
     let scenario = parse("generated.csv", csv.as_bytes());
-    let mut report = run_parsed(&scenario, seed, opts.mutant);
+    let model = opts.model && model_samples(seed);
+    let mut report = run_parsed(&scenario, seed, opts.mutant, model);
     let divergence = opts.check_determinism.then(|| {
-        let again = run_parsed(&scenario, seed, opts.mutant);
+        let again = run_parsed(&scenario, seed, opts.mutant, model);
         first_difference(&report.audit, &again.audit)
     });
     report.audit = Vec::new();
@@ -90,9 +95,16 @@ pub fn run_seed(seed: u64, opts: &FuzzOptions) -> SeedRun {
     }
 }
 
+/// Whether a fuzz campaign runs the lockstep model on `seed`: three seeds in four (all but
+/// `seed % 4 == 3`), which keeps the campaign above half its speed without the model (see
+/// docs/fuzzing.md). A scenario run and a failure's replay always run it.
+pub fn model_samples(seed: u64) -> bool {
+    seed % 4 != 3
+}
+
 /// Replays scenario text with a seed (and maybe a deliberate bug).
 pub fn run_csv(csv: &str, seed: u64, mutant: Option<Mutant>) -> Report {
-    run_parsed(&parse("generated.csv", csv.as_bytes()), seed, mutant)
+    run_parsed(&parse("generated.csv", csv.as_bytes()), seed, mutant, true)
 }
 
 /// [`run_csv`] of scenario text already read.
@@ -100,6 +112,7 @@ fn run_parsed(
     scenario: &Result<Scenario, ScenarioError>,
     seed: u64,
     mutant: Option<Mutant>,
+    model: bool,
 ) -> Report {
     let scenario = match scenario {
         Ok(s) => s,
@@ -121,6 +134,7 @@ fn run_parsed(
     let mut opts = RunOptions {
         seed,
         json_bus: true,
+        model,
         ..RunOptions::default()
     };
     if let Some(m) = mutant {
@@ -206,6 +220,7 @@ impl From<SeedRun> for Campaign {
             edges: r.report.edges,
             faults: r.report.faults,
             coverage: r.report.coverage,
+            model: r.report.model,
             failure: r.report.violation.map(|v| (r.seed, v)),
             divergence: r.divergence.map(|d| (r.seed, d)),
         }
@@ -242,6 +257,8 @@ impl Campaign {
         for (a, b) in self.coverage.iter_mut().zip(other.coverage.iter()) {
             *a += b;
         }
+        self.model.predicted += other.model.predicted;
+        self.model.abstained += other.model.abstained;
         if let Some((seed, v)) = other.failure {
             self.keep_failure(seed, v);
         }
@@ -422,6 +439,7 @@ mod tests {
             mix: FaultMix::Swarm,
             check_determinism: false,
             mutant: None,
+            model: true,
         }
     }
 

@@ -222,6 +222,23 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
         let _ = writeln!(out, "0,config,,,,,{edge}");
     }
 
+    // Now and then an account that pays its fees in BNB: with no BNB at all, a little (it runs
+    // out during the run and the received asset pays again) or plenty. A stream of its own.
+    let mut fee_rng = ChaCha8Rng::seed_from_u64(seed ^ 0x00fe_e0a5_5e70_b9b1);
+    if fee_rng.random_bool(0.35) {
+        let price = fee_rng.random_range(200..=800u32);
+        let _ = writeln!(out, "0,config,,,,,fee_asset_mode=bnb;bnb_price={price}");
+        let bnb = [
+            Decimal::ZERO,
+            Decimal::new(fee_rng.random_range(3..=40i64), 4),
+            Decimal::from(5),
+        ][fee_rng.random_range(0..3)];
+        if bnb > Decimal::ZERO {
+            let _ = writeln!(out, "0,balance,BNB,,{bnb},,");
+        }
+    }
+    let round_trip = fee_rng.random_bool(0.3);
+
     let default_rules = || (Decimal::new(1, 2), Decimal::new(1, 5), Decimal::from(10));
     let (tick, step, fee_bps) = default_rules();
     let btc_mid = Decimal::from(rng.random_range(20_000..=60_000u32));
@@ -474,8 +491,59 @@ pub fn generate(seed: u64, intents: u32, mix: FaultMix) -> String {
         slippage_bps,
         &mut out,
     );
+    if round_trip {
+        round_trip_rows(&mut fee_rng, horizon + 140_000, slippage_bps, &mut out);
+    }
     out.push_str("0,expect,,,,,reserved=0\n");
     out
+}
+
+/// In the calm phase, on a market of its own: a buy, then a sell of the same quantity once the
+/// buy is booked. A buy's fee in the base leaves the sell short by that fee: the router sells
+/// what it holds, rounded down to the lot, and the dust stays.
+fn round_trip_rows(rng: &mut ChaCha8Rng, at: u64, slippage_bps: u32, out: &mut String) {
+    let m = Market {
+        symbol: "SOL/USDT",
+        base: "SOL",
+        mid: Decimal::from(rng.random_range(50..=250u32)),
+        depth: Decimal::from(1_000),
+        tick: Decimal::new(1, 2),
+        step: Decimal::new(1, 5),
+        fee_bps: Decimal::from(10),
+        path: Vec::new(),
+    };
+    let qty = floor_to(Decimal::from(rng.random_range(20..=300u32)) / m.mid, m.step)
+        .unwrap_or(m.step)
+        .max(m.step)
+        .normalize();
+    let offset = m.mid * Decimal::new(50, 4);
+    let buy_ref = floor_to(m.mid + offset, m.tick)
+        .unwrap_or(m.mid)
+        .normalize();
+    let sell_ref = floor_to(m.mid - offset, m.tick)
+        .unwrap_or(m.mid)
+        .normalize();
+    let budget = (m.buy_need(qty, buy_ref, slippage_bps) + Decimal::ONE).round_dp(2);
+    let _ = writeln!(out, "{},balance,USDT,,{budget},,", at - 1);
+    let _ = writeln!(
+        out,
+        "{},price,{},,,{},spread_bps=2;depth={}",
+        at - 1,
+        m.symbol,
+        m.mid,
+        m.depth
+    );
+    let _ = writeln!(
+        out,
+        "{at},intent,{},buy,{qty},{buy_ref},id=rt_buy",
+        m.symbol
+    );
+    let _ = writeln!(
+        out,
+        "{},intent,{},sell,{qty},{sell_ref},id=rt_sell",
+        at + 20_000,
+        m.symbol
+    );
 }
 
 /// A reference near `mid` whose cap, before any rounding, is already on the tick grid:

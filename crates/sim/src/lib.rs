@@ -17,6 +17,7 @@ pub mod fuzz;
 pub mod gen;
 pub mod invariants;
 pub mod market;
+pub mod oracle;
 pub mod queue;
 pub mod scenario;
 pub mod tape;

@@ -70,6 +70,7 @@ fn checker_accepts_what_the_writer_writes() {
                 filled_qty: d("0.001"),
                 avg_price: d("50005"),
                 fee: d("0.050005"),
+                fee_asset: Some(asset("USDT")),
                 released: d("0.095"),
                 booked: vec![(asset("BTC"), d("0.001")), (asset("USDT"), d("-50.055005"))]
                     .into_boxed_slice(),

@@ -258,7 +258,8 @@ fn every_variant() -> Vec<AuditLine> {
                 fills_count: 2,
                 filled_qty: d("0.001"),
                 avg_price: d("50002.8"),
-                fee: d("0.0500028"),
+                fee: d("0.000001"),
+                fee_asset: Some(asset("BTC")),
                 released: d("0.0500972"),
                 booked: vec![
                     (asset("BTC"), d("0.001")),

@@ -111,12 +111,32 @@ fn writer_order_lifecycle_lines_are_exact_bytes() {
                     filled_qty: d("0.001"),
                     avg_price: d("50005"),
                     fee: d("0.0500050"),
+                    // A line as logs before `fee_asset` wrote it: still read.
+                    fee_asset: None,
                     released: d("0.0950"),
                     booked: vec![(asset("BTC"), d("0.001")), (asset("USDT"), d("-50.055005"))]
                         .into_boxed_slice(),
                 },
             ),
             r#"{"seq":5,"t_ms":9,"intent_id":"1697040000000-BTCUSDT-00ff","state":"RECONCILED","fills_count":1,"filled_qty":0.001,"avg_price":50005,"fee":0.050005,"released":0.095,"booked":{"BTC":0.001,"USDT":-50.055005}}"#,
+        ),
+        (
+            line(
+                6,
+                10,
+                State::Reconciled,
+                Detail::Reconciled {
+                    fills_count: 1,
+                    filled_qty: d("0.001"),
+                    avg_price: d("50005"),
+                    fee: d("0.000001"),
+                    fee_asset: Some(asset("BTC")),
+                    released: d("0.1450"),
+                    booked: vec![(asset("BTC"), d("0.000999")), (asset("USDT"), d("-50.005"))]
+                        .into_boxed_slice(),
+                },
+            ),
+            r#"{"seq":6,"t_ms":10,"intent_id":"1697040000000-BTCUSDT-00ff","state":"RECONCILED","fills_count":1,"filled_qty":0.001,"avg_price":50005,"fee":0.000001,"fee_asset":"BTC","released":0.145,"booked":{"BTC":0.000999,"USDT":-50.005}}"#,
         ),
         (
             line(

@@ -6,11 +6,16 @@
 //! goes out when the hold ends (a wait is not an attempt).
 
 use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
 
 use super::binance::{self, Call, Markets, ParseError};
+use super::mutant::AdapterMutant;
+use super::transport::{
+    Clock, HttpTransport, NoAnswer, Transport, WallClock, WireAnswer, WireRequest,
+};
 use crate::exchange::ExchangeError;
 use crate::model::{Asset, Symbol, TimeMs};
 use crate::router::{Action, Command, Reply, ReplyOutcome};
@@ -21,6 +26,9 @@ use crate::venue::Credentials;
 pub enum LiveError {
     #[error("venue {url} unreachable: {detail}")]
     Unreachable { url: String, detail: String },
+    /// The venue is there (a connection was made) but this answer was lost.
+    #[error("venue {url} did not answer: {detail}")]
+    NoAnswer { url: String, detail: String },
     #[error("venue {url} refused {what}: HTTP {status} {body}")]
     Refused {
         url: String,
@@ -49,7 +57,8 @@ pub fn wall_clock_ms() -> TimeMs {
 /// A Binance spot REST client.
 #[derive(Debug)]
 pub struct Client {
-    http: reqwest::Client,
+    transport: Arc<dyn Transport>,
+    clock: Arc<dyn Clock>,
     base: String,
     credentials: Credentials,
     recv_window_ms: u64,
@@ -65,12 +74,8 @@ pub struct Client {
     order_limits: std::sync::Mutex<Vec<crate::router::OrderLimit>>,
     /// Requests sent.
     pub sent: AtomicU64,
-}
-
-/// What came back on the wire.
-struct Answer {
-    status: u16,
-    body: Vec<u8>,
+    /// A deliberate bug of the adapter (only ever set in builds with the `mutants` feature).
+    mutant: Option<AdapterMutant>,
 }
 
 impl Client {
@@ -82,17 +87,31 @@ impl Client {
         timeout_ms: u64,
         recv_window_ms: u64,
     ) -> Result<Client, LiveError> {
-        install_tls();
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_millis(timeout_ms))
-            .connect_timeout(Duration::from_millis(timeout_ms.min(5_000)))
-            .build()
-            .map_err(|e| LiveError::Unreachable {
-                url: base.to_string(),
-                detail: e.to_string(),
-            })?;
-        Ok(Client {
-            http,
+        let http = HttpTransport::new(base, timeout_ms).map_err(|e| LiveError::Unreachable {
+            url: base.to_string(),
+            detail: e.to_string(),
+        })?;
+        Ok(Client::over(
+            base,
+            credentials,
+            recv_window_ms,
+            Arc::new(http),
+            Arc::new(WallClock),
+        ))
+    }
+
+    /// A client that sends through `transport` and reads `clock`: the seam the stack fuzz mode
+    /// puts the venue's handler and simulated time behind. `base` only names the venue.
+    pub fn over(
+        base: &str,
+        credentials: Credentials,
+        recv_window_ms: u64,
+        transport: Arc<dyn Transport>,
+        clock: Arc<dyn Clock>,
+    ) -> Client {
+        Client {
+            transport,
+            clock,
             base: base.trim_end_matches('/').to_string(),
             credentials,
             recv_window_ms,
@@ -102,7 +121,25 @@ impl Client {
             weight_limit: AtomicU32::new(0),
             order_limits: std::sync::Mutex::new(Vec::new()),
             sent: AtomicU64::new(0),
-        })
+            mutant: None,
+        }
+    }
+
+    /// Switches on the adapter's deliberate bug `m`: `false`, and nothing changed, in a build
+    /// without them.
+    pub fn set_mutant(&mut self, m: AdapterMutant) -> bool {
+        self.mutant = AdapterMutant::AVAILABLE.then_some(m);
+        self.mutant.is_some()
+    }
+
+    /// Whether the deliberate bug `m` is on.
+    pub(crate) fn has(&self, m: AdapterMutant) -> bool {
+        AdapterMutant::AVAILABLE && self.mutant == Some(m)
+    }
+
+    /// The clock the client (and its driver) reads.
+    pub fn now_ms(&self) -> TimeMs {
+        self.clock.now_ms()
     }
 
     pub fn base(&self) -> &str {
@@ -130,7 +167,7 @@ impl Client {
     /// Sleeps until the rate-limit hold is over (it may grow while waiting).
     async fn wait_out_hold(&self) {
         loop {
-            let now = wall_clock_ms();
+            let now = self.clock.now_ms();
             let until = self.not_before();
             if now >= until {
                 return;
@@ -149,7 +186,7 @@ impl Client {
         path: &str,
         params: &str,
         signed_at: Option<TimeMs>,
-    ) -> Result<Answer, reqwest::Error> {
+    ) -> Result<WireAnswer, NoAnswer> {
         let mut query = params.to_string();
         let mut req_key = None;
         if let Some(local) = signed_at {
@@ -166,32 +203,32 @@ impl Client {
             query.push_str(&sig);
             req_key = Some(self.credentials.key());
         }
-        let url = if query.is_empty() {
-            format!("{}{path}", self.base)
-        } else {
-            format!("{}{path}?{query}", self.base)
-        };
-        let mut rb = self.http.request(method, url);
-        if let Some(k) = req_key {
-            rb = rb.header("X-MBX-APIKEY", k);
-        }
         self.sent.fetch_add(1, Ordering::Relaxed);
-        let resp = rb.send().await?;
-        let status = resp.status().as_u16();
-        self.honour_limits(status, resp.headers());
-        let body = resp.bytes().await?.to_vec();
-        Ok(Answer { status, body })
+        let answer = self
+            .transport
+            .send(WireRequest {
+                method,
+                path: path.to_string(),
+                query,
+                api_key: req_key.map(str::to_string),
+            })
+            .await?;
+        self.honour_limits(&answer);
+        Ok(answer)
     }
 
     /// `Retry-After` on 429/418, and the weight used this minute.
-    fn honour_limits(&self, status: u16, headers: &reqwest::header::HeaderMap) {
+    fn honour_limits(&self, answer: &WireAnswer) {
+        let status = answer.status;
         let header = |name: &str| {
-            headers
-                .get(name)
-                .and_then(|v| v.to_str().ok())
+            if name == "retry-after" && self.has(AdapterMutant::AdapterIgnoresRetryAfter) {
+                return None;
+            }
+            answer
+                .header(name)
                 .and_then(|v| v.trim().parse::<u64>().ok())
         };
-        let now = wall_clock_ms();
+        let now = self.clock.now_ms();
         let wait = hold_until(
             now,
             self.venue_time(now),
@@ -222,11 +259,20 @@ impl Client {
         params: &str,
         signed: bool,
     ) -> Result<Vec<u8>, LiveError> {
-        let at = signed.then(wall_clock_ms);
+        let at = signed.then(|| self.clock.now_ms());
         let a = self
             .send(reqwest::Method::GET, path, params, at)
             .await
-            .map_err(|e| self.unreachable(error_chain(&e)))?;
+            .map_err(|e| {
+                if e.connect {
+                    self.unreachable(e)
+                } else {
+                    LiveError::NoAnswer {
+                        url: self.base.clone(),
+                        detail: e.detail,
+                    }
+                }
+            })?;
         if a.status != 200 {
             return Err(LiveError::Refused {
                 url: self.base.clone(),
@@ -244,11 +290,11 @@ impl Client {
 
     /// Measures the venue clock's offset from the local one (half the round trip counted).
     pub async fn sync_time(&self) -> Result<i64, LiveError> {
-        let t0 = wall_clock_ms();
+        let t0 = self.clock.now_ms();
         let body = self
             .setup_call("the time", "/api/v3/time", "", false)
             .await?;
-        let t1 = wall_clock_ms();
+        let t1 = self.clock.now_ms();
         let server = self.parsed(binance::parse_time(&body))?;
         let offset = server as i64 - ((t0 + t1) / 2) as i64;
         self.offset_ms.store(offset, Ordering::Relaxed);
@@ -310,11 +356,14 @@ impl Client {
         };
         if answer.status != 200 {
             let mut error = binance::classify(answer.status, &answer.body, &cmd.action);
+            if self.has(AdapterMutant::AdapterUnknownAsRefused) {
+                error = super::mutant::unknown_as_refused(error, answer.status);
+            }
             if error == ExchangeError::RecvWindowExpired {
                 let _ = self.sync_time().await;
             }
             if let ExchangeError::RateLimited { retry_after_ms } = &mut error {
-                let left = self.not_before().saturating_sub(wall_clock_ms());
+                let left = self.not_before().saturating_sub(self.clock.now_ms());
                 if left > 0 {
                     *retry_after_ms = left;
                 }

@@ -22,12 +22,13 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
 use super::binance::Markets;
-use super::client::{wall_clock_ms, Client, LiveError};
+use super::client::{Client, LiveError};
+use super::mutant::AdapterMutant;
+use super::store::{FsStore, JournalFile, Store};
 use crate::decision::Intent;
 use crate::driver::{next_command, write_ahead, Step};
 use crate::exchange::memory::MemoryExchange;
-use crate::journal::lock::{JournalLock, LockError};
-use crate::journal::{snapshot, FileJournal, SyncPolicy};
+use crate::journal::lock::LockError;
 use crate::model::{Asset, Side, TimeMs};
 use crate::portfolio::Portfolio;
 use crate::router::{
@@ -131,8 +132,9 @@ fn check_budget_on_resume(
     Ok(())
 }
 
-fn read_funding(path: &Path, mode: &str) -> Result<Portfolio, DriverError> {
-    let bytes = std::fs::read(path).map_err(|e| journal_err(path, e))?;
+fn read_funding(store: &impl Store, mode: &str) -> Result<Portfolio, DriverError> {
+    let path = &store.funding_path();
+    let bytes = store.read_funding().map_err(|e| journal_err(path, e))?;
     let f: Funding = serde_json::from_slice(&bytes)
         .map_err(|e| journal_err(path, format!("not a funding file: {e}")))?;
     if f.format != FUNDING_FORMAT || f.version != 1 {
@@ -169,7 +171,8 @@ fn paper_rules(fee_bps: Decimal) -> MarketRules {
 }
 
 /// Setup calls a busy or flaky venue may fail: tried again with backoff (0.2 s doubling) when
-/// rate limited or failing on its side (eight tries, about 25 s) or unreachable (three tries,
+/// rate limited, failing on its side or losing answers (eight tries, about 25 s) or
+/// unreachable, nothing listening (three tries,
 /// about 1 s: a venue that is not there should be said at once); a refusal of the request
 /// itself (a bad key) fails at once.
 async fn retrying<T, F, Fut>(mut call: F) -> Result<T, LiveError>
@@ -183,6 +186,12 @@ where
             Err(e @ LiveError::Unreachable { .. }) => {
                 unreachable += 1;
                 if unreachable >= 3 {
+                    return Err(e);
+                }
+            }
+            Err(e @ LiveError::NoAnswer { .. }) => {
+                busy += 1;
+                if busy >= 8 {
                     return Err(e);
                 }
             }
@@ -215,16 +224,29 @@ const STATUS_EVERY_MS: u64 = 10_000;
 pub async fn run(
     client: Arc<Client>,
     cfg: LiveConfig,
+    intents: mpsc::Receiver<Intent>,
+    stop: impl Future<Output = ()>,
+    on_observe: impl Fn(String) + Send + Sync + 'static,
+    on_status: impl Fn(String),
+) -> Result<LiveEnd, DriverError> {
+    let store = FsStore::new(&cfg.journal);
+    run_on(client, cfg, store, intents, stop, on_observe, on_status).await
+}
+
+/// [`run`] with the journal, its funding and its lock in `store` (`cfg.journal` is not read):
+/// the stack fuzz mode runs the driver on a simulated disk that crashes.
+pub async fn run_on<S: Store>(
+    client: Arc<Client>,
+    cfg: LiveConfig,
+    mut store: S,
     mut intents: mpsc::Receiver<Intent>,
     stop: impl Future<Output = ()>,
     on_observe: impl Fn(String) + Send + Sync + 'static,
     on_status: impl Fn(String),
 ) -> Result<LiveEnd, DriverError> {
     let mode = if cfg.observe { "observe" } else { "live" };
-    let _lock = JournalLock::acquire(
-        &cfg.journal,
-        &format!("order-router {mode} --venue {}", client.base()),
-    )?;
+    let journal_path = store.journal_path().to_path_buf();
+    let _lock = store.lock(&format!("order-router {mode} --venue {}", client.base()))?;
     retrying(|| client.sync_time()).await?;
     let (balances, fee_bps) = retrying(|| client.account()).await?;
     let markets = retrying(|| client.markets(fee_bps)).await?;
@@ -240,52 +262,55 @@ pub async fn run(
     config.default_rules.fee_bps = fee_bps;
     // Placements are paced under the venue's order limits, so a well-behaved run draws no 429.
     config.order_limits = client.order_limits();
-    let funding_file = funding_path(&cfg.journal);
-    let existing = std::fs::metadata(&cfg.journal)
-        .map(|m| m.len())
-        .unwrap_or(0);
-    let now0 = wall_clock_ms();
+    let funding_file = store.funding_path();
+    let existing = store.journal_len();
+    let now0 = client.now_ms();
     let mut last_now = now0;
-    let (mut router, mut journal, resumed) = if existing > 0 || funding_file.exists() {
-        if !funding_file.exists() {
+    let (mut router, mut journal, resumed) = if existing > 0 || store.funding_exists() {
+        if !store.funding_exists() {
             return Err(journal_err(
-                &cfg.journal,
+                &journal_path,
                 format!(
                     "it holds lines but its funding file {} is missing",
                     funding_file.display()
                 ),
             ));
         }
-        let funding = read_funding(&funding_file, mode)?;
+        let funding = read_funding(&store, mode)?;
         check_budget_on_resume(&funding, &cfg.budget, &funding_file)?;
-        let bytes = std::fs::read(&cfg.journal).map_err(|e| {
+        let bytes = store.read_journal().map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
                 journal_err(
-                    &cfg.journal,
+                    &journal_path,
                     format!(
                         "it is missing, but its funding file {} is there: restore the journal, or remove the funding file to start a new one",
                         funding_file.display()
                     ),
                 )
             } else {
-                journal_err(&cfg.journal, e)
+                journal_err(&journal_path, e)
             }
         })?;
         let on_damage = match cfg.truncate_damaged {
             true => crate::router::OnDamage::Cut,
             false => crate::router::OnDamage::Stop,
         };
+        let bytes = match client.has(AdapterMutant::RestartResendsBlind) {
+            true => super::mutant::drop_line_before_torn_tail(&bytes).to_vec(),
+            false => bytes,
+        };
         let rec = Router::recover_with(config, funding, Replay::default(), &bytes, now0, on_damage)
-            .map_err(|e| journal_err(&cfg.journal, e))?;
+            .map_err(|e| journal_err(&journal_path, e))?;
         // A torn tail or (as asked) damage is cut off, and said in one line.
-        if let Some(cut) = crate::journal::cut_end(&cfg.journal, &bytes, &rec.scan)
-            .map_err(|e| journal_err(&cfg.journal, e))?
+        if let Some(cut) = store
+            .cut_end(&bytes, &rec.scan)
+            .map_err(|e| journal_err(&journal_path, e))?
         {
             on_observe(cut.to_string());
         }
-        let journal =
-            FileJournal::resume(&cfg.journal, rec.scan.valid_len as u64, SyncPolicy::Batch)
-                .map_err(|e| journal_err(&cfg.journal, e))?;
+        let journal = store
+            .resume(rec.scan.valid_len as u64)
+            .map_err(|e| journal_err(&journal_path, e))?;
         (rec.router, journal, rec.resumed.len())
     } else {
         let caps: BTreeMap<&Asset, Decimal> = cfg.budget.iter().map(|(a, d)| (a, *d)).collect();
@@ -315,11 +340,12 @@ pub async fn run(
             balances: funded,
         };
         let bytes = serde_json::to_vec_pretty(&f).map_err(|e| setup(e.to_string()))?;
-        snapshot::write_atomic(&funding_file, &bytes).map_err(|e| journal_err(&funding_file, e))?;
-        let funding = read_funding(&funding_file, mode)?;
+        store
+            .write_funding(&bytes)
+            .map_err(|e| journal_err(&funding_file, e))?;
+        let funding = read_funding(&store, mode)?;
         let router = Router::new(config, funding).map_err(|e| setup(e.to_string()))?;
-        let journal = FileJournal::append(&cfg.journal, SyncPolicy::Batch)
-            .map_err(|e| journal_err(&cfg.journal, e))?;
+        let journal = store.create().map_err(|e| journal_err(&journal_path, e))?;
         (router, journal, 0)
     };
 
@@ -397,9 +423,9 @@ pub async fn run(
                 Step::Idle => break,
                 Step::Failed => {
                     let detail = journal
-                        .error()
-                        .map_or_else(|| "write failed".to_string(), |e| e.to_string());
-                    return Err(journal_err(&cfg.journal, detail));
+                        .failure()
+                        .unwrap_or_else(|| "write failed".to_string());
+                    return Err(journal_err(&journal_path, detail));
                 }
             };
             {
@@ -409,7 +435,7 @@ pub async fn run(
                 let paper = paper.clone();
                 let on_observe = on_observe.clone();
                 tokio::spawn(async move {
-                    let now = wall_clock_ms();
+                    let now = client.now_ms();
                     let reply = match paper {
                         None => client.execute(&cmd, now).await,
                         Some(paper) => {
@@ -452,11 +478,17 @@ pub async fn run(
             break;
         }
         let timer = router.poll_timeout();
-        let wait = timer.map(|t| t.saturating_sub(wall_clock_ms()));
+        let wait = timer.map(|t| t.saturating_sub(client.now_ms()));
+        // Biased: the branches are polled in this order, so the same inputs at the same
+        // (simulated) times make the same run; a random pick would not.
         tokio::select! {
+            biased;
+            _ = &mut stop, if !stopping => {
+                stopping = true;
+            }
             Some(reply) = replies.recv() => {
                 outstanding -= 1;
-                last_now = last_now.max(wall_clock_ms());
+                last_now = last_now.max(client.now_ms());
                 if answered(&reply) {
                     silent_since = None;
                 } else {
@@ -465,7 +497,7 @@ pub async fn run(
                 router.handle(last_now, Input::Reply(reply)).map_err(|e| setup(e.to_string()))?;
             }
             intent = intents.recv(), if !source_done && !stopping => {
-                last_now = last_now.max(wall_clock_ms());
+                last_now = last_now.max(client.now_ms());
                 match intent {
                     Some(i) if markets.symbol(&Markets::name(i.symbol())).is_some() => {
                         router.handle(last_now, Input::Deliver(i)).map_err(|e| setup(e.to_string()))?;
@@ -479,16 +511,13 @@ pub async fn run(
                 }
             }
             _ = tokio::time::sleep(std::time::Duration::from_millis(wait.unwrap_or(STATUS_EVERY_MS).min(STATUS_EVERY_MS))), if (wait.is_some() || silent_since.is_some()) && !stopping => {
-                last_now = last_now.max(wall_clock_ms());
+                last_now = last_now.max(client.now_ms());
                 router.handle_timeout(last_now).map_err(|e| setup(e.to_string()))?;
-            }
-            _ = &mut stop, if !stopping => {
-                stopping = true;
             }
         }
     }
     if !write_ahead(&mut router, &mut journal) {
-        return Err(journal_err(&cfg.journal, "write failed"));
+        return Err(journal_err(&journal_path, "write failed"));
     }
     let mut states: BTreeMap<&'static str, u64> = BTreeMap::new();
     for s in router.states_in_flight() {

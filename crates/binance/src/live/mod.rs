@@ -10,3 +10,6 @@
 pub mod binance;
 pub mod client;
 pub mod driver;
+pub mod mutant;
+pub mod store;
+pub mod transport;

@@ -87,7 +87,13 @@ pub enum Detail {
         fills_count: u32,
         filled_qty: Decimal,
         avg_price: Decimal,
+        /// The fees charged in `fee_asset`.
         fee: Decimal,
+        /// The asset the first trade's fee was charged in (base for a buy and quote for a sell
+        /// on Binance, or BNB). A later trade charged in another asset (the account's BNB ran
+        /// out) is in `fee` only through `booked`. `None`: a log written before fees had an
+        /// asset of their own, whose fees were all in the quote asset.
+        fee_asset: Option<Asset>,
         released: Decimal,
         booked: Box<[(Asset, Decimal)]>,
     },
@@ -263,6 +269,7 @@ pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
             filled_qty,
             avg_price,
             fee,
+            fee_asset,
             released,
             booked,
         } => {
@@ -270,6 +277,9 @@ pub fn write_line(out: &mut Vec<u8>, line: &AuditLine) {
             w.dec(k!("filled_qty"), *filled_qty);
             w.dec(k!("avg_price"), *avg_price);
             w.dec(k!("fee"), *fee);
+            if let Some(a) = fee_asset {
+                w.id(ks!("fee_asset"), a.as_str());
+            }
             w.dec(k!("released"), *released);
             w.0.extend_from_slice(b",\"booked\":{");
             for (i, (asset, delta)) in booked.iter().enumerate() {

@@ -240,6 +240,10 @@ trait Get {
                 filled_qty: self.dec("filled_qty")?,
                 avg_price: self.dec("avg_price")?,
                 fee: self.dec("fee")?,
+                fee_asset: match self.opt_str("fee_asset")? {
+                    Some(a) => Some(self.asset("fee_asset", a)?),
+                    None => None,
+                },
                 released: self.dec("released")?,
                 booked: self.booked()?,
             },
@@ -325,6 +329,8 @@ pub(crate) struct Fast<'a> {
     pub(super) detail: Option<&'a str>,
     #[serde(borrow, default)]
     pub(super) asset: Option<&'a str>,
+    #[serde(borrow, default)]
+    pub(super) fee_asset: Option<&'a str>,
     #[serde(borrow, default)]
     pub(crate) client_order_id: Option<&'a str>,
     #[serde(borrow, default)]
@@ -442,6 +448,7 @@ impl Get for FastFields<'_, '_> {
             "reason" => l.reason,
             "detail" => l.detail,
             "asset" => l.asset,
+            "fee_asset" => l.fee_asset,
             "client_order_id" => l.client_order_id,
             "tif" => l.tif,
             "order_id" => l.order_id,

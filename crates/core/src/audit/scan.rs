@@ -56,6 +56,7 @@ fn field(key: &str) -> Option<u32> {
         (4, b'c', b'o') => (33, "code"),
         (6, b'b', b'o') => (34, "booked"),
         (3, b'c', b'r') => (35, "crc"),
+        (9, b'f', b'e') => (36, "fee_asset"),
         _ => return None,
     };
     (key == name).then_some(k)
@@ -259,6 +260,7 @@ pub(super) fn scan(text: &str) -> Option<Fast<'_>> {
                 f.code = Some(Value::from(n.parse::<i64>().ok()?));
             }
             34 => f.booked = Some(c.booked()?),
+            36 => f.fee_asset = Some(c.string()?),
             _ => {
                 c.string()?;
             }

@@ -98,10 +98,24 @@ pub enum Mutant {
     /// Recovery verifies the checksum of the last journal line only: a line before it that was
     /// damaged after it was written is read as data when it still parses.
     ChecksumOnLastLineOnly,
+    /// Books every fee against the quote asset, whatever asset the venue charged it in.
+    FeeInQuoteAlways,
+    /// Books a buy's whole quantity as its position, as if no fee came out of the base.
+    BuyPositionIgnoresFee,
+    /// A resting order's timeout compared strictly (`>` for `>=`): the cancel goes out one
+    /// poll after the order timeout instead of at it.
+    LateCancel,
+    /// Repeated queries (an unknown order, trades) back off one doubling ahead of the rule.
+    BackoffOffByOne,
+    /// A resting order's poll fires 1 ms after `poll_interval_ms`.
+    LatePoll,
+    /// After a "not found" inside the receive window, asks again 2 ms after the window closes
+    /// instead of 1 ms.
+    LateRequery,
 }
 
 impl Mutant {
-    pub const ALL: [Mutant; 38] = [
+    pub const ALL: [Mutant; 44] = [
         Mutant::IgnoreDedup,
         Mutant::FreshIdAfterTimeout,
         Mutant::ReleaseBeforeReconcile,
@@ -140,6 +154,12 @@ impl Mutant {
         Mutant::IgnoreRateLimitHold,
         Mutant::HoldSpendsRetry,
         Mutant::ChecksumOnLastLineOnly,
+        Mutant::FeeInQuoteAlways,
+        Mutant::BuyPositionIgnoresFee,
+        Mutant::LateCancel,
+        Mutant::BackoffOffByOne,
+        Mutant::LatePoll,
+        Mutant::LateRequery,
     ];
 
     /// The kebab-case name used on the command line.
@@ -272,6 +292,28 @@ pub(crate) fn reserve_again(side: Side, trades: &[crate::exchange::Trade]) -> De
     }
 }
 
+/// `FeeInQuoteAlways` and `BuyPositionIgnoresFee`: the trades as the broken router books them
+/// (what it logs of them is still the venue's).
+pub(crate) fn misread_fees(
+    cfg: &RouterConfig,
+    symbol: &crate::model::Symbol,
+    trades: &[crate::exchange::Trade],
+) -> Vec<crate::exchange::Trade> {
+    let mut trades = trades.to_vec();
+    for t in &mut trades {
+        if cfg.has(Mutant::FeeInQuoteAlways) {
+            t.fee_asset = symbol.quote().clone();
+        }
+        if cfg.has(Mutant::BuyPositionIgnoresFee)
+            && t.side == Side::Buy
+            && &t.fee_asset == symbol.base()
+        {
+            t.fee = Decimal::ZERO;
+        }
+    }
+    trades
+}
+
 /// `RetryAfterFailedFinal`: a redelivery of an intent in `state` runs again.
 pub(crate) fn redoes(cfg: &RouterConfig, state: State) -> bool {
     cfg.has(Mutant::RetryAfterFailedFinal) && state == State::FailedFinal
@@ -300,6 +342,43 @@ pub(crate) fn unweighted_avg(trades: &[crate::exchange::Trade]) -> Decimal {
     let sum: Decimal = trades.iter().map(|t| t.price).sum();
     sum.checked_div(Decimal::from(trades.len()))
         .unwrap_or_default()
+}
+
+/// `LateCancel`: whether a resting order sent at `sent` has outlived its timeout at `now`.
+pub(crate) fn expired(cfg: &RouterConfig, now: u64, sent: u64) -> bool {
+    let deadline = sent.saturating_add(cfg.order_timeout_ms);
+    if cfg.has(Mutant::LateCancel) {
+        now > deadline
+    } else {
+        now >= deadline
+    }
+}
+
+/// `BackoffOffByOne`: the first wait of a series of queries, one doubling ahead.
+pub(crate) fn first_query_backoff(cfg: &RouterConfig) -> u64 {
+    if cfg.has(Mutant::BackoffOffByOne) {
+        cfg.backoff_ms.saturating_mul(2)
+    } else {
+        cfg.backoff_ms
+    }
+}
+
+/// `LatePoll`: the poll interval a resting order is polled at.
+pub(crate) fn poll_interval(cfg: &RouterConfig) -> u64 {
+    if cfg.has(Mutant::LatePoll) {
+        cfg.poll_interval_ms.saturating_add(1)
+    } else {
+        cfg.poll_interval_ms
+    }
+}
+
+/// `LateRequery`: how long after the receive window closes an order is asked about again.
+pub(crate) fn after_window(cfg: &RouterConfig) -> u64 {
+    if cfg.has(Mutant::LateRequery) {
+        2
+    } else {
+        1
+    }
 }
 
 /// The highest `max_retries` validation takes; one more with `LooseSettings`.
@@ -361,7 +440,13 @@ mod tests {
                 "ignore-trade-errors",
                 "ignore-rate-limit-hold",
                 "hold-spends-retry",
-                "checksum-on-last-line-only"
+                "checksum-on-last-line-only",
+                "fee-in-quote-always",
+                "buy-position-ignores-fee",
+                "late-cancel",
+                "backoff-off-by-one",
+                "late-poll",
+                "late-requery"
             ]
         );
         for m in Mutant::ALL {

@@ -44,7 +44,9 @@ pub enum Event {
         fills: u32,
         qty: Decimal,
         avg_price: Decimal,
+        /// The fees charged in `fee_asset` (as on `RECONCILED`); `booked` has every asset's move.
         fee: Decimal,
+        fee_asset: Option<Asset>,
         booked: Box<[(Asset, Decimal)]>,
     },
     /// The intent reached a terminal state: exactly once per intent and router process.

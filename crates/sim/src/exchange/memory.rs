@@ -1,7 +1,8 @@
 //! A small in-memory venue with Binance spot's rules, for examples, tests and benchmarks.
 //!
 //! It fills a limit order completely at the market price when the limit crosses it (no book
-//! depth), rests GTC orders that do not cross, charges the fee in the quote asset, enforces
+//! depth), rests GTC orders that do not cross, charges the fee as Binance does (in the asset
+//! received, or in BNB: [`super::fees`]), enforces
 //! tick, lot and minimum notional, and keeps client ids unique only among open orders. Faults
 //! can be scripted per request so tests can lose replies, refuse requests or fill partially.
 
@@ -10,6 +11,7 @@ use std::collections::VecDeque;
 
 use rust_decimal::Decimal;
 
+use super::fees::{self, FeeSettings};
 use super::{Exchange, ExchangeError, Order, OrderStatus, Trade};
 use crate::model::{
     bps_fraction, on_grid, Asset, ClientOrderId, OrderId, Side, SmallMap, Symbol, Tif, TimeMs,
@@ -97,6 +99,9 @@ pub struct MemoryExchange {
     /// Market moves due at a time, applied when the first request at or after it arrives.
     scheduled: VecDeque<(TimeMs, Symbol, Decimal, Option<Decimal>)>,
     requests: u64,
+    fees: FeeSettings,
+    /// The asset of discounted fees ([`fees::BNB`]).
+    bnb: Option<Asset>,
 }
 
 fn reject(message: &str) -> ExchangeError {
@@ -108,14 +113,23 @@ fn reject(message: &str) -> ExchangeError {
 
 impl MemoryExchange {
     pub fn new() -> Self {
-        Self::default()
+        MemoryExchange {
+            bnb: Asset::new(fees::BNB).ok(),
+            ..Self::default()
+        }
     }
 
     pub fn with_rules(rules: MarketRules) -> Self {
         MemoryExchange {
             rules: rules.into(),
-            ..Self::default()
+            ..Self::new()
         }
+    }
+
+    /// Which asset commissions are paid in (the received asset unless set).
+    pub fn with_fees(mut self, fees: FeeSettings) -> Self {
+        self.fees = fees;
+        self
     }
 
     /// Keeps only the latest `orders` orders once they are finished (and their trades), as a
@@ -320,13 +334,33 @@ impl MemoryExchange {
 
     fn fill(&mut self, i: usize, qty: Decimal, price: Decimal, now: TimeMs) {
         let fee_rate = self.rules.fee_rate;
+        let bnb_free = self.bnb.as_ref().map_or(Decimal::ZERO, |b| self.free(b));
+        let (symbol, side) = {
+            let o = self.order(i);
+            (o.symbol.clone(), o.side)
+        };
+        let (base, quote) = (symbol.base(), symbol.quote());
+        let (fee_asset, fee) = fees::charge(
+            self.fees,
+            self.bnb.as_ref(),
+            bnb_free,
+            &symbol,
+            side,
+            qty,
+            price,
+            fee_rate,
+        )
+        .map_or_else(
+            || match side {
+                Side::Buy => (base.clone(), Decimal::ZERO),
+                Side::Sell => (quote.clone(), Decimal::ZERO),
+            },
+            |c| (c.asset, c.amount),
+        );
         let o = &mut self.orders[i - self.order_base];
         let notional = qty * price;
-        let fee = notional * fee_rate;
-        let symbol = o.symbol.clone();
-        let (base, quote) = (symbol.base(), symbol.quote());
         let locked_for_qty = match o.side {
-            Side::Buy => qty * o.price * (Decimal::ONE + fee_rate),
+            Side::Buy => qty * o.price,
             Side::Sell => qty,
         };
         let prev = o.filled;
@@ -336,7 +370,13 @@ impl MemoryExchange {
             Some(avg) if !prev.is_zero() => ((avg * prev) + notional) / o.filled,
             _ => price,
         });
-        o.fee += fee;
+        // The order's fee is in its first fill's fee asset; others show in their trades.
+        if prev.is_zero() {
+            o.fee_asset = fee_asset.clone();
+        }
+        if o.fee_asset == fee_asset {
+            o.fee += fee;
+        }
         if o.remaining.is_zero() {
             o.status = OrderStatus::Closed;
             self.open.retain(|&j| j != i);
@@ -349,10 +389,9 @@ impl MemoryExchange {
             price,
             qty,
             fee,
-            fee_asset: quote.clone(),
+            fee_asset: fee_asset.clone(),
             t_ms: now,
         };
-        let side = o.side;
         let t = self.trade_base + self.trades.len();
         self.trades.push_back(trade);
         self.trade_links.push_back((i, None));
@@ -365,28 +404,26 @@ impl MemoryExchange {
         if let Some(link) = last.and_then(|l| self.trade_links.get_mut(l - self.trade_base)) {
             link.1 = Some(t);
         }
-        match side {
+        let (got, amount_in) = match side {
             Side::Buy => {
                 let q = self.funds_mut(quote);
                 q.locked -= locked_for_qty;
-                q.free += locked_for_qty - notional - fee;
-                self.funds_mut(base).free += qty;
+                q.free += locked_for_qty - notional;
+                (base, qty)
             }
             Side::Sell => {
                 self.funds_mut(base).locked -= qty;
-                self.funds_mut(quote).free += notional - fee;
+                (quote, notional)
             }
-        }
+        };
+        self.funds_mut(got).free += amount_in;
+        self.funds_mut(&fee_asset).free -= fee;
     }
 
     fn unlock_rest(&mut self, i: usize) {
-        let fee_rate = self.rules.fee_rate;
         let o = self.order(i);
         let (asset, amount) = match o.side {
-            Side::Buy => (
-                o.symbol.quote().clone(),
-                o.remaining * o.price * (Decimal::ONE + fee_rate),
-            ),
+            Side::Buy => (o.symbol.quote().clone(), o.remaining * o.price),
             Side::Sell => (o.symbol.base().clone(), o.remaining),
         };
         let f = self.funds_mut(&asset);
@@ -422,12 +459,8 @@ impl MemoryExchange {
         let Some(&market) = self.prices.get(r.symbol()) else {
             return Err(reject("Invalid symbol."));
         };
-        let fee_rate = self.rules.fee_rate;
         let (asset, lock) = match r.side() {
-            Side::Buy => (
-                r.symbol().quote().clone(),
-                r.qty() * r.limit_price() * (Decimal::ONE + fee_rate),
-            ),
+            Side::Buy => (r.symbol().quote().clone(), r.qty() * r.limit_price()),
             Side::Sell => (r.symbol().base().clone(), r.qty()),
         };
         let funds = self.funds_mut(&asset);
@@ -554,5 +587,75 @@ impl Exchange for MemoryExchange {
             x.open.retain(|&j| j != i);
             Ok(x.order(i).clone())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> Decimal {
+        s.parse().unwrap()
+    }
+    fn a(s: &str) -> Asset {
+        Asset::new(s).unwrap()
+    }
+
+    /// A venue at 50000 with 10 bps fees and the given funds.
+    fn venue(fees: FeeSettings, funds: &[(&str, &str)]) -> (MemoryExchange, Symbol) {
+        let btc = Symbol::parse("BTC/USDT").unwrap();
+        let mut x = MemoryExchange::new().with_fees(fees);
+        for (asset, amount) in funds {
+            x.deposit(&a(asset), d(amount));
+        }
+        x.set_price(&btc, d("50000"));
+        (x, btc)
+    }
+
+    fn order(id: &str, symbol: &Symbol, side: Side, qty: &str) -> OrderRequest {
+        let limit = if side == Side::Buy { "50100" } else { "49900" };
+        OrderRequest::forged(
+            ClientOrderId::generated(id),
+            symbol.clone(),
+            side,
+            d(qty),
+            d(limit),
+        )
+    }
+
+    #[test]
+    // rule: balances_match
+    fn buys_pay_in_base_sells_in_quote() {
+        let (mut x, btc) = venue(FeeSettings::default(), &[("USDT", "1000")]);
+        let o = x.place(0, &order("b", &btc, Side::Buy, "0.01")).unwrap();
+        assert_eq!((o.fee, o.fee_asset.as_str()), (d("0.00001"), "BTC"));
+        assert_eq!(x.balance(&a("BTC")), d("0.00999"));
+        assert_eq!(x.balance(&a("USDT")), d("500"));
+        // The whole fill is not held: refused as Binance refuses it.
+        assert!(x.place(0, &order("s", &btc, Side::Sell, "0.01")).is_err());
+        let o = x
+            .place(0, &order("s2", &btc, Side::Sell, "0.00999"))
+            .unwrap();
+        assert_eq!((o.fee, o.fee_asset.as_str()), (d("0.4995"), "USDT"));
+        assert_eq!(x.balance(&a("USDT")), d("500") + d("499.5") - d("0.4995"));
+        assert_eq!(x.balance(&a("BTC")), Decimal::ZERO);
+    }
+
+    #[test]
+    // rule: balances_match
+    fn bnb_pays_until_it_runs_out() {
+        let fees = FeeSettings {
+            mode: fees::FeeMode::Bnb,
+            bnb_price: d("500"),
+        };
+        // 500 USDT * 0.001 * 0.75 / 500 = 0.00075 BNB a buy: enough for one.
+        let (mut x, btc) = venue(fees, &[("USDT", "2000"), ("BNB", "0.001")]);
+        let o = x.place(0, &order("b1", &btc, Side::Buy, "0.01")).unwrap();
+        assert_eq!((o.fee, o.fee_asset.as_str()), (d("0.00075"), "BNB"));
+        assert_eq!(x.balance(&a("BTC")), d("0.01"));
+        let o = x.place(0, &order("b2", &btc, Side::Buy, "0.01")).unwrap();
+        assert_eq!((o.fee, o.fee_asset.as_str()), (d("0.00001"), "BTC"));
+        assert_eq!(x.balance(&a("BTC")), d("0.01999"));
+        assert_eq!(x.balance(&a("BNB")), d("0.00025"));
     }
 }

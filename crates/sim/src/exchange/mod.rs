@@ -2,6 +2,7 @@
 //! it ([`execute`]), the small in-memory venue ([`memory`]) and the simulated Binance-like one
 //! ([`sim`]). The unified order and trade types are the core's, re-exported here.
 
+pub mod fees;
 pub mod memory;
 pub mod sim;
 

@@ -168,18 +168,34 @@ impl Invariants {
                 continue;
             };
             track.filled += t.qty;
-            track.fee += t.fee;
+            let first = track.fee_asset.get_or_insert_with(|| t.fee_asset.clone());
+            if *first == t.fee_asset {
+                track.fee += t.fee;
+            }
             track.notional += t.qty * t.price;
             track.last_trade = Some(t.price);
             track.trades += 1;
             let notional = t.price * t.qty;
             let (base, quote) = (t.symbol.base(), t.symbol.quote());
+            if t.fee_asset.as_str() == fees::BNB {
+                self.coverage[Coverage::FeeInBnb as usize] += 1;
+                if &t.fee_asset != base && &t.fee_asset != quote {
+                    track.fees_owed += t.fee;
+                    self.fees_owed += t.fee;
+                }
+            } else if self.venue_cfg.fees.mode == FeeMode::Bnb
+                && t.fee.is_sign_positive()
+                && !t.fee.is_zero()
+            {
+                self.coverage[Coverage::BnbRanOut as usize] += 1;
+            }
+            if t.side == Side::Buy && &t.fee_asset == base && !t.fee.is_zero() {
+                self.coverage[Coverage::FeeInBase as usize] += 1;
+            }
+            // The fee comes out of whichever asset the venue charged it in.
             let moves = match t.side {
-                Side::Buy => [(quote, -(notional + t.fee)), (base, t.qty)],
-                Side::Sell => [
-                    (base, -t.qty),
-                    (quote, (notional - t.fee).max(Decimal::ZERO)),
-                ],
+                Side::Buy => [(quote, -notional), (base, t.qty), (&t.fee_asset, -t.fee)],
+                Side::Sell => [(base, -t.qty), (quote, notional), (&t.fee_asset, -t.fee)],
             };
             for (asset, delta) in moves {
                 match track.unbooked.iter_mut().find(|(a, _)| a == asset) {

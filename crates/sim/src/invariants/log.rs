@@ -8,7 +8,7 @@ use super::{grid_floor, Coverage, Invariants, Violation};
 use crate::audit::{AuditLine, Detail};
 use crate::exchange::sim::SimExchange;
 use crate::exchange::OrderStatus;
-use crate::model::{Asset, Side};
+use crate::model::{bps_fraction, Asset, Side};
 use crate::router::State;
 
 impl Invariants {
@@ -127,6 +127,9 @@ impl Invariants {
         i: usize,
         venue: &SimExchange,
     ) -> Option<Violation> {
+        if matches!(line.detail, Detail::Reserved { .. } | Detail::Failed { .. }) {
+            self.fit_sell(i, venue);
+        }
         let t = self.intents.get(i)?.as_ref()?;
         let id = line.intent_id.as_str();
         self.checks += 1;
@@ -247,6 +250,7 @@ impl Invariants {
                 filled_qty,
                 avg_price,
                 fee,
+                fee_asset,
                 released,
                 ..
             } => {
@@ -279,13 +283,17 @@ impl Invariants {
                         ),
                     ));
                 }
-                if *filled_qty != t.filled || *fee != t.fee || *fills_count != t.trades {
+                if *filled_qty != t.filled
+                    || *fee != t.fee
+                    || *fee_asset != t.fee_asset
+                    || *fills_count != t.trades
+                {
                     return Some(self.violation(
                         "order_truth",
                         Some(id),
                         format!(
-                            "reconciled {fills_count} fills of {filled_qty} with fee {fee}; the venue traded {} fills of {} with fee {}",
-                            t.trades, t.filled, t.fee
+                            "reconciled {fills_count} fills of {filled_qty} with fee {fee} {fee_asset:?}; the venue traded {} fills of {} with fee {} {:?}",
+                            t.trades, t.filled, t.fee, t.fee_asset
                         ),
                     ));
                 }
@@ -324,6 +332,7 @@ impl Invariants {
         };
         let reserved = t.reserved.take();
         let unbooked = std::mem::take(&mut t.unbooked);
+        self.fees_owed -= std::mem::take(&mut t.fees_owed);
         if let Some((asset, left)) = reserved {
             self.money_mut(&asset).1 -= left;
         }
@@ -395,6 +404,31 @@ impl Invariants {
             Some(id.as_str()),
             format!("refused ({reason}) although {fact}"),
         ))
+    }
+
+    /// A sell short of the available base by at most its fee (the dust a buy's base fee
+    /// leaves) is cut to the available base on the lot grid (docs/router.md): what the intent
+    /// may then reserve and must fill, worked out from the checker's own money model. Only
+    /// at the line that reserves or refuses it.
+    fn fit_sell(&mut self, i: usize, venue: &SimExchange) {
+        let Some(t) = self.intents.get(i).and_then(Option::as_ref) else {
+            return;
+        };
+        if t.side != Side::Sell || t.reserved.is_some() || t.orders > 0 {
+            return;
+        }
+        let rules = self.rules(&t.symbol);
+        let available = self.available(t.symbol.base(), venue);
+        let margin = t.qty_grid * rules.fee_bps * bps_fraction();
+        if t.qty_grid <= available || t.qty_grid - available > margin {
+            return;
+        }
+        let cut = grid_floor(available.max(Decimal::ZERO), rules.step_size).normalize();
+        if let Some(t) = self.intents.get_mut(i).and_then(Option::as_mut) {
+            t.qty_grid = cut;
+            t.need = cut;
+        }
+        self.coverage[Coverage::SellCutToHoldings as usize] += 1;
     }
 
     /// Coverage: a notional decided exactly at the minimum, or one lot either side of it

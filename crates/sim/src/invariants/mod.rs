@@ -21,6 +21,7 @@ use smallvec::SmallVec;
 use super::scenario::Spec;
 use crate::audit::{Checker, Policy, ProblemKind};
 use crate::decision::Intent;
+use crate::exchange::fees::{self, FeeMode};
 use crate::exchange::sim::{SimExchange, VenueConfig};
 use crate::model::{
     bps_fraction, fnv1a64, Asset, ClientOrderId, IntentId, OrderId, Side, Symbol, TimeMs,
@@ -29,7 +30,7 @@ use crate::router::{Action, Command, MarketRules, Router, RouterConfig, State};
 
 /// The stable invariant names, as violation reports print them. The first ten say what must
 /// never happen; the rest say what must happen (policy and liveness).
-pub const NAMES: [&str; 17] = [
+pub const NAMES: [&str; 19] = [
     "single_router",
     "ids_present",
     "audit_complete",
@@ -47,10 +48,12 @@ pub const NAMES: [&str; 17] = [
     "intent_identity",
     "input_guards",
     "rate_limit_hold",
+    "balances_match",
+    "model_agrees",
 ];
 
 /// Situations a fuzz campaign should reach, counted per run (see [`Coverage`]).
-pub const COVERAGE: [&str; 21] = [
+pub const COVERAGE: [&str; 25] = [
     "signal",
     "signal_equal",
     "signal_one_input",
@@ -72,6 +75,10 @@ pub const COVERAGE: [&str; 21] = [
     "cap_on_tick",
     "placement_at_recv_window_end",
     "order_timeout_exact",
+    "fee_in_base",
+    "fee_in_bnb",
+    "bnb_ran_out",
+    "sell_cut_to_holdings",
 ];
 
 /// Indices into [`COVERAGE`].
@@ -117,6 +124,15 @@ pub enum Coverage {
     /// A reply showing a placement still resting, reaching the router at exactly its
     /// `sent + order_timeout_ms`: the router must cancel now, not one poll later.
     OrderTimeoutExact,
+    /// A buy's fill whose commission the venue took out of the base asset it bought.
+    FeeInBase,
+    /// A fill whose commission was paid in BNB.
+    FeeInBnb,
+    /// An account paying in BNB whose free BNB did not cover a fill's fee: charged in the
+    /// received asset instead.
+    BnbRanOut,
+    /// A sell short of the available base by at most its fee, cut to what is held.
+    SellCutToHoldings,
 }
 
 /// A broken invariant, where and when.
@@ -154,9 +170,11 @@ struct Track {
     cap: Decimal,
     /// What the intent must reserve at the cap (price and fee, or the base it sells).
     need: Decimal,
-    /// Venue truth: what its orders filled, the fees and the number of trades.
+    /// Venue truth: what its orders filled, the fees (in the asset of its first trade's fee,
+    /// as `RECONCILED` states them) and the number of trades.
     filled: Decimal,
     fee: Decimal,
+    fee_asset: Option<Asset>,
     /// Sum of price times quantity over the venue's trades: their average price's numerator.
     notional: Decimal,
     trades: u32,
@@ -172,7 +190,10 @@ struct Track {
     /// Its reservation as the log states it (asset, what is left).
     reserved: Option<(Asset, Decimal)>,
     /// What its trades moved at the venue that the router has not booked yet.
-    unbooked: SmallVec<[(Asset, Decimal); 2]>,
+    unbooked: SmallVec<[(Asset, Decimal); 3]>,
+    /// Of that, fees paid in BNB (an asset of neither side of its market): no reservation
+    /// holds them, so until they are booked the router may count them as still available.
+    fees_owed: Decimal,
     /// Its client order ids and venue order ids, to drop from the lookups when it ends.
     coids: Coids,
     order_ids: OrderIds,
@@ -225,6 +246,8 @@ pub struct Invariants {
     /// the venue by their trades but not yet booked). Available to the router is the venue's
     /// total less both.
     money: Vec<(Asset, Decimal, Decimal)>,
+    /// BNB fees of intents in flight that the router has not booked yet.
+    fees_owed: Decimal,
     /// Signals by their normalised inputs, and the intents they gave (the identity check).
     signals: HashMap<String, IntentId>,
     signal_ids: HashMap<IntentId, String>,
@@ -262,6 +285,7 @@ impl Invariants {
             last_mid: Vec::new(),
             guarded: Vec::new(),
             money: Vec::new(),
+            fees_owed: Decimal::ZERO,
             signals: HashMap::default(),
             signal_ids: HashMap::default(),
             coverage: [0; COVERAGE.len()],
@@ -486,6 +510,7 @@ impl Invariants {
             need,
             filled: Decimal::ZERO,
             fee: Decimal::ZERO,
+            fee_asset: None,
             notional: Decimal::ZERO,
             trades: 0,
             orders: 0,
@@ -495,6 +520,7 @@ impl Invariants {
             last_trade: None,
             reserved: None,
             unbooked: SmallVec::new(),
+            fees_owed: Decimal::ZERO,
             coids,
             order_ids,
         };
@@ -598,6 +624,27 @@ impl Invariants {
         for (row, (asset, f)) in venue.assets().enumerate() {
             self.checks += 1;
             let b = portfolio.balance(asset);
+            // balances_match: what the router booked of each asset is what the venue moved,
+            // less the trades of intents it has not reconciled yet; fees included, in the
+            // asset the venue charged them in.
+            let unbooked = self
+                .money
+                .iter()
+                .find(|(a, _, _)| a == asset)
+                .map_or(Decimal::ZERO, |(_, _, u)| *u);
+            if b.total != f.total() - unbooked {
+                return Some(self.violation(
+                    "balances_match",
+                    None,
+                    format!(
+                        "{asset}: the portfolio books {} but the venue holds {} of which {} \
+                         is not reconciled yet",
+                        b.total.normalize(),
+                        f.total().normalize(),
+                        unbooked.normalize()
+                    ),
+                ));
+            }
             let free = f.free;
             // The same bits as at the last check passed then and pass now: skip the arithmetic.
             let bits = [
@@ -617,8 +664,15 @@ impl Invariants {
             }
             // The router must never believe it can spend more than the venue holds free: that
             // is a reservation released (or never made) while the venue still owes for it.
+            // A fee the venue took in BNB is unknown to the router until it books the trade:
+            // Binance locks nothing for it, and neither can a router.
+            let owed = if asset.as_str() == fees::BNB {
+                self.fees_owed
+            } else {
+                Decimal::ZERO
+            };
             let available = b.total - b.reserved;
-            if available > free {
+            if available - owed > free {
                 return Some(self.violation(
                     "reservation_non_negative",
                     None,

@@ -5,6 +5,7 @@ use rust_decimal::Decimal;
 
 use super::cells::{decimal_in, int_in, show, At, Bound};
 use super::{Scenario, ScenarioError, CONFIG_KEYS, MAX_LATENCY_MS, MAX_LEVELS, MAX_WAIT_MS};
+use crate::exchange::fees::FeeMode;
 use crate::exchange::sim::Dedup;
 use crate::flow::queue::FillModel;
 use crate::model::{Symbol, Tif};
@@ -30,6 +31,8 @@ pub(super) enum Setting {
     LatencyMs(u64),
     RestartMs(u64),
     DedupAlways(bool),
+    FeeAssetMode(FeeMode),
+    BnbPrice(Decimal),
     Levels(u32),
     Seed(u64),
     /// `market = live` (or `static`).
@@ -80,6 +83,10 @@ impl Setting {
                     ))
                 }
             }),
+            "fee_asset_mode" => Setting::FeeAssetMode(FeeMode::parse(value).ok_or_else(|| {
+                at.err(key, format!("{} is neither received nor bnb", show(value)))
+            })?),
+            "bnb_price" => Setting::BnbPrice(dec(Bound::Positive)?),
             "levels" => Setting::Levels(u32_(1, MAX_LEVELS)?),
             "seed" => Setting::Seed(u64_(0, u64::MAX)?),
             "market" => Setting::Live(match value {
@@ -153,6 +160,8 @@ impl Setting {
                     Dedup::OpenOnly
                 }
             }
+            Setting::FeeAssetMode(m) => s.venue.fees.mode = m,
+            Setting::BnbPrice(v) => s.venue.fees.bnb_price = v,
             Setting::Levels(v) => s.venue.levels = v,
             Setting::Seed(v) => s.seed = Some(v),
             Setting::Live(v) => s.venue.market.live = v,

@@ -47,6 +47,9 @@
 //! `venue_min_notional` (default 5) sets the venue's minimum notional and the router's copy of the
 //! venue's rules, while `min_notional` is the router's own minimum. The router configuration is
 //! validated after all config rows; its error is reported at the last config row.
+//! `fee_asset_mode` (`received`, the default, or `bnb`) and `bnb_price` (in each market's quote
+//! asset, default 600) say which asset the venue charges commissions in
+//! ([`crate::exchange::fees`]).
 
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -78,7 +81,7 @@ use csv::{check_header, CsvRecords, LineCounter};
 pub const HEADER: [&str; 7] = ["t_ms", "action", "symbol", "side", "qty", "price", "params"];
 
 /// Keys of a `config` row without a symbol.
-pub const CONFIG_KEYS: [&str; 44] = [
+pub const CONFIG_KEYS: [&str; 46] = [
     "max_retries",
     "backoff_ms",
     "backoff_max_ms",
@@ -95,6 +98,8 @@ pub const CONFIG_KEYS: [&str; 44] = [
     "venue_min_notional",
     "latency_ms",
     "dedup",
+    "fee_asset_mode",
+    "bnb_price",
     "levels",
     "seed",
     "p_request_lost",
@@ -804,7 +809,8 @@ impl Builder {
 
 impl Scenario {
     /// Makes the account a fresh exchange account's: every `balance` row of an asset some
-    /// market sells (a base asset) is dropped, so only the quote currency is left. A bot that
+    /// market sells (a base asset) is dropped, so only the quote currency is left (and assets
+    /// no market trades, such as BNB kept for fees). A bot that
     /// sells twice then gets refused for its balance (`-2010`) instead of quietly selling
     /// a cushion it never bought.
     pub fn make_account_fresh(&mut self) {

@@ -196,6 +196,9 @@ impl World<'_> {
         if self.opts.check_invariants {
             self.inv.on_crash();
         }
+        if let Some(o) = self.oracle.as_mut() {
+            o.crash();
+        }
         if let Some(c) = self.crashes.as_mut() {
             c.gen += 1;
             c.down_until = Some(restart_at);
@@ -272,6 +275,9 @@ impl World<'_> {
         c.expect_seq = Some(c.last_seq.map_or(0, |s| s + 1));
         c.check_restart = true;
         self.router = rec.router;
+        if let Some(o) = self.oracle.as_mut() {
+            o.restart(self.now);
+        }
         let mut again: Vec<(Intent, Spec)> = c
             .delivered
             .iter()

@@ -18,7 +18,7 @@ mod report;
 mod requests;
 mod rows;
 
-pub use report::{FailedExpect, Report, LIVELOCK};
+pub use report::{Balance, FailedExpect, Report, LIVELOCK};
 
 use super::faults::{Fate, FaultPlan, FaultProfile, Net, Request, KINDS, RETRY_AFTER_MS};
 use super::invariants::{Coverage, Invariants, Violation};
@@ -58,6 +58,8 @@ pub struct RunOptions {
     /// Crash the router after this many journal appends (counted from the run's start),
     /// leaving the unsynced lines as the mode says: one point of `run --crash-everywhere`.
     pub crash_at: Option<(u64, CrashMode)>,
+    /// Run the lockstep model of the router beside it (`model_agrees`; with the checks on).
+    pub model: bool,
 }
 
 impl Default for RunOptions {
@@ -72,6 +74,7 @@ impl Default for RunOptions {
             json_bus: false,
             durable_audit: false,
             crash_at: None,
+            model: true,
         }
     }
 }
@@ -132,6 +135,8 @@ struct World<'a> {
     progress: Option<&'a mut dyn FnMut(u64, TimeMs)>,
     /// The first contract the world broke in this step (a simulator bug).
     contract: Option<ContractError>,
+    /// The independent model of the router, run in lockstep (with the checks on).
+    oracle: Option<Box<crate::oracle::Oracle>>,
     report: Report,
 }
 
@@ -271,6 +276,8 @@ pub fn run_observed<'a>(
         rate_limited_answers: BTreeMap::new(),
         progress,
         contract: None,
+        oracle: (opts.check_invariants && opts.model)
+            .then(|| Box::new(crate::oracle::Oracle::new(&router_cfg))),
         report,
     };
     w.report.coverage[Coverage::MarketRules as usize] = scenario.venue.markets.len() as u64;
@@ -383,6 +390,9 @@ impl World<'_> {
             if timer_first {
                 self.now = self.now.max(next_timer.unwrap_or(self.now));
                 self.inv.begin_step(step, self.now);
+                if let Some(o) = self.oracle.as_mut() {
+                    o.timeout(self.now);
+                }
                 let told = self.router.handle_timeout(self.now);
                 self.told(told);
             } else if row_first {
@@ -422,6 +432,9 @@ impl World<'_> {
                     self.report.violation = self.inv.after_step(&self.router, &self.venue, touched);
                 }
                 if self.report.violation.is_none() {
+                    self.report.violation = self.model_agrees(false);
+                }
+                if self.report.violation.is_none() {
                     self.report.violation = self.take_snapshot();
                 }
             }
@@ -433,10 +446,25 @@ impl World<'_> {
         if self.report.violation.is_none() && self.opts.check_invariants {
             self.inv.begin_step(step, self.now);
             self.report.violation = self.inv.at_quiescence(&self.router, &self.venue);
+            if self.report.violation.is_none() {
+                self.report.violation = self.model_agrees(true);
+            }
         }
         if let Some(v) = self.finish_crashes() {
             self.report.violation.get_or_insert(v);
         }
+    }
+
+    /// The `model_agrees` check: the model's predictions for this step (or, at the end, its
+    /// timers) against what the router did.
+    fn model_agrees(&mut self, at_end: bool) -> Option<Violation> {
+        let o = self.oracle.as_mut()?;
+        let found = if at_end {
+            o.at_end()
+        } else {
+            o.end_step(self.router.poll_timeout())
+        };
+        found.map(|(intent, detail)| self.inv.report("model_agrees", intent.as_deref(), detail))
     }
 
     /// The router's answer to an input: a contract error is the simulator's own bug, reported
@@ -521,6 +549,9 @@ impl World<'_> {
                         );
                     }
                 }
+                if let Some(o) = self.oracle.as_mut() {
+                    o.deliver(self.now, &intent);
+                }
                 let told = self.router.handle(self.now, Input::Deliver(intent));
                 self.told(told);
                 None
@@ -541,6 +572,9 @@ impl World<'_> {
                 }
                 if let Some(ms) = retry_after(&reply) {
                     self.hold_until = self.hold_until.max(self.now.saturating_add(ms));
+                }
+                if let Some(o) = self.oracle.as_mut() {
+                    o.reply(self.now, &reply);
                 }
                 let told = self.router.handle(self.now, Input::Reply(reply));
                 self.told(told);
@@ -580,6 +614,9 @@ impl World<'_> {
                 Step::Send(cmd) => {
                     if self.opts.check_invariants && found.is_none() {
                         found = self.check_released(&cmd, &pending);
+                    }
+                    if let Some(o) = self.oracle.as_mut() {
+                        o.on_command(&cmd);
                     }
                     self.dispatch(cmd);
                 }
@@ -673,6 +710,9 @@ impl World<'_> {
             _ => {}
         }
         self.report.audit_lines += 1;
+        if let Some(o) = self.oracle.as_mut() {
+            o.on_line(&line);
+        }
         if let Some(c) = self.crashes.as_mut() {
             if let Some(v) = c.append(&line) {
                 found.get_or_insert(
@@ -737,12 +777,35 @@ impl World<'_> {
         r.unknown_outcomes = stats.unknown_outcomes;
         r.unknown_resolved = stats.unknown_resolved;
         r.checks = self.inv.checks();
+        if let Some(o) = &self.oracle {
+            r.model = o.stats();
+            r.model_diverged = o.diverged()
+                || r.violation
+                    .as_ref()
+                    .is_some_and(|v| v.invariant == "model_agrees");
+        }
         self.inv.add_coverage(&mut r.coverage);
         // Intents left in flight (a violation stopped the run).
         for s in self.router.states_in_flight() {
             *r.final_states.entry(s).or_default() += 1;
         }
         r.edges = *self.router.edges();
+        for (asset, b) in self.router.portfolio().balances() {
+            // The lot of the first market trading it as its base (markets in symbol order).
+            let step = self
+                .venue
+                .symbols()
+                .find(|s| s.base() == asset)
+                .map(|s| self.venue.rules(s).step_size);
+            let dust = step
+                .and_then(|step| floor_to(b.total, step))
+                .map_or(Decimal::ZERO, |lots| b.total - lots);
+            r.balances.push(report::Balance {
+                asset: asset.clone(),
+                total: b.total,
+                dust,
+            });
+        }
         let expects = &self.scenario.expects;
         r.expects = expects.len();
         for e in expects {

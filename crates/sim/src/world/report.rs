@@ -4,7 +4,9 @@ use std::collections::BTreeMap;
 
 use crate::faults::KINDS;
 use crate::invariants::{Violation, COVERAGE};
-use crate::model::TimeMs;
+use rust_decimal::Decimal;
+
+use crate::model::{Asset, TimeMs};
 use crate::router::State;
 
 /// What a run did and found.
@@ -46,6 +48,23 @@ pub struct Report {
     pub syncs: u64,
     /// Times the router was rebuilt from its journal after a crash.
     pub restarts: u64,
+    /// The router's books at the end, in asset order: each asset's total and its dust, the
+    /// part of a base asset below one lot step of its market (what fees in the base leave
+    /// behind and no sell can take).
+    pub balances: Vec<Balance>,
+    /// Intents the lockstep model predicted, and those it abstained on (`model_agrees`).
+    pub model: crate::oracle::OracleStats,
+    /// The model disagreed with the router no later than the step of the reported violation
+    /// (which another check may have reported first).
+    pub model_diverged: bool,
+}
+
+/// One asset of the router's portfolio at the end of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Balance {
+    pub asset: Asset,
+    pub total: Decimal,
+    pub dust: Decimal,
 }
 
 /// The name a run that never reaches quiescence is reported under. It is not an invariant of

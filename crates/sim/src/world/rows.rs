@@ -10,6 +10,9 @@ impl World<'_> {
             RowKind::Balance { asset, amount } => {
                 // The scenario parser guarantees a positive amount.
                 let _ = self.router.deposit(asset, *amount);
+                if let Some(o) = self.oracle.as_mut() {
+                    o.deposit(asset, *amount);
+                }
                 if let Some(c) = self.crashes.as_mut() {
                     let _ = c.funding.deposit(asset, *amount);
                 }
@@ -24,6 +27,9 @@ impl World<'_> {
                 self.venue
                     .set_market(self.now, symbol, *mid, *spread_bps, *depth);
                 self.inv.on_market(symbol, *mid);
+                if let Some(o) = self.oracle.as_mut() {
+                    o.market(symbol, *mid);
+                }
                 if let Some(c) = self.crashes.as_mut() {
                     // A restarted router is told the market again before it resumes.
                     c.funding.set_last_price(symbol, *mid);

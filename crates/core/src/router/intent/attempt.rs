@@ -77,7 +77,7 @@ impl Active {
                 let deadline = sent_ms.saturating_add(cx.cfg.order_timeout_ms);
                 let at = cx
                     .now
-                    .saturating_add(cx.cfg.poll_interval_ms)
+                    .saturating_add(mutant::poll_interval(cx.cfg))
                     .min(deadline.max(cx.now));
                 self.set_timer(cx, at);
             }

@@ -210,6 +210,27 @@ impl Active {
         self.rules.fee_bps * bps_fraction()
     }
 
+    /// A sell never asks for more than is held. A buy's fee comes out of the base it buys, so
+    /// selling what a buy filled can be short by that fee ("fee dust"): a sell whose qty exceeds
+    /// the available base by at most `qty * fee rate` is cut to the available base, rounded
+    /// down to the lot. A larger shortfall is left alone (the reservation refuses it,
+    /// `insufficient_balance`). `None` on overflow.
+    fn sell_within_holdings(&self, cx: &Cx<'_>, qty: Decimal, lot: Decimal) -> Option<Decimal> {
+        let i = &self.intent;
+        if i.side() != Side::Sell {
+            return Some(qty);
+        }
+        let available = cx.portfolio.balance(i.symbol().base()).available();
+        if qty <= available {
+            return Some(qty);
+        }
+        let margin = qty.checked_mul(self.rules.fee_bps.checked_mul(bps_fraction())?)?;
+        if qty.checked_sub(available)? > margin {
+            return Some(qty);
+        }
+        floor_to(available.max(Decimal::ZERO), lot)
+    }
+
     fn min_notional(&self, cx: &Cx<'_>) -> Decimal {
         cx.cfg.min_notional.max(self.rules.min_notional)
     }
@@ -334,6 +355,9 @@ impl Active {
             ),
         };
         let (Some(qty), Some(cap)) = (qty, cap) else {
+            return self.fail(cx, "overflow");
+        };
+        let Some(qty) = self.sell_within_holdings(cx, qty, lot) else {
             return self.fail(cx, "overflow");
         };
         if qty <= Decimal::ZERO {
@@ -559,7 +583,9 @@ impl Active {
                     self.end_attempt(cx);
                 } else if e == ExchangeError::NotFound {
                     // Maybe still in flight: ask again once the receive window has closed.
-                    let next = window_end.saturating_add(1).max(cx.now);
+                    let next = window_end
+                        .saturating_add(mutant::after_window(cx.cfg))
+                        .max(cx.now);
                     self.event(
                         cx,
                         Detail::QueryPending {
@@ -633,7 +659,7 @@ impl Active {
                 sent_ms,
                 cancel_next,
             } => {
-                let expired = cx.now >= sent_ms.saturating_add(cx.cfg.order_timeout_ms);
+                let expired = mutant::expired(cx.cfg, cx.now, *sent_ms);
                 let coid = coid.clone();
                 let symbol = self.intent.symbol().clone();
                 if expired && *cancel_next {
@@ -705,7 +731,7 @@ impl Active {
             sent_ms,
             query_sent_ms: None,
         };
-        self.query_backoff_ms = cx.cfg.backoff_ms;
+        self.query_backoff_ms = mutant::first_query_backoff(cx.cfg);
         let now = cx.now;
         self.set_timer(cx, now);
     }

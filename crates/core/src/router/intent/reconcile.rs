@@ -14,7 +14,7 @@ impl Active {
             next: 0,
             trades: Vec::new(),
         };
-        self.query_backoff_ms = cx.cfg.backoff_ms;
+        self.query_backoff_ms = mutant::first_query_backoff(cx.cfg);
         let now = cx.now;
         self.set_timer(cx, now);
     }
@@ -91,6 +91,14 @@ impl Active {
         if cx.cfg.has(Mutant::DoubleApplyFills) {
             trades.extend_from_within(..);
         }
+        let misread;
+        let to_book: &[Trade] =
+            if cx.cfg.has(Mutant::FeeInQuoteAlways) || cx.cfg.has(Mutant::BuyPositionIgnoresFee) {
+                misread = mutant::misread_fees(cx.cfg, self.intent.symbol(), &trades);
+                &misread
+            } else {
+                &trades
+            };
         if cx.cfg.has(Mutant::ReleaseBeforeReconcile) && self.reservation.is_none() {
             // Re-reserve just what the trades cost, now that the budget was handed out.
             let i = &self.intent;
@@ -107,7 +115,7 @@ impl Active {
         };
         let Ok(booked) = cx
             .portfolio
-            .apply_fills(&mut r, self.intent.symbol(), &trades)
+            .apply_fills(&mut r, self.intent.symbol(), to_book)
         else {
             // The reservation cannot pay for the fills: a bug or a venue out of step. Stay
             // visibly unfinished rather than pretend.
@@ -133,7 +141,14 @@ impl Active {
         };
         let qty: Decimal = trades.iter().map(|t| t.qty).sum();
         let notional: Decimal = trades.iter().map(|t| t.qty * t.price).sum();
-        let fee: Decimal = trades.iter().map(|t| t.fee).sum();
+        // The fee in the asset the first trade paid it in; any other asset's fee (BNB ran out
+        // part way) is in `booked`.
+        let fee_asset = trades.first().map(|t| t.fee_asset.clone());
+        let fee: Decimal = trades
+            .iter()
+            .filter(|t| Some(&t.fee_asset) == fee_asset.as_ref())
+            .map(|t| t.fee)
+            .sum();
         let avg_price = if cx.cfg.has(Mutant::AvgPriceUnweighted) {
             mutant::unweighted_avg(&trades)
         } else {
@@ -153,6 +168,7 @@ impl Active {
             qty,
             avg_price,
             fee,
+            fee_asset: fee_asset.clone(),
             booked: booked.clone(),
         });
         self.transition(
@@ -163,6 +179,7 @@ impl Active {
                 filled_qty: qty,
                 avg_price,
                 fee,
+                fee_asset,
                 released,
                 booked,
             },

@@ -184,6 +184,11 @@ impl SimExchange {
         }
     }
 
+    /// The symbols the venue has a book of, in symbol order.
+    pub fn symbols(&self) -> impl Iterator<Item = &Symbol> {
+        self.books.iter().map(|(s, _)| s)
+    }
+
     /// The mid the book of `symbol` was last built around.
     pub fn mid(&self, symbol: &Symbol) -> Option<Decimal> {
         self.books.get(symbol).map(|b| b.mid)

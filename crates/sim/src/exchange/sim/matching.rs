@@ -40,6 +40,7 @@ impl SimExchange {
             let computable = price
                 .checked_mul(qty)
                 .and_then(|n| n.checked_mul(fee_rate))
+                .and_then(|n| n.checked_mul(Decimal::ONE_HUNDRED))
                 .is_some();
             let (Some(rest), Some(after)) = (level.qty.checked_sub(q), left.checked_sub(q)) else {
                 break;
@@ -56,27 +57,57 @@ impl SimExchange {
     }
 
     /// One trade of order `i`: `qty` at `price`. The caller made sure the money computes.
+    /// The commission comes out of what the fill brings in, or out of free BNB
+    /// ([`fees::charge`]).
     pub(super) fn fill(&mut self, i: usize, price: Decimal, qty: Decimal, now: TimeMs) {
         let k = i - self.order_base;
         let t = self.trade_count();
+        let bnb_free = self
+            .bnb
+            .as_ref()
+            .map_or(Decimal::ZERO, |b| self.funds(b).free);
+        let (symbol, side) = (self.orders[k].symbol.clone(), self.orders[k].side);
+        let charge = fees::charge(
+            self.cfg.fees,
+            self.bnb.as_ref(),
+            bnb_free,
+            &symbol,
+            side,
+            qty,
+            price,
+            self.meta[k].fee_rate,
+        );
+        let (fee_asset, fee) = match charge {
+            Some(c) => (c.asset, c.amount),
+            None => match side {
+                Side::Buy => (symbol.base().clone(), Decimal::ZERO),
+                Side::Sell => (symbol.quote().clone(), Decimal::ZERO),
+            },
+        };
         let meta = &mut self.meta[k];
         let o = &mut self.orders[k];
         let notional = price.checked_mul(qty).unwrap_or(Decimal::ZERO);
-        let fee = notional.checked_mul(meta.fee_rate).unwrap_or(Decimal::ZERO);
         let release = match o.side {
-            Side::Buy => lock_for(Side::Buy, qty, o.price, meta.fee_rate)
+            Side::Buy => lock_for(Side::Buy, qty, o.price)
                 .unwrap_or(meta.lock_left)
                 .min(meta.lock_left),
             Side::Sell => qty.min(meta.lock_left),
         };
         meta.lock_left -= release;
         meta.cost = meta.cost.saturating_add(notional);
+        let first_fill = o.filled.is_zero();
         o.filled = o.filled.saturating_add(qty);
         o.remaining = sub_floor0(o.remaining, qty);
         o.average = meta.cost.checked_div(o.filled);
-        o.fee = o.fee.saturating_add(fee);
-        let (base, quote) = (o.symbol.base().clone(), o.symbol.quote().clone());
-        let side = o.side;
+        // The order's fee is in the asset of its first fill's fee; a later fill charged in
+        // another asset (BNB ran out) shows in its trade only.
+        if first_fill {
+            o.fee_asset = fee_asset.clone();
+        }
+        if o.fee_asset == fee_asset {
+            o.fee = o.fee.saturating_add(fee);
+        }
+        let (base, quote) = (symbol.base(), symbol.quote());
         let trade = Trade {
             trade_id: TradeId::numbered(t as u64 + 1),
             order_id: o.order_id,
@@ -85,27 +116,31 @@ impl SimExchange {
             price,
             qty,
             fee,
-            fee_asset: quote.clone(),
+            fee_asset: fee_asset.clone(),
             t_ms: now,
         };
         let done = o.remaining.is_zero();
         meta.trades.push(t);
         self.trades.push_back((i, trade));
-        match side {
-            Side::Buy => {
-                let q = self.funds.get_or_insert_with(&quote, Funds::default);
-                q.locked = sub_floor0(q.locked, release);
-                let cost = notional.saturating_add(fee);
-                q.free = sub_floor0(q.free.saturating_add(release), cost);
-                let b = self.funds.get_or_insert_with(&base, Funds::default);
-                b.free = b.free.saturating_add(qty);
-            }
-            Side::Sell => {
-                let b = self.funds.get_or_insert_with(&base, Funds::default);
-                b.locked = sub_floor0(b.locked, release);
-                let q = self.funds.get_or_insert_with(&quote, Funds::default);
-                q.free = q.free.saturating_add(sub_floor0(notional, fee));
-            }
+        let (spent, got, amount_in) = match side {
+            Side::Buy => (quote, base, qty),
+            Side::Sell => (base, quote, notional),
+        };
+        // What the order locked for this fill leaves the account; the price improvement of a
+        // buy (locked at its limit, filled at `price`) returns to free.
+        let s = self.funds.get_or_insert_with(spent, Funds::default);
+        s.locked = sub_floor0(s.locked, release);
+        if side == Side::Buy {
+            s.free = s.free.saturating_add(sub_floor0(release, notional));
+        }
+        let g = self.funds.get_or_insert_with(got, Funds::default);
+        if &fee_asset == got {
+            g.free = g.free.saturating_add(sub_floor0(amount_in, fee));
+        } else {
+            g.free = g.free.saturating_add(amount_in);
+            // A BNB fee: `charge` made sure the free BNB covers it.
+            let b = self.funds.get_or_insert_with(&fee_asset, Funds::default);
+            b.free = sub_floor0(b.free, fee);
         }
         if done {
             self.finish(i, OrderStatus::Closed, now);

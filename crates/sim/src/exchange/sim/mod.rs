@@ -28,6 +28,7 @@ use rustc_hash::FxHashMap as HashMap;
 
 use rust_decimal::Decimal;
 
+use super::fees::{self, FeeSettings};
 use super::{Exchange, ExchangeError, Order, OrderStatus, Trade};
 use crate::model::{
     bps_fraction, floor_to, on_grid, Asset, ClientOrderId, OrderId, Side, Symbol, Tif, TimeMs,
@@ -68,6 +69,9 @@ pub struct VenueConfig {
     pub order_retention_ms: Option<u64>,
     /// A living market and the fill model of resting orders (static by default).
     pub market: MarketConfig,
+    /// Which asset the account pays commissions in, and the BNB price ([`FeeSettings`]): the
+    /// received asset by default.
+    pub fees: FeeSettings,
 }
 
 impl Default for VenueConfig {
@@ -84,6 +88,7 @@ impl Default for VenueConfig {
             levels: 10,
             order_retention_ms: None,
             market: MarketConfig::default(),
+            fees: FeeSettings::default(),
         }
     }
 }
@@ -205,6 +210,8 @@ pub struct SimExchange {
     armed_foreign_report: bool,
     /// The living market, when the venue went live.
     live: Option<Box<live::Live>>,
+    /// The asset of discounted fees ([`fees::BNB`]).
+    bnb: Option<Asset>,
 }
 
 const INSUFFICIENT_BALANCE: &str = "Account has insufficient balance for requested action.";
@@ -226,12 +233,11 @@ fn sub_floor0(a: Decimal, b: Decimal) -> Decimal {
         .map_or(Decimal::ZERO, |x| x.max(Decimal::ZERO))
 }
 
-/// What an order of `qty` at `limit` locks: quote for price and fee, or the base it sells.
-fn lock_for(side: Side, qty: Decimal, limit: Decimal, fee_rate: Decimal) -> Option<Decimal> {
+/// What an order of `qty` at `limit` locks: quote for the price, or the base it sells. The
+/// fee is never locked: it comes out of what the fill brings in (or out of BNB), as on Binance.
+fn lock_for(side: Side, qty: Decimal, limit: Decimal) -> Option<Decimal> {
     match side {
-        Side::Buy => qty
-            .checked_mul(limit)?
-            .checked_mul(Decimal::ONE.checked_add(fee_rate)?),
+        Side::Buy => qty.checked_mul(limit),
         Side::Sell => Some(qty),
     }
 }
@@ -271,6 +277,7 @@ impl SimExchange {
             armed_trades: None,
             armed_foreign_report: false,
             live: None,
+            bnb: Asset::new(fees::BNB).ok(),
         }
     }
 
@@ -478,8 +485,7 @@ impl SimExchange {
             .fee_bps
             .checked_mul(bps_fraction())
             .ok_or_else(|| filter_failure("NOTIONAL"))?;
-        let lock =
-            lock_for(r.side, qty, limit, fee_rate).ok_or_else(|| filter_failure("NOTIONAL"))?;
+        let lock = lock_for(r.side, qty, limit).ok_or_else(|| filter_failure("NOTIONAL"))?;
         let asset = match r.side {
             Side::Buy => r.symbol.quote().clone(),
             Side::Sell => r.symbol.base().clone(),
@@ -590,7 +596,11 @@ impl SimExchange {
             trades: SmallVec::new(),
         });
         let qty = r.qty;
-        let fee_asset = r.symbol.quote().clone();
+        // Until a fill says otherwise, the asset the order receives.
+        let fee_asset = match r.side {
+            Side::Buy => r.symbol.base().clone(),
+            Side::Sell => r.symbol.quote().clone(),
+        };
         self.orders.push_back(Order {
             order_id: OrderId::numbered(i as u64 + 1),
             client_order_id: r.client_order_id,

@@ -1,5 +1,6 @@
 //! Tests of the sim module, kept beside it.
 
+mod fee_assets;
 mod live;
 mod retention;
 
@@ -184,30 +185,31 @@ fn ioc_buy_walks_levels_with_one_trade_each_and_exact_money() {
     assert_eq!(o.status, OrderStatus::Closed);
     assert_eq!((o.filled, o.remaining), (d("0.025"), d("0")));
     assert_eq!(o.average, Some(d("50009")));
-    assert_eq!(o.fee, d("1.250225"));
-    assert_eq!(o.fee_asset, usdt());
+    // The fee comes out of the BTC bought: 0.025 * 10 bps.
+    assert_eq!(o.fee, d("0.000025"));
+    assert_eq!(o.fee_asset, btc());
     let trades = x.fetch_trades(4, &s, &o.order_id).unwrap();
     let got: Vec<_> = trades.iter().map(|t| (t.price, t.qty, t.fee)).collect();
     assert_eq!(
         got,
         vec![
-            (d("50005"), d("0.01"), d("0.50005")),
-            (d("50010"), d("0.01"), d("0.5001")),
-            (d("50015"), d("0.005"), d("0.250075")),
+            (d("50005"), d("0.01"), d("0.00001")),
+            (d("50010"), d("0.01"), d("0.00001")),
+            (d("50015"), d("0.005"), d("0.000005")),
         ]
     );
-    assert!(trades.iter().all(|t| t.t_ms == 3 && t.fee_asset == usdt()));
+    assert!(trades.iter().all(|t| t.t_ms == 3 && t.fee_asset == btc()));
     let ids: Vec<_> = trades.iter().map(|t| t.trade_id.get()).collect();
     assert_eq!(ids, [1, 2, 3]);
-    // 10000 - 1250.225 notional - 1.250225 fee.
+    // 10000 - 1250.225 notional; the fee is not paid in USDT.
     assert_eq!(
         x.funds(&usdt()),
         Funds {
-            free: d("8748.524775"),
+            free: d("8749.775"),
             locked: d("0")
         }
     );
-    assert_eq!(x.funds(&btc()).free, d("0.025"));
+    assert_eq!(x.funds(&btc()).free, d("0.024975"));
     // Consumed depth stays consumed.
     assert_eq!(x.asks(&s)[2].qty, d("0.005"));
     assert_eq!(x.best_bid_ask(&s), Some((d("49995"), d("50015"))));
@@ -220,11 +222,11 @@ fn ioc_buy_walks_levels_with_one_trade_each_and_exact_money() {
     assert_eq!(
         x.funds(&usdt()),
         Funds {
-            free: d("8498.1997"),
+            free: d("8499.7"),
             locked: d("0")
         }
     );
-    assert_eq!(x.funds(&btc()).total(), d("0.03"));
+    assert_eq!(x.funds(&btc()).total(), d("0.02997"));
     assert_eq!(x.open_orders().count(), 0);
     // An unknown order has no trades; another symbol's trades are not this one's.
     let eth = Symbol::parse("ETH/USDT").unwrap();
@@ -262,11 +264,11 @@ fn partial_fault_fills_the_ratio_and_expires_the_rest_even_for_gtc() {
     assert_eq!((o.filled, o.remaining), (d("0.00333"), d("0.00667")));
     assert_eq!(x.trades().count(), 1);
     assert_eq!(x.open_orders().count(), 0);
-    // Notional 166.51665, fee 0.16651665; nothing stays locked.
+    // Notional 166.51665, the fee 0.00000333 BTC; nothing stays locked.
     assert_eq!(
         x.funds(&usdt()),
         Funds {
-            free: d("9833.31683335"),
+            free: d("9833.48335"),
             locked: d("0")
         }
     );
@@ -276,7 +278,7 @@ fn partial_fault_fills_the_ratio_and_expires_the_rest_even_for_gtc() {
     let o = x.place(0, &sell("p2", "0.01", "49000", Tif::Ioc)).unwrap();
     assert_eq!((o.status, o.filled), (OrderStatus::Expired, d("0.00333")));
     assert_eq!(x.funds(&btc()).locked, d("0"));
-    assert_eq!(x.funds(&btc()).total(), d("1.00333") - d("0.00333"));
+    assert_eq!(x.funds(&btc()).total(), d("1.00332667") - d("0.00333"));
     // The fault was for one placement only.
     let o = x.place(0, &buy("p3", "0.01", "50100", Tif::Gtc)).unwrap();
     assert_eq!(o.status, OrderStatus::Closed);
@@ -380,7 +382,8 @@ fn open_only_dedup_lets_a_blind_resend_of_a_finished_id_create_a_second_order() 
     // The trap: resending a filled order's id buys again.
     let third = x.place(4, &buy("a", "0.01", "50100", Tif::Ioc)).unwrap();
     assert_eq!(third.order_id.get(), 3);
-    assert_eq!(x.funds(&btc()).free, d("0.02"));
+    // Two fills of 0.01, each less its fee of 0.00001 in BTC.
+    assert_eq!(x.funds(&btc()).free, d("0.01998"));
     assert_eq!(x.orders().count(), 3);
     // A query by client id answers with the latest order.
     assert_eq!(x.fetch_order(5, &s, &coid("a")).unwrap(), third);
@@ -407,7 +410,7 @@ fn always_dedup_refuses_any_repeat() {
     x.place(2, &buy("b", "0.01", "40000", Tif::Ioc)).unwrap();
     assert!(x.place(3, &buy("b", "0.01", "40000", Tif::Ioc)).is_err());
     assert_eq!(x.orders().count(), 2);
-    assert_eq!(x.funds(&btc()).free, d("0.01"));
+    assert_eq!(x.funds(&btc()).free, d("0.00999"));
 }
 
 #[test]
@@ -463,10 +466,10 @@ fn rules_refuse_off_grid_prices_and_quantities_and_small_notionals() {
 }
 
 #[test]
-fn insufficient_balance_counts_the_fee_for_buys_and_the_base_for_sells() {
-    let mut x = venue(VenueConfig::default(), "5004.99", "0.09999", "1");
+fn insufficient_balance_counts_the_notional_for_buys_and_the_base_for_sells() {
+    let mut x = venue(VenueConfig::default(), "4999.99", "0.09999", "1");
     let insufficient = (-2010, INSUFFICIENT_BALANCE.to_string());
-    // 0.1 * 50000 * 1.001 = 5005.
+    // 0.1 * 50000 = 5000: the fee is paid in BTC when it fills, so it is not locked.
     let r = buy("b1", "0.1", "50000", Tif::Gtc);
     assert_eq!(rejected_with(x.place(0, &r)), insufficient);
     x.deposit(&usdt(), d("0.01"));
@@ -476,7 +479,7 @@ fn insufficient_balance_counts_the_fee_for_buys_and_the_base_for_sells() {
         x.funds(&usdt()),
         Funds {
             free: d("0"),
-            locked: d("5005")
+            locked: d("5000")
         }
     );
     // Locked funds are not free for the next order.
@@ -503,12 +506,12 @@ fn gtc_rests_locks_and_fills_on_a_later_market_move_unlocking_the_difference() {
     let o = x.place(0, &buy("g1", "0.1", "49900", Tif::Gtc)).unwrap();
     assert_eq!(o.status, OrderStatus::Open);
     assert!(x.trades().next().is_none());
-    // 0.1 * 49900 * 1.001.
+    // 0.1 * 49900: the price only, the fee is paid in BTC.
     assert_eq!(
         x.funds(&usdt()),
         Funds {
-            free: d("5005.01"),
-            locked: d("4994.99")
+            free: d("5010"),
+            locked: d("4990")
         }
     );
     assert_eq!(x.open_orders().count(), 1);
@@ -523,16 +526,17 @@ fn gtc_rests_locks_and_fills_on_a_later_market_move_unlocking_the_difference() {
     let o = x.fetch_order(8, &s, &coid("g1")).unwrap();
     assert_eq!(o.status, OrderStatus::Closed);
     assert_eq!(o.average, Some(d("49804.98")));
-    assert_eq!(o.fee, d("4.980498"));
+    assert_eq!((o.fee, o.fee_asset.as_str()), (d("0.0001"), "BTC"));
     assert_eq!(x.trades().next().unwrap().t_ms, 7);
+    // 10000 - 4980.498: the difference to the limit comes back.
     assert_eq!(
         x.funds(&usdt()),
         Funds {
-            free: d("5014.521502"),
+            free: d("5019.502"),
             locked: d("0")
         }
     );
-    assert_eq!(x.funds(&btc()).free, d("0.1"));
+    assert_eq!(x.funds(&btc()).free, d("0.0999"));
     assert_eq!(x.open_orders().count(), 0);
     assert_eq!(x.asks(&s)[0].qty, d("0.9"));
 }
@@ -558,10 +562,7 @@ fn resting_orders_fill_oldest_first_against_limited_depth() {
     let open: Vec<_> = x.open_orders().map(|o| o.order_id.get()).collect();
     assert_eq!(open, [2]);
     // The partly filled resting buy still locks exactly its remaining qty at its limit.
-    assert_eq!(
-        x.funds(&usdt()).locked,
-        d("0.005") * d("49950") * d("1.001")
-    );
+    assert_eq!(x.funds(&usdt()).locked, d("0.005") * d("49950"));
 }
 
 #[test]
@@ -694,13 +695,22 @@ fn funds_stay_non_negative_and_are_conserved_except_fees() {
         let (mut quote, mut base) = (d("100000"), d("2"));
         for t in x.trades() {
             let notional = t.price * t.qty;
-            assert_eq!(t.fee, notional * fee_rate);
+            // A buy pays in the base it receives, a sell in the quote, rounded half up to 8
+            // places.
             match t.side {
                 Side::Buy => {
-                    quote -= notional + t.fee;
-                    base += t.qty;
+                    assert_eq!(
+                        (&t.fee_asset, t.fee),
+                        (&btc(), fees::round_fee(t.qty * fee_rate))
+                    );
+                    quote -= notional;
+                    base += t.qty - t.fee;
                 }
                 Side::Sell => {
+                    assert_eq!(
+                        (&t.fee_asset, t.fee),
+                        (&usdt(), fees::round_fee(notional * fee_rate))
+                    );
                     quote += notional - t.fee;
                     base -= t.qty;
                 }
@@ -712,7 +722,7 @@ fn funds_stay_non_negative_and_are_conserved_except_fees() {
         for o in x.open_orders() {
             assert_eq!(o.status, OrderStatus::Open);
             match o.side {
-                Side::Buy => quote_locked += o.remaining * o.price * (Decimal::ONE + fee_rate),
+                Side::Buy => quote_locked += o.remaining * o.price,
                 Side::Sell => base_locked += o.remaining,
             }
         }
