@@ -1,7 +1,7 @@
 //! The request rules: sending during a 429's wait or a 418's ban, timestamp refusals the
 //! client does not correct, balance refusals repeated unchanged.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::record::Line;
 use super::{evidence, Finding, Kind, Out};
@@ -151,9 +151,12 @@ fn drift(lines: &[Line], out: &mut Out) {
     }
     done.extend(chains.into_iter().map(|(k, (_, c))| (k, c)));
     for (who, chain) in done {
-        let burst = chain
-            .windows(DRIFT_BURST)
-            .any(|w| lines[w[DRIFT_BURST - 1]].t_ms - lines[w[0]].t_ms <= DRIFT_WINDOW_MS);
+        let burst = chain.windows(DRIFT_BURST).any(|w| {
+            lines[w[DRIFT_BURST - 1]]
+                .t_ms
+                .saturating_sub(lines[w[0]].t_ms)
+                <= DRIFT_WINDOW_MS
+        });
         if !burst {
             continue;
         }
@@ -178,7 +181,7 @@ fn drift(lines: &[Line], out: &mut Out) {
 /// reject) sent again unchanged while nothing could have changed the balance: no trade and no
 /// accepted placement or cancel in between.
 fn balance(lines: &[Line], out: &mut Out) {
-    let mut coids: Vec<&str> = Vec::new();
+    let mut coids: BTreeSet<&str> = BTreeSet::new();
     // Per client and order shape: the first refusal and its repeats.
     let mut open: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
     let mut done: Vec<(String, Vec<usize>)> = Vec::new();
@@ -197,7 +200,7 @@ fn balance(lines: &[Line], out: &mut Out) {
             );
         }
         if let Some(o) = &l.order {
-            coids.push(&o.client_order_id);
+            coids.insert(&o.client_order_id);
         }
         if !(l.is_placement() && l.answered() && l.code == Some(-2010)) {
             continue;

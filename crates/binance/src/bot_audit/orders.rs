@@ -101,8 +101,15 @@ fn informative(l: &Line) -> bool {
         && (l.status == Some(200) || matches!(l.code, Some(-2013 | -2011)))
 }
 
+/// The newest order under each (market, client order id): the one the venue answers about.
+type ByCoid = BTreeMap<(String, String), u64>;
+
 /// The order a query or cancel names.
-fn named<'a>(l: &Line, orders: &'a BTreeMap<u64, Track>) -> Option<(u64, &'a Track)> {
+fn named<'a>(
+    l: &Line,
+    orders: &'a BTreeMap<u64, Track>,
+    by_coid: &ByCoid,
+) -> Option<(u64, &'a Track)> {
     let symbol = l.param("symbol")?;
     if let Some(id) = l.param("orderId").and_then(|s| s.parse::<u64>().ok()) {
         return orders
@@ -111,12 +118,8 @@ fn named<'a>(l: &Line, orders: &'a BTreeMap<u64, Track>) -> Option<(u64, &'a Tra
             .map(|t| (id, t));
     }
     let coid = l.param("origClientOrderId")?;
-    // The newest order under that id: the one the venue answers about.
-    orders
-        .iter()
-        .rev()
-        .find(|(_, t)| t.symbol == symbol && t.coid == coid)
-        .map(|(id, t)| (*id, t))
+    let id = *by_coid.get(&(symbol.to_string(), coid.to_string()))?;
+    orders.get(&id).map(|t| (id, t))
 }
 
 /// Whether request `l` (an informative answer to the attempt's client) would have shown it.
@@ -147,9 +150,133 @@ fn covers(l: &Line, a: &Attempt, orders: &BTreeMap<u64, Track>) -> bool {
     }
 }
 
+/// The attempts not yet asked about, indexed by what can ask about them, so a long record of a
+/// client that never asks costs time in proportion to its length. Entries go stale when an
+/// attempt is asked about (or paired) and are dropped when next met.
+#[derive(Default)]
+struct Pending {
+    /// Per (client, market): not created, or created and not known to have ended.
+    open: BTreeMap<(String, String), Vec<usize>>,
+    /// Per (client, market): created and ended (open orders can no longer show them).
+    ended: BTreeMap<(String, String), Vec<usize>>,
+    by_coid: BTreeMap<(String, String, String), Vec<usize>>,
+    by_order: BTreeMap<(String, u64), usize>,
+    /// Per (client, market): not yet matched with a later placement of the same shape.
+    unpaired: BTreeMap<(String, String), Vec<usize>>,
+}
+
+impl Pending {
+    fn add(&mut self, k: usize, a: &Attempt) {
+        let market = (a.who.clone(), a.shape.symbol.clone());
+        self.open.entry(market.clone()).or_default().push(k);
+        self.unpaired.entry(market).or_default().push(k);
+        if let Some(c) = &a.coid {
+            let key = (a.who.clone(), a.shape.symbol.clone(), c.clone());
+            self.by_coid.entry(key).or_default().push(k);
+        }
+        if let Some(id) = a.order {
+            self.by_order.insert((a.who.clone(), id), k);
+        }
+    }
+
+    /// The attempts request `l` of `who` might ask about (then `covers` decides).
+    fn candidates(
+        &mut self,
+        l: &Line,
+        who: &str,
+        attempts: &[Attempt],
+        orders: &BTreeMap<u64, Track>,
+    ) -> Vec<usize> {
+        let asked = |k: &usize| attempts[*k].asked.is_some();
+        let ended = |k: &usize| {
+            attempts[*k]
+                .order
+                .and_then(|id| orders.get(&id))
+                .is_some_and(|t| !t.open)
+        };
+        let symbol = l.param("symbol").map(str::to_string);
+        let mut found = Vec::new();
+        match (l.method.as_str(), l.path.as_str(), symbol) {
+            ("GET" | "DELETE", ORDER, Some(sym)) => {
+                if let Some(c) = l.param("origClientOrderId") {
+                    let key = (who.to_string(), sym, c.to_string());
+                    found.extend(self.by_coid.get(&key).into_iter().flatten().copied());
+                }
+                if let Some(id) = l.param("orderId").and_then(|s| s.parse::<u64>().ok()) {
+                    found.extend(self.by_order.get(&(who.to_string(), id)).copied());
+                }
+            }
+            ("GET" | "DELETE", "/api/v3/openOrders", sym) => {
+                let keys: Vec<(String, String)> = match sym {
+                    Some(s) => vec![(who.to_string(), s)],
+                    None => self
+                        .open
+                        .keys()
+                        .filter(|(w, _)| w == who)
+                        .cloned()
+                        .collect(),
+                };
+                for key in keys {
+                    let Some(list) = self.open.get_mut(&key) else {
+                        continue;
+                    };
+                    let mut moved = Vec::new();
+                    list.retain(|k| {
+                        if asked(k) {
+                            false
+                        } else if ended(k) {
+                            moved.push(*k);
+                            false
+                        } else {
+                            found.push(*k);
+                            true
+                        }
+                    });
+                    self.ended.entry(key).or_default().extend(moved);
+                }
+            }
+            ("GET", "/api/v3/allOrders" | "/api/v3/myTrades", Some(sym)) => {
+                let key = (who.to_string(), sym);
+                for list in [self.open.get_mut(&key), self.ended.get_mut(&key)]
+                    .into_iter()
+                    .flatten()
+                {
+                    list.retain(|k| !asked(k));
+                    found.extend(list.iter().copied());
+                }
+            }
+            _ => {}
+        }
+        found.sort_unstable();
+        found.dedup();
+        found
+    }
+
+    /// The first attempt of `who` on `shape`'s market, not asked about and not yet matched,
+    /// that `shape` under client id `coid` places again.
+    fn twin(
+        &mut self,
+        who: &str,
+        shape: &Shape,
+        coid: Option<&String>,
+        attempts: &[Attempt],
+    ) -> Option<usize> {
+        let list = self
+            .unpaired
+            .get_mut(&(who.to_string(), shape.symbol.clone()))?;
+        list.retain(|k| attempts[*k].asked.is_none() && !attempts[*k].paired);
+        list.iter().copied().find(|&k| {
+            let a = &attempts[k];
+            a.shape.same(shape) && (a.coid.is_none() || a.coid.as_ref() != coid)
+        })
+    }
+}
+
 pub(super) fn audit_run(lines: &[Line], out: &mut Out) {
     let mut orders: BTreeMap<u64, Track> = BTreeMap::new();
+    let mut by_coid: ByCoid = BTreeMap::new();
     let mut attempts: Vec<Attempt> = Vec::new();
+    let mut pending = Pending::default();
     let mut doubles: Vec<(usize, usize)> = Vec::new();
     let mut reused: Vec<(u64, u64)> = Vec::new();
     let mut cancels: Vec<(usize, u64)> = Vec::new();
@@ -163,12 +290,12 @@ pub(super) fn audit_run(lines: &[Line], out: &mut Out) {
                     t.open = is_open(&o.status);
                 }
                 None if l.is_placement() => {
-                    let earlier = orders
-                        .iter()
-                        .rev()
-                        .find(|(_, t)| t.symbol == o.symbol && t.coid == o.client_order_id);
-                    if let Some((&first, t)) = earlier {
-                        if t.executed > Decimal::ZERO {
+                    let key = (o.symbol.clone(), o.client_order_id.clone());
+                    if let Some(first) = by_coid.insert(key, o.order_id) {
+                        if orders
+                            .get(&first)
+                            .is_some_and(|t| t.executed > Decimal::ZERO)
+                        {
                             reused.push((first, o.order_id));
                         }
                     }
@@ -213,7 +340,7 @@ pub(super) fn audit_run(lines: &[Line], out: &mut Out) {
             let told = if l.is_placement() || l.is("DELETE", ORDER) {
                 l.order.as_ref().map(|o| o.order_id)
             } else if l.is("GET", ORDER) {
-                named(l, &orders).map(|(id, _)| id)
+                named(l, &orders, &by_coid).map(|(id, _)| id)
             } else {
                 None
             };
@@ -224,14 +351,15 @@ pub(super) fn audit_run(lines: &[Line], out: &mut Out) {
             }
         }
         if l.is("DELETE", ORDER) && l.answered() && l.code == Some(-2011) {
-            if let Some((id, t)) = named(l, &orders) {
+            if let Some((id, t)) = named(l, &orders, &by_coid) {
                 if !t.open && t.known_final && t.who == who {
                     cancels.push((i, id));
                 }
             }
         }
         if informative(l) {
-            for a in attempts.iter_mut() {
+            for k in pending.candidates(l, who, &attempts, &orders) {
+                let a = &mut attempts[k];
                 if a.asked.is_none() && a.who == who && covers(l, a, &orders) {
                     a.asked = Some(i);
                 }
@@ -241,15 +369,8 @@ pub(super) fn audit_run(lines: &[Line], out: &mut Out) {
             out.stats(who).placements += 1;
             let shape = Shape::of(l);
             let coid = l.param("newClientOrderId").map(str::to_string);
-            let earlier = attempts.iter_mut().enumerate().find(|(_, a)| {
-                a.who == who
-                    && a.asked.is_none()
-                    && !a.paired
-                    && a.shape.same(&shape)
-                    && (a.coid.is_none() || a.coid != coid)
-            });
-            if let Some((k, a)) = earlier {
-                a.paired = true;
+            if let Some(k) = pending.twin(who, &shape, coid.as_ref(), &attempts) {
+                attempts[k].paired = true;
                 doubles.push((k, i));
             }
             if l.outcome_unknown() {
@@ -262,6 +383,9 @@ pub(super) fn audit_run(lines: &[Line], out: &mut Out) {
                     asked: None,
                     paired: false,
                 });
+                if let Some(a) = attempts.last() {
+                    pending.add(attempts.len() - 1, a);
+                }
             }
         }
     }
