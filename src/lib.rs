@@ -75,7 +75,7 @@ pub mod driver {
 }
 
 #[cfg(feature = "adapters")]
-pub use order_router_binance::{live, stack, venue};
+pub use order_router_binance::{bot_audit, live, stack, venue};
 #[cfg(feature = "adapters")]
 pub use order_router_report as report;
 

@@ -18,8 +18,8 @@ mod measure;
 mod progress;
 
 use cmd::{
-    bench, check_audit, demo, fuzz, live as live_cmd, recover, report as report_cmd, run,
-    tape as tape_cmd, venue as serve_venue,
+    bench, bot_audit, check_audit, demo, fuzz, live as live_cmd, recover, report as report_cmd,
+    run, tape as tape_cmd, venue as serve_venue,
 };
 
 /// Deterministic order execution for crypto spot bots, and the harness that proves it safe.
@@ -325,6 +325,28 @@ enum Command {
         /// key `fee_asset_mode=bnb` does.
         #[arg(long)]
         bnb_fees: bool,
+        /// The account starts as a fresh exchange account's: only the quote currency, none of
+        /// the assets the markets sell (the scenario's base-asset balances are dropped).
+        #[arg(long)]
+        fresh_account: bool,
+        /// When the venue stops (Ctrl-C, SIGTERM), write the bot audit of this run's requests
+        /// here: an HTML page, or JSON for a name ending in .json (docs/venue.md, "Bot audit").
+        #[arg(long, value_name = "FILE")]
+        bot_audit: Option<PathBuf>,
+    },
+    /// What each client of the venue lost track of, read from the venue's --record: orphaned
+    /// and doubled orders, reused client ids, ignored waits and bans, clock drift, repeated
+    /// refusals (docs/venue.md, "Bot audit"). Exit 0 clean, 1 findings, 2 unreadable.
+    BotAudit {
+        /// The venue's record (`venue --record`).
+        #[arg(value_name = "RECORD.jsonl")]
+        file: PathBuf,
+        /// Print the audit as one JSON object.
+        #[arg(long)]
+        json: bool,
+        /// Also write the audit here: an HTML page (JSON for a name ending in .json).
+        #[arg(short = 'o', long = "out", value_name = "REPORT.html")]
+        out: Option<PathBuf>,
     },
     /// Make the run report of an audit log: one self-contained HTML page with charts of the
     /// execution and its quality metrics (docs/report.md).
@@ -376,12 +398,21 @@ fn main() -> ExitCode {
         }
     };
     // `live` stops cleanly on Ctrl-C itself: it finishes the requests in flight first.
-    if !matches!(cli.command, Command::Live { .. }) {
+    // A venue that writes its bot audit on stop waits for the signal itself.
+    if !matches!(
+        cli.command,
+        Command::Live { .. }
+            | Command::Venue {
+                bot_audit: Some(_),
+                ..
+            }
+    ) {
         output::on_interrupt_clean_up();
     }
     match cli.command {
         Command::Demo { audit } => demo::run(audit.as_deref()),
         Command::CheckAudit { file, json } => check_audit::main(&file, json),
+        Command::BotAudit { file, json, out } => bot_audit::main(&file, json, out.as_deref()),
         Command::Report {
             file,
             market,
@@ -434,6 +465,8 @@ fn main() -> ExitCode {
             stall_ms,
             ws_expiry_ms,
             ws_faults,
+            fresh_account,
+            bot_audit,
             bnb_fees,
         } => serve_venue::main(serve_venue::Args {
             listen: &listen,
@@ -455,6 +488,8 @@ fn main() -> ExitCode {
             stall_ms,
             ws_expiry_ms,
             ws_faults,
+            fresh_account,
+            bot_audit: bot_audit.as_deref(),
             bnb_fees,
         }),
         Command::Recover {

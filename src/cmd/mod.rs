@@ -2,6 +2,7 @@
 //! arguments into calls on the library, printing one line and exiting 2 on bad input.
 
 pub mod bench;
+pub mod bot_audit;
 pub mod check_audit;
 pub mod demo;
 pub mod fuzz;

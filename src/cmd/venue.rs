@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::Path;
 use std::process::ExitCode;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use order_router::model::Symbol;
 use order_router::sim::flow::tape;
@@ -44,6 +45,50 @@ pub struct Args<'a> {
     pub ws_faults: Option<venue::Faults>,
     /// Commissions in BNB (`fee_asset_mode=bnb`), whatever the scenario says.
     pub bnb_fees: bool,
+    /// Drop the scenario's base-asset balances: a fresh exchange account.
+    pub fresh_account: bool,
+    /// Write the bot audit of this run here when the venue stops.
+    pub bot_audit: Option<&'a Path>,
+}
+
+/// The record's lines go to the file (when there is one) and, for `--bot-audit`, are kept
+/// in memory too: the audit reads this run's lines only, not an earlier run's in the same file.
+struct Tee {
+    file: Option<File>,
+    kept: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Write for Tee {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = match self.file.as_mut() {
+            Some(f) => f.write(buf)?,
+            None => buf.len(),
+        };
+        self.kept
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.as_mut().map_or(Ok(()), Write::flush)
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn stop_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
 }
 
 fn bad(message: &str) -> ExitCode {
@@ -193,6 +238,35 @@ fn open_record<'a>(path: &'a Path, args: &Args<'_>) -> Result<OpenRecord<'a>, St
     })
 }
 
+/// `--bot-audit` is written when the venue stops: refused now if it is one of the inputs or
+/// the record, or if its directory cannot be written, so a run never ends with its audit lost.
+fn check_audit_out(out: &Path, args: &Args<'_>) -> Result<(), String> {
+    let same = |a: &Path, b: &Path| match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => (x.dev(), x.ino()) == (y.dev(), y.ino()),
+        _ => a == b,
+    };
+    for (what, input) in [
+        ("the scenario", args.scenario),
+        ("the record", args.record),
+        (
+            "the market file",
+            args.market.filter(|_| market_mode(args).is_none()),
+        ),
+    ] {
+        if input.is_some_and(|p| same(p, out)) {
+            return Err(format!(
+                "--bot-audit: {} is {what}; the audit is written to a file of its own",
+                out.display()
+            ));
+        }
+    }
+    let dir = out
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    crate::output::ensure_dir(dir).map_err(|e| format!("--bot-audit: {e}"))
+}
+
 pub fn main(args: Args<'_>) -> ExitCode {
     let listen: SocketAddr = match args.listen.parse() {
         Ok(a) => a,
@@ -246,6 +320,14 @@ pub fn main(args: Args<'_>) -> ExitCode {
     };
     if let Some(speed) = args.market_speed {
         scenario.venue.market.speed = speed;
+    }
+    if args.fresh_account {
+        scenario.make_account_fresh();
+    }
+    if let Some(out) = args.bot_audit {
+        if let Err(e) = check_audit_out(out, &args) {
+            return bad(&e);
+        }
     }
     let market = if !scenario.venue.tapes.is_empty() {
         "recorded"
@@ -315,10 +397,23 @@ pub fn main(args: Args<'_>) -> ExitCode {
             ..ServerLimits::default()
         };
         let created = record.as_ref().filter(|r| r.created).map(|r| r.path);
-        let record = record.map(|r| Record {
-            out: Box::new(r.file),
-            name: r.path.display().to_string(),
-        });
+        let kept = Arc::new(Mutex::new(Vec::new()));
+        let record = match (record, args.bot_audit.is_some()) {
+            (Some(r), false) => Some(Record {
+                out: Box::new(r.file),
+                name: r.path.display().to_string(),
+            }),
+            (r, true) => Some(Record {
+                name: r.as_ref().map_or("(kept for --bot-audit)".into(), |r| {
+                    r.path.display().to_string()
+                }),
+                out: Box::new(Tee {
+                    file: r.map(|r| r.file),
+                    kept: kept.clone(),
+                }),
+            }),
+            (None, false) => None,
+        };
         let server = match Server::bind(listen, v, record, limits).await {
             Ok(s) => s,
             Err(e) => {
@@ -332,11 +427,29 @@ pub fn main(args: Args<'_>) -> ExitCode {
         let server = server.with_ws(ws);
         let addr = server.local_addr().unwrap_or(listen);
         outln!(
-            "venue listening on http://{addr} (markets {}; {market} market; faults {faults}; seed {seed})",
-            markets.join(", ")
+            "venue listening on http://{addr} (markets {}; {market} market; faults {faults}; seed {seed}{})",
+            markets.join(", "),
+            if args.fresh_account { "; fresh account" } else { "" }
         );
-        match server.run(std::future::pending()).await {
-            Ok(()) => ExitCode::SUCCESS,
+        let Some(out) = args.bot_audit else {
+            return match server.run(std::future::pending()).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    errln!("error: venue: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        };
+        let served = server.run(stop_signal()).await;
+        let bytes = std::mem::take(&mut *kept.lock().unwrap_or_else(PoisonError::into_inner));
+        let inputs: Vec<&Path> = args.scenario.into_iter().chain(args.record).collect();
+        let written = crate::cmd::bot_audit::write_at_stop(&bytes, out, &inputs);
+        if let Err(e) = &written {
+            errln!("error: {e}");
+        }
+        match served {
+            Ok(()) if written.is_ok() => ExitCode::SUCCESS,
+            Ok(()) => ExitCode::from(1),
             Err(e) => {
                 errln!("error: venue: {e}");
                 ExitCode::from(1)

@@ -1,5 +1,6 @@
 //! Integration tests, one module per area.
 mod audit;
+mod bot_audit;
 mod cli;
 mod common;
 mod criteria;

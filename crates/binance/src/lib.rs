@@ -6,12 +6,14 @@
 //! protocol, its reqwest client, and the live drive loop with journal and restart). The request
 //! signing and the error table are shared by both. [`stack`] runs the live adapter against the
 //! venue's handler in process, on simulated time and a crashing simulated disk: the stack fuzz
-//! mode.
+//! mode. [`bot_audit`] reads the venue's record and tells a bot's author what the bot lost
+//! track of.
 
 use order_router_core::{audit, decision, driver, input, journal, model, portfolio, router};
 use order_router_sim as sim;
 use order_router_sim::exchange;
 
+pub mod bot_audit;
 pub mod live;
 pub mod stack;
 pub mod venue;

@@ -24,7 +24,45 @@ pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(run_scenario, m)?)?;
     m.add_function(wrap_pyfunction!(fuzz, m)?)?;
     m.add_function(wrap_pyfunction!(check_audit, m)?)?;
+    m.add_function(wrap_pyfunction!(bot_audit, m)?)?;
     Ok(())
+}
+
+/// Audits a bot from the venue's record (bytes, or a path to `order-router venue --record`'s
+/// file) as `order-router bot-audit RECORD --json` does: per API key, what the bot lost track of,
+/// each finding with the requests that prove it. Returns that JSON as a dict (`clients`, each
+/// with its `findings` and `summary`); with `html=PATH` also writes the audit page. Raises
+/// `AuditError` for a record that cannot be read.
+#[pyfunction]
+#[pyo3(signature = (record, html=None))]
+fn bot_audit<'py>(
+    py: Python<'py>,
+    record: &Bound<'py, PyAny>,
+    html: Option<PathBuf>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let (bytes, name): (Vec<u8>, String) = if let Ok(b) = record.downcast::<PyBytes>() {
+        (b.as_bytes().to_vec(), "<bytes>".into())
+    } else if record.is_instance_of::<PyString>() || record.hasattr("__fspath__")? {
+        let p: PathBuf = record.extract()?;
+        let b =
+            std::fs::read(&p).map_err(|e| AuditError::new_err(format!("{}: {e}", p.display())))?;
+        (b, p.display().to_string())
+    } else {
+        return Err(pyo3::exceptions::PyTypeError::new_err(
+            "bot_audit: expected bytes or a path",
+        ));
+    };
+    let audit = py
+        .allow_threads(|| order_router_binance::bot_audit::audit(&bytes))
+        .map_err(|e| AuditError::new_err(format!("{name}: {e}")))?;
+    if let Some(out) = html {
+        let page = order_router_binance::bot_audit::html::page(&name, &audit);
+        std::fs::write(&out, page)
+            .map_err(|e| AuditError::new_err(format!("{}: {e}", out.display())))?;
+    }
+    let text =
+        serde_json::to_string(&audit).map_err(|e| AuditError::new_err(format!("{name}: {e}")))?;
+    py.import("json")?.call_method1("loads", (text,))
 }
 
 /// What the run report draws the price path from.

@@ -24,7 +24,8 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-const STYLE: &str = "body{font-family:sans-serif;margin:24px auto;max-width:960px;color:#222}\
+/// The page style, shared with the other pages the tools write (the bot audit).
+pub const STYLE: &str = "body{font-family:sans-serif;margin:24px auto;max-width:960px;color:#222}\
 h1{font-size:22px}h2{font-size:18px;margin-top:32px;border-bottom:1px solid #ccc}\
 table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}\
 td.n{text-align:right;font-variant-numeric:tabular-nums}\

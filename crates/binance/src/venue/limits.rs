@@ -65,6 +65,8 @@ pub struct Usage {
 pub struct Refusal {
     pub error: ApiError,
     pub retry_after_s: u64,
+    /// When the wait or ban ends: the first moment the client may send again.
+    pub until: TimeMs,
     pub usage: Usage,
 }
 
@@ -111,6 +113,7 @@ impl Limiter {
         let refuse = |c: &Client, error: ApiError, until: TimeMs| Refusal {
             error,
             retry_after_s: secs_until(now, until),
+            until,
             usage: Usage {
                 weight_1m: c.weight,
                 orders_10s: c.orders,

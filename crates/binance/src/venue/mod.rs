@@ -424,6 +424,7 @@ impl Venue {
             Err(r) => {
                 out.usage = Some(r.usage);
                 out.retry_after_s = Some(r.retry_after_s);
+                out.hold_until = Some(r.until);
                 return Err(r.error);
             }
         }
@@ -487,6 +488,7 @@ impl Venue {
             Net::RateLimited => {
                 out.faults.push("rate_limited");
                 out.retry_after_s = Some(1);
+                out.hold_until = Some(now.saturating_add(1_000));
                 return Err(ApiError::too_much_weight(
                     self.limiter.limits().weight_per_minute,
                 ));
@@ -515,6 +517,8 @@ impl Venue {
 pub(crate) struct Outcome {
     pub delivery: Delivery,
     pub retry_after_s: Option<u64>,
+    /// With `retry_after_s`: when the wait the client was told of ends.
+    pub hold_until: Option<TimeMs>,
     pub usage: Option<limits::Usage>,
     pub order: bool,
     /// Every fault that touched the request, in the order they hit: latency, the network's,

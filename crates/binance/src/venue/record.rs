@@ -8,6 +8,9 @@ use super::shapes::{order_id_num, side_name, status_name, trade_id_num, Dec};
 use super::{Delivery, Outcome, Request, Venue};
 use crate::model::TimeMs;
 
+/// Longer `X-MBX-APIKEY` values are recorded cut to this many characters.
+const MAX_KEY_CHARS: usize = 128;
+
 pub(super) fn line(
     v: &mut Venue,
     now: TimeMs,
@@ -86,7 +89,7 @@ pub(super) fn line(
     } else {
         (Some(status), code)
     };
-    let line = json!({
+    let mut line = json!({
         "seq": v.seq,
         "t_ms": now,
         "client": req.client,
@@ -101,5 +104,19 @@ pub(super) fn line(
         "list": list,
         "trades": trades,
     });
+    // Added only when there is something to say, so older records read the same.
+    if let Some(o) = line.as_object_mut() {
+        // The key names the client (a bot's, among several); the secret is never sent.
+        if let Some(k) = req.api_key {
+            let k: String = k.chars().take(MAX_KEY_CHARS).collect();
+            o.insert("api_key".into(), json!(k));
+        }
+        if let Some(s) = out.retry_after_s {
+            o.insert("retry_after_s".into(), json!(s));
+        }
+        if let Some(t) = out.hold_until {
+            o.insert("hold_until_ms".into(), json!(t));
+        }
+    }
     line.to_string()
 }

@@ -5,6 +5,7 @@
   drives it against any ccxt exchange object.
 * ``run_scenario``, ``fuzz``, ``check_audit`` and ``backtest``: the simulation harness as a
   library, the same code as the ``order-router`` command line.
+* ``bot_audit``: what a bot lost track of, from ``order-router venue --record``'s file.
 
 See docs/python.md in the repository.
 """
@@ -21,6 +22,7 @@ from ._native import (
     ScenarioError,
     __version__,
     backtest,
+    bot_audit,
     check_audit,
     fuzz,
     run_scenario,
@@ -38,6 +40,7 @@ __all__ = [
     "ScenarioError",
     "__version__",
     "backtest",
+    "bot_audit",
     "check_audit",
     "fuzz",
     "run_scenario",

@@ -45,6 +45,9 @@ def fuzz(
     check_determinism: bool = False,
 ) -> Dict[str, Any]: ...
 def check_audit(data: Union[bytes, str, PathLike[str]]) -> List[Dict[str, Any]]: ...
+def bot_audit(
+    record: Union[bytes, str, PathLike[str]], html: Optional[Union[str, PathLike[str]]] = None
+) -> Dict[str, Any]: ...
 
 class BacktestContext:
     @property

@@ -43,6 +43,8 @@ pub(super) enum Setting {
     OrderLatencyMs(u64),
     FeedLatencyMs(u64),
     MarketSpeed(u64),
+    /// `account = fresh` (or `funded`, the default): see [`Scenario::make_account_fresh`].
+    FreshAccount(bool),
     /// A `p_<kind>` probability (bps) or a drawn fault's size.
     Profile(&'static str, u64),
     /// `stream = on` (or `off`).
@@ -126,6 +128,13 @@ impl Setting {
             "order_latency_ms" => Setting::OrderLatencyMs(u64_(0, MAX_LATENCY_MS)?),
             "feed_latency_ms" => Setting::FeedLatencyMs(u64_(0, MAX_LATENCY_MS)?),
             "market_speed" => Setting::MarketSpeed(u64_(1, 1_000)?),
+            "account" => Setting::FreshAccount(match value {
+                "fresh" => true,
+                "funded" => false,
+                _ => {
+                    return Err(at.err(key, format!("{} is neither fresh nor funded", show(value))))
+                }
+            }),
             "latency_spike_ms" => Setting::Profile("latency_spike_ms", u64_(0, MAX_WAIT_MS)?),
             "restart_ms" => Setting::RestartMs(u64_(0, MAX_WAIT_MS)?),
             "requote_move_bps" => {
@@ -202,6 +211,8 @@ impl Setting {
                     _ => p.delay_bps = bps,
                 }
             }
+            // Applied once every market is known (`finish`).
+            Setting::FreshAccount(_) => {}
             Setting::Profile(key, v) => {
                 let p = &mut s.profile;
                 let bps = u32::try_from(v).unwrap_or(10_000);

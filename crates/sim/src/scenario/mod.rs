@@ -81,7 +81,7 @@ use csv::{check_header, CsvRecords, LineCounter};
 pub const HEADER: [&str; 7] = ["t_ms", "action", "symbol", "side", "qty", "price", "params"];
 
 /// Keys of a `config` row without a symbol.
-pub const CONFIG_KEYS: [&str; 55] = [
+pub const CONFIG_KEYS: [&str; 56] = [
     "max_retries",
     "backoff_ms",
     "backoff_max_ms",
@@ -137,6 +137,7 @@ pub const CONFIG_KEYS: [&str; 55] = [
     "p_stream_drop",
     "p_stream_silence",
     "p_stream_delay",
+    "account",
 ];
 
 /// Keys of a `config` row with a symbol: that market's rules.
@@ -827,9 +828,41 @@ impl Builder {
                 s.warnings.push(w);
             }
         }
+        let fresh = self
+            .configs
+            .iter()
+            .rev()
+            .flat_map(|c| c.settings.iter())
+            .find_map(|s| match s {
+                Setting::FreshAccount(f) => Some(*f),
+                _ => None,
+            });
+        if fresh == Some(true) {
+            s.make_account_fresh();
+        }
         s.rows.sort_by_key(|r| r.t_ms);
         s.intern();
         Ok(s)
+    }
+}
+
+impl Scenario {
+    /// Makes the account a fresh exchange account's: every `balance` row of an asset some
+    /// market sells (a base asset) is dropped, so only the quote currency is left (and assets
+    /// no market trades, such as BNB kept for fees). A bot that
+    /// sells twice then gets refused for its balance (`-2010`) instead of quietly selling
+    /// a cushion it never bought.
+    pub fn make_account_fresh(&mut self) {
+        let bases: Vec<crate::model::Asset> = self
+            .symbols()
+            .into_iter()
+            .chain(self.venue.markets.keys())
+            .map(|s| s.base().clone())
+            .collect();
+        self.rows.retain(|r| match &r.kind {
+            RowKind::Balance { asset, .. } => !bases.contains(asset),
+            _ => true,
+        });
     }
 }
 

@@ -814,3 +814,39 @@ fn a_scenario_line_longer_than_the_bound_is_refused_naming_its_line() {
     let e = load(&path).unwrap_err().to_string();
     assert!(e.len() < 300 && e.contains('…'), "{} bytes", e.len());
 }
+
+#[test]
+fn a_fresh_account_keeps_only_what_no_market_sells() {
+    let csv = "t_ms,action,symbol,side,qty,price,params\n\
+        0,config,,,,,account=fresh\n\
+        0,config,ETH/BTC,,,,tick_size=0.00001\n\
+        0,balance,USDT,,1000,,\n\
+        0,balance,BTC,,1,,\n\
+        0,balance,ETH,,10,,\n\
+        0,price,BTC/USDT,,,50000,\n";
+    let s = parse("f.csv", csv.as_bytes()).unwrap();
+    let kept: Vec<&str> = s
+        .rows
+        .iter()
+        .filter_map(|r| match &r.kind {
+            RowKind::Balance { asset, .. } => Some(asset.as_str()),
+            _ => None,
+        })
+        .collect();
+    // BTC is sold on BTC/USDT, ETH on ETH/BTC (a market only configured): only USDT stays.
+    assert_eq!(kept, ["USDT"]);
+    let funded = parse(
+        "f.csv",
+        csv.replace("account=fresh", "account=funded").as_bytes(),
+    )
+    .unwrap();
+    assert_eq!(
+        funded
+            .rows
+            .iter()
+            .filter(|r| matches!(r.kind, RowKind::Balance { .. }))
+            .count(),
+        3
+    );
+    assert!(err_of("0,config,,,,,account=empty").contains("neither fresh nor funded"));
+}
