@@ -28,6 +28,10 @@ pub fn main(intents: u64, check: bool, audit: Option<&Path>, sync: SyncPolicy) -
         keep_audit: audit.is_some(),
         // With a journal file: written and synced per batch, before the batch's commands.
         durable_audit: audit.is_some() && sync == SyncPolicy::Batch,
+        // Throughput over hundreds of thousands of intents: the lockstep model's cost grows with
+        // the intents open at once, so it runs in `run` and `fuzz` (every scenario, every seed),
+        // not here.
+        model: false,
         ..RunOptions::default()
     };
     // The audit log is streamed into a temporary file, renamed when complete (removed if the

@@ -142,6 +142,10 @@ pub fn replay(a: ReplayArgs<'_>) -> ExitCode {
         check_invariants: a.check,
         max_steps: u64::MAX,
         keep_audit: a.audit.is_some(),
+        // Throughput over hundreds of thousands of intents: the lockstep model's cost grows with
+        // the intents open at once, so it runs in `run` and `fuzz` (every scenario, every seed),
+        // not here.
+        model: false,
         ..RunOptions::default()
     };
     let out = match a.audit.map(|p| Output::create(p, &[a.tape])).transpose() {
