@@ -89,6 +89,7 @@ pub const UNJOURNALED: &str = "stack_order_not_journaled";
 pub const BALANCES: &str = "stack_balances_disagree";
 pub const DRIVER_ERROR: &str = "stack_driver_error";
 pub const LIVELOCK: &str = "stack_livelock";
+pub const FILTER_REFUSED: &str = "stack_filter_refused";
 
 fn violation(check: &'static str, detail: impl Into<String>) -> StackViolation {
     StackViolation {
@@ -120,7 +121,9 @@ fn symbol(s: &str) -> Option<Symbol> {
 /// The intents of a seed: small buys and sells of the default venue's two markets, priced
 /// around their mid (some beyond reach), delivered over the first seconds.
 fn intents(seed: u64, n: u32, rng: &mut ChaCha8Rng) -> Vec<(u64, Intent)> {
-    let markets = [("BTC/USDT", 50_000i64, 3u32), ("ETH/USDT", 3_000, 2)];
+    // Quantities finer than any lot the seed draws, some below any minimum notional: the
+    // router must round them to the lot and refuse what is too small, as the rules it read say.
+    let markets = [("BTC/USDT", 50_000i64, 5u32), ("ETH/USDT", 3_000, 4)];
     let mut at = 0;
     (0..n)
         .filter_map(|i| {
@@ -130,7 +133,7 @@ fn intents(seed: u64, n: u32, rng: &mut ChaCha8Rng) -> Vec<(u64, Intent)> {
             } else {
                 Side::Sell
             };
-            let qty = Decimal::new(rng.random_range(1..=20), scale);
+            let qty = Decimal::new(rng.random_range(10..=2_000), scale);
             // Within 0.3% of the mid, either way: some caps are out of the market's reach.
             let bps = rng.random_range(-30i64..=30);
             let price = Decimal::from(mid) * Decimal::new(10_000 + bps, 4);
@@ -140,6 +143,28 @@ fn intents(seed: u64, n: u32, rng: &mut ChaCha8Rng) -> Vec<(u64, Intent)> {
             Some((at, intent))
         })
         .collect()
+}
+
+/// Per-market rules drawn from the seed (a stream of its own): ticks, lots, minimum notionals
+/// and fees other than the default market's, as `config` rows.
+fn seeded_rules(seed: u64) -> String {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x0511_1e5e_ed0f_0001);
+    let mut pick = |options: &[&'static str]| options[rng.random_range(0..options.len())];
+    let btc = format!(
+        "0,config,BTC/USDT,,,,tick_size={};step_size={};venue_min_notional={};fee_bps={}\n",
+        pick(&["0.01", "0.1", "1"]),
+        pick(&["0.00001", "0.0001", "0.001"]),
+        pick(&["5", "10", "12.5"]),
+        pick(&["10", "7.5", "2"]),
+    );
+    let eth = format!(
+        "0,config,ETH/USDT,,,,tick_size={};step_size={};venue_min_notional={};fee_bps={}\n",
+        pick(&["0.01", "0.05"]),
+        pick(&["0.0001", "0.001", "0.01"]),
+        pick(&["5", "7"]),
+        pick(&["10", "7.5"]),
+    );
+    btc + &eth
 }
 
 /// How one driver run is to end.
@@ -164,14 +189,16 @@ async fn run(seed: u64, opts: &StackOptions) -> StackRun {
         seed,
         ..StackRun::default()
     };
-    let scenario =
-        match crate::sim::scenario::parse("venue", crate::venue::DEFAULT_SCENARIO.as_bytes()) {
-            Ok(s) => s,
-            Err(e) => {
-                out.violation = Some(violation(DRIVER_ERROR, e.to_string()));
-                return out;
-            }
-        };
+    // Market rules of the seed's own, unlike the parser's defaults: an adapter that misreads a
+    // filter of exchangeInfo places orders the venue refuses (`FILTER_REFUSED`).
+    let text = format!("{}{}", crate::venue::DEFAULT_SCENARIO, seeded_rules(seed));
+    let scenario = match crate::sim::scenario::parse("venue", text.as_bytes()) {
+        Ok(s) => s,
+        Err(e) => {
+            out.violation = Some(violation(DRIVER_ERROR, e.to_string()));
+            return out;
+        }
+    };
     let (key, secret) = ("stack-key", "stack-secret");
     let credentials = |out: &mut StackRun| match Credentials::new(key, secret) {
         Ok(c) => Some(c),
@@ -341,13 +368,34 @@ async fn run(seed: u64, opts: &StackOptions) -> StackRun {
     out
 }
 
-/// Requests and injected faults, from the venue's record.
+/// Requests and injected faults, from the venue's record; and the first placement the venue
+/// refused for its filters or precision without a fault asking it to: the router rounds to the
+/// rules the adapter read from exchangeInfo, so such a refusal means the adapter misread them.
 fn count_record(out: &mut StackRun) {
     for line in out.record.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
         out.requests += 1;
         let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) else {
             continue;
         };
+        let code = v.get("code").and_then(|c| c.as_i64());
+        let faulted = v
+            .get("faults")
+            .and_then(|f| f.as_array())
+            .is_some_and(|f| !f.is_empty());
+        if out.violation.is_none()
+            && matches!(code, Some(-1013 | -1111))
+            && !faulted
+            && v.get("path").and_then(|p| p.as_str()) == Some("/api/v3/order")
+        {
+            out.violation = Some(violation(
+                FILTER_REFUSED,
+                format!(
+                    "the venue refused a placement ({}) for the market's rules: {}",
+                    code.unwrap_or_default(),
+                    String::from_utf8_lossy(line)
+                ),
+            ));
+        }
         for f in v
             .get("faults")
             .and_then(|f| f.as_array())
