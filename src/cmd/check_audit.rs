@@ -3,17 +3,13 @@
 //! at a time, so memory stays flat however long the log.
 
 use std::io::BufReader;
-use std::ops::ControlFlow;
 use std::path::Path;
 use std::process::ExitCode;
 
-use order_router::audit::{read_stream, Checker, LogEnd, Problem, ReadError};
+use order_router::audit::{check_stream, CheckedLog, LogEnd, Problem};
 
 /// Problems listed; past this, only their number.
 pub const SHOWN: usize = 100;
-
-/// Among the first lines, more unreadable ones than this make the file "not an audit log".
-const SNIFF_LINES: usize = 100;
 
 fn bad_input(file: &Path, json: bool, message: &str) -> ExitCode {
     let message = format!("{}: {message}", file.display());
@@ -29,43 +25,16 @@ pub fn main(file: &Path, json: bool) -> ExitCode {
         Ok(f) => f,
         Err(e) => return bad_input(file, json, &e.to_string()),
     };
-    let mut checker = Checker::new();
-    let (mut lines, mut readable) = (0usize, 0usize);
-    let mut first_error: Option<ReadError> = None;
-    let mut garbage = false;
-    let streamed = read_stream(BufReader::with_capacity(1 << 16, f), |r| {
-        lines += 1;
-        match r {
-            Ok(rec) => {
-                readable += 1;
-                checker.observe(&rec);
-            }
-            Err(e) => {
-                first_error.get_or_insert_with(|| e.clone());
-                checker.unreadable(e);
-            }
-        }
-        // Mostly unreadable from the start: some other file, not a log with a few bad lines.
-        if lines <= SNIFF_LINES && lines - readable > SNIFF_LINES / 2 {
-            garbage = true;
-            return ControlFlow::Break(());
-        }
-        ControlFlow::Continue(())
-    });
-    let end = match streamed {
-        Ok(end) => end,
+    let checked = match check_stream(BufReader::with_capacity(1 << 16, f)) {
+        Ok(c) => c,
         Err(e) => return bad_input(file, json, &e.to_string()),
     };
-    if garbage || (lines > 0 && readable == 0) {
-        let why = first_error.map(|e| format!(" ({e})")).unwrap_or_default();
-        return bad_input(
-            file,
-            json,
-            &format!("not an audit log: its lines are not JSON objects with seq, t_ms, intent_id and state{why}"),
-        );
-    }
-    let intents = checker.intents();
-    let problems = checker.finish();
+    let CheckedLog {
+        lines,
+        intents,
+        problems,
+        end,
+    } = checked;
     let more = problems.len().saturating_sub(SHOWN);
     let shown = &problems[..problems.len() - more];
     if json {

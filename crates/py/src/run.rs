@@ -1,11 +1,10 @@
 //! `run_scenario`, `fuzz` and `check_audit`: the `run`, `fuzz` and `check-audit` commands as
 //! functions, through the same library calls, so a scenario's audit bytes are the CLI's.
 
-use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
-use order_router_core::audit::{read_stream, Checker, LogEnd, ReadError};
+use order_router_core::audit::check_stream;
 use order_router_core::model::Symbol;
 use order_router_sim::fuzz::{campaign_until, unreached_edges, FuzzOptions};
 use order_router_sim::gen::FaultMix;
@@ -40,18 +39,7 @@ fn bot_audit<'py>(
     record: &Bound<'py, PyAny>,
     html: Option<PathBuf>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let (bytes, name): (Vec<u8>, String) = if let Ok(b) = record.downcast::<PyBytes>() {
-        (b.as_bytes().to_vec(), "<bytes>".into())
-    } else if record.is_instance_of::<PyString>() || record.hasattr("__fspath__")? {
-        let p: PathBuf = record.extract()?;
-        let b =
-            std::fs::read(&p).map_err(|e| AuditError::new_err(format!("{}: {e}", p.display())))?;
-        (b, p.display().to_string())
-    } else {
-        return Err(pyo3::exceptions::PyTypeError::new_err(
-            "bot_audit: expected bytes or a path",
-        ));
-    };
+    let (bytes, name) = bytes_or_path(record, "bot_audit")?;
     let audit = py
         .allow_threads(|| order_router_binance::bot_audit::audit(&bytes))
         .map_err(|e| AuditError::new_err(format!("{name}: {e}")))?;
@@ -394,8 +382,21 @@ fn fuzz<'py>(
     Ok(d)
 }
 
-/// Among the first lines, more unreadable ones than this make the input "not an audit log".
-const SNIFF_LINES: usize = 100;
+/// The bytes of `data`, a `bytes` object or a path, and the name errors give it.
+fn bytes_or_path(data: &Bound<'_, PyAny>, what: &str) -> PyResult<(Vec<u8>, String)> {
+    if let Ok(b) = data.downcast::<PyBytes>() {
+        Ok((b.as_bytes().to_vec(), "<bytes>".into()))
+    } else if data.is_instance_of::<PyString>() || data.hasattr("__fspath__")? {
+        let p: PathBuf = data.extract()?;
+        let b =
+            std::fs::read(&p).map_err(|e| AuditError::new_err(format!("{}: {e}", p.display())))?;
+        Ok((b, p.display().to_string()))
+    } else {
+        Err(pyo3::exceptions::PyTypeError::new_err(format!(
+            "{what}: expected bytes or a path"
+        )))
+    }
+}
 
 /// Checks an audit log (bytes, or a path) as `order-router check-audit` does: the transition
 /// table, completeness and the policy checks a log alone allows. Returns the problems (dicts
@@ -403,52 +404,11 @@ const SNIFF_LINES: usize = 100;
 /// `AuditError` for input that is not an audit log at all.
 #[pyfunction]
 fn check_audit<'py>(py: Python<'py>, data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyList>> {
-    let (bytes, name): (Vec<u8>, String) = if let Ok(b) = data.downcast::<PyBytes>() {
-        (b.as_bytes().to_vec(), "<bytes>".into())
-    } else if data.is_instance_of::<PyString>() || data.hasattr("__fspath__")? {
-        let p: PathBuf = data.extract()?;
-        let b =
-            std::fs::read(&p).map_err(|e| AuditError::new_err(format!("{}: {e}", p.display())))?;
-        (b, p.display().to_string())
-    } else {
-        return Err(pyo3::exceptions::PyTypeError::new_err(
-            "check_audit: expected bytes or a path",
-        ));
-    };
-    let (problems, garbage, first_error) = py.allow_threads(|| {
-        let mut checker = Checker::new();
-        let (mut lines, mut readable) = (0usize, 0usize);
-        let mut first_error: Option<ReadError> = None;
-        let mut garbage = false;
-        let end = read_stream(bytes.as_slice(), |r| {
-            lines += 1;
-            match r {
-                Ok(rec) => {
-                    readable += 1;
-                    checker.observe(&rec);
-                }
-                Err(e) => {
-                    first_error.get_or_insert_with(|| e.clone());
-                    checker.unreadable(e);
-                }
-            }
-            if lines <= SNIFF_LINES && lines - readable > SNIFF_LINES / 2 {
-                garbage = true;
-                return ControlFlow::Break(());
-            }
-            ControlFlow::Continue(())
-        })
-        .unwrap_or(LogEnd::Whole);
-        let _ = end;
-        let garbage = garbage || (lines > 0 && readable == 0);
-        (checker.finish(), garbage, first_error)
-    });
-    if garbage {
-        let why = first_error.map(|e| format!(" ({e})")).unwrap_or_default();
-        return Err(AuditError::new_err(format!(
-            "{name}: not an audit log: its lines are not JSON objects with seq, t_ms, intent_id and state{why}"
-        )));
-    }
+    let (bytes, name) = bytes_or_path(data, "check_audit")?;
+    let problems = py
+        .allow_threads(|| check_stream(bytes.as_slice()))
+        .map_err(|e| AuditError::new_err(format!("{name}: {e}")))?
+        .problems;
     let out = PyList::empty(py);
     for p in &problems {
         let d = PyDict::new(py);

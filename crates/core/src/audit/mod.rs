@@ -18,6 +18,6 @@ pub use line::{checksum_ok, write_line, AuditLine, Detail, CRC_KEY};
 pub use parse::{parse_audit_line, word};
 pub use problem::{Problem, ProblemKind};
 pub use read::{
-    log_end, read, read_line, read_line_with, read_stream, Damage, EndWatch, LogEnd, ReadError,
-    Record,
+    check_stream, log_end, read, read_line, read_line_with, read_stream, CheckError, CheckedLog,
+    Damage, EndWatch, LogEnd, ReadError, Record,
 };

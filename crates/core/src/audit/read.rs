@@ -253,6 +253,66 @@ pub fn log_end(bytes: &[u8]) -> LogEnd {
     watch.end()
 }
 
+/// Among the first lines, more unreadable ones than half of this make the input "not an audit
+/// log" (some other file) rather than a log with a few bad lines.
+const SNIFF_LINES: usize = 100;
+
+/// A whole log checked ([`check_stream`]): what `check-audit` reports.
+#[derive(Debug)]
+pub struct CheckedLog {
+    pub lines: usize,
+    pub intents: usize,
+    pub problems: Vec<super::Problem>,
+    pub end: LogEnd,
+}
+
+/// Why a log could not be checked at all.
+#[derive(Debug, thiserror::Error)]
+pub enum CheckError {
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    /// Its lines are mostly not the router's: some other file.
+    #[error("not an audit log: its lines are not JSON objects with seq, t_ms, intent_id and state{}", .0.as_ref().map(|e| format!(" ({e})")).unwrap_or_default())]
+    NotALog(Option<ReadError>),
+}
+
+/// Checks a log read from `input` one line at a time (the transition table, completeness, the
+/// policy checks a log alone allows), in constant memory.
+pub fn check_stream(input: impl std::io::BufRead) -> Result<CheckedLog, CheckError> {
+    let mut checker = super::Checker::new();
+    let (mut lines, mut readable) = (0usize, 0usize);
+    let mut first_error: Option<ReadError> = None;
+    let mut garbage = false;
+    let end = read_stream(input, |r| {
+        lines += 1;
+        match r {
+            Ok(rec) => {
+                readable += 1;
+                checker.observe(&rec);
+            }
+            Err(e) => {
+                first_error.get_or_insert_with(|| e.clone());
+                checker.unreadable(e);
+            }
+        }
+        if lines <= SNIFF_LINES && lines - readable > SNIFF_LINES / 2 {
+            garbage = true;
+            return std::ops::ControlFlow::Break(());
+        }
+        std::ops::ControlFlow::Continue(())
+    })?;
+    if garbage || (lines > 0 && readable == 0) {
+        return Err(CheckError::NotALog(first_error));
+    }
+    let intents = checker.intents();
+    Ok(CheckedLog {
+        lines,
+        intents,
+        problems: checker.finish(),
+        end,
+    })
+}
+
 /// Reads a log from `input` one line at a time, in constant memory: the records and errors
 /// [`read`] would give, or an I/O error; then how the log ends.
 pub fn read_stream(
