@@ -654,25 +654,8 @@ pub(in crate::venue) fn klines_body(
     let Some(&(first_t, _)) = history.first() else {
         return Vec::new();
     };
-    // Weeks start on Monday, as Binance's do (the epoch was a Thursday).
-    let offset = if iv == 7 * DAY_MS { 4 * DAY_MS } else { 0 };
-    let align = |t: TimeMs| t.saturating_sub(offset) / iv * iv + offset;
-    let last_open = align(end.unwrap_or(now).min(now));
-    let first_open = align(first_t).max(start.map_or(0, |s| align(s.saturating_add(iv - 1))));
-    if first_open > last_open {
-        return Vec::new();
-    }
-    let count = ((last_open - first_open) / iv + 1) as usize;
-    let opens: Vec<TimeMs> = if start.is_some() {
-        (0..count.min(limit) as u64)
-            .map(|k| first_open + k * iv)
-            .collect()
-    } else {
-        let n = count.min(limit) as u64;
-        (0..n).map(|k| last_open - (n - 1 - k) * iv).collect()
-    };
     let trades = tape(v, s, now);
-    opens
+    kline_opens(now, first_t, iv, start, end, limit)
         .into_iter()
         .filter_map(|open_t| {
             let close_t = open_t + iv - 1;
@@ -688,33 +671,48 @@ pub(in crate::venue) fn klines_body(
             let close = inside.last().map_or(open, |p| p.1);
             let a = trades.partition_point(|t| t.t < open_t);
             let b = trades.partition_point(|t| t.t <= close_t);
-            let (mut vol, mut qv, mut bv, mut bq) =
-                (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
-            for t in &trades[a..b] {
-                let n = t.price.checked_mul(t.qty).unwrap_or(Decimal::ZERO);
-                vol = vol.saturating_add(t.qty);
-                qv = qv.saturating_add(n);
-                if t.buy {
-                    bv = bv.saturating_add(t.qty);
-                    bq = bq.saturating_add(n);
-                }
-            }
-            Some(json!([
+            Some(kline_row(
                 open_t,
-                dec(open),
-                dec(high),
-                dec(low),
-                dec(close),
-                dec(vol),
                 close_t,
-                dec(qv),
-                b - a,
-                dec(bv),
-                dec(bq),
-                "0"
-            ]))
+                [open, high, low, close],
+                &trades[a..b],
+            ))
         })
         .collect()
+}
+
+/// One candle in Binance's array form: its prices, and the volumes of the trades inside it.
+fn kline_row(
+    open_t: TimeMs,
+    close_t: TimeMs,
+    [open, high, low, close]: [Decimal; 4],
+    inside: &[Tape],
+) -> serde_json::Value {
+    let (mut vol, mut qv, mut bv, mut bq) =
+        (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
+    for t in inside {
+        let n = t.price.checked_mul(t.qty).unwrap_or(Decimal::ZERO);
+        vol = vol.saturating_add(t.qty);
+        qv = qv.saturating_add(n);
+        if t.buy {
+            bv = bv.saturating_add(t.qty);
+            bq = bq.saturating_add(n);
+        }
+    }
+    json!([
+        open_t,
+        dec(open),
+        dec(high),
+        dec(low),
+        dec(close),
+        dec(vol),
+        close_t,
+        dec(qv),
+        inside.len(),
+        dec(bv),
+        dec(bq),
+        "0"
+    ])
 }
 
 /// The open times of the candles asked for, the first no earlier than `first_t`'s.
@@ -770,33 +768,11 @@ fn live_klines(
             let open = inside.first().map_or(prev, |t| t.price);
             let close = inside.last().map_or(prev, |t| t.price);
             let (mut high, mut low) = (open, open);
-            let (mut vol, mut qv, mut bv, mut bq) =
-                (Decimal::ZERO, Decimal::ZERO, Decimal::ZERO, Decimal::ZERO);
             for t in inside {
                 high = high.max(t.price);
                 low = low.min(t.price);
-                let n = t.price.checked_mul(t.qty).unwrap_or(Decimal::ZERO);
-                vol = vol.saturating_add(t.qty);
-                qv = qv.saturating_add(n);
-                if t.buy {
-                    bv = bv.saturating_add(t.qty);
-                    bq = bq.saturating_add(n);
-                }
             }
-            json!([
-                open_t,
-                dec(open),
-                dec(high),
-                dec(low),
-                dec(close),
-                dec(vol),
-                close_t,
-                dec(qv),
-                b - a,
-                dec(bv),
-                dec(bq),
-                "0"
-            ])
+            kline_row(open_t, close_t, [open, high, low, close], inside)
         })
         .collect()
 }
